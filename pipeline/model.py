@@ -1,0 +1,148 @@
+"""The document tree every stage reads and extends (docTR style).
+
+Document → Page → Table → Cell. Readers fill pages, words and table grids; the classify
+stage gives cells canonical keys and turns them into Fields; the solver and the scorer
+update Fields; export writes the result JSON. Everything is plain data you can inspect
+in a REPL; page images are kept out of the JSON.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+BBox = tuple[float, float, float, float]  # x0, y0, x1, y1; origin top-left
+
+
+@dataclass
+class Word:
+    """A piece of text found on a page (a PDF text-layer char run or an OCR line)."""
+    text: str
+    bbox: BBox
+    confidence: float = 1.0
+
+
+@dataclass
+class Cell:
+    """One cell of a recovered table grid, before or after it gets a canonical key.
+
+    `readings` are ranked candidate values with probabilities from the recognisers
+    (for text inputs: one reading of probability 1 when the text parses).
+    """
+    row: int
+    col: int
+    text: str = ""
+    rowspan: int = 1
+    colspan: int = 1
+    bbox: BBox | None = None
+    page: int | None = None
+    readings: list[tuple[Any, float]] = field(default_factory=list)
+    char_probs: list[list[tuple[str, float]]] | None = None  # per character alternatives
+    is_header: bool = False
+    key: str | None = None
+
+
+@dataclass
+class Table:
+    """A table as recovered from a page (or from flattened text): a grid of cells.
+
+    `aligned` says whether a cell's col index is geometric (scans, PDFs, HTML) or only its
+    position in a flattened line (text), where merged cells shift values.
+    """
+    cells: list[Cell] = field(default_factory=list)
+    kind: str | None = None          # active | requests | appeals, once known
+    template: str | None = None      # per table: "2019" | "2021"
+    page: int | None = None
+    pages: list[int] = field(default_factory=list)
+    bbox: BBox | None = None
+    aligned: bool = True
+    title: str = ""
+
+    @property
+    def n_rows(self) -> int:
+        return max((c.row + c.rowspan for c in self.cells), default=0)
+
+    @property
+    def n_cols(self) -> int:
+        return max((c.col + c.colspan for c in self.cells), default=0)
+
+    def rows(self) -> list[list[Cell]]:
+        out: list[list[Cell]] = [[] for _ in range(self.n_rows)]
+        for c in self.cells:
+            out[c.row].append(c)
+        for r in out:
+            r.sort(key=lambda c: c.col)
+        return out
+
+
+@dataclass
+class Page:
+    number: int                      # 1-based
+    width: float = 0.0
+    height: float = 0.0
+    unit: str | None = None          # "pt" (PDF) | "px" (image) | None (text)
+    words: list[Word] = field(default_factory=list)
+    rulings: list[BBox] = field(default_factory=list)  # ruling line segments
+    tables: list[Table] = field(default_factory=list)
+    rotation: int = 0                # degrees applied to make the page upright
+    skew: float = 0.0
+    text_layer: str = "none"         # none | trusted | untrusted
+    image: Any = None                # numpy array, not serialised
+
+
+@dataclass
+class Field:
+    """A canonical cell of the result: one key, its value, how sure we are and why."""
+    key: str
+    value: Any
+    confidence: float = 1.0
+    status: str = "read"             # read | corrected | inferred | conflict
+    page: int | None = None
+    bbox: BBox | None = None
+    text: str = ""
+    alternatives: list[tuple[Any, float]] = field(default_factory=list)
+    illegible: bool = False          # no reading at all: the solver may infer it
+
+
+@dataclass
+class Check:
+    equation: str
+    holds: bool
+    lhs: float | None = None
+    rhs: float | None = None
+
+
+@dataclass
+class Source:
+    path: str
+    sha256: str = ""
+    kind: str = "unknown"  # text | html | markdown | digital_pdf | scanned_pdf | image
+
+
+@dataclass
+class Document:
+    source: Source
+    pages: list[Page] = field(default_factory=list)
+    text: str = ""                   # full text for text inputs (or the text layer)
+    agency: str | None = None
+    year: int | None = None
+    template: str | None = None
+    table_templates: dict[str, str] = field(default_factory=dict)
+    status: str = "ok"
+    confidence: float | None = None
+    fields: dict[str, Field] = field(default_factory=dict)
+    checks: list[Check] = field(default_factory=list)
+    missing: list[dict] = field(default_factory=list)    # {key, reason}
+    unmapped: list[dict] = field(default_factory=list)   # printed rows with no canonical key
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    models: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def tables(self) -> list[Table]:
+        return [t for p in self.pages for t in p.tables]
+
+    def fail(self, reason: str, status: str = "failed") -> "Document":
+        self.status = status
+        self.errors.append(reason)
+        return self
