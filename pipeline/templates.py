@@ -246,3 +246,37 @@ def config(name: str) -> dict:
     path = CONFIGS / name
     node, d = _compose(path)
     return d or {}
+
+
+def label_classes(template: Template) -> dict[str, tuple[str, ...]]:
+    """Classifier classes of a template and the printed texts of each.
+
+    Class names: ``<table>.<role>:<key>`` with role row, col, section or group, e.g.
+    ``requests.row:granted``, ``active.col:issued``, ``appeals.group:review``. The
+    mapper's extra class ``none`` ("not a label") is implicit.
+    """
+    out: dict[str, tuple[str, ...]] = {}
+    for s in template.sections:
+        out[f"active.section:{s.key}"] = (s.label,)
+        for r in s.rows:
+            out[f"active.row:{s.key}.{r.key}"] = r.texts
+        for c in s.columns:
+            out[f"active.col:{c.key}"] = c.texts
+    for r in template.request_rows:
+        out[f"requests.row:{r.key}"] = r.texts
+    for c in template.request_columns:
+        out[f"requests.col:{c.key}"] = c.texts
+    for g in template.appeal_groups:
+        out[f"appeals.group:{g.key}"] = g.texts
+    for c in template.appeal_columns:
+        out[f"appeals.col:{c.key}"] = c.texts
+    return out
+
+
+def all_label_classes() -> dict[str, tuple[str, ...]]:
+    """Union over the supported templates (texts merged, order kept)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for t in templates().values():
+        for k, v in label_classes(t).items():
+            out[k] = tuple(dict.fromkeys(out.get(k, ()) + v))
+    return out

@@ -1,0 +1,68 @@
+"""One document through every stage: read → grid → classify → solve → score.
+
+`extract(path)` is the per-document function that the CLI, the batch engines (process
+pool, Ray) and the benchmarks all call. It never raises for a bad document: the
+Document comes back with status failed and a reason.
+"""
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from .model import Document, Source
+
+
+@dataclass
+class Settings:
+    """Pipeline switches (defaults from configs/pipeline.yaml)."""
+    mapper: str = "auto"          # auto (trained if shipped) | fuzzy | classifier
+    solver: bool = True
+    ocr_engine: str = "rapidocr"  # rapidocr | paddle
+    dpi: int = 200
+    max_pages: int = 60
+    max_pixels: int = 60_000_000
+
+
+def extract(path: str | Path, settings: Settings | None = None) -> Document:
+    settings = settings or Settings()
+    path = Path(path)
+    t0 = time.perf_counter()
+    from . import read
+    try:
+        doc = read.read(path, settings)
+    except Exception as e:  # a reader bug must not stop a batch
+        doc = Document(Source(str(path))).fail(f"could not read: {type(e).__name__}: {e}")
+    doc.timings["read"] = time.perf_counter() - t0
+    if doc.status == "failed":
+        return doc
+    try:
+        _run_stages(doc, settings)
+    except Exception as e:
+        doc.fail(f"internal error in pipeline: {type(e).__name__}: {e}")
+        doc.warnings.append(traceback.format_exc(limit=3))
+    doc.timings["total"] = time.perf_counter() - t0
+    return doc
+
+
+def _timed(doc: Document, name: str, fn, *args):
+    t = time.perf_counter()
+    out = fn(*args)
+    doc.timings[name] = doc.timings.get(name, 0.0) + time.perf_counter() - t
+    return out
+
+
+def _run_stages(doc: Document, settings: Settings) -> None:
+    from . import classify
+    if any(p.image is not None for p in doc.pages):
+        from . import grid
+        _timed(doc, "grid", grid.recover, doc, settings)
+    _timed(doc, "classify", classify.classify, doc, settings)
+    if doc.status in ("failed", "unsupported_template", "no_tables"):
+        return
+    if settings.solver:
+        from . import solve
+        _timed(doc, "solve", solve.solve, doc)
+    from . import score
+    _timed(doc, "score", score.score, doc)
