@@ -1,0 +1,31 @@
+# gouji — every task is a make target; `make demo` and `make test` are the README's two commands.
+PY      ?= .venv/bin/python
+PIP     ?= .venv/bin/pip
+OUT     ?= out
+
+.PHONY: setup demo test data train bench bench-quick clean
+setup: .venv/.done
+.venv/.done: pyproject.toml
+	bash scripts/setup.sh
+	touch $@
+
+demo: setup            ## extract the bundled samples into out/
+	$(PY) -m pipeline.cli extract datasets/samples --out $(OUT)
+
+test: setup            ## the test suite (what .ci/run calls)
+	$(PY) -m pytest tests
+
+data: setup            ## generate the synthetic corpus (sizes in configs/synth.yaml)
+	$(PY) -m training.synth.build --config configs/synth.yaml --out datasets/generated
+
+train: setup           ## train the cell-key classifier into models/keys/
+	$(PY) -m training.train_keys
+
+bench: setup           ## benchmarks side by side with peers → docs/benchmarks.md
+	$(PY) -m training.bench --mode full
+
+bench-quick: setup
+	$(PY) -m training.bench --mode quick
+
+clean:
+	rm -rf $(OUT) datasets/generated .pytest_cache

@@ -1,0 +1,80 @@
+"""gouji command line: extract, inspect, train."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EPILOG = """examples:
+  gouji extract datasets/samples --out out/          every document in a folder
+  gouji extract report.pdf scan.png page.html --out out/
+  gouji extract reports/ --out out/ --workers 2       parallel, resumable batch
+  gouji extract reports/ --out out/ --engine ray --address auto   on a Ray cluster
+  gouji inspect scan.pdf --page 3 --out page3.png     picture of what gouji saw
+  gouji train --add corrected/                        retrain the key classifier
+
+Each input gets OUT/<name>.json (format: gouji.result/1). A bad document gets a result
+with status "failed" and a reason; the run goes on. The exit code is non-zero only for
+usage errors.
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gouji", description="Cross-checked figures from 政府信息公开工作年度报告 "
+                                "(text, HTML, Markdown, digital or scanned PDF, images).",
+                                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
+    e = sub.add_parser("extract", help="extract tables from documents into result JSON",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    e.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
+    e.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    e.add_argument("--workers", type=int, default=None, help="parallel workers (default: all cores)")
+    e.add_argument("--engine", choices=["local", "ray"], default="local", help="local process pool or Ray")
+    e.add_argument("--address", default=None, help="Ray cluster address (with --engine ray)")
+    e.add_argument("--mapper", choices=["auto", "fuzzy", "classifier"], default="auto",
+                   help="key mapper: trained classifier if shipped (auto), or the fuzzy baseline")
+    e.add_argument("--no-solver", action="store_true", help="skip the consistency solver (ablation)")
+    e.add_argument("--ocr", choices=["rapidocr", "paddle"], default="rapidocr", help="OCR engine")
+    e.add_argument("--time-limit", type=float, default=600.0, help="seconds per document")
+    e.add_argument("--force", action="store_true", help="redo documents already done")
+    e.add_argument("--no-progress", action="store_true", help="no progress bar")
+    i = sub.add_parser("inspect", help="draw the detected tables, grid and values on a page")
+    i.add_argument("path", type=Path)
+    i.add_argument("--page", type=int, default=None, help="1-based page (default: every page with a table)")
+    i.add_argument("--out", type=Path, default=None, help="PNG path or folder (default: next to the input)")
+    t = sub.add_parser("train", help="train the cell-key classifier (see README: retraining)")
+    t.add_argument("rest", nargs=argparse.REMAINDER)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.cmd is None:
+        _parser().print_help()
+        return 2
+    if args.cmd == "extract":
+        from .batch import run_batch
+        from .run import Settings
+        missing = [p for p in args.paths if not p.exists()]
+        if missing:
+            print(f"gouji: no such file or folder: {', '.join(map(str, missing))}", file=sys.stderr)
+            return 2
+        settings = Settings(mapper=args.mapper, solver=not args.no_solver, ocr_engine=args.ocr)
+        summary = run_batch(args.paths, args.out, settings=settings, workers=args.workers,
+                            engine=args.engine, address=args.address, time_limit=args.time_limit,
+                            force=args.force, progress=not args.no_progress)
+        print(summary.line())
+        return 0
+    if args.cmd == "inspect":
+        from .inspect import inspect_file
+        for png in inspect_file(args.path, page=args.page, out=args.out):
+            print(png)
+        return 0
+    if args.cmd == "train":
+        from training.train_keys import main as train_main
+        return train_main(args.rest)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
