@@ -1,0 +1,231 @@
+"""Score stage: calibrated confidence per cell and per document.
+
+A cell's confidence is the calibrated probability that its value is what is printed.
+It combines the recogniser's evidence (top probability, margin to the runner-up) with
+the solver's (status, how many equations that hold contain the cell, the gap in nats
+to the best explanation with a different value): a digit confirmed by two equations is
+surer than one confirmed by one, and surer than one in none. The mapping from these
+features to a probability is fitted on held-out data (training/calibrate.py →
+models/calibration/): a monotone gradient-boosted model, then isotonic regression.
+
+The document confidence is the calibrated probability that every cell is right (Platt
+scaling of Σ log cell confidence). Text inputs (one reading of probability 1 per cell)
+are capped (configs/scoring.yaml) instead: the scan calibrator knows nothing of them.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+from .model import Document
+from .templates import CONFIGS, config
+
+ROOT = CONFIGS.parent
+FEATURES = ("logit_top", "logit_chosen", "margin", "n_readings", "corrected", "inferred", "conflict",
+            "unknown", "blank", "in_equations", "n_sat", "n_viol", "gap", "has_gap", "locked",
+            "certain_reading")
+# +1 the probability can only rise with the feature, −1 only fall, 0 free
+MONOTONE = {"logit_top": 1, "logit_chosen": 1, "margin": 1, "n_sat": 1, "n_viol": -1, "gap": 1,
+            "unknown": -1}
+
+
+def settings() -> dict:
+    return dict(config("scoring.yaml"))
+
+
+def _logit(p: float, clip: float) -> float:
+    p = min(max(float(p), 1e-12), 1 - 1e-12)
+    return max(-clip, min(clip, math.log(p / (1 - p))))
+
+
+def _same(a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    try:
+        return abs(float(a) - float(b)) < 1e-9
+    except (TypeError, ValueError):
+        return a == b
+
+
+def _equation_keys(doc: Document) -> dict[str, tuple[str, ...]]:
+    from .solve import equations_for
+    try:
+        return {e.name: e.lhs + e.rhs for e in equations_for(doc)}
+    except Exception:
+        return {}
+
+
+def cell_features(doc: Document) -> tuple[list[str], np.ndarray]:
+    """One feature row per field (order FEATURES), from the fields, checks and the
+    solver's evidence (doc.solver_evidence, absent when the solver did not run)."""
+    cfg = settings()
+    clip, cap = float(cfg["logit_clip"]), float(cfg["gap_cap"])
+    eq_keys = _equation_keys(doc)
+    sat: dict[str, int] = {}
+    viol: dict[str, int] = {}
+    for c in doc.checks:
+        for k in eq_keys.get(c.equation, ()):
+            d = sat if c.holds else viol
+            d[k] = d.get(k, 0) + 1
+    in_eq = {k for ks in eq_keys.values() for k in ks}
+    ev_all = getattr(doc, "solver_evidence", {}) or {}
+    keys, rows = [], []
+    for key, f in doc.fields.items():
+        ev = ev_all.get(key, {})
+        alts = sorted(((v, float(p)) for v, p in (f.alternatives or []) if _finite(p)), key=lambda t: -t[1])
+        p1 = alts[0][1] if alts else 0.0
+        p2 = alts[1][1] if len(alts) > 1 else 0.0
+        pc = sum(p for v, p in alts if _same(v, f.value)) if (alts and not (f.illegible and f.status != "inferred")) else 0.0
+        gap = ev.get("gap")
+        unknown = f.illegible and f.status != "inferred"
+        rows.append([
+            _logit(p1, clip), _logit(pc, clip), p1 - p2, min(len(alts), 5),
+            float(f.status == "corrected"), float(f.status == "inferred"), float(f.status == "conflict"),
+            float(unknown), float(f.value is None and not unknown), float(key in in_eq),
+            float(min(sat.get(key, 0), 3)), float(min(viol.get(key, 0), 3)),
+            float(min(gap, cap)) / cap if gap is not None else 0.0, float(gap is not None),
+            float(bool(ev.get("locked", p1 >= 0.97))), float(len(alts) == 1 and p1 >= 1.0),
+        ])
+        keys.append(key)
+    return keys, np.array(rows, dtype=float).reshape(len(rows), len(FEATURES))
+
+
+def _finite(p) -> bool:
+    try:
+        return math.isfinite(float(p))
+    except (TypeError, ValueError):
+        return False
+
+
+class CellCalibrator:
+    """P(cell value is what is printed | features): monotone boosted trees + isotonic.
+
+    scikit-learn style (fit / predict_proba / predict / score), picklable. `fit` takes
+    the training rows for the trees and separate held-out rows for the isotonic map.
+    """
+
+    def __init__(self, max_iter: int = 200, learning_rate: float = 0.05, max_depth: int = 3,
+                 random_state: int = 0):
+        self.max_iter, self.learning_rate, self.max_depth = max_iter, learning_rate, max_depth
+        self.random_state = random_state
+
+    def fit(self, X, y, X_cal=None, y_cal=None):
+        from sklearn.ensemble import HistGradientBoostingClassifier
+        from sklearn.isotonic import IsotonicRegression
+        X, y = np.asarray(X, float), np.asarray(y, int)
+        self.model_ = HistGradientBoostingClassifier(
+            max_iter=self.max_iter, learning_rate=self.learning_rate, max_depth=self.max_depth,
+            monotonic_cst=[MONOTONE.get(f, 0) for f in FEATURES], l2_regularization=1.0,
+            random_state=self.random_state)
+        self.model_.fit(X, y)
+        if X_cal is None:
+            X_cal, y_cal = X, y
+        raw = self._raw(np.asarray(X_cal, float))
+        self.iso_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip", increasing=True)
+        self.iso_.fit(raw, np.asarray(y_cal, int))
+        self.features_ = FEATURES
+        return self
+
+    def _raw(self, X):
+        return self.model_.predict_proba(X)[:, 1]
+
+    def predict_proba(self, X) -> np.ndarray:
+        X = np.asarray(X, float).reshape(-1, len(FEATURES))
+        p = self.iso_.predict(self._raw(X)) if len(X) else np.zeros(0)
+        p = np.clip(p, 1e-4, 1 - 1e-5)     # never certain: isotonic steps can reach 0 or 1
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+    def score(self, X, y) -> float:
+        """Negative Brier score (higher is better, scikit-learn convention)."""
+        p = self.predict_proba(X)[:, 1]
+        return -float(np.mean((p - np.asarray(y, float)) ** 2))
+
+
+class DocCalibrator:
+    """P(every cell right) from Σ log cell confidence (Platt scaling, one feature)."""
+
+    def fit(self, s, y):
+        from sklearn.linear_model import LogisticRegression
+        s = np.asarray(s, float).reshape(-1, 1)
+        y = np.asarray(y, int)
+        if len(set(y.tolist())) < 2:     # degenerate data: use the product as is
+            self.coef_, self.intercept_ = None, None
+            return self
+        lr = LogisticRegression(C=100.0).fit(s, y)
+        self.coef_, self.intercept_ = float(lr.coef_[0, 0]), float(lr.intercept_[0])
+        return self
+
+    def predict_proba(self, s) -> np.ndarray:
+        s = np.asarray(s, float)
+        if self.coef_ is None:
+            p = np.exp(s)
+        else:
+            p = 1 / (1 + np.exp(-(self.coef_ * s + self.intercept_)))
+        p = np.clip(p, 1e-6, 1 - 1e-6)
+        return np.column_stack([1 - p, p])
+
+    def predict(self, s):
+        return (self.predict_proba(s)[:, 1] >= 0.5).astype(int)
+
+    def score(self, s, y) -> float:
+        return -float(np.mean((self.predict_proba(s)[:, 1] - np.asarray(y, float)) ** 2))
+
+
+@functools.lru_cache(maxsize=4)
+def load_model(path: str | None = None):
+    """The shipped calibrators {"cells", "document", "meta"}, or None when absent."""
+    p = Path(path or (ROOT / settings()["model"]))
+    if not p.exists():
+        return None
+    with open(p, "rb") as fh:
+        return pickle.load(fh)
+
+
+def _is_text(doc: Document) -> bool:
+    fs = [f for f in doc.fields.values() if not f.illegible]
+    return bool(fs) and len(fs) == len(doc.fields) and all(
+        len(f.alternatives) <= 1 and all(_finite(p) and float(p) >= 1.0 for _, p in f.alternatives)
+        for f in fs)
+
+
+def score(doc: Document, model=None) -> None:
+    """Set every field's confidence, the document confidence and needs_review."""
+    cfg = settings()
+    if not doc.fields:
+        doc.confidence = None
+        return
+    keys, X = cell_features(doc)
+    if _is_text(doc):
+        t = cfg["text"]
+        col = {f: i for i, f in enumerate(FEATURES)}
+        conf = np.array([t["conflict"] if r[col["conflict"]] else
+                         t["blank"] if r[col["blank"]] else
+                         t["confirmed"] if r[col["n_sat"]] > 0 else t["unconfirmed"] for r in X])
+        doc.models["confidence"] = "capped (text input)"
+        doc_conf = float(np.exp(np.sum(np.log(conf))))
+    else:
+        m = model or load_model()
+        if m is None:
+            p1 = np.clip(1 / (1 + np.exp(-X[:, 0])), 0, 1)
+            s = float(cfg["fallback_shrink"])
+            conf = 0.5 + s * (p1 - 0.5)
+            doc.models["confidence"] = "uncalibrated fallback (no model)"
+            doc_conf = float(np.exp(np.sum(np.log(np.clip(conf, 1e-6, 1)))))
+        else:
+            conf = m["cells"].predict_proba(X)[:, 1]
+            doc.models["confidence"] = f"calibration {m.get('meta', {}).get('version', '?')}"
+            doc_conf = float(m["document"].predict_proba([np.sum(np.log(conf))])[0, 1])
+    for k, c in zip(keys, conf):
+        doc.fields[k].confidence = float(c)
+    doc.confidence = doc_conf
+    threshold = float(cfg["review_threshold"])
+    needs = any(float(c) < threshold for c in conf) or any(f.status == "conflict" for f in doc.fields.values())
+    if needs and doc.status == "ok":
+        doc.status = "needs_review"

@@ -1,0 +1,453 @@
+"""Solve stage: pick each cell's reading so the template's balance equations hold.
+
+OCR misreads ("8" seen as "3") are invisible cell by cell but not to arithmetic. Each
+cell chooses among its few recogniser readings (cost −log p); an illegible or unsure
+cell may also take an "other" value set by the equations; any cell may instead be
+declared a printed inconsistency (a large fixed cost, keeping its printed value). The
+exact optimum of that integer program (scipy.optimize.milp / HiGHS) is the most likely
+explanation: misreads are corrected, illegible cells inferred, and printed errors are
+flagged with the smallest set of cells that explains them, never "fixed". Confident
+readings (top probability ≥ lock_prob) are never rewritten. See docs/solver.md.
+
+After the optimum, each uncertain cell is re-solved with its value forbidden: the cost
+difference (the "gap", in nats) is the equations' evidence for the chosen value, used by
+the scorer; an inferred value whose gap is ~0 is not determined and stays unknown.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .model import Check, Document
+from .templates import Equation, config, templates
+
+TABLES_WITH_EQUATIONS = ("requests", "appeals", "active")
+_BAD = object()   # a reading that is not a number
+
+
+def settings() -> dict:
+    return dict(config("solver.yaml"))
+
+
+# ----------------------------------------------------------------------------- equations
+def equations_for(doc: Document) -> list[Equation]:
+    """The balance equations of a document's keys, table by table.
+
+    Each table uses its own template (doc.table_templates, else doc.template); when that
+    template does not know some printed key of the table (a hybrid layout), a template
+    that knows all of them is used instead. Absent terms are dropped (expand_equations).
+    """
+    tpls = templates()
+    present = set(doc.fields)
+    out: list[Equation] = []
+    seen: set[str] = set()
+    for table in TABLES_WITH_EQUATIONS:
+        keys_t = {k for k in present if k.startswith(table + "/")}
+        if not keys_t:
+            continue
+        first = doc.table_templates.get(table) or doc.template
+        order = ([first] if first in tpls else []) + [n for n in sorted(tpls) if n != first]
+        chosen = None
+        for name in order:
+            if keys_t <= set(tpls[name].keys(table, expected_only=False)):
+                chosen = tpls[name]
+                break
+        if chosen is None:   # no template knows every key: take the one that knows most
+            chosen = max((tpls[n] for n in order),
+                         key=lambda t: len(keys_t & set(t.keys(table, expected_only=False))))
+        for eq in chosen.expand_equations(present=keys_t):
+            if eq.name not in seen and all(k.startswith(table + "/") for k in eq.lhs + eq.rhs):
+                seen.add(eq.name)
+                out.append(eq)
+    return out
+
+
+def _number(v) -> Any:
+    """A reading as a number for the equations: None stays None, junk becomes _BAD."""
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return _BAD
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        if not math.isfinite(v):
+            return _BAD
+        return int(v) if float(v).is_integer() else float(v)
+    try:
+        f = float(str(v).replace(",", "").strip())
+        return int(f) if f.is_integer() else f
+    except (TypeError, ValueError):
+        return _BAD
+
+
+# ----------------------------------------------------------------------------- cells
+@dataclass
+class CellVar:
+    """One cell's options in the integer program."""
+    key: str
+    options: list[tuple[Any, float]]       # (value, prob), pruned, distinct values
+    top: Any = None                        # the recognised value (what "read" keeps)
+    p_top: float = 0.0
+    illegible: bool = False
+    other: bool = False                    # may take a value no recogniser proposed
+    other_cost: float = 0.0
+    locked: bool = False
+    conflict_cost: float = 0.0
+    idx: dict = field(default_factory=dict)   # variable indices: x (list), o, y, w, d
+
+
+def _cell_var(f, cfg) -> CellVar:
+    raw = list(f.alternatives or [])
+    if not raw and not f.illegible:
+        raw = [(f.value, 1.0)]
+    merged: dict = {}
+    for v, p in raw:
+        n = _number(v)
+        try:
+            p = float(p)
+        except (TypeError, ValueError):
+            continue
+        if n is _BAD or not math.isfinite(p) or p <= 0:
+            continue
+        merged[n] = merged.get(n, 0.0) + min(p, 1.0)
+    ranked = sorted(merged.items(), key=lambda t: -t[1])
+    top_val = _number(f.value)
+    if not f.illegible and ranked and top_val is not _BAD and top_val not in merged:
+        ranked.insert(0, (top_val, ranked[0][1]))       # trust the stage's top value
+    elif not f.illegible and ranked and top_val in merged:
+        ranked.sort(key=lambda t: (t[0] != top_val, -t[1]))
+    if f.illegible or not ranked:
+        return CellVar(f.key, [], None, 0.0, illegible=True, other=True, other_cost=0.0)
+    top, p_top = ranked[0]
+    locked = p_top >= cfg["lock_prob"]
+    if locked:
+        opts = [ranked[0]]
+    else:
+        opts = [ranked[0]] + [(v, p) for v, p in ranked[1:cfg["max_candidates"]]
+                               if p >= cfg["min_candidate_prob"]]
+    other = (not locked) and p_top < cfg["other_below"]
+    residual = max(1.0 - sum(p for _, p in opts), cfg["min_residual"])
+    tie = cfg["conflict_tiebreak"] * min(p_top, 1.0) - (cfg["total_tiebreak"] if f.key.endswith("/total")
+                                                         or "/total/" in f.key else 0.0)
+    return CellVar(f.key, opts, top, p_top, illegible=False, other=other,
+                   other_cost=-math.log(residual) + cfg["other_cost"], locked=locked,
+                   conflict_cost=cfg["conflict_cost"] + tie)
+
+
+# ----------------------------------------------------------------------------- the MILP
+class _Program:
+    """The integer program of one connected group of cells and equations."""
+
+    def __init__(self, cells: list[CellVar], eqs: list[Equation], cfg: dict):
+        from scipy.sparse import lil_matrix
+        self.cells, self.eqs, self.cfg = cells, eqs, cfg
+        tops = [abs(v) for c in cells for v, _ in c.options if isinstance(v, (int, float))]
+        self.U = float(max(100.0, 2.0 * sum(abs(c.top) for c in cells if isinstance(c.top, (int, float)))))
+        self.M = 2.0 * self.U + (max(tops) if tops else 0.0)
+        cost, lb, ub, integ = [], [], [], []
+
+        def var(c_, lo, hi, i_):
+            cost.append(c_); lb.append(lo); ub.append(hi); integ.append(i_)
+            return len(cost) - 1
+        for c in cells:
+            c.idx = {"x": [var(-math.log(max(p, 1e-12)), 0, 1, 1) for _, p in c.options]}
+            if c.other:
+                c.idx["o"] = var(c.other_cost, 0, 1, 1)
+                c.idx["y"] = var(0.0, -self.U if not cfg["nonnegative"] else 0.0, self.U, 1)
+            if c.options:
+                c.idx["w"] = var(c.conflict_cost, 0, 1, 1)
+                c.idx["d"] = var(0.0, -self.M, self.M, 0)
+        n = len(cost)
+        rows, rlo, rhi = [], [], []
+        A = lil_matrix((4 * len(cells) + len(eqs) + 1, n))
+        r = 0
+
+        def value_terms(c, sign):
+            out = [(j, sign * float(v or 0)) for j, (v, _) in zip(c.idx["x"], c.options) if v]
+            if "y" in c.idx:
+                out.append((c.idx["y"], sign))
+            if "d" in c.idx:
+                out.append((c.idx["d"], sign))
+            return out
+        for c in cells:
+            # exactly one option
+            for j in c.idx["x"]:
+                A[r, j] = 1
+            if "o" in c.idx:
+                A[r, c.idx["o"]] = 1
+            rlo.append(1); rhi.append(1); r += 1
+            if "y" in c.idx:   # y only when the "other" option is taken: |y| ≤ U·o
+                A[r, c.idx["y"]] = 1; A[r, c.idx["o"]] = -self.U
+                rlo.append(-np.inf); rhi.append(0); r += 1
+                if not cfg["nonnegative"]:
+                    A[r, c.idx["y"]] = 1; A[r, c.idx["o"]] = self.U
+                    rlo.append(0); rhi.append(np.inf); r += 1
+            if "d" in c.idx:   # a conflict shift only when the cell is declared a conflict
+                A[r, c.idx["d"]] = 1; A[r, c.idx["w"]] = -self.M
+                rlo.append(-np.inf); rhi.append(0); r += 1
+                A[r, c.idx["d"]] = 1; A[r, c.idx["w"]] = self.M
+                rlo.append(0); rhi.append(np.inf); r += 1
+                if cfg["nonnegative"]:   # the implied true value is a count too
+                    for j, a in value_terms(c, 1.0):
+                        A[r, j] = a
+                    rlo.append(0); rhi.append(np.inf); r += 1
+            if A.shape[0] - r < len(eqs) + 4:
+                A.resize((A.shape[0] + 4 * len(cells) + len(eqs), n))
+        by_key = {c.key: c for c in cells}
+        for eq in eqs:
+            coef: dict[int, float] = {}
+            for k, s in eq.terms():
+                for j, a in value_terms(by_key[k], float(s)):
+                    coef[j] = coef.get(j, 0.0) + a
+            for j, a in coef.items():
+                A[r, j] = a
+            rlo.append(0); rhi.append(0); r += 1
+        A.resize((r, n))
+        self.A = A.tocsr()
+        self.rlo, self.rhi = np.array(rlo, float), np.array(rhi, float)
+        self.cost = np.array(cost, float)
+        self.lb, self.ub = np.array(lb, float), np.array(ub, float)
+        self.integ = np.array(integ)
+        self.n_solves = 0
+
+    def solve(self, lb=None, ub=None):
+        """Optimum (objective, x) or (None, None) when infeasible / no solution in time."""
+        from scipy.optimize import Bounds, LinearConstraint, milp
+        self.n_solves += 1
+        res = milp(self.cost, integrality=self.integ,
+                   bounds=Bounds(self.lb if lb is None else lb, self.ub if ub is None else ub),
+                   constraints=LinearConstraint(self.A, self.rlo, self.rhi),
+                   options={"time_limit": float(self.cfg["time_limit_s"]), "mip_rel_gap": 1e-9,
+                            "presolve": True})
+        if res.x is None:
+            return None, None
+        return float(res.fun), res.x
+
+    def decode(self, x) -> dict[str, dict]:
+        out = {}
+        for c in self.cells:
+            if "o" in c.idx and x[c.idx["o"]] > 0.5:
+                val, choice = int(round(x[c.idx["y"]])), "other"
+            else:
+                k = int(np.argmax([x[j] for j in c.idx["x"]])) if c.idx["x"] else 0
+                val, choice = (c.options[k][0] if c.options else None), k
+            conflict = "w" in c.idx and x[c.idx["w"]] > 0.5 and abs(x[c.idx["d"]]) > self.cfg["tol"]
+            out[c.key] = {"value": val, "choice": choice, "conflict": conflict}
+        return out
+
+    def gap(self, c: CellVar, sol: dict, best: float) -> float | None:
+        """Cost of the best explanation in which this cell's value differs (nats)."""
+        cap = float(self.cfg["gap_cap"])
+        trials = []
+        if sol["choice"] == "other":
+            v = sol["value"]
+            if c.idx["x"]:
+                ub = self.ub.copy(); ub[c.idx["o"]] = 0
+                trials.append((self.lb, ub))
+            lb = self.lb.copy(); ub = self.ub.copy(); lb[c.idx["o"]] = 1; ub[c.idx["y"]] = v - 1
+            if ub[c.idx["y"]] >= lb[c.idx["y"]]:
+                trials.append((lb, ub))
+            lb = self.lb.copy(); ub = self.ub.copy(); lb[c.idx["o"]] = 1; lb[c.idx["y"]] = v + 1
+            if lb[c.idx["y"]] <= ub[c.idx["y"]]:
+                trials.append((lb, ub))
+        else:
+            if len(c.idx["x"]) + ("o" in c.idx) <= 1:
+                return None      # nothing else to choose: no gap to measure
+            ub = self.ub.copy(); ub[c.idx["x"][sol["choice"]]] = 0
+            trials.append((self.lb, ub))
+        g = cap
+        for lb, ub in trials:
+            obj, _ = self.solve(lb, ub)
+            if obj is not None:
+                g = min(g, obj - best)
+        return max(0.0, min(g, cap))
+
+
+def _components(cells: dict[str, CellVar], eqs: list[Equation]):
+    parent = {k: k for k in cells}
+
+    def find(a):
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+    for eq in eqs:
+        ks = [k for k in eq.lhs + eq.rhs]
+        for k in ks[1:]:
+            ra, rb = find(ks[0]), find(k)
+            if ra != rb:
+                parent[rb] = ra
+    groups: dict[str, tuple[list, list]] = {}
+    for eq in eqs:
+        groups.setdefault(find(eq.lhs[0]), ([], []))[1].append(eq)
+    for k in cells:
+        r = find(k)
+        if r in groups:
+            groups[r][0].append(cells[k])
+    return list(groups.values())
+
+
+def _holds_at_top(cells: list[CellVar], eqs: list[Equation], tol: float) -> bool:
+    by = {c.key: c for c in cells}
+    for eq in eqs:
+        vals = [(by[k].top, s) for k, s in eq.terms()]
+        if any(by[k].illegible for k, _ in eq.terms()):
+            return False
+        if abs(sum(s * (v or 0) for v, s in vals)) > tol:
+            return False
+    return True
+
+
+# ----------------------------------------------------------------------------- the stage
+def solve(doc: Document) -> None:
+    """Choose readings, infer illegible cells, flag printed inconsistencies. Never raises."""
+    try:
+        _solve(doc)
+    except Exception as e:  # a solver bug must not lose the document: keep the readings
+        doc.warnings.append(f"solver failed ({type(e).__name__}: {e}); readings kept unchecked by it")
+        try:
+            _checks(doc, equations_for(doc), mark_conflicts=True)
+        except Exception as e2:
+            doc.warnings.append(f"equation checks failed ({type(e2).__name__}: {e2})")
+
+
+def _solve(doc: Document) -> None:
+    cfg = settings()
+    t0 = time.perf_counter()
+    evidence: dict[str, dict] = {}
+    setattr(doc, "solver_evidence", evidence)
+    doc.models["solver"] = "scipy.optimize.milp (HiGHS)"
+    eqs = equations_for(doc)
+    usable = []
+    for eq in eqs:
+        if eq.null_as_zero:
+            usable.append(eq)
+        elif all(doc.fields[k].value is not None and not doc.fields[k].illegible
+                 for k in eq.lhs + eq.rhs):
+            usable.append(eq)   # null not 0 here: only used when no term is blank
+    in_eq = {k for eq in usable for k in eq.lhs + eq.rhs}
+    cells = {k: _cell_var(doc.fields[k], cfg) for k in in_eq}
+    for key, f in doc.fields.items():
+        if key not in cells:
+            evidence[key] = {"gap": None, "in_equations": False}
+    n_milp = 0
+    for comp_cells, comp_eqs in _components(cells, usable):
+        trivial = all(c.locked or (len(c.options) == 1 and not c.other) for c in comp_cells) \
+            and _holds_at_top(comp_cells, comp_eqs, cfg["tol"])
+        if trivial:
+            for c in comp_cells:
+                evidence[c.key] = {"gap": None, "in_equations": True, "locked": c.locked}
+            continue
+        n_milp += _solve_component(doc, comp_cells, comp_eqs, cfg, evidence)
+    _checks(doc, eqs, mark_conflicts=False)
+    if any(f.status == "conflict" for f in doc.fields.values()) and doc.status == "ok":
+        doc.status = "needs_review"
+    evidence["__doc__"] = {"milp_solves": n_milp, "seconds": time.perf_counter() - t0}
+
+
+def _solve_component(doc, cells: list[CellVar], eqs: list[Equation], cfg, evidence) -> int:
+    for _round in range(3):
+        prog = _Program(cells, eqs, cfg)
+        best, x = prog.solve()
+        if x is None:
+            doc.warnings.append(f"solver found no solution for {len(eqs)} equations "
+                                f"({eqs[0].name} …); readings kept")
+            _mark_violations(doc, cells, eqs, cfg)
+            return prog.n_solves
+        sol = prog.decode(x)
+        # evidence gaps for the cells that had a choice; undetermined "other" values
+        undetermined = []
+        budget = int(cfg["max_marginal_cells"])
+        gaps = {}
+        for c in cells:
+            has_choice = len(c.options) + c.other > 1 or sol[c.key]["choice"] == "other"
+            if has_choice and budget > 0 and not (c.illegible and not sol[c.key]["choice"] == "other"):
+                budget -= 1
+                gaps[c.key] = prog.gap(c, sol[c.key], best)
+                if sol[c.key]["choice"] == "other" and (gaps[c.key] or 0.0) < cfg["min_gap"]:
+                    undetermined.append(c)
+            elif has_choice:
+                gaps[c.key] = None
+        retry = [c for c in undetermined if not c.illegible]
+        if retry:   # an unsure cell whose "other" value is not determined: take a reading
+            for c in retry:
+                c.other = False
+            continue
+        break
+    und = {c.key for c in undetermined}
+    for c in cells:
+        f, s = doc.fields[c.key], sol[c.key]
+        ev = {"gap": gaps.get(c.key), "in_equations": True, "locked": c.locked,
+              "n_options": len(c.options) + c.other, "recognised": c.top, "p_top": c.p_top,
+              "choice": s["choice"]}
+        evidence[c.key] = ev
+        if c.illegible:
+            if c.key in und or s["choice"] != "other":
+                ev["undetermined"] = True
+                f.value, f.status = None, "read"
+                doc.warnings.append(f"{c.key}: illegible and not determined by the equations")
+                continue
+            f.value, f.status = s["value"], "inferred"
+            continue
+        if s["conflict"]:
+            f.value, f.status = c.top, "conflict"   # the printed value stays
+            continue
+        if c.key in und:   # still not determined after the retries: keep the reading, flag it
+            f.value, f.status = c.top, "conflict"
+            continue
+        if s["choice"] != 0:
+            f.value, f.status = s["value"], "corrected"
+            if not any(v == c.top and type(v) is type(c.top) for v, _ in f.alternatives):
+                f.alternatives = [(c.top, c.p_top), *f.alternatives]
+        else:
+            f.value = c.top if f.value is None or _number(f.value) == c.top else f.value
+            f.status = "read"
+    return prog.n_solves
+
+
+def _mark_violations(doc, cells, eqs, cfg) -> None:
+    """No optimum: keep the readings and flag every cell of a violated equation."""
+    for c in cells:
+        f = doc.fields[c.key]
+        if not c.illegible:
+            f.value, f.status = c.top, "read"
+    by = {c.key: c for c in cells}
+    for eq in eqs:
+        if any(by[k].illegible for k in eq.lhs + eq.rhs):
+            continue
+        if abs(sum(s * (by[k].top or 0) for k, s in eq.terms())) > cfg["tol"]:
+            for k in eq.lhs + eq.rhs:
+                doc.fields[k].status = "conflict"
+
+
+def _checks(doc: Document, eqs: list[Equation], mark_conflicts: bool) -> None:
+    """Every equation on the final values. One with an unknown term (illegible, not
+    inferred) or with a blank where blanks do not count as 0 is not evaluable: skipped."""
+    tol = float(settings().get("tol", 1e-6))
+    doc.checks = [c for c in doc.checks if not any(c.equation == e.name for e in eqs)]
+    for eq in eqs:
+        fs = [(doc.fields[k], s) for k, s in eq.terms()]
+        vals = []
+        ok = True
+        for f, s in fs:
+            n = _number(f.value)
+            if (f.illegible and f.status != "inferred") or n is _BAD or (n is None and not eq.null_as_zero):
+                ok = False
+                break
+            vals.append((n or 0, s))
+        if not ok:
+            continue
+        lhs = sum(v for v, s in vals if s > 0)
+        rhs = sum(v for v, s in vals if s < 0)
+        holds = abs(lhs - rhs) <= tol
+        doc.checks.append(Check(eq.name, holds, lhs, rhs))
+        if mark_conflicts and not holds:
+            for f, _ in fs:
+                f.status = "conflict"
+            if doc.status == "ok":
+                doc.status = "needs_review"
