@@ -1,0 +1,339 @@
+"""Learned cell-key mapper: a calibrated linear classifier over label-text features.
+
+Same interface as classify.FuzzyMapper (predict_proba(texts, classes, context) → (n,
+len(classes)+1), last column "none"), so the table decoder can use either. Why learned:
+real reports reword labels, OCR garbles them and merged cells glue parent and child
+labels; character n-grams, word tokens, ordinals and the cell's position separate the
+classes far better than a single string similarity.
+
+Model: multinomial logistic regression (scikit-learn) on sparse binary features,
+temperature-scaled on a separate noisy calibration set. After fitting, the weights are
+kept as plain numpy arrays, so loading a shipped model imports neither scikit-learn nor
+jieba's 20 MB dictionary (words come from a small dictionary built from the template
+labels and loaded into a private jieba.Tokenizer on first use).
+"""
+from __future__ import annotations
+
+import functools
+import math
+import pickle
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .normalize import nfkc, normalize
+
+MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "keys"
+NONE, LEGACY = "none", "legacy"
+
+# --- features -------------------------------------------------------------------------
+
+_ORD = re.compile(r"([一二三四五六七八九十]+)[、.．]|[（(]([一二三四五六七八九十]+)[)）]|(?<![\d.])(\d{1,2})\s*[.、．](?!\d)")
+_NUM = re.compile(r"^[+\-−]?\d[\d,，]*(?:\.\d+)?(?:万元|万|元|件|个|项|%)?$|^[(（]?\d+[)）]?$")
+_BLANKISH = {"", "/", "-", "—", "——", "–", "无", "0", "空"}
+
+
+def _shape(raw: str) -> str:
+    s = nfkc(raw or "").strip().replace(" ", "")
+    if s in _BLANKISH:
+        return "blank" if not s else "dash" if s in "/-—–——" else "zeroish"
+    if _NUM.match(s):
+        return "num"
+    if re.fullmatch(r"[\d\s.,+\-()（）%万元件个]+", s):
+        return "numlike"
+    return "text"
+
+
+class _Words:
+    """jieba with a small private dictionary (template words), initialised lazily.
+
+    jieba's own 20 MB dictionary costs ~0.7 s to load; the label vocabulary is a few
+    hundred words, so a Tokenizer on a small dictionary is enough and loads in ms.
+    """
+    def __init__(self, words: tuple[str, ...]):
+        self.words = words
+        self._tok = None
+
+    def cut(self, text: str) -> list[str]:
+        if not text:
+            return []
+        if self._tok is None:
+            import logging
+            import jieba
+            jieba.setLogLevel(logging.ERROR)
+            tok = jieba.Tokenizer()
+            # build the prefix dict directly from the small word list (no file, no cache)
+            freq, total = {}, 0
+            for w in self.words:
+                freq[w] = freq.get(w, 0) + 10
+                total += 10
+                for i in range(1, len(w)):
+                    freq.setdefault(w[:i], 0)
+            tok.FREQ, tok.total, tok.initialized = freq, max(total, 1), True
+            self._tok = tok
+        return [w for w in self._tok.lcut(text, HMM=False) if len(w) > 1]
+
+
+def features(text: str, ctx: dict | None, words: _Words | None) -> list[str]:
+    """Feature tokens of one cell: text n-grams, words, ordinals, shape, position, neighbour."""
+    raw = text or ""
+    n = normalize(raw)
+    shape = _shape(raw)
+    out = [f"s:{shape}", f"len:{min(len(n), 12) if len(n) < 12 else 12 + min(len(n) // 8, 6)}"]
+    if n:
+        b = f"^{n}$"
+        for k in (1, 2, 3):
+            out += [f"g{k}:{b[i:i + k]}" for i in range(len(b) - k + 1)]
+        out += [f"pre2:{n[:2]}", f"pre3:{n[:3]}", f"suf2:{n[-2:]}", f"suf3:{n[-3:]}", f"suf4:{n[-4:]}", f"all:{n}"]
+        if words is not None:
+            out += [f"w:{w}" for w in words.cut(n)]
+    ords = _ORD.findall(nfkc(raw))
+    if ords:
+        last = ords[-1]
+        kind = "cn" if last[0] else "paren" if last[1] else "num"
+        val = last[0] or last[1] or last[2]
+        out += [f"ord:{kind}", f"ordv:{kind}{val}", f"ordn:{len(ords)}"]
+    if ctx:
+        tbl = ctx.get("table")
+        hdr = ctx.get("header")
+        if tbl:
+            out.append(f"t:{tbl}")
+        if hdr is not None:
+            out.append(f"h:{int(bool(hdr))}")
+            if tbl:
+                out.append(f"th:{tbl}{int(bool(hdr))}")
+        r, c = ctx.get("row"), ctx.get("col")
+        if isinstance(r, int):
+            out.append(f"r:{_bucket(r)}")
+        if isinstance(c, int):
+            out.append(f"c:{_bucket(c)}")
+            if hdr is not None:
+                out.append(f"hc:{int(bool(hdr))}{_bucket(c)}")
+        prev = ctx.get("prev")
+        if prev is not None:
+            pn = normalize(str(prev))
+            out.append(f"ps:{_shape(str(prev))}")
+            if pn:
+                out += [f"pg:{pn[i:i + 2]}" for i in range(max(len(pn) - 1, 1))]
+                out.append(f"psuf:{pn[-3:]}")
+    else:
+        out.append("noctx")
+    return out
+
+
+def _bucket(i: int) -> str:
+    return str(i) if i < 4 else "4-6" if i < 7 else "7-12" if i < 13 else "13-20" if i < 21 else "21+"
+
+
+# --- the classifier --------------------------------------------------------------------
+
+class KeyClassifier:
+    """Cell text (+ optional context) → probabilities over label classes and "none".
+
+    fit(texts, labels, context=None, sample_weight=None); predict_proba(texts, classes,
+    context) restricted to ``classes`` + "none"; predict; score. Picklable; the fitted
+    state is numpy arrays and a vocabulary dict.
+    """
+    name = "classifier"
+
+    def __init__(self, C: float = 8.0, min_df: int = 2, max_features: int = 40000,
+                 foreign_weight: float = 0.1, max_iter: int = 300, random_state: int = 0):
+        self.C, self.min_df, self.max_features = C, min_df, max_features
+        self.foreign_weight, self.max_iter, self.random_state = foreign_weight, max_iter, random_state
+        self.classes_: list[str] = []
+        self.vocab_: dict[str, int] = {}
+        self.coef_ = None        # (n_classes, n_features) float32
+        self.intercept_ = None   # (n_classes,) float32
+        self.temperature_ = 1.0
+        self.words_: tuple[str, ...] = ()
+        self.meta_: dict = {}
+
+    # -- pickling: the lazily built jieba tokenizer stays out of the file
+    def __getstate__(self):
+        d = dict(self.__dict__)
+        d.pop("_words", None)
+        return d
+
+    @property
+    def words(self) -> _Words:
+        w = self.__dict__.get("_words")
+        if w is None:
+            w = self.__dict__["_words"] = _Words(self.words_)
+        return w
+
+    def _tokens(self, texts, context):
+        ctxs = context if context is not None else [None] * len(texts)
+        return [features(t, c, self.words) for t, c in zip(texts, ctxs)]
+
+    def _matrix(self, toks):
+        from scipy import sparse
+        rows, cols = [], []
+        for i, ts in enumerate(toks):
+            idx = {self.vocab_[t] for t in ts if t in self.vocab_}
+            rows += [i] * len(idx)
+            cols += sorted(idx)
+        data = np.ones(len(rows), dtype=np.float32)
+        X = sparse.csr_matrix((data, (rows, cols)), shape=(len(toks), len(self.vocab_)), dtype=np.float32)
+        norms = np.sqrt(np.asarray(X.sum(axis=1)).ravel())
+        norms[norms == 0] = 1.0
+        return sparse.diags(1.0 / norms).astype(np.float32) @ X
+
+    def fit(self, texts, labels, context=None, sample_weight=None, calib=None, words=None):
+        """Fit on cell texts and their classes; ``calib`` = (texts, labels, context) fits
+        the temperature (default: a fifth of the data held out for it)."""
+        from sklearn.linear_model import LogisticRegression
+        texts, labels = list(texts), list(labels)
+        if words is not None:
+            self.words_ = tuple(sorted(set(words)))
+            self.__dict__.pop("_words", None)
+        toks = self._tokens(texts, context)
+        df: dict[str, int] = {}
+        for ts in toks:
+            for t in set(ts):
+                df[t] = df.get(t, 0) + 1
+        kept = sorted((t for t, c in df.items() if c >= self.min_df), key=lambda t: (-df[t], t))[: self.max_features]
+        self.vocab_ = {t: i for i, t in enumerate(sorted(kept))}
+        X = self._matrix(toks)
+        y = np.array(labels)
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        t0 = time.perf_counter()
+        lr = LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=self.random_state)
+        lr.fit(X, y, sample_weight=w)
+        self.classes_ = [str(c) for c in lr.classes_]
+        self.coef_ = lr.coef_.astype(np.float32)
+        self.intercept_ = lr.intercept_.astype(np.float32)
+        self.temperature_ = 1.0
+        if calib is not None:
+            ct, cl, cc = calib
+            self.temperature_ = self._fit_temperature(list(ct), list(cl), cc)
+        self.meta_ = {"n_train": len(texts), "n_features": len(self.vocab_),
+                      "fit_seconds": round(time.perf_counter() - t0, 2)}
+        return self
+
+    def _fit_temperature(self, texts, labels, context) -> float:
+        from scipy.optimize import minimize_scalar
+        z = self._logits(texts, context)
+        idx = {c: i for i, c in enumerate(self.classes_)}
+        keep = [i for i, l in enumerate(labels) if l in idx]
+        z, y = z[keep], np.array([idx[labels[i]] for i in keep])
+
+        def nll(logt):
+            zt = z / math.exp(logt)
+            zt = zt - zt.max(axis=1, keepdims=True)
+            return float(-(zt[np.arange(len(y)), y] - np.log(np.exp(zt).sum(axis=1))).mean())
+        res = minimize_scalar(nll, bounds=(-3, 3), method="bounded")
+        return float(math.exp(res.x))
+
+    def _logits(self, texts, context=None) -> np.ndarray:
+        X = self._matrix(self._tokens(list(texts), context))
+        return np.asarray(X @ self.coef_.T) + self.intercept_
+
+    def proba_all(self, texts, context=None) -> np.ndarray:
+        """Calibrated probabilities over every class the model knows (self.classes_)."""
+        if not len(texts):
+            return np.zeros((0, len(self.classes_)))
+        z = self._logits(texts, context) / self.temperature_
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def predict_proba(self, texts, classes=None, context=None) -> np.ndarray:
+        """(n, len(classes)+1): requested classes then "none".
+
+        A class the caller did not ask for is evidence that the cell is a label, but not
+        one of these: ``foreign_weight`` of its probability goes to "none" and the rest
+        is dropped before renormalising (so 总计 asked among the requests rows still maps
+        to the total row, while 行政许可 asked among them maps to none).
+        """
+        texts = list(texts)
+        if classes is None:
+            classes = [c for c in self.classes_ if c not in (NONE, LEGACY)]
+        P = self.proba_all(texts, context)
+        if len(P) == 0:
+            return np.zeros((0, len(classes) + 1))
+        idx = {c: i for i, c in enumerate(self.classes_)}
+        cols = [idx.get(c) for c in classes]
+        out = np.zeros((len(texts), len(classes) + 1))
+        for j, i in enumerate(cols):
+            if i is not None:
+                out[:, j] = P[:, i]
+        asked = {i for i in cols if i is not None}
+        none_i = [idx[c] for c in (NONE, LEGACY) if c in idx]
+        foreign = [i for i in range(len(self.classes_)) if i not in asked and i not in none_i]
+        out[:, -1] = P[:, none_i].sum(axis=1) + self.foreign_weight * P[:, foreign].sum(axis=1)
+        s = out.sum(axis=1, keepdims=True)
+        out[s[:, 0] <= 1e-12, -1] = 1.0
+        s[s <= 1e-12] = 1.0
+        return out / s
+
+    def predict(self, texts, classes=None, context=None) -> list[str]:
+        if classes is None:
+            P = self.proba_all(list(texts), context)
+            return [self.classes_[i] if self.classes_[i] != LEGACY else NONE for i in P.argmax(axis=1)]
+        p = self.predict_proba(texts, classes, context)
+        names = list(classes) + [NONE]
+        return [names[i] for i in p.argmax(axis=1)]
+
+    def score(self, texts, labels, classes=None, context=None) -> float:
+        labels = [NONE if l == LEGACY else l for l in labels]
+        pred = self.predict(texts, classes, context)
+        return float(np.mean([a == b for a, b in zip(pred, labels)])) if len(labels) else 0.0
+
+    # -- template detection from the same evidence --------------------------------------
+    def detect_template(self, texts, context=None) -> dict[str, float]:
+        """P(template) from a table's (or document's) label texts: labels only one template
+        prints vote for it, pre-2019 statistics wording votes "unsupported"."""
+        from .templates import label_classes, templates
+        texts = [t for t in texts if t and normalize(t)]
+        ts = templates()
+        sets = {n: set(label_classes(t)) for n, t in ts.items()}
+        shared = set.intersection(*sets.values()) if sets else set()
+        P = self.proba_all(texts, context) if texts else np.zeros((0, len(self.classes_)))
+        idx = {c: i for i, c in enumerate(self.classes_)}
+
+        def mass(cs):
+            ii = [idx[c] for c in cs if c in idx]
+            return float(P[:, ii].sum()) if ii and len(P) else 0.0
+        ev = {n: mass(s - shared) for n, s in sets.items()}
+        common = mass(shared)
+        legacy = mass([LEGACY])
+        # logits: unique evidence counts strongly; shared labels only say "a supported table"
+        logit = {n: 2.0 * e + 0.5 * math.log1p(common) for n, e in ev.items()}
+        logit["unsupported"] = 2.0 * legacy + (1.5 if common + sum(ev.values()) < 1.0 else 0.0)
+        m = max(logit.values())
+        ex = {k: math.exp(v - m) for k, v in logit.items()}
+        s = sum(ex.values())
+        return {k: v / s for k, v in ex.items()}
+
+
+def save(model: KeyClassifier, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as f:
+        pickle.dump(model, f, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.replace(path)
+    return path
+
+
+def load(path: str | Path) -> KeyClassifier:
+    with open(path, "rb") as f:
+        m = pickle.load(f)
+    if not isinstance(m, KeyClassifier):
+        raise TypeError(f"{path}: not a KeyClassifier")
+    return m
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(path: str, mtime: float) -> KeyClassifier:
+    return load(path)
+
+
+def load_default(model_dir: str | Path | None = None) -> KeyClassifier | None:
+    """The shipped model (models/keys/model.pkl), cached; None when none is shipped."""
+    p = Path(model_dir or MODEL_DIR) / "model.pkl"
+    if not p.exists():
+        return None
+    return _load_cached(str(p), p.stat().st_mtime)
