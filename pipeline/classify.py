@@ -69,3 +69,664 @@ class FuzzyMapper:
     def score(self, texts: list[str], labels: list[str], classes: list[str]) -> float:
         pred = self.predict(texts, classes)
         return float(np.mean([a == b for a, b in zip(pred, labels)])) if labels else 0.0
+
+
+# ---------------------------------------------------------------------------------------
+# Table decoder
+# ---------------------------------------------------------------------------------------
+import re  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from itertools import combinations  # noqa: E402
+
+from .model import Cell, Document, Field, Table  # noqa: E402
+from .templates import Template, config, label_classes, templates  # noqa: E402
+from .values import is_value_text, parse_value  # noqa: E402
+
+ANCHOR_SIM = 0.8      # a short cell this close to a header label starts a table region
+ROW_MIN_P = 0.35      # below this a row label is not trusted (DP may still use it)
+
+
+@dataclass
+class Row:
+    """One recovered table row: its label cells and the value cells after them."""
+    labels: list[Cell]
+    values: list[Cell]
+    block: int
+    index: int
+    aligned: bool
+    table: Table | None = None
+    note: str = ""
+
+    @property
+    def label(self) -> str:
+        return " ".join(c.text for c in self.labels if c.text)
+
+    @property
+    def last_label(self) -> str:
+        return next((c.text for c in reversed(self.labels) if c.text), "")
+
+    @property
+    def has_values(self) -> bool:
+        """Prints at least one value field (an empty field after a label is a blank cell)."""
+        return bool(self.values)
+
+    @property
+    def has_numbers(self) -> bool:
+        return any(c.text.strip() for c in self.values)
+
+
+@dataclass
+class Decoded:
+    """What the decoder found in one report table (before solving)."""
+    kind: str
+    template: str | None = None
+    cells: dict[str, Cell] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)
+    unmapped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    labels: list[dict] = field(default_factory=list)   # {text, class, p}: for retraining
+
+
+def _is_label(cell: Cell) -> bool:
+    return bool(cell.text.strip()) and not is_value_text(cell.text)
+
+
+def table_rows(doc: Document) -> list[Row]:
+    """All grid rows of all tables in reading order, split into labels and values.
+
+    One-cell-per-line flattening puts a label on one line and its values on the lines
+    after it: a label-only line followed by value-only lines is joined into one row.
+    """
+    rows: list[Row] = []
+    for b, t in enumerate(doc.tables):
+        for i, cells in enumerate(t.rows()):
+            if not cells:
+                continue
+            li = max((k for k, c in enumerate(cells) if _is_label(c)), default=-1)
+            labels = [c for c in cells[:li + 1] if c.text.strip()]
+            values = cells[li + 1:]
+            prev = rows[-1] if rows else None
+            if (not labels and prev is not None and prev.block == b and prev.index + prev.note.count("+") == i - 1
+                    and _joinable(prev, values)):
+                prev.values = prev.values + values
+                prev.note += "+"
+                continue
+            rows.append(Row(labels, values, b, i, t.aligned, t))
+    return rows
+
+
+def _joinable(prev: Row, values: list[Cell]) -> bool:
+    """A value-only line continues a label line printed alone (one cell per line, or a
+    wrapped WPS label whose numbers sit on the next line)."""
+    if len(prev.labels) != 1 and not (len(prev.labels) == 2 and not prev.values):
+        return False
+    if "+" in prev.note:
+        return len(values) == 1
+    return not any(c.text.strip() for c in prev.values)
+
+
+_FUZZY = FuzzyMapper()
+
+
+def _short_match(text: str, classes: list[str], thr: float = ANCHOR_SIM) -> str | None:
+    """Best class for a short header-like cell, or None."""
+    from .normalize import normalize
+    n = normalize(text)
+    if not n or len(n) > 40:
+        return None
+    best, bc = 0.0, None
+    for c in classes:
+        s = _FUZZY.similarity(text, c)
+        if s > best:
+            best, bc = s, c
+    return bc if best >= thr else None
+
+
+APPEALS_CHARS = set("结果维持纠正其他尚未审总计")
+
+
+def _vertical_header(rows: list[Row]) -> bool:
+    """Lines of single characters: a vertical header read column-wise (seed 000)."""
+    cells = [c for r in rows for c in r.labels + r.values if c.text.strip()]
+    if len(cells) < 8:
+        return False
+    single = [c for c in cells if len(c.text.strip()) == 1]
+    return len(single) >= 0.8 * len(cells)
+
+
+def find_regions(rows: list[Row], tpl_classes: dict[str, tuple[str, ...]]) -> dict[str, tuple[int, int]]:
+    """Row index ranges of the active, requests and appeals tables."""
+    act = [c for c in tpl_classes if c.startswith("active.")]
+    req_cols = [c for c in tpl_classes if c.startswith("requests.col:") and not c.endswith(":other_org")
+                and not c.endswith(":total")]
+    req_rows = [c for c in tpl_classes if c.startswith("requests.row:")]
+    app = [c for c in tpl_classes if c.startswith("appeals.")]
+    starts: dict[str, int] = {}
+    for i, r in enumerate(rows):
+        texts = [c.text for c in r.labels]
+        if "requests" not in starts and any(_short_match(t, req_cols) or "申请人情况" in t or "勾稽关系" in t
+                                            for t in texts):
+            starts["requests"] = i
+        if "requests" not in starts and any(_short_match(t, req_rows, 0.9) for t in texts) and r.has_values:
+            starts["requests"] = i
+        if "active" not in starts and any(_short_match(t, act, 0.85) for t in texts):
+            starts["active"] = i
+        if "appeals" not in starts and "requests" in starts and i > starts["requests"]:
+            if any(_short_match(t, app, 0.85) for t in texts if not _short_match(t, req_cols + req_rows, 0.9)):
+                starts["appeals"] = i
+            elif r.labels and _vertical_header([r]) and set("".join(texts)) <= APPEALS_CHARS:
+                starts["appeals"] = i
+    order = sorted(starts.items(), key=lambda kv: kv[1])
+    out = {}
+    for k, (name, s) in enumerate(order):
+        e = order[k + 1][1] if k + 1 < len(order) else len(rows)
+        out[name] = (s, e)
+    return out
+
+
+# -- value alignment -----------------------------------------------------------------------
+
+def _cands(values: list[Cell], width: int, pos: list[int] | None):
+    """Candidate readings of a row's value fields as `width` columns.
+
+    Returns (alignments, first_positions): each alignment a list of `width` cells (None =
+    cell absent in the flattening, read as blank when trailing).
+    """
+    n_lead = 0
+    while n_lead < len(values) and not values[n_lead].text.strip():
+        n_lead += 1
+    out = []
+    for lead in range(0, n_lead + 1):
+        v = values[lead:]
+        body = list(v)
+        while len(body) > width and not body[-1].text.strip():
+            body.pop()
+        if len(body) > width:
+            if lead == n_lead:  # only with every leading empty dropped: those were padding
+                out.append(("overfull", lead, body))
+        elif len(body) == width:
+            out.append(("exact", lead, body))
+        else:
+            out.append(("short", lead, body + [None] * (width - len(body))))
+    return out
+
+
+def align_values(row: Row, cols: list[str], positions: list[int] | None, check=None) -> tuple[dict | None, str]:
+    """Map a row's value cells to column keys, or explain why that cannot be done.
+
+    Aligned grids map by position. Flattened rows may have lost or gained empty fields
+    at merged cells: candidates drop leading empties; a single candidate, or the one
+    that starts at the header's position, or several that all give the same values,
+    is accepted. A row with one value too many (a merged cell split in two) is resolved
+    only when the row's balance equation (`check`) leaves one reading.
+    """
+    W = len(cols)
+    vals = row.values
+    if row.aligned and positions:
+        out = {}
+        for k, p in zip(cols, positions):
+            c = next((c for c in vals if c.col <= p < c.col + c.colspan), None)
+            out[k] = c
+        return out, ""
+    if not vals:
+        return None, "no values printed in this row"
+    if positions:  # flattened text with a header whose field positions are known
+        p0 = positions[0]
+        byp = {c.col: c for c in vals}
+        label_end = max((c.col for c in row.labels), default=-1)
+        if label_end < p0 and all(not c.text.strip() for c in vals if c.col < p0):
+            body = [byp.get(p0 + j) for j in range(W)]
+            extra = [c for c in vals if c.col >= p0 + W and c.text.strip()]
+            if not extra and any(c is not None and c.text.strip() for c in body):
+                return dict(zip(cols, body)), ""
+    cands = _cands(vals, W, positions)
+    exact = [b for kind, lead, b in cands if kind == "exact"]
+    if any(kind == "overfull" for kind, _, _ in cands):
+        cands = [c for c in cands if c[0] == "overfull"]  # more values than columns: none is blank
+    elif len(exact) == 1:
+        return dict(zip(cols, exact[0])), ""
+    readings = []
+    for kind, lead, b in cands:
+        if kind == "overfull":
+            extra = len(b) - W
+            if extra > 2:
+                continue
+            for drop in combinations(range(len(b)), extra):
+                readings.append([c for j, c in enumerate(b) if j not in drop])
+        else:
+            readings.append(b)
+    def vals_of(b):
+        return tuple(None if c is None else parse_value(c.text)[1] for c in b)
+    distinct = {vals_of(b): b for b in readings}
+    if len(distinct) > 1 and check is not None:
+        ok = {k: b for k, b in distinct.items() if check(dict(zip(cols, k)))}
+        if ok:
+            distinct = ok
+    if len(distinct) == 1:
+        b = next(iter(distinct.values()))
+        note = "" if len(exact) == 1 else f"{len(vals)} fields for {W} columns; one reading fits"
+        return dict(zip(cols, b)), note
+    n = sum(1 for c in vals if c.text.strip())
+    return None, (f"row printed {n} values in {len(vals)} fields for {W} columns; "
+                  f"merged cells shifted them and {len(distinct)} readings remain")
+
+
+# -- DP alignment of rows to template rows ---------------------------------------------------
+
+def monotone_assign(P: np.ndarray, min_p: float = 0.0) -> list[int | None]:
+    """Assign each text row i to a template row j (strictly increasing) or to none.
+
+    P: (n_rows, n_keys + 1) probabilities, last column "none". Maximises Σ log p.
+    """
+    n, m1 = P.shape
+    m = m1 - 1
+    L = np.log(np.clip(P, 1e-9, 1.0))
+    NEG = -1e18
+    # best[i][j]: best score for first i rows with last used key < j
+    best = np.full((n + 1, m + 1), NEG)
+    best[0, :] = 0.0
+    choice = np.full((n + 1, m + 1), -1, dtype=int)
+    for i in range(1, n + 1):
+        for j in range(0, m + 1):
+            # row i-1 → none
+            s_none = best[i - 1, j] + L[i - 1, m]
+            best[i, j], choice[i, j] = s_none, -1
+            # row i-1 → key k < j, with previous rows using keys < k
+            for k in range(0, j):
+                if P[i - 1, k] < min_p:
+                    continue
+                s = best[i - 1, k] + L[i - 1, k]
+                if s > best[i, j]:
+                    best[i, j], choice[i, j] = s, k
+            if j > 0 and best[i, j - 1] > best[i, j] and False:
+                pass
+    out: list[int | None] = [None] * n
+    j = m
+    for i in range(n, 0, -1):
+        k = choice[i, j]
+        if k >= 0:
+            out[i - 1] = int(k)
+            j = k
+    return out
+
+
+# -- per-table decoders -----------------------------------------------------------------------
+
+def _header_columns(header: list[Cell], classes: list[str], thr: float = 0.75) -> dict[str, Cell]:
+    """Best header cell for each column class (joined with its neighbour when a label was
+    broken over two cells, e.g. 本年新 / 制作数量)."""
+    found: dict[str, tuple[float, Cell]] = {}
+    toks = [c for c in header if c.text.strip()]
+    pairs = [(c, c.text) for c in toks]
+    pairs += [(a, a.text + b.text) for a, b in zip(toks, toks[1:]) if a.col == b.col or not a.text[-1:].isdigit()]
+    for cell, text in pairs:
+        for cls in classes:
+            s = _FUZZY.similarity(text, cls)
+            if s >= thr and s > found.get(cls, (0, None))[0]:
+                found[cls] = (s, cell)
+    return {k: v[1] for k, v in found.items()}
+
+
+def _unique_best(found: dict[str, Cell], classes: list[str]) -> dict[str, Cell]:
+    """One class per header cell: a cell claimed by two classes keeps the better one."""
+    by_cell: dict[int, list[str]] = {}
+    for k, c in found.items():
+        by_cell.setdefault(id(c), []).append(k)
+    out = dict(found)
+    for ks in by_cell.values():
+        if len(ks) > 1:
+            c = found[ks[0]]
+            best = max(ks, key=lambda k: _FUZZY.similarity(c.text, k))
+            for k in ks:
+                if k != best:
+                    out.pop(k)
+    return out
+
+
+def _row_probs(mapper, rows: list[Row], classes: list[str], table: str) -> np.ndarray:
+    texts = [r.last_label for r in rows]
+    ctx = [{"table": table, "row": r.index, "header": False, "prev": r.label} for r in rows]
+    try:
+        P = mapper.predict_proba(texts, classes, context=ctx)
+    except TypeError:
+        P = mapper.predict_proba(texts, classes)
+    # a row whose last cell does not match may still match with its parent cells joined
+    full = [r.label for r in rows]
+    if any(f != t for f, t in zip(full, texts)):
+        try:
+            P2 = mapper.predict_proba(full, classes, context=ctx)
+        except TypeError:
+            P2 = mapper.predict_proba(full, classes)
+        better = P2[:, :-1].max(axis=1) > P[:, :-1].max(axis=1) + 0.2
+        P[better] = P2[better]
+    return P
+
+
+def _row_check(cols: list[str], equations) -> object:
+    """Row balance check used to choose between readings of a shifted row."""
+    if "total" not in cols:
+        return None
+    def check(vals: dict) -> bool:
+        v = {k: (0 if x is None else x) for k, x in vals.items()}
+        parts = [v[k] for k in cols if k != "total"]
+        try:
+            return abs(sum(parts) - v["total"]) < 1e-6
+        except TypeError:
+            return False
+    return check
+
+
+def decode_requests(rows: list[Row], mapper, tpl: Template, out: Decoded) -> None:
+    col_classes = [f"requests.col:{c.key}" for c in tpl.request_columns]
+    row_classes = [f"requests.row:{r.key}" for r in tpl.request_rows]
+    first_val = next((i for i, r in enumerate(rows) if r.has_numbers and r.labels and
+                      not _short_match(r.last_label, col_classes)), len(rows))
+    header = [c for r in rows[:first_val] for c in r.labels + r.values]
+    found = _unique_best(_header_columns(header, col_classes), col_classes)
+    if len(found) < 3:
+        out.warnings.append("requests: header not recognised; columns taken in template order")
+        cols = [c.key for c in tpl.request_columns]
+        positions = None
+    else:
+        cols = [k.split(":")[1] for k in col_classes if k in found]
+        positions = [found[f"requests.col:{k}"].col for k in cols]
+        if positions != sorted(positions) or len(set(positions)) != len(positions):
+            positions = None  # merged header cells (one per line): positions are not columns
+        for k in col_classes:
+            if k not in found:
+                out.missing.update({f"requests/{r.key}/{k.split(':')[1]}": f"column {k.split(':')[1]} not printed"
+                                    for r in tpl.request_rows if r.expected})
+    body = [r for r in rows[first_val:] if r.labels and r.has_values]
+    header_blocks = {r.block for r in rows[:first_val]}
+    if not body:
+        return
+    P = _row_probs(mapper, body, row_classes, "requests")
+    assign = monotone_assign(P)
+    # rows of a block without the header: learn that block's first value position
+    block_pos: dict[int, int] = {}
+    for r, a in zip(body, assign):
+        if a is None:
+            if r.label.strip() and not re.fullmatch(r"[\W\d]*", r.label):
+                out.unmapped.append(r.label)
+            continue
+        key = row_classes[a].split(":")[1]
+        out.labels.append({"text": r.last_label, "class": row_classes[a], "p": round(float(P[body.index(r), a]), 4)})
+        pos = positions if (r.block in header_blocks or r.aligned) else None
+        if pos is None and positions is not None and not r.aligned:
+            if r.block in block_pos:
+                pos = [block_pos[r.block] + (p - positions[0]) for p in positions]
+        mapping, why = align_values(r, cols, pos, _row_check(cols, None))
+        if mapping is None:
+            for c in cols:
+                out.missing[f"requests/{key}/{c}"] = why
+            continue
+        if why:
+            out.warnings.append(f"requests/{key}: {why}")
+        first = next((c for c in mapping.values() if c is not None), None)
+        if first is not None and not r.aligned and r.block not in header_blocks and r.block not in block_pos:
+            block_pos[r.block] = first.col
+        for c, cell in mapping.items():
+            out.cells[f"requests/{key}/{c}"] = cell
+    for r in tpl.request_rows:
+        if not r.expected:
+            continue
+        for c in cols:
+            k = f"requests/{r.key}/{c}"
+            if k not in out.cells and k not in out.missing:
+                out.missing[k] = "row not found in the table"
+    # hybrid: a one-row (六)其他处理 replaces the three 2021 sub-rows
+    if any(k.startswith("requests/other/") for k in out.cells):
+        for k in [k for k in out.missing if k.split("/")[1].startswith("other_")]:
+            del out.missing[k]
+        out.template = "2019"
+    elif any(k.split("/")[1].startswith("other_") for k in out.cells):
+        out.template = "2021"
+
+
+def decode_active(rows: list[Row], mapper, tpl: Template, out: Decoded) -> None:
+    """Sections 第二十条第(X)项, each a small table: header (信息内容 + columns) and rows."""
+    sec_classes = [f"active.section:{s.key}" for s in tpl.sections]
+    row_classes = [f"active.row:{s.key}.{r.key}" for s in tpl.sections for r in s.rows]
+    body = [r for r in rows if r.labels and r.has_values]
+    if not body:
+        out.missing.update({k: "table cut off: no row printed" for k in tpl.keys("active")})
+        return
+    P = _row_probs(mapper, body, row_classes, "active")
+    assign = monotone_assign(P)
+    header_of: dict[int, list[Cell]] = {}
+    last_header: list[Cell] = []
+    bi = 0
+    for r in rows:
+        if r.labels and r.has_values and bi < len(body) and r is body[bi]:
+            header_of[bi] = last_header
+            bi += 1
+        elif r.labels and not r.has_values:
+            if any(_short_match(c.text, sec_classes, 0.85) for c in r.labels) or "信息内容" in r.label:
+                last_header = []
+            last_header = last_header + r.labels + r.values
+    for i, (r, a) in enumerate(zip(body, assign)):
+        if a is None:
+            if r.label.strip():
+                out.unmapped.append(r.label)
+            continue
+        sec_key, row_key = row_classes[a].split(":")[1].split(".")
+        sec = next(s for s in tpl.sections if s.key == sec_key)
+        out.labels.append({"text": r.last_label, "class": row_classes[a], "p": round(float(P[i, a]), 4)})
+        col_classes = [f"active.col:{c.key}" for c in sec.columns]
+        found = _unique_best(_header_columns(header_of.get(i, []), col_classes), col_classes)
+        cols = [c.key for c in sec.columns]
+        positions = None
+        if len(found) == len(cols):
+            positions = [found[f"active.col:{k}"].col for k in cols]
+            if positions != sorted(positions) or len(set(positions)) != len(positions):
+                positions = None
+        mapping, why = align_values(r, cols, positions)
+        if mapping is None:
+            for c in cols:
+                out.missing[f"active/{sec_key}.{row_key}/{c}"] = why
+            continue
+        for c, cell in mapping.items():
+            out.cells[f"active/{sec_key}.{row_key}/{c}"] = cell
+    for k in tpl.keys("active"):
+        if k not in out.cells and k not in out.missing:
+            out.missing[k] = "row not found in the table"
+
+
+def _vertical_columns(rows: list[Row]) -> dict[int, str]:
+    """Rebuild a vertical header read line by line: characters at the same field index,
+    top to bottom, form one column's label (seed 000's 持 正 果 结)."""
+    cols: dict[int, str] = {}
+    for r in rows:
+        for c in r.labels + r.values:
+            if c.text.strip():
+                cols[c.col] = cols.get(c.col, "") + c.text.strip()
+    return cols
+
+
+def decode_appeals(rows: list[Row], mapper, tpl: Template, out: Decoded) -> None:
+    groups = [g.key for g in tpl.appeal_groups]
+    leaf = [c.key for c in tpl.appeal_columns]
+    leaf_classes = [f"appeals.col:{k}" for k in leaf]
+    keys = [f"appeals/{g}/{c}" for g in groups for c in leaf]
+    vrows = [r for r in rows if sum(1 for c in r.values if c.text.strip()) >= 3
+             or (len(r.values) >= len(keys) - 2 and any(c.text.strip() for c in r.values))]
+    if not vrows:
+        out.missing.update({k: "appeals values not printed" for k in keys})
+        return
+    vrow = vrows[0]
+    header_rows = [r for r in rows if r is not vrow and rows.index(r) < rows.index(vrow)]
+    header_cells = [c for r in header_rows for c in r.labels] + vrow.labels
+    positions = None
+    # leaf labels by field position (tabbed header / aligned grid)
+    if _vertical_header(header_rows):
+        texts = _vertical_columns(header_rows)
+        seq = []
+        for col in sorted(texts):
+            t = texts[col]
+            m = [k for k, cl in zip(leaf, leaf_classes) if any(lab.endswith(t[-2:]) or lab.endswith(t[:1]) and len(t) == 1
+                                                               for lab in _FUZZY.label_texts[cl])]
+            seq.append((col, m))
+        out.warnings.append("appeals: vertical header read column-wise; rebuilt from characters")
+        c0 = min(texts)
+        ok = len(seq) >= len(keys) - 1 and all(not m or leaf[(col - c0) % len(leaf)] in m for col, m in seq)
+        if not ok:
+            out.missing.update({k: "vertical header could not be matched to the template" for k in keys})
+            return
+    else:
+        leaf_cells = [c for c in header_cells if _short_match(c.text, leaf_classes, 0.8)]
+        group_ok = sum(1 for c in header_cells if _short_match(c.text, [f"appeals.group:{g}" for g in groups], 0.8))
+        seq = [(_short_match(c.text, leaf_classes, 0.8).split(":")[1], c) for c in leaf_cells]
+        if len(seq) == len(keys) and [k for k, _ in seq] == leaf * len(groups):
+            pos = [c.col for _, c in seq]
+            if vrow.aligned or (len(set(pos)) == len(pos) and pos == sorted(pos)):
+                positions = pos
+        elif len(seq) < len(leaf) or not group_ok:
+            out.warnings.append("appeals: header incomplete; values taken in template order")
+    mapping, why = align_values(vrow, keys, positions)
+    if mapping is None:
+        out.missing.update({k: why for k in keys})
+        return
+    for k, cell in mapping.items():
+        out.cells[k] = cell
+
+
+# -- the stage ---------------------------------------------------------------------------------
+
+def get_mapper(name: str = "auto"):
+    """The key mapper: the shipped trained classifier, or the fuzzy baseline."""
+    if name in ("auto", "classifier"):
+        try:
+            from .keymodel import load_default
+            m = load_default()
+        except ImportError:
+            m = None
+        if m is not None:
+            return m
+        if name == "classifier":
+            raise RuntimeError("no trained key classifier is shipped under models/keys/")
+    return _FUZZY
+
+
+_TITLE = re.compile(r"(?P<agency>[^\s#*，。,:：]{2,40}?)\s*(?P<year>(?:19|20)\d{2})\s*年度?\s*(?:政府)?\s*信\s*息\s*公\s*开"
+                    r"\s*(?:工\s*作)?\s*(?:年\s*度)?\s*报\s*告")
+
+
+def read_title(text: str) -> tuple[str | None, int | None]:
+    """Agency and year from the report's title (the first line naming the report)."""
+    head = "\n".join(text.splitlines()[:60])
+    m = _TITLE.search(re.sub(r"[#*]+", " ", head))
+    if not m:
+        return None, None
+    agency = re.sub(r"^(?:关于)?", "", m.group("agency")).strip(" 　")
+    return agency or None, int(m.group("year"))
+
+
+def _pre2019(text: str) -> bool:
+    markers = config("detect.yaml").get("pre2019_markers", [])
+    return sum(1 for mk in markers if mk in text) >= 2
+
+
+def _detect_active_template(rows: list[Row]) -> str | None:
+    """2019 vs 2021 from the active table's printed column labels."""
+    score = {}
+    for name, t in templates().items():
+        classes = [f"active.col:{c.key}" for s in t.sections for c in s.columns]
+        own = set(classes) - {f"active.col:{c.key}" for n2, t2 in templates().items() if n2 != name
+                              for s in t2.sections for c in s.columns}
+        cells = [c for r in rows for c in r.labels]
+        score[name] = sum(1 for c in cells if _short_match(c.text, sorted(own), 0.8))
+    best = max(score, key=score.get)
+    return best if score[best] > 0 else None
+
+
+def classify(doc: Document, settings=None) -> None:
+    """Fill doc.fields (canonical key → Field), template, agency/year, missing, unmapped."""
+    mapper = get_mapper(getattr(settings, "mapper", "auto"))
+    doc.models["mapper"] = getattr(mapper, "version", getattr(mapper, "name", "fuzzy"))
+    text = doc.text or " ".join(w.text for p in doc.pages for w in p.words)
+    doc.agency, doc.year = read_title(text)
+    rows = table_rows(doc)
+    union = templates()["2021"]  # holds every requests row (incl. the hybrid one-row 其他处理)
+    regions = find_regions(rows, label_classes(union))
+    if not regions:
+        if _pre2019(text):
+            doc.status = "unsupported_template"
+            doc.errors.append("pre-2019 report: its statistics table (政府信息公开情况统计表) is not a "
+                              "supported template")
+        elif doc.year is None:
+            doc.fail("not a government information disclosure annual report: no report title and no "
+                     "report tables found")
+        else:
+            doc.status = "no_tables"
+            doc.errors.append("no report table found in the document")
+        return
+    decoded: dict[str, Decoded] = {}
+    act_tpl = None
+    if "active" in regions:
+        s, e = regions["active"]
+        act_tpl = _detect_active_template(rows[s:e])
+    for name, (s, e) in regions.items():
+        d = Decoded(kind=name)
+        if name == "active":
+            tpl = templates()[act_tpl or ("2021" if (doc.year or 0) >= 2021 else "2019")]
+            d.template = tpl.name
+            decode_active(rows[s:e], mapper, tpl, d)
+        elif name == "requests":
+            decode_requests(rows[s:e], mapper, union, d)
+        else:
+            decode_appeals(rows[s:e], mapper, union, d)
+        decoded[name] = d
+    req_tpl = decoded.get("requests").template if "requests" in decoded else None
+    doc.template = act_tpl or req_tpl or ("2021" if (doc.year or 0) >= 2021 else "2019")
+    for name, d in decoded.items():
+        doc.table_templates[name] = d.template or doc.template
+    if "requests" in decoded and decoded["requests"].template is None:
+        doc.table_templates["requests"] = doc.template
+    tpl = templates()[doc.template]
+    for name in ("active", "requests", "appeals"):
+        if name not in decoded:
+            doc.missing.append({"key": f"{name}/*", "reason": f"{tpl.table_titles.get(name, name)}: table not found"})
+    for d in decoded.values():
+        for k, cell in d.cells.items():
+            doc.fields[k] = make_field(k, cell, tpl)
+        for k, why in sorted(d.missing.items()):
+            if k in doc.fields:
+                continue
+            if d.kind == "requests" and k.split("/")[1] not in {r.key for r in
+                                                                templates()[doc.table_templates["requests"]].request_rows}:
+                continue
+            doc.missing.append({"key": k, "reason": why})
+        doc.unmapped += [{"table": d.kind, "label": u} for u in d.unmapped]
+        doc.warnings += d.warnings
+    doc.labels = [lab for d in decoded.values() for lab in d.labels]
+    if not doc.fields:
+        doc.status = "no_tables"
+        doc.errors.append("report tables found but no cell could be read")
+    elif doc.missing:
+        doc.status = "needs_review"
+        doc.warnings.append(f"{len(doc.missing)} expected cells or tables missing (see `missing`)")
+
+
+def make_field(key: str, cell: Cell | None, tpl: Template) -> Field:
+    """A result Field from a decoded cell: value parsed with the column's kind (count or
+    万元 amount); OCR readings carried as alternatives."""
+    lab = tpl.column_label(key) or next((t.column_label(key) for t in templates().values()
+                                         if t.column_label(key)), None)
+    kind = lab.kind if lab else "count"
+    if cell is None:  # a trailing field the flattening dropped: printed blank
+        return Field(key, None, 1.0, text="", alternatives=[(None, 1.0)])
+    if cell.readings:
+        alts = [(_as_kind(v, kind), float(p)) for v, p in cell.readings]
+        return Field(key, alts[0][0], alts[0][1], page=cell.page, bbox=cell.bbox, text=cell.text, alternatives=alts)
+    ok, v = parse_value(cell.text, kind)
+    if not ok:
+        if cell.bbox is not None and cell.text.strip():
+            return Field(key, None, 0.0, page=cell.page, bbox=cell.bbox, text=cell.text, illegible=True)
+        return Field(key, None, 0.0, page=cell.page, bbox=cell.bbox, text=cell.text, illegible=True)
+    return Field(key, v, 1.0, page=cell.page, bbox=cell.bbox, text=cell.text, alternatives=[(v, 1.0)])
+
+
+def _as_kind(v, kind):
+    if v is None:
+        return None
+    return float(v) if kind == "amount" else v

@@ -1,0 +1,261 @@
+"""Read stage: turn a file into a Document.
+
+Flattened renditions (plain text, Markdown, HTML) are read here; PDFs and images go to
+pipeline/pdf.py. Text becomes one Table per block of lines, each line a row and each
+tab/pipe/wide-space separated field a cell (`aligned=False`: a field's index is only its
+position in the flattened line). HTML <table>s keep their real geometry (rowspan and
+colspan resolved, `aligned=True`). Finding which lines form which report table is the
+classify stage's job.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+from .model import Cell, Document, Page, Source, Table
+
+TEXT_SUFFIXES = {".txt", ".text", ".csv", ".tsv"}
+MD_SUFFIXES = {".md", ".markdown"}
+HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
+PDF_SUFFIXES = {".pdf"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
+MAX_TEXT_BYTES = 20_000_000
+
+_MAGIC = [(b"%PDF-", "pdf"), (b"\x89PNG", "image"), (b"\xff\xd8\xff", "image"), (b"II*\x00", "image"),
+          (b"MM\x00*", "image"), (b"BM", "image"), (b"PK\x03\x04", "zip"), (b"\xd0\xcf\x11\xe0", "ole")]
+
+
+def sniff(data: bytes, suffix: str) -> str:
+    """What a file really is, from its first bytes (extensions lie)."""
+    for magic, kind in _MAGIC:
+        if data.startswith(magic):
+            if kind == "image" and magic == b"BM" and suffix not in IMAGE_SUFFIXES:
+                continue
+            return kind
+    head = data[:4096].lower()
+    if b"<table" in head or b"<html" in head or b"<!doctype html" in head or suffix in HTML_SUFFIXES:
+        return "html"
+    if suffix in MD_SUFFIXES:
+        return "markdown"
+    return "text"
+
+
+def decode_text(data: bytes) -> tuple[str | None, str]:
+    """Decode report text: UTF-8 (with or without BOM), UTF-16 with BOM, else GB18030 (a
+    superset of GBK/GB2312, what most Chinese files not in UTF-8 use), else Big5.
+    Returns (text, encoding) or (None, reason) for binary data."""
+    if data.startswith(b"\xff\xfe") or data.startswith(b"\xfe\xff"):
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError:
+            pass
+    if b"\x00" in data[:65536]:
+        return None, "binary data (NUL bytes), not a text document"
+    for enc in ("utf-8-sig", "gb18030", "big5"):
+        try:
+            text = data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        bad = sum(1 for ch in text[:20000] if (ord(ch) < 32 and ch not in "\r\n\t\f") or 0xE000 <= ord(ch) <= 0xF8FF)
+        if bad > max(3, len(text[:20000]) // 200):
+            continue
+        return text, enc.replace("-sig", "")
+    return None, "not decodable as UTF-8, GBK/GB18030 or Big5 text"
+
+
+def read(path: Path, settings=None) -> Document:
+    """Read any supported input; never raises for a bad document."""
+    path = Path(path)
+    doc = Document(Source(str(path)))
+    try:
+        size = path.stat().st_size
+        if size > MAX_TEXT_BYTES and path.suffix.lower() not in PDF_SUFFIXES | IMAGE_SUFFIXES:
+            return doc.fail(f"file too large for a text report ({size} bytes)")
+        with open(path, "rb") as f:
+            data = f.read()
+    except PermissionError:
+        return doc.fail("file not readable: permission denied")
+    except OSError as e:
+        return doc.fail(f"file not readable: {e.strerror or e}")
+    doc.source.sha256 = hashlib.sha256(data).hexdigest()
+    if not data.strip():
+        return doc.fail("empty file")
+    kind = sniff(data, path.suffix.lower())
+    if kind in ("pdf", "image"):
+        from . import pdf
+        reader = pdf.read_pdf if kind == "pdf" else pdf.read_image
+        out = reader(path, settings)
+        out.source.sha256 = doc.source.sha256
+        if kind != {"pdf": "pdf"}.get(path.suffix.lower().lstrip("."), kind) and path.suffix:
+            if (kind == "pdf") != (path.suffix.lower() in PDF_SUFFIXES):
+                out.warnings.append(f"file extension {path.suffix} but content is {kind}")
+        return out
+    if kind in ("zip", "ole"):
+        return doc.fail(f"unsupported document type ({'Word/Excel/WPS' if kind == 'ole' else 'zip/OOXML'} "
+                        "file): convert it to PDF or HTML")
+    text, enc = decode_text(data)
+    if text is None:
+        return doc.fail(enc)
+    if enc != "utf-8":
+        doc.warnings.append(f"text decoded as {enc}")
+    if kind == "html":
+        doc.source.kind = "html"
+        return read_html(text, doc)
+    doc.source.kind = "markdown" if kind == "markdown" else "text"
+    return read_text(text, doc)
+
+
+# -- plain text and Markdown ---------------------------------------------------------------
+
+_MD_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
+_WIDE_SPACE = re.compile(r"(?:\s{2,}|\u3000+)")
+
+
+def split_fields(line: str) -> list[str]:
+    """A flattened row's cells: tab, then pipe, then wide-space separated."""
+    if "\t" in line:
+        return [f.strip() for f in line.split("\t")]
+    s = line.strip()
+    if s.count("|") >= 2:
+        if s.startswith("|"):
+            s = s[1:]
+        if s.endswith("|"):
+            s = s[:-1]
+        return [f.strip() for f in s.split("|")]
+    if _WIDE_SPACE.search(s) and len(s) < 200:
+        return [f.strip() for f in _WIDE_SPACE.split(s)]
+    return [s]
+
+
+def read_text(text: str, doc: Document) -> Document:
+    """Lines → one unaligned Table per block (blocks end at blank-line runs of two or more
+    between tabular lines, which is where flatteners put page breaks)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n\n")
+    doc.text = text
+    page = Page(number=1)
+    table = Table(aligned=False, page=1)
+    row = 0
+    blank_run = 0
+    for raw in text.split("\n"):
+        if _MD_RULE.match(raw):
+            continue
+        line = raw.rstrip("\r\n")
+        if not line.strip():
+            blank_run += 1
+            continue
+        multi = "\t" in line or line.strip().count("|") >= 2
+        if blank_run and multi and table.cells and any(c.col > 0 for c in table.cells[-3:]):
+            page.tables.append(table)         # a blank line between tabular rows: new block
+            table = Table(aligned=False, page=1)
+            row = 0
+        blank_run = 0
+        for j, f in enumerate(split_fields(line)):
+            table.cells.append(Cell(row=row, col=j, text=f, page=None))
+        row += 1
+    if table.cells:
+        page.tables.append(table)
+    doc.pages = [page]
+    return doc
+
+
+# -- HTML ---------------------------------------------------------------------------------
+
+class _TableParser(HTMLParser):
+    """Collects <table>s as grids (rowspan/colspan resolved) and the text around them."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.tables: list[list[list[tuple[str, int, int]]]] = []
+        self.stack: list[list[list[tuple[str, int, int]]]] = []
+        self.cell: list[str] | None = None
+        self.span = (1, 1)
+        self.text: list[str] = []
+        self.order: list[tuple[str, int]] = []   # ("text", i) / ("table", i) in document order
+        self.skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag in ("script", "style"):
+            self.skip += 1
+        elif tag == "table":
+            self.stack.append([])
+        elif tag == "tr" and self.stack:
+            self.stack[-1].append([])
+        elif tag in ("td", "th") and self.stack:
+            if not self.stack[-1]:
+                self.stack[-1].append([])
+            self.cell = []
+            def num(v):
+                try:
+                    return max(1, min(100, int(str(v).strip() or 1)))
+                except ValueError:
+                    return 1
+            self.span = (num(a.get("rowspan", 1)), num(a.get("colspan", 1)))
+        elif tag in ("br", "p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr"):
+            if self.cell is not None:
+                self.cell.append("\n")
+            elif not self.stack:
+                self.text.append("\n")
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style"):
+            self.skip = max(0, self.skip - 1)
+        elif tag in ("td", "th") and self.cell is not None and self.stack:
+            txt = re.sub(r"\s*\n\s*", "", "".join(self.cell)).strip()
+            self.stack[-1][-1].append((re.sub(r"\s+", " ", txt), *self.span))
+            self.cell = None
+        elif tag == "table" and self.stack:
+            t = self.stack.pop()
+            self.tables.append(t)
+            self.order.append(("table", len(self.tables) - 1))
+        elif tag in ("p", "div", "h1", "h2", "h3", "h4", "h5", "h6") and not self.stack:
+            self.text.append("\n")
+
+    def handle_data(self, data):
+        if self.skip:
+            return
+        if self.cell is not None:
+            self.cell.append(data)
+        elif not self.stack:
+            self.text.append(data)
+            self.order.append(("text", len(self.text) - 1))
+
+
+def grid_cells(rows: list[list[tuple[str, int, int]]]) -> list[Cell]:
+    """Place HTML cells on the grid, skipping positions taken by earlier rowspans."""
+    taken: set[tuple[int, int]] = set()
+    cells = []
+    for r, row in enumerate(rows):
+        c = 0
+        for text, rs, cs in row:
+            while (r, c) in taken:
+                c += 1
+            cells.append(Cell(row=r, col=c, rowspan=rs, colspan=cs, text=text))
+            for dr in range(rs):
+                for dc in range(cs):
+                    taken.add((r + dr, c + dc))
+            c += cs
+    return cells
+
+
+def read_html(text: str, doc: Document) -> Document:
+    p = _TableParser()
+    try:
+        p.feed(text)
+        p.close()
+    except Exception as e:  # html.parser is lenient; this is a last resort
+        return doc.fail(f"could not parse HTML: {e}")
+    plain = re.sub(r"[ \t\u00a0]+", " ", "".join(p.text))
+    plain = re.sub(r"\n\s*\n+", "\n\n", plain)
+    if not p.tables:  # an HTML page whose tables were flattened into text
+        return read_text(plain, doc)
+    doc.text = plain
+    page = Page(number=1)
+    for rows in p.tables:
+        cells = grid_cells(rows)
+        if cells:
+            page.tables.append(Table(cells=cells, aligned=True, page=1))
+    doc.pages = [page]
+    return doc
