@@ -125,6 +125,8 @@ class Decoded:
     unmapped: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     labels: list[dict] = field(default_factory=list)   # {text, class, p}: for retraining
+    unreadable: set[str] = field(default_factory=set)  # printed but not placeable: the solver may infer
+    absent_cols: list[str] = field(default_factory=list)
 
 
 def _is_label(cell: Cell) -> bool:
@@ -432,10 +434,7 @@ def decode_requests(rows: list[Row], mapper, tpl: Template, out: Decoded) -> Non
         positions = [found[f"requests.col:{k}"].col for k in cols]
         if positions != sorted(positions) or len(set(positions)) != len(positions):
             positions = None  # merged header cells (one per line): positions are not columns
-        for k in col_classes:
-            if k not in found:
-                out.missing.update({f"requests/{r.key}/{k.split(':')[1]}": f"column {k.split(':')[1]} not printed"
-                                    for r in tpl.request_rows if r.expected})
+        out.absent_cols = [k.split(":")[1] for k in col_classes if k not in found]
     body = [r for r in rows[first_val:] if r.labels and r.has_values]
     header_blocks = {r.block for r in rows[:first_val]}
     if not body:
@@ -459,8 +458,9 @@ def decode_requests(rows: list[Row], mapper, tpl: Template, out: Decoded) -> Non
         if mapping is None:
             for c in cols:
                 out.missing[f"requests/{key}/{c}"] = why
+                out.unreadable.add(f"requests/{key}/{c}")
             continue
-        if why:
+        if why and r.has_numbers:
             out.warnings.append(f"requests/{key}: {why}")
         first = next((c for c in mapping.values() if c is not None), None)
         if first is not None and not r.aligned and r.block not in header_blocks and r.block not in block_pos:
@@ -504,8 +504,12 @@ def decode_active(rows: list[Row], mapper, tpl: Template, out: Decoded) -> None:
             if any(_short_match(c.text, sec_classes, 0.85) for c in r.labels) or "信息内容" in r.label:
                 last_header = []
             last_header = last_header + r.labels + r.values
+    col_all = [c for c in label_classes(tpl) if c.startswith("active.col:") or c.startswith("active.section:")]
     for i, (r, a) in enumerate(zip(body, assign)):
         if a is None:
+            if r.label.strip() and not r.has_numbers and (any(_short_match(c.text, col_all, 0.7) for c in r.labels)
+                                                          or "信息内容" in r.label):
+                continue
             if r.label.strip():
                 out.unmapped.append(r.label)
             continue
@@ -683,14 +687,22 @@ def classify(doc: Document, settings=None) -> None:
     if "requests" in decoded and decoded["requests"].template is None:
         doc.table_templates["requests"] = doc.template
     tpl = templates()[doc.template]
+    if "requests" in decoded:
+        d = decoded["requests"]
+        rows_t = templates()[doc.table_templates["requests"]].request_rows
+        for c in d.absent_cols:
+            d.missing.update({f"requests/{r.key}/{c}": f"column {c} not printed" for r in rows_t
+                              if r.expected or any(k.startswith(f"requests/{r.key}/") for k in d.cells)})
     for name in ("active", "requests", "appeals"):
         if name not in decoded:
             doc.missing.append({"key": f"{name}/*", "reason": f"{tpl.table_titles.get(name, name)}: table not found"})
     for d in decoded.values():
         for k, cell in d.cells.items():
             doc.fields[k] = make_field(k, cell, tpl)
+        for k in d.unreadable:
+            doc.fields[k] = Field(k, None, 0.0, text="", illegible=True)
         for k, why in sorted(d.missing.items()):
-            if k in doc.fields:
+            if k in doc.fields and k not in d.unreadable:
                 continue
             if d.kind == "requests" and k.split("/")[1] not in {r.key for r in
                                                                 templates()[doc.table_templates["requests"]].request_rows}:

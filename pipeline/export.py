@@ -26,6 +26,8 @@ def _num(v):
 def to_result(doc: Document) -> dict:
     cells = {}
     for key, f in doc.fields.items():
+        if f.illegible and f.status != "inferred":
+            continue  # not printed legibly and not derivable: listed under `missing`
         c = {"value": _num(f.value), "confidence": round(float(f.confidence), 6), "status": f.status}
         if f.page is not None:
             c["page"] = int(f.page)
@@ -48,7 +50,7 @@ def to_result(doc: Document) -> dict:
                     **({"lhs": c.lhs, "rhs": c.rhs} if c.lhs is not None else {})} for c in doc.checks],
         "errors": list(doc.errors),
         "tables": dict(doc.table_templates),
-        "missing": list(doc.missing),
+        "missing": [m for m in doc.missing if m["key"] not in cells],
         "unmapped": list(doc.unmapped),
         "warnings": list(doc.warnings),
         "timings": {k: round(v, 4) for k, v in doc.timings.items()},
