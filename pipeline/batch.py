@@ -512,8 +512,23 @@ def run_batch(paths, out: Path, settings: Settings | None = None, workers=None, 
     settings = settings or Settings()
     t_start = time.time()
     state_dir = out / names_cfg.get("state_dir", ".gouji")
-    manifest = Manifest(state_dir / "manifest.jsonl")
+    state_dir.mkdir(parents=True, exist_ok=True)
+    lock = _lock(state_dir / "lock")
+    try:
+        return _run_locked(paths, out, settings, workers, engine, address, time_limit, force, progress,
+                           memory_limit_mb, func, cfg, names_cfg, state_dir, t_start)
+    finally:
+        lock.close()
+
+
+def _run_locked(paths, out, settings, workers, engine, address, time_limit, force, progress, memory_limit_mb,
+                func, cfg, names_cfg, state_dir, t_start) -> Summary:
+    from tqdm import tqdm
     report_dir = out / names_cfg.get("report_dir", "report_files")
+    for d in (out, report_dir):      # temp files of a killed run (never a finished output)
+        for t in d.glob(".*.tmp") if d.is_dir() else []:
+            t.unlink(missing_ok=True)
+    manifest = Manifest(state_dir / "manifest.jsonl")
     skipped: list[dict] = []
     inputs = find_inputs(list(paths), exclude=[out], skipped=skipped)
     fp, fp_parts = fingerprint(settings)
@@ -704,11 +719,22 @@ def run_batch(paths, out: Path, settings: Settings | None = None, workers=None, 
         bar.close()
         manifest.close()
     wall = time.perf_counter() - t_run
-    for lst in dups.values():      # primaries that never finished (cannot happen unless interrupted)
-        for d in lst:
-            d.state = "pending"
     return _finish(entries, skipped, out, cfg, settings, fp, engine, n_workers if engine == "local" else workers,
                    estats, wall, counts["pages"], doc_times, already, t_start, report_dir)
+
+
+def _lock(path: Path):
+    """One run per output folder at a time (the lock goes with the process, even on kill -9)."""
+    f = open(path, "a+")
+    try:
+        import fcntl
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except ImportError:
+        pass
+    except OSError:
+        f.close()
+        raise RuntimeError(f"another gouji run is writing to {path.parent.parent}; wait for it or use another --out")
+    return f
 
 
 # ----------------------------------------------------------------------------- combined outputs
