@@ -161,8 +161,8 @@ def test_guards_isolate_bad_documents(tmp_path):
     shutil.copy(SEEDS[3], d / "crashy.txt")
     out = tmp_path / "out"
     t = time.monotonic()
-    s = run_batch([d], out, workers=2, time_limit=3, memory_limit_mb=500, progress=False, func=hog_process)
-    assert time.monotonic() - t < 25
+    s = run_batch([d], out, workers=2, time_limit=8, memory_limit_mb=500, progress=False, func=hog_process)
+    assert time.monotonic() - t < 40
     res = _results(out)
     assert res["r000.json"]["status"] in ("ok", "needs_review")
     assert res["sleepy.json"]["status"] == "failed" and "time limit" in res["sleepy.json"]["errors"][0]
