@@ -147,6 +147,8 @@ def table_rows(doc: Document) -> list[Row]:
             li = max((k for k, c in enumerate(cells) if _is_label(c)), default=-1)
             labels = [c for c in cells[:li + 1] if c.text.strip()]
             values = cells[li + 1:]
+            if labels and not values and not t.aligned:
+                labels, values = _unfuse(labels)
             prev = rows[-1] if rows else None
             if (not labels and prev is not None and prev.block == b and prev.index + prev.note.count("+") == i - 1
                     and _joinable(prev, values)):
@@ -155,6 +157,21 @@ def table_rows(doc: Document) -> list[Row]:
                 continue
             rows.append(Row(labels, values, b, i, t.aligned, t))
     return rows
+
+
+_FUSED = re.compile(r"^(?P<label>.*[\u4e00-\u9fff）)])(?P<digits>[0-9]{1,8})$")
+
+
+def _unfuse(labels: list[Cell]) -> tuple[list[Cell], list[Cell]]:
+    """A whole row fused into one string (规章000): split off the digits, one per cell.
+    Alignment later accepts them only when their count equals the row's column count."""
+    m = _FUSED.match(labels[-1].text.strip())
+    if not m or len(m.group("label")) > 40:
+        return labels, []
+    last = labels[-1]
+    head = Cell(row=last.row, col=last.col, text=m.group("label"), page=last.page, bbox=last.bbox)
+    digits = [Cell(row=last.row, col=last.col + 1 + j, text=d, page=last.page) for j, d in enumerate(m.group("digits"))]
+    return labels[:-1] + [head], digits
 
 
 def _joinable(prev: Row, values: list[Cell]) -> bool:
@@ -392,6 +409,7 @@ def _row_probs(mapper, rows: list[Row], classes: list[str], table: str) -> np.nd
         P = mapper.predict_proba(texts, classes, context=ctx)
     except TypeError:
         P = mapper.predict_proba(texts, classes)
+    _ordinal_only(rows, classes, P)
     # a row whose last cell does not match may still match with its parent cells joined
     full = [r.label for r in rows]
     if any(f != t for f, t in zip(full, texts)):
@@ -402,6 +420,29 @@ def _row_probs(mapper, rows: list[Row], classes: list[str], table: str) -> np.nd
         better = P2[:, :-1].max(axis=1) > P[:, :-1].max(axis=1) + 0.2
         P[better] = P2[better]
     return P
+
+
+_ORD = re.compile(r"^[（(]?([一二三四五六七八九十]+|\d{1,2})[)）、.．]?$")
+
+
+def _ordinal_only(rows: list[Row], classes: list[str], P: np.ndarray) -> None:
+    """A label stripped to its ordinal ("(二)", "3.") still names a row: spread its
+    probability over the rows with that number and let the monotone alignment choose."""
+    from .normalize import nfkc, normalize
+    numbers = {}
+    for t in templates().values():
+        for r in t.request_rows:
+            numbers[f"requests.row:{r.key}"] = normalize(r.number or "", keep_ordinals=True)
+    for i, r in enumerate(rows):
+        txt = nfkc(r.last_label).strip()
+        m = _ORD.match(txt)
+        if not m or normalize(txt):
+            continue
+        want = normalize(m.group(1), keep_ordinals=True)
+        hits = [j for j, c in enumerate(classes) if numbers.get(c) == want]
+        if hits:
+            P[i, :] = 0.02 / (len(classes) + 1 - len(hits))
+            P[i, hits] = 0.98 / len(hits)
 
 
 def _row_check(cols: list[str], equations) -> object:
@@ -617,7 +658,8 @@ _TITLE = re.compile(r"(?P<agency>[^\s#*，。,:：]{2,40}?)\s*(?P<year>(?:19|20)
 
 def read_title(text: str) -> tuple[str | None, int | None]:
     """Agency and year from the report's title (the first line naming the report)."""
-    head = "\n".join(text.splitlines()[:60])
+    from .normalize import simplified
+    head = simplified("\n".join(text.splitlines()[:60]))
     m = _TITLE.search(re.sub(r"[#*]+", " ", head))
     if not m:
         return None, None

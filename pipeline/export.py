@@ -52,6 +52,7 @@ def to_result(doc: Document) -> dict:
         "tables": dict(doc.table_templates),
         "missing": [m for m in doc.missing if m["key"] not in cells],
         "unmapped": list(doc.unmapped),
+        "labels": list(doc.labels),
         "warnings": list(doc.warnings),
         "timings": {k: round(v, 4) for k, v in doc.timings.items()},
         "models": dict(doc.models),

@@ -133,6 +133,7 @@ class Document:
     checks: list[Check] = field(default_factory=list)
     missing: list[dict] = field(default_factory=list)    # {key, reason}
     unmapped: list[dict] = field(default_factory=list)   # printed rows with no canonical key
+    labels: list[dict] = field(default_factory=list)     # {text, class, p}: mapped row labels (retraining)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)

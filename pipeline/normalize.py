@@ -28,6 +28,11 @@ _ORDINAL = re.compile(r"^\s*(?:[一二三四五六七八九十]+[、.．]|[（(]
 _PUNCT = re.compile(r"[\s,，、:：;；()（）\[\]【】“”\"'‘’。.．/／\\\-—–_]+")
 
 
+def simplified(text: str) -> str:
+    """Full-width folded and traditional characters mapped to simplified, layout kept."""
+    return nfkc(text).translate(_tables()[0])
+
+
 def normalize(text: str, keep_ordinals: bool = False) -> str:
     """Canonical form of a label for matching: NFKC, simplified, no spaces or punctuation."""
     trad, strip = _tables()
