@@ -8,21 +8,26 @@ from __future__ import annotations
 
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .model import Document, Source
 
 
+def _default(name: str, fallback):
+    from .templates import config
+    return config("pipeline.yaml").get(name, fallback)
+
+
 @dataclass
 class Settings:
-    """Pipeline switches (defaults from configs/pipeline.yaml)."""
-    mapper: str = "auto"          # auto (trained if shipped) | fuzzy | classifier
-    solver: bool = True
-    ocr_engine: str = "rapidocr"  # rapidocr | paddle
-    dpi: int = 200
-    max_pages: int = 60
-    max_pixels: int = 60_000_000
+    """Pipeline switches; defaults come from configs/pipeline.yaml."""
+    mapper: str = field(default_factory=lambda: _default("mapper", "auto"))
+    solver: bool = field(default_factory=lambda: _default("solver", True))
+    ocr_engine: str = field(default_factory=lambda: _default("ocr_engine", "rapidocr"))
+    dpi: int = field(default_factory=lambda: _default("dpi", 200))
+    max_pages: int = field(default_factory=lambda: _default("max_pages", 60))
+    max_pixels: int = field(default_factory=lambda: _default("max_pixels", 60_000_000))
 
 
 def extract(path: str | Path, settings: Settings | None = None) -> Document:
