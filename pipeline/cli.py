@@ -31,10 +31,10 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--workers", type=int, default=None, help="parallel workers (default: all cores)")
     e.add_argument("--engine", choices=["local", "ray"], default="local", help="local process pool or Ray")
     e.add_argument("--address", default=None, help="Ray cluster address (with --engine ray)")
-    e.add_argument("--mapper", choices=["auto", "fuzzy", "classifier"], default="auto",
+    e.add_argument("--mapper", choices=["auto", "fuzzy", "classifier"], default=None,
                    help="key mapper: trained classifier if shipped (auto), or the fuzzy baseline")
     e.add_argument("--no-solver", action="store_true", help="skip the consistency solver (ablation)")
-    e.add_argument("--ocr", choices=["rapidocr", "paddle"], default="rapidocr", help="OCR engine")
+    e.add_argument("--ocr", choices=["rapidocr", "paddle"], default=None, help="OCR engine (default rapidocr)")
     e.add_argument("--time-limit", type=float, default=600.0, help="seconds per document")
     e.add_argument("--force", action="store_true", help="redo documents already done")
     e.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         if missing:
             print(f"gouji: no such file or folder: {', '.join(map(str, missing))}", file=sys.stderr)
             return 2
-        settings = Settings(mapper=args.mapper, solver=not args.no_solver, ocr_engine=args.ocr)
+        given = {"mapper": args.mapper, "ocr_engine": args.ocr, "solver": False if args.no_solver else None}
+        settings = Settings(**{k: v for k, v in given.items() if v is not None})
         summary = run_batch(args.paths, args.out, settings=settings, workers=args.workers,
                             engine=args.engine, address=args.address, time_limit=args.time_limit,
                             force=args.force, progress=not args.no_progress)
