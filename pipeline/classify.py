@@ -652,7 +652,7 @@ def get_mapper(name: str = "auto"):
     return _FUZZY
 
 
-_TITLE = re.compile(r"(?P<agency>[^\s#*，。,:：]{2,40}?)\s*(?P<year>(?:19|20)\d{2})\s*年度?\s*(?:政府)?\s*信\s*息\s*公\s*开"
+_TITLE = re.compile(r"(?P<agency>[^\s#*，。,:：]{2,40}?)\s*(?P<year>(?:19|20)\d{2})\s*年度?\s*(?:政府)?\s*(?:信\s*息|资\s*讯)\s*公\s*开"
                     r"\s*(?:工\s*作)?\s*(?:年\s*度)?\s*报\s*告")
 
 

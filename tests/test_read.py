@@ -157,3 +157,30 @@ def test_hybrid_template_is_decided_per_table(tmp_path):
     assert res["cells"]["requests/other/total"]["value"] == 0
     assert not any(k.startswith("requests/other_other/") for k in res["cells"])
     assert not any(m["key"].startswith("requests/other_") for m in res["missing"])
+
+
+def test_local_extra_row_is_unmapped_not_shifting(tmp_path):
+    src = SEEDS[2].read_text(encoding="utf-8")
+    p = tmp_path / "extra.txt"
+    p.write_text(src.replace("行政规范性文件\t2\t0\t4\n", "行政规范性文件\t2\t0\t4\n其他主动公开文件\t5\t1\t9\n"),
+                 encoding="utf-8")
+    res = result(p)
+    assert {"table": "active", "label": "其他主动公开文件"} in res["unmapped"]
+    assert res["cells"]["active/art20_1.normative_docs/in_force"]["value"] == 4
+    assert res["cells"]["active/art20_5.admin_license/decisions"]["value"] == 3
+
+
+def test_quirks_fused_row_ordinal_only_label_traditional(tmp_path):
+    src = SEEDS[4].read_text(encoding="utf-8")
+    s = (src.replace("规章\t0\t0\t0", "规章000")
+            .replace("(二) 部分公开（区分处理的，只计这一情形，不计其他情形）", "(二)")
+            .replace("行政规范性文件", "行政規範性檔案")
+            .replace("金水区司法局 2023 年政府信息公开工作年度报告", "金水区司法局 2023 年政府資訊公開工作年度報告"))
+    p = tmp_path / "q.txt"
+    p.write_text(s, encoding="utf-8")
+    res = result(p)
+    assert res["year"] == 2023
+    assert res["cells"]["active/art20_1.regulations/in_force"]["value"] == 0
+    assert res["cells"]["active/art20_1.normative_docs/issued"]["value"] == 0
+    assert res["cells"]["requests/partially_granted/total"]["value"] == 0
+    assert len(res["cells"]) == 200 and not res["missing"]
