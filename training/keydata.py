@@ -187,11 +187,16 @@ class Noise:
         return self.chars(self.clip(s), keep_min)
 
 
-def _context(b: Base, rng: random.Random, drop: float = 0.35) -> dict | None:
+def _context(b: Base, rng: random.Random, text: str = "", drop: float = 0.35) -> dict | None:
+    """Where the cell sits. "prev" is the cell before it, or (as the table decoder passes
+    for a row) the row's whole label with parent cells joined, which ends with the text."""
     if rng.random() < drop:
         return None
+    prev = rng.choice(b.prev)
+    if not b.header and rng.random() < 0.35:
+        prev = (rng.choice([b.parent, ""]) or "") + " " + text if b.parent else text
     ctx = {"table": b.table, "header": b.header, "row": max(0, b.row + rng.randint(-1, 3)),
-           "col": max(0, b.col + rng.choice([0, 0, 0, 1, -1])), "prev": rng.choice(b.prev)}
+           "col": max(0, b.col + rng.choice([0, 0, 0, 1, -1])), "prev": prev}
     for k in list(ctx):
         if rng.random() < 0.15:
             del ctx[k]
@@ -271,7 +276,7 @@ def generate(seed: int, copies: int, heldout: bool = False, scale: float = 1.0) 
             b = places[k % len(places)]
             text = noise.label(b, clean=clean)
             tags = (["heldout"] if b.heldout else []) + (["clean"] if clean else ["noisy"])
-            out.append(Example(text, b.cls, _context(b, rng), tags=tags))
+            out.append(Example(text, b.cls, _context(b, rng, text), tags=tags))
     n_label = len(out)
     out += none_examples(rng, max(200, n_label // 3), noise)
     out += legacy_examples(rng, max(2, copies // 3), noise)
@@ -370,34 +375,46 @@ def labelled_examples(dirs, rng: random.Random) -> tuple[list[Example], list[str
 
 # --- the synthetic corpus (training/synth), used when generated --------------------------
 
-def synth_examples(root: Path, limit: int = 20000) -> list[Example]:
-    """Cells of datasets/generated/**/*.truth.json grids: (text, class) where the truth names
-    a label class (or none). Tolerant of the grid layout: a list of rows of cells or a list
-    of cells, each a dict with "text" and one of "class"/"label_class"/"key_class"."""
+def _tables_in(node):
+    """Every dict with a "cells" list under a truth document (any nesting)."""
+    if isinstance(node, dict):
+        if isinstance(node.get("cells"), list):
+            yield node
+        for v in node.values():
+            yield from _tables_in(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _tables_in(v)
+
+
+def synth_examples(root: Path, limit: int = 20000, none_share: float = 0.3, seed: int = 0) -> list[Example]:
+    """Cells of the synthetic corpus' truth files (datasets/generated/**/*.truth.json): label
+    cells with their class ("cls"/"class"), other cells as none (a sample). Tolerant of the
+    layout: any dict with a "cells" list of {"row", "col", "text", "role"?, "cls"?} dicts."""
     known = known_classes()
+    rng = random.Random(seed)
     out: list[Example] = []
     for p in sorted(Path(root).rglob("*.truth.json")):
         try:
             d = json.loads(p.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        grids = d.get("grids") or ([d["grid"]] if "grid" in d else [])
-        for g in grids:
-            cells = g.get("cells") if isinstance(g, dict) else g
-            if not isinstance(cells, list):
-                continue
-            table = g.get("table") if isinstance(g, dict) else None
-            flat = [c for row in cells for c in (row if isinstance(row, list) else [row])]
+        for g in _tables_in(d.get("grid", d) if isinstance(d, dict) else d):
+            table = g.get("kind") or g.get("table")
+            hdr_rows = g.get("header_rows")
+            cells = [c for c in g["cells"] if isinstance(c, dict) and isinstance(c.get("text"), str)]
+            cells.sort(key=lambda c: (c.get("row", 0), c.get("col", 0)))
             prev = ""
-            for c in flat:
-                if not isinstance(c, dict) or not isinstance(c.get("text"), str):
-                    continue
-                cls = c.get("class") or c.get("label_class") or c.get("key_class")
+            for c in cells:
+                cls = c.get("cls") or c.get("class") or c.get("label_class")
+                role = c.get("role")
+                if cls is None and role in ("value", "note", "empty") and rng.random() < none_share:
+                    cls = NONE
                 if cls in known:
-                    ctx = {k: c[k] for k in ("row", "col", "header") if k in c}
-                    if table or c.get("table"):
-                        ctx["table"] = c.get("table") or table
-                    ctx["prev"] = prev
+                    header = role == "header" or (isinstance(hdr_rows, int) and c.get("row", 99) < hdr_rows)
+                    ctx = {"row": c.get("row"), "col": c.get("col"), "header": header, "prev": prev}
+                    if table in ("active", "requests", "appeals"):
+                        ctx["table"] = table
                     out.append(Example(c["text"], cls, ctx, tags=["synth"]))
                 prev = c["text"]
             if len(out) >= limit:

@@ -124,7 +124,7 @@ of the cell before it) to a label class (`requests.row:granted`, `active.col:iss
 `none`. Used by pipeline/classify.py through pipeline/keymodel.py; the fuzzy mapper is the
 baseline.
 
-- Model: multinomial logistic regression (scikit-learn {metrics['sklearn']}, C={metrics['params']['C']}) on
+- Model: linear classifier with log loss (scikit-learn {metrics['sklearn']} {metrics['params']['estimator']}) on
   {metrics['n_features']} binary features (character 1–3-grams, prefixes/suffixes, words from a
   small jieba dictionary of template words, ordinals, cell shape, context); probabilities
   temperature-scaled (T={metrics['temperature']:.3f}) on a separate noisy calibration set.
@@ -137,7 +137,7 @@ baseline.
   (confusable glyphs, dropped/doubled characters, spaces, truncation, one line of a wrapped
   label, parent glued in front, ordinals, traditional mirror). {d['template_wordings']} examples incl.
   `none` cells (numbers, dashes, notes, parents, body text, vertical-header glyphs) and
-  pre-2019 wording (`legacy`, counted as none).
+  pre-2019 wording (`legacy`, counted as none; it drives unsupported-template detection).
 - User-labelled result files: {d['labelled_files']} files, {d['labelled_examples']} examples (with noisy copies).
 - Synthetic corpus truth grids (datasets/generated): {d['synthetic_corpus_cells']} cells.
 
@@ -203,7 +203,9 @@ def main(argv: list[str] | None = None) -> int:
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "train_seconds": round(train_s, 1), "load_seconds": round(load_s, 4),
         "model_bytes": shipped.stat().st_size, "n_features": len(model.vocab_),
-        "temperature": model.temperature_, "params": {"C": model.C, "foreign_weight": model.foreign_weight},
+        "temperature": model.temperature_, "params": {"estimator": (f"SGDClassifier(loss=log_loss, alpha={model.alpha}), one-vs-rest, softmax"
+                                if model.solver == "sgd" else f"LogisticRegression(C={model.C}), multinomial"),
+                   "foreign_weight": model.foreign_weight},
         "sklearn": sklearn.__version__,
         "data": {**desc, "n_train": len(examples), "hash": kd.data_hash(examples),
                  "copies": a.copies or int(kd.cfg().get("copies", 24))},
