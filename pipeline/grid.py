@@ -1,0 +1,550 @@
+"""Grid stage: find ruled tables on page images, rebuild their cell grid, read each cell.
+
+Why this way: the reports' tables are ruled, so the ruling lines (OpenCV morphology with
+kernels longer than any glyph) give the grid exactly; the enclosed white regions between
+the rules are the cells, so merged cells come out with their spans for free. Reading
+each cell's own crop (rules painted out, trimmed to ink, split into text lines) recovers
+the digits that full-page detection loses. On digital pages with a trusted text layer
+the PDF's characters are placed into the cells instead of OCR.
+
+Entry point: recover(doc, settings). Coordinates: page.image is replaced by the upright,
+deskewed image that the grid refers to; cell and table boxes are in page units
+(pt for PDFs, px for images) of that upright page.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from .model import Cell, Document, Page, Table, Word
+from .ocr import candidates, get_engine, is_numeric_text, normalise_text, parse_value
+from .pdf import config
+
+
+def _cfg() -> dict:
+    return config()["grid"]
+
+
+def page_scale(page: Page) -> float:
+    """Pixels of page.image per page unit."""
+    s = getattr(page, "scale", None)
+    if s:
+        return float(s)
+    if page.image is not None and page.width:
+        return page.image.shape[1] / float(page.width)
+    return 1.0
+
+
+# -- binarisation, skew, lines ------------------------------------------------------------
+
+def binarise(grey: np.ndarray) -> np.ndarray:
+    """Ink = 255. Adaptive, so uneven scan backgrounds do not turn into ink."""
+    import cv2
+    return cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, 41, 15)
+
+
+def estimate_skew(binv: np.ndarray) -> float:
+    """Median angle (degrees) of long near-horizontal line segments (Hough on half size)."""
+    import cv2
+    h, w = binv.shape
+    small = cv2.resize(binv, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    small = (small > 100).astype(np.uint8) * 255
+    lines = cv2.HoughLinesP(small, 1, np.pi / 1800, threshold=max(60, w // 12),
+                            minLineLength=w // 6, maxLineGap=6)
+    if lines is None:
+        return 0.0
+    max_skew = _cfg()["max_skew_deg"]
+    angles, weights = [], []
+    for x0, y0, x1, y1 in np.asarray(lines).reshape(-1, 4):
+        if x1 == x0:
+            continue
+        a = math.degrees(math.atan2(y1 - y0, x1 - x0))
+        if abs(a) <= max_skew:
+            angles.append(a)
+            weights.append(math.hypot(x1 - x0, y1 - y0))
+    if not angles:
+        return 0.0
+    order = np.argsort(angles)
+    cw = np.cumsum(np.array(weights)[order])
+    return float(np.array(angles)[order][np.searchsorted(cw, cw[-1] / 2)])
+
+
+def rotate_small(grey: np.ndarray, angle: float) -> np.ndarray:
+    import cv2
+    h, w = grey.shape
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    return cv2.warpAffine(grey, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=255)
+
+
+def line_masks(binv: np.ndarray, scale_px: float) -> tuple[np.ndarray, np.ndarray]:
+    """Horizontal and vertical ruling masks (kernels longer than any glyph)."""
+    import cv2
+    h, w = binv.shape
+    kx = max(int(w * _cfg()["line_kernel_frac"]), int(3.2 * scale_px * 10))  # > 3 glyph widths
+    hor = cv2.morphologyEx(binv, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (kx, 1)))
+    hor = cv2.morphologyEx(hor, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (9, 1)))
+    # row spacing sets the vertical kernel: shorter than a row, longer than a glyph
+    ys = np.where(hor.sum(1) > 255 * kx)[0]
+    gaps = np.diff(ys)
+    gaps = gaps[gaps > 4]
+    row_h = float(np.percentile(gaps, 10)) if len(gaps) else 20 * scale_px
+    ky = int(max(_cfg()["vline_min_px"], min(0.7 * row_h, 13 * scale_px)))
+    ver = cv2.morphologyEx(binv, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, ky)))
+    ver = cv2.morphologyEx(ver, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (1, 9)))
+    # a vertical rule touches a horizontal one; a glyph stroke of that length does not
+    n, lab, st, _ = cv2.connectedComponentsWithStats(ver, connectivity=8)
+    hd = cv2.dilate(hor, cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7)))
+    keep = np.zeros(n, bool)
+    for i in range(1, n):
+        x, y, ww, hh, _a = st[i]
+        if hh >= 2.5 * ky or hd[y:y + hh, x:x + ww][lab[y:y + hh, x:x + ww] == i].any():
+            keep[i] = True
+    ver = np.where(keep[lab], 255, 0).astype(np.uint8)
+    return hor, ver
+
+
+def _clusters(values: list[float], tol: float) -> list[float]:
+    vals = sorted(values)
+    out: list[list[float]] = []
+    for v in vals:
+        if out and v - out[-1][-1] <= tol:
+            out[-1].append(v)
+        else:
+            out.append([v])
+    return [float(np.mean(c)) for c in out]
+
+
+def _nearest(bounds: list[float], v: float) -> int:
+    return int(np.argmin([abs(b - v) for b in bounds]))
+
+
+# -- tables and cells -----------------------------------------------------------------------
+
+class RawCell:
+    __slots__ = ("x0", "y0", "x1", "y1", "row", "col", "rowspan", "colspan")
+
+    def __init__(self, x0, y0, x1, y1):
+        self.x0, self.y0, self.x1, self.y1 = x0, y0, x1, y1
+
+
+def find_tables(hor: np.ndarray, ver: np.ndarray) -> list[tuple[tuple[int, int, int, int], list[RawCell]]]:
+    """Table regions (px bbox) with their cells (enclosed regions between rules)."""
+    import cv2
+    H, W = hor.shape
+    grid = cv2.bitwise_or(hor, ver)
+    grid_d = cv2.dilate(grid, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3)))
+    n, lab, st, _ = cv2.connectedComponentsWithStats(grid_d, connectivity=8)
+    out = []
+    for i in range(1, n):
+        x, y, w, h, _ = st[i]
+        if w < _cfg()["min_table_w_frac"] * W or h < 30:
+            continue
+        region = (lab[y:y + h, x:x + w] == i)
+        if not (hor[y:y + h, x:x + w][region].any() and ver[y:y + h, x:x + w][region].any()):
+            continue
+        m = np.where(region, 255, 0).astype(np.uint8)
+        cv2.rectangle(m, (0, 0), (w - 1, h - 1), 255, 2)      # close open outer sides
+        free = cv2.bitwise_not(m)
+        k, clab, cst, _ = cv2.connectedComponentsWithStats(free, connectivity=4)
+        cells = []
+        for j in range(1, k):
+            cx, cy, cw, ch, area = cst[j]
+            if cw < 6 or ch < 6 or area < 60 or area < 0.5 * cw * ch:
+                continue
+            cells.append(RawCell(x + cx, y + cy, x + cx + cw, y + cy + ch))
+        if len(cells) < _cfg()["min_cells"]:
+            continue
+        tol = 8
+        xs = _clusters([c.x0 for c in cells] + [c.x1 for c in cells], tol)
+        ys = _clusters([c.y0 for c in cells] + [c.y1 for c in cells], tol)
+        good = []
+        for c in cells:
+            c.col, c.row = _nearest(xs, c.x0), _nearest(ys, c.y0)
+            c.colspan = _nearest(xs, c.x1) - c.col
+            c.rowspan = _nearest(ys, c.y1) - c.row
+            if c.colspan >= 1 and c.rowspan >= 1:
+                good.append(c)
+        # boundaries are shared by two edges (a cell's right and the next one's left)
+        good = _renumber(good)
+        if len(good) >= _cfg()["min_cells"]:
+            out.append(((int(x), int(y), int(x + w), int(y + h)), good))
+    out.sort(key=lambda t: (t[0][1], t[0][0]))
+    return out
+
+
+def _renumber(cells: list[RawCell]) -> list[RawCell]:
+    """Boundary clusters alternate right-edge / left-edge of one rule: collapse to grid lines."""
+    for axis in ("col", "row"):
+        span = axis + "span"
+        starts = sorted({getattr(c, axis) for c in cells})
+        ends = sorted({getattr(c, axis) + getattr(c, span) for c in cells})
+        lines = sorted(set(starts) | set(ends))
+        # merge a boundary that is only an end with the next that is only a start (one rule)
+        mapping, k, i = {}, 0, 0
+        while i < len(lines):
+            b = lines[i]
+            if (i + 1 < len(lines) and b in ends and b not in starts
+                    and lines[i + 1] in starts and lines[i + 1] not in ends):
+                mapping[b] = mapping[lines[i + 1]] = k
+                i += 2
+            else:
+                mapping[b] = k
+                i += 1
+            k += 1
+        for c in cells:
+            a, s = getattr(c, axis), getattr(c, span)
+            setattr(c, axis, mapping[a])
+            setattr(c, span, max(1, mapping[a + s] - mapping[a]))
+    lo_r = min(c.row for c in cells)
+    lo_c = min(c.col for c in cells)
+    for c in cells:
+        c.row -= lo_r
+        c.col -= lo_c
+    return cells
+
+
+# -- cell crops -------------------------------------------------------------------------------
+
+def cell_lines(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float,
+               pad: bool = True, whole: bool = False) -> tuple[bool, list[np.ndarray]]:
+    """(has_ink, text-line crops) of one cell: rules painted out, specks dropped, trimmed."""
+    import cv2
+    inset = 1
+    x0, y0, x1, y1 = c.x0 + inset, c.y0 + inset, c.x1 - inset, c.y1 - inset
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return False, []
+    crop = grey[y0:y1, x0:x1].copy()
+    crop[rules[y0:y1, x0:x1] > 0] = 255
+    _, ink = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    if crop.min() > 150 or crop.std() < 8:
+        return False, []
+    # drop specks and rule remnants touching the crop border
+    n, lab, st, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    min_area = max(3, int(0.6 * scale_px * scale_px))   # a decimal point survives
+    keep = np.zeros(n, bool)
+    hh, ww = ink.shape
+    for i in range(1, n):
+        x, y, w, h, a = st[i]
+        border = x == 0 or y == 0 or x + w >= ww or y + h >= hh
+        thin = (w <= 3 and h > 0.8 * hh) or (h <= 3 and w > 0.8 * ww)
+        if a >= min_area and not (border and thin):
+            keep[i] = True
+    ink = np.where(keep[lab], 255, 0).astype(np.uint8)
+    if (ink > 0).sum() < max(6, _cfg()["ink_threshold"] * ink.size):
+        return False, []
+    rows = np.where(ink.any(1))[0]
+    # split into text lines at empty rows
+    lines, start, prev = [], rows[0], rows[0]
+    for r in rows[1:]:
+        if r - prev > 1 + max(1, int(0.4 * scale_px)):
+            lines.append((start, prev + 1))
+            start = r
+        prev = r
+    lines.append((start, prev + 1))
+    # fold tiny slivers (a stray dot) into their neighbour
+    merged: list[list[int]] = []
+    for a, b in lines:
+        if merged and (b - a < 2.5 * scale_px or merged[-1][1] - merged[-1][0] < 2.5 * scale_px) \
+                and a - merged[-1][1] < 2 * scale_px:
+            merged[-1][1] = b
+        else:
+            merged.append([a, b])
+    if whole:
+        merged = [[rows[0], rows[-1] + 1]]
+    m = _cfg()["crop_margin_px"]
+    out = []
+    for a, b in merged:
+        band = ink[a:b]
+        cols = np.where(band.any(0))[0]
+        if len(cols) == 0:
+            continue
+        l, r = cols[0], cols[-1] + 1
+        ya, yb = max(0, a - m), min(hh, b + m)
+        xa, xb = max(0, l - m), min(ww, r + m)
+        piece = crop[ya:yb, xa:xb]
+        mask = ink[ya:yb, xa:xb] > 0
+        clean = np.where(mask | (piece < 128), piece, 255).astype(np.uint8)
+        # white space beside a short line: a lone '/' or '1' is read far better with context
+        side = max(0, int(clean.shape[0] * _cfg()["side_pad"]) - m)
+        if side and pad:
+            clean = cv2.copyMakeBorder(clean, 0, 0, side, side, cv2.BORDER_CONSTANT, value=255)
+        out.append(clean)
+    return bool(out), out
+
+
+def _orientation(grey: np.ndarray, cells: list[RawCell], rules: np.ndarray, engine, scale_px: float) -> int:
+    """0/90/180/270: read a few long label cells in each orientation, keep the most confident."""
+    k = _cfg()["orientation_samples"]
+    samples = []
+    for c in sorted(cells, key=lambda c: -(c.x1 - c.x0) * (c.y1 - c.y0)):
+        ok, lines = cell_lines(grey, rules, c, scale_px, pad=False, whole=True)
+        if ok:
+            h, w = lines[0].shape
+            if max(h, w) >= 4 * min(h, w):
+                samples.append(lines[0])
+        if len(samples) >= k:
+            break
+    if not samples:
+        return 0
+    # upright pages are the rule: accept 0 when the samples read confidently as they are
+    wide = [x for x in samples if x.shape[1] > x.shape[0]]
+    if len(wide) >= 0.75 * len(samples):
+        first = engine.recognise(wide[:3])
+        if all(x.score >= 0.9 and len(x.text) >= 2 for x in first):
+            return 0
+    crops, tags = [], []
+    for s in samples:
+        for r in (0, 90, 180, 270):
+            crops.append(np.ascontiguousarray(np.rot90(s, k=r // 90)))  # counter-clockwise
+            tags.append(r)
+    res = engine.recognise(crops)
+    score = {r: 0.0 for r in (0, 90, 180, 270)}
+    for r, x in zip(tags, res):
+        score[r] += x.score * min(len(x.text), 6)
+    best = max(score, key=score.get)
+    if best != 0 and score[best] < 1.3 * score[0]:
+        return 0
+    return best
+
+
+# -- reading cells -------------------------------------------------------------------------------
+
+def _place_chars(words: list[Word], box_units) -> str:
+    """Text-layer characters whose centres fall in a cell, as lines top to bottom."""
+    x0, y0, x1, y1 = box_units
+    inside = [w for w in words
+              if x0 <= (w.bbox[0] + w.bbox[2]) / 2 <= x1 and y0 <= (w.bbox[1] + w.bbox[3]) / 2 <= y1]
+    if not inside:
+        return ""
+    from .pdf import _lines_text
+    return "".join(_lines_text(inside).split("\n"))
+
+
+def _readings_from_text(text: str):
+    ok, v = parse_value(text)
+    return [(v, 1.0)] if ok else None
+
+
+def build_table(page: Page, grey: np.ndarray, rules: np.ndarray, bbox_px, raw: list[RawCell],
+                engine, use_text_layer: bool) -> Table:
+    s = page_scale(page)
+    cells: list[Cell] = []
+    jobs = []        # (cell, n_lines)
+    crops = []
+    inked = {}
+    for rc in sorted(raw, key=lambda c: (c.row, c.col)):
+        box = (rc.x0 / s, rc.y0 / s, rc.x1 / s, rc.y1 / s)
+        cell = Cell(row=rc.row, col=rc.col, rowspan=rc.rowspan, colspan=rc.colspan,
+                    bbox=tuple(round(v, 2) for v in box), page=page.number)
+        cells.append(cell)
+        if use_text_layer:
+            cell.text = _place_chars(page.words, box)
+            if cell.text:
+                inked[id(cell)] = True
+                continue
+        ok, lines = cell_lines(grey, rules, rc, s if page.unit == "pt" else 200 / 72.0)
+        inked[id(cell)] = ok
+        if ok:
+            jobs.append((cell, len(lines)))
+            crops += lines
+    results = engine.recognise(crops) if crops else []
+    i = 0
+    for cell, n in jobs:
+        rs = results[i:i + n]
+        i += n
+        cell.text = "".join(r.text for r in rs)
+        cell.char_probs = [cp for r in rs for cp in r.char_probs]
+        cell._slots = [sl for r in rs for sl in r.slots]
+        cell._score = float(np.mean([r.score for r in rs])) if rs else 0.0
+    table = Table(cells=cells, page=page.number, pages=[page.number],
+                  bbox=tuple(round(v / s, 2) for v in bbox_px), aligned=True)
+    _assign_readings(table, inked)
+    return table
+
+
+def _assign_readings(table: Table, inked: dict) -> None:
+    """Numeric cells get ranked readings; header rows are marked."""
+    def numeric_like(c: Cell) -> bool:
+        t = normalise_text(c.text)
+        if not t:
+            return False
+        if is_numeric_text(t):
+            return True
+        digits = sum(ch.isdigit() for ch in t)
+        return len(t) <= 10 and digits >= max(1, 0.5 * len(t))
+
+    num = {id(c): numeric_like(c) for c in table.cells}
+    # numeric columns: most inked cells there are numbers
+    cols: dict[int, list[bool]] = {}
+    for c in table.cells:
+        if c.text:
+            cols.setdefault(c.col, []).append(num[id(c)])
+    numeric_cols = {k for k, v in cols.items() if sum(v) >= 0.5 * len(v) and sum(v) >= 2}
+    # header rows: text (not numbers) in a numeric column and no number anywhere in the row
+    header_rows = set()
+    for r, row in enumerate(table.rows()):
+        in_num = [c for c in row if c.col in numeric_cols or
+                  any(k in numeric_cols for k in range(c.col, c.col + c.colspan))]
+        if any(num[id(c)] for c in row):
+            continue
+        if any(c.text and not num[id(c)] for c in in_num):
+            header_rows.add(r)
+    # header rows are contiguous from the top of a (sub)table: extend spanning header cells
+    for c in table.cells:
+        c.is_header = c.row in header_rows
+        if c.is_header:
+            for k in range(c.row, c.row + c.rowspan):
+                header_rows.add(k)
+    for c in table.cells:
+        c.is_header = c.row in header_rows
+        slots = getattr(c, "_slots", None)
+        in_numeric_col = c.col in numeric_cols and c.colspan == 1
+        if c.is_header:
+            c.readings = []
+        elif not inked.get(id(c)):
+            c.readings = [(None, 1.0)] if in_numeric_col or not c.text else []
+        elif slots is None:                     # text layer
+            r = _readings_from_text(c.text)
+            c.readings = r if r is not None and (num[id(c)] or in_numeric_col) else []
+        elif num[id(c)] or in_numeric_col:
+            ok, v = parse_value(c.text)
+            if ok and v is None and normalise_text(c.text) in ("/", "-", "—", "无", "－", "／"):
+                c.readings = [(None, 1.0)]
+            else:
+                c.readings = candidates(slots)
+        else:
+            c.readings = []
+        for attr in ("_slots", "_score"):
+            if hasattr(c, attr):
+                delattr(c, attr)
+
+
+# -- pages and documents ----------------------------------------------------------------------
+
+def recover_page(page: Page, engine) -> None:
+    """Tables of one page (page.image replaced by its upright, deskewed version)."""
+    import cv2
+    grey = page.image
+    if grey is None:
+        return
+    if grey.ndim == 3:
+        grey = cv2.cvtColor(grey, cv2.COLOR_RGB2GRAY)
+    s = page_scale(page)
+    px_per_pt = s if page.unit == "pt" else 200 / 72.0       # images: assume ~200 dpi scans
+    use_text = page.text_layer == "trusted"
+    binv = binarise(grey)
+    if not use_text:
+        angle = estimate_skew(binv)
+        if abs(angle) >= 0.1:
+            grey = rotate_small(grey, angle)
+            binv = binarise(grey)
+            page.skew = round(angle, 3)
+    hor, ver = line_masks(binv, px_per_pt)
+    tables = find_tables(hor, ver)
+    if tables and not use_text:
+        rules = cv2.dilate(cv2.bitwise_or(hor, ver), np.ones((3, 3), np.uint8))
+        rot = _orientation(grey, [c for _, cs in tables for c in cs], rules, engine, px_per_pt)
+        if rot:
+            grey = np.ascontiguousarray(np.rot90(grey, k=rot // 90))
+            page.rotation = (page.rotation + rot) % 360
+            if rot in (90, 270):
+                page.width, page.height = page.height, page.width
+            binv = binarise(grey)
+            hor, ver = line_masks(binv, px_per_pt)
+            tables = find_tables(hor, ver)
+    page.image = grey
+    rules = cv2.dilate(cv2.bitwise_or(hor, ver), np.ones((3, 3), np.uint8))
+    page.rulings = _segments(hor, ver, s)
+    page.tables = [build_table(page, grey, rules, bbox, raw, engine, use_text) for bbox, raw in tables]
+
+
+def _segments(hor, ver, s) -> list:
+    import cv2
+    out = []
+    for m in (hor, ver):
+        n, _, st, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+        for i in range(1, n):
+            x, y, w, h, _ = st[i]
+            out.append((round(x / s, 2), round(y / s, 2), round((x + w) / s, 2), round((y + h) / s, 2)))
+    return out
+
+
+def join_continued(doc: Document) -> None:
+    """A table that ends one page and starts the next with the same columns is one table."""
+    tol = _cfg()["continue_col_tol"]
+    pages = [p for p in doc.pages]
+    for a_page, b_page in zip(pages, pages[1:]):
+        if not a_page.tables or not b_page.tables:
+            continue
+        a = next((t for t in reversed(doc.tables) if a_page.number in t.pages), None)
+        if a is None:
+            continue
+        b = b_page.tables[0]
+        if a.n_cols != b.n_cols:
+            continue
+        xa, xb = _col_edges(a), _col_edges(b)
+        if len(xa) != len(xb):
+            continue
+        width = max(a_page.width, 1)
+        if max(abs(p - q) for p, q in zip(xa, xb)) > tol * width:
+            continue
+        b_head = sorted({c.row for c in b.cells if c.is_header})
+        a_head_text = [c.text for c in a.cells if c.is_header]
+        drop = 0
+        if b_head:
+            b_text = [c.text for c in b.cells if c.is_header]
+            if normalise_text("".join(b_text)) != normalise_text("".join(a_head_text)):
+                continue          # a new table with its own header
+            drop = len(b_head)
+        off = a.n_rows - drop
+        for c in b.cells:
+            if c.row < drop:
+                continue
+            c.row += off
+            a.cells.append(c)
+        a.pages.append(b_page.number)
+        b_page.tables.remove(b)
+
+
+def _col_edges(t: Table) -> list[float]:
+    edges = {}
+    for c in t.cells:
+        if c.bbox and c.colspan == 1:
+            edges.setdefault(c.col, []).append(c.bbox[0])
+    return [float(np.median(v)) for _, v in sorted(edges.items())]
+
+
+def recover(doc: Document, settings=None) -> None:
+    """Find and read the tables of every page that has an image."""
+    name = getattr(settings, "ocr_engine", None) or "rapidocr"
+    engine = None
+    t_ocr = 0.0
+    for page in doc.pages:
+        if page.image is None:
+            continue
+        if engine is None:
+            engine = get_engine(name)
+            doc.models["ocr"] = getattr(engine, "version", name)
+        rec = engine.recognise
+
+        def timed(crops, _rec=rec):
+            nonlocal t_ocr
+            t = time.perf_counter()
+            try:
+                return _rec(crops)
+            finally:
+                t_ocr += time.perf_counter() - t
+
+        engine.recognise = timed
+        try:
+            recover_page(page, engine)
+        finally:
+            engine.recognise = rec
+    join_continued(doc)
+    doc.timings["ocr"] = doc.timings.get("ocr", 0.0) + t_ocr
+    # digital only if every page that carries a table has a trusted text layer
+    tpages = [p for p in doc.pages if p.tables]
+    if doc.source.kind in ("digital_pdf", "scanned_pdf") and tpages:
+        doc.source.kind = "digital_pdf" if all(p.text_layer == "trusted" for p in tpages) else "scanned_pdf"

