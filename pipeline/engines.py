@@ -209,20 +209,26 @@ class LocalPool:
 
 # ----------------------------------------------------------------------------- Ray
 
-def _memory_watchdog(limit_mb: float, stop: threading.Event, poll_s: float) -> None:
-    while not stop.wait(poll_s):
+def _watchdog(limits: "Limits", stop: threading.Event) -> None:
+    """In-task guard for Ray: end this worker process past the time or memory limit."""
+    t0 = time.monotonic()
+    while not stop.wait(limits.poll_s):
         rss = rss_mb()
-        if rss > limit_mb:
-            os.write(2, f"gouji: memory limit exceeded ({rss:.0f} MB > {limit_mb:g} MB); "
-                        f"stopping this worker\n".encode())
-            os._exit(137)
+        if limits.memory_mb and rss > limits.memory_mb:
+            why = f"memory limit exceeded ({rss:.0f} MB > {limits.memory_mb:g} MB)"
+        elif limits.time_s and time.monotonic() - t0 > limits.time_s:
+            why = f"time limit exceeded ({limits.time_s:g} s)"
+        else:
+            continue
+        os.write(2, f"gouji: {why}; stopping this worker\n".encode())
+        os._exit(137)
 
 
-def ray_task(func: Callable, job: Any, data: bytes | None, suffix: str, memory_mb: float, poll_s: float) -> dict:
-    """Body of a Ray task: materialise the input bytes locally, run func, guard memory."""
+def ray_task(func: Callable, job: Any, data: bytes | None, suffix: str, limits: "Limits") -> dict:
+    """Body of a Ray task: materialise the input bytes locally, run func under the watchdog."""
     stop = threading.Event()
-    if memory_mb:
-        threading.Thread(target=_memory_watchdog, args=(memory_mb, stop, poll_s), daemon=True).start()
+    threading.Thread(target=_watchdog, args=(limits, stop), daemon=True).start()
+    t0 = time.monotonic()
     tmp = None
     try:
         if data is not None:
@@ -230,7 +236,10 @@ def ray_task(func: Callable, job: Any, data: bytes | None, suffix: str, memory_m
             p = Path(tmp) / f"input{suffix}"
             p.write_bytes(data)
             job.read_path = str(p)
-        return func(job)
+        out = func(job)
+        if isinstance(out, dict):
+            out["task_s"] = round(time.monotonic() - t0, 3)
+        return out
     finally:
         stop.set()
         if tmp:
@@ -278,22 +287,25 @@ class RayEngine:
                 while queue and len(pending) < cap:
                     job = queue.pop()
                     data, suffix = read_input(job)
-                    ref = task.remote(func, job, data, suffix, self.limits.memory_mb, self.limits.poll_s)
+                    ref = task.remote(func, job, data, suffix, self.limits)
                     pending[ref] = (job, time.monotonic())
                 ready, _ = ray.wait(list(pending), num_returns=1, timeout=self.limits.poll_s)
                 for ref in ready:
-                    job, _t = pending.pop(ref)
+                    job, t = pending.pop(ref)
                     try:
                         out = ray.get(ref)
                     except Exception as e:  # RayTaskError, WorkerCrashedError, OutOfMemoryError …
                         name = type(e).__name__
                         msg = str(e).strip().splitlines()[0][:300] if str(e).strip() else ""
-                        if "OutOfMemory" in name or "memory" in msg.lower():
+                        if self.limits.time_s and time.monotonic() - t >= self.limits.time_s:
+                            out = failure("time_limit", f"time limit exceeded: more than {self.limits.time_s:g} s "
+                                                        f"(Ray worker stopped)")
+                        elif "OutOfMemory" in name:
                             out = failure("memory_limit", f"memory limit exceeded on Ray worker ({name}: {msg})")
                         elif "WorkerCrashed" in name or "ActorDied" in name or "died" in msg.lower():
-                            out = failure("worker_crash", f"Ray worker died while reading this document "
-                                                          f"(memory guard at {self.limits.memory_mb:g} MB, "
-                                                          f"or a crash): {name}")
+                            out = failure("worker_crash", f"Ray worker died while reading this document: over the "
+                                                          f"memory limit ({self.limits.memory_mb:g} MB) or a crash "
+                                                          f"({name})")
                         else:
                             out = failure("worker_crash", f"Ray task failed: {name}: {msg}")
                     on_done(job, out)
