@@ -1,0 +1,321 @@
+"""Logical layout of a synthetic report: the three tables as grids of (merged) cells in the
+official layouts, with the wording, numbering and width choices of one seeded draw, and
+the flow of title, body text and section titles around them.
+
+Every label cell carries its classifier class (pipeline.templates.label_classes names) and
+every value cell its canonical key, so renderers can write exact truth.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pipeline.templates import Template, label_classes
+
+from .values import ReportValues, request_rows
+
+
+@dataclass
+class GCell:
+    row: int
+    col: int
+    text: str
+    role: str = "label"          # header | label | value | note | empty
+    rowspan: int = 1
+    colspan: int = 1
+    key: str | None = None       # canonical key of a value cell
+    cls: str | None = None       # classifier class of a label cell
+    align: str = "left"          # left | center | right
+
+
+@dataclass
+class LTable:
+    kind: str                    # active | requests | appeals
+    cells: list[GCell]
+    n_rows: int
+    n_cols: int
+    header_rows: int
+    col_weights: list[float]
+    width_frac: float = 1.0      # share of the text width the table takes
+    font_size: float = 9.0
+
+
+@dataclass
+class Block:
+    kind: str                    # title | heading | para | table | break | sign
+    text: str = ""
+    table: LTable | None = None
+    landscape: bool | None = None
+
+
+@dataclass
+class DocLayout:
+    font: str
+    font_path: str
+    font_index: int
+    body_size: float
+    table_size: float
+    title_size: float
+    margin: float
+    landscape: bool
+    line_width: float
+    repeat_header: bool
+    value_align: str
+    narrow_appeals: bool
+    landscape_tables: bool
+    blocks: list[Block] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        return {"font": self.font, "body_size": self.body_size, "table_size": self.table_size,
+                "title_size": self.title_size, "margin": self.margin, "landscape": self.landscape,
+                "landscape_tables": self.landscape_tables, "line_width": self.line_width,
+                "repeat_header": self.repeat_header, "value_align": self.value_align,
+                "narrow_appeals": self.narrow_appeals}
+
+
+def _choice(rng, seq):
+    return seq[int(rng.integers(len(seq)))]
+
+
+def _pick(rng, weights: dict):
+    names = list(weights)
+    p = np.array([float(weights[n]) for n in names])
+    return names[int(rng.choice(len(names), p=p / p.sum()))]
+
+
+class Wording:
+    """Printed label texts of one report: template label or a variant, numbering style."""
+
+    def __init__(self, rng, tpl: Template, cfg: dict):
+        self.rng, self.tpl, self.lc = rng, tpl, cfg["layout"]
+        self.classes = label_classes(tpl)
+        self.half = rng.random() < self.lc["halfwidth_parens_p"]
+        self.space = rng.random() < self.lc["number_space_p"]
+
+    def label(self, cls: str) -> str:
+        texts = list(self.classes.get(cls, ()))
+        extra = [t for t in self.lc["extra_variants"].get(cls, []) if t not in texts]
+        if len(texts) + len(extra) > 1 and self.rng.random() < self.lc["variant_p"]:
+            alts = texts[1:] + extra
+            return _choice(self.rng, alts)
+        return texts[0]
+
+    def number(self, num: str | None) -> str:
+        if not num:
+            return ""
+        if num.startswith("（") or num.startswith("("):
+            inner = num.strip("（）() ")
+            return f"({inner}) " if self.half else f"（{inner}）"
+        if num.isdigit():
+            return f"{num}." + (" " if self.space else "")
+        return f"{num}、"
+
+    def paren(self, numeral: str) -> str:
+        return self.number(f"（{numeral}）")
+
+
+# -- tables -------------------------------------------------------------------------------------
+def active_table(rng, tpl: Template, rv: ReportValues, w: Wording, cfg: dict) -> LTable:
+    ncol = max(len(s.columns) for s in tpl.sections)
+    cells: list[GCell] = []
+    r = 0
+    item = cfg["layout"]["item_header"]
+    for s in tpl.sections:
+        cells.append(GCell(r, 0, s.label, "header", colspan=ncol + 1, cls=f"active.section:{s.key}", align="left"))
+        r += 1
+        cells.append(GCell(r, 0, item, "header", align="center"))
+        n = len(s.columns)
+        single = n == 1
+        for j, c in enumerate(s.columns):
+            span = ncol if single else 1
+            cells.append(GCell(r, 1 + j, w.label(f"active.col:{c.key}"), "header", colspan=span,
+                               cls=f"active.col:{c.key}", align="center"))
+        if not single:
+            for j in range(n, ncol):
+                cells.append(GCell(r, 1 + j, "", "empty"))
+        r += 1
+        for row in s.rows:
+            cells.append(GCell(r, 0, w.label(f"active.row:{s.key}.{row.key}"), "label",
+                               cls=f"active.row:{s.key}.{row.key}", align="center"))
+            for j, c in enumerate(s.columns):
+                k = f"active/{s.key}.{row.key}/{c.key}"
+                cells.append(GCell(r, 1 + j, rv.texts[k], "value", colspan=ncol if single else 1, key=k))
+            if not single:
+                for j in range(n, ncol):
+                    cells.append(GCell(r, 1 + j, "", "empty"))
+            r += 1
+    lab_w = float(rng.uniform(1.1, 1.8))
+    return LTable("active", cells, r, ncol + 1, 0, [lab_w] + [1.0] * ncol,
+                  width_frac=float(rng.uniform(0.85, 1.0)))
+
+
+def requests_table(rng, tpl: Template, rv: ReportValues, w: Wording, cfg: dict) -> LTable:
+    lc = cfg["layout"]
+    group = lc["group_label"]
+    numerals = lc["numerals"]
+    cols = tpl.request_columns
+    cells: list[GCell] = []
+    L = 3  # label columns: group | sub-group | item
+    nv = len(cols)
+    corner = lc["corner_note"] if rng.random() < 0.8 else ""
+    cells.append(GCell(0, 0, corner, "note", rowspan=3, colspan=L, align="center"))
+    cells.append(GCell(0, L, lc["applicant_header"], "header", colspan=nv, align="center"))
+    j = 0
+    while j < nv:
+        c = cols[j]
+        if c.parent is None:
+            cells.append(GCell(1, L + j, w.label(f"requests.col:{c.key}"), "header", rowspan=2,
+                               cls=f"requests.col:{c.key}", align="center"))
+            j += 1
+            continue
+        k = j
+        while k < nv and cols[k].parent == c.parent:
+            cells.append(GCell(2, L + k, w.label(f"requests.col:{cols[k].key}"), "header",
+                               cls=f"requests.col:{cols[k].key}", align="center"))
+            k += 1
+        cells.append(GCell(1, L + j, c.parent, "header", colspan=k - j, align="center"))
+        j = k
+    rows = request_rows(tpl, rv.single_other)
+    labels = {r.key: r for r in tpl.request_rows}
+    r0 = 3
+    # group spans: rows under the result group (direct children and sub-group items)
+    in_group = [labels[k].parent is not None for k in rows]
+    g_first = in_group.index(True)
+    g_last = len(in_group) - 1 - in_group[::-1].index(True)
+    last_top = None
+    last_paren = 0
+    i = 0
+    while i < len(rows):
+        key = rows[i]
+        lab = labels[key]
+        rr = r0 + i
+        if lab.parent is None:
+            cells.append(GCell(rr, 0, w.number(lab.number) + w.label(f"requests.row:{key}"), "label",
+                               colspan=L, cls=f"requests.row:{key}"))
+            last_top = lab.number
+            i += 1
+        elif lab.parent == group:
+            if i == g_first:
+                idx = numerals.index(last_top) + 1 if last_top in numerals else 2
+                cells.append(GCell(rr, 0, f"{numerals[idx]}、{group}", "label", rowspan=g_last - g_first + 1,
+                                   align="center"))
+            num = lab.number.strip("（）()")
+            if num in numerals:
+                last_paren = numerals.index(num)
+            cells.append(GCell(rr, 1, w.number(lab.number) + w.label(f"requests.row:{key}"), "label",
+                               colspan=2, cls=f"requests.row:{key}"))
+            i += 1
+        else:
+            if i == g_first:
+                idx = numerals.index(last_top) + 1 if last_top in numerals else 2
+                cells.append(GCell(rr, 0, f"{numerals[idx]}、{group}", "label", rowspan=g_last - g_first + 1,
+                                   align="center"))
+            k = i
+            while k < len(rows) and labels[rows[k]].parent == lab.parent:
+                k += 1
+            last_paren += 1
+            cells.append(GCell(rr, 1, w.paren(numerals[last_paren]) + lab.parent, "label", rowspan=k - i,
+                               align="center"))
+            for m in range(i, k):
+                key2 = rows[m]
+                cells.append(GCell(r0 + m, 2, w.number(labels[key2].number) + w.label(f"requests.row:{key2}"),
+                                   "label", cls=f"requests.row:{key2}"))
+            i = k
+    for i, key in enumerate(rows):
+        for j, c in enumerate(cols):
+            k = f"requests/{key}/{c.key}"
+            cells.append(GCell(r0 + i, L + j, rv.texts[k], "value", key=k))
+    g = float(rng.uniform(1.0, 1.6))
+    weights = [g, float(rng.uniform(3.0, 5.0)), float(rng.uniform(6.0, 9.0))] + [float(rng.uniform(2.0, 2.8))] * nv
+    return LTable("requests", cells, r0 + len(rows), L + nv, 3, weights, width_frac=1.0)
+
+
+def appeals_table(rng, tpl: Template, rv: ReportValues, w: Wording, cfg: dict, narrow: bool) -> LTable:
+    groups = tpl.appeal_groups
+    cols = tpl.appeal_columns
+    nc = len(cols)
+    cells: list[GCell] = []
+    i = 0
+    while i < len(groups):
+        g = groups[i]
+        c0 = i * nc
+        if g.parent is None:
+            cells.append(GCell(0, c0, w.label(f"appeals.group:{g.key}"), "header", colspan=nc, align="center",
+                               cls=f"appeals.group:{g.key}"))
+            for j, c in enumerate(cols):
+                cells.append(GCell(1, c0 + j, w.label(f"appeals.col:{c.key}"), "header", rowspan=2, align="center",
+                                   cls=f"appeals.col:{c.key}"))
+            i += 1
+            continue
+        k = i
+        while k < len(groups) and groups[k].parent == g.parent:
+            gk = groups[k]
+            cells.append(GCell(1, k * nc, w.label(f"appeals.group:{gk.key}"), "header", colspan=nc, align="center",
+                               cls=f"appeals.group:{gk.key}"))
+            for j, c in enumerate(cols):
+                cells.append(GCell(2, k * nc + j, w.label(f"appeals.col:{c.key}"), "header", align="center",
+                                   cls=f"appeals.col:{c.key}"))
+            k += 1
+        cells.append(GCell(0, c0, g.parent, "header", colspan=(k - i) * nc, align="center"))
+        i = k
+    for gi, g in enumerate(groups):
+        for j, c in enumerate(cols):
+            k = f"appeals/{g.key}/{c.key}"
+            cells.append(GCell(3, gi * nc + j, rv.texts[k], "value", key=k))
+    n = len(groups) * nc
+    frac = float(rng.uniform(0.55, 0.75)) if narrow else 1.0
+    return LTable("appeals", cells, 4, n, 3, [1.0] * n, width_frac=frac)
+
+
+def _fill(rng, s: str, rv: ReportValues) -> str:
+    return s.format(agency=rv.agency, year=rv.year, n=int(rng.integers(20, 600)))
+
+
+def plan(rng, tpl: Template, rv: ReportValues, cfg: dict, title: str) -> DocLayout:
+    lc = cfg["layout"]
+    fonts = lc["fonts"]
+    f = fonts[int(rng.choice(len(fonts), p=np.array([x["weight"] for x in fonts], float) /
+                              sum(x["weight"] for x in fonts)))]
+    land_tables = rng.random() < lc["landscape_tables_p"]
+    lay = DocLayout(font=f["name"], font_path=f["path"], font_index=int(f["index"]),
+                    body_size=float(_choice(rng, lc["body_size"])), table_size=float(_choice(rng, lc["table_size"])),
+                    title_size=float(_choice(rng, lc["title_size"])),
+                    margin=float(rng.uniform(*lc["margins"])), landscape=rng.random() < lc["landscape_doc_p"],
+                    line_width=float(_choice(rng, lc["line_width"])),
+                    repeat_header=rng.random() < lc["repeat_header_p"],
+                    value_align=_pick(rng, lc["value_align"]), narrow_appeals=rng.random() < lc["narrow_appeals_p"],
+                    landscape_tables=land_tables)
+    w = Wording(rng, tpl, cfg)
+    body = cfg["body"]
+    titles = body["section_titles"]
+    num = cfg["layout"]["numerals"]
+    miss = lc["section_title_missing_p"]
+    B = lay.blocks
+    B.append(Block("title", title))
+    if rng.random() < 0.6:
+        B.append(Block("para", _fill(rng, _choice(rng, body["intro"]), rv)))
+    B.append(Block("heading", f"{num[0]}、{titles['overview']}"))
+    n_par = int(rng.integers(lc["body_paragraphs"][0], lc["body_paragraphs"][1] + 1))
+    ov = body["overview"]
+    B.append(Block("para", _fill(rng, ov[0], rv)))
+    for idx in sorted(rng.choice(np.arange(1, len(ov)), size=min(n_par - 1, len(ov) - 1), replace=False)) if n_par > 1 else []:
+        B.append(Block("para", _fill(rng, ov[int(idx)], rv)))
+    tables = [("active", active_table(rng, tpl, rv, w, cfg)),
+              ("requests", requests_table(rng, tpl, rv, w, cfg)),
+              ("appeals", appeals_table(rng, tpl, rv, w, cfg, lay.narrow_appeals))]
+    for i, (kind, t) in enumerate(tables):
+        t.font_size = lay.table_size
+        if kind == "requests" and land_tables:
+            B.append(Block("break", landscape=True))
+        if rng.random() >= miss:
+            B.append(Block("heading", f"{num[i + 1]}、{tpl.table_titles[kind]}"))
+        B.append(Block("table", table=t))
+    if land_tables:
+        B.append(Block("break", landscape=lay.landscape))
+    B.append(Block("heading", f"{num[4]}、{titles['problems']}"))
+    B.append(Block("para", _fill(rng, _choice(rng, body["problems"]), rv)))
+    B.append(Block("heading", f"{num[5]}、{titles['other']}"))
+    B.append(Block("para", _fill(rng, _choice(rng, body["other"]), rv)))
+    B.append(Block("sign", rv.agency))
+    return lay
