@@ -120,6 +120,39 @@ def _html_table(t: dict, fields: dict[str, dict], thr: float) -> str:
     return "".join(out)
 
 
+def _pivot_tables(cells: dict[str, dict], thr: float) -> str:
+    """The result as printed tables: canonical keys table/row/column back into grids."""
+    groups: dict[str, tuple[list[str], list[str], dict]] = {}
+    for key, c in cells.items():
+        parts = key.split("/")
+        if len(parts) != 3:
+            continue
+        rows, cols, grid = groups.setdefault(parts[0], ([], [], {}))
+        if parts[1] not in rows:
+            rows.append(parts[1])
+        if parts[2] not in cols:
+            cols.append(parts[2])
+        grid[(parts[1], parts[2])] = (key, c)
+    out = []
+    for name, (rows, cols, grid) in groups.items():
+        out.append(f'<h2>{_e(name)}</h2><table class="grid"><tr><td></td>' +
+                   "".join(f"<td><b>{_e(c)}</b></td>" for c in cols) + "</tr>")
+        for r in rows:
+            out.append(f"<tr><td><b>{_e(r)}</b></td>")
+            for col in cols:
+                kc = grid.get((r, col))
+                if kc is None:
+                    out.append("<td></td>")
+                    continue
+                key, c = kc
+                cls = _cell_classes(c, thr).replace("f ", "key ", 1)
+                out.append(f'<td class="{cls}" data-key="{_e(key)}" title="{_e(_tooltip(key, c))}">'
+                           f'{_e(c.get("value"))}</td>')
+            out.append("</tr>")
+        out.append("</table>")
+    return "".join(out)
+
+
 def _legend(thr: float) -> str:
     return ('<p class="legend"><span class="g" style="position:static">recovered grid</span>'
             '<span class="f" style="position:static">value read</span>'
@@ -167,8 +200,11 @@ def document_page(result: dict, sidecar: dict | None, thumbs: dict[str, str], th
                 body.append(f"<h2>page {num}</h2>{fig}")
                 shown = True
     if not shown:
-        for t in (sidecar or {}).get("tables", []):
-            body.append(_html_table(t, cells, thr))
+        body.append(_pivot_tables(cells, thr))
+        raw = (sidecar or {}).get("tables", [])
+        if raw:
+            body.append(f"<details><summary>recovered tables as printed ({len(raw)})</summary>" +
+                        "".join(_html_table(t, cells, thr) for t in raw) + "</details>")
     flagged = sorted(((k, c) for k, c in cells.items()
                       if c.get("status") == "conflict" or (c.get("confidence") or 0) < thr),
                      key=lambda kc: kc[1].get("confidence") or 0)
