@@ -233,5 +233,6 @@ def image_pdf(pages: list[Image.Image], dpi: int, quality: int | None = None) ->
     Pages are JPEG (DCT) at the scan's own quality, or CCITT G4 for 1-bit fax pages."""
     buf = io.BytesIO()
     kw = {"quality": quality} if quality and pages[0].mode != "1" else {}
-    pages[0].save(buf, "PDF", save_all=True, append_images=pages[1:], resolution=float(dpi), **kw)
+    pages[0].save(buf, "PDF", save_all=True, append_images=pages[1:], resolution=float(dpi),
+                  creationDate=None, modDate=None, **kw)  # no timestamps: same bytes every run
     return buf.getvalue()
