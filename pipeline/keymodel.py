@@ -161,6 +161,11 @@ class KeyClassifier:
         return d
 
     @property
+    def version(self) -> str:
+        """Names the trained model in result files (doc.models["mapper"])."""
+        return f"classifier:{self.meta_.get('data_hash', 'untracked')}"
+
+    @property
     def words(self) -> _Words:
         w = self.__dict__.get("_words")
         if w is None:

@@ -112,6 +112,26 @@ def train(examples: list[kd.Example], copies_calib: int = 3) -> KeyClassifier:
     return m
 
 
+def _seed_metrics() -> dict | None:
+    """End-to-end key accuracy on the seed reports (clean and OCR-noised), both mappers."""
+    try:
+        from .eval_keys import seed_report
+        return seed_report()
+    except Exception as e:  # the pipeline is not this module's to break
+        print(f"seed evaluation skipped: {type(e).__name__}: {e}")
+        return None
+
+
+def _seed_rows(seeds: dict | None) -> str:
+    if not seeds:
+        return "Not run (no seed reports, or the pipeline failed; see `python -m training.eval_keys`).\n"
+    out = ["| set | fuzzy baseline | classifier |", "|---|---|---|"]
+    for part, res in seeds.items():
+        f, c = res["fuzzy"], res["classifier"]
+        out.append(f"| {part} ({f['n']} cells) | {f['accuracy']} | {c['accuracy']} |")
+    return "\n".join(out) + "\n"
+
+
 def model_card(out: Path, metrics: dict) -> str:
     m, b = metrics["classifier"], metrics["baseline_fuzzy"]
     rows = "\n".join(f"| {k} | {b.get(k)} | {m.get(k)} |" for k in
@@ -148,7 +168,13 @@ wordings never seen in training. `ece`: expected calibration error of the top pr
 | metric | fuzzy baseline | classifier |
 |---|---|---|
 {rows}
-"""
+
+## End to end: the seed reports (tests/fixtures/seeds, `python -m training.eval_keys`)
+Whole pipeline (`pipeline.run.extract`, mapper fuzzy vs classifier); an expected key counts
+when the result has it with the expected value. `ocr_noise`: 3 seeded OCR-noise draws over
+every label cell of each report (values intact).
+
+{_seed_rows(metrics.get('seeds'))}"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--synth", type=Path, default=SYNTH_DIR, help="synthetic corpus (used if present)")
     p.add_argument("--eval", type=Path, default=kd.EVAL_PATH, help="fixed evaluation set (.jsonl)")
     p.add_argument("--copies", type=int, default=None, help="noisy renderings per wording (default from config)")
+    p.add_argument("--no-seeds", action="store_true", help="skip the end-to-end seed-report evaluation")
     p.add_argument("--no-keep", action="store_true", help="do not copy --add files into the labelled folder")
     a = p.parse_args(argv)
     for d in a.add:
@@ -172,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"training on {len(examples)} examples ({desc})")
     model = train(examples)
     train_s = time.perf_counter() - t0
+    model.meta_["data_hash"] = kd.data_hash(examples)
     ev = kd.load_eval(a.eval)
     from pipeline.classify import FuzzyMapper
     import sklearn
@@ -211,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
                  "copies": a.copies or int(kd.cfg().get("copies", 24))},
         "eval_set": str(a.eval), "classifier": res, "baseline_fuzzy": base,
     }
+    if out.resolve() == DEFAULT_OUT.resolve() and not a.no_seeds:
+        metrics["seeds"] = _seed_metrics()
     (out / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     (out / "MODEL_CARD.md").write_text(model_card(out, metrics), encoding="utf-8")
     if a.add and not a.no_keep:
