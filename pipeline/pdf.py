@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 import unicodedata
 from pathlib import Path
 
@@ -61,9 +62,12 @@ def _good_char(ch: str) -> bool:
     cat = unicodedata.category(ch)
     if cat.startswith("C"):
         return False
+    # Chinese reports print CJK, ASCII and a few symbols; Latin-1 or Cyrillic letters in
+    # bulk are the mojibake of fonts without a unicode map
     return (0x20 <= o < 0x7F or 0x4E00 <= o <= 0x9FFF or 0x3000 <= o <= 0x303F
             or 0xFF00 <= o <= 0xFFEF or 0x2000 <= o <= 0x206F or 0x3400 <= o <= 0x4DBF
-            or cat[0] in "LNPS")
+            or 0xF900 <= o <= 0xFAFF or 0x2460 <= o <= 0x24FF or 0x2160 <= o <= 0x217F
+            or ch in "°±×÷·§№℃")
 
 
 def ink_cover(grey: np.ndarray, boxes_px: list[tuple[float, float, float, float]]) -> float:
@@ -152,9 +156,15 @@ def read_pdf(path: str | Path, settings=None) -> Document:
     max_pixels = getattr(settings, "max_pixels", 60_000_000)
     try:
         pdf = pdfium.PdfDocument(str(path))
-    except Exception as e:  # pdfium reports corrupt and encrypted files the same way
+    except Exception as e:
         msg = str(e)
-        if "password" in msg.lower() or "security" in msg.lower():
+        head = path.read_bytes()[:4_000_000]
+        # pdfium's last-error code can be stale: look at the file itself first
+        if b"/Encrypt" in head:
+            return doc.fail("encrypted PDF: a password is needed to open it")
+        if re.search(rb"/Count\s*0\b", head) and not re.search(rb"/Type\s*/Page\b", head):
+            return doc.fail("the PDF has no pages")
+        if "password" in msg.lower():
             return doc.fail("encrypted PDF: a password is needed to open it")
         return doc.fail(f"not a readable PDF ({msg.strip() or type(e).__name__})")
     try:

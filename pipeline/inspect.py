@@ -1,0 +1,119 @@
+"""`gouji inspect`: a picture of what gouji saw on a page.
+
+Why: when a figure is wrong, the first question is whether the table, its grid or the
+reading failed. The PNG shows the upright, deskewed page with each table's box (blue),
+its cells (green; header cells shaded), and the top reading of every cell (red: value and
+probability; grey: the cell text of label cells; '?' for an ink cell that could not be read).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+FONTS = ["/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+         "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+         "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+         "/usr/share/fonts/truetype/arphic/uming.ttc"]
+
+
+def _font(size: int):
+    from PIL import ImageFont
+    for f in FONTS:
+        if Path(f).exists():
+            try:
+                return ImageFont.truetype(f, size)
+            except OSError:
+                continue
+    return ImageFont.load_default()
+
+
+def _read(path: Path, settings):
+    try:
+        from . import read as reader
+        return reader.read(path, settings)
+    except ImportError:
+        from .pdf import read_image, read_pdf
+        return read_pdf(path, settings) if path.suffix.lower() == ".pdf" else read_image(path, settings)
+
+
+def draw_page(page) -> "Image.Image":
+    """The page image with tables, cells and readings drawn on it."""
+    from PIL import Image, ImageDraw
+    from .grid import page_scale
+    img = Image.fromarray(page.image).convert("RGB")
+    over = Image.new("RGBA", img.size, (0, 0, 0, 0))
+    d = ImageDraw.Draw(over)
+    s = page_scale(page)
+    font = _font(max(12, img.width // 70))
+    small = _font(max(10, img.width // 120))
+    for t in page.tables:
+        for c in t.cells:
+            if c.page not in (None, page.number) or not c.bbox:
+                continue
+            x0, y0, x1, y1 = (v * s for v in c.bbox)
+            if c.is_header:
+                d.rectangle((x0, y0, x1, y1), fill=(255, 230, 120, 70))
+            d.rectangle((x0 + 1, y0 + 1, x1 - 1, y1 - 1), outline=(0, 170, 0, 255), width=2)
+            if c.readings:
+                v, p = c.readings[0]
+                label = f"{'∅' if v is None else v} {p:.2f}"
+                if len(c.readings) > 1 and c.readings[1][1] >= 0.05:
+                    v2, p2 = c.readings[1]
+                    label += f" | {'∅' if v2 is None else v2} {p2:.2f}"
+                d.text((x0 + 3, y0 + 2), label, fill=(220, 0, 0, 255), font=small)
+            elif c.text and not c.is_header:
+                d.text((x0 + 3, y0 + 2), c.text[:12], fill=(90, 90, 90, 255), font=small)
+            elif not c.text and c.readings == [] and not c.is_header and getattr(c, "key", None) is None:
+                pass
+            d.text((x1 - 3, y1 - 2), f"{c.row},{c.col}", fill=(0, 120, 0, 200), font=small, anchor="rb")
+        if t.bbox and t.page == page.number:
+            x0, y0, x1, y1 = (v * s for v in t.bbox)
+            d.rectangle((x0 - 4, y0 - 4, x1 + 4, y1 + 4), outline=(0, 60, 255, 255), width=4)
+            tag = f"table {t.n_rows}×{t.n_cols}" + (f" pages {t.pages}" if len(t.pages) > 1 else "")
+            if t.kind:
+                tag += f" {t.kind}"
+            d.text((x0, max(0, y0 - 8 * s)), tag, fill=(0, 60, 255, 255), font=font)
+    info = f"page {page.number}  rotation {page.rotation}°  skew {page.skew:.2f}°  text layer {page.text_layer}"
+    d.text((10, 10), info, fill=(0, 60, 255, 255), font=font)
+    return Image.alpha_composite(img.convert("RGBA"), over).convert("RGB")
+
+
+def inspect_file(path, page: int | None = None, out=None, settings=None) -> list[Path]:
+    """Write one PNG per page (the given page, or every page with a table, else page 1)."""
+    from . import grid
+    from .run import Settings
+    path = Path(path)
+    settings = settings or Settings()
+    doc = _read(path, settings)
+    if doc.status == "failed":
+        raise SystemExit(f"gouji inspect: {path}: {'; '.join(doc.errors)}")
+    pages = [p for p in doc.pages if p.image is not None]
+    if not pages:
+        raise SystemExit(f"gouji inspect: {path}: no page images (text or HTML input)")
+    if page is not None:
+        if not 1 <= page <= len(doc.pages):
+            raise SystemExit(f"gouji inspect: {path} has {len(doc.pages)} pages, no page {page}")
+        # only the wanted page (and its neighbours, for tables continued across pages)
+        keep = {page - 1, page, page + 1}
+        for p in doc.pages:
+            if p.number not in keep:
+                p.image = None
+    grid.recover(doc, settings)
+    chosen = ([p for p in doc.pages if p.number == page] if page is not None
+              else [p for p in doc.pages if p.tables] or pages[:1])
+    outs = []
+    for p in chosen:
+        if out is None:
+            dst = path.with_name(f"{path.stem}.inspect-p{p.number}.png")
+        else:
+            o = Path(out)
+            if o.suffix.lower() == ".png" and len(chosen) == 1:
+                dst = o
+            else:
+                o.mkdir(parents=True, exist_ok=True)
+                dst = o / f"{path.stem}-p{p.number}.png"
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        draw_page(p).save(dst)
+        outs.append(dst)
+    return outs
