@@ -1,0 +1,187 @@
+"""Synthetic corpus (training/synth): truth that keeps the balance equations except where a
+misprint was injected, byte-identical output for a seed, boxes on the page and on the text."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pypdfium2 as pdfium
+import pytest
+
+from pipeline.export import validate
+from pipeline.templates import templates
+from training.synth import degrade as dg
+from training.synth.build import load_config, make_document
+from training.synth.truth import truth_for
+from training.synth.values import draw_report, equation_failures
+
+ROOT = Path(__file__).resolve().parent.parent
+CFG = load_config(ROOT / "configs" / "synth.yaml")
+SAMPLES = ROOT / "datasets" / "samples"
+RENDERINGS = ["digital", "scan_light", "scan_heavy", "text"]
+
+
+def failing(tpl, cells: dict) -> set[str]:
+    values = {k: c["value"] for k, c in cells.items()}
+    out = set()
+    for e in tpl.expand_equations(set(values)):
+        if abs(sum(values[k] or 0 for k in e.lhs) - sum(values[k] or 0 for k in e.rhs)) > 1e-9:
+            out.add(e.name)
+    return out
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    out = tmp_path_factory.mktemp("synth")
+    docs = []
+    for i, t in enumerate(["2019", "2021", "2021"]):
+        make_document(f"t{i}", [11, 5, i], CFG, out, RENDERINGS, page_images="all", force={"template": t})
+        docs.append(json.loads((out / f"t{i}.truth.json").read_text(encoding="utf-8")))
+    return out, docs
+
+
+@pytest.mark.parametrize("name", ["2019", "2021"])
+def test_values_keep_equations_except_injected(name):
+    tpl = templates()[name]
+    n_inj = n_blank = n_single = 0
+    for i in range(300):
+        rv = draw_report(np.random.default_rng([3, i]), tpl, 2021, "某区司法局", CFG)
+        fails = set(equation_failures(tpl, rv.values))
+        injected = {e for inj in rv.injected for e in inj["equations"]}
+        assert fails <= injected, (i, fails - injected)
+        if rv.injected:
+            n_inj += 1
+            assert fails, i  # an injected misprint is visible in print
+            for inj in rv.injected:
+                for k in inj["keys"]:
+                    assert rv.values[k] is not None  # misprinted cells are never blanked
+        n_blank += bool(rv.blank_keys)
+        n_single += rv.single_other
+        for k in rv.blank_keys:
+            assert rv.values[k] is None and rv.true_values[k] == 0
+        # the printed text parses back to the value
+        for k, v in rv.values.items():
+            if v is not None:
+                assert float(rv.texts[k].replace("万元", "").lstrip("+")) == pytest.approx(v)
+    assert 20 < n_inj < 120 and 20 < n_blank < 150
+    assert (n_single > 5) == (name == "2021")
+
+
+def test_truth_equations_and_schema(corpus):
+    out, docs = corpus
+    for t in docs:
+        tpl = templates()[t["template"]]
+        injected = {e for inj in t["injected"] for e in inj["equations"]}
+        assert failing(tpl, t["cells"]) <= injected
+        assert {c["equation"] for c in t["checks"] if not c["holds"]} == failing(tpl, t["cells"])
+        assert t["status"] == ("needs_review" if t["injected"] else "ok")
+        assert set(t["blank_keys"]) == {k for k, c in t["cells"].items() if c["value"] is None}
+        for r in RENDERINGS:
+            validate(truth_for(t, r))
+        validate(truth_for(t, "scan_heavy", unit="px"))
+
+
+def test_generation_is_deterministic(corpus, tmp_path):
+    out, docs = corpus
+    make_document("t1", [11, 5, 1], CFG, tmp_path, RENDERINGS, page_images="all", force={"template": "2021"})
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert any(f.endswith(".pdf") for f in files) and any(f.endswith(".txt") for f in files)
+    for f in files:
+        assert (tmp_path / f).read_bytes() == (out / f).read_bytes(), f
+
+
+def test_boxes_inside_pages(corpus):
+    out, docs = corpus
+    for t in docs:
+        pages = t["rendering"]["pages"]
+        for k, c in t["cells"].items():
+            p = pages[c["page"] - 1]
+            x0, y0, x1, y1 = c["bbox"]
+            assert 0 <= x0 < x1 <= p["width"] and 0 <= y0 < y1 <= p["height"], k
+        for name in ("scan_light", "scan_heavy"):
+            r = t["renderings"][name]
+            for k, (pg, *bb) in r["cells_px"].items():
+                pi = r["pages"][pg - 1]
+                assert 0 <= bb[0] < bb[2] <= pi["width_px"] and 0 <= bb[1] < bb[3] <= pi["height_px"], (name, k)
+            for k, (pg, *bb) in r["cells"].items():
+                pi = r["pages"][pg - 1]
+                assert bb[2] <= pi["width_pt"] + 0.01 and bb[3] <= pi["height_pt"] + 0.01
+        # every value cell of the grid is a truth cell, and value boxes do not overlap
+        vals = [g for recs in t["grid"].values() for g in recs if g["role"] == "value"]
+        assert {g["key"] for g in vals} == set(t["cells"])
+        by_page: dict = {}
+        for g in vals:
+            by_page.setdefault(g["page"], []).append(g["bbox"])
+        for boxes in by_page.values():
+            b = np.array(boxes)
+            ix = np.minimum(b[:, None, 2], b[None, :, 2]) - np.maximum(b[:, None, 0], b[None, :, 0])
+            iy = np.minimum(b[:, None, 3], b[None, :, 3]) - np.maximum(b[:, None, 1], b[None, :, 1])
+            inter = (ix > 0.5) & (iy > 0.5)
+            np.fill_diagonal(inter, False)
+            assert not inter.any()
+
+
+def test_digital_boxes_hold_their_text(corpus):
+    """The PDF text layer inside a truth box is the printed value (boxes are exact)."""
+    out, docs = corpus
+    for t in docs:
+        pdf = pdfium.PdfDocument(str(out / t["renderings"]["digital"]["file"]))
+        checked = 0
+        for k, c in t["cells"].items():
+            if not c["text"]:
+                continue
+            page = pdf[c["page"] - 1]
+            h = page.get_height()
+            x0, y0, x1, y1 = c["bbox"]
+            tp = page.get_textpage()
+            got = tp.get_text_bounded(left=x0 + 0.5, bottom=h - y1 + 0.5, right=x1 - 0.5, top=h - y0 - 0.5)
+            assert got.replace("\r", "").replace("\n", "").replace(" ", "") == c["text"].replace(" ", ""), k
+            checked += 1
+        assert checked > 20
+        pdf.close()
+
+
+def test_text_rendering_carries_values(corpus):
+    out, docs = corpus
+    for t in docs:
+        txt = (out / t["renderings"]["text"]["file"]).read_text(encoding="utf-8")
+        assert t["agency"] in txt
+        nonzero = [c["text"] for c in t["cells"].values() if c["text"] not in ("", "0")]
+        for s in nonzero:
+            assert s in txt
+
+
+def test_rotation_moves_boxes_consistently():
+    box = np.array([[10.0, 20.0, 30.0, 60.0]])
+    w, h = 100, 200
+    b90 = dg._apply(dg._rot_matrix(90, w, h), box)
+    assert b90.tolist() == [[140.0, 10.0, 180.0, 30.0]]  # (x, y) -> (h - y, x)
+    b = box
+    dims = (w, h)
+    for _ in range(4):
+        b = dg._apply(dg._rot_matrix(90, *dims), b)
+        dims = dims[::-1]
+    assert np.allclose(b, box)
+    img = np.zeros((h, w), np.uint8)
+    img[20:60, 10:30] = 255
+    rot = np.rot90(img, k=-1)  # what degrade_page does for rotated_cw=90
+    ys, xs = np.nonzero(rot)
+    assert [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1] == [140, 10, 180, 30]
+
+
+def test_committed_samples_are_complete():
+    truths = sorted(SAMPLES.glob("*.truth.json"))
+    seen = set()
+    for tp in truths:
+        t = json.loads(tp.read_text(encoding="utf-8"))
+        seen.add(t["template"])
+        for name in RENDERINGS:
+            r = t["renderings"][name]
+            data = (SAMPLES / r["file"]).read_bytes()
+            assert hashlib.sha256(data).hexdigest() == r["sha256"], r["file"]
+        imgs = t["renderings"]["scan_heavy"].get("page_images", [])
+        assert imgs and all((SAMPLES / i["file"]).exists() for i in imgs)
+    assert seen == {"2019", "2021"}
+    assert sum(f.stat().st_size for f in SAMPLES.iterdir()) < 4.5e6
