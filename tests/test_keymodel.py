@@ -165,3 +165,13 @@ def test_shipped_model_loads_fast():
 
 def test_load_default_none_without_model(tmp_path):
     assert load_default(tmp_path) is None
+
+
+def test_synthetic_truth_grids_become_examples():
+    ex = kd.synth_examples(kd.ROOT / "datasets" / "samples")
+    if not ex:
+        pytest.skip("no synthetic truth files in datasets/samples")
+    by = {e.cls for e in ex}
+    assert "requests.row:granted" in by and "none" in by and "appeals.col:upheld" in by
+    hdr = next(e for e in ex if e.cls == "requests.col:natural_person")
+    assert hdr.context["header"] is True and hdr.context["table"] == "requests"

@@ -112,6 +112,13 @@ class Noise:
                 others = [o for o in grp if o != ch]
                 if others:
                     self.conf.setdefault(ch, []).extend(others)
+        try:   # substitutions the project's OCR made on our scans (training/ocr_confusions.py)
+            measured = config("ocr_confusions.yaml").get("substitutions") or []
+        except OSError:
+            measured = []
+        for a_, b_, n in measured:
+            if len(str(a_)) == 1 and len(str(b_)) == 1:
+                self.conf.setdefault(str(a_), []).extend([str(b_)] * max(1, min(int(n), 5)))
         norm = config("normalize.yaml")
         tr = "".join(str(norm.get("traditional", "")).split())
         self.to_trad = {tr[i + 1]: tr[i] for i in range(0, len(tr) - 1, 2)}
@@ -375,22 +382,31 @@ def labelled_examples(dirs, rng: random.Random) -> tuple[list[Example], list[str
 
 # --- the synthetic corpus (training/synth), used when generated --------------------------
 
-def _tables_in(node):
-    """Every dict with a "cells" list under a truth document (any nesting)."""
-    if isinstance(node, dict):
-        if isinstance(node.get("cells"), list):
-            yield node
-        for v in node.values():
-            yield from _tables_in(v)
-    elif isinstance(node, list):
-        for v in node:
-            yield from _tables_in(v)
+def _grids(d) -> list[tuple[str | None, list[dict]]]:
+    """(table, cell records) of a truth file: {"grid": {table: [records]}} as training/synth
+    writes it, or any dict with a "cells" list of records (other generators)."""
+    g = d.get("grid") if isinstance(d, dict) else None
+    if isinstance(g, dict) and all(isinstance(v, list) for v in g.values()):
+        return [(t, recs) for t, recs in g.items()]
+    out = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("cells"), list):
+                out.append((node.get("kind") or node.get("table"), node["cells"]))
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+    walk(g if g is not None else d)
+    return out
 
 
 def synth_examples(root: Path, limit: int = 20000, none_share: float = 0.3, seed: int = 0) -> list[Example]:
-    """Cells of the synthetic corpus' truth files (datasets/generated/**/*.truth.json): label
-    cells with their class ("cls"/"class"), other cells as none (a sample). Tolerant of the
-    layout: any dict with a "cells" list of {"row", "col", "text", "role"?, "cls"?} dicts."""
+    """Cells of the synthetic corpus' truth grids (datasets/generated/**/*.truth.json): label
+    cells with their class, a share of the other cells (values, notes, parent headers) as
+    none. Context as the decoder sees it: table, row, col, header, the text before."""
     known = known_classes()
     rng = random.Random(seed)
     out: list[Example] = []
@@ -399,27 +415,23 @@ def synth_examples(root: Path, limit: int = 20000, none_share: float = 0.3, seed
             d = json.loads(p.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        for g in _tables_in(d.get("grid", d) if isinstance(d, dict) else d):
-            table = g.get("kind") or g.get("table")
-            hdr_rows = g.get("header_rows")
-            cells = [c for c in g["cells"] if isinstance(c, dict) and isinstance(c.get("text"), str)]
+        for table, recs in _grids(d):
+            cells = [c for c in recs if isinstance(c, dict) and isinstance(c.get("text"), str)]
             cells.sort(key=lambda c: (c.get("row", 0), c.get("col", 0)))
             prev = ""
             for c in cells:
-                cls = c.get("cls") or c.get("class") or c.get("label_class")
-                role = c.get("role")
-                if cls is None and role in ("value", "note", "empty") and rng.random() < none_share:
+                cls = c.get("class") or c.get("cls")
+                if cls is None and rng.random() < none_share:
                     cls = NONE
                 if cls in known:
-                    header = role == "header" or (isinstance(hdr_rows, int) and c.get("row", 99) < hdr_rows)
-                    ctx = {"row": c.get("row"), "col": c.get("col"), "header": header, "prev": prev}
+                    ctx = {"row": c.get("row"), "col": c.get("col"), "header": c.get("role") == "header", "prev": prev}
                     if table in ("active", "requests", "appeals"):
                         ctx["table"] = table
                     out.append(Example(c["text"], cls, ctx, tags=["synth"]))
                 prev = c["text"]
-            if len(out) >= limit:
-                return out
-    return out
+        if len(out) >= limit:
+            break
+    return out[:limit]
 
 
 def data_hash(examples: list[Example]) -> str:
