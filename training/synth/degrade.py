@@ -194,8 +194,11 @@ def degrade_page(rng, img: np.ndarray, boxes: np.ndarray, lc: dict, dpi: int, co
         ops.append(f"blur:{s:.2f}")
     binar = (not color) and bool(lc.get("_binarize"))
     if binar:
-        thr = int(rng.uniform(150, 200))
-        img = np.where(img > thr, 255, 0).astype(np.uint8)
+        # a fax/MFP binariser adapts to the local background (no black lighting blobs)
+        c = int(rng.uniform(12, 28))
+        block = int(dpi / 5) | 1
+        img = cv2.adaptiveThreshold(img, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, block, c)
+        thr = c
         sp = rng.random(img.shape, dtype=np.float32)
         img[sp < 0.002] = 0
         img[sp > 0.997] = 255

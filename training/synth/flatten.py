@@ -80,7 +80,7 @@ def _row_entries(t: LTable, st: Style, rng) -> list[list[str]]:
     return rows
 
 
-def _vertical_rows(t: LTable, st: Style) -> dict[int, list[str]]:
+def _vertical_rows(t: LTable, st: Style, sep: str = "\t") -> dict[int, list[str]]:
     """Column-wise reading of a header row whose labels wrap one char per line."""
     out = {}
     last_hdr = t.header_rows - 1
@@ -94,16 +94,17 @@ def _vertical_rows(t: LTable, st: Style) -> dict[int, list[str]]:
         n = max(len(x) for x in lines)
         text_rows = []
         for j in range(st.vstart, n):
-            text_rows.append("\t".join(x[j] if j < len(x) else "" for x in lines))
+            text_rows.append(sep.join(x[j] if j < len(x) else "" for x in lines))
         for j in range(0, st.vstart):
-            text_rows.append("\t".join(x[j] if j < len(x) else "" for x in lines))
+            text_rows.append(sep.join(x[j] if j < len(x) else "" for x in lines))
         out[r] = text_rows
     return out
 
 
 def table_text(t: LTable, st: Style, rng) -> list[str]:
     rows = _row_entries(t, st, rng)
-    vert = _vertical_rows(t, st) if (t.kind == "appeals" and st.vertical) else {}
+    vert = _vertical_rows(t, st, " | " if st.kind == "pipes" else "\t") if (t.kind == "appeals" and st.vertical) \
+        else {}
     lines: list[str] = []
     if st.kind == "lines":
         for r, entries in enumerate(rows):
