@@ -15,7 +15,7 @@ from pipeline.templates import templates
 from training.synth import degrade as dg
 from training.synth.build import load_config, make_document
 from training.synth.truth import truth_for
-from training.synth.values import draw_report, equation_failures
+from training.synth.values import draw_report, equation_failures, parse_printed
 
 ROOT = Path(__file__).resolve().parent.parent
 CFG = load_config(ROOT / "configs" / "synth.yaml")
@@ -64,7 +64,7 @@ def test_values_keep_equations_except_injected(name):
         # the printed text parses back to the value
         for k, v in rv.values.items():
             if v is not None:
-                assert float(rv.texts[k].replace("万元", "").lstrip("+")) == pytest.approx(v)
+                assert parse_printed(rv.texts[k]) == pytest.approx(v)
     assert 20 < n_inj < 120 and 20 < n_blank < 150
     assert (n_single > 5) == (name == "2021")
 

@@ -39,6 +39,7 @@ class LTable:
     col_weights: list[float]
     width_frac: float = 1.0      # share of the text width the table takes
     font_size: float = 9.0
+    col_em: float | None = None  # fixed inner column width in font sizes (narrow tables)
 
 
 @dataclass
@@ -96,10 +97,20 @@ class Wording:
     def label(self, cls: str) -> str:
         texts = list(self.classes.get(cls, ()))
         extra = [t for t in self.lc["extra_variants"].get(cls, []) if t not in texts]
+        out = texts[0]
         if len(texts) + len(extra) > 1 and self.rng.random() < self.lc["variant_p"]:
-            alts = texts[1:] + extra
-            return _choice(self.rng, alts)
-        return texts[0]
+            out = _choice(self.rng, texts[1:] + extra)
+        return self.noisy(out)
+
+    def noisy(self, s: str) -> str:
+        """Printed typos real reports have: a stray space inside a label, a dropped char."""
+        if len(s) >= 4 and self.rng.random() < self.lc["label_space_p"]:
+            i = int(self.rng.integers(1, len(s) - 1))
+            s = s[:i] + " " + s[i:]
+        if len(s) >= 7 and self.rng.random() < self.lc["label_drop_char_p"]:
+            i = int(self.rng.integers(2, len(s) - 1))
+            s = s[:i] + s[i + 1:]
+        return s
 
     def number(self, num: str | None) -> str:
         if not num:
@@ -144,6 +155,14 @@ def active_table(rng, tpl: Template, rv: ReportValues, w: Wording, cfg: dict) ->
             if not single:
                 for j in range(n, ncol):
                     cells.append(GCell(r, 1 + j, "", "empty"))
+            r += 1
+        extra = cfg["layout"]["extra_rows"].get(s.key)
+        if extra and rng.random() < cfg["layout"]["extra_row_p"]:
+            # a local addition (e.g. 其他主动公开文件): printed, but no canonical key
+            cells.append(GCell(r, 0, _choice(rng, extra), "label", cls="unmapped", align="center"))
+            for j in range(ncol if not single else 1):
+                v = int(rng.poisson(6)) if rng.random() < 0.6 else 0
+                cells.append(GCell(r, 1 + j, str(v), "extra", colspan=ncol if single else 1))
             r += 1
     lab_w = float(rng.uniform(1.1, 1.8))
     return LTable("active", cells, r, ncol + 1, 0, [lab_w] + [1.0] * ncol,
@@ -264,8 +283,9 @@ def appeals_table(rng, tpl: Template, rv: ReportValues, w: Wording, cfg: dict, n
             k = f"appeals/{g.key}/{c.key}"
             cells.append(GCell(3, gi * nc + j, rv.texts[k], "value", key=k))
     n = len(groups) * nc
-    frac = float(rng.uniform(0.55, 0.75)) if narrow else 1.0
-    return LTable("appeals", cells, 4, n, 3, [1.0] * n, width_frac=frac)
+    # narrow: columns about one character wide, so 结果维持 wraps one char per line
+    col_em = float(rng.uniform(1.05, 1.6)) if narrow else None
+    return LTable("appeals", cells, 4, n, 3, [1.0] * n, col_em=col_em)
 
 
 def _fill(rng, s: str, rv: ReportValues) -> str:

@@ -153,6 +153,8 @@ class Flow:
         pad = fs * 0.35
         lead = fs * 1.3
         width = (self.x1 - self.x0) * t.width_frac
+        if t.col_em:
+            width = min(width, t.n_cols * (fs * t.col_em + 2 * pad))
         tx0 = self.x0 + ((self.x1 - self.x0) - width) / 2
         tot = sum(t.col_weights)
         cw = [width * x / tot for x in t.col_weights]
@@ -207,7 +209,7 @@ class Flow:
             if len(fl) > 1:
                 rec["fragments"] = fl
             records.append(rec)
-            align = value_align if cell.role == "value" else cell.align
+            align = value_align if cell.role in ("value", "extra") else cell.align
             for f in fl:
                 items.append((f["page"], f["bbox"], lines[i] if f is main else [], align, fs, pad, lead))
         for rp in repeats:

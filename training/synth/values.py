@@ -187,7 +187,24 @@ def format_value(rng, key: str, v, tpl: Template, cfg: dict) -> str:
         return s
     if key.endswith("/change") and isinstance(v, int) and v > 0 and rng.random() < vc["signed_plus_p"]:
         return f"+{v}"
-    return str(v)
+    s = str(v)
+    if rng.random() < vc["count_unit_suffix_p"]:
+        s += str(rng.choice(["件", "(件)", "项"]))
+    if rng.random() < vc["fullwidth_digits_p"]:
+        s = s.translate(_FULLWIDTH)
+    return s
+
+
+_FULLWIDTH = str.maketrans("0123456789+-.", "０１２３４５６７８９＋－．")
+
+
+def parse_printed(text: str) -> float | None:
+    """The number a printed cell text stands for (what the truth value is), None for a blank."""
+    t = text.translate(str.maketrans("０１２３４５６７８９＋－．", "0123456789+-.")).strip()
+    for u in ("万元", "(件)", "件", "项"):
+        t = t.replace(u, "")
+    t = t.lstrip("+")
+    return float(t) if t and t not in ("/", "—", "-", "／") else None
 
 
 def equation_failures(tpl: Template, values: dict) -> list[str]:
@@ -292,7 +309,7 @@ def draw_report(rng, tpl: Template, year: int, agency: str, cfg: dict) -> Report
         t = mark if v is None else format_value(rng, k, v, tpl, cfg)
         texts[k] = t
         if isinstance(v, float):  # the truth is what is printed (rounded amounts)
-            vals[k] = float(t.replace("万元", ""))
+            vals[k] = parse_printed(t)
             true_values[k] = vals[k] if not any(k in i["keys"] for i in injected) else true_values[k]
     return ReportValues(tpl.name, year, agency, keys, vals, texts, true_values, single_other,
                         injected, blank)
