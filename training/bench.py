@@ -184,21 +184,31 @@ def auto_accept(conf, correct, n_total: int | None = None, target: float = 0.995
 # =========================================================================================
 
 def corpus_items(cfg: dict, n_docs: int) -> list[dict]:
-    """The first n_docs of the test split, generated (same seeds as `make data`) if missing."""
+    """The first n_docs of the test split: from the corpus (`make data`) when it holds them,
+    else generated with the same seeds into the bench cache (datasets/cache/bench/test), so a
+    corpus being rebuilt meanwhile cannot pull files from under a run."""
     scfg = yaml.safe_load((ROOT / cfg["synth_config"]).read_text(encoding="utf-8"))
-    out_dir = ROOT / cfg["corpus"]
     ids = [f"test_{i:05d}" for i in range(n_docs)]
-    missing = [i for i, d in enumerate(ids) if not (out_dir / f"{d}.truth.json").exists()
-               or not all((out_dir / _file(d, s)).exists() for s in cfg["splits"])]
-    if missing:
+
+    def complete(d: Path, doc: str) -> bool:
+        return (d / f"{doc}.truth.json").exists() and all((d / _file(doc, s)).exists() for s in cfg["splits"])
+    corpus, cache = ROOT / cfg["corpus"], ROOT / cfg["cache"]
+    out = []
+    todo = []
+    for i, d in enumerate(ids):
+        where = corpus if complete(corpus, d) else cache
+        if where is cache and not complete(cache, d):
+            todo.append(i)
+        out.append({"doc": d, "dir": str(where)})
+    if todo:
         from training.synth.build import SPLITS, make_document
         si = SPLITS.index("test")
-        print(f"bench: generating {len(missing)} test documents into {out_dir} (same seeds as make data)",
+        print(f"bench: generating {len(todo)} test documents into {cache} (same seeds as make data)",
               file=sys.stderr, flush=True)
-        for i in missing:
-            make_document(ids[i], [int(scfg["seed"]), si, i], scfg, out_dir, scfg["renderings"],
+        for i in todo:
+            make_document(ids[i], [int(scfg["seed"]), si, i], scfg, cache, scfg["renderings"],
                           scfg.get("page_images", "none"))
-    return [{"doc": d, "dir": str(out_dir)} for d in ids]
+    return out
 
 
 def _file(doc: str, split: str) -> str:
@@ -242,8 +252,15 @@ def seed_items(cfg: dict) -> list[dict]:
 # =========================================================================================
 
 def _peak_mb() -> float:
-    return max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024.0
+    """This process's peak resident memory (VmHWM: ru_maxrss would carry the parent's peak
+    over fork + exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _page_transforms(doc) -> dict:

@@ -40,6 +40,17 @@ def cells_of(table, page: int) -> list[dict]:
     return list(seen.values())
 
 
+def peak_mb() -> float:
+    """Peak resident memory of this process (VmHWM) or of a Tesseract child, whichever is larger."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    try:
+        with open("/proc/self/status") as fh:
+            own = next(int(l.split()[1]) / 1024.0 for l in fh if l.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        pass
+    return max(own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0)
+
+
 def main(argv: list[str]) -> int:
     from img2table.document import PDF
     from img2table.ocr import TesseractOCR
@@ -62,9 +73,7 @@ def main(argv: list[str]) -> int:
             rec["seconds"] = time.perf_counter() - t0
             out.write(json.dumps(rec, ensure_ascii=False) + "\n")
             out.flush()
-        peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                   resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-        out.write(json.dumps({"peak_rss_mb": peak / 1024.0}) + "\n")
+        out.write(json.dumps({"peak_rss_mb": peak_mb()}) + "\n")
     return 0
 
 
