@@ -476,7 +476,7 @@ def decode_requests(rows: list[Row], mapper, tpl: Template, out: Decoded) -> Non
         if positions != sorted(positions) or len(set(positions)) != len(positions):
             positions = None  # merged header cells (one per line): positions are not columns
         out.absent_cols = [k.split(":")[1] for k in col_classes if k not in found]
-    body = [r for r in rows[first_val:] if r.labels and r.has_values]
+    body = [r for r in rows[first_val:] if r.labels]
     header_blocks = {r.block for r in rows[:first_val]}
     if not body:
         return
@@ -495,13 +495,19 @@ def decode_requests(rows: list[Row], mapper, tpl: Template, out: Decoded) -> Non
         if pos is None and positions is not None and not r.aligned:
             if r.block in block_pos:
                 pos = [block_pos[r.block] + (p - positions[0]) for p in positions]
-        mapping, why = align_values(r, cols, pos, _row_check(cols, None))
+        if not r.has_values:
+            if P[body.index(r), a] < 0.5:
+                out.missing.update({f"requests/{key}/{c}": "row label printed without values" for c in cols})
+                continue
+            mapping, why = {c: None for c in cols}, "row printed without values: its cells read as blank"
+        else:
+            mapping, why = align_values(r, cols, pos, _row_check(cols, None))
         if mapping is None:
             for c in cols:
                 out.missing[f"requests/{key}/{c}"] = why
                 out.unreadable.add(f"requests/{key}/{c}")
             continue
-        if why and r.has_numbers:
+        if why and (r.has_numbers or not r.has_values):
             out.warnings.append(f"requests/{key}: {why}")
         first = next((c for c in mapping.values() if c is not None), None)
         if first is not None and not r.aligned and r.block not in header_blocks and r.block not in block_pos:
@@ -528,20 +534,18 @@ def decode_active(rows: list[Row], mapper, tpl: Template, out: Decoded) -> None:
     """Sections 第二十条第(X)项, each a small table: header (信息内容 + columns) and rows."""
     sec_classes = [f"active.section:{s.key}" for s in tpl.sections]
     row_classes = [f"active.row:{s.key}.{r.key}" for s in tpl.sections for r in s.rows]
-    body = [r for r in rows if r.labels and r.has_values]
-    if not body:
+    body = [r for r in rows if r.labels]
+    if not any(r.has_values for r in body):
         out.missing.update({k: "table cut off: no row printed" for k in tpl.keys("active")})
         return
     P = _row_probs(mapper, body, row_classes, "active")
     assign = monotone_assign(P)
     header_of: dict[int, list[Cell]] = {}
     last_header: list[Cell] = []
-    bi = 0
-    for r in rows:
-        if r.labels and r.has_values and bi < len(body) and r is body[bi]:
-            header_of[bi] = last_header
-            bi += 1
-        elif r.labels and not r.has_values:
+    for i, (r, a) in enumerate(zip(body, assign)):
+        if a is not None:
+            header_of[i] = last_header
+        else:
             if any(_short_match(c.text, sec_classes, 0.85) for c in r.labels) or "信息内容" in r.label:
                 last_header = []
             last_header = last_header + r.labels + r.values
@@ -565,7 +569,13 @@ def decode_active(rows: list[Row], mapper, tpl: Template, out: Decoded) -> None:
             positions = [found[f"active.col:{k}"].col for k in cols]
             if positions != sorted(positions) or len(set(positions)) != len(positions):
                 positions = None
-        mapping, why = align_values(r, cols, positions)
+        if not r.has_values:
+            if P[i, a] < 0.5:
+                continue
+            mapping, why = {c: None for c in cols}, ""
+            out.warnings.append(f"active/{sec_key}.{row_key}: row printed without values: its cells read as blank")
+        else:
+            mapping, why = align_values(r, cols, positions)
         if mapping is None:
             for c in cols:
                 out.missing[f"active/{sec_key}.{row_key}/{c}"] = why
