@@ -486,8 +486,8 @@ def decode_requests(rows: list[Row], mapper, tpl: Template, out: Decoded) -> Non
     block_pos: dict[int, int] = {}
     for r, a in zip(body, assign):
         if a is None:
-            if r.label.strip() and not re.fullmatch(r"[\W\d]*", r.label):
-                out.unmapped.append(r.label)
+            if r.has_numbers and not re.fullmatch(r"[\W\d]*", r.label):
+                out.unmapped.append(r.label)  # a printed row with numbers and no canonical key
             continue
         key = row_classes[a].split(":")[1]
         out.labels.append({"text": r.last_label, "class": row_classes[a], "p": round(float(P[body.index(r), a]), 4)})
@@ -549,14 +549,10 @@ def decode_active(rows: list[Row], mapper, tpl: Template, out: Decoded) -> None:
             if any(_short_match(c.text, sec_classes, 0.85) for c in r.labels) or "信息内容" in r.label:
                 last_header = []
             last_header = last_header + r.labels + r.values
-    col_all = [c for c in label_classes(tpl) if c.startswith("active.col:") or c.startswith("active.section:")]
     for i, (r, a) in enumerate(zip(body, assign)):
         if a is None:
-            if r.label.strip() and not r.has_numbers and (any(_short_match(c.text, col_all, 0.7) for c in r.labels)
-                                                          or "信息内容" in r.label):
-                continue
-            if r.label.strip():
-                out.unmapped.append(r.label)
+            if r.has_numbers:
+                out.unmapped.append(r.label)  # a printed row with numbers and no canonical key
             continue
         sec_key, row_key = row_classes[a].split(":")[1].split(".")
         sec = next(s for s in tpl.sections if s.key == sec_key)
