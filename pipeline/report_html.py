@@ -24,6 +24,7 @@ text-align:left;vertical-align:top}table.list th{background:#f3f3f3}
 .s-ok{background:#2e7d32}.s-needs_review{background:#ef6c00}.s-failed{background:#c62828}
 .s-no_tables,.s-unsupported_template{background:#757575}
 .legend span{display:inline-block;margin-right:1em;padding:0 6px;border:1px solid #888}
+.legend span.g{border-color:rgba(0,120,255,.8)}.legend span.f{border:2px solid rgba(0,150,0,.8)}
 figure.page{position:relative;display:inline-block;margin:0 0 1.5em 0;border:1px solid #999;line-height:0}
 figure.page img{display:block;width:100%;height:auto}
 .g{position:absolute;box-sizing:border-box;border:1px solid rgba(0,120,255,.55)}
