@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     for w in a.workers:
         out = a.out / f"{a.engine}-w{w}"
         shutil.rmtree(out, ignore_errors=True)
+        load0 = os.getloadavg()[0]
         t = time.perf_counter()
         s = run_batch([a.data], out, workers=w, engine=a.engine, time_limit=a.time_limit, force=True,
                       progress=False)
@@ -52,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
                      "peak_worker_rss_mb": mem.get("peak_worker_rss_mb"),
                      "peak_total_rss_mb": mem.get("peak_total_workers_rss_mb"),
                      "parent_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-                     "counts": s.counts, "per_doc_s": d["timings"]["per_doc_s"]})
+                     "counts": s.counts, "per_doc_s": d["timings"]["per_doc_s"],
+                     "load_avg_before_after": [round(load0, 2), round(os.getloadavg()[0], 2)]})
         print(f"workers {w}: {s.line()}", file=sys.stderr)
     info = {"data": str(a.data), "cpus": os.cpu_count(), "python": platform.python_version(),
             "machine": platform.machine(), "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -64,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         print(f"| {r['engine']} | {r['workers']} | {r['documents']} | {r['pages']} | {r['engine_wall_s']} | "
               f"{r['pages_per_min']} | {r['docs_per_min']} | {r['peak_worker_rss_mb']} | {r['peak_total_rss_mb']} |")
+    print("\nload average (1 min) before/after each run: "
+          + ", ".join(f"{r['workers']} workers {r['load_avg_before_after']}" for r in rows))
     print(f"\n{info['cpus']} CPUs, data {a.data}; details in {a.out / 'bench_batch.json'}")
     return 0
 
