@@ -175,3 +175,23 @@ def test_synthetic_truth_grids_become_examples():
     assert "requests.row:granted" in by and "none" in by and "appeals.col:upheld" in by
     hdr = next(e for e in ex if e.cls == "requests.col:natural_person")
     assert hdr.context["header"] is True and hdr.context["table"] == "requests"
+
+
+def test_word_tokens_match_jieba(words):
+    """The runtime segmenter is jieba's algorithm (HMM off) on the small dictionary."""
+    import jieba
+    from pipeline.keymodel import _Words
+    from pipeline.normalize import normalize
+    ours = _Words(tuple(words))
+    tok = jieba.Tokenizer()
+    tok.FREQ, tok.total, tok.initialized = dict(ours.freq), sum(ours.freq.values()), True
+    texts = [normalize(e.text) for e in kd.generate(3, 2)][:1500]
+    for t in texts:
+        assert ours.cut(t) == [w for w in tok.lcut(t, HMM=False) if len(w) > 1], t
+
+
+def test_numpy_scores_match_sparse_fit_matrix(small):
+    texts = ["三、本年度办理结果(一)予以公开", "总计", "", "12", "行政規範性檔案"]
+    X = small._matrix(small._tokens(texts, None))
+    ref = np.asarray(X @ small.coef_.T) + small.intercept_
+    assert np.allclose(small._logits(texts), ref, atol=1e-4)

@@ -410,6 +410,7 @@ def synth_examples(root: Path, limit: int = 20000, none_share: float = 0.3, seed
     known = known_classes()
     rng = random.Random(seed)
     out: list[Example] = []
+    seen: set = set()
     for p in sorted(Path(root).rglob("*.truth.json")):
         try:
             d = json.loads(p.read_text(encoding="utf-8"))
@@ -423,7 +424,9 @@ def synth_examples(root: Path, limit: int = 20000, none_share: float = 0.3, seed
                 cls = c.get("class") or c.get("cls")
                 if cls is None and rng.random() < none_share:
                     cls = NONE
-                if cls in known:
+                sig = (c["text"], cls, table, c.get("role"), prev[:4])
+                if cls in known and sig not in seen:   # each distinct printing once: no skewed priors
+                    seen.add(sig)
                     ctx = {"row": c.get("row"), "col": c.get("col"), "header": c.get("role") == "header", "prev": prev}
                     if table in ("active", "requests", "appeals"):
                         ctx["table"] = table

@@ -25,7 +25,7 @@ from pipeline.templates import all_label_classes
 from . import keydata as kd
 
 DEFAULT_OUT = kd.ROOT / "models" / "keys"
-SYNTH_DIR = kd.ROOT / "datasets" / "generated"
+SYNTH_DIR = kd.ROOT / "datasets" / "generated" / "train"   # the train split only: val/test stay unseen
 
 
 # --- evaluation ----------------------------------------------------------------------------
