@@ -51,16 +51,22 @@ def estimate_skew(binv: np.ndarray) -> float:
     h, w = binv.shape
     small = cv2.resize(binv, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
     small = (small > 100).astype(np.uint8) * 255
-    lines = cv2.HoughLinesP(small, 1, np.pi / 1800, threshold=max(60, w // 12),
-                            minLineLength=w // 6, maxLineGap=6)
+    side = min(w, h)
+    lines = cv2.HoughLinesP(small, 1, np.pi / 1800, threshold=max(60, side // 12),
+                            minLineLength=side // 6, maxLineGap=6)
     if lines is None:
         return 0.0
     max_skew = _cfg()["max_skew_deg"]
     angles, weights = [], []
     for x0, y0, x1, y1 in np.asarray(lines).reshape(-1, 4):
-        if x1 == x0:
-            continue
-        a = math.degrees(math.atan2(y1 - y0, x1 - x0))
+        if abs(x1 - x0) >= abs(y1 - y0):          # near-horizontal rule
+            if x1 < x0:
+                x0, y0, x1, y1 = x1, y1, x0, y0
+            a = math.degrees(math.atan2(y1 - y0, x1 - x0))
+        else:                                     # near-vertical rule (rotated pages)
+            if y1 < y0:
+                x0, y0, x1, y1 = x1, y1, x0, y0
+            a = -math.degrees(math.atan2(x1 - x0, y1 - y0))
         if abs(a) <= max_skew:
             angles.append(a)
             weights.append(math.hypot(x1 - x0, y1 - y0))
@@ -139,7 +145,8 @@ def find_tables(hor: np.ndarray, ver: np.ndarray) -> list[tuple[tuple[int, int, 
     out = []
     for i in range(1, n):
         x, y, w, h, _ = st[i]
-        if w < _cfg()["min_table_w_frac"] * W or h < 30:
+        frac = _cfg()["min_table_w_frac"]
+        if (w < frac * W and h < frac * H) or w < 60 or h < 30:
             continue
         region = (lab[y:y + h, x:x + w] == i)
         if not (hor[y:y + h, x:x + w][region].any() and ver[y:y + h, x:x + w][region].any()):
@@ -197,6 +204,8 @@ def _renumber(cells: list[RawCell]) -> list[RawCell]:
             a, s = getattr(c, axis), getattr(c, span)
             setattr(c, axis, mapping[a])
             setattr(c, span, max(1, mapping[a + s] - mapping[a]))
+    if not cells:
+        return cells
     lo_r = min(c.row for c in cells)
     lo_c = min(c.col for c in cells)
     for c in cells:

@@ -37,8 +37,11 @@ def _read(path: Path, settings):
         return read_pdf(path, settings) if path.suffix.lower() == ".pdf" else read_image(path, settings)
 
 
-def draw_page(page) -> "Image.Image":
-    """The page image with tables, cells and readings drawn on it."""
+def draw_page(page, tables=None) -> "Image.Image":
+    """The page image with tables, cells and readings drawn on it.
+
+    `tables`: every table of the document (a table continued from the previous page keeps
+    its cells there); default: the page's own tables."""
     from PIL import Image, ImageDraw
     from .grid import page_scale
     img = Image.fromarray(page.image).convert("RGB")
@@ -47,7 +50,9 @@ def draw_page(page) -> "Image.Image":
     s = page_scale(page)
     font = _font(max(12, img.width // 70))
     small = _font(max(10, img.width // 120))
-    for t in page.tables:
+    for t in (tables if tables is not None else page.tables):
+        if page.number not in t.pages and t.page != page.number:
+            continue
         for c in t.cells:
             if c.page not in (None, page.number) or not c.bbox:
                 continue
@@ -114,6 +119,6 @@ def inspect_file(path, page: int | None = None, out=None, settings=None) -> list
                 o.mkdir(parents=True, exist_ok=True)
                 dst = o / f"{path.stem}-p{p.number}.png"
         dst.parent.mkdir(parents=True, exist_ok=True)
-        draw_page(p).save(dst)
+        draw_page(p, doc.tables).save(dst)
         outs.append(dst)
     return outs

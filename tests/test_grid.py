@@ -1,0 +1,125 @@
+"""Grid recovery: tables, merged cells, header rows, vertical headers, skew, rotation,
+seals, tables continued over a page break, digital pages read from the text layer."""
+from __future__ import annotations
+
+import pytest
+
+from pipeline import grid
+from pipeline.pdf import read_image, read_pdf
+from tablefix import make_pdf, scan
+
+
+def _structure(table) -> dict:
+    return {(c.row, c.col): (c.rowspan, c.colspan) for c in table.cells}
+
+
+def _truth_structure(cells) -> dict:
+    return {(c["row"], c["col"]): (c["rowspan"], c["colspan"]) for c in cells}
+
+
+def _numeric_accuracy(table, truth) -> float:
+    got = {(c.row, c.col): c for c in table.cells}
+    num = [t for t in truth if t.get("numeric")]
+    ok = 0
+    for t in num:
+        c = got.get((t["row"], t["col"]))
+        if c is not None and c.readings and c.readings[0][0] == t["value"]:
+            ok += 1
+    return ok / len(num)
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    d = tmp_path_factory.mktemp("grid")
+    truth = make_pdf(d / "t.pdf", seed=3)
+    scan(d / "t.pdf", d / "light.png", angle=1.2, noise=6, seal=True, seed=1)
+    scan(d / "t.pdf", d / "rot.png", angle=0.4, noise=4, rot90=90, seed=2)
+    two = make_pdf(d / "two.pdf", seed=4, pages=2, n_rows=20)
+    return d, truth, two
+
+
+def test_digital_page_uses_text_layer(made):
+    d, truth, _ = made
+    doc = read_pdf(d / "t.pdf")
+    grid.recover(doc, None)
+    assert doc.source.kind == "digital_pdf" and doc.timings["ocr"] == 0.0
+    [t] = doc.tables
+    assert _structure(t) == _truth_structure(truth)
+    assert _numeric_accuracy(t, truth) == 1.0
+    cells = {(c.row, c.col): c for c in t.cells}
+    # three header rows; label and value rows are not headers
+    assert all(c.is_header == (c.row < 3) for c in t.cells)
+    assert cells[(0, 2)].text == "申请人情况" and cells[(1, 3)].text == "法人或其他组织"
+    # the vertical one-character-per-line group label comes out top to bottom
+    assert cells[(5, 0)].text == "办理结果" and cells[(5, 0)].rowspan == 5
+    # printed blanks: an empty cell and a '/' are None with certainty; text cells have none
+    for tc in truth:
+        if tc.get("numeric") and tc["value"] is None:
+            assert cells[(tc["row"], tc["col"])].readings == [(None, 1.0)]
+    assert cells[(3, 0)].readings == []
+    # boxes in page points, matching the drawn cells
+    tc = next(x for x in truth if x["row"] == 4 and x["col"] == 5)
+    assert all(abs(a - b) < 1.5 for a, b in zip(cells[(4, 5)].bbox, tc["bbox"]))
+
+
+@pytest.mark.slow
+def test_light_scan_with_skew_and_seal(made):
+    d, truth, _ = made
+    doc = read_image(d / "light.png")
+    grid.recover(doc, None)
+    [t] = doc.tables
+    page = doc.pages[0]
+    assert abs(page.skew + 1.2) < 0.3            # deskewed by the detected angle
+    assert _structure(t) == _truth_structure(truth)
+    assert _numeric_accuracy(t, truth) >= 0.97
+    cells = {(c.row, c.col): c for c in t.cells}
+    assert cells[(5, 0)].text == "办理结果"
+    # every numeric reading is a ranked, normalised candidate list
+    for c in t.cells:
+        if c.readings:
+            ps = [p for _, p in c.readings]
+            assert ps == sorted(ps, reverse=True) and abs(sum(ps) - 1) < 1e-3 and len(ps) <= 5
+
+
+@pytest.mark.slow
+def test_rotated_page_is_turned_upright(made):
+    d, truth, _ = made
+    doc = read_image(d / "rot.png")
+    grid.recover(doc, None)
+    page = doc.pages[0]
+    assert page.rotation in (90, 270) and page.image.shape[0] > page.image.shape[1]
+    [t] = doc.tables
+    assert _structure(t) == _truth_structure(truth)
+    assert _numeric_accuracy(t, truth) >= 0.95
+
+
+def test_table_continued_on_next_page_is_joined(made):
+    d, _, two = made
+    doc = read_pdf(d / "two.pdf")
+    grid.recover(doc, None)
+    assert len(doc.tables) == 1
+    t = doc.tables[0]
+    assert t.pages == [1, 2] and doc.pages[1].tables == []
+    assert t.n_rows == 23 and t.n_cols == 9
+    assert {c.page for c in t.cells} == {1, 2}
+    assert _numeric_accuracy(t, two) == 1.0
+
+
+def test_find_tables_on_synthetic_lines():
+    """Merged cells come out with spans from the enclosed regions between rules."""
+    import numpy as np
+    img = np.full((400, 600), 255, np.uint8)
+    import cv2
+    for y in (50, 100, 150, 200, 250):
+        cv2.line(img, (50, y), (550, y), 0, 2)
+    for x in (50, 550):
+        cv2.line(img, (x, 50), (x, 250), 0, 2)
+    for x in (200, 350):                  # the first row spans three columns
+        cv2.line(img, (x, 100), (x, 250), 0, 2)
+    cv2.line(img, (450, 150), (450, 250), 0, 2)   # the last two rows split column 3
+    binv = grid.binarise(img)
+    hor, ver = grid.line_masks(binv, 200 / 72)
+    [(bbox, cells)] = grid.find_tables(hor, ver)
+    spans = sorted((c.row, c.col, c.rowspan, c.colspan) for c in cells)
+    assert (0, 0, 1, 4) in spans and (1, 2, 1, 2) in spans and (2, 3, 1, 1) in spans
+    assert len(spans) == 1 + 3 + 4 + 4

