@@ -185,3 +185,22 @@ def test_committed_samples_are_complete():
         assert imgs and all((SAMPLES / i["file"]).exists() for i in imgs)
     assert seen == {"2019", "2021"}
     assert sum(f.stat().st_size for f in SAMPLES.iterdir()) < 4.5e6
+
+
+def test_build_writes_splits_manifest_and_stats(tmp_path):
+    cfg = {**CFG, "quick_splits": {"train": 2, "val": 1, "test": 1}, "renderings": ["digital", "text"],
+           "workers": 0}
+    from training.synth.build import build
+    st = build(cfg, tmp_path, quick=True, progress=False)
+    man = json.loads((tmp_path / "manifest.json").read_text())
+    assert man == {"train": ["train_00000", "train_00001"], "val": ["val_00000"], "test": ["test_00000"]}
+    assert st["documents"] == 4 and st["docs_per_second"] > 0
+    for split, ids in man.items():
+        for i in ids:
+            assert (tmp_path / split / f"{i}.digital.pdf").exists() and (tmp_path / split / f"{i}.text.txt").exists()
+            t = json.loads((tmp_path / split / f"{i}.truth.json").read_text())
+            assert set(t["renderings"]) == {"digital", "text"}
+    # splits are disjoint draws: no two documents share their values
+    sigs = {json.dumps(json.loads((tmp_path / s / f"{i}.truth.json").read_text())["cells"], sort_keys=True)
+            for s, ids in man.items() for i in ids}
+    assert len(sigs) == 4

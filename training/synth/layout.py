@@ -8,6 +8,7 @@ every value cell its canonical key, so renderers can write exact truth.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -294,7 +295,11 @@ def _fill(rng, s: str, rv: ReportValues) -> str:
 
 def plan(rng, tpl: Template, rv: ReportValues, cfg: dict, title: str) -> DocLayout:
     lc = cfg["layout"]
-    fonts = lc["fonts"]
+    fonts = [f for f in lc["fonts"] if Path(f["path"]).exists()]
+    if not fonts:
+        raise FileNotFoundError("no CJK TrueType font of configs/synth.yaml layout.fonts is installed "
+                                "(Debian: fonts-wqy-zenhei fonts-wqy-microhei fonts-arphic-uming fonts-arphic-ukai; "
+                                "scripts/setup.sh installs them)")
     f = fonts[int(rng.choice(len(fonts), p=np.array([x["weight"] for x in fonts], float) /
                               sum(x["weight"] for x in fonts)))]
     land_tables = rng.random() < lc["landscape_tables_p"]
