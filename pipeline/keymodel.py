@@ -344,15 +344,19 @@ class KeyClassifier:
         from .templates import label_classes, templates
         texts = [t for t in texts if t and normalize(t)]
         ts = templates()
-        sets = {n: set(label_classes(t)) for n, t in ts.items()}
+        # a class counts for a template only where the template expects it (the 2021
+        # template accepts the 2019 one-row 其他处理 but does not print it)
+        sets = {n: set(label_classes(t)) - {f"requests.row:{r.key}" for r in t.request_rows if not r.expected}
+                for n, t in ts.items()}
         shared = set.intersection(*sets.values()) if sets else set()
+        unique = {n: s_ - set().union(*(v for k, v in sets.items() if k != n)) for n, s_ in sets.items()}
         P = self.proba_all(texts, context) if texts else np.zeros((0, len(self.classes_)))
         idx = {c: i for i, c in enumerate(self.classes_)}
 
         def mass(cs):
             ii = [idx[c] for c in cs if c in idx]
             return float(P[:, ii].sum()) if ii and len(P) else 0.0
-        ev = {n: mass(s - shared) for n, s in sets.items()}
+        ev = {n: mass(u) for n, u in unique.items()}
         common = mass(shared)
         legacy = mass([LEGACY])
         # logits: unique evidence counts strongly; shared labels only say "a supported table"

@@ -83,6 +83,12 @@ def test_detect_template(small):
     for d in (d21, d19, old):
         assert set(d) == {"2019", "2021", "unsupported"} and sum(d.values()) == pytest.approx(1.0)
     assert d21["2021"] > 0.9 and d19["2019"] > 0.9 and old["unsupported"] > 0.9
+    # requests tables differ only in how they print (六)其他处理: one row (2019) or three (2021)
+    req = ["自然人", "商业企业", "其他", "总计", "（一）予以公开", "（七）总计"]
+    r19 = small.detect_template(req + ["（六）其他处理"])
+    r21 = small.detect_template(req + ["（六）其他处理", "1.申请人无正当理由逾期不补正、行政机关不再处理其政府信息公开申请",
+                                       "2.申请人逾期未按收费通知要求缴纳费用、行政机关不再处理其政府信息公开申请", "3.其他"])
+    assert max(r19, key=r19.get) == "2019" and max(r21, key=r21.get) == "2021"
 
 
 def _result_json(path, items):

@@ -83,6 +83,29 @@ def seed_report(seeds: Path = SEEDS, noisy: int = 3, seed: int = 99) -> dict | N
     return report
 
 
+def template_detection(roots=(kd.ROOT / "datasets" / "samples", kd.ROOT / "datasets" / "generated" / "val"),
+                       limit: int = 60) -> dict | None:
+    """KeyClassifier.detect_template per table on synthetic truth grids (printed cell texts)
+    against the template each table was printed in. The appeals table is the same in both
+    templates and is left out."""
+    from pipeline.keymodel import load_default
+    m = load_default()
+    files = [f for r in roots if Path(r).exists() for f in sorted(Path(r).rglob("*.truth.json"))][:limit]
+    if m is None or not files:
+        return None
+    ok = n = 0
+    for f in files:
+        d = json.loads(f.read_text(encoding="utf-8"))
+        for table, recs in (d.get("grid") or {}).items():
+            want = (d.get("tables") or {}).get(table)
+            if table == "appeals" or want not in ("2019", "2021"):
+                continue
+            p = m.detect_template([r.get("text", "") for r in recs if r.get("role") != "value"])
+            ok += max(p, key=p.get) == want
+            n += 1
+    return {"accuracy": round(ok / max(n, 1), 4), "tables": n, "files": len(files)}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", type=Path, default=SEEDS)
@@ -100,12 +123,16 @@ def main(argv: list[str] | None = None) -> int:
     ev = kd.load_eval()
     report["heldout_labels"] = {"fuzzy": evaluate(FuzzyMapper(), ev), "classifier": evaluate(model, ev)}
     report.update(seed_report(a.seeds, a.noisy, a.seed) or {})
+    det = template_detection()
     for part, res in report.items():
         for m, r in res.items():
             print(f"{part:20s} {m:10s} key accuracy {r['accuracy']:.4f}"
                   + (f"  ({r['correct']}/{r['n']}, spurious keys {r['spurious_keys']})" if "correct" in r else
-                     f"  (n={r['n']}, labels {r['labels']}, noisy {r['noisy']}, held-out wordings {r['heldout_wordings']})"))
-    print(json.dumps(report, ensure_ascii=False, indent=1))
+                     f"  (n={r['n']}, rows {r['rows']}, columns {r['columns']}, none {r['none']}, noisy {r['noisy']}, "
+                       f"held-out wordings {r['heldout_wordings']})"))
+    if det:
+        print(f"template detection (per table, synthetic truth grids): {det}")
+    print(json.dumps({**report, "template_detection": det}, ensure_ascii=False, indent=1))
     return 0
 
 

@@ -67,6 +67,8 @@ def evaluate(mapper, examples: list[kd.Example]) -> dict:
     out = {
         "accuracy": round(float(ok.mean()), 4),
         "labels": sub(is_label),
+        "rows": sub([".row:" in t or ".group:" in t or ".section:" in t for t in truth]),
+        "columns": sub([".col:" in t for t in truth]),
         "none": sub([not x for x in is_label]),
         "clean": sub(["clean" in e.tags for e in examples]),
         "noisy": sub(["noisy" in e.tags for e in examples]),
@@ -135,7 +137,7 @@ def _seed_rows(seeds: dict | None) -> str:
 def model_card(out: Path, metrics: dict) -> str:
     m, b = metrics["classifier"], metrics["baseline_fuzzy"]
     rows = "\n".join(f"| {k} | {b.get(k)} | {m.get(k)} |" for k in
-                     ("accuracy", "labels", "none", "clean", "noisy", "heldout_wordings", "ece"))
+                     ("accuracy", "labels", "rows", "columns", "none", "clean", "noisy", "heldout_wordings", "ece"))
     d = metrics["data"]
     return f"""# Cell-key classifier (models/keys)
 
