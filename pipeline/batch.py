@@ -700,6 +700,8 @@ def _run_locked(paths, out, settings, workers, engine, address, time_limit, forc
     func = func or process_document
     estats = None
     try:
+        if jobs and engine not in ("local", "ray"):
+            raise ValueError(f"unknown engine {engine!r} (local | ray)")
         if jobs:
             if engine == "ray":
                 rcfg = cfg.get("ray", {})
@@ -711,10 +713,14 @@ def _run_locked(paths, out, settings, workers, engine, address, time_limit, forc
                 estats = eng.run(jobs, func, on_done, read_input)
             elif engine == "local":
                 pool = LocalPool(n_workers, limits, start_method=cfg.get("start_method", "forkserver"),
-                                 max_docs_per_worker=int(cfg.get("max_docs_per_worker", 0) or 0))
+                                 max_docs_per_worker=int(cfg.get("max_docs_per_worker", 0) or 0),
+                                 preload=("pipeline.batch", "pipeline.read", "pipeline.classify"))
                 estats = pool.run(jobs, func, on_done)
-            else:
-                raise ValueError(f"unknown engine {engine!r} (local | ray)")
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"\ngouji: interrupted after {bar.n} of {len(jobs)} documents; every finished result is "
+              f"saved — run the same command again to go on", file=sys.stderr)
+        raise SystemExit(130)
     finally:
         bar.close()
         manifest.close()

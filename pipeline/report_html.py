@@ -168,7 +168,7 @@ def document_page(result: dict, sidecar: dict | None, thumbs: dict[str, str], th
     src = result.get("source", {})
     cells = result.get("cells") or {}
     b = result.get("batch") or {}
-    head = [f"<!doctype html><html lang=zh><head><meta charset=utf-8><title>{_e(Path(src.get('path', '')).name)}"
+    head = [f"<!doctype html><html lang=zh data-thr=\"{thr:g}\"><head><meta charset=utf-8><title>{_e(Path(src.get('path', '')).name)}"
             f" · gouji</title><style>{CSS}</style></head><body>",
             f'<p><a href="{_e(index_rel)}">← run report</a></p>',
             f"<h1>{_e(src.get('path'))}</h1>",
@@ -232,6 +232,15 @@ def document_page(result: dict, sidecar: dict | None, thumbs: dict[str, str], th
     return "\n".join(head + body + ["</body></html>"])
 
 
+def _fresh(page: Path, result: Path, thr: float) -> bool:
+    """A document page newer than its result (same threshold) needs no rewrite: big runs stay quick."""
+    try:
+        return page.stat().st_mtime_ns > result.stat().st_mtime_ns and \
+            f'data-thr="{thr:g}"' in page.read_text(encoding="utf-8")[:200]
+    except OSError:
+        return False
+
+
 def _atomic_text(text: str, path: Path) -> None:
     from .batch import _atomic_bytes
     _atomic_bytes(text.encode("utf-8"), path)
@@ -246,7 +255,7 @@ def write_report(out: Path, docs: list[dict], summary: dict, report_dir: Path, r
         r, name = d["result"], d["name"]
         b = r.get("batch") or {}
         sidecar = None
-        if b.get("sidecar"):
+        if b.get("sidecar") and not _fresh(report_dir / f"{name}.html", out / d["file"], thr):
             try:
                 sidecar = json.loads((out / b["sidecar"]).read_text(encoding="utf-8"))
             except (OSError, ValueError):
@@ -254,7 +263,8 @@ def write_report(out: Path, docs: list[dict], summary: dict, report_dir: Path, r
         page_file = report_dir / f"{name}.html"
         thumbs = {k: os.path.relpath(out / v, report_dir) for k, v in (b.get("thumbs") or {}).items()
                   if (out / v).exists()}
-        _atomic_text(document_page(r, sidecar, thumbs, thr, os.path.relpath(report, report_dir)), page_file)
+        if not _fresh(page_file, out / d["file"], thr):
+            _atomic_text(document_page(r, sidecar, thumbs, thr, os.path.relpath(report, report_dir)), page_file)
         cells = r.get("cells") or {}
         n_flag = sum(1 for c in cells.values() if c.get("status") == "conflict" or (c.get("confidence") or 0) < thr)
         rows.append((_ORDER.get(r.get("status"), 9), r.get("confidence") if r.get("confidence") is not None else -1,

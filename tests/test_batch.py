@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.batch import find_inputs, process_document, run_batch, sniff
+from pipeline.batch import find_inputs, fingerprint, process_document, run_batch, sniff
 from pipeline.export import validate
 from pipeline.run import Settings
 
@@ -40,6 +40,11 @@ def hog_process(job):
     if "crashy" in job.path:
         os.kill(os.getpid(), signal.SIGSEGV)
     return process_document(job)
+
+
+def _fingerprint_moved(result: dict) -> bool:
+    """True when models/ or configs/ changed under a running test (a shared checkout in use)."""
+    return fingerprint(Settings(**result["batch"]["settings"]))[0] != result["batch"]["fingerprint"]
 
 
 def _inputs(tmp: Path, n: int = 3) -> Path:
@@ -114,6 +119,8 @@ def test_batch_outputs_and_resume(tmp_path):
     assert (out / "report.html").exists() and (out / "report_files" / "r000.html").exists()
 
     # re-run: nothing is read again, nothing is rewritten
+    if _fingerprint_moved(res["r000.json"]):
+        pytest.skip("models/ or configs/ changed while this test ran (someone is training): cannot check resume")
     mtimes = {p: p.stat().st_mtime_ns for p in out.glob("*.json") if p.name != "run_summary.json"}
     s2 = run_batch([d], out, workers=2, progress=False)
     assert s2.processed == 0 and s2.already_done == 4 and s2.counts == s.counts
@@ -157,22 +164,34 @@ def test_same_stem_never_overwrites(tmp_path):
 def test_guards_isolate_bad_documents(tmp_path):
     d = _inputs(tmp_path, 1)
     shutil.copy(SEEDS[1], d / "sleepy.txt")
-    shutil.copy(SEEDS[2], d / "hungry.txt")
     shutil.copy(SEEDS[3], d / "crashy.txt")
     out = tmp_path / "out"
     t = time.monotonic()
-    s = run_batch([d], out, workers=2, time_limit=8, memory_limit_mb=500, progress=False, func=hog_process)
-    assert time.monotonic() - t < 40
+    s = run_batch([d], out, workers=2, time_limit=10, progress=False, func=hog_process)
+    assert time.monotonic() - t < 50
     res = _results(out)
     assert res["r000.json"]["status"] in ("ok", "needs_review")
     assert res["sleepy.json"]["status"] == "failed" and "time limit" in res["sleepy.json"]["errors"][0]
-    assert res["hungry.json"]["status"] == "failed" and "memory limit" in res["hungry.json"]["errors"][0]
     assert res["crashy.json"]["status"] == "failed" and "SIGSEGV" in res["crashy.json"]["errors"][0]
-    assert all(res[n]["batch"]["retry"] for n in ("sleepy.json", "hungry.json", "crashy.json"))
-    assert s.counts["failed"] == 3 and s.data["memory"]["worker_restarts"] == 3
+    assert all(res[n]["batch"]["retry"] for n in ("sleepy.json", "crashy.json"))
+    assert s.counts["failed"] == 2 and s.data["memory"]["worker_restarts"] == 2
     # guard failures are retried by the next run (here with the plain function: they succeed)
     s2 = run_batch([d], out, workers=2, progress=False)
-    assert s2.processed == 3 and s2.already_done == 1 and "failed" not in s2.counts
+    moved = _fingerprint_moved(res["r000.json"])
+    assert s2.processed == (3 if moved else 2) and "failed" not in s2.counts
+
+
+def test_memory_guard(tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    shutil.copy(SEEDS[2], d / "hungry.txt")
+    shutil.copy(SEEDS[0], d / "fine.txt")
+    s = run_batch([d], tmp_path / "out", workers=1, time_limit=120, memory_limit_mb=500, progress=False,
+                  func=hog_process)
+    res = _results(tmp_path / "out")
+    assert res["hungry.json"]["status"] == "failed" and "memory limit" in res["hungry.json"]["errors"][0]
+    assert res["fine.json"]["status"] in ("ok", "needs_review")   # the replacement worker carries on
+    assert s.data["memory"]["worker_restarts"] == 1 and s.data["memory"]["peak_worker_rss_mb"] > 500
 
 
 def test_kill9_resumes_without_loss_or_duplication(tmp_path):
@@ -197,7 +216,9 @@ def test_kill9_resumes_without_loss_or_duplication(tmp_path):
     done_before = {f.name: f.stat().st_mtime_ns for f in out.glob("doc*.json")}
     assert 3 <= len(done_before) < n, "the kill should land in the middle of the run"
     for f in out.glob("doc*.json"):
-        json.loads(f.read_text(encoding="utf-8"))     # every result on disk is whole
+        r = json.loads(f.read_text(encoding="utf-8"))     # every result on disk is whole
+    if _fingerprint_moved(r):
+        pytest.skip("models/ or configs/ changed while this test ran (someone is training): cannot check resume")
     s = run_batch([d], out, workers=2, progress=False)
     assert s.processed == n - len(done_before) and s.already_done == len(done_before)
     res = _results(out)
