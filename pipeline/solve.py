@@ -141,14 +141,28 @@ def _cell_var(f, cfg) -> CellVar:
 
 # ----------------------------------------------------------------------------- the MILP
 class _Program:
-    """The integer program of one connected group of cells and equations."""
+    """The integer program of one connected group of cells and equations.
 
-    def __init__(self, cells: list[CellVar], eqs: list[Equation], cfg: dict):
+    Per cell: one binary per reading (x), an optional "other" value (binary o, integer
+    y), and, for cells in `conflict_keys`, a printed-inconsistency indicator (binary w)
+    with a shift d that takes the cell out of the equations at cost conflict_cost.
+    Cells in `free_keys` are out of the equations at no cost (known conflicts, when
+    measuring the evidence of the others). `elastic` adds an L1 slack per equation
+    (used only to locate violated equations cheaply).
+    """
+
+    def __init__(self, cells: list[CellVar], eqs: list[Equation], cfg: dict,
+                 conflict_keys: set | None = None, free_keys: set | None = None,
+                 elastic: float | None = None):
         from scipy.sparse import lil_matrix
+        conflict_keys, free_keys = conflict_keys or set(), free_keys or set()
         self.cells, self.eqs, self.cfg = cells, eqs, cfg
-        tops = [abs(v) for c in cells for v, _ in c.options if isinstance(v, (int, float))]
-        self.U = float(max(100.0, 2.0 * sum(abs(c.top) for c in cells if isinstance(c.top, (int, float)))))
-        self.M = 2.0 * self.U + (max(tops) if tops else 0.0)
+        self.conflicts = bool(conflict_keys)
+        vmax = max([abs(v) for c in cells for v, _ in c.options if isinstance(v, (int, float))] or [0])
+        # tight bounds keep the LP relaxation useful: a true value (and so a conflict's
+        # shift, or an "other" value) is at most a few times the largest reading
+        self.U = float(4 * vmax + 100)
+        self.M = float(8 * vmax + 200)
         cost, lb, ub, integ = [], [], [], []
 
         def var(c_, lo, hi, i_):
@@ -156,58 +170,66 @@ class _Program:
             return len(cost) - 1
         for c in cells:
             c.idx = {"x": [var(-math.log(max(p, 1e-12)), 0, 1, 1) for _, p in c.options]}
-            if c.other:
+            if c.key in free_keys and c.idx["x"]:
+                for j in c.idx["x"][1:]:
+                    ub[j] = 0          # a known conflict keeps its printed value
+            if c.other and c.key not in free_keys:
                 c.idx["o"] = var(c.other_cost, 0, 1, 1)
                 c.idx["y"] = var(0.0, -self.U if not cfg["nonnegative"] else 0.0, self.U, 1)
-            if c.options:
+            if c.key in free_keys:
+                c.idx["d"] = var(0.0, -self.M, self.M, 0)
+            elif c.options and c.key in conflict_keys:
                 c.idx["w"] = var(c.conflict_cost, 0, 1, 1)
                 c.idx["d"] = var(0.0, -self.M, self.M, 0)
+        slack = []
+        if elastic:
+            slack = [(var(elastic, 0, np.inf, 0), var(elastic, 0, np.inf, 0)) for _ in eqs]
         n = len(cost)
-        rows, rlo, rhi = [], [], []
-        A = lil_matrix((4 * len(cells) + len(eqs) + 1, n))
+        A = lil_matrix((5 * len(cells) + len(eqs) + 1, n))
+        rlo, rhi = [], []
         r = 0
 
         def value_terms(c, sign):
             out = [(j, sign * float(v or 0)) for j, (v, _) in zip(c.idx["x"], c.options) if v]
-            if "y" in c.idx:
-                out.append((c.idx["y"], sign))
-            if "d" in c.idx:
-                out.append((c.idx["d"], sign))
+            for name in ("y", "d"):
+                if name in c.idx:
+                    out.append((c.idx[name], sign))
             return out
         for c in cells:
-            # exactly one option
-            for j in c.idx["x"]:
-                A[r, j] = 1
-            if "o" in c.idx:
-                A[r, c.idx["o"]] = 1
-            rlo.append(1); rhi.append(1); r += 1
+            if c.idx["x"] or "o" in c.idx:     # exactly one option
+                for j in c.idx["x"]:
+                    A[r, j] = 1
+                if "o" in c.idx:
+                    A[r, c.idx["o"]] = 1
+                rlo.append(1); rhi.append(1); r += 1
             if "y" in c.idx:   # y only when the "other" option is taken: |y| ≤ U·o
                 A[r, c.idx["y"]] = 1; A[r, c.idx["o"]] = -self.U
                 rlo.append(-np.inf); rhi.append(0); r += 1
                 if not cfg["nonnegative"]:
                     A[r, c.idx["y"]] = 1; A[r, c.idx["o"]] = self.U
                     rlo.append(0); rhi.append(np.inf); r += 1
-            if "d" in c.idx:   # a conflict shift only when the cell is declared a conflict
+            if "w" in c.idx:   # a conflict shift only when the cell is declared a conflict
                 A[r, c.idx["d"]] = 1; A[r, c.idx["w"]] = -self.M
                 rlo.append(-np.inf); rhi.append(0); r += 1
                 A[r, c.idx["d"]] = 1; A[r, c.idx["w"]] = self.M
                 rlo.append(0); rhi.append(np.inf); r += 1
-                if cfg["nonnegative"]:   # the implied true value is a count too
-                    for j, a in value_terms(c, 1.0):
-                        A[r, j] = a
-                    rlo.append(0); rhi.append(np.inf); r += 1
-            if A.shape[0] - r < len(eqs) + 4:
-                A.resize((A.shape[0] + 4 * len(cells) + len(eqs), n))
+            if "d" in c.idx and cfg["nonnegative"]:   # the implied true value is a count too
+                for j, a in value_terms(c, 1.0):
+                    A[r, j] = a
+                rlo.append(0); rhi.append(np.inf); r += 1
         by_key = {c.key: c for c in cells}
-        for eq in eqs:
+        for e, eq in enumerate(eqs):
             coef: dict[int, float] = {}
             for k, s in eq.terms():
                 for j, a in value_terms(by_key[k], float(s)):
                     coef[j] = coef.get(j, 0.0) + a
+            if slack:
+                coef[slack[e][0]], coef[slack[e][1]] = 1.0, -1.0
             for j, a in coef.items():
                 A[r, j] = a
             rlo.append(0); rhi.append(0); r += 1
         A.resize((r, n))
+        self.slack = slack
         self.A = A.tocsr()
         self.rlo, self.rhi = np.array(rlo, float), np.array(rhi, float)
         self.cost = np.array(cost, float)
@@ -227,6 +249,9 @@ class _Program:
         if res.x is None:
             return None, None
         return float(res.fun), res.x
+
+    def violated(self, x) -> list[int]:
+        return [e for e, (a, b) in enumerate(self.slack) if x[a] + x[b] > self.cfg["tol"]]
 
     def decode(self, x) -> dict[str, dict]:
         out = {}
@@ -260,12 +285,22 @@ class _Program:
                 return None      # nothing else to choose: no gap to measure
             ub = self.ub.copy(); ub[c.idx["x"][sol["choice"]]] = 0
             trials.append((self.lb, ub))
-        g = cap
+        # without conflict variables, any explanation that needs a (further) printed error
+        # costs at least `conflict_floor`: a bound, not re-solved, to keep the stage fast
+        g = min(cap, self.conflict_floor - best)
         for lb, ub in trials:
             obj, _ = self.solve(lb, ub)
             if obj is not None:
                 g = min(g, obj - best)
         return max(0.0, min(g, cap))
+
+    @property
+    def conflict_floor(self) -> float:
+        """A lower bound of the cost of any assignment with one more conflict."""
+        base = sum(min([-math.log(max(p, 1e-12)) for _, p in c.options]
+                       + ([c.other_cost] if c.other and c.options else [])
+                       + ([0.0] if not c.options else [])) for c in self.cells)
+        return base + min([c.conflict_cost for c in self.cells if c.options] or [0.0])
 
 
 def _components(cells: dict[str, CellVar], eqs: list[Equation]):
@@ -351,28 +386,66 @@ def _solve(doc: Document) -> None:
 
 
 def _solve_component(doc, cells: list[CellVar], eqs: list[Equation], cfg, evidence) -> int:
+    n_solves = 0
+    blank_zero = _blank_zero_tables(doc)
+    by = {c.key: c for c in cells}
     for _round in range(3):
+        # 1. without printed errors: a fast, tight program
         prog = _Program(cells, eqs, cfg)
         best, x = prog.solve()
+        n_solves += 1
+        conflicts: set[str] = set()
+        if x is None or best > prog.conflict_floor:
+            # 2. locate the violated equations with an elastic (L1) program, then allow
+            #    conflicts only on their cells: exact over those, fast enough everywhere
+            el = _Program(cells, eqs, cfg, elastic=float(cfg["elastic_cost"]))
+            _, xe = el.solve()
+            n_solves += 1
+            cand = set()
+            if xe is not None:
+                for e in el.violated(xe):
+                    cand |= set(eqs[e].lhs + eqs[e].rhs)
+            if x is not None:
+                sol0 = prog.decode(x)
+                cand |= {k for k, s in sol0.items() if s["choice"] != 0 and by[k].options}
+            cand = {k for k in cand if by[k].options}
+            if cand:
+                p2 = _Program(cells, eqs, cfg, conflict_keys=cand)
+                best2, x2 = p2.solve()
+                n_solves += 1
+                if x2 is not None and (x is None or best2 < best - 1e-9):
+                    sol2 = p2.decode(x2)
+                    conflicts = {k for k, s in sol2.items() if s["conflict"]}
+                    # 3. the same optimum with the conflicts taken out of the equations:
+                    #    the program the evidence gaps are measured in
+                    prog = _Program(cells, eqs, cfg, free_keys=conflicts)
+                    best, x = prog.solve()
+                    n_solves += 1
         if x is None:
             doc.warnings.append(f"solver found no solution for {len(eqs)} equations "
                                 f"({eqs[0].name} …); readings kept")
             _mark_violations(doc, cells, eqs, cfg)
-            return prog.n_solves
+            return n_solves
         sol = prog.decode(x)
+        for k in conflicts:
+            sol[k]["conflict"] = True
         # evidence gaps for the cells that had a choice; undetermined "other" values
         undetermined = []
         budget = int(cfg["max_marginal_cells"])
         gaps = {}
+        before = prog.n_solves
         for c in cells:
+            if c.key in conflicts:
+                continue
             has_choice = len(c.options) + c.other > 1 or sol[c.key]["choice"] == "other"
-            if has_choice and budget > 0 and not (c.illegible and not sol[c.key]["choice"] == "other"):
+            if has_choice and budget > 0:
                 budget -= 1
                 gaps[c.key] = prog.gap(c, sol[c.key], best)
                 if sol[c.key]["choice"] == "other" and (gaps[c.key] or 0.0) < cfg["min_gap"]:
                     undetermined.append(c)
             elif has_choice:
                 gaps[c.key] = None
+        n_solves += prog.n_solves - before
         retry = [c for c in undetermined if not c.illegible]
         if retry:   # an unsure cell whose "other" value is not determined: take a reading
             for c in retry:
@@ -393,6 +466,8 @@ def _solve_component(doc, cells: list[CellVar], eqs: list[Equation], cfg, eviden
                 doc.warnings.append(f"{c.key}: illegible and not determined by the equations")
                 continue
             f.value, f.status = s["value"], "inferred"
+            if s["value"] == 0 and c.key.split("/")[0] in blank_zero:
+                f.value = None   # the equations say "nothing": print it as this table does
             continue
         if s["conflict"]:
             f.value, f.status = c.top, "conflict"   # the printed value stays
@@ -407,7 +482,22 @@ def _solve_component(doc, cells: list[CellVar], eqs: list[Equation], cfg, eviden
         else:
             f.value = c.top if f.value is None or _number(f.value) == c.top else f.value
             f.status = "read"
-    return prog.n_solves
+    return n_solves
+
+
+def _blank_zero_tables(doc: Document) -> set[str]:
+    """Tables that print "nothing" as a blank more often than as 0 (an inferred 0 there
+    is written as a blank, null: in the equations both count 0)."""
+    n: dict[str, list[int]] = {}
+    for k, f in doc.fields.items():
+        if f.illegible:
+            continue
+        t = n.setdefault(k.split("/")[0], [0, 0])
+        if f.value is None:
+            t[0] += 1
+        elif _number(f.value) == 0:
+            t[1] += 1
+    return {t for t, (b, z) in n.items() if b > z}
 
 
 def _mark_violations(doc, cells, eqs, cfg) -> None:
