@@ -12,6 +12,7 @@ import html
 import json
 import os
 from pathlib import Path
+from urllib.parse import quote
 
 from .export import write_json  # noqa: F401  (same atomic discipline for the pages)
 
@@ -232,6 +233,11 @@ def document_page(result: dict, sidecar: dict | None, thumbs: dict[str, str], th
     return "\n".join(head + body + ["</body></html>"])
 
 
+def _url(rel: str) -> str:
+    """A relative link that survives any file name (spaces, #, ?, %, Chinese)."""
+    return quote(rel.replace(os.sep, "/"), safe="/")
+
+
 def _fresh(page: Path, result: Path, thr: float) -> bool:
     """A document page newer than its result (same threshold) needs no rewrite: big runs stay quick."""
     try:
@@ -261,14 +267,14 @@ def write_report(out: Path, docs: list[dict], summary: dict, report_dir: Path, r
             except (OSError, ValueError):
                 sidecar = None
         page_file = report_dir / f"{name}.html"
-        thumbs = {k: os.path.relpath(out / v, report_dir) for k, v in (b.get("thumbs") or {}).items()
+        thumbs = {k: _url(os.path.relpath(out / v, report_dir)) for k, v in (b.get("thumbs") or {}).items()
                   if (out / v).exists()}
         if not _fresh(page_file, out / d["file"], thr):
-            _atomic_text(document_page(r, sidecar, thumbs, thr, os.path.relpath(report, report_dir)), page_file)
+            _atomic_text(document_page(r, sidecar, thumbs, thr, _url(os.path.relpath(report, report_dir))), page_file)
         cells = r.get("cells") or {}
         n_flag = sum(1 for c in cells.values() if c.get("status") == "conflict" or (c.get("confidence") or 0) < thr)
         rows.append((_ORDER.get(r.get("status"), 9), r.get("confidence") if r.get("confidence") is not None else -1,
-                     r["source"]["path"], r, os.path.relpath(page_file, report.parent), n_flag, b))
+                     r["source"]["path"], r, _url(os.path.relpath(page_file, report.parent)), n_flag, b))
     rows.sort(key=lambda x: (x[0], x[1], x[2]))
     t = summary.get("timings", {})
     mem = summary.get("memory", {})
