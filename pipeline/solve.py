@@ -357,6 +357,7 @@ def _solve(doc: Document) -> None:
     evidence: dict[str, dict] = {}
     setattr(doc, "solver_evidence", evidence)
     doc.models["solver"] = "scipy.optimize.milp (HiGHS)"
+    _sanitise(doc)
     eqs = equations_for(doc)
     usable = []
     for eq in eqs:
@@ -483,6 +484,31 @@ def _solve_component(doc, cells: list[CellVar], eqs: list[Equation], cfg, eviden
             f.value = c.top if f.value is None or _number(f.value) == c.top else f.value
             f.status = "read"
     return n_solves
+
+
+def _sanitise(doc: Document) -> None:
+    """Drop readings that are not numbers (or have no finite probability); a cell left
+    with none is illegible. Export and the equations then only ever see numbers."""
+    for k, f in doc.fields.items():
+        alts = []
+        for item in f.alternatives or []:
+            try:
+                v, p = item
+                p = float(p)
+            except (TypeError, ValueError):
+                continue
+            n = _number(v)
+            if n is not _BAD and math.isfinite(p):
+                alts.append((n, min(max(p, 0.0), 1.0)))
+        had = bool(f.alternatives)
+        f.alternatives = alts
+        if _number(f.value) is _BAD:
+            f.value = alts[0][0] if alts else None
+            if not alts:
+                f.illegible = True
+        elif had and not alts and not f.illegible:
+            f.alternatives = [(_number(f.value), 0.5)] if f.value is not None else []  # sureness unknown
+            f.illegible = f.value is None
 
 
 def _blank_zero_tables(doc: Document) -> set[str]:
