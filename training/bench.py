@@ -598,6 +598,7 @@ def score_split(recs: list[dict], truths: dict, metrics: dict, peak: dict) -> di
             "key_accuracy": k_right / k_total if k_total else None,
             "grid_f1": (2 * gp * gr / (gp + gr) if gp + gr else 0.0) if grid_known else None,
             "grid_precision": gp if grid_known else None, "grid_recall": gr if grid_known else None,
+            "grid_cells": {"matched": g_tp, "recovered": g_pred, "printed": g_truth} if grid_known else None,
             "ece": ece(confs, oks, int(metrics["ece_bins"])) if confs else None,
             "auto_accept_coverage": aa["coverage"] if aa else None,
             "auto_accept_threshold": aa["threshold"] if aa else None,
@@ -663,8 +664,9 @@ def write_markdown(report: dict, path: Path) -> None:
     cfg_sys = report["systems"]
     L = ["# Benchmarks: gouji side by side with peers", "",
          f"Run {report['date']} in mode `{report['mode']}` on {report['machine']}: "
-         f"{report['n_docs']} synthetic test documents × {len([s for s in report['splits'] if s != 'seeds'])} "
-         f"renderings, plus the five real seeds. Reproduce with:", "",
+         f"{report['n_docs']} synthetic test document(s) ({', '.join(report['docs']['test']) or 'none'}) × "
+         f"{len([s for s in report['splits'] if s != 'seeds'])} renderings, plus the five real seeds. "
+         "Reproduce with:", "",
          "```", report["command"], "```", "",
          "Same documents, same run, one system group per process, one process at a time. "
          "Accuracy figures are deterministic (fixed documents and seeds); seconds and memory are "
@@ -693,6 +695,7 @@ def write_markdown(report: dict, path: Path) -> None:
                      f"{_fmt(m['auto_accept_coverage'])} | {_fmt(m['seconds_per_page_median'], 's')} | "
                      f"{_fmt(m['peak_rss_mb'], 'mb')} | {m['failed']}/{m['docs']} |")
         L.append("")
+    L += ["## Not measured", ""] + [f"- {n}" for n in report["not_measured"]] + [""]
     L += ["## Notes", ""] + [f"- {n}" for n in report["notes"]] + ["", "## Versions", ""]
     L += [f"- {k}: {v}" for k, v in report["versions"].items()]
     L += ["", f"Plot: `{Path(report['plot']).name}` (cell accuracy against median seconds per page); "
@@ -707,7 +710,7 @@ def write_plot(report: dict, path: Path) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    fig, ax = plt.subplots(figsize=(8.5, 5.5), dpi=110)
+    fig, ax = plt.subplots(figsize=(10.5, 5.5), dpi=110)
     markers = {"digital": "o", "scan_light": "s", "scan_heavy": "^", "text": "D", "seeds": "*"}
     colors = dict(zip(report["systems"], plt.get_cmap("tab10").colors))
     for split, res in report["results"].items():
@@ -724,12 +727,14 @@ def write_plot(report: dict, path: Path) -> bool:
     from matplotlib.lines import Line2D
     h1 = [Line2D([], [], marker="o", ls="", color=colors[s], label=report["systems"][s]) for s in report["systems"]]
     h2 = [Line2D([], [], marker=markers[k], ls="", color="grey", label=k) for k in report["results"]]
-    leg = ax.legend(handles=h1, loc="lower left", fontsize=7, title="system", title_fontsize=8)
+    leg = ax.legend(handles=h1, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, title="system",
+                    title_fontsize=8)
     ax.add_artist(leg)
-    ax.legend(handles=h2, loc="lower right", fontsize=7, title="split", title_fontsize=8)
+    ax.legend(handles=h2, loc="lower left", bbox_to_anchor=(1.01, 0.0), fontsize=7, title="split",
+              title_fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
     return True
 
@@ -755,6 +760,20 @@ def ensure_peers(cfg: dict, needed: set[str]) -> list[str]:
     return missing()
 
 
+def not_measured(cfg: dict, splits: list[str], unavailable: list[str]) -> list[str]:
+    """What the tables leave out, and why (written into the report)."""
+    out = []
+    for sp in splits:
+        miss = [s for s in cfg["systems"] if s not in cfg["runs"].get(sp, [])]
+        if miss:
+            out.append(f"{sp}: {', '.join(miss)} — no page image to recover a table from (text input).")
+    out += [f"{s}: could not be installed on this machine." for s in unavailable]
+    out += ["ECE and auto@99.5 for img2table, PP-OCR-naive and the number stream: they give no "
+            "per-cell confidence.",
+            "grid F1 on text inputs: flattened text has no cell boxes; the number stream recovers no grid."]
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mode", choices=["quick", "full"], default="quick")
@@ -762,10 +781,16 @@ def main(argv=None) -> int:
     ap.add_argument("--docs", type=int, default=None, help="test documents per split (default from the mode)")
     ap.add_argument("--config", type=Path, default=CONFIG)
     ap.add_argument("--splits", default=None, help="comma-separated subset of splits (and/or 'seeds')")
+    ap.add_argument("--render", type=Path, metavar="JSON", help="only rewrite the .md and .png next to a benchmarks.json")
     ap.add_argument("--worker", nargs=2, metavar=("JOB", "OUT"), help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.worker:
         return worker_main(*a.worker)
+    if a.render:
+        report = json.loads(a.render.read_text(encoding="utf-8"))
+        write_plot(report, a.render.with_suffix(".png"))
+        write_markdown(report, a.render.with_suffix(".md"))
+        return 0
     cfg = load_config(a.config)
     mode = cfg["modes"][a.mode]
     n_docs = int(a.docs if a.docs is not None else mode["docs"])
@@ -827,6 +852,7 @@ def main(argv=None) -> int:
         "systems": {s: n for s, n in cfg["systems"].items() if s not in unavailable},
         "docs": {"test": [it["doc"] for it in items], "seeds": [it["doc"] for it in seed_items(cfg)]},
         "versions": versions(cfg), "notes": notes, "unavailable": unavailable,
+        "not_measured": not_measured(cfg, splits, unavailable),
         "results": results, "json": str(out / "benchmarks.json"), "plot": str(out / "benchmarks.png"),
     }
     (out / "benchmarks.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
