@@ -525,8 +525,16 @@ def run_group(group: str, split: str, systems: list[str], items: list[dict], cfg
     jp, op = tmp / f"job_{group}_{split}.json", tmp / f"rec_{group}_{split}.jsonl"
     jp.write_text(json.dumps(job, ensure_ascii=False), encoding="utf-8")
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "training.bench", "--worker", str(jp), str(op)], cwd=ROOT,
-                          check=False, stderr=subprocess.PIPE, text=True)
+    limit = float(cfg.get("seconds_per_document_limit", 900)) * max(1, len(items))
+    proc = subprocess.Popen([sys.executable, "-m", "training.bench", "--worker", str(jp), str(op)], cwd=ROOT,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _, err = proc.communicate(timeout=limit)
+        why = f"worker exited {proc.returncode}: {(err or '').strip()[-300:]}"
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)              # the worker and what it started (Tesseract, peers venv)
+        proc.communicate()
+        why = f"worker stopped after {limit:.0f} s (seconds_per_document_limit)"
     recs, peak = [], None
     if op.exists():
         for line in op.read_text(encoding="utf-8").splitlines():
@@ -541,7 +549,7 @@ def run_group(group: str, split: str, systems: list[str], items: list[dict], cfg
             if (s, it["doc"]) not in done:
                 recs.append({"system": s, "split": split, "doc": it["doc"], "pages": it["pages"], "seconds": None,
                              "cells": {}, "grid": [], "status": "failed",
-                             "error": f"worker exited {proc.returncode}: {proc.stderr.strip()[-300:]}"})
+                             "error": why})
     print(f"bench: {split:<10} {group:<13} {len(items)} docs in {time.perf_counter() - t0:6.1f}s"
           f" (peak {peak or 0:.0f} MB)", file=sys.stderr, flush=True)
     return recs, peak
@@ -725,7 +733,7 @@ def write_plot(report: dict, path: Path) -> bool:
     ax.set_ylabel("cell value accuracy (%)")
     ax.set_title(f"gouji vs peers — {report['date'][:10]}, mode {report['mode']}, {report['n_docs']} docs/split")
     from matplotlib.lines import Line2D
-    h1 = [Line2D([], [], marker="o", ls="", color=colors[s], label=report["systems"][s]) for s in report["systems"]]
+    h1 = [Line2D([], [], marker="o", ls="", color=colors[s], label=s) for s in report["systems"]]
     h2 = [Line2D([], [], marker=markers[k], ls="", color="grey", label=k) for k in report["results"]]
     leg = ax.legend(handles=h1, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, title="system",
                     title_fontsize=8)
