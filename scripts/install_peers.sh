@@ -19,7 +19,7 @@ PY=${PYTHON:-python3}
 PEERS=.venv/peers
 if ! "$PEERS/bin/python" -c "import img2table, cv2.ximgproc" >/dev/null 2>&1; then
   [ -x "$PEERS/bin/python" ] || "$PY" -m venv "$PEERS"
-  "$PEERS/bin/pip" install -q img2table==2.0.0 opencv-contrib-python==5.1.0.95 pillow
+  "$PEERS/bin/pip" install -q img2table==2.0.0 opencv-contrib-python==5.1.0.95 pillow==13.0.0
 fi
 if ! .venv/bin/python -c "import matplotlib" >/dev/null 2>&1; then
   .venv/bin/pip install -q matplotlib==3.11.2

@@ -643,6 +643,11 @@ def versions(cfg: dict) -> dict:
     try:
         out["gouji_commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                                              text=True, check=False).stdout.strip() or None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "pipeline", "configs",
+                                "models"], cwd=ROOT, capture_output=True, text=True, check=False).stdout.split("\n")
+        dirty = [ln[3:] for ln in dirty if ln.strip()]
+        if dirty and out["gouji_commit"]:
+            out["gouji_commit"] += f" + uncommitted changes in {', '.join(dirty)}"
     except OSError:
         out["gouji_commit"] = None
     py = ROOT / cfg["peers"]["img2table"]["python"]
