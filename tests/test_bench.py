@@ -138,3 +138,21 @@ def test_bench_runs_gouji_exactly_as_extract():
         assert rec["status"] == want["status"] and rec["seconds"] > 0
     # the solver infers cells the printed row could not place: the ablation has fewer
     assert len(recs[0]["cells"]) > len(recs[1]["cells"])
+
+
+def test_img2table_merged_cells_fold_back():
+    """img2table repeats a merged cell in every row/column it spans; the runner folds it
+    back into one cell with its span, in PDF points (img2table renders at 200 dpi)."""
+    from types import SimpleNamespace as NS
+    from training.peers.img2table_tesseract import cells_of
+
+    def cell(x1, y1, x2, y2, v):
+        return NS(bbox=NS(x1=x1, y1=y1, x2=x2, y2=y2), value=v)
+    head = cell(0, 0, 200, 50, "申请人情况")
+    table = NS(content={0: [head, head], 1: [cell(0, 50, 100, 100, "自然人"), cell(100, 50, 200, 100, None)]})
+    cells = cells_of(table, page=2)
+    assert len(cells) == 3
+    h = cells[0]
+    assert (h["row"], h["col"], h["rowspan"], h["colspan"], h["text"]) == (0, 0, 1, 2, "申请人情况")
+    assert h["bbox"] == [0.0, 0.0, 72.0, 18.0] and h["page"] == 2
+    assert cells[2]["text"] == ""
