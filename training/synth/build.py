@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
-import os
 import sys
 import time
 from collections import Counter
@@ -53,8 +53,8 @@ def _write(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
-def _scan(rng, pdf: bytes, truth: dict, level: str, cfg: dict, agency: str) -> tuple[list, int, dict]:
-    """Rasterise + degrade; returns PIL pages, dpi and the rendering's truth record."""
+def _scan(rng, pdf: bytes, truth: dict, level: str, cfg: dict, agency: str) -> tuple[list, int, dict, int]:
+    """Rasterise + degrade; returns PIL pages, dpi, the rendering's truth record, JPEG quality."""
     lc = dict(cfg["degrade"][level])
     dpi = int(rng.choice(lc["dpi"]))
     color = rng.random() < lc["color_p"]
@@ -64,8 +64,7 @@ def _scan(rng, pdf: bytes, truth: dict, level: str, cfg: dict, agency: str) -> t
     s = dpi / 72.0
     grid = truth["grid"]
     # every box of the grid (main box, fragments, repeated headers), by page
-    refs: list[tuple[str, int, str, int]] = []   # (table, index, what, fragment index)
-    boxes_by_page: dict[int, list] = {}
+    boxes_by_page: dict[int, list] = {}   # page -> [((table, index, main|frag|rep, j), bbox)]
     for tname, recs in grid.items():
         for i, rec in enumerate(recs):
             boxes_by_page.setdefault(rec["page"], []).append(((tname, i, "main", 0), rec["bbox"]))
@@ -73,7 +72,6 @@ def _scan(rng, pdf: bytes, truth: dict, level: str, cfg: dict, agency: str) -> t
                 boxes_by_page.setdefault(f["page"], []).append(((tname, i, "frag", j), f["bbox"]))
             for j, f in enumerate(rec.get("repeats", [])):
                 boxes_by_page.setdefault(f["page"], []).append(((tname, i, "rep", j), f["bbox"]))
-    del refs
     # marks over a table: a seal and a tick on pages with value cells
     value_cells = [(rec["page"], rec["bbox"]) for t in ("requests", "appeals", "active") for rec in grid.get(t, [])
                    if rec.get("role") == "value"]
@@ -204,7 +202,6 @@ def make_document(doc_id: str, seed: list[int], cfg: dict, out_dir: Path, render
 
 
 def _encode(im, ext: str) -> bytes:
-    import io
     buf = io.BytesIO()
     if ext == "png":
         im.save(buf, "PNG", optimize=False, compress_level=9)
@@ -327,5 +324,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     sys.exit(main())
