@@ -90,7 +90,8 @@ def line_masks(binv: np.ndarray, scale_px: float) -> tuple[np.ndarray, np.ndarra
     h, w = binv.shape
     kx = max(int(w * _cfg()["line_kernel_frac"]), int(3.2 * scale_px * 10))  # > 3 glyph widths
     hor = cv2.morphologyEx(binv, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (kx, 1)))
-    hor = cv2.morphologyEx(hor, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (9, 1)))
+    bridge = _cfg()["bridge_px"]
+    hor = cv2.morphologyEx(hor, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (bridge, 1)))
     # row spacing sets the vertical kernel: shorter than a row, longer than a glyph
     ys = np.where(hor.sum(1) > 255 * kx)[0]
     gaps = np.diff(ys)
@@ -98,7 +99,7 @@ def line_masks(binv: np.ndarray, scale_px: float) -> tuple[np.ndarray, np.ndarra
     row_h = float(np.percentile(gaps, 10)) if len(gaps) else 20 * scale_px
     ky = int(max(_cfg()["vline_min_px"], min(0.7 * row_h, 13 * scale_px)))
     ver = cv2.morphologyEx(binv, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, ky)))
-    ver = cv2.morphologyEx(ver, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (1, 9)))
+    ver = cv2.morphologyEx(ver, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (1, bridge)))
     # a vertical rule touches a horizontal one; a glyph stroke of that length does not
     n, lab, st, _ = cv2.connectedComponentsWithStats(ver, connectivity=8)
     hd = cv2.dilate(hor, cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7)))
@@ -499,14 +500,20 @@ def join_continued(doc: Document) -> None:
         width = max(a_page.width, 1)
         if max(abs(p - q) for p, q in zip(xa, xb)) > tol * width:
             continue
-        b_head = sorted({c.row for c in b.cells if c.is_header})
-        a_head_text = [c.text for c in a.cells if c.is_header]
+        # B must open its page and A must close its own (nothing but a footer between)
+        a_bottom = max(c.bbox[3] for c in a.cells if c.page == a_page.number and c.bbox)
+        if b.bbox[1] > 0.25 * b_page.height or a_bottom < 0.6 * a_page.height:
+            continue
+        # a header printed again on the new page is dropped; other header rows (a new
+        # section of the same table) stay
+        a_rows = [normalise_text("".join(c.text for c in r)) for r in a.rows()]
         drop = 0
-        if b_head:
-            b_text = [c.text for c in b.cells if c.is_header]
-            if normalise_text("".join(b_text)) != normalise_text("".join(a_head_text)):
-                continue          # a new table with its own header
-            drop = len(b_head)
+        for r in b.rows():
+            if r and all(c.is_header for c in r) and drop < len(a_rows) \
+                    and normalise_text("".join(c.text for c in r)) == a_rows[drop]:
+                drop += 1
+            else:
+                break
         off = a.n_rows - drop
         for c in b.cells:
             if c.row < drop:

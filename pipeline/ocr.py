@@ -104,6 +104,8 @@ class CTCDecoder:
                 num.append(self.index[c])
                 self.num_chars.append(c)
         self.num_idx = np.array(num)
+        self.other = len(self.num_chars)      # column of the "not a number" symbol
+        self.num_chars_ext = self.num_chars + ["?"]
         # confusables fold into their digit's column
         self.fold = []
         for c, d in CONFUSABLE.items():
@@ -131,6 +133,10 @@ class CTCDecoder:
         q = probs[:, self.num_idx].copy()
         for src, dst in self.fold:
             q[:, dst] += probs[:, src]
+        # every other character keeps its mass as one "not a number" symbol ('?'), so a
+        # Chinese character never turns into a confident digit by renormalisation
+        other = np.clip(1.0 - q.sum(1, keepdims=True), 0.0, 1.0)
+        q = np.hstack([q, other])
         q /= np.maximum(q.sum(1, keepdims=True), 1e-9)
         idx = q.argmax(1)
         slots: list[list[tuple[str, float]]] = []
@@ -155,7 +161,7 @@ class CTCDecoder:
                     k = np.unravel_index(seg.argmax(), seg.shape)
                     p = float(seg[k])
                     if p >= self.insert_prob:
-                        slots.append([("", 1.0 - p), (self.num_chars[k[1] + 1], p)])
+                        slots.append([("", 1.0 - p), (self.num_chars_ext[k[1] + 1], p)])
                 prev = 0
                 continue
             s = t
@@ -166,7 +172,7 @@ class CTCDecoder:
             peak = s + int(q[s:t, i].argmax())
             row = q[peak]
             order = np.argsort(row)[::-1][: self.top_k + 1]
-            alts = [("" if j == 0 else self.num_chars[j], float(row[j])) for j in order
+            alts = [("" if j == 0 else self.num_chars_ext[j], float(row[j])) for j in order
                     if row[j] >= self.min_alt]
             z = sum(p for _, p in alts) or 1.0
             slots.append([(c, p / z) for c, p in alts])

@@ -39,18 +39,20 @@ def _sha256(path: Path) -> str:
 
 
 def to_grey(rgb: np.ndarray) -> np.ndarray:
-    """Grey page with saturated colour (seals, ticks, highlighter) painted white."""
-    import cv2
+    """Grey page in which coloured ink (red seals, blue ticks, highlighter) fades out.
+
+    The brightest channel of a pixel is its grey: black print stays black, red or blue
+    ink turns nearly white with soft edges (painting saturated pixels white leaves hard
+    rings that cut digits and rules), and black printed under a multiplied seal stays dark.
+    """
     if rgb.ndim == 2:
         return rgb
-    if rgb.shape[2] == 4:
-        rgb = rgb[:, :, :3]
-    cfg = config()["render"]
-    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
-    colour = (hsv[:, :, 1] >= cfg["colour_min_saturation"]) & (hsv[:, :, 2] >= cfg["colour_min_value"])
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    grey[colour] = 255
-    return grey
+    c = rgb[:, :, :3]
+    hi = c.max(axis=2).astype(np.float32)
+    chroma = hi - c.min(axis=2)
+    # strongly coloured pixels fade further towards white (the seal's own grey)
+    w = np.clip((chroma - 40.0) / 60.0, 0.0, 1.0) * 0.85
+    return np.ascontiguousarray(hi + (255.0 - hi) * w).astype(np.uint8)
 
 
 # -- text layer trust ------------------------------------------------------------------

@@ -43,7 +43,7 @@ def table_cells(seed: int = 0, n_rows: int | None = None):
     rnd = random.Random(seed)
     cells = [dict(row=r, col=c, rowspan=rs, colspan=cs, text=t, value=None, header=True)
              for r, c, rs, cs, t in HEADER]
-    labels = LABELS if n_rows is None else (LABELS * 3)[:n_rows]
+    labels = LABELS if n_rows is None else (LABELS * (n_rows // len(LABELS) + 1))[:n_rows]
     g0, g1, gtext = GROUP
     for i, lab in enumerate(labels):
         r = 3 + i
@@ -52,8 +52,11 @@ def table_cells(seed: int = 0, n_rows: int | None = None):
                 cells.append(dict(row=r, col=0, rowspan=g1 - g0 + 1, colspan=1, text=gtext,
                                   value=None, header=False, vertical=True))
             cells.append(dict(row=r, col=1, rowspan=1, colspan=1, text=lab, value=None, header=False))
-        else:
+        elif n_rows is None:
             cells.append(dict(row=r, col=0, rowspan=1, colspan=2, text=lab, value=None, header=False))
+        else:   # long tables: a unit column keeps the first two columns apart
+            cells.append(dict(row=r, col=0, rowspan=1, colspan=1, text=lab, value=None, header=False))
+            cells.append(dict(row=r, col=1, rowspan=1, colspan=1, text="件", value=None, header=False))
         for c in range(2, 9):
             k = rnd.random()
             if k < 0.08:

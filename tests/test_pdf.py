@@ -17,7 +17,7 @@ def files(tmp_path_factory) -> dict[str, Path]:
     f = {"digital": d / "digital.pdf", "scan_pdf": d / "scan.pdf", "png": d / "scan.png",
          "jpg": d / "scan.jpg", "tif": d / "two.tif", "two": d / "two.pdf"}
     make_pdf(f["digital"], seed=1)
-    make_pdf(f["two"], seed=2, pages=2, n_rows=20)
+    make_pdf(f["two"], seed=2, pages=2, n_rows=50)
     scan(f["digital"], f["scan_pdf"], angle=0.4, noise=4)
     scan(f["digital"], f["png"], noise=3)
     scan(f["digital"], f["jpg"], noise=3)
@@ -87,7 +87,7 @@ def test_images_png_jpeg_multipage_tiff(files):
     assert doc.status == "ok" and [p.number for p in doc.pages] == [1, 2]
 
 
-def test_red_seal_is_painted_out(tmp_path, files):
+def test_red_seal_fades_out(tmp_path, files):
     png = tmp_path / "seal.png"
     scan(files["digital"], png, seal=True)
     doc = read_image(png)
@@ -95,7 +95,9 @@ def test_red_seal_is_painted_out(tmp_path, files):
     rgb = np.asarray(Image.open(png).convert("RGB")).astype(int)
     red = (rgb[:, :, 0] > 150) & (rgb[:, :, 1] < 100)
     assert red.sum() > 1000
-    assert doc.pages[0].image[red].min() == 255
+    # red ink turns near-white (far above the binariser's ink level); black print stays black
+    assert doc.pages[0].image[red].min() >= 230
+    assert doc.pages[0].image.min() < 60
 
 
 def test_bad_inputs_fail_with_a_reason(tmp_path, files):

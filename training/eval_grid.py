@@ -145,6 +145,7 @@ def run(folder: Path, limit: int | None = None, renderings=RENDERINGS, engine: s
     truths = sorted(folder.rglob("*.truth.json"))[:limit]
     per = {r: Counter() for r in renderings}
     secs = {r: [] for r in renderings}
+    cpu = {r: [] for r in renderings}
     ocr_share = {r: [] for r in renderings}
     errs = {r: [] for r in renderings}
     for tp in truths:
@@ -156,6 +157,7 @@ def run(folder: Path, limit: int | None = None, renderings=RENDERINGS, engine: s
             if r not in files:
                 continue
             t0 = time.perf_counter()
+            c0 = time.process_time()
             doc = read.read(files[r], settings)
             if doc.status == "failed":
                 per[r]["failed_docs"] += 1
@@ -165,6 +167,7 @@ def run(folder: Path, limit: int | None = None, renderings=RENDERINGS, engine: s
             t2 = time.perf_counter()
             n = max(1, len(doc.pages))
             secs[r].append((t2 - t0) / n)
+            cpu[r].append((time.process_time() - c0) / n)
             ocr_share[r].append(doc.timings.get("ocr", 0.0) / max(1e-9, t2 - t1))
             c = evaluate_doc(doc, truth, r)
             errs[r] += [(files[r].name, *e) for e in c.pop("_errors")]
@@ -188,9 +191,11 @@ def run(folder: Path, limit: int | None = None, renderings=RENDERINGS, engine: s
             "numeric_topk_recall": round(c["values_topk"] / max(1, c["values"]), 4),
             "values": c["values"],
             "s_per_page_median": round(statistics.median(secs[r]), 3),
+            "cpu_s_per_page_median": round(statistics.median(cpu[r]), 3),
             "ocr_share_median": round(statistics.median(ocr_share[r]), 3),
             "errors": errs[r][:40],
         }
+    out["load_average_at_end"] = open("/proc/loadavg").read().split()[:3]
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     out["engine"] = engine
     return out
