@@ -204,3 +204,16 @@ def test_build_writes_splits_manifest_and_stats(tmp_path):
     sigs = {json.dumps(json.loads((tmp_path / s / f"{i}.truth.json").read_text())["cells"], sort_keys=True)
             for s, ids in man.items() for i in ids}
     assert len(sigs) == 4
+
+
+def test_truth_for_a_page_image():
+    t = json.loads((SAMPLES / "s2021_a.truth.json").read_text(encoding="utf-8"))
+    img = t["renderings"]["scan_heavy"]["page_images"][0]
+    r = truth_for(t, "scan_heavy", page_image=img["page"])
+    validate(r)
+    assert r["source"]["kind"] == "image" and r["source"]["path"] == img["file"]
+    assert r["cells"] and all(c["page"] == 1 for c in r["cells"].values())
+    assert any(k.startswith("requests/") for k in r["cells"])
+    from PIL import Image
+    w, h = Image.open(SAMPLES / img["file"]).size
+    assert all(c["bbox"][2] <= w and c["bbox"][3] <= h for c in r["cells"].values())

@@ -64,24 +64,36 @@ def base_truth(doc_id: str, tpl: Template, rv, tables: dict, pages: list[dict], 
     }
 
 
-def truth_for(truth: dict, rendering: str, unit: str = "pt") -> dict:
+def truth_for(truth: dict, rendering: str, unit: str = "pt", page_image: int | None = None) -> dict:
     """A result-format dict for one rendering: its source and its cell pages/boxes.
 
     rendering: digital | scan_light | scan_heavy | text; unit: "pt" (PDF) or "px"
-    (page images of a scan). Text renderings have no page/bbox.
+    (page images of a scan). Text renderings have no page/bbox. With `page_image=N`
+    (a scan's `<id>.<rendering>.pN.png|jpg`): only the cells on that page, as page 1,
+    in pixels, with the image as source.
     """
     out = copy.deepcopy(truth)
     r = truth["renderings"].get(rendering)
     if r is None:
         raise KeyError(f"{truth.get('id')}: no rendering {rendering!r}")
     out["source"] = {"path": r["file"], "sha256": r.get("sha256", ""), "kind": r["kind"]}
+    if page_image is not None:
+        img = next(i for i in r.get("page_images", []) if i["page"] == page_image)
+        out["source"] = {"path": img["file"], "sha256": img["sha256"], "kind": "image"}
+        unit = "px"
     boxes = r.get("cells_px" if unit == "px" else "cells")
-    for k, c in out["cells"].items():
+    for k in list(out["cells"]):
+        c = out["cells"][k]
         if r["kind"] == "text":
             c.pop("page", None)
             c.pop("bbox", None)
         elif boxes is not None:
             c["page"], c["bbox"] = boxes[k][0], boxes[k][1:]
+            if page_image is not None:
+                if c["page"] != page_image:
+                    del out["cells"][k]
+                else:
+                    c["page"] = 1
     for name in ("grid", "renderings", "rendering"):
         out.pop(name, None)
     return out
