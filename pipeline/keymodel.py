@@ -175,7 +175,7 @@ class KeyClassifier:
         self.foreign_weight, self.max_iter, self.random_state = foreign_weight, max_iter, random_state
         self.classes_: list[str] = []
         self.vocab_: dict[str, int] = {}
-        self.coef_ = None        # (n_classes, n_features) float32
+        self.coef_ = None        # (n_classes, n_features) float16
         self.intercept_ = None   # (n_classes,) float32
         self.temperature_ = 1.0
         self.words_: tuple[str, ...] = ()
@@ -186,6 +186,7 @@ class KeyClassifier:
         d = dict(self.__dict__)
         d.pop("_words", None)
         d.pop("_wT", None)
+        d.pop("_tw", None)
         return d
 
     @property
@@ -248,7 +249,7 @@ class KeyClassifier:
             lr.fit(X, y, sample_weight=w)
         self.classes_ = [str(c) for c in lr.classes_]
         self.__dict__.pop("_wT", None)
-        self.coef_ = lr.coef_.astype(np.float32)
+        self.coef_ = lr.coef_.astype(np.float16)   # half the file; scores move by <1e-3
         self.intercept_ = lr.intercept_.astype(np.float32)
         self.temperature_ = 1.0
         if calib is not None:
@@ -286,6 +287,16 @@ class KeyClassifier:
                 out[i] += wT[idx].sum(axis=0, dtype=np.float64) / math.sqrt(len(idx))
         return out
 
+    def _twins(self) -> dict[str, set[str]]:
+        """Classes whose printed labels share a normalised text (总计, 其他 …)."""
+        tw = self.__dict__.get("_tw")
+        if tw is None:
+            from .templates import all_label_classes
+            texts = {c: {normalize(t) for t in ts} for c, ts in all_label_classes().items()}
+            tw = {a: {b for b in texts if b != a and texts[a] & texts[b]} for a in texts}
+            self.__dict__["_tw"] = tw
+        return tw
+
     def proba_all(self, texts, context=None) -> np.ndarray:
         """Calibrated probabilities over every class the model knows (self.classes_)."""
         if not len(texts):
@@ -300,8 +311,9 @@ class KeyClassifier:
 
         A class the caller did not ask for is evidence that the cell is a label, but not
         one of these: ``foreign_weight`` of its probability goes to "none" and the rest
-        is dropped before renormalising (so 总计 asked among the requests rows still maps
-        to the total row, while 行政许可 asked among them maps to none).
+        is dropped before renormalising (行政许可 asked among the requests rows maps to
+        none); without context, the mass of a class printing the same words as a requested
+        one goes to it (总计 asked among the requests rows maps to the total row).
         """
         texts = list(texts)
         if classes is None:
@@ -318,7 +330,20 @@ class KeyClassifier:
         asked = {i for i in cols if i is not None}
         none_i = [idx[c] for c in (NONE, LEGACY) if c in idx]
         foreign = [i for i in range(len(self.classes_)) if i not in asked and i not in none_i]
-        out[:, -1] = P[:, none_i].sum(axis=1) + self.foreign_weight * P[:, foreign].sum(axis=1)
+        # Without context, a class that prints the same words as a requested one (总计: the
+        # requests row, the requests column, the appeals column) is the same evidence: its
+        # mass goes to the requested twin(s), not to "none".
+        no_ctx = np.array([True] * len(texts) if context is None else [not c for c in context], dtype=bool)
+        twins = self._twins()
+        fw = np.full((len(texts), len(foreign)), self.foreign_weight)
+        if no_ctx.any():
+            for k, f in enumerate(foreign):
+                rs = [j for j, i in enumerate(cols) if i is not None and self.classes_[i] in twins.get(self.classes_[f], ())]
+                if rs:
+                    for j in rs:
+                        out[no_ctx, j] += P[no_ctx, f] / len(rs)
+                    fw[no_ctx, k] = 0.0
+        out[:, -1] = P[:, none_i].sum(axis=1) + (fw * P[:, foreign]).sum(axis=1)
         s = out.sum(axis=1, keepdims=True)
         out[s[:, 0] <= 1e-12, -1] = 1.0
         s[s <= 1e-12] = 1.0

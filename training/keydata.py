@@ -112,10 +112,12 @@ class Noise:
                 others = [o for o in grp if o != ch]
                 if others:
                     self.conf.setdefault(ch, []).extend(others)
-        try:   # substitutions the project's OCR made on our scans (training/ocr_confusions.py)
-            measured = config("ocr_confusions.yaml").get("substitutions") or []
+        try:   # what the project's OCR did to labels on our scans (training/ocr_confusions.py)
+            oc = config("ocr_confusions.yaml")
         except OSError:
-            measured = []
+            oc = {}
+        measured = oc.get("substitutions") or []
+        self.inserted = [str(ch) for ch, n in (oc.get("inserted") or []) for _ in range(max(1, min(int(n), 5)))]
         for a_, b_, n in measured:
             if len(str(a_)) == 1 and len(str(b_)) == 1:
                 self.conf.setdefault(str(a_), []).extend([str(b_)] * max(1, min(int(n), 5)))
@@ -186,6 +188,8 @@ class Noise:
             out.append(ch)
             if self.chance("double"):
                 out.append(ch)
+            if self.inserted and self.chance("insert"):
+                out.append(r.choice(self.inserted))
             if self.chance("space"):
                 out.append(" ")
         return "".join(out).strip() or s

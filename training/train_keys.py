@@ -98,8 +98,12 @@ def build_training(add_dirs, labelled_dir: Path | None, synth_dir: Path | None, 
     desc["labelled_files"] = len(files)
     desc["labelled_examples"] = len(lab)
     syn = kd.synth_examples(synth_dir) if synth_dir and Path(synth_dir).exists() else []
-    ex += syn
+    noise = kd.Noise(random.Random(seed + 2))
+    noisy = [kd.Example(noise.garble(e.text), e.cls, e.context, e.weight, e.tags + ["noisy"])
+             for e in syn if e.cls != NONE for _ in range(int(c.get("synth_noisy_copies", 2)))]
+    ex += syn + noisy
     desc["synthetic_corpus_cells"] = len(syn)
+    desc["synthetic_noisy_copies"] = len(noisy)
     return ex, desc
 
 
@@ -161,7 +165,8 @@ baseline.
   `none` cells (numbers, dashes, notes, parents, body text, vertical-header glyphs) and
   pre-2019 wording (`legacy`, counted as none; it drives unsupported-template detection).
 - User-labelled result files: {d['labelled_files']} files, {d['labelled_examples']} examples (with noisy copies).
-- Synthetic corpus truth grids (datasets/generated): {d['synthetic_corpus_cells']} cells.
+- Synthetic corpus truth grids (datasets/generated/train, each distinct printing once):
+  {d['synthetic_corpus_cells']} cells, plus {d.get('synthetic_noisy_copies', 0)} OCR-noised copies of their labels.
 
 ## Evaluation (fixed held-out set, {m['n']} cells: datasets/labelled/eval/keys_eval.jsonl)
 Per-cell key accuracy, each cell classified among its table's classes + none. `heldout_wordings`:
@@ -176,7 +181,11 @@ Whole pipeline (`pipeline.run.extract`, mapper fuzzy vs classifier); an expected
 when the result has it with the expected value. `ocr_noise`: 3 seeded OCR-noise draws over
 every label cell of each report (values intact).
 
-{_seed_rows(metrics.get('seeds'))}"""
+{_seed_rows(metrics.get('seeds'))}
+## Template detection
+`KeyClassifier.detect_template` per table (active, requests) on synthetic truth grids
+(datasets/samples, datasets/generated/val): {metrics.get('template_detection')}.
+"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -243,6 +252,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     if out.resolve() == DEFAULT_OUT.resolve() and not a.no_seeds:
         metrics["seeds"] = _seed_metrics()
+        try:
+            from .eval_keys import template_detection
+            metrics["template_detection"] = template_detection()
+        except Exception as e:
+            print(f"template detection evaluation skipped: {type(e).__name__}: {e}")
     (out / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     (out / "MODEL_CARD.md").write_text(model_card(out, metrics), encoding="utf-8")
     if a.add and not a.no_keep:
