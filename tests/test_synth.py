@@ -217,3 +217,26 @@ def test_truth_for_a_page_image():
     from PIL import Image
     w, h = Image.open(SAMPLES / img["file"]).size
     assert all(c["bbox"][2] <= w and c["bbox"][3] <= h for c in r["cells"].values())
+
+
+def test_flattened_text_has_the_seed_quirks():
+    """Over a few drawn reports the text renderings show the seeds' quirks: column-wise
+    vertical headers (持 正 果 结), one cell per line, | rows, and the tab-row requests table."""
+    from training.synth.flatten import flatten
+    from training.synth.layout import plan
+    tpl = templates()["2021"]
+    seen = set()
+    for i in range(40):
+        rng = np.random.default_rng([21, i])
+        rv = draw_report(rng, tpl, 2022, "某区司法局", CFG)
+        lay = plan(rng, tpl, rv, CFG, "某区司法局2022年政府信息公开工作年度报告")
+        txt, style = flatten(lay, rng, CFG)
+        lines = txt.splitlines()
+        seen.add(style["kind"])
+        if any(line.replace(" | ", "\t").split("\t")[:4] == ["持", "正", "果", "结"] for line in lines):
+            seen.add("column-wise header")
+        if style["kind"] == "tabs":
+            row = next(line for line in lines if "本年新收" in line)
+            cells = [c for c in row.split("\t") if c]
+            assert cells[-1] == rv.texts["requests/new_received/total"] or rv.blank_keys
+    assert {"tabs", "lines", "pipes", "column-wise header"} <= seen
