@@ -19,6 +19,8 @@ from training.synth.values import draw_report, equation_failures, parse_printed
 
 ROOT = Path(__file__).resolve().parent.parent
 CFG = load_config(ROOT / "configs" / "synth.yaml")
+# tests scan at 150 dpi only (speed); everything else as configured
+CFG_FAST = {**CFG, "degrade": {k: {**v, "dpi": [150]} for k, v in CFG["degrade"].items()}}
 SAMPLES = ROOT / "datasets" / "samples"
 RENDERINGS = ["digital", "scan_light", "scan_heavy", "text"]
 
@@ -37,7 +39,7 @@ def corpus(tmp_path_factory):
     out = tmp_path_factory.mktemp("synth")
     docs = []
     for i, t in enumerate(["2019", "2021", "2021"]):
-        make_document(f"t{i}", [11, 5, i], CFG, out, RENDERINGS, page_images="all", force={"template": t})
+        make_document(f"t{i}", [11, 5, i], CFG_FAST, out, RENDERINGS, page_images="all", force={"template": t})
         docs.append(json.loads((out / f"t{i}.truth.json").read_text(encoding="utf-8")))
     return out, docs
 
@@ -46,7 +48,7 @@ def corpus(tmp_path_factory):
 def test_values_keep_equations_except_injected(name):
     tpl = templates()[name]
     n_inj = n_blank = n_single = 0
-    for i in range(300):
+    for i in range(200):
         rv = draw_report(np.random.default_rng([3, i]), tpl, 2021, "某区司法局", CFG)
         fails = set(equation_failures(tpl, rv.values))
         injected = {e for inj in rv.injected for e in inj["equations"]}
@@ -65,7 +67,7 @@ def test_values_keep_equations_except_injected(name):
         for k, v in rv.values.items():
             if v is not None:
                 assert parse_printed(rv.texts[k]) == pytest.approx(v)
-    assert 20 < n_inj < 120 and 20 < n_blank < 150
+    assert 15 < n_inj < 80 and 15 < n_blank < 110
     assert (n_single > 5) == (name == "2021")
 
 
@@ -85,7 +87,7 @@ def test_truth_equations_and_schema(corpus):
 
 def test_generation_is_deterministic(corpus, tmp_path):
     out, docs = corpus
-    make_document("t1", [11, 5, 1], CFG, tmp_path, RENDERINGS, page_images="all", force={"template": "2021"})
+    make_document("t1", [11, 5, 1], CFG_FAST, tmp_path, RENDERINGS, page_images="all", force={"template": "2021"})
     files = sorted(p.name for p in tmp_path.iterdir())
     assert any(f.endswith(".pdf") for f in files) and any(f.endswith(".txt") for f in files)
     for f in files:
