@@ -3,16 +3,21 @@ PY      ?= .venv/bin/python
 PIP     ?= .venv/bin/pip
 OUT     ?= out
 
-.PHONY: setup demo test data train bench bench-quick clean
+.PHONY: setup setup-test demo test data train bench bench-quick clean
 setup: .venv/.done
-.venv/.done: pyproject.toml
+.venv/.done: pyproject.toml scripts/setup.sh
 	bash scripts/setup.sh
 	touch $@
+
+setup-test: .venv/.test-done
+.venv/.test-done: pyproject.toml scripts/setup.sh
+	bash scripts/setup.sh test
+	touch .venv/.done $@
 
 demo: setup            ## extract the bundled samples into out/
 	$(PY) -m pipeline.cli extract datasets/samples --out $(OUT)
 
-test: setup            ## the test suite (what .ci/run calls)
+test: setup-test       ## the test suite (what .ci/run calls)
 	$(PY) -m pytest tests
 
 data: setup            ## generate the synthetic corpus (sizes in configs/synth.yaml)

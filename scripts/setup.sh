@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
 # Set up gouji on a fresh Debian machine: system packages (CJK fonts for the synthetic
 # corpus and the pictures), a virtual environment, and the project with its extras.
+#   scripts/setup.sh            runtime + corpus generator (what `make demo` needs)
+#   scripts/setup.sh test       + what the whole test suite exercises: the PaddleOCR engine
+#                                 extra, Ray, torch (digit model training), headless Chromium
 set -euo pipefail
 cd "$(dirname "$0")/.."
+MODE=${1:-run}
 APT_PKGS="fonts-noto-cjk fonts-wqy-zenhei fonts-wqy-microhei fonts-arphic-ukai fonts-arphic-uming"
+EXTRAS="test,synth"
+if [ "$MODE" = test ]; then
+  APT_PKGS="$APT_PKGS chromium"
+  EXTRAS="test,synth,ray,paddle"
+fi
 missing=""
 for p in $APT_PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get update -q && $SUDO apt-get install -y -q $missing
+  $SUDO apt-get update -q && $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing
 fi
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/pip install -q --upgrade pip
-.venv/bin/pip install -q -e ".[test,synth]"
+.venv/bin/pip install -q -e ".[$EXTRAS]"
