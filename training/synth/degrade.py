@@ -73,13 +73,14 @@ def _seal(rng, img: np.ndarray, cx: float, cy: float, r: float, text: str) -> No
         rr = star_r if i % 2 == 0 else star_r * 0.4
         pts.append((c + rr * math.cos(a), c + rr * math.sin(a)))
     d.polygon(pts, fill=255)
-    fs = max(8, int(r * 0.26))
+    n = max(1, len(text))
+    # characters along the arc, smaller when the agency name is long
+    fs = max(8, int(min(r * 0.26, r * 0.72 * math.radians(250) / n * 0.92)))
     try:
         font = ImageFont.truetype(SEAL_FONT, fs, index=0)
     except OSError:
         font = ImageFont.load_default()
-    n = max(1, len(text))
-    span = min(math.radians(250), n * fs * 1.05 / (r * 0.75))
+    span = min(math.radians(250), n * fs * 1.08 / (r * 0.72))
     for i, ch in enumerate(text):
         a = -math.pi / 2 - span / 2 + span * (i + 0.5) / n
         g = Image.new("L", (fs * 2, fs * 2), 0)
