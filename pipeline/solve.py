@@ -15,7 +15,10 @@ the scorer; an inferred value whose gap is ~0 is not determined and stays unknow
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -140,6 +143,25 @@ def _cell_var(f, cfg) -> CellVar:
 
 
 # ----------------------------------------------------------------------------- the MILP
+@contextlib.contextmanager
+def _quiet_stdout(on: bool):
+    """HiGHS sometimes prints debug lines straight to fd 1; keep them off our stdout."""
+    if not on:
+        yield
+        return
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError, AttributeError):
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 class _Program:
     """The integer program of one connected group of cells and equations.
 
@@ -241,11 +263,12 @@ class _Program:
         """Optimum (objective, x) or (None, None) when infeasible / no solution in time."""
         from scipy.optimize import Bounds, LinearConstraint, milp
         self.n_solves += 1
-        res = milp(self.cost, integrality=self.integ,
-                   bounds=Bounds(self.lb if lb is None else lb, self.ub if ub is None else ub),
-                   constraints=LinearConstraint(self.A, self.rlo, self.rhi),
-                   options={"time_limit": float(self.cfg["time_limit_s"]), "mip_rel_gap": 1e-9,
-                            "presolve": True})
+        with _quiet_stdout(bool(self.cfg.get("quiet_highs", True))):
+            res = milp(self.cost, integrality=self.integ,
+                       bounds=Bounds(self.lb if lb is None else lb, self.ub if ub is None else ub),
+                       constraints=LinearConstraint(self.A, self.rlo, self.rhi),
+                       options={"time_limit": float(self.cfg["time_limit_s"]), "mip_rel_gap": 1e-9,
+                                "presolve": True})
         if res.x is None:
             return None, None
         return float(res.fun), res.x
@@ -287,12 +310,31 @@ class _Program:
             trials.append((self.lb, ub))
         # without conflict variables, any explanation that needs a (further) printed error
         # costs at least `conflict_floor`: a bound, not re-solved, to keep the stage fast
-        g = min(cap, self.conflict_floor - best)
+        g = min(cap, self.conflict_floor - best + c.conflict_cost * (self.cover(c.key) - 1))
         for lb, ub in trials:
             obj, _ = self.solve(lb, ub)
             if obj is not None:
                 g = min(g, obj - best)
         return max(0.0, min(g, cap))
+
+    def cover(self, key: str) -> int:
+        """How many other cells (at least) must be in conflict to re-balance every
+        equation of `key` if its value changed (1–3; a row-and-column cell needs 2)."""
+        if not hasattr(self, "_members"):
+            self._members = {}
+            for e, eq in enumerate(self.eqs):
+                for k in eq.lhs + eq.rhs:
+                    self._members.setdefault(k, set()).add(e)
+        mine = self._members.get(key, set())
+        if len(mine) <= 1:
+            return 1
+        sets = [self._members[c.key] & mine for c in self.cells if c.key != key and c.options]
+        sets = [s for s in sets if s]
+        if any(s == mine for s in sets):
+            return 1
+        if len(mine) == 2 or any((a | b) == mine for i, a in enumerate(sets) for b in sets[i + 1:]):
+            return 2
+        return 3
 
     @property
     def conflict_floor(self) -> float:

@@ -231,9 +231,19 @@ def load_truth_tables(root: Path, split: str) -> list[tuple[str, dict, list[str]
         if tpl not in templates() or not cells:
             continue
         vals = {k: (c.get("value") if isinstance(c, dict) else c) for k, c in cells.items()}
-        inj = d.get("injected") or []
-        keys = [i.get("key") if isinstance(i, dict) else i for i in inj]
-        out.append((tpl, vals, [k for k in keys if isinstance(k, str)]))
+        out.append((tpl, vals, _injected_keys(d)))
+    return out
+
+
+def _injected_keys(d: dict) -> list[str]:
+    """Keys of the printed inconsistencies a truth file records: [{"keys": [...]}, …]."""
+    out = []
+    for i in d.get("injected") or []:
+        if isinstance(i, dict):
+            ks = i.get("keys") or ([i["key"]] if "key" in i else [])
+        else:
+            ks = [i]
+        out += [k for k in ks if isinstance(k, str)]
     return out
 
 
@@ -265,6 +275,41 @@ def run_one(template: str, vals: dict, injected: list[str], level: str, rng: ran
     right = [_right(doc.fields[k].value, vals[k], doc.fields[k]) for k in keys]
     return {"keys": keys, "X": X, "y": np.array(right, int), "doc": doc, "before": before,
             "truth": vals, "injected": injected, "seconds": dt, "level": level}
+
+
+def _top(f):
+    """The recognised value (before the solver): the most probable reading."""
+    if f.illegible or not f.alternatives:
+        return None if f.illegible else f.value
+    return max(f.alternatives, key=lambda t: t[1])[0]
+
+
+def runs_from_scans(root: Path, split: str, settings=None) -> list[dict]:
+    """Real recogniser output: run the whole pipeline on each scan under root/split that
+    has a `<stem>.truth.json` beside it, and keep the same records as the simulator."""
+    from pipeline import score as score_mod
+    from pipeline.run import extract
+    out = []
+    for tp in sorted((Path(root) / split).rglob("*.truth.json")):
+        stem = tp.name[: -len(".truth.json")]
+        inputs = [p for p in tp.parent.glob(stem + ".*") if not p.name.endswith(".json")]
+        if not inputs:
+            continue
+        d = json.loads(tp.read_text(encoding="utf-8"))
+        truth = {k: (c.get("value") if isinstance(c, dict) else c) for k, c in (d.get("cells") or {}).items()}
+        doc = extract(inputs[0], settings)
+        if not doc.fields:
+            continue
+        keys, X = score_mod.cell_features(doc)
+        keep = [i for i, k in enumerate(keys) if k in truth]
+        keys = [keys[i] for i in keep]
+        inj = _injected_keys(d)
+        out.append({"keys": keys, "X": X[keep], "doc": doc,
+                    "y": np.array([_right(doc.fields[k].value, truth[k], doc.fields[k]) for k in keys], int),
+                    "before": {k: _top(doc.fields[k]) for k in keys}, "truth": truth,
+                    "injected": inj, "seconds": doc.timings.get("solve", 0.0),
+                    "level": str(d.get("degradation") or d.get("level") or "scan")})
+    return out
 
 
 def _right(value, truth, f) -> bool:
@@ -344,7 +389,8 @@ def measure(runs, model) -> dict:
         for r in rs:
             doc, truth = r["doc"], r["truth"]
             score_fn(doc, model=model)
-            for k, f in doc.fields.items():
+            for k in r["keys"]:
+                f = doc.fields[k]
                 n += 1
                 b = r["before"][k]
                 ok_b = (not f.illegible) and _same_v(b, truth[k])
@@ -362,13 +408,13 @@ def measure(runs, model) -> dict:
                 inj_n += 1
                 inj_doc += doc.status == "needs_review" and bool(conflicts)
                 inj_cell += any(k in conflicts for k in r["injected"])
-                inj_rewritten += any(not _same_v(doc.fields[k].value, truth[k]) and doc.fields[k].status == "corrected"
-                                     for k in r["injected"])
+                inj_rewritten += any(k in doc.fields and not _same_v(doc.fields[k].value, truth[k])
+                                     and doc.fields[k].status == "corrected" for k in r["injected"])
             elif conflicts:
                 false_conf_docs += 1
             times.append(r["seconds"])
             D.append(doc.confidence)
-            DY.append(all(_right(f.value, truth[k], f) for k, f in doc.fields.items()))
+            DY.append(all(_right(doc.fields[k].value, truth[k], doc.fields[k]) for k in r["keys"]))
         share, thr, prec = auto_accept(P, Y)
         cfg_thr = _review_threshold()
         Pa, Ya = np.array(P), np.array(Y)
@@ -412,12 +458,17 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=300, help="synthetic tables per split (train; val and test get n/2)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--repeat", type=int, default=1, help="simulated scans per table and level")
     ap.add_argument("--truth", type=Path, default=None,
                     help="corpus root with {train,val,test}/*.truth.json (tables to simulate scans of)")
+    ap.add_argument("--scans", type=Path, default=None,
+                    help="refit from real recogniser output: corpus root whose {train,val,test} hold scans "
+                         "with <stem>.truth.json (runs the whole pipeline on each)")
     ap.add_argument("--out", type=Path, default=MODEL_DIR / "cells.pkl")
     ap.add_argument("--report", type=Path, default=MODEL_DIR / "metrics.json")
     a = ap.parse_args(argv)
     t0 = time.time()
+    splits = {}
     if a.truth:
         splits = {s: load_truth_tables(a.truth, s) for s in ("train", "val", "test")}
         source = f"corpus truth tables under {a.truth}"
@@ -425,9 +476,13 @@ def main(argv=None) -> int:
         splits = {"train": synthetic_tables(a.n, a.seed + 1), "val": synthetic_tables(a.n // 2, a.seed + 2),
                   "test": synthetic_tables(a.n // 2, a.seed + 3)}
         source = "tables generated by training/calibrate.py (random_truth + inject_inconsistency)"
-    for s, tabs in splits.items():
-        print(f"{s}: {len(tabs)} tables", file=sys.stderr)
-    runs = {s: simulate(tabs, seed=a.seed + 10 + i) for i, (s, tabs) in enumerate(splits.items())}
+    if a.scans:
+        runs = {s: runs_from_scans(a.scans, s) for s in ("train", "val", "test")}
+        source = f"pipeline output on the scans under {a.scans} (real recogniser readings)"
+    else:
+        for s, tabs in splits.items():
+            print(f"{s}: {len(tabs)} tables", file=sys.stderr)
+        runs = {s: simulate(tabs * a.repeat, seed=a.seed + 10 + i) for i, (s, tabs) in enumerate(splits.items())}
     cat = lambda rs, f: np.concatenate([r[f] for r in rs])  # noqa: E731
     cells = fit_calibrator(cat(runs["train"], "X"), cat(runs["train"], "y"),
                            cat(runs["val"], "X"), cat(runs["val"], "y"))
@@ -435,6 +490,7 @@ def main(argv=None) -> int:
     version = time.strftime("%Y-%m-%d")
     model = {"cells": cells, "document": document,
              "meta": {"version": version, "data": source, "levels": list(LEVELS), "seed": a.seed,
+                      "repeat": a.repeat, "tables": {s: len(t) for s, t in splits.items()},
                       "train_cells": int(sum(len(r["y"]) for r in runs["train"])),
                       "val_cells": int(sum(len(r["y"]) for r in runs["val"]))}}
     metrics = measure(runs["test"], model)

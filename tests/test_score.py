@@ -1,0 +1,138 @@
+"""Calibrated confidence: evidence from equations raises it, text inputs are capped,
+low confidence or a conflict sends the document to review."""
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+from pipeline import score as score_mod
+from pipeline import solve as solve_mod
+from pipeline.export import to_result, validate
+from pipeline.model import Document, Field, Source
+try:
+    from tests.test_solve import balanced, document, read
+except ImportError:  # pytest run without the repo root on sys.path
+    from test_solve import balanced, document, read
+from training.calibrate import auto_accept, ece
+
+
+def scanned(template="2021", p=0.999):
+    doc = document(balanced(template), template, p=p)
+    return doc
+
+
+def run(doc, model=None):
+    solve_mod.solve(doc)
+    score_mod.score(doc, model=model)
+    return doc
+
+
+@pytest.fixture(scope="module")
+def model():
+    m = score_mod.load_model()
+    assert m is not None, "models/calibration/cells.pkl is shipped (python -m training.calibrate)"
+    return m
+
+
+def test_shipped_model_says_what_it_was_fitted_on(model):
+    meta = model["meta"]
+    assert meta["version"] and meta["train_cells"] > 10000 and "test" in meta
+    assert set(meta["levels"]) == {"light", "heavy"}
+
+
+def test_confirmation_by_equations_raises_confidence(model):
+    doc = scanned()
+    two = "requests/granted/commercial_enterprise"     # in a column sum and a row total
+    one = "appeals/review/upheld"                      # in one group total
+    none = "active/art20_1.regulations/issued"         # in no equation
+    for k in (two, one, none):
+        x = doc.fields[k].value
+        read(doc, k, [(x, 0.93), (x + 1, 0.05)])
+    run(doc, model)
+    c = {k: doc.fields[k].confidence for k in (two, one, none)}
+    assert c[two] > c[one] > c[none]
+    assert doc.fields[two].status == "read"
+
+
+def test_corrected_cell_is_less_sure_than_a_confirmed_reading_and_doc_flags(model):
+    doc = scanned()
+    key = "requests/granted/natural_person"
+    read(doc, key, [(13, 0.6), (18, 0.35)])
+    run(doc, model)
+    f = doc.fields[key]
+    assert f.status == "corrected" and 0 < f.confidence < 1
+    clean = run(scanned(), model)
+    assert 0 <= doc.confidence <= clean.confidence <= 1
+
+
+def test_unsure_unconfirmed_cell_needs_review(model):
+    doc = scanned()
+    read(doc, "active/art20_1.regulations/issued", [(3, 0.55), (8, 0.4)])
+    run(doc, model)
+    assert doc.fields["active/art20_1.regulations/issued"].confidence < score_mod.settings()["review_threshold"]
+    assert doc.status == "needs_review"
+
+
+def test_conflict_sends_the_document_to_review(model):
+    v = balanced("2019")
+    v["appeals/review/total"] = 0
+    doc = run(document(v, "2019", p=0.999), model)
+    assert doc.status == "needs_review"
+    assert doc.fields["appeals/review/total"].status == "conflict"
+    validate(to_result(doc))
+
+
+def test_text_inputs_are_capped_not_certain():
+    caps = score_mod.settings()["text"]
+    doc = run(document(balanced("2021"), "2021", p=1.0, kind="text"))
+    conf = {k: f.confidence for k, f in doc.fields.items()}
+    assert conf["requests/granted/natural_person"] == caps["confirmed"]
+    assert conf["active/art20_1.regulations/issued"] == caps["unconfirmed"]
+    assert doc.status == "ok" and 0.5 < doc.confidence < 1
+    v = balanced("2021")
+    v["appeals/review/total"] = 0
+    bad = run(document(v, "2021", p=1.0, kind="text"))
+    assert bad.fields["appeals/review/total"].confidence == caps["conflict"]
+    assert bad.status == "needs_review"
+
+
+def test_without_a_model_the_fallback_still_scores(monkeypatch):
+    monkeypatch.setattr(score_mod, "load_model", lambda path=None: None)
+    doc = scanned(p=0.9)
+    run(doc)
+    assert all(0 < f.confidence < 1 for f in doc.fields.values())
+    assert doc.status == "needs_review" and "fallback" in doc.models["confidence"]
+
+
+def test_empty_document_scores_without_error():
+    doc = Document(Source("x"), template="2021")
+    score_mod.score(doc)
+    assert doc.confidence is None and doc.status == "ok"
+
+
+def test_cell_calibrator_api_is_sklearn_like_and_picklable():
+    rng = np.random.default_rng(0)
+    n = 4000
+    X = np.zeros((n, len(score_mod.FEATURES)))
+    p_true = rng.uniform(0.3, 1.0, n)
+    X[:, score_mod.FEATURES.index("logit_top")] = np.log(p_true / (1 - p_true + 1e-9))
+    y = (rng.uniform(size=n) < p_true).astype(int)
+    cal = score_mod.CellCalibrator(max_iter=50).fit(X[:3000], y[:3000], X[3000:], y[3000:])
+    p = cal.predict_proba(X)
+    assert p.shape == (n, 2) and np.allclose(p.sum(1), 1)
+    assert ece(p[:, 1], y) < 0.05
+    assert cal.score(X, y) > -0.25 and set(cal.predict(X)) <= {0, 1}
+    order = np.argsort(X[:, 0])
+    assert np.all(np.diff(p[order, 1]) >= -1e-12)         # monotone in the recogniser's probability
+    again = pickle.loads(pickle.dumps(cal))
+    assert np.allclose(again.predict_proba(X), p)
+
+
+def test_calibration_measures():
+    y = np.array([1] * 995 + [0] * 5)
+    p = np.full(1000, 0.995)
+    assert ece(p, y) < 1e-9
+    share, thr, prec = auto_accept(np.r_[np.ones(990), np.zeros(10)], np.r_[np.ones(990), np.zeros(10)])
+    assert share == pytest.approx(0.99) and prec == 1.0 and thr == 1.0
