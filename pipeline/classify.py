@@ -371,16 +371,24 @@ def monotone_assign(P: np.ndarray, min_p: float = 0.0) -> list[int | None]:
 
 # -- per-table decoders -----------------------------------------------------------------------
 
-def _header_columns(header: list[Cell], classes: list[str], thr: float = 0.75) -> dict[str, Cell]:
+def _header_columns(header: list[Cell], classes: list[str], thr: float = 0.75, mapper=None) -> dict[str, Cell]:
     """Best header cell for each column class (joined with its neighbour when a label was
-    broken over two cells, e.g. 本年新 / 制作数量)."""
+    broken over two cells, e.g. 本年新 / 制作数量). With a trained mapper, a cell's score is
+    the larger of its fuzzy similarity and the mapper's probability (garbled headers)."""
     found: dict[str, tuple[float, Cell]] = {}
     toks = [c for c in header if c.text.strip()]
-    pairs = [(c, c.text) for c in toks]
-    pairs += [(a, a.text + b.text) for a, b in zip(toks, toks[1:]) if a.col == b.col or not a.text[-1:].isdigit()]
-    for cell, text in pairs:
-        for cls in classes:
+    pairs = [(c, c.text, toks[i - 1].text if i else "") for i, c in enumerate(toks)]
+    pairs += [(a, a.text + b.text, "") for a, b in zip(toks, toks[1:]) if a.col == b.col or not a.text[-1:].isdigit()]
+    P = None
+    if mapper is not None and mapper is not _FUZZY and pairs:
+        table = classes[0].split(".")[0]
+        ctx = [{"table": table, "header": True, "col": c.col, "prev": pv} for c, _, pv in pairs]
+        P = mapper.predict_proba([t for _, t, _ in pairs], classes, context=ctx)
+    for i, (cell, text, _) in enumerate(pairs):
+        for j, cls in enumerate(classes):
             s = _FUZZY.similarity(text, cls)
+            if P is not None:
+                s = max(s, float(P[i, j]))
             if s >= thr and s > found.get(cls, (0, None))[0]:
                 found[cls] = (s, cell)
     return {k: v[1] for k, v in found.items()}
@@ -402,9 +410,23 @@ def _unique_best(found: dict[str, Cell], classes: list[str]) -> dict[str, Cell]:
     return out
 
 
+def _row_context(r: Row, table: str) -> dict:
+    return {"table": table, "row": r.index, "header": False, "prev": r.label}
+
+
+def _label_record(r: Row, cls: str, p: float, table: str) -> dict:
+    """A mapped label as a labelled sample (docs/retraining.md): fix `class`, feed back."""
+    return {"text": r.last_label, "class": cls, "p": round(float(p), 4), "context": _row_context(r, table)}
+
+
+def _header_records(found: dict[str, Cell], table: str) -> list[dict]:
+    return [{"text": c.text, "class": cls, "p": round(_FUZZY.similarity(c.text, cls), 4),
+             "context": {"table": table, "header": True, "col": c.col}} for cls, c in found.items()]
+
+
 def _row_probs(mapper, rows: list[Row], classes: list[str], table: str) -> np.ndarray:
     texts = [r.last_label for r in rows]
-    ctx = [{"table": table, "row": r.index, "header": False, "prev": r.label} for r in rows]
+    ctx = [_row_context(r, table) for r in rows]
     try:
         P = mapper.predict_proba(texts, classes, context=ctx)
     except TypeError:
@@ -465,7 +487,8 @@ def decode_requests(rows: list[Row], mapper, tpl: Template, out: Decoded) -> Non
     first_val = next((i for i, r in enumerate(rows) if r.has_numbers and r.labels and
                       not _short_match(r.last_label, col_classes)), len(rows))
     header = [c for r in rows[:first_val] for c in r.labels + r.values]
-    found = _unique_best(_header_columns(header, col_classes), col_classes)
+    found = _unique_best(_header_columns(header, col_classes, mapper=mapper), col_classes)
+    out.labels += _header_records(found, "requests")
     if len(found) < 3:
         out.warnings.append("requests: header not recognised; columns taken in template order")
         cols = [c.key for c in tpl.request_columns]
@@ -490,7 +513,7 @@ def decode_requests(rows: list[Row], mapper, tpl: Template, out: Decoded) -> Non
                 out.unmapped.append(r.label)  # a printed row with numbers and no canonical key
             continue
         key = row_classes[a].split(":")[1]
-        out.labels.append({"text": r.last_label, "class": row_classes[a], "p": round(float(P[body.index(r), a]), 4)})
+        out.labels.append(_label_record(r, row_classes[a], P[body.index(r), a], "requests"))
         pos = positions if (r.block in header_blocks or r.aligned) else None
         if pos is None and positions is not None and not r.aligned:
             if r.block in block_pos:
@@ -556,9 +579,10 @@ def decode_active(rows: list[Row], mapper, tpl: Template, out: Decoded) -> None:
             continue
         sec_key, row_key = row_classes[a].split(":")[1].split(".")
         sec = next(s for s in tpl.sections if s.key == sec_key)
-        out.labels.append({"text": r.last_label, "class": row_classes[a], "p": round(float(P[i, a]), 4)})
+        out.labels.append(_label_record(r, row_classes[a], P[i, a], "active"))
         col_classes = [f"active.col:{c.key}" for c in sec.columns]
-        found = _unique_best(_header_columns(header_of.get(i, []), col_classes), col_classes)
+        found = _unique_best(_header_columns(header_of.get(i, []), col_classes, mapper=mapper), col_classes)
+        out.labels += [h for h in _header_records(found, "active") if h not in out.labels]
         cols = [c.key for c in sec.columns]
         positions = None
         if len(found) == len(cols):

@@ -42,13 +42,15 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("path", type=Path)
     i.add_argument("--page", type=int, default=None, help="1-based page (default: every page with a table)")
     i.add_argument("--out", type=Path, default=None, help="PNG path or folder (default: next to the input)")
-    t = sub.add_parser("train", help="train the cell-key classifier (see README: retraining)")
+    t = sub.add_parser("train", help="train the cell-key classifier (see README: retraining)", add_help=False)
     t.add_argument("rest", nargs=argparse.REMAINDER)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args, extra = _parser().parse_known_args(argv)
+    if extra and args.cmd != "train":
+        _parser().error(f"unrecognized arguments: {' '.join(extra)}")
     if args.cmd is None:
         _parser().print_help()
         return 2
@@ -73,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.cmd == "train":
         from training.train_keys import main as train_main
-        return train_main(args.rest)
+        return train_main(extra + args.rest)
     return 2
 
 
