@@ -104,7 +104,7 @@ def test_corrupt_encrypted_zero_page_pdfs(bad_run):
     _, res, _ = bad_run
     _failed(res, "corrupt.pdf", "pdf")
     _failed(res, "encrypted.pdf", "password", "encrypt")
-    _failed(res, "zero_pages.pdf", "no pages", "pdf")   # pdfium cannot open a zero-page file at all
+    _failed(res, "zero_pages.pdf", "no pages")
 
 
 def test_long_pdf_that_is_not_a_report(bad_run):
@@ -117,7 +117,7 @@ def test_long_pdf_that_is_not_a_report(bad_run):
 
 def test_huge_image(bad_run):
     _, res, _ = bad_run
-    _failed(res, "huge_20000x20000.png", "too large", "pixels", "memory limit")
+    _failed(res, "huge_20000x20000.png", "too large")
 
 
 def test_wrong_extension_is_read_by_content(bad_run):
