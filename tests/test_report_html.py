@@ -176,3 +176,23 @@ def test_index_and_text_page_render(report, tmp_path):
     assert r.returncode == 0 and "gouji run report" in r.stdout and "scan.png" in r.stdout
     r = _chrome(["--dump-dom", (report / "report_files" / "text report.html").as_uri()], tmp_path)
     assert r.returncode == 0 and 'class="grid"' in r.stdout and "requests/" in r.stdout
+
+
+@pytest.mark.slow
+def test_report_of_a_real_scan(tmp_path):
+    """The real pipeline on a committed sample scan: its page picture carries grid and values."""
+    scans = sorted((ROOT / "datasets" / "samples").glob("*.p2.png"))
+    if not scans:
+        pytest.skip("no sample scans in datasets/samples")
+    d = tmp_path / "in"
+    d.mkdir()
+    shutil.copy(scans[0], d / scans[0].name)
+    out = tmp_path / "out"
+    s = run_batch([d], out, workers=1, progress=False)
+    r = json.loads((out / f"{scans[0].stem}.json").read_text(encoding="utf-8"))
+    assert s.counts.get("failed", 0) == 0 and r["cells"]
+    assert r["batch"]["thumbs"] and r["batch"]["pages"] == 1
+    page = (out / "report_files" / f"{scans[0].stem}.html").read_text(encoding="utf-8")
+    n_boxes = page.count('<div class="f')
+    assert page.count('<figure class="page"') == 1 and page.count('<div class="g"') > 20
+    assert n_boxes == sum(1 for c in r["cells"].values() if c.get("bbox") and c.get("page") == 1) > 20
