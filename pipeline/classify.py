@@ -98,6 +98,13 @@ class Row:
     note: str = ""
 
     @property
+    def sep(self) -> str:
+        """tab | pipe | space | line for flattened text, "grid" for aligned tables."""
+        if self.aligned or self.table is None:
+            return "grid"
+        return self.table.separators.get(self.index, "line")
+
+    @property
     def label(self) -> str:
         return " ".join(c.text for c in self.labels if c.text)
 
@@ -289,7 +296,7 @@ def align_values(row: Row, cols: list[str], positions: list[int] | None, check=N
         return out, ""
     if not vals:
         return None, "no values printed in this row"
-    if positions:  # flattened text with a header whose field positions are known
+    if positions and row.sep == "tab":  # tab rows keep field positions up to their trailing empties
         p0 = positions[0]
         byp = {c.col: c for c in vals}
         label_end = max((c.col for c in row.labels), default=-1)
@@ -299,6 +306,10 @@ def align_values(row: Row, cols: list[str], positions: list[int] | None, check=N
             if not extra and any(c is not None and c.text.strip() for c in body):
                 return dict(zip(cols, body)), ""
     cands = _cands(vals, W, positions)
+    # A row with fewer fields than columns lost empty cells somewhere (flatteners drop
+    # trailing empties, or pack non-empty cells to the left): without field positions no
+    # reading is safe unless every printed cell is blank.
+    cands = [c for c in cands if c[0] != "short" or all(x is None or not x.text.strip() for x in c[2])]
     exact = [b for kind, lead, b in cands if kind == "exact"]
     if any(kind == "overfull" for kind, _, _ in cands):
         cands = [c for c in cands if c[0] == "overfull"]  # more values than columns: none is blank

@@ -56,6 +56,7 @@ class Table:
     bbox: BBox | None = None
     aligned: bool = True
     title: str = ""
+    separators: dict[int, str] = field(default_factory=dict)  # flattened text: row → tab|pipe|space|line
 
     @property
     def n_rows(self) -> int:

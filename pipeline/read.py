@@ -113,18 +113,34 @@ _MD_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
 _WIDE_SPACE = re.compile(r"(?:\s{2,}|\u3000+)")
 
 
-def split_fields(line: str) -> list[str]:
-    """A flattened row's cells: tab, then pipe, then wide-space separated."""
+def separator(line: str) -> str:
+    """How a flattened row separates its cells: tab, pipe, wide space, or one cell a line.
+
+    It matters for blanks: tab rows lose only their trailing empty cells, while pipe and
+    space separated rows may collapse an empty cell anywhere."""
     if "\t" in line:
-        return [f.strip() for f in line.split("\t")]
+        return "tab"
     s = line.strip()
     if s.count("|") >= 2:
+        return "pipe"
+    if _WIDE_SPACE.search(s) and len(s) < 200:
+        return "space"
+    return "line"
+
+
+def split_fields(line: str) -> list[str]:
+    """A flattened row's cells: tab, then pipe, then wide-space separated."""
+    sep = separator(line)
+    if sep == "tab":
+        return [f.strip() for f in line.split("\t")]
+    s = line.strip()
+    if sep == "pipe":
         if s.startswith("|"):
             s = s[1:]
         if s.endswith("|"):
             s = s[:-1]
         return [f.strip() for f in s.split("|")]
-    if _WIDE_SPACE.search(s) and len(s) < 200:
+    if sep == "space":
         return [f.strip() for f in _WIDE_SPACE.split(s)]
     return [s]
 
@@ -153,6 +169,7 @@ def read_text(text: str, doc: Document) -> Document:
         blank_run = 0
         for j, f in enumerate(split_fields(line)):
             table.cells.append(Cell(row=row, col=j, text=f, page=None))
+        table.separators[row] = separator(line)
         row += 1
     if table.cells:
         page.tables.append(table)
