@@ -13,6 +13,7 @@ deskewed image that the grid refers to; cell and table boxes are in page units
 """
 from __future__ import annotations
 
+import difflib
 import math
 import time
 
@@ -164,9 +165,12 @@ def find_tables(hor: np.ndarray, ver: np.ndarray) -> list[tuple[tuple[int, int, 
             cells.append(RawCell(x + cx, y + cy, x + cx + cw, y + cy + ch))
         if len(cells) < _cfg()["min_cells"]:
             continue
-        tol = 8
+        # the two edges of one rule lie a rule's thickness apart (thick on blurred scans)
+        tol = max(8.0, 1.5 * _thickness(ver[y:y + h, x:x + w], axis=1) + 4)
         xs = _clusters([c.x0 for c in cells] + [c.x1 for c in cells], tol)
+        tol = max(8.0, 1.5 * _thickness(hor[y:y + h, x:x + w], axis=0) + 4)
         ys = _clusters([c.y0 for c in cells] + [c.y1 for c in cells], tol)
+        cells = _drop_stray_splits(cells, xs, ys, tol)
         good = []
         for c in cells:
             c.col, c.row = _nearest(xs, c.x0), _nearest(ys, c.y0)
@@ -180,6 +184,37 @@ def find_tables(hor: np.ndarray, ver: np.ndarray) -> list[tuple[tuple[int, int, 
             out.append(((int(x), int(y), int(x + w), int(y + h)), good))
     out.sort(key=lambda t: (t[0][1], t[0][0]))
     return out
+
+
+def _drop_stray_splits(cells: list[RawCell], xs: list[float], ys: list[float], tol: float) -> list[RawCell]:
+    """A vertical boundary that only one row of a long table uses, inside what is one
+    cell everywhere else, is a mark (a tick, a seal stroke), not a rule: merge the two
+    cells it splits and forget the boundary."""
+    if len(ys) < 8:
+        return cells
+    for xb in list(xs):
+        users = [c for c in cells if abs(c.x0 - xb) <= tol or abs(c.x1 - xb) <= tol]
+        rows = {_nearest(ys, c.y0) for c in users}
+        if len(rows) != 1 or len(users) != 2:
+            continue
+        left, right = sorted(users, key=lambda c: c.x0)
+        if abs(left.x1 - xb) > tol or abs(right.x0 - xb) > tol or xb in (xs[0], xs[-1]):
+            continue
+        merged = RawCell(left.x0, min(left.y0, right.y0), right.x1, max(left.y1, right.y1))
+        cells = [c for c in cells if c is not left and c is not right] + [merged]
+        xs.remove(xb)
+    return cells
+
+
+def _thickness(mask: np.ndarray, axis: int) -> float:
+    """Median thickness of rules in a mask: ink pixels per line of rule, across `axis`."""
+    on = mask > 0
+    runs = on.sum(axis=axis)                # per column (axis=0) or per row (axis=1)
+    lines = (np.diff(on.astype(np.int8), axis=axis) == 1).sum(axis=axis)
+    ok = lines > 0
+    if not ok.any():
+        return 2.0
+    return float(np.median(runs[ok] / lines[ok]))
 
 
 def _renumber(cells: list[RawCell]) -> list[RawCell]:
@@ -228,7 +263,9 @@ def cell_lines(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float,
     crop = grey[y0:y1, x0:x1].copy()
     crop[rules[y0:y1, x0:x1] > 0] = 255
     _, ink = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
-    if crop.min() > 150 or crop.std() < 8:
+    # ink is darker than the cell's own background by a margin (light print on a grey
+    # scan is still ink; uniform paper tone is not)
+    if float(np.median(crop)) - float(crop.min()) < 45:
         return False, []
     # drop specks and rule remnants touching the crop border
     n, lab, st, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
@@ -241,6 +278,19 @@ def cell_lines(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float,
         thin = (w <= 3 and h > 0.8 * hh) or (h <= 3 and w > 0.8 * ww)
         if a >= min_area and not (border and thin):
             keep[i] = True
+    # isolated specks (scan noise) go; small marks next to glyphs (a decimal point) stay
+    big = keep & (st[:, 4] >= 3 * scale_px * scale_px)
+    big[0] = False
+    if not big.any():
+        return False, []                 # only specks: an empty cell on a noisy scan
+    bx0, by0 = st[big, 0].min(), st[big, 1].min()
+    bx1, by1 = (st[big, 0] + st[big, 2]).max(), (st[big, 1] + st[big, 3]).max()
+    reach = 0.35 * (by1 - by0)
+    for i in np.where(keep & ~big)[0]:
+        x, y, w, h, _a = st[i]
+        cx, cy = x + w / 2, y + h / 2
+        if not (bx0 - reach <= cx <= bx1 + reach and by0 - reach <= cy <= by1 + reach):
+            keep[i] = False
     ink = np.where(keep[lab], 255, 0).astype(np.uint8)
     if (ink > 0).sum() < max(6, _cfg()["ink_threshold"] * ink.size):
         return False, []
@@ -386,12 +436,20 @@ def _assign_readings(table: Table, inked: dict) -> None:
         return len(t) <= 10 and digits >= max(1, 0.5 * len(t))
 
     num = {id(c): numeric_like(c) for c in table.cells}
-    # numeric columns: most inked cells there are numbers
-    cols: dict[int, list[bool]] = {}
+    # numeric columns: from their first number down, most inked cells are numbers
+    # (headers above do not count: a one-row appeals table has 3 header rows)
+    cols: dict[int, list[tuple[int, bool]]] = {}
     for c in table.cells:
         if c.text:
-            cols.setdefault(c.col, []).append(num[id(c)])
-    numeric_cols = {k for k, v in cols.items() if sum(v) >= 0.5 * len(v) and sum(v) >= 2}
+            cols.setdefault(c.col, []).append((c.row, num[id(c)]))
+    numeric_cols = set()
+    for k, v in cols.items():
+        v.sort()
+        first = next((i for i, (_, n) in enumerate(v) if n), None)
+        if first is not None:
+            below = [n for _, n in v[first:]]
+            if sum(below) >= 0.5 * len(below):
+                numeric_cols.add(k)
     # header rows: text (not numbers) in a numeric column and no number anywhere in the row
     header_rows = set()
     for r, row in enumerate(table.rows()):
@@ -468,6 +526,61 @@ def recover_page(page: Page, engine) -> None:
     rules = cv2.dilate(cv2.bitwise_or(hor, ver), np.ones((3, 3), np.uint8))
     page.rulings = _segments(hor, ver, s)
     page.tables = [build_table(page, grey, rules, bbox, raw, engine, use_text) for bbox, raw in tables]
+    _titles_and_text(page, grey, engine, use_text)
+
+
+def _titles_and_text(page: Page, grey: np.ndarray, engine, use_text: bool) -> None:
+    """Each table's title (the text line just above it) and, on scans, page words.
+
+    Scanned pages: the band above each table is read (detection + recognition on that
+    band only), and on the first page the top of the page too, where the report's title
+    names the agency and the year. Trusted pages: the text layer already has it all.
+    """
+    s = page_scale(page)
+    band_h = int(_cfg()["title_band_pt"] * (s if page.unit == "pt" else 200 / 72.0))
+    regions = []
+    for t in page.tables:
+        if t.page != page.number or not t.bbox:
+            continue
+        y1 = int(t.bbox[1] * s)
+        regions.append((t, max(0, y1 - band_h), max(0, y1 - 2)))
+    if page.number == 1 and not use_text:
+        first = min((int(t.bbox[1] * s) for t in page.tables), default=grey.shape[0] // 3)
+        regions.append((None, 0, min(first - 2, grey.shape[0] // 2)))
+    for t, ya, yb in regions:
+        if yb - ya < 10:
+            continue
+        if use_text:
+            lo, hi = ya / s, yb / s
+            words = [w for w in page.words if lo <= (w.bbox[1] + w.bbox[3]) / 2 <= hi]
+            lines = _line_words(words)
+        else:
+            try:
+                found = engine.read_lines(grey[ya:yb])
+            except Exception:            # page text is a help for classify, never fatal
+                found = []
+            lines = [Word(w.text, (w.bbox[0] / s, (w.bbox[1] + ya) / s, w.bbox[2] / s, (w.bbox[3] + ya) / s),
+                          w.confidence) for w in found]
+            page.words.extend(lines)
+        if t is not None and lines:
+            t.title = max(lines, key=lambda w: w.bbox[3]).text
+
+
+def _line_words(words: list[Word]) -> list[Word]:
+    """Text-layer characters joined into line Words (vertical overlap, left to right)."""
+    lines: list[list[Word]] = []
+    for c in sorted(words, key=lambda c: (c.bbox[1] + c.bbox[3]) / 2):
+        cy = (c.bbox[1] + c.bbox[3]) / 2
+        if lines and min(w.bbox[1] for w in lines[-1]) <= cy <= max(w.bbox[3] for w in lines[-1]):
+            lines[-1].append(c)
+        else:
+            lines.append([c])
+    out = []
+    for ln in lines:
+        ln.sort(key=lambda w: w.bbox[0])
+        out.append(Word("".join(w.text for w in ln), (min(w.bbox[0] for w in ln), min(w.bbox[1] for w in ln),
+                                                      max(w.bbox[2] for w in ln), max(w.bbox[3] for w in ln))))
+    return out
 
 
 def _segments(hor, ver, s) -> list:
@@ -492,14 +605,22 @@ def join_continued(doc: Document) -> None:
         if a is None:
             continue
         b = b_page.tables[0]
-        if a.n_cols != b.n_cols:
-            continue
-        xa, xb = _col_edges(a), _col_edges(b)
-        if len(xa) != len(xb):
-            continue
         width = max(a_page.width, 1)
-        if max(abs(p - q) for p, q in zip(xa, xb)) > tol * width:
+        xa, xb = _col_edges(a), _col_edges(b)
+        if len(xa) != a.n_cols + 1 or len(xb) != b.n_cols + 1:
             continue
+        # same columns, or one table splits a label column the other prints merged
+        union = _clusters(xa + xb, tol * width)
+        if len(union) != max(len(xa), len(xb)) or abs(xa[-1] - xb[-1]) > tol * width \
+                or abs(xa[0] - xb[0]) > tol * width:
+            continue
+        for t, xs in ((a, xa), (b, xb)):
+            if len(xs) != len(union):
+                idx = [_nearest(union, x) for x in xs]
+                for c in t.cells:
+                    end = idx[c.col + c.colspan]
+                    c.col = idx[c.col]
+                    c.colspan = end - c.col
         # B must open its page and A must close its own (nothing but a footer between)
         a_bottom = max(c.bbox[3] for c in a.cells if c.page == a_page.number and c.bbox)
         if b.bbox[1] > 0.25 * b_page.height or a_bottom < 0.6 * a_page.height:
@@ -509,8 +630,8 @@ def join_continued(doc: Document) -> None:
         a_rows = [normalise_text("".join(c.text for c in r)) for r in a.rows()]
         drop = 0
         for r in b.rows():
-            if r and all(c.is_header for c in r) and drop < len(a_rows) \
-                    and normalise_text("".join(c.text for c in r)) == a_rows[drop]:
+            if r and all(c.is_header for c in r) and drop < len(a_rows) and difflib.SequenceMatcher(
+                    None, normalise_text("".join(c.text for c in r)), a_rows[drop]).ratio() >= 0.8:
                 drop += 1
             else:
                 break
@@ -525,10 +646,12 @@ def join_continued(doc: Document) -> None:
 
 
 def _col_edges(t: Table) -> list[float]:
-    edges = {}
+    """Left edge of every column and the table's right edge (page units)."""
+    edges: dict[int, list[float]] = {}
     for c in t.cells:
-        if c.bbox and c.colspan == 1:
+        if c.bbox:
             edges.setdefault(c.col, []).append(c.bbox[0])
+            edges.setdefault(c.col + c.colspan, []).append(c.bbox[2])
     return [float(np.median(v)) for _, v in sorted(edges.items())]
 
 
@@ -560,6 +683,8 @@ def recover(doc: Document, settings=None) -> None:
             engine.recognise = rec
     join_continued(doc)
     doc.timings["ocr"] = doc.timings.get("ocr", 0.0) + t_ocr
+    if not doc.text:      # scans: the OCR'd title and table titles, for template/agency/year
+        doc.text = "\n".join(w.text for p in doc.pages for w in p.words if p.text_layer != "trusted")
     # digital only if every page that carries a table has a trusted text layer
     tpages = [p for p in doc.pages if p.tables]
     if doc.source.kind in ("digital_pdf", "scanned_pdf") and tpages:

@@ -28,9 +28,9 @@ from .model import Word
 from .pdf import config
 
 BLANK_MARKS = {"", "/", "\\", "—", "-", "–", "——", "--", "无", "空", "一"}
-NUMERIC_CHARS = "0123456789.-+/—–万元件()无"
+NUMERIC_CHARS = "0123456789.-+/—–万元件项个次()无"
 # characters the recogniser confuses with digits in a numeric cell: their mass goes to the digit
-CONFUSABLE = {"O": "0", "o": "0", "〇": "0", "D": "0", "l": "1", "I": "1", "|": "1", "丨": "1",
+CONFUSABLE = {"O": "0", "o": "0", "〇": "0", "D": "0", "●": "0", "○": "0", "。": "0", "°": "0", "l": "1", "I": "1", "|": "1", "丨": "1",
               "－": "-", "一": "—", "（": "(", "）": ")", "／": "/", "，": "", ",": "", "、": "."}
 _UNIT = re.compile(r"[(（]?(万元|万|件|元|个|项|次)[)）]?$")
 
@@ -292,8 +292,12 @@ class RapidOCREngine(OCREngine):
         """Detect text lines (PP-OCRv6 det) and read them with our recogniser."""
         if self._det is None:
             from rapidocr import RapidOCR
+            cfg = config()["engines"]["rapidocr"]
+            # limit the long side: the default (short side ≥ 736) blows a title band up 5×
             self._det = RapidOCR(params={"Global.log_level": "error",
-                                         "EngineConfig.onnxruntime.intra_op_num_threads": 2})
+                                         "Det.limit_type": "max",
+                                         "Det.limit_side_len": cfg["det_max_side"],
+                                         "EngineConfig.onnxruntime.intra_op_num_threads": cfg["threads"]})
         det = self._det._load_det_model()(_to_bgr(image))
         if det.boxes is None or len(det.boxes) == 0:
             return []
