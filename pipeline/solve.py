@@ -20,7 +20,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -101,7 +101,6 @@ class CellVar:
     other_cost: float = 0.0
     locked: bool = False
     conflict_cost: float = 0.0
-    idx: dict = field(default_factory=dict)   # variable indices: x (list), o, y, w, d
 
 
 def _cell_var(f, cfg) -> CellVar:
@@ -186,23 +185,24 @@ class _Program:
         self.U = float(4 * vmax + 100)
         self.M = float(8 * vmax + 200)
         cost, lb, ub, integ = [], [], [], []
+        self.ix: dict[str, dict] = {}     # key → variable indices: x (list), o, y, w, d
 
         def var(c_, lo, hi, i_):
             cost.append(c_); lb.append(lo); ub.append(hi); integ.append(i_)
             return len(cost) - 1
         for c in cells:
-            c.idx = {"x": [var(-math.log(max(p, 1e-12)), 0, 1, 1) for _, p in c.options]}
-            if c.key in free_keys and c.idx["x"]:
-                for j in c.idx["x"][1:]:
+            self.ix[c.key] = {"x": [var(-math.log(max(p, 1e-12)), 0, 1, 1) for _, p in c.options]}
+            if c.key in free_keys and self.ix[c.key]["x"]:
+                for j in self.ix[c.key]["x"][1:]:
                     ub[j] = 0          # a known conflict keeps its printed value
             if c.other and c.key not in free_keys:
-                c.idx["o"] = var(c.other_cost, 0, 1, 1)
-                c.idx["y"] = var(0.0, -self.U if not cfg["nonnegative"] else 0.0, self.U, 1)
+                self.ix[c.key]["o"] = var(c.other_cost, 0, 1, 1)
+                self.ix[c.key]["y"] = var(0.0, -self.U if not cfg["nonnegative"] else 0.0, self.U, 1)
             if c.key in free_keys:
-                c.idx["d"] = var(0.0, -self.M, self.M, 0)
+                self.ix[c.key]["d"] = var(0.0, -self.M, self.M, 0)
             elif c.options and c.key in conflict_keys:
-                c.idx["w"] = var(c.conflict_cost, 0, 1, 1)
-                c.idx["d"] = var(0.0, -self.M, self.M, 0)
+                self.ix[c.key]["w"] = var(c.conflict_cost, 0, 1, 1)
+                self.ix[c.key]["d"] = var(0.0, -self.M, self.M, 0)
         slack = []
         if elastic:
             slack = [(var(elastic, 0, np.inf, 0), var(elastic, 0, np.inf, 0)) for _ in eqs]
@@ -212,30 +212,30 @@ class _Program:
         r = 0
 
         def value_terms(c, sign):
-            out = [(j, sign * float(v or 0)) for j, (v, _) in zip(c.idx["x"], c.options) if v]
+            out = [(j, sign * float(v or 0)) for j, (v, _) in zip(self.ix[c.key]["x"], c.options) if v]
             for name in ("y", "d"):
-                if name in c.idx:
-                    out.append((c.idx[name], sign))
+                if name in self.ix[c.key]:
+                    out.append((self.ix[c.key][name], sign))
             return out
         for c in cells:
-            if c.idx["x"] or "o" in c.idx:     # exactly one option
-                for j in c.idx["x"]:
+            if self.ix[c.key]["x"] or "o" in self.ix[c.key]:     # exactly one option
+                for j in self.ix[c.key]["x"]:
                     A[r, j] = 1
-                if "o" in c.idx:
-                    A[r, c.idx["o"]] = 1
+                if "o" in self.ix[c.key]:
+                    A[r, self.ix[c.key]["o"]] = 1
                 rlo.append(1); rhi.append(1); r += 1
-            if "y" in c.idx:   # y only when the "other" option is taken: |y| ≤ U·o
-                A[r, c.idx["y"]] = 1; A[r, c.idx["o"]] = -self.U
+            if "y" in self.ix[c.key]:   # y only when the "other" option is taken: |y| ≤ U·o
+                A[r, self.ix[c.key]["y"]] = 1; A[r, self.ix[c.key]["o"]] = -self.U
                 rlo.append(-np.inf); rhi.append(0); r += 1
                 if not cfg["nonnegative"]:
-                    A[r, c.idx["y"]] = 1; A[r, c.idx["o"]] = self.U
+                    A[r, self.ix[c.key]["y"]] = 1; A[r, self.ix[c.key]["o"]] = self.U
                     rlo.append(0); rhi.append(np.inf); r += 1
-            if "w" in c.idx:   # a conflict shift only when the cell is declared a conflict
-                A[r, c.idx["d"]] = 1; A[r, c.idx["w"]] = -self.M
+            if "w" in self.ix[c.key]:   # a conflict shift only when the cell is declared a conflict
+                A[r, self.ix[c.key]["d"]] = 1; A[r, self.ix[c.key]["w"]] = -self.M
                 rlo.append(-np.inf); rhi.append(0); r += 1
-                A[r, c.idx["d"]] = 1; A[r, c.idx["w"]] = self.M
+                A[r, self.ix[c.key]["d"]] = 1; A[r, self.ix[c.key]["w"]] = self.M
                 rlo.append(0); rhi.append(np.inf); r += 1
-            if "d" in c.idx and cfg["nonnegative"]:   # the implied true value is a count too
+            if "d" in self.ix[c.key] and cfg["nonnegative"]:   # the implied true value is a count too
                 for j, a in value_terms(c, 1.0):
                     A[r, j] = a
                 rlo.append(0); rhi.append(np.inf); r += 1
@@ -279,12 +279,12 @@ class _Program:
     def decode(self, x) -> dict[str, dict]:
         out = {}
         for c in self.cells:
-            if "o" in c.idx and x[c.idx["o"]] > 0.5:
-                val, choice = int(round(x[c.idx["y"]])), "other"
+            if "o" in self.ix[c.key] and x[self.ix[c.key]["o"]] > 0.5:
+                val, choice = int(round(x[self.ix[c.key]["y"]])), "other"
             else:
-                k = int(np.argmax([x[j] for j in c.idx["x"]])) if c.idx["x"] else 0
+                k = int(np.argmax([x[j] for j in self.ix[c.key]["x"]])) if self.ix[c.key]["x"] else 0
                 val, choice = (c.options[k][0] if c.options else None), k
-            conflict = "w" in c.idx and x[c.idx["w"]] > 0.5 and abs(x[c.idx["d"]]) > self.cfg["tol"]
+            conflict = "w" in self.ix[c.key] and x[self.ix[c.key]["w"]] > 0.5 and abs(x[self.ix[c.key]["d"]]) > self.cfg["tol"]
             out[c.key] = {"value": val, "choice": choice, "conflict": conflict}
         return out
 
@@ -294,19 +294,19 @@ class _Program:
         trials = []
         if sol["choice"] == "other":
             v = sol["value"]
-            if c.idx["x"]:
-                ub = self.ub.copy(); ub[c.idx["o"]] = 0
+            if self.ix[c.key]["x"]:
+                ub = self.ub.copy(); ub[self.ix[c.key]["o"]] = 0
                 trials.append((self.lb, ub))
-            lb = self.lb.copy(); ub = self.ub.copy(); lb[c.idx["o"]] = 1; ub[c.idx["y"]] = v - 1
-            if ub[c.idx["y"]] >= lb[c.idx["y"]]:
+            lb = self.lb.copy(); ub = self.ub.copy(); lb[self.ix[c.key]["o"]] = 1; ub[self.ix[c.key]["y"]] = v - 1
+            if ub[self.ix[c.key]["y"]] >= lb[self.ix[c.key]["y"]]:
                 trials.append((lb, ub))
-            lb = self.lb.copy(); ub = self.ub.copy(); lb[c.idx["o"]] = 1; lb[c.idx["y"]] = v + 1
-            if lb[c.idx["y"]] <= ub[c.idx["y"]]:
+            lb = self.lb.copy(); ub = self.ub.copy(); lb[self.ix[c.key]["o"]] = 1; lb[self.ix[c.key]["y"]] = v + 1
+            if lb[self.ix[c.key]["y"]] <= ub[self.ix[c.key]["y"]]:
                 trials.append((lb, ub))
         else:
-            if len(c.idx["x"]) + ("o" in c.idx) <= 1:
+            if len(self.ix[c.key]["x"]) + ("o" in self.ix[c.key]) <= 1:
                 return None      # nothing else to choose: no gap to measure
-            ub = self.ub.copy(); ub[c.idx["x"][sol["choice"]]] = 0
+            ub = self.ub.copy(); ub[self.ix[c.key]["x"][sol["choice"]]] = 0
             trials.append((self.lb, ub))
         # without conflict variables, any explanation that needs a (further) printed error
         # costs at least `conflict_floor`: a bound, not re-solved, to keep the stage fast
@@ -509,8 +509,8 @@ def _solve_component(doc, cells: list[CellVar], eqs: list[Equation], cfg, eviden
                 doc.warnings.append(f"{c.key}: illegible and not determined by the equations")
                 continue
             f.value, f.status = s["value"], "inferred"
-            if s["value"] == 0 and c.key.split("/")[0] in blank_zero:
-                f.value = None   # the equations say "nothing": print it as this table does
+            if s["value"] == 0 and _prints_nothing_blank(doc, c.key, blank_zero):
+                f.value = None   # the equations say "nothing": write it as the row/table prints it
             continue
         if s["conflict"]:
             f.value, f.status = c.top, "conflict"   # the printed value stays
@@ -551,6 +551,22 @@ def _sanitise(doc: Document) -> None:
         elif had and not alts and not f.illegible:
             f.alternatives = [(_number(f.value), 0.5)] if f.value is not None else []  # sureness unknown
             f.illegible = f.value is None
+
+
+def _prints_nothing_blank(doc: Document, key: str, blank_tables: set[str]) -> bool:
+    """Whether "nothing" in this cell's row is printed blank: the row's other cells
+    decide (blanks vs zeros), a tie falls back to the table's habit."""
+    row = key.rsplit("/", 1)[0] + "/"
+    b = z = 0
+    for k, f in doc.fields.items():
+        if k.startswith(row) and k != key and not f.illegible:
+            if f.value is None:
+                b += 1
+            elif _number(f.value) == 0:
+                z += 1
+    if b != z:
+        return b > z
+    return key.split("/")[0] in blank_tables
 
 
 def _blank_zero_tables(doc: Document) -> set[str]:

@@ -382,9 +382,10 @@ def measure(runs, model) -> dict:
     res: dict = {}
     for lv in sorted({r["level"] for r in runs}) + ["all"]:
         rs = [r for r in runs if lv == "all" or r["level"] == lv]
-        n = before_ok = after_ok = wrong_changes = right_changes = 0
+        n = before_ok = after_ok = wrong_changes = right_changes = wrong_numeric = 0
         inj_n = inj_doc = inj_cell = inj_rewritten = 0
         false_conf_docs = conf_docs = 0
+        inj_cells = inj_cells_flagged = conf_cells = conf_cells_injected = conf_cells_misread = 0
         times, P, Y, D, DY = [], [], [], [], []
         for r in rs:
             doc, truth = r["doc"], r["truth"]
@@ -399,11 +400,17 @@ def measure(runs, model) -> dict:
                 after_ok += ok_a
                 changed = f.status in ("corrected", "inferred")
                 wrong_changes += changed and not ok_a
+                wrong_numeric += changed and not ok_a and not (_nothing(f.value) and _nothing(truth[k]))
                 right_changes += changed and ok_a
                 P.append(f.confidence)
                 Y.append(ok_a)
             conflicts = [k for k, f in doc.fields.items() if f.status == "conflict"]
             conf_docs += bool(conflicts)
+            inj_cells += len(r["injected"])
+            inj_cells_flagged += sum(k in conflicts for k in r["injected"])
+            conf_cells += len(conflicts)
+            conf_cells_injected += sum(k in r["injected"] for k in conflicts)
+            conf_cells_misread += sum(k in truth and not _same_v(doc.fields[k].value, truth[k]) for k in conflicts)
             if r["injected"]:
                 inj_n += 1
                 inj_doc += doc.status == "needs_review" and bool(conflicts)
@@ -423,8 +430,13 @@ def measure(runs, model) -> dict:
             "documents": len(rs), "cells": n,
             "cell_accuracy_before": before_ok / n, "cell_accuracy_after": after_ok / n,
             "cells_changed_right": int(right_changes), "cells_changed_wrongly": int(wrong_changes),
+            "cells_changed_wrongly_numeric": int(wrong_numeric),   # the rest: 0 written where a blank is printed, or back
             "injected_documents": inj_n, "injected_flagged_doc": inj_doc, "injected_cell_in_conflict": inj_cell,
             "injected_rewritten": inj_rewritten,
+            "injected_cells": inj_cells, "injected_cells_in_conflict": inj_cells_flagged,
+            "conflict_cells": conf_cells, "conflict_cells_injected": conf_cells_injected,
+            "conflict_cells_misread_by_ocr": conf_cells_misread,
+            "conflict_cells_other": conf_cells - conf_cells_injected - conf_cells_misread,
             "docs_with_conflict_without_injection": false_conf_docs,
             "solve_s_median": statistics.median(times), "solve_s_max": max(times),
             "cell_ece": ece(P, Y), "doc_ece": ece(D, DY), "doc_all_right": float(np.mean(DY)),
@@ -433,6 +445,10 @@ def measure(runs, model) -> dict:
             "precision_at_review_threshold": float(Ya[m].mean()) if m.any() else None,
         }
     return res
+
+
+def _nothing(v) -> bool:
+    return v is None or v == 0
 
 
 def _same_v(a, b) -> bool:
@@ -466,6 +482,8 @@ def main(argv=None) -> int:
                          "with <stem>.truth.json (runs the whole pipeline on each)")
     ap.add_argument("--out", type=Path, default=MODEL_DIR / "cells.pkl")
     ap.add_argument("--report", type=Path, default=MODEL_DIR / "metrics.json")
+    ap.add_argument("--measure-only", action="store_true",
+                    help="load the shipped model and measure it on the test split (no refit)")
     a = ap.parse_args(argv)
     t0 = time.time()
     splits = {}
@@ -482,7 +500,14 @@ def main(argv=None) -> int:
     else:
         for s, tabs in splits.items():
             print(f"{s}: {len(tabs)} tables", file=sys.stderr)
-        runs = {s: simulate(tabs * a.repeat, seed=a.seed + 10 + i) for i, (s, tabs) in enumerate(splits.items())}
+        runs = {s: simulate(tabs * a.repeat, seed=a.seed + 10 + i) for i, (s, tabs) in enumerate(splits.items())
+                if not a.measure_only or s == "test"}
+    if a.measure_only:
+        from pipeline.score import load_model
+        model = load_model(str(a.out))
+        metrics = measure(runs["test"], model)
+        print(json.dumps(metrics, indent=1))
+        return 0
     cat = lambda rs, f: np.concatenate([r[f] for r in rs])  # noqa: E731
     cells = fit_calibrator(cat(runs["train"], "X"), cat(runs["train"], "y"),
                            cat(runs["val"], "X"), cat(runs["val"], "y"))
