@@ -334,6 +334,20 @@ def cell_lines(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float,
     return bool(out), out
 
 
+def _is_blob(line: np.ndarray) -> bool:
+    """One solid glyph-sized blob (a 0, 6, 8 or 9 whose holes a heavy scan filled)."""
+    import cv2
+    _, ink = cv2.threshold(line, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    n, _, st, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    if n < 2:
+        return False
+    big = st[1:][st[1:, 4] >= 0.2 * st[1:, 4].max()]
+    if len(big) != 1:
+        return False
+    x, y, w, h, a = big[0]
+    return 1.1 <= h / max(w, 1) <= 2.6 and a >= 0.72 * w * h and h >= 8
+
+
 def _orientation(grey: np.ndarray, cells: list[RawCell], rules: np.ndarray, engine, scale_px: float) -> int:
     """0/90/180/270: read a few long label cells in each orientation, keep the most confident."""
     k = _cfg()["orientation_samples"]
@@ -415,6 +429,7 @@ def build_table(page: Page, grey: np.ndarray, rules: np.ndarray, bbox_px, raw: l
         rs = results[i:i + n]
         i += n
         cell.text = "".join(r.text for r in rs)
+        cell._blob = n == 1 and _is_blob(crops[i - 1])
         cell.char_probs = [cp for r in rs for cp in r.char_probs]
         cell._slots = [sl for r in rs for sl in r.slots]
         cell._score = float(np.mean([r.score for r in rs])) if rs else 0.0
@@ -484,7 +499,11 @@ def _assign_readings(table: Table, inked: dict) -> None:
                 c.readings = candidates(slots)
         else:
             c.readings = []
-        for attr in ("_slots", "_score"):
+        if not c.readings and getattr(c, "_blob", False) and not c.is_header and in_numeric_col:
+            # a digit filled solid by a heavy scan: no recogniser reads it, but a lone
+            # solid blob of digit shape in a count column is most often a 0
+            c.readings = [tuple(x) for x in _cfg()["blob_prior"]]
+        for attr in ("_slots", "_score", "_blob"):
             if hasattr(c, attr):
                 delattr(c, attr)
 
@@ -611,8 +630,10 @@ def join_continued(doc: Document) -> None:
             continue
         # same columns, or one table splits a label column the other prints merged
         union = _clusters(xa + xb, tol * width)
-        if len(union) != max(len(xa), len(xb)) or abs(xa[-1] - xb[-1]) > tol * width \
-                or abs(xa[0] - xb[0]) > tol * width:
+        k = min(len(xa), len(xb)) - 1           # the value columns, counted from the right
+        if len(union) != max(len(xa), len(xb)) or abs(len(xa) - len(xb)) > 2 \
+                or abs(xa[0] - xb[0]) > tol * width \
+                or any(abs(p - q) > tol * width for p, q in zip(xa[-k:], xb[-k:])):
             continue
         for t, xs in ((a, xa), (b, xb)):
             if len(xs) != len(union):

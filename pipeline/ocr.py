@@ -263,8 +263,8 @@ class RapidOCREngine(OCREngine):
         self.batch = cfg["batch"]
         self.input = self.session.get_inputs()[0].name
         self._det = None
-        self.version = f"rapidocr {rapidocr.__version__ if hasattr(rapidocr, '__version__') else ''} " \
-                       f"{cfg['rec_model']}".strip()
+        import importlib.metadata
+        self.version = f"rapidocr {importlib.metadata.version('rapidocr')} {cfg['rec_model']}"
 
     def raw(self, crops: list[np.ndarray]) -> list[np.ndarray]:
         """Per-crop (T, C) probabilities, padding steps trimmed."""
