@@ -630,10 +630,8 @@ def join_continued(doc: Document) -> None:
             continue
         # same columns, or one table splits a label column the other prints merged
         union = _clusters(xa + xb, tol * width)
-        k = min(len(xa), len(xb)) - 1           # the value columns, counted from the right
         if len(union) != max(len(xa), len(xb)) or abs(len(xa) - len(xb)) > 2 \
-                or abs(xa[0] - xb[0]) > tol * width \
-                or any(abs(p - q) > tol * width for p, q in zip(xa[-k:], xb[-k:])):
+                or abs(xa[0] - xb[0]) > tol * width or abs(xa[-1] - xb[-1]) > tol * width:
             continue
         for t, xs in ((a, xa), (b, xb)):
             if len(xs) != len(union):
@@ -648,14 +646,18 @@ def join_continued(doc: Document) -> None:
             continue
         # a header printed again on the new page is dropped; other header rows (a new
         # section of the same table) stay
-        a_rows = [normalise_text("".join(c.text for c in r)) for r in a.rows()]
+        def head(t: Table) -> list[str]:
+            out = []
+            for r in t.rows():
+                if not r or not all(c.is_header for c in r):
+                    break
+                out.append(normalise_text("".join(c.text for c in r)))
+            return out
+        ha, hb = head(a), head(b)
         drop = 0
-        for r in b.rows():
-            if r and all(c.is_header for c in r) and drop < len(a_rows) and difflib.SequenceMatcher(
-                    None, normalise_text("".join(c.text for c in r)), a_rows[drop]).ratio() >= 0.8:
-                drop += 1
-            else:
-                break
+        if hb and len(hb) <= len(ha) and difflib.SequenceMatcher(
+                None, "".join(hb), "".join(ha[:len(hb)])).ratio() >= 0.85:
+            drop = len(hb)          # the header block printed again (OCR noise allowed)
         off = a.n_rows - drop
         for c in b.cells:
             if c.row < drop:
