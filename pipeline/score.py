@@ -6,7 +6,8 @@ the solver's (status, how many equations that hold contain the cell, the gap in 
 to the best explanation with a different value): a digit confirmed by two equations is
 surer than one confirmed by one, and surer than one in none. The mapping from these
 features to a probability is fitted on held-out data (training/calibrate.py →
-models/calibration/): a monotone gradient-boosted model, then isotonic regression.
+models/calibration/): a monotone gradient-boosted model, then Platt scaling on a held-out
+split (strictly monotone, so more evidence never ties with less; isotonic is an option).
 
 The document confidence is the calibrated probability that every cell is right (Platt
 scaling of Σ log cell confidence). Text inputs (one reading of probability 1 per cell)
@@ -101,17 +102,23 @@ def _finite(p) -> bool:
         return False
 
 
+def _logits(p) -> np.ndarray:
+    p = np.clip(np.asarray(p, float), 1e-7, 1 - 1e-7)
+    return np.log(p / (1 - p)).reshape(-1, 1)
+
+
 class CellCalibrator:
-    """P(cell value is what is printed | features): monotone boosted trees + isotonic.
+    """P(cell value is what is printed | features): monotone boosted trees, then Platt
+    scaling (default; strictly monotone) or isotonic regression on held-out rows.
 
     scikit-learn style (fit / predict_proba / predict / score), picklable. `fit` takes
-    the training rows for the trees and separate held-out rows for the isotonic map.
+    the training rows for the trees and separate held-out rows for the calibration map.
     """
 
     def __init__(self, max_iter: int = 200, learning_rate: float = 0.05, max_depth: int = 3,
-                 random_state: int = 0):
+                 random_state: int = 0, method: str = "platt"):
         self.max_iter, self.learning_rate, self.max_depth = max_iter, learning_rate, max_depth
-        self.random_state = random_state
+        self.random_state, self.method = random_state, method
 
     def fit(self, X, y, X_cal=None, y_cal=None):
         from sklearn.ensemble import HistGradientBoostingClassifier
@@ -125,18 +132,30 @@ class CellCalibrator:
         if X_cal is None:
             X_cal, y_cal = X, y
         raw = self._raw(np.asarray(X_cal, float))
-        self.iso_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip", increasing=True)
-        self.iso_.fit(raw, np.asarray(y_cal, int))
+        y_cal = np.asarray(y_cal, int)
+        if self.method == "isotonic":
+            self.iso_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip", increasing=True)
+            self.iso_.fit(raw, y_cal)
+        else:   # Platt on the logit: strictly monotone, so no ties between unequal evidence
+            from sklearn.linear_model import LogisticRegression
+            lr = LogisticRegression(C=1e4).fit(_logits(raw), y_cal)
+            self.platt_ = (float(lr.coef_[0, 0]), float(lr.intercept_[0]))
         self.features_ = FEATURES
         return self
 
     def _raw(self, X):
         return self.model_.predict_proba(X)[:, 1]
 
+    def _calibrate(self, raw):
+        if getattr(self, "method", "isotonic") == "isotonic":
+            return self.iso_.predict(raw)
+        a, b = self.platt_
+        return 1 / (1 + np.exp(-(a * _logits(raw)[:, 0] + b)))
+
     def predict_proba(self, X) -> np.ndarray:
         X = np.asarray(X, float).reshape(-1, len(FEATURES))
-        p = self.iso_.predict(self._raw(X)) if len(X) else np.zeros(0)
-        p = np.clip(p, 1e-4, 1 - 1e-5)     # never certain: isotonic steps can reach 0 or 1
+        p = self._calibrate(self._raw(X)) if len(X) else np.zeros(0)
+        p = np.clip(p, 1e-4, 1 - 1e-5)     # never certain
         return np.column_stack([1 - p, p])
 
     def predict(self, X) -> np.ndarray:

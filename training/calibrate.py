@@ -328,10 +328,10 @@ def simulate(tables, levels=("light", "heavy"), seed: int = 0, model=None) -> li
     return runs
 
 
-def fit_calibrator(X, y, X_cal, y_cal):
-    """Data in, calibrator out: the cell model (trees on X, isotonic on X_cal)."""
+def fit_calibrator(X, y, X_cal, y_cal, method: str = "platt"):
+    """Data in, calibrator out: the cell model (trees on X, Platt/isotonic on X_cal)."""
     from pipeline.score import CellCalibrator
-    return CellCalibrator().fit(X, y, X_cal, y_cal)
+    return CellCalibrator(method=method).fit(X, y, X_cal, y_cal)
 
 
 def fit_document(cells, runs) -> "object":
@@ -475,6 +475,7 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=300, help="synthetic tables per split (train; val and test get n/2)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=1, help="simulated scans per table and level")
+    ap.add_argument("--method", choices=["platt", "isotonic"], default="platt", help="calibration map")
     ap.add_argument("--truth", type=Path, default=None,
                     help="corpus root with {train,val,test}/*.truth.json (tables to simulate scans of)")
     ap.add_argument("--scans", type=Path, default=None,
@@ -510,12 +511,12 @@ def main(argv=None) -> int:
         return 0
     cat = lambda rs, f: np.concatenate([r[f] for r in rs])  # noqa: E731
     cells = fit_calibrator(cat(runs["train"], "X"), cat(runs["train"], "y"),
-                           cat(runs["val"], "X"), cat(runs["val"], "y"))
+                           cat(runs["val"], "X"), cat(runs["val"], "y"), method=a.method)
     document = fit_document(cells, runs["val"])
     version = time.strftime("%Y-%m-%d")
     model = {"cells": cells, "document": document,
              "meta": {"version": version, "data": source, "levels": list(LEVELS), "seed": a.seed,
-                      "repeat": a.repeat, "tables": {s: len(t) for s, t in splits.items()},
+                      "repeat": a.repeat, "method": a.method, "tables": {s: len(t) for s, t in splits.items()},
                       "train_cells": int(sum(len(r["y"]) for r in runs["train"])),
                       "val_cells": int(sum(len(r["y"]) for r in runs["val"]))}}
     metrics = measure(runs["test"], model)
