@@ -15,6 +15,7 @@ writer of results). The guards live here because only a supervisor can enforce t
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import resource
 import signal
@@ -53,6 +54,7 @@ class Limits:
     memory_mb: float = 4096.0         # resident memory per worker; 0 = off
     address_space_mb: float = 0.0     # RLIMIT_AS in local workers; 0 = off
     poll_s: float = 0.2
+    workers: int = 0                  # local pool size (sets GOUJI_THREADS = cores // workers)
 
 
 @dataclass
@@ -66,9 +68,12 @@ class EngineStats:
 
 # ----------------------------------------------------------------------------- local pool
 
-def _worker_main(conn, func, address_space_mb: float) -> None:
+def _worker_main(conn, func, address_space_mb: float, threads: int = 0) -> None:
     """Worker loop: receive a job, run func, send the outcome; exit on None or EOF."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the parent's business
+    if threads:   # a fair share of the cores, for libraries that size their thread pools from it
+        os.environ.setdefault("GOUJI_THREADS", str(threads))
+        os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     if address_space_mb:
         lim = int(address_space_mb * 2**20)
         resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
@@ -95,7 +100,9 @@ class _Worker:
     def __init__(self, ctx, func, limits: Limits):
         parent, child = ctx.Pipe(duplex=True)
         self.conn = parent
-        self.proc = ctx.Process(target=_worker_main, args=(child, func, limits.address_space_mb), daemon=True)
+        threads = max(1, (os.cpu_count() or 1) // max(1, limits.workers)) if limits.workers else 0
+        self.proc = ctx.Process(target=_worker_main, args=(child, func, limits.address_space_mb, threads),
+                                daemon=True)
         self.proc.start()
         child.close()
         self.job = None
@@ -119,7 +126,7 @@ class LocalPool:
                  max_docs_per_worker: int = 0, preload: tuple[str, ...] = ("pipeline.batch",)):
         import multiprocessing as mp
         self.n = max(1, int(workers))
-        self.limits = limits
+        self.limits = dataclasses.replace(limits, workers=self.n)
         self.max_docs = max_docs_per_worker
         if start_method not in mp.get_all_start_methods():
             start_method = "spawn"
