@@ -28,7 +28,7 @@ from .templates import CONFIGS, config
 ROOT = CONFIGS.parent
 FEATURES = ("logit_top", "logit_chosen", "margin", "n_readings", "corrected", "inferred", "conflict",
             "unknown", "blank", "in_equations", "n_sat", "n_viol", "gap", "has_gap", "locked",
-            "certain_reading")
+            "certain_reading", "row_blank_share", "row_zero_share")
 # +1 the probability can only rise with the feature, −1 only fall, 0 free
 MONOTONE = {"logit_top": 1, "logit_chosen": 1, "margin": 1, "n_sat": 1, "n_viol": -1, "gap": 1,
             "unknown": -1}
@@ -74,6 +74,13 @@ def cell_features(doc: Document) -> tuple[list[str], np.ndarray]:
             d[k] = d.get(k, 0) + 1
     in_eq = {k for ks in eq_keys.values() for k in ks}
     ev_all = getattr(doc, "solver_evidence", {}) or {}
+    # how the cell's row prints "nothing": a blank among zeros is likely a missed "0"
+    row_n: dict[str, list[int]] = {}
+    for key, f in doc.fields.items():
+        t = row_n.setdefault(key.rsplit("/", 1)[0], [0, 0, 0])
+        t[0] += 1
+        t[1] += f.value is None and not f.illegible
+        t[2] += _is_zero(f.value)
     keys, rows = [], []
     for key, f in doc.fields.items():
         ev = ev_all.get(key, {})
@@ -90,9 +97,23 @@ def cell_features(doc: Document) -> tuple[list[str], np.ndarray]:
             float(min(sat.get(key, 0), 3)), float(min(viol.get(key, 0), 3)),
             float(min(gap, cap)) / cap if gap is not None else 0.0, float(gap is not None),
             float(bool(ev.get("locked", p1 >= 0.97))), float(len(alts) == 1 and p1 >= 1.0),
+            *_row_shares(row_n[key.rsplit("/", 1)[0]], f),
         ])
         keys.append(key)
     return keys, np.array(rows, dtype=float).reshape(len(rows), len(FEATURES))
+
+
+def _is_zero(v) -> bool:
+    try:
+        return v is not None and float(v) == 0
+    except (TypeError, ValueError):
+        return False
+
+
+def _row_shares(t: list[int], f) -> tuple[float, float]:
+    """Shares of blanks and zeros among the *other* cells of the row."""
+    n, b, z = t[0] - 1, t[1] - (f.value is None and not f.illegible), t[2] - _is_zero(f.value)
+    return (b / n, z / n) if n > 0 else (0.0, 0.0)
 
 
 def _finite(p) -> bool:
@@ -207,7 +228,18 @@ def load_model(path: str | None = None):
         return pickle.load(fh)
 
 
+TEXT_KINDS = {"text", "html", "markdown", "digital_pdf"}
+SCAN_KINDS = {"scanned_pdf", "image"}
+
+
 def _is_text(doc: Document) -> bool:
+    """Text inputs get capped confidences: by the source kind, else when every cell has
+    one reading of probability 1 (a scan stays a scan even if its recogniser says 1.0)."""
+    kind = getattr(doc.source, "kind", "unknown")
+    if kind in TEXT_KINDS:
+        return True
+    if kind in SCAN_KINDS:
+        return False
     fs = [f for f in doc.fields.values() if not f.illegible]
     return bool(fs) and len(fs) == len(doc.fields) and all(
         len(f.alternatives) <= 1 and all(_finite(p) and float(p) >= 1.0 for _, p in f.alternatives)

@@ -112,11 +112,13 @@ def inject_inconsistency(vals: dict, rng: random.Random) -> str:
 # ----------------------------------------------------------------------------- scan simulator
 CONFUSE = {"0": "869", "1": "7", "2": "7", "3": "8", "4": "9", "5": "6", "6": "058", "7": "12",
            "8": "306", "9": "04"}
-LEVELS = {  # per-cell rates of each failure, and how sure the recogniser is when right
+LEVELS = {  # per-cell rates of each failure, and how sure the recogniser is when right;
+    # "missed": a single digit with no detection box at all, read as a sure blank (seen on
+    # real rapidocr output of the corpus' scans, whole rows at a time: "missed_row")
     "light": {"misread": 0.012, "drop": 0.002, "illegible": 0.003, "speck": 0.003, "row_shift": 0.004,
-              "sure_beta": 200.0},
+              "missed": 0.01, "missed_row": 0.01, "sure_beta": 200.0},
     "heavy": {"misread": 0.05, "drop": 0.008, "illegible": 0.015, "speck": 0.01, "row_shift": 0.012,
-              "sure_beta": 40.0},
+              "missed": 0.04, "missed_row": 0.03, "sure_beta": 40.0},
 }
 
 
@@ -161,8 +163,13 @@ def simulate_readings(vals: dict, level: str, rng: random.Random) -> dict:
             for a, b in zip(cols[start:], cols[start + 1:]):
                 shifted[a] = vals[b]
             shifted[cols[-1]] = None
+    missed_rows = {r for r in req_rows if rng.random() < P["missed_row"]}
     for k, v in vals.items():
         u = rng.random()
+        single = v is not None and len(_text(v)) == 1
+        if single and (k.split("/")[1] in missed_rows and k.startswith("requests/") or rng.random() < P["missed"]):
+            out[k] = ([(None, 1 - rng.betavariate(1, P["sure_beta"] * 3))], False)
+            continue
         if k in shifted:
             out[k] = ([(shifted[k], rng.uniform(0.85, 0.995))], False)
             continue
