@@ -3,7 +3,7 @@ PY      ?= .venv/bin/python
 PIP     ?= .venv/bin/pip
 OUT     ?= out
 
-.PHONY: setup setup-test demo test data train bench bench-quick clean
+.PHONY: setup setup-test demo test data train bench bench-quick bench-batch clean
 setup: .venv/.done
 .venv/.done: pyproject.toml scripts/setup.sh
 	bash scripts/setup.sh
@@ -31,6 +31,9 @@ bench: setup           ## benchmarks side by side with peers → docs/benchmarks
 
 bench-quick: setup
 	$(PY) -m training.bench --mode quick
+
+bench-batch: setup     ## throughput (pages/min) with 1 and 2 workers, peak memory, on the samples
+	$(PY) -m training.bench_batch
 
 clean:
 	rm -rf $(OUT) datasets/generated .pytest_cache

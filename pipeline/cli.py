@@ -35,7 +35,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="key mapper: trained classifier if shipped (auto), or the fuzzy baseline")
     e.add_argument("--no-solver", action="store_true", help="skip the consistency solver (ablation)")
     e.add_argument("--ocr", choices=["rapidocr", "paddle"], default=None, help="OCR engine (default rapidocr)")
-    e.add_argument("--time-limit", type=float, default=600.0, help="seconds per document")
+    e.add_argument("--time-limit", type=float, default=None, metavar="S",
+                   help="seconds per document (default: configs/batch.yaml, 600)")
+    e.add_argument("--memory-limit", type=float, default=None, metavar="MB",
+                   help="resident memory per worker before it is stopped (default: configs/batch.yaml, 4096)")
     e.add_argument("--force", action="store_true", help="redo documents already done")
     e.add_argument("--no-progress", action="store_true", help="no progress bar")
     i = sub.add_parser("inspect", help="draw the detected tables, grid and values on a page")
@@ -65,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(**{k: v for k, v in given.items() if v is not None})
         summary = run_batch(args.paths, args.out, settings=settings, workers=args.workers,
                             engine=args.engine, address=args.address, time_limit=args.time_limit,
-                            force=args.force, progress=not args.no_progress)
+                            force=args.force, progress=not args.no_progress,
+                            memory_limit_mb=args.memory_limit)
         print(summary.line())
         return 0
     if args.cmd == "inspect":
