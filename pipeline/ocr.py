@@ -357,6 +357,15 @@ def _paddle_model_dir(kind: str) -> Path:
     return cache
 
 
+def _trim_sides(img: np.ndarray, margin: int = 6) -> np.ndarray:
+    """PP-OCRv4 mobile invents symbols ('㎡', '¥') in wide white margins: cut them back."""
+    g = img if img.ndim == 2 else img.min(axis=2)
+    cols = np.where((g < 128).any(axis=0))[0]
+    if len(cols) == 0:
+        return img
+    return img[:, max(0, cols[0] - margin): cols[-1] + 1 + margin]
+
+
 def _patch_paddlex_deps() -> None:
     """PaddleX checks for the *distribution* opencv-contrib-python; gouji ships
     opencv-python-headless (the same cv2 API for what PaddleOCR's recogniser uses), and
@@ -407,7 +416,7 @@ class PaddleEngine(OCREngine):
         out = []
         if not crops:
             return out
-        for r in self.rec.predict([_to_bgr(c) for c in crops], batch_size=6):
+        for r in self.rec.predict([_to_bgr(_trim_sides(c)) for c in crops], batch_size=6):
             text, score = r["rec_text"], float(r["rec_score"])
             num = "".join(CONFUSABLE.get(c, c) for c in normalise_text(text))
             slots = [[(c, 1.0)] for c in num] if is_numeric_text(text) else []
