@@ -135,6 +135,7 @@ class Document:
     missing: list[dict] = field(default_factory=list)    # {key, reason}
     unmapped: list[dict] = field(default_factory=list)   # printed rows with no canonical key
     labels: list[dict] = field(default_factory=list)     # {text, class, p}: mapped row labels (retraining)
+    solver_evidence: dict = field(default_factory=dict)  # per cell, from the solver for the scorer
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
