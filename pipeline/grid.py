@@ -279,7 +279,7 @@ def cell_lines(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float,
         if a >= min_area and not (border and thin):
             keep[i] = True
     # isolated specks (scan noise) go; small marks next to glyphs (a decimal point) stay
-    big = keep & (st[:, 4] >= 3 * scale_px * scale_px)
+    big = keep & (st[:, 4] >= 1.5 * scale_px * scale_px)
     big[0] = False
     if not big.any():
         return False, []                 # only specks: an empty cell on a noisy scan
@@ -292,7 +292,8 @@ def cell_lines(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float,
         if not (bx0 - reach <= cx <= bx1 + reach and by0 - reach <= cy <= by1 + reach):
             keep[i] = False
     ink = np.where(keep[lab], 255, 0).astype(np.uint8)
-    if (ink > 0).sum() < max(6, _cfg()["ink_threshold"] * ink.size):
+    # a small light '0' in a wide merged cell is still ink: the bar is absolute (px per pt²)
+    if (ink > 0).sum() < _cfg()["min_ink_pt2"] * scale_px * scale_px:
         return False, []
     rows = np.where(ink.any(1))[0]
     # split into text lines at empty rows
@@ -368,13 +369,19 @@ def _orientation(grey: np.ndarray, cells: list[RawCell], rules: np.ndarray, engi
         first = engine.recognise(wide[:3])
         if all(x.score >= 0.9 and len(x.text) >= 2 for x in first):
             return 0
+    # long text runs lie along the lines of text: wide runs → upright or upside down,
+    # tall runs → turned a quarter (one-character-per-line headers are the minority)
+    if len(wide) >= 0.5 * len(samples):
+        turns, samples = (0, 180), wide
+    else:
+        turns, samples = (0, 90, 270), [x for x in samples if x.shape[0] > x.shape[1]]
     crops, tags = [], []
     for s in samples:
-        for r in (0, 90, 180, 270):
+        for r in turns:
             crops.append(np.ascontiguousarray(np.rot90(s, k=r // 90)))  # counter-clockwise
             tags.append(r)
     res = engine.recognise(crops)
-    score = {r: 0.0 for r in (0, 90, 180, 270)}
+    score = {r: 0.0 for r in turns}
     for r, x in zip(tags, res):
         score[r] += x.score * min(len(x.text), 6)
     best = max(score, key=score.get)
