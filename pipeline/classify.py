@@ -512,6 +512,9 @@ def decode_requests(rows: list[Row], mapper, tpl: Template, out: Decoded) -> Non
         out.absent_cols = [k.split(":")[1] for k in col_classes if k not in found]
     body = [r for r in rows[first_val:] if r.labels]
     header_blocks = {r.block for r in rows[:first_val]}
+    first_col = found.get(col_classes[0]) or next(iter(found.values()), None)
+    header_table = next((r.table for r in rows[:first_val] if first_col is not None
+                         and any(c is first_col for c in r.labels + r.values)), None)
     if not body:
         return
     P = _row_probs(mapper, body, row_classes, "requests")
@@ -526,6 +529,10 @@ def decode_requests(rows: list[Row], mapper, tpl: Template, out: Decoded) -> Non
         key = row_classes[a].split(":")[1]
         out.labels.append(_label_record(r, row_classes[a], P[body.index(r), a], "requests"))
         pos = positions if (r.block in header_blocks or r.aligned) else None
+        if pos is not None and r.aligned and header_table is not None and r.table is not header_table:
+            # a table continued on the next page: its value columns sit at the right edge
+            # like the header's, while the label columns before them may differ in number
+            pos = [p + (r.table.n_cols - header_table.n_cols) for p in pos]
         if pos is None and positions is not None and not r.aligned:
             if r.block in block_pos:
                 pos = [block_pos[r.block] + (p - positions[0]) for p in positions]

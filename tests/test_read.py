@@ -184,3 +184,20 @@ def test_quirks_fused_row_ordinal_only_label_traditional(tmp_path):
     assert res["cells"]["active/art20_1.normative_docs/issued"]["value"] == 0
     assert res["cells"]["requests/partially_granted/total"]["value"] == 0
     assert len(res["cells"]) == 200 and not res["missing"]
+
+
+def test_requests_table_continued_in_a_second_table(fixtures, tmp_path):
+    """A page break splits the requests table; the continuation has fewer label columns
+    (no 三、本年度办理结果 column): its values still land in the right columns."""
+    html = (fixtures / "inputs/report_2021.html").read_text(encoding="utf-8")
+    cut = html.index('<tr><td rowspan="8">（三）不予公开</td>')
+    cont = html[cut:].replace('<td colspan="3">四、结转下年度继续办理</td>', '<td colspan="2">四、结转下年度继续办理</td>', 1)
+    p = tmp_path / "split.html"
+    p.write_text(html[:cut] + "</table>\n<p>— 2 —</p>\n<table border=\"1\">\n" + cont, encoding="utf-8")
+    res = result(p)
+    c = res["cells"]
+    assert c["requests/unavailable_not_held/legal_service_org"]["value"] == 1
+    assert c["requests/unavailable_not_held/natural_person"]["value"] == 2
+    assert c["requests/total/total"]["value"] == 14
+    assert c["requests/carried_forward/natural_person"]["value"] == 2
+    assert res["status"] == "ok"
