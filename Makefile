@@ -27,9 +27,11 @@ train: setup           ## train the cell-key classifier into models/keys/
 	$(PY) -m training.train_keys
 
 bench: setup           ## benchmarks side by side with peers → docs/benchmarks.md
+	$(PIP) install -q -e ".[bench]"
 	$(PY) -m training.bench --mode full
 
 bench-quick: setup
+	$(PIP) install -q -e ".[bench]"
 	$(PY) -m training.bench --mode quick
 
 bench-batch: setup     ## throughput (pages/min) with 1 and 2 workers, peak memory, on the samples
