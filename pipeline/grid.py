@@ -357,7 +357,7 @@ def _orientation(grey: np.ndarray, cells: list[RawCell], rules: np.ndarray, engi
         ok, lines = cell_lines(grey, rules, c, scale_px, pad=False, whole=True)
         if ok:
             h, w = lines[0].shape
-            if max(h, w) >= 4 * min(h, w):
+            if max(h, w) >= 3 * min(h, w):
                 samples.append(lines[0])
         if len(samples) >= k:
             break
@@ -365,9 +365,11 @@ def _orientation(grey: np.ndarray, cells: list[RawCell], rules: np.ndarray, engi
         return 0
     # upright pages are the rule: accept 0 when the samples read confidently as they are
     wide = [x for x in samples if x.shape[1] > x.shape[0]]
-    if len(wide) >= 0.75 * len(samples):
-        first = engine.recognise(wide[:3])
-        if all(x.score >= 0.9 and len(x.text) >= 2 for x in first):
+    if wide:
+        # two confident multi-character readings as printed settle it (tall samples may be
+        # one-character-per-line headers, which read as a line when turned)
+        first = engine.recognise(wide[:4])
+        if sum(x.score >= 0.9 and len(x.text) >= 3 for x in first) >= min(2, len(wide)):
             return 0
     # long text runs lie along the lines of text: wide runs → upright or upside down,
     # tall runs → turned a quarter (one-character-per-line headers are the minority)
