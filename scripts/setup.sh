@@ -3,7 +3,7 @@
 # corpus and the pictures), a virtual environment, and the project with its extras.
 #   scripts/setup.sh            runtime + corpus generator (what `make demo` needs)
 #   scripts/setup.sh test       + what the whole test suite exercises: the PaddleOCR engine
-#                                 extra, Ray, torch (digit model training), headless Chromium
+#                                 (scripts/install_paddle.sh), Ray, headless Chromium
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE=${1:-run}
@@ -11,7 +11,7 @@ APT_PKGS="fonts-noto-cjk fonts-wqy-zenhei fonts-wqy-microhei fonts-arphic-ukai f
 EXTRAS="test,synth"
 if [ "$MODE" = test ]; then
   APT_PKGS="$APT_PKGS chromium"
-  EXTRAS="test,synth,ray,paddle"
+  EXTRAS="test,synth,ray"
 fi
 missing=""
 for p in $APT_PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
@@ -23,3 +23,4 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -e ".[$EXTRAS]"
+if [ "$MODE" = test ]; then bash scripts/install_paddle.sh; fi
