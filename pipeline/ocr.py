@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import re
 import shutil
 import unicodedata
@@ -242,6 +243,15 @@ def _resize_norm(img: np.ndarray, max_wh: float, h: int = 48) -> np.ndarray:
     return out
 
 
+def ort_threads(cfg: dict) -> int:
+    """onnxruntime threads: the batch engine sets GOUJI_THREADS (cores // workers) so that
+    parallel workers do not fight over the same cores; else configs/ocr.yaml."""
+    try:
+        return max(1, int(os.environ.get("GOUJI_THREADS", cfg["threads"])))
+    except ValueError:
+        return int(cfg["threads"])
+
+
 class RapidOCREngine(OCREngine):
     """PP-OCRv6 small recogniser from the rapidocr wheel, run on our own ORT session."""
     name = "rapidocr"
@@ -252,7 +262,7 @@ class RapidOCREngine(OCREngine):
         cfg = config()["engines"]["rapidocr"]
         self.model_dir = Path(rapidocr.__file__).parent / "models"
         so = ort.SessionOptions()
-        so.intra_op_num_threads = cfg["threads"]
+        so.intra_op_num_threads = ort_threads(cfg)
         so.inter_op_num_threads = 1
         so.log_severity_level = 3
         self.session = ort.InferenceSession(str(self.model_dir / cfg["rec_model"]), so,
@@ -297,7 +307,7 @@ class RapidOCREngine(OCREngine):
             self._det = RapidOCR(params={"Global.log_level": "error",
                                          "Det.limit_type": "max",
                                          "Det.limit_side_len": cfg["det_max_side"],
-                                         "EngineConfig.onnxruntime.intra_op_num_threads": cfg["threads"]})
+                                         "EngineConfig.onnxruntime.intra_op_num_threads": ort_threads(cfg)})
         det = self._det._load_det_model()(_to_bgr(image))
         if det.boxes is None or len(det.boxes) == 0:
             return []
