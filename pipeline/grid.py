@@ -441,6 +441,7 @@ def build_table(page: Page, grey: np.ndarray, rules: np.ndarray, bbox_px, raw: l
         cell._blob = n == 1 and _is_blob(crops[i - 1])
         cell.char_probs = [cp for r in rs for cp in r.char_probs]
         cell._slots = [sl for r in rs for sl in r.slots]
+        cell._lines = crops[i - n:i]           # for the digit model's second opinion
         cell._score = float(np.mean([r.score for r in rs])) if rs else 0.0
     table = Table(cells=cells, page=page.number, pages=[page.number],
                   bbox=tuple(round(v / s, 2) for v in bbox_px), aligned=True)
@@ -506,13 +507,16 @@ def _assign_readings(table: Table, inked: dict) -> None:
                 c.readings = [(None, 1.0)]
             else:
                 c.readings = candidates(slots)
+                if config().get("digits", {}).get("enabled"):
+                    from .digits import second_opinion
+                    c.readings = second_opinion(c.readings, getattr(c, "_lines", []))
         else:
             c.readings = []
         if not c.readings and getattr(c, "_blob", False) and not c.is_header and in_numeric_col:
             # a digit filled solid by a heavy scan: no recogniser reads it, but a lone
             # solid blob of digit shape in a count column is most often a 0
             c.readings = [tuple(x) for x in _cfg()["blob_prior"]]
-        for attr in ("_slots", "_score", "_blob"):
+        for attr in ("_slots", "_score", "_blob", "_lines"):
             if hasattr(c, attr):
                 delattr(c, attr)
 

@@ -1,0 +1,127 @@
+"""Second opinion for numeric cells: a small digit CRNN (models/digits/digits.onnx).
+
+Why: PP-OCR reads any Chinese text; this model knows only "0-9 . - +" and was trained on
+the line crops grid.cell_lines cuts from synthetic scans (training/train_digits.py, model
+card next to the weights). Its per-step CTC output is decoded with ocr.py's own
+CTCDecoder / candidates, and `combine` mixes its readings with PP-OCR's (weighted
+log-linear over the union of values). Used only when `digits.enabled` in configs/ocr.yaml;
+runs on onnxruntime, never torch.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .ocr import CTCDecoder, RecResult, candidates
+from .pdf import config
+
+ROOT = Path(__file__).resolve().parent.parent
+HEIGHT = 32
+
+
+def _cfg() -> dict:
+    return config().get("digits", {})
+
+
+def prep(crop: np.ndarray, width_scale: float = 1.0, max_w: int = 512) -> np.ndarray:
+    """uint8 grey line crop → float32 (32, W): ink 1, paper 0 (the training input too)."""
+    import cv2
+    if crop.ndim == 3:
+        crop = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+    h, w = crop.shape[:2]
+    nw = int(min(max_w, max(8, round(HEIGHT * w / max(1, h) * width_scale))))
+    r = cv2.resize(crop, (nw, HEIGHT), interpolation=cv2.INTER_AREA)
+    return 1.0 - r.astype(np.float32) / 255.0
+
+
+def batchify(imgs: list[np.ndarray]) -> np.ndarray:
+    W = (max(i.shape[1] for i in imgs) + 3) // 4 * 4
+    x = np.zeros((len(imgs), 1, HEIGHT, W), np.float32)
+    for k, i in enumerate(imgs):
+        x[k, 0, :, :i.shape[1]] = i
+    return x
+
+
+class DigitReader:
+    """The ONNX digit model: crops → per-step probabilities → RecResult / readings."""
+
+    def __init__(self, path: str | Path | None = None, threads: int = 1):
+        import onnxruntime as ort
+        path = Path(path or ROOT / _cfg().get("model", "models/digits/digits.onnx"))
+        if not path.is_absolute():
+            path = ROOT / path
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        so.log_severity_level = 3
+        self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        meta = self.session.get_modelmeta().custom_metadata_map
+        self.alphabet = meta["alphabet"]
+        self.max_w = int(meta.get("max_width", 512))
+        self.decoder = CTCDecoder(["<blank>"] + list(self.alphabet))
+
+    def raw(self, crops: list[np.ndarray], batch: int = 32) -> list[np.ndarray]:
+        """Per-crop (T, C) probabilities, padding steps trimmed."""
+        imgs = [prep(c, max_w=self.max_w) for c in crops]
+        out: list = [None] * len(imgs)
+        order = np.argsort([i.shape[1] for i in imgs])
+        for b in range(0, len(order), batch):
+            ids = order[b:b + batch]
+            y = self.session.run(None, {"x": batchify([imgs[i] for i in ids])})[0]
+            for k, i in enumerate(ids):
+                out[i] = y[k, :min(y.shape[1], math.ceil(imgs[i].shape[1] / 4) + 1)]
+        return out
+
+    def recognise(self, crops: list[np.ndarray]) -> list[RecResult]:
+        return [self.decoder.decode(p) for p in self.raw(crops)] if crops else []
+
+    def readings(self, lines: list[np.ndarray]) -> list[tuple[object, float]]:
+        """Ranked values of one cell from its text-line crops (lines joined top to bottom)."""
+        if not lines:
+            return []
+        return candidates([s for r in self.recognise(lines) for s in r.slots])
+
+
+@functools.lru_cache(maxsize=2)
+def get_reader(path: str | None = None) -> DigitReader:
+    return DigitReader(path)
+
+
+def _key(v):
+    return (type(v).__name__, v)
+
+
+def combine(primary: list[tuple[object, float]], second: list[tuple[object, float]],
+            weight: float | None = None, floor: float | None = None,
+            max_n: int | None = None) -> list[tuple[object, float]]:
+    """Weighted log-linear mix over the union of both value lists, renormalised.
+
+    p(v) ∝ max(p1(v), floor)^(1-w) · max(p2(v), floor)^w; a value one side does not list
+    gets `floor` there. An empty side (no reading) leaves the other side unchanged.
+    """
+    cfg = _cfg()
+    w = cfg.get("weight", 0.5) if weight is None else weight
+    floor = cfg.get("floor", 0.02) if floor is None else floor
+    max_n = max_n or config()["decode"]["max_candidates"]
+    if not second:
+        return list(primary)
+    if not primary:
+        return list(second)
+    a = {_key(v): p for v, p in primary}
+    b = {_key(v): p for v, p in second}
+    score = {k: math.exp((1 - w) * math.log(max(a.get(k, 0.0), floor)) +
+                         w * math.log(max(b.get(k, 0.0), floor))) for k in {**a, **b}}
+    z = sum(score.values())
+    out = sorted(((k[1], s / z) for k, s in score.items()), key=lambda kv: -kv[1])[:max_n]
+    z = sum(p for _, p in out)
+    return [(v, round(p / z, 6)) for v, p in out]
+
+
+def second_opinion(readings: list[tuple[object, float]], lines: list[np.ndarray]) -> list[tuple[object, float]]:
+    """The grid hook: PP-OCR's readings of a numeric cell combined with the digit model's."""
+    if not lines:
+        return readings
+    return combine(readings, get_reader().readings(lines))

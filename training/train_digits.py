@@ -1,0 +1,322 @@
+"""Train the small digit recogniser (second opinion for numeric cells) and export ONNX.
+
+Why: PP-OCR is a general Chinese recogniser; a model that only knows "0-9 . - +" and was
+trained on the very crops grid.cell_lines hands it (synthetic scans, light and heavy) may
+disagree usefully. Trained in torch (CPU), run in onnxruntime (pipeline/digits.py), so
+`gouji extract` needs no torch.
+
+Crops: every value cell of a scan rendering, cut by its truth box (`cells_px`) with the
+pipeline's own cell_lines (rules painted out, trimmed, side-padded); single-line cells
+whose printed text is a plain number (NFKC) only. Pages turned by 90/180/270 are skipped.
+
+    python -m training.train_digits build --split train --docs 60 --out datasets/generated/digits_train.npz
+    python -m training.train_digits build --split val --docs 8 --out datasets/generated/digits_val.npz
+    python -m training.train_digits train --epochs 8 --out models/digits/digits.onnx
+    python -m training.train_digits eval --split test --docs 10
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+
+ALPHABET = "0123456789-.+"          # index 0 is the CTC blank
+HEIGHT = 32
+MAX_W = 512
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def label_of(text: str) -> str | None:
+    t = re.sub(r"\s+", "", unicodedata.normalize("NFKC", text or ""))
+    if re.fullmatch(r"[+-]?\d+(\.\d+)?", t):
+        return t
+    return None
+
+
+def doc_crops(truth_path: Path, renderings=("scan_light", "scan_heavy")):
+    """(crop uint8 grey, label, value) for the single-line numeric value cells of one report."""
+    import cv2
+    from pipeline import grid
+    from pipeline.pdf import read_pdf
+    truth = json.loads(truth_path.read_text(encoding="utf-8"))
+    out = []
+    for name in renderings:
+        r = truth["renderings"].get(name)
+        if not r or "cells_px" not in r:
+            continue
+        doc = read_pdf(truth_path.parent / r["file"])
+        if doc.status == "failed":
+            continue
+        px_per_pt = r.get("dpi", 200) / 72.0
+        by_page: dict[int, list] = {}
+        for key, (pg, x0, y0, x1, y1) in r["cells_px"].items():
+            lab = label_of(truth["cells"][key]["text"])
+            if lab is not None:
+                by_page.setdefault(pg, []).append((lab, truth["cells"][key]["text"], (x0, y0, x1, y1)))
+        for pg, cells in by_page.items():
+            if r["pages"][pg - 1].get("rotated_cw", 0):
+                continue
+            grey = doc.pages[pg - 1].image
+            if grey is None:
+                continue
+            if grey.ndim == 3:
+                grey = cv2.cvtColor(grey, cv2.COLOR_RGB2GRAY)
+            binv = grid.binarise(grey)
+            hor, ver = grid.line_masks(binv, px_per_pt)
+            rules = cv2.dilate(cv2.bitwise_or(hor, ver), np.ones((3, 3), np.uint8))
+            for lab, text, (x0, y0, x1, y1) in cells:
+                H, W = grey.shape
+                x0, y0 = max(0, int(round(x0))), max(0, int(round(y0)))
+                x1, y1 = min(W, int(round(x1))), min(H, int(round(y1)))
+                if x1 - x0 < 8 or y1 - y0 < 8:
+                    continue
+                ok, lines = grid.cell_lines(grey, rules, grid.RawCell(x0, y0, x1, y1), px_per_pt)
+                if ok and len(lines) == 1:
+                    out.append((lines[0], lab, text, name))
+    return out
+
+
+def build(split: str, n_docs: int, out: Path, seed: int = 0) -> None:
+    d = ROOT / "datasets" / "generated" / split
+    truths = sorted(d.glob("*.truth.json"))
+    rng = np.random.default_rng(seed)
+    truths = [truths[i] for i in sorted(rng.choice(len(truths), min(n_docs, len(truths)), replace=False))]
+    crops, labels, texts, rends, docs = [], [], [], [], []
+    t0 = time.time()
+    for i, tp in enumerate(truths):
+        for c, lab, text, name in doc_crops(tp):
+            crops.append(c)
+            labels.append(lab)
+            texts.append(text)
+            rends.append(name)
+            docs.append(tp.name.split(".")[0])
+        print(f"{i + 1}/{len(truths)} {len(crops)} crops {time.time() - t0:.0f}s", file=sys.stderr, flush=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    arr = np.empty(len(crops), dtype=object)
+    arr[:] = crops
+    np.savez_compressed(out, crops=arr, labels=np.array(labels), texts=np.array(texts),
+                        renderings=np.array(rends), docs=np.array(docs))
+    print(f"{out}: {len(crops)} crops from {len(truths)} docs in {time.time() - t0:.0f}s")
+
+
+FONTS = ["/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+         "/usr/share/fonts/truetype/arphic/uming.ttc", "/usr/share/fonts/truetype/arphic/ukai.ttc"]
+
+
+def random_number(rng) -> str:
+    n = int(rng.integers(1, 7))
+    t = str(int(rng.integers(10 ** (n - 1) if n > 1 else 0, 10 ** n)))
+    u = rng.random()
+    if u < 0.2:
+        t += "." + "".join(str(d) for d in rng.integers(0, 10, int(rng.integers(1, 5))))
+    elif u < 0.3:
+        t = ("+" if rng.random() < 0.5 else "-") + t
+    return t
+
+
+def render_crop(text: str, font: str, size: int, rng=None) -> np.ndarray:
+    """A line crop as grid.cell_lines hands it: ink trimmed, 4 px margin, white sides of
+    about the line height (the corpus is mostly '0': these add every digit in every place)."""
+    import cv2
+    from PIL import Image, ImageDraw, ImageFont
+    f = ImageFont.truetype(font, size)
+    im = Image.new("L", (size * (len(text) + 2), size * 2), 255)
+    ImageDraw.Draw(im).text((size // 2, size // 3), text, font=f, fill=0)
+    a = np.asarray(im)
+    if rng is not None and rng.random() < 0.5:
+        a = cv2.GaussianBlur(a, (3, 3), float(rng.uniform(0.3, 1.0)))
+    ys, xs = np.where(a < 128)
+    a = a[max(0, ys.min() - 4): ys.max() + 5, max(0, xs.min() - 4): xs.max() + 5]
+    side = max(0, a.shape[0] - 4)
+    a = cv2.copyMakeBorder(a, 0, 0, side, side, cv2.BORDER_CONSTANT, value=255)
+    if rng is not None:
+        a = a.astype(np.float32) * rng.uniform(0.75, 1.0) + rng.uniform(0, 40)
+        a += rng.normal(0, rng.uniform(0, 12), a.shape)
+        a = np.clip(a, 0, 255)
+    return a.astype(np.uint8)
+
+
+def synthetic(n: int, seed: int = 1):
+    rng = np.random.default_rng(seed)
+    crops, labels = [], []
+    for _ in range(n):
+        t = random_number(rng)
+        crops.append(render_crop(t, FONTS[int(rng.integers(len(FONTS)))], int(rng.integers(18, 40)), rng))
+        labels.append(t)
+    return crops, labels
+
+
+def load(path: Path):
+    z = np.load(path, allow_pickle=True)
+    return list(z["crops"]), list(z["labels"]), {k: list(z[k]) for k in ("texts", "renderings", "docs")}
+
+
+# -- model ------------------------------------------------------------------------------------
+
+def make_model():
+    import torch
+    from torch import nn
+
+    class DigitCRNN(nn.Module):
+        """Conv stack (height 32 → 1 after pooling) + 1-D conv over columns, CTC head."""
+
+        def __init__(self, n_classes: int):
+            super().__init__()
+
+            def block(i, o, pool):
+                return [nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU(), nn.MaxPool2d(pool)]
+            self.cnn = nn.Sequential(*block(1, 16, 2), *block(16, 32, 2), *block(32, 48, (2, 1)),
+                                     *block(48, 64, (2, 1)))           # → (64, 2, W/4)
+            self.seq = nn.Sequential(nn.Conv1d(128, 96, 3, padding=1), nn.ReLU(),
+                                     nn.Conv1d(96, 96, 3, padding=1), nn.ReLU())
+            self.head = nn.Conv1d(96, n_classes, 1)
+
+        def forward(self, x):                      # x: (N, 1, 32, W), ink = 1, paper = 0
+            f = self.cnn(x)
+            f = f.flatten(1, 2)                     # (N, 128, T)
+            return torch.softmax(self.head(self.seq(f)), dim=1).transpose(1, 2)   # (N, T, C)
+
+    return DigitCRNN(len(ALPHABET) + 1)
+
+
+def prep(crop: np.ndarray, augment=None) -> np.ndarray:
+    """The runtime's own preprocessing (pipeline.digits.prep), widths jittered in training."""
+    from pipeline.digits import prep as _prep
+    return _prep(crop, 1.0 if augment is None else float(augment.uniform(0.85, 1.15)), MAX_W)
+
+
+def batchify(imgs: list[np.ndarray]):
+    from pipeline.digits import batchify as _b
+    return _b(imgs)
+
+
+def train(train_npz: Path, val_npz: Path, epochs: int, out: Path, minutes: float, threads: int = 2,
+          n_synth: int = 6000) -> dict:
+    import torch
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    crops, labels, _ = load(train_npz)
+    # the corpus is mostly "0": keep zeros at about a quarter, add rendered numbers
+    zeros = [i for i, l in enumerate(labels) if l == "0"]
+    other = [i for i, l in enumerate(labels) if l != "0"]
+    keep = other + list(rng.choice(zeros, min(len(zeros), len(other) // 2 + 1), replace=False))
+    crops, labels = [crops[i] for i in keep], [labels[i] for i in keep]
+    n_real = len(crops)
+    sc, sl = synthetic(n_synth)
+    crops, labels = crops + sc, labels + sl
+    vcrops, vlabels, _ = load(val_npz)
+    idx = {c: i + 1 for i, c in enumerate(ALPHABET)}
+    model = make_model()
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
+    ctc = torch.nn.CTCLoss(blank=0, zero_infinity=True)
+    order = np.argsort([c.shape[1] / c.shape[0] for c in crops])    # similar widths per batch
+    bs = 64
+    batches = [order[i:i + bs] for i in range(0, len(order), bs)]
+    total = epochs * len(batches)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=total)
+    t0 = time.time()
+    step = 0
+    for ep in range(epochs):
+        model.train()
+        rng.shuffle(batches)
+        tot = 0.0
+        for b in batches:
+            x = torch.from_numpy(batchify([prep(crops[i], rng) for i in b]))
+            y = model(x)                                   # (N, T, C)
+            lp = torch.log(y.clamp_min(1e-8)).transpose(0, 1)   # (T, N, C)
+            tg = torch.tensor([idx[ch] for i in b for ch in labels[i]])
+            tl = torch.tensor([len(labels[i]) for i in b])
+            il = torch.full((len(b),), lp.shape[0], dtype=torch.long)
+            loss = ctc(lp, tg, il, tl)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if step < total - 1:
+                sched.step()
+            step += 1
+            tot += float(loss)
+        acc = val_accuracy(model, vcrops, vlabels)
+        print(f"epoch {ep + 1}: loss {tot / len(batches):.4f} val string acc {acc:.4f} "
+              f"{time.time() - t0:.0f}s", file=sys.stderr, flush=True)
+        if time.time() - t0 > minutes * 60:
+            print("time budget reached", file=sys.stderr)
+            break
+    model.eval()
+    export(model, out)
+    n_params = sum(p.numel() for p in model.parameters())
+    return {"train_crops": len(crops), "corpus_crops": n_real, "rendered_crops": len(sc), "val_crops": len(vcrops), "epochs": ep + 1,
+            "val_string_acc": round(val_accuracy(model, vcrops, vlabels), 4),
+            "params": n_params, "train_s": round(time.time() - t0)}
+
+
+def greedy(probs: np.ndarray) -> str:
+    s, prev = [], 0
+    for i in probs.argmax(1):
+        if i and i != prev:
+            s.append(ALPHABET[i - 1])
+        prev = i
+    return "".join(s)
+
+
+def val_accuracy(model, crops, labels) -> float:
+    import torch
+    model.eval()
+    ok = 0
+    with torch.no_grad():
+        for i in range(0, len(crops), 128):
+            x = torch.from_numpy(batchify([prep(c) for c in crops[i:i + 128]]))
+            y = model(x).numpy()
+            # per-crop valid steps (padding columns are white and read as blank anyway)
+            for k, lab in enumerate(labels[i:i + 128]):
+                ok += greedy(y[k]) == lab
+    model.train()
+    return ok / max(1, len(crops))
+
+
+def export(model, out: Path) -> None:
+    import onnx
+    import torch
+    out.parent.mkdir(parents=True, exist_ok=True)
+    x = torch.zeros(1, 1, HEIGHT, 64)
+    torch.onnx.export(model, x, str(out), input_names=["x"], output_names=["probs"],
+                      dynamic_axes={"x": {0: "n", 3: "w"}, "probs": {0: "n", 1: "t"}},
+                      opset_version=17, dynamo=False)
+    m = onnx.load(str(out))
+    for k, v in {"alphabet": ALPHABET, "height": str(HEIGHT), "max_width": str(MAX_W),
+                 "input": "grey crop resized to height 32, ink 1 / paper 0, right-padded with 0"}.items():
+        p = m.metadata_props.add()
+        p.key, p.value = k, v
+    onnx.save(m, str(out))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build")
+    b.add_argument("--split", default="train")
+    b.add_argument("--docs", type=int, default=60)
+    b.add_argument("--out", type=Path, required=True)
+    t = sub.add_parser("train")
+    t.add_argument("--train", type=Path, default=ROOT / "datasets/generated/digits_train.npz")
+    t.add_argument("--val", type=Path, default=ROOT / "datasets/generated/digits_val.npz")
+    t.add_argument("--epochs", type=int, default=8)
+    t.add_argument("--minutes", type=float, default=8)
+    t.add_argument("--synth", type=int, default=6000, help="rendered number crops added")
+    t.add_argument("--out", type=Path, default=ROOT / "models/digits/digits.onnx")
+    a = ap.parse_args(argv)
+    if a.cmd == "build":
+        build(a.split, a.docs, a.out)
+    else:
+        print(json.dumps(train(a.train, a.val, a.epochs, a.out, a.minutes, n_synth=a.synth)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
