@@ -33,8 +33,11 @@ def prep(crop: np.ndarray, width_scale: float = 1.0, max_w: int = 512) -> np.nda
         crop = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
     h, w = crop.shape[:2]
     nw = int(min(max_w, max(8, round(HEIGHT * w / max(1, h) * width_scale))))
-    r = cv2.resize(crop, (nw, HEIGHT), interpolation=cv2.INTER_AREA)
-    return 1.0 - r.astype(np.float32) / 255.0
+    r = cv2.resize(crop, (nw, HEIGHT), interpolation=cv2.INTER_AREA).astype(np.float32)
+    # contrast stretched per crop: paper (the median) → 0, darkest ink → 1, so paper tone
+    # and faded print do not matter
+    paper, ink = float(np.median(r)), float(r.min())
+    return np.clip((paper - r) / max(paper - ink, 16.0), 0.0, 1.0)
 
 
 def batchify(imgs: list[np.ndarray]) -> np.ndarray:

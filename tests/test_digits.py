@@ -1,0 +1,69 @@
+"""The digit model (models/digits/digits.onnx) runs on onnxruntime alone, reads rendered
+numbers, and `combine` does the documented maths."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.digits import combine
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = ROOT / "models" / "digits" / "digits.onnx"
+FONT = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
+
+
+def render(text: str, size: int = 28) -> np.ndarray:
+    """A line crop as grid.cell_lines cuts it: ink trimmed, 4 px margin, white sides."""
+    from PIL import Image, ImageDraw, ImageFont
+    f = ImageFont.truetype(FONT, size)
+    im = Image.new("L", (size * (len(text) + 2), size * 2), 255)
+    ImageDraw.Draw(im).text((size // 2, size // 3), text, font=f, fill=0)
+    a = np.asarray(im)
+    ys, xs = np.where(a < 128)
+    a = a[ys.min() - 4: ys.max() + 5, xs.min() - 4: xs.max() + 5]
+    side = a.shape[0] - 4
+    return np.pad(a, ((0, 0), (side, side)), constant_values=255).astype(np.uint8)
+
+
+def test_model_is_small_and_loads_without_torch():
+    assert MODEL.exists() and MODEL.stat().st_size < 2_000_000
+    code = ("import sys; from pipeline.digits import DigitReader; r = DigitReader(); "
+            "assert r.alphabet.startswith('0123456789'); assert 'torch' not in sys.modules; print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
+@pytest.mark.skipif(not Path(FONT).exists(), reason="WenQuanYi Zen Hei not installed")
+def test_reads_rendered_numbers():
+    from pipeline.digits import get_reader
+    r = get_reader()
+    texts = ["0", "12", "305", "4096"]
+    res = r.recognise([render(t) for t in texts])
+    assert [x.text for x in res] == texts
+    top = [r.readings([render(t)])[0] for t in texts]
+    assert [v for v, _ in top] == [0, 12, 305, 4096]
+    assert all(0.5 < p <= 1.0 for _, p in top)
+
+
+def test_combine_maths():
+    a = [(8, 0.6), (3, 0.4)]
+    b = [(3, 0.9), (8, 0.1)]
+    # equal weights: geometric mean, renormalised: 3 ∝ sqrt(.36), 8 ∝ sqrt(.06)
+    out = combine(a, b, weight=0.5, floor=0.02)
+    s3, s8 = np.sqrt(0.4 * 0.9), np.sqrt(0.6 * 0.1)
+    assert out[0][0] == 3
+    assert out[0][1] == pytest.approx(s3 / (s3 + s8), abs=1e-5)
+    assert sum(p for _, p in out) == pytest.approx(1.0, abs=1e-5)
+    # weight 0 keeps PP-OCR's order and probabilities
+    assert [v for v, _ in combine(a, b, weight=0.0)] == [8, 3]
+    assert combine(a, b, weight=0.0)[0][1] == pytest.approx(0.6, abs=1e-5)
+    # a value only one side lists gets the floor on the other
+    out = combine([(5, 1.0)], [(6, 1.0)], weight=0.5, floor=0.02)
+    assert {v for v, _ in out} == {5, 6} and out[0][1] == pytest.approx(0.5)
+    # an empty side leaves the other as it is; int 0 and float 0.0 stay distinct values
+    assert combine(a, []) == a and combine([], b) == b
+    out = combine([(0, 0.5), (0.0, 0.5)], [(0, 1.0)], weight=0.5)
+    assert out[0] == (0, pytest.approx(out[0][1])) and isinstance(out[0][0], int)
