@@ -252,7 +252,7 @@ def find_regions(rows: list[Row], tpl_classes: dict[str, tuple[str, ...]]) -> di
 
 # -- value alignment -----------------------------------------------------------------------
 
-def _cands(values: list[Cell], width: int, pos: list[int] | None):
+def _cands(values: list[Cell], width: int):
     """Candidate readings of a row's value fields as `width` columns.
 
     Returns (alignments, first_positions): each alignment a list of `width` cells (None =
@@ -305,7 +305,7 @@ def align_values(row: Row, cols: list[str], positions: list[int] | None, check=N
             extra = [c for c in vals if c.col >= p0 + W and c.text.strip()]
             if not extra and any(c is not None and c.text.strip() for c in body):
                 return dict(zip(cols, body)), ""
-    cands = _cands(vals, W, positions)
+    cands = _cands(vals, W)
     # A row with fewer fields than columns lost empty cells somewhere (flatteners drop
     # trailing empties, or pack non-empty cells to the left): without field positions no
     # reading is safe unless every printed cell is blank.
@@ -368,8 +368,6 @@ def monotone_assign(P: np.ndarray, min_p: float = 0.0) -> list[int | None]:
                 s = best[i - 1, k] + L[i - 1, k]
                 if s > best[i, j]:
                     best[i, j], choice[i, j] = s, k
-            if j > 0 and best[i, j - 1] > best[i, j] and False:
-                pass
     out: list[int | None] = [None] * n
     j = m
     for i in range(n, 0, -1):
@@ -821,9 +819,7 @@ def make_field(key: str, cell: Cell | None, tpl: Template) -> Field:
         alts = [(_as_kind(v, kind), float(p)) for v, p in cell.readings]
         return Field(key, alts[0][0], alts[0][1], page=cell.page, bbox=cell.bbox, text=cell.text, alternatives=alts)
     ok, v = parse_value(cell.text, kind)
-    if not ok:
-        if cell.bbox is not None and cell.text.strip():
-            return Field(key, None, 0.0, page=cell.page, bbox=cell.bbox, text=cell.text, illegible=True)
+    if not ok:  # text that is not a number: illegible, the solver may infer it
         return Field(key, None, 0.0, page=cell.page, bbox=cell.bbox, text=cell.text, illegible=True)
     return Field(key, v, 1.0, page=cell.page, bbox=cell.bbox, text=cell.text, alternatives=[(v, 1.0)])
 
