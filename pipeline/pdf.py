@@ -144,18 +144,25 @@ def _text_chars(page, width: float, height: float) -> list[Word]:
         tp.close()
 
 
-def read_pdf(path: str | Path, settings=None) -> Document:
+def _start(path: Path, kind: str, settings, sha256: str | None) -> tuple[Document, int, int]:
+    """A new Document with its content hash (reused when the caller already has it) and
+    the page and pixel limits; a file that cannot be opened comes back failed."""
+    doc = Document(Source(str(path), kind=kind))
+    try:
+        doc.source.sha256 = sha256 or _sha256(path)
+    except OSError as e:
+        doc.fail(f"cannot open file: {e}")
+    return doc, getattr(settings, "max_pages", 60), getattr(settings, "max_pixels", 60_000_000)
+
+
+def read_pdf(path: str | Path, settings=None, sha256: str | None = None) -> Document:
     """Render every page (grey, settings.dpi) and judge each page's text layer."""
     import pypdfium2 as pdfium
     path = Path(path)
-    doc = Document(Source(str(path), kind="scanned_pdf"))
-    try:
-        doc.source.sha256 = _sha256(path)
-    except OSError as e:
-        return doc.fail(f"cannot open file: {e}")
+    doc, max_pages, max_pixels = _start(path, "scanned_pdf", settings, sha256)
+    if doc.status == "failed":
+        return doc
     dpi = getattr(settings, "dpi", None) or config()["render"]["dpi"]
-    max_pages = getattr(settings, "max_pages", 60)
-    max_pixels = getattr(settings, "max_pixels", 60_000_000)
     try:
         pdf = pdfium.PdfDocument(str(path))
     except Exception as e:
@@ -225,17 +232,13 @@ def _lines_text(chars: list[Word]) -> str:
     return "\n".join("".join(w.text for w in sorted(ln, key=lambda w: w.bbox[0])) for ln in lines)
 
 
-def read_image(path: str | Path, settings=None) -> Document:
+def read_image(path: str | Path, settings=None, sha256: str | None = None) -> Document:
     """PNG / JPEG / TIFF (every frame of a multi-page TIFF) as grey pages in pixels."""
     from PIL import Image, ImageOps, ImageSequence
     path = Path(path)
-    doc = Document(Source(str(path), kind="image"))
-    try:
-        doc.source.sha256 = _sha256(path)
-    except OSError as e:
-        return doc.fail(f"cannot open file: {e}")
-    max_pages = getattr(settings, "max_pages", 60)
-    max_pixels = getattr(settings, "max_pixels", 60_000_000)
+    doc, max_pages, max_pixels = _start(path, "image", settings, sha256)
+    if doc.status == "failed":
+        return doc
     old_limit = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = None            # we check the size ourselves, before decoding
     try:

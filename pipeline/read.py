@@ -86,8 +86,7 @@ def read(path: Path, settings=None) -> Document:
     if kind in ("pdf", "image"):
         from . import pdf
         reader = pdf.read_pdf if kind == "pdf" else pdf.read_image
-        out = reader(path, settings)
-        out.source.sha256 = doc.source.sha256
+        out = reader(path, settings, sha256=doc.source.sha256)  # hashed above: not read again
         if kind != {"pdf": "pdf"}.get(path.suffix.lower().lstrip("."), kind) and path.suffix:
             if (kind == "pdf") != (path.suffix.lower() in PDF_SUFFIXES):
                 out.warnings.append(f"file extension {path.suffix} but content is {kind}")
