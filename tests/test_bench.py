@@ -1,5 +1,7 @@
 """Benchmark metrics on tiny handmade inputs, and the number-stream peer on a real seed."""
+import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -156,3 +158,61 @@ def test_img2table_merged_cells_fold_back():
     assert (h["row"], h["col"], h["rowspan"], h["colspan"], h["text"]) == (0, 0, 1, 2, "申请人情况")
     assert h["bbox"] == [0.0, 0.0, 72.0, 18.0] and h["page"] == 2
     assert cells[2]["text"] == ""
+
+
+# --- issue #4 block: gouji's read + grid scored against the truth grid in the same run ---
+
+SAMPLES = Path(__file__).resolve().parents[1] / "datasets" / "samples"
+
+
+def _eval_rec(doc, pages, seconds, ocr, counts, status="ok"):
+    return {"kind": "grid_eval", "doc": doc, "pages": pages, "seconds": seconds, "ocr_seconds": ocr,
+            "status": status, "counts": counts, "errors": []}
+
+
+def test_summarise_grid_sums_counts_and_takes_medians():
+    from training.bench import summarise_grid
+    a = _eval_rec("a", 2, 4.0, 3.0, {"fragments": 3, "fragments_found": 3, "cells": 100, "cells_ok": 90,
+                                     "values": 50, "values_ok": 40, "values_topk": 45})
+    b = _eval_rec("b", 1, 3.0, 1.5, {"fragments": 2, "fragments_found": 1, "cells": 100, "cells_ok": 100,
+                                     "values": 50, "values_ok": 50, "values_topk": 50})
+    c = _eval_rec("c", 3, 0.0, 0.0, {"values": 20}, status="failed")   # its truth cells still count
+    m = summarise_grid([a, b, c], 700.0)
+    assert m["table_recall"] == pytest.approx(4 / 5, abs=1e-4)
+    assert m["structure_accuracy"] == pytest.approx(190 / 200, abs=1e-4)
+    assert m["numeric_accuracy"] == pytest.approx(90 / 120, abs=1e-4)
+    assert m["numeric_topk_recall"] == pytest.approx(95 / 120, abs=1e-4)
+    # failed documents are left out of the timings: pages 2 s and 3 s, OCR 75% and 50%
+    assert m["seconds_per_page_median"] == pytest.approx(2.5)
+    assert m["ocr_share_median"] == pytest.approx(0.625)
+    assert (m["docs"], m["failed"], m["pages"], m["peak_rss_mb"]) == (3, 1, 6, 700.0)
+
+
+def test_grid_eval_block_on_a_digital_sample(tmp_path):
+    """run_gouji emits the #4 record before its variants; the counts come from the truth
+    (a corrupted truth drops numeric accuracy), and the table reads them."""
+    from training.bench import grid_eval_markdown, run_gouji, summarise_grid
+    pdf = SAMPLES / "s2019_a.digital.pdf"
+    item = {"doc": "s2019_a", "dir": str(SAMPLES), "path": str(pdf), "pages": 4}
+    recs = []
+    run_gouji({"split": "digital", "systems": ["gouji_no_solver"], "items": [item]}, recs.append)
+    assert [r.get("kind") for r in recs] == ["grid_eval", None]
+    ev = recs[0]
+    assert ev["status"] == "ok" and ev["seconds"] > 0 and ev["ocr_seconds"] >= 0
+    m = summarise_grid([ev], 300.0)
+    assert m["counts"]["values"] > 50
+    assert m["table_recall"] == 1.0
+    assert m["structure_accuracy"] > 0.9 and m["numeric_accuracy"] > 0.9
+    # the same read against a truth whose every number is one more: the top readings are now wrong
+    truth = json.loads((SAMPLES / "s2019_a.truth.json").read_text(encoding="utf-8"))
+    for c in truth["cells"].values():
+        if isinstance(c.get("value"), (int, float)):
+            c["value"] += 1
+    (tmp_path / "s2019_a.truth.json").write_text(json.dumps(truth, ensure_ascii=False), encoding="utf-8")
+    recs2 = []
+    run_gouji({"split": "digital", "systems": [], "items": [dict(item, dir=str(tmp_path))]}, recs2.append)
+    m2 = summarise_grid(recs2, None)
+    assert m2["table_recall"] == m["table_recall"] and m2["structure_accuracy"] == m["structure_accuracy"]
+    assert m2["numeric_accuracy"] < m["numeric_accuracy"] - 0.5
+    md = "\n".join(grid_eval_markdown({"digital": m}))
+    assert "issue #4" in md and f"| digital | {100 * m['table_recall']:.1f}% |" in md

@@ -328,7 +328,11 @@ def _pdf_pages(path) -> int:
 
 def run_gouji(job: dict, emit) -> None:
     """a, b, c: read and grid once per document, then classify → (solve) → score per variant,
-    exactly as pipeline.run.extract does. Seconds = shared read+grid + the variant's own stages."""
+    exactly as pipeline.run.extract does. Seconds = shared read+grid + the variant's own stages.
+
+    On PDF splits the gridded document is also scored against the truth grid before any
+    later stage (training.eval_grid.evaluate_doc: issue #4's figures) and emitted as a
+    record with kind "grid_eval"."""
     from pipeline import read as rd
     from pipeline.export import to_result
     from pipeline.model import Document, Source
@@ -341,6 +345,7 @@ def run_gouji(job: dict, emit) -> None:
             doc = rd.read(path, Settings())
         except Exception as e:
             doc = Document(Source(str(path))).fail(f"could not read: {type(e).__name__}: {e}")
+        t_read = time.perf_counter() - t0
         grid_err = None
         if doc.status != "failed" and any(p.image is not None for p in doc.pages):
             from pipeline import grid
@@ -351,6 +356,8 @@ def run_gouji(job: dict, emit) -> None:
         for p in doc.pages:
             p.image = None                    # grid done: later stages do not look at pixels
         common = time.perf_counter() - t0
+        if job["split"] in PDF_SPLITS and it.get("dir"):
+            emit(grid_eval_record(doc, it, job["split"], t_read, common, grid_err))
         tr = _page_transforms(doc)
         gbox = _grid_of(doc, tr) if job["split"] in PDF_SPLITS else None
         for name in job["systems"]:
@@ -368,6 +375,51 @@ def run_gouji(job: dict, emit) -> None:
             emit({"system": name, "doc": it["doc"], "pages": it["pages"], "seconds": secs,
                   "cells": _cells_of(res, tr), "grid": gbox, "status": res["status"],
                   "error": "; ".join(res["errors"])[:300] or None})
+
+
+GRID_COUNTS = ("fragments", "fragments_found", "cells", "cells_ok", "values", "values_ok", "values_topk")
+
+
+def grid_eval_record(doc, item: dict, split: str, t_read: float, t_read_grid: float, grid_err: str | None) -> dict:
+    """Issue #4's counts for one read + gridded document (training.eval_grid.evaluate_doc,
+    unchanged), with its read+grid seconds and the seconds spent in the recogniser."""
+    from training.eval_grid import evaluate_doc
+    truth = json.loads((Path(item["dir"]) / f"{item['doc']}.truth.json").read_text(encoding="utf-8"))
+    rec = {"kind": "grid_eval", "system": "gouji", "doc": item["doc"], "pages": item["pages"],
+           "seconds": t_read_grid, "read_seconds": t_read, "ocr_seconds": float(doc.timings.get("ocr", 0.0)),
+           "status": "failed" if (doc.status == "failed" or grid_err) else "ok",
+           "error": grid_err or ("; ".join(doc.errors)[:300] if doc.status == "failed" else None)}
+    counts, errors = {k: 0 for k in GRID_COUNTS}, []
+    if rec["status"] == "ok":
+        c = evaluate_doc(doc, truth, split)
+        errors = [[str(x) for x in e] for e in c.pop("_errors")][:10]
+        counts.update({k: int(v) for k, v in c.items()})
+    else:                                  # a failed document still has truth cells to miss
+        counts["values"] = sum(1 for cs in truth["grid"].values() for c in cs if c.get("role") == "value" and c.get("key"))
+    rec["counts"], rec["errors"] = counts, errors
+    return rec
+
+
+def summarise_grid(recs: list[dict], peak_mb: float | None) -> dict:
+    """Per split: the ratios training.eval_grid.run reports, from the summed counts; seconds
+    per page (read + grid) median; OCR share = recogniser seconds / read+grid seconds
+    (median over documents); peak resident memory of the gouji process."""
+    n = {k: sum(r["counts"].get(k, 0) for r in recs) for k in GRID_COUNTS}
+    ok = [r for r in recs if r["status"] == "ok"]
+    spp = [r["seconds"] / r["pages"] for r in ok if r["pages"]]
+    share = [r["ocr_seconds"] / r["seconds"] for r in ok if r["seconds"] > 0]
+    return {
+        "docs": len(recs), "failed": len(recs) - len(ok), "pages": sum(r["pages"] for r in recs),
+        "table_recall": round(n["fragments_found"] / max(1, n["fragments"]), 4),
+        "structure_accuracy": round(n["cells_ok"] / max(1, n["cells"]), 4),
+        "numeric_accuracy": round(n["values_ok"] / max(1, n["values"]), 4),
+        "numeric_topk_recall": round(n["values_topk"] / max(1, n["values"]), 4),
+        "counts": n,
+        "seconds_per_page_median": round(float(np.median(spp)), 3) if spp else None,
+        "ocr_share_median": round(float(np.median(share)), 3) if share else None,
+        "peak_rss_mb": peak_mb,
+        "errors": [[r["doc"]] + e for r in recs for e in r["errors"]][:30],
+    }
 
 
 def _key_with_gouji(doc) -> dict:
@@ -520,11 +572,17 @@ def groups_for(split: str, systems: list[str]) -> dict[str, list[str]]:
     return g
 
 
-def run_group(group: str, split: str, systems: list[str], items: list[dict], cfg: dict, tmp: Path) -> tuple[list, float]:
+GROUP_TIMES: list[dict] = []   # wall and CPU seconds of each worker process (for the report)
+
+
+def run_group(group: str, split: str, systems: list[str], items: list[dict], cfg: dict,
+              tmp: Path) -> tuple[list, float | None, list]:
+    """One worker process for a system group on a split → (records, peak MB, grid_eval records)."""
     job = {"group": group, "split": split, "systems": systems, "items": items, "config": cfg, "tmp": str(tmp)}
     jp, op = tmp / f"job_{group}_{split}.json", tmp / f"rec_{group}_{split}.jsonl"
     jp.write_text(json.dumps(job, ensure_ascii=False), encoding="utf-8")
     t0 = time.perf_counter()
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     limit = float(cfg.get("seconds_per_document_limit", 900)) * max(1, len(items))
     proc = subprocess.Popen([sys.executable, "-m", "training.bench", "--worker", str(jp), str(op)], cwd=ROOT,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -535,12 +593,14 @@ def run_group(group: str, split: str, systems: list[str], items: list[dict], cfg
         os.killpg(proc.pid, 9)              # the worker and what it started (Tesseract, peers venv)
         proc.communicate()
         why = f"worker stopped after {limit:.0f} s (seconds_per_document_limit)"
-    recs, peak = [], None
+    recs, evals, peak = [], [], None
     if op.exists():
         for line in op.read_text(encoding="utf-8").splitlines():
             r = json.loads(line)
             if "peak_rss_mb" in r:
                 peak = r["peak_rss_mb"]
+            elif r.get("kind") == "grid_eval":
+                evals.append(r)
             else:
                 recs.append(r)
     done = {(r["system"], r["doc"]) for r in recs}
@@ -550,9 +610,14 @@ def run_group(group: str, split: str, systems: list[str], items: list[dict], cfg
                 recs.append({"system": s, "split": split, "doc": it["doc"], "pages": it["pages"], "seconds": None,
                              "cells": {}, "grid": [], "status": "failed",
                              "error": why})
-    print(f"bench: {split:<10} {group:<13} {len(items)} docs in {time.perf_counter() - t0:6.1f}s"
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = time.perf_counter() - t0
+    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    GROUP_TIMES.append({"split": split, "group": group, "docs": len(items), "wall_s": round(wall, 1),
+                        "cpu_s": round(cpu, 1)})
+    print(f"bench: {split:<10} {group:<13} {len(items)} docs in {wall:6.1f}s wall, {cpu:6.1f}s CPU"
           f" (peak {peak or 0:.0f} MB)", file=sys.stderr, flush=True)
-    return recs, peak
+    return recs, peak, evals
 
 
 # =========================================================================================
@@ -673,6 +738,32 @@ SPLIT_TITLES = {"digital": "Digital PDF (text layer)", "scan_light": "Scanned, l
                 "text": "Flattened text", "seeds": "Five real flattened reports (tests/fixtures/seeds)"}
 
 
+def grid_eval_markdown(ge: dict) -> list[str]:
+    """The issue #4 table: gouji's read + grid stages against the truth grid, per PDF split."""
+    if not ge:
+        return []
+    L = ["## Scans and PDFs (issue #4 figures)", "",
+         "gouji's read + grid stages only (before classify and the solver), on the same documents as "
+         "above, scored by `training/eval_grid.py`'s `evaluate_doc`. **tables** — truth table fragments "
+         "(table × page) found (a detected table covers ≥ half of its value cells); **grid** — printed "
+         "cells whose row/column span is found at the same place in the matched table; **numeric** — "
+         "value cells whose top reading is right, before any solver; **in cands** — the right value is "
+         "among the cell's candidate readings; **s/page** — median seconds per page of read + grid; "
+         "**OCR share** — median share of those seconds spent in the recogniser; **MB** — peak "
+         "resident memory of the gouji process.", "",
+         "| split | tables | grid | numeric | in cands | value cells | s/page | OCR share | MB | failed |",
+         "|---|---|---|---|---|---|---|---|---|---|"]
+    for split in PDF_SPLITS:
+        m = ge.get(split)
+        if not m:
+            continue
+        L.append(f"| {split} | {_fmt(m['table_recall'])} | {_fmt(m['structure_accuracy'])} | "
+                 f"{_fmt(m['numeric_accuracy'])} | {_fmt(m['numeric_topk_recall'])} | {m['counts']['values']} | "
+                 f"{_fmt(m['seconds_per_page_median'], 's')} | {_fmt(m['ocr_share_median'])} | "
+                 f"{_fmt(m['peak_rss_mb'], 'mb')} | {m['failed']}/{m['docs']} |")
+    return L + [""]
+
+
 def write_markdown(report: dict, path: Path) -> None:
     cfg_sys = report["systems"]
     L = ["# Benchmarks: gouji side by side with peers", "",
@@ -708,6 +799,7 @@ def write_markdown(report: dict, path: Path) -> None:
                      f"{_fmt(m['auto_accept_coverage'])} | {_fmt(m['seconds_per_page_median'], 's')} | "
                      f"{_fmt(m['peak_rss_mb'], 'mb')} | {m['failed']}/{m['docs']} |")
         L.append("")
+    L += grid_eval_markdown(report.get("grid_eval") or {})
     L += ["## Not measured", ""] + [f"- {n}" for n in report["not_measured"]] + [""]
     L += ["## Notes", ""] + [f"- {n}" for n in report["notes"]] + ["", "## Versions", ""]
     L += [f"- {k}: {v}" for k, v in report["versions"].items()]
@@ -820,7 +912,7 @@ def main(argv=None) -> int:
     items = corpus_items(cfg, n_docs) if any(s != "seeds" for s in splits) else []
     tmp = ROOT / "out" / "bench-tmp"
     tmp.mkdir(parents=True, exist_ok=True)
-    results, all_recs = {}, {}
+    results, all_recs, grid_evals = {}, {}, {}
     t_start = time.perf_counter()
     for split in splits:
         systems = [s for s in cfg["runs"].get(split, []) if s not in unavailable]
@@ -836,10 +928,12 @@ def main(argv=None) -> int:
         truths = {it["doc"]: load_truth(cfg, split, it) for it in its}
         recs, peak = [], {}
         for group, syss in groups_for(split, systems).items():
-            r, pk = run_group(group, split, syss, its, cfg, tmp)
+            r, pk, ev = run_group(group, split, syss, its, cfg, tmp)
             recs += r
             for s in syss:
                 peak[s] = pk
+            if ev:
+                grid_evals[split] = summarise_grid(ev, pk)
         results[split] = score_split(recs, truths, cfg["metrics"], peak)
         all_recs[split] = recs
     cmd = "python -m training.bench --mode " + a.mode + (f" --docs {a.docs}" if a.docs is not None else "") + \
@@ -866,7 +960,8 @@ def main(argv=None) -> int:
         "docs": {"test": [it["doc"] for it in items], "seeds": [it["doc"] for it in seed_items(cfg)]},
         "versions": versions(cfg), "notes": notes, "unavailable": unavailable,
         "not_measured": not_measured(cfg, splits, unavailable),
-        "results": results, "json": str(out / "benchmarks.json"), "plot": str(out / "benchmarks.png"),
+        "results": results, "grid_eval": grid_evals, "group_times": GROUP_TIMES,
+        "json": str(out / "benchmarks.json"), "plot": str(out / "benchmarks.png"),
     }
     (out / "benchmarks.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
     if not write_plot(report, out / "benchmarks.png"):
