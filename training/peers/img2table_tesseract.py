@@ -9,7 +9,7 @@ Key mapping is done afterwards by gouji's own classify stage (training/bench.py)
 table recovery and OCR differ from gouji.
 
     .venv/peers/bin/python training/peers/img2table_tesseract.py jobs.json out.jsonl
-jobs.json: {"psm": 6, "jobs": [{"id": ..., "path": ..., "scanned": true}, ...]}
+jobs.json: {"psm": 11, "threads": 2, "jobs": [{"id": ..., "path": ..., "scanned": true}, ...]}
 """
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def main(argv: list[str]) -> int:
     from img2table.document import PDF
     from img2table.ocr import TesseractOCR
     spec = json.loads(open(argv[0], encoding="utf-8").read())
-    ocr = TesseractOCR(n_threads=1, lang="chi_sim", psm=int(spec.get("psm", 11)))
+    ocr = TesseractOCR(n_threads=int(spec.get("threads", 1)), lang="chi_sim", psm=int(spec.get("psm", 11)))
     with open(argv[1], "w", encoding="utf-8") as out:
         for job in spec["jobs"]:
             t0 = time.perf_counter()
