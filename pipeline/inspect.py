@@ -1,9 +1,11 @@
 """`gouji inspect`: a picture of what gouji saw on a page.
 
 Why: when a figure is wrong, the first question is whether the table, its grid or the
-reading failed. The PNG shows the upright, deskewed page with each table's box (blue),
-its cells (green; header cells shaded), and the top reading of every cell (red: value and
-probability; grey: the cell text of label cells; '?' for an ink cell that could not be read).
+reading failed. The PNG shows the upright, deskewed page with the page's regions from
+`page.layout` (pipeline/layout.py, layoutparser types, drawn with lp.draw_box): each table
+(blue box), its title line (purple) and the other text lines read on the page (orange);
+then each table's cells (green; header cells shaded) and the top reading of every cell
+(red: value and probability; grey: the cell text of label cells).
 """
 from __future__ import annotations
 
@@ -37,20 +39,43 @@ def _read(path: Path, settings):
         return read_pdf(path, settings) if path.suffix.lower() == ".pdf" else read_image(path, settings)
 
 
+# region colours by block type (lp.draw_box outlines; labels are drawn here because
+# layoutparser 0.3.4's own labels call ImageFont.getsize, gone since Pillow 10)
+REGION = {"Table": ((0, 60, 255), 4, 0.0), "Title": ((150, 0, 210), 3, 0.12), "Text": ((255, 140, 0), 2, 0.08)}
+
+
+def draw_regions(img: "Image.Image", layout, scale: float) -> "Image.Image":
+    """The layout's blocks (page units) drawn on the page image (pixels) with lp.draw_box."""
+    import layoutparser as lp
+    blocks = [b for b in layout if b.type in REGION]
+    if not blocks:
+        return img
+    pad = [4 if b.type == "Table" else 1 for b in blocks]      # table boxes clear their cells
+    px = lp.Layout([b.scale(scale).pad(left=p, right=p, top=p, bottom=p) for b, p in zip(blocks, pad)])
+    return lp.draw_box(img, px,
+                       box_color=["#%02x%02x%02x" % REGION[b.type][0] for b in blocks],
+                       box_width=[REGION[b.type][1] for b in blocks],
+                       box_alpha=[REGION[b.type][2] for b in blocks])
+
+
 def draw_page(page, tables=None) -> "Image.Image":
-    """The page image with tables, cells and readings drawn on it.
+    """The page image with its regions, cells and readings drawn on it.
 
     `tables`: every table of the document (a table continued from the previous page keeps
-    its cells there); default: the page's own tables."""
+    its cells there); default: the page's own tables. Regions come from `page.layout`,
+    built here when the page has none yet."""
     from PIL import Image, ImageDraw
     from .grid import page_scale
-    img = Image.fromarray(page.image).convert("RGB")
+    from .layout import page_layout
+    tables = tables if tables is not None else page.tables
+    layout = page.layout if len(page.layout) else page_layout(page, tables)
+    s = page_scale(page)
+    img = draw_regions(Image.fromarray(page.image).convert("RGB"), layout, s)
     over = Image.new("RGBA", img.size, (0, 0, 0, 0))
     d = ImageDraw.Draw(over)
-    s = page_scale(page)
     font = _font(max(12, img.width // 70))
     small = _font(max(10, img.width // 120))
-    for t in (tables if tables is not None else page.tables):
+    for t in tables:
         if page.number not in t.pages and t.page != page.number:
             continue
         for c in t.cells:
@@ -69,19 +94,32 @@ def draw_page(page, tables=None) -> "Image.Image":
                 d.text((x0 + 3, y0 + 2), label, fill=(220, 0, 0, 255), font=small)
             elif c.text and not c.is_header:
                 d.text((x0 + 3, y0 + 2), c.text[:12], fill=(90, 90, 90, 255), font=small)
-            elif not c.text and c.readings == [] and not c.is_header and getattr(c, "key", None) is None:
-                pass
             d.text((x1 - 3, y1 - 2), f"{c.row},{c.col}", fill=(0, 120, 0, 200), font=small, anchor="rb")
-        if t.bbox and t.page == page.number:
-            x0, y0, x1, y1 = (v * s for v in t.bbox)
-            d.rectangle((x0 - 4, y0 - 4, x1 + 4, y1 + 4), outline=(0, 60, 255, 255), width=4)
-            tag = f"table {t.n_rows}×{t.n_cols}" + (f" pages {t.pages}" if len(t.pages) > 1 else "")
+    for b in layout:
+        x0, y0, x1, y1 = (v * s for v in b.coordinates)
+        t = tables[b.id] if b.type == "Table" and isinstance(b.id, int) and 0 <= b.id < len(tables) else None
+        if t is not None and page.number in (t.pages or [t.page]):
+            tag = f"table {b.id}: {t.n_rows}×{t.n_cols}" + (f" pages {t.pages}" if len(t.pages) > 1 else "")
+            if t.page != page.number:
+                tag += f" (continued from page {t.page})"
             if t.kind:
                 tag += f" {t.kind}"
-            d.text((x0, max(0, y0 - 8 * s)), tag, fill=(0, 60, 255, 255), font=font)
-    info = f"page {page.number}  rotation {page.rotation}°  skew {page.skew:.2f}°  text layer {page.text_layer}"
+            if b.score is not None:
+                tag += f" {b.score:.2f}"
+            d.text((x0, y1 + 6), tag, fill=(0, 60, 255, 255), font=font)
+        elif b.type == "Title":
+            d.text((x1 + 6, y0), f"title of table {b.parent}", fill=(150, 0, 210, 255), font=small)
+    info = (f"page {page.number}  rotation {page.rotation}°  skew {page.skew:.2f}°  text layer {page.text_layer}"
+            f"  regions: {_count(layout)}")
     d.text((10, 10), info, fill=(0, 60, 255, 255), font=font)
     return Image.alpha_composite(img.convert("RGBA"), over).convert("RGB")
+
+
+def _count(layout) -> str:
+    n: dict[str, int] = {}
+    for b in layout:
+        n[b.type] = n.get(b.type, 0) + 1
+    return ", ".join(f"{v} {k.lower()}" for k, v in sorted(n.items())) or "none"
 
 
 def inspect_file(path, page: int | None = None, out=None, settings=None) -> list[Path]:
@@ -105,6 +143,8 @@ def inspect_file(path, page: int | None = None, out=None, settings=None) -> list
             if p.number not in keep:
                 p.image = None
     grid.recover(doc, settings)
+    from .layout import fill
+    fill(doc)
     chosen = ([p for p in doc.pages if p.number == page] if page is not None
               else [p for p in doc.pages if p.tables] or pages[:1])
     outs = []

@@ -88,6 +88,9 @@ class Page:
     skew: float = 0.0
     text_layer: str = "none"         # none | trusted | untrusted
     image: Any = None                # numpy array, not serialised
+    layout: Any = field(default_factory=list)  # lp.Layout of regions once the grid stage ran
+                                     # (pipeline/layout.py); a plain [] until then: importing
+                                     # layoutparser costs ~2 s (pandas), text inputs skip it
 
 
 @dataclass

@@ -63,6 +63,8 @@ def _run_stages(doc: Document, settings: Settings) -> None:
     if any(p.image is not None for p in doc.pages):
         from . import grid
         _timed(doc, "grid", grid.recover, doc, settings)
+        from . import layout        # regions as lp.Layout for people and tools; not in the result JSON
+        layout.fill(doc)
     _timed(doc, "classify", classify.classify, doc, settings)
     if doc.status in ("failed", "unsupported_template", "no_tables"):
         return

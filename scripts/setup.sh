@@ -23,4 +23,10 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -e ".[$EXTRAS]"
+# layoutparser (region types lp.Layout / lp.TextBlock / lp.draw_box, pipeline/layout.py) without its
+# declared deps: its wheel requires opencv-python, which shares the cv2 folder with our
+# opencv-python-headless (breaks cv2, needs libGL). What the types use (numpy, pandas, pillow,
+# PyYAML, scipy, cv2) is in pyproject.toml; iopath, pdfplumber, pdf2image serve only its
+# detection models and PDF loader, which gouji does not use.
+.venv/bin/pip install -q --no-deps layoutparser==0.3.4
 if [ "$MODE" = test ]; then bash scripts/install_paddle.sh; fi

@@ -30,3 +30,42 @@ def test_cli_inspect_default_output_and_bad_page(tmp_path, capsys):
     import pytest
     with pytest.raises(SystemExit, match="no page 9"):
         inspect_file(pdf, page=9)
+
+
+def test_inspect_draws_the_page_layout_regions():
+    """The regions of page.layout are drawn: removing one Text block changes only its area."""
+    from pathlib import Path
+
+    import layoutparser as lp
+
+    from pipeline import grid, layout, read
+    from pipeline.grid import page_scale
+    from pipeline.inspect import draw_page
+    from pipeline.run import Settings
+
+    s = Settings()
+    doc = read.read(Path(__file__).resolve().parents[1] / "datasets/samples/s2021_a.digital.pdf", s)
+    for p in doc.pages[1:]:
+        p.image = None
+    grid.recover(doc, s)
+    layout.fill(doc)
+    page = doc.pages[0]
+    assert isinstance(page.layout, lp.Layout) and any(b.type == "Table" for b in page.layout)
+    full = np.asarray(draw_page(page, doc.tables)).astype(int)
+    text = next(b for b in page.layout if b.type == "Text")
+    page.layout = lp.Layout([b for b in page.layout if b is not text])
+    less = np.asarray(draw_page(page, doc.tables)).astype(int)
+    diff = np.abs(full - less).sum(axis=2) > 30
+    head = max(12, full.shape[1] // 70) + 20                   # the info line counts the regions
+    assert diff[:head].any()
+    diff[:head] = False
+    assert diff.sum() > 200                                    # the block was drawn
+    ys, xs = np.nonzero(diff)
+    sc = page_scale(page)
+    x0, y0, x1, y1 = (v * sc for v in text.coordinates)
+    m = 6                                                      # pad + outline width
+    assert x0 - m <= xs.min() and xs.max() <= x1 + m and y0 - m <= ys.min() and ys.max() <= y1 + m
+    # its orange outline is there
+    box = full[int(y0) - 3:int(y1) + 4, int(x0) - 3:int(x1) + 4]
+    orange = (box[:, :, 0] > 200) & (box[:, :, 1] > 100) & (box[:, :, 1] < 180) & (box[:, :, 2] < 60)
+    assert orange.sum() > 50
