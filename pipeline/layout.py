@@ -14,9 +14,17 @@ Blocks, in page units (pt for PDFs, px for images; origin top-left):
 """
 from __future__ import annotations
 
-import layoutparser as lp
+import logging
 
 from .model import Document, Page, Table, Word
+
+try:
+    import layoutparser as lp
+except ImportError:      # installed by scripts/setup.sh with --no-deps (see pyproject.toml)
+    lp = None
+
+log = logging.getLogger(__name__)
+INSTALL = "layoutparser is missing: pip install --no-deps layoutparser==0.3.4 (scripts/setup.sh)"
 
 
 def _title_band(page: Page) -> float:
@@ -49,9 +57,11 @@ def _inside(w: Word, rect) -> bool:
     return rect[0] <= cx <= rect[2] and rect[1] <= cy <= rect[3]
 
 
-def page_layout(page: Page, tables: list[Table] | None = None) -> lp.Layout:
+def page_layout(page: Page, tables: list[Table] | None = None) -> "lp.Layout":
     """The page's regions. `tables`: every table of the document (default: the page's own),
     so that a table continued from the previous page gets a block here too."""
+    if lp is None:
+        raise ImportError(INSTALL)
     tables = page.tables if tables is None else tables
     band = _title_band(page)
     lines = _lines(page)
@@ -89,7 +99,13 @@ def page_layout(page: Page, tables: list[Table] | None = None) -> lp.Layout:
 
 
 def fill(doc: Document) -> None:
-    """Set `page.layout` on every page that has an image or a text layer."""
+    """Set `page.layout` on every page that has an image or a text layer.
+
+    The regions are for people and tools, not for the result: without layoutparser the
+    pages keep an empty layout and extraction goes on."""
+    if lp is None:
+        log.warning(INSTALL)
+        return
     tables = doc.tables
     for p in doc.pages:
         if p.image is not None or p.text_layer != "none":

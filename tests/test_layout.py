@@ -108,3 +108,14 @@ def test_extract_fills_page_layout_and_leaves_the_result_json_alone():
     assert '"layout"' not in json.dumps(res) and "TextBlock" not in repr(res)
     txt = extract(SAMPLES / "s2021_b.text.txt")
     assert all(p.layout == [] for p in txt.pages)                # text inputs: no layoutparser
+
+
+def test_without_layoutparser_extraction_goes_on(monkeypatch, caplog):
+    page = Page(number=1, unit="pt", words=[Word("x", (1, 1, 2, 2))], text_layer="trusted")
+    from pipeline.model import Document, Source
+    doc = Document(Source("x.pdf"), pages=[page])
+    monkeypatch.setattr(layout, "lp", None)
+    layout.fill(doc)
+    assert page.layout == [] and "layoutparser is missing" in caplog.text
+    with pytest.raises(ImportError, match="no-deps"):
+        layout.page_layout(page)
