@@ -3,7 +3,7 @@ PY      ?= .venv/bin/python
 PIP     ?= .venv/bin/pip
 OUT     ?= out
 
-.PHONY: setup setup-test demo test data train bench bench-quick bench-batch clean
+.PHONY: setup setup-test demo test data train bench bench-quick bench-batch inspect-samples clean
 setup: .venv/.done
 .venv/.done: pyproject.toml scripts/setup.sh
 	bash scripts/setup.sh
@@ -36,6 +36,10 @@ bench-quick: setup
 
 bench-batch: setup     ## throughput (pages/min) with 1 and 2 workers, peak memory, on the samples
 	$(PY) -m training.bench_batch
+
+inspect-samples: setup  ## `gouji inspect` pictures of every page of the scan/digital samples → out/inspect/
+	$(PY) -m pipeline.inspect --out $(OUT)/inspect datasets/samples/*.digital.pdf \
+		datasets/samples/*.scan_light.pdf datasets/samples/*.scan_heavy.pdf datasets/samples/*.scan_heavy.p2.png
 
 clean:
 	rm -rf $(OUT) datasets/generated .pytest_cache

@@ -122,8 +122,9 @@ def _count(layout) -> str:
     return ", ".join(f"{v} {k.lower()}" for k, v in sorted(n.items())) or "none"
 
 
-def inspect_file(path, page: int | None = None, out=None, settings=None) -> list[Path]:
-    """Write one PNG per page (the given page, or every page with a table, else page 1)."""
+def inspect_file(path, page: int | None = None, out=None, settings=None, every_page: bool = False) -> list[Path]:
+    """Write one PNG per page (the given page, or every page with a table, else page 1;
+    `every_page`: every page that has an image)."""
     from . import grid
     from .run import Settings
     path = Path(path)
@@ -146,6 +147,7 @@ def inspect_file(path, page: int | None = None, out=None, settings=None) -> list
     from .layout import fill
     fill(doc)
     chosen = ([p for p in doc.pages if p.number == page] if page is not None
+              else pages if every_page
               else [p for p in doc.pages if p.tables] or pages[:1])
     outs = []
     for p in chosen:
@@ -162,3 +164,20 @@ def inspect_file(path, page: int | None = None, out=None, settings=None) -> list
         draw_page(p, doc.tables).save(dst)
         outs.append(dst)
     return outs
+
+
+def main(argv=None) -> int:
+    """`python -m pipeline.inspect --out DIR FILE...`: every page of many files (make inspect-samples)."""
+    import argparse
+    ap = argparse.ArgumentParser(prog="python -m pipeline.inspect", description=main.__doc__)
+    ap.add_argument("paths", nargs="+", type=Path)
+    ap.add_argument("--out", type=Path, required=True, help="folder for FILE-pN.png")
+    a = ap.parse_args(argv)
+    for path in a.paths:
+        for png in inspect_file(path, out=a.out, every_page=True):
+            print(png, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -69,3 +69,15 @@ def test_inspect_draws_the_page_layout_regions():
     box = full[int(y0) - 3:int(y1) + 4, int(x0) - 3:int(x1) + 4]
     orange = (box[:, :, 0] > 200) & (box[:, :, 1] > 100) & (box[:, :, 1] < 180) & (box[:, :, 2] < 60)
     assert orange.sum() > 50
+
+
+def test_every_page_of_many_files(tmp_path, capsys):
+    """`python -m pipeline.inspect --out DIR FILE...` (make inspect-samples): one PNG per page."""
+    from pipeline.inspect import main as inspect_main
+    a, b = tmp_path / "a.pdf", tmp_path / "b.pdf"
+    make_pdf(a, seed=7, pages=2)
+    make_pdf(b, seed=8)
+    assert inspect_main(["--out", str(tmp_path / "o"), str(a), str(b)]) == 0
+    names = sorted(p.name for p in (tmp_path / "o").iterdir())
+    assert names == ["a-p1.png", "a-p2.png", "b-p1.png"]
+    assert capsys.readouterr().out.count(".png") == 3
