@@ -912,10 +912,14 @@ def main(argv=None) -> int:
         splits = [s for s in a.splits.split(",") if s]
     needed = {s for sp in splits for s in cfg["runs"].get(sp, [])}
     notes = []
+    t_phase = time.perf_counter()
     unavailable = ensure_peers(cfg, needed)
     if "img2table" in unavailable:
         notes.append("img2table + Tesseract could not be installed here: not measured.")
+    print(f"bench: peers ready in {time.perf_counter() - t_phase:.0f}s", file=sys.stderr, flush=True)
+    t_phase = time.perf_counter()
     items = corpus_items(cfg, n_docs) if any(s != "seeds" for s in splits) else []
+    print(f"bench: {len(items)} test documents ready in {time.perf_counter() - t_phase:.0f}s", file=sys.stderr, flush=True)
     tmp = ROOT / "out" / "bench-tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     results, all_recs, grid_evals = {}, {}, {}
