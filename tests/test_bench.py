@@ -216,3 +216,20 @@ def test_grid_eval_block_on_a_digital_sample(tmp_path):
     assert m2["numeric_accuracy"] < m["numeric_accuracy"] - 0.5
     md = "\n".join(grid_eval_markdown({"digital": m}))
     assert "issue #4" in md and f"| digital | {100 * m['table_recall']:.1f}% |" in md
+
+
+def test_bench_driver_on_the_seeds(tmp_path):
+    """The driver end to end on the cheapest split: worker processes, scoring, the JSON and
+    the markdown (with the run-time table)."""
+    from training.bench import main
+    assert main(["--mode", "quick", "--splits", "seeds", "--out", str(tmp_path), "--no-install"]) == 0
+    rep = json.loads((tmp_path / "benchmarks.json").read_text(encoding="utf-8"))
+    assert rep["splits_done"] == ["seeds"] and not any(n.startswith("PARTIAL") for n in rep["notes"])
+    res = rep["results"]["seeds"]
+    assert set(res) == {"gouji", "gouji_no_solver", "gouji_fuzzy", "number_stream"}
+    assert res["gouji"]["cell_accuracy"] == 1.0 and res["gouji"]["docs"] == 5
+    assert res["number_stream"]["cell_accuracy"] < 1.0          # seed 002 shifts the stream
+    assert [g["group"] for g in rep["group_times"]] == ["gouji", "number_stream"]
+    assert rep["grid_eval"] == {}                                # no PDF split in this run
+    md = (tmp_path / "benchmarks.md").read_text(encoding="utf-8")
+    assert "| gouji (full pipeline) | 100.0% |" in md and "## Run time" in md and "issue #4" not in md

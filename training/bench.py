@@ -41,6 +41,7 @@ CONFIG = ROOT / "configs" / "bench.yaml"
 SCANS = ("scan_light", "scan_heavy")
 PDF_SPLITS = ("digital",) + SCANS
 GOUJI = ("gouji", "gouji_no_solver", "gouji_fuzzy")
+RUN_ORDER = ("text", "seeds", "digital", "scan_light", "scan_heavy")   # cheapest first
 
 
 def load_config(path: Path | str = CONFIG) -> dict:
@@ -802,6 +803,14 @@ def write_markdown(report: dict, path: Path) -> None:
                      f"{_fmt(m['peak_rss_mb'], 'mb')} | {m['failed']}/{m['docs']} |")
         L.append("")
     L += grid_eval_markdown(report.get("grid_eval") or {})
+    if report.get("group_times"):
+        L += ["## Run time", "", "Each worker process (a system group on a split): wall seconds and CPU seconds "
+              "(user + system, with its children: Tesseract, the peers environment). CPU seconds above wall "
+              "seconds mean both cores were busy; wall far above CPU means the machine was shared.", "",
+              "| split | group | docs | wall s | CPU s |", "|---|---|---|---|---|"]
+        L += [f"| {g['split']} | {g['group']} | {g['docs']} | {g['wall_s']:.0f} | {g['cpu_s']:.0f} |"
+              for g in report["group_times"]]
+        L.append("")
     L += ["## Not measured", ""] + [f"- {n}" for n in report["not_measured"]] + [""]
     L += ["## Notes", ""] + [f"- {n}" for n in report["notes"]] + ["", "## Versions", ""]
     L += [f"- {k}: {v}" for k, v in report["versions"].items()]
@@ -850,7 +859,7 @@ def write_plot(report: dict, path: Path) -> bool:
 # Driver
 # =========================================================================================
 
-def ensure_peers(cfg: dict, needed: set[str]) -> list[str]:
+def ensure_peers(cfg: dict, needed: set[str], install: bool = True) -> list[str]:
     """Install what is missing (scripts/install_peers.sh); returns peers still unavailable."""
     def missing():
         m = []
@@ -861,7 +870,7 @@ def ensure_peers(cfg: dict, needed: set[str]) -> list[str]:
         except ImportError:
             m.append("matplotlib")
         return m
-    if missing():
+    if install and missing():
         print("bench: installing peers (scripts/install_peers.sh) ...", file=sys.stderr, flush=True)
         subprocess.run(["bash", str(ROOT / "scripts" / "install_peers.sh")], cwd=ROOT, check=False)
     return missing()
@@ -893,6 +902,7 @@ def main(argv=None) -> int:
     ap.add_argument("--config", type=Path, default=CONFIG)
     ap.add_argument("--splits", default=None, help="comma-separated subset of splits (and/or 'seeds')")
     ap.add_argument("--render", type=Path, metavar="JSON", help="only rewrite the .md and .png next to a benchmarks.json")
+    ap.add_argument("--no-install", action="store_true", help="do not install missing peers (they are reported)")
     ap.add_argument("--worker", nargs=2, metavar=("JOB", "OUT"), help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.worker:
@@ -913,18 +923,58 @@ def main(argv=None) -> int:
     needed = {s for sp in splits for s in cfg["runs"].get(sp, [])}
     notes = []
     t_phase = time.perf_counter()
-    unavailable = ensure_peers(cfg, needed)
+    unavailable = ensure_peers(cfg, needed, install=not a.no_install)
     if "img2table" in unavailable:
         notes.append("img2table + Tesseract could not be installed here: not measured.")
     print(f"bench: peers ready in {time.perf_counter() - t_phase:.0f}s", file=sys.stderr, flush=True)
     t_phase = time.perf_counter()
     items = corpus_items(cfg, n_docs) if any(s != "seeds" for s in splits) else []
     print(f"bench: {len(items)} test documents ready in {time.perf_counter() - t_phase:.0f}s", file=sys.stderr, flush=True)
-    tmp = ROOT / "out" / "bench-tmp"
+    tmp = ROOT / "out" / "bench-tmp" / str(os.getpid())   # one folder per run: runs never share job files
     tmp.mkdir(parents=True, exist_ok=True)
     results, all_recs, grid_evals = {}, {}, {}
     t_start = time.perf_counter()
-    for split in splits:
+    cmd = "python -m training.bench --mode " + a.mode + (f" --docs {a.docs}" if a.docs is not None else "") + \
+        (f" --splits {a.splits}" if a.splits else "") + (f" --out {a.out}" if a.out else "")
+
+    def report_now(done: list[str]) -> dict:
+        partial = [s for s in splits if s not in done]
+        run_notes = notes + [
+            "img2table and PP-OCR-naive cells are keyed by gouji's own classify stage (trained mapper when "
+            "shipped), without the solver: only table recovery and OCR differ from 'gouji without the solver'.",
+            f"img2table runs with its defaults (psm 11, min_confidence 50, ruled tables only) and "
+            f"{int(cfg['peers']['img2table'].get('threads', 1))} Tesseract process(es) at a time, detect_rotation "
+            "on scans and the PDF text layer on digital PDFs; its boxes are in its own rotation-fixed frame.",
+            "gouji's boxes are mapped back through the skew and quarter turns it applied, so grid F1 and key "
+            "checks compare with the printed cells in the source page's frame.",
+            "The number stream reads the flattened text, the PDF text layer (digital) or the PP-OCR-naive "
+            "lines (scans; its seconds include that OCR).",
+            "auto@99.5 picks the best threshold on this very set (an upper bound for a threshold fixed in advance).",
+            *[f"{sp}: {s} {why.strip().rstrip('.')} (configs/bench.yaml `skipped`)."
+              for sp, d in (cfg.get("skipped") or {}).items() if sp in splits
+              for s, why in d.items() if "no page image" not in why],
+            f"Bench wall time {time.perf_counter() - t_start:.0f} s; CPU shared with other jobs, load average at "
+            f"the end {os.getloadavg()[0]:.1f}.",
+        ] + ([f"PARTIAL: the run is still going or was stopped; not done yet: {', '.join(partial)}."]
+             if partial else [])
+        return {
+            "format": "gouji.bench/1", "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "mode": a.mode, "command": cmd, "n_docs": n_docs, "splits": splits, "splits_done": list(done),
+            "machine": f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), "
+                       f"{platform.system()} {platform.release()}",
+            "systems": {s: n for s, n in cfg["systems"].items() if s not in unavailable},
+            "docs": {"test": [it["doc"] for it in items], "seeds": [it["doc"] for it in seed_items(cfg)]},
+            "versions": vers, "notes": run_notes, "unavailable": unavailable,
+            "not_measured": not_measured(cfg, splits, unavailable),
+            "results": {s: results[s] for s in splits if s in results},
+            "grid_eval": {s: grid_evals[s] for s in splits if s in grid_evals}, "group_times": GROUP_TIMES,
+            "json": str(out / "benchmarks.json"), "plot": str(out / "benchmarks.png"),
+        }
+
+    vers = versions(cfg)
+    done: list[str] = []
+    # cheap splits first: if a long run has to be stopped, what is done is already written
+    for split in sorted(splits, key=lambda s: RUN_ORDER.index(s) if s in RUN_ORDER else len(RUN_ORDER)):
         systems = [s for s in cfg["runs"].get(split, []) if s not in unavailable]
         if split == "seeds":
             its = [dict(it, pages=1) for it in seed_items(cfg)]
@@ -946,40 +996,17 @@ def main(argv=None) -> int:
                 grid_evals[split] = summarise_grid(ev, pk)
         results[split] = score_split(recs, truths, cfg["metrics"], peak)
         all_recs[split] = recs
-    cmd = "python -m training.bench --mode " + a.mode + (f" --docs {a.docs}" if a.docs is not None else "") + \
-        (f" --splits {a.splits}" if a.splits else "") + (f" --out {a.out}" if a.out else "")
-    notes += [
-        "img2table and PP-OCR-naive cells are keyed by gouji's own classify stage (trained mapper when "
-        "shipped), without the solver: only table recovery and OCR differ from 'gouji without the solver'.",
-        f"img2table runs with its defaults (psm 11, min_confidence 50, ruled tables only) and "
-        f"{int(cfg['peers']['img2table'].get('threads', 1))} Tesseract process(es) at a time, detect_rotation on "
-        "scans and the PDF text layer on digital PDFs; its boxes are in its own rotation-fixed frame.",
-        "gouji's boxes are mapped back through the skew and quarter turns it applied, so grid F1 and key "
-        "checks compare with the printed cells in the source page's frame.",
-        "The number stream reads the flattened text, the PDF text layer (digital) or the PP-OCR-naive "
-        "lines (scans; its seconds include that OCR).",
-        "auto@99.5 picks the best threshold on this very set (an upper bound for a threshold fixed in advance).",
-        *[f"{sp}: {s} {why.strip().rstrip('.')} (configs/bench.yaml `skipped`)."
-          for sp, d in (cfg.get("skipped") or {}).items() if sp in splits
-          for s, why in d.items() if "no page image" not in why],
-        f"Bench wall time {time.perf_counter() - t_start:.0f} s; CPU shared with other jobs, load average at "
-        f"the end {os.getloadavg()[0]:.1f}.",
-    ]
-    report = {
-        "format": "gouji.bench/1", "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "mode": a.mode, "command": cmd, "n_docs": n_docs, "splits": splits,
-        "machine": f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), "
-                   f"{platform.system()} {platform.release()}",
-        "systems": {s: n for s, n in cfg["systems"].items() if s not in unavailable},
-        "docs": {"test": [it["doc"] for it in items], "seeds": [it["doc"] for it in seed_items(cfg)]},
-        "versions": versions(cfg), "notes": notes, "unavailable": unavailable,
-        "not_measured": not_measured(cfg, splits, unavailable),
-        "results": results, "grid_eval": grid_evals, "group_times": GROUP_TIMES,
-        "json": str(out / "benchmarks.json"), "plot": str(out / "benchmarks.png"),
-    }
-    (out / "benchmarks.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+        done.append(split)
+        print(f"bench: {split} done, {time.perf_counter() - t_start:.0f}s since the first split", file=sys.stderr,
+              flush=True)
+        if len(done) < len(splits):
+            report = report_now(done)
+            (out / "benchmarks.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+            write_markdown(report, out / "benchmarks.md")
+    report = report_now(done)
     if not write_plot(report, out / "benchmarks.png"):
-        notes.append("matplotlib missing: no plot.")
+        report["notes"].append("matplotlib missing: no plot.")
+    (out / "benchmarks.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
     write_markdown(report, out / "benchmarks.md")
     print(f"bench: wrote {out / 'benchmarks.md'}, {out / 'benchmarks.json'}, {out / 'benchmarks.png'}", file=sys.stderr)
     print((out / "benchmarks.md").read_text(encoding="utf-8"))
