@@ -200,8 +200,40 @@ def _drop_stray_splits(cells: list[RawCell], xs: list[float], ys: list[float], t
         left, right = sorted(users, key=lambda c: c.x0)
         if abs(left.x1 - xb) > tol or abs(right.x0 - xb) > tol or xb in (xs[0], xs[-1]):
             continue
+        if abs(left.x0 - xs[0]) <= tol and not any(
+                c.x0 < xb - tol and c.x1 > xb + tol and c.y0 >= left.y1 - tol for c in cells):
+            continue        # a label column that starts in the last row (the table goes on)
         merged = RawCell(left.x0, min(left.y0, right.y0), right.x1, max(left.y1, right.y1))
         cells = [c for c in cells if c is not left and c is not right] + [merged]
+        xs.remove(xb)
+    # a seal's ring crossing two rows: a boundary only those rows use, inside a cell that
+    # spans it in the row above and in the row below
+    for xb in list(xs[1:-1]):
+        users = [c for c in cells if abs(c.x0 - xb) <= tol or abs(c.x1 - xb) <= tol]
+        rows = sorted({_nearest(ys, c.y0) for c in users})
+        if len(rows) > 2 or len(users) != 2 * len(rows):
+            continue
+        pairs = []
+        for r in rows:
+            left = [c for c in users if _nearest(ys, c.y0) == r and abs(c.x1 - xb) <= tol]
+            right = [c for c in users if _nearest(ys, c.y0) == r and abs(c.x0 - xb) <= tol]
+            if len(left) != 1 or len(right) != 1:
+                break
+            pairs.append((left[0], right[0]))
+        if len(pairs) != len(rows):
+            continue
+        top = min(c.y0 for c in users)
+        bottom = max(c.y1 for c in users)
+
+        def spans(c):
+            return c.x0 < xb - tol and c.x1 > xb + tol
+        above = any(spans(c) and abs(c.y1 - top) <= 2 * tol for c in cells)
+        below = any(spans(c) and abs(c.y0 - bottom) <= 2 * tol for c in cells)
+        if not (above and below):
+            continue
+        for left, right in pairs:
+            merged = RawCell(left.x0, min(left.y0, right.y0), right.x1, max(left.y1, right.y1))
+            cells = [c for c in cells if c is not left and c is not right] + [merged]
         xs.remove(xb)
     return cells
 
@@ -641,10 +673,14 @@ def join_continued(doc: Document) -> None:
         xa, xb = _col_edges(a), _col_edges(b)
         if len(xa) != a.n_cols + 1 or len(xb) != b.n_cols + 1:
             continue
-        # same columns, or one table splits a label column the other prints merged
-        union = _clusters(xa + xb, tol * width)
+        # same columns, or one table splits a label column the other prints merged; the
+        # tolerance stays under half the narrowest column (a vertical-header column is
+        # narrower than 3 % of the page and must not fold into its neighbour)
+        narrow = min(min(np.diff(xa)), min(np.diff(xb)))
+        tol_u = min(tol * width, 0.45 * narrow)
+        union = _clusters(xa + xb, tol_u)
         if len(union) != max(len(xa), len(xb)) or abs(len(xa) - len(xb)) > 2 \
-                or abs(xa[0] - xb[0]) > tol * width or abs(xa[-1] - xb[-1]) > tol * width:
+                or abs(xa[0] - xb[0]) > tol_u or abs(xa[-1] - xb[-1]) > tol_u:
             continue
         for t, xs in ((a, xa), (b, xb)):
             if len(xs) != len(union):

@@ -123,3 +123,75 @@ def test_find_tables_on_synthetic_lines():
     spans = sorted((c.row, c.col, c.rowspan, c.colspan) for c in cells)
     assert (0, 0, 1, 4) in spans and (1, 2, 1, 2) in spans and (2, 3, 1, 1) in spans
     assert len(spans) == 1 + 3 + 4 + 4
+
+
+def _ruled(rows_y, cols_x, W=900, H=700):
+    import cv2
+    import numpy as np
+    img = np.full((H, W), 255, np.uint8)
+    for y in rows_y:
+        cv2.line(img, (cols_x[0], y), (cols_x[-1], y), 0, 2)
+    for x in cols_x:
+        cv2.line(img, (x, rows_y[0]), (x, rows_y[-1]), 0, 2)
+    return img
+
+
+def test_seal_stroke_over_two_rows_is_not_a_column():
+    """A seal's ring crossing two rows mid-table splits their cells at an x no other row
+    uses: the halves are merged back (val_00001 light: a 0.x column appeared and broke the
+    join with the next page)."""
+    import cv2
+    rows = [50 + 40 * i for i in range(11)]
+    cols = [50, 250, 400, 550, 700, 850]
+    img = _ruled(rows, cols)
+    cv2.line(img, (470, rows[4]), (476, rows[6]), 0, 3)     # ring arc through rows 4 and 5
+    binv = grid.binarise(img)
+    hor, ver = grid.line_masks(binv, 200 / 72)
+    [(_, cells)] = grid.find_tables(hor, ver)
+    assert max(c.col + c.colspan for c in cells) == 5
+    assert len(cells) == 50 and all(c.colspan == 1 and c.rowspan == 1 for c in cells)
+
+
+def test_real_column_in_one_row_at_the_table_end_stays():
+    """A narrow column only the last row uses (the 三、本年度办理结果 header column that
+    starts at the foot of a page) is a column, not a stray split."""
+    import cv2
+    rows = [50 + 40 * i for i in range(11)]
+    cols = [50, 250, 400, 550, 700, 850]
+    img = _ruled(rows, cols)
+    cv2.line(img, (100, rows[9]), (100, rows[10]), 0, 2)
+    binv = grid.binarise(img)
+    hor, ver = grid.line_masks(binv, 200 / 72)
+    [(_, cells)] = grid.find_tables(hor, ver)
+    assert max(c.col + c.colspan for c in cells) == 6
+
+
+def test_join_keeps_a_narrow_vertical_header_column():
+    """Continued table whose narrow first column (17 pt, under 3 % of the page) starts in
+    the last row of page 1: the column must not fold into its neighbour, or the join fails
+    (val_00000 light: 47 of 200 values lost)."""
+    from pipeline.model import Cell, Document, Page, Source, Table
+    xa = [85, 102, 262, 298, 333, 369, 405, 440, 476, 512]           # page 1 edges
+    xb = [85, 103, 159, 260, 296, 332, 368, 404, 440, 476, 511]      # page 2 edges
+
+    def table(page, xs, y0, n_rows, first_cols):
+        cells = []
+        for r in range(n_rows):
+            y = y0 + 30 * r
+            lead = first_cols(r)
+            for k in range(len(lead) - 1):
+                cells.append(Cell(row=r, col=xs.index(lead[k]), colspan=xs.index(lead[k + 1]) - xs.index(lead[k]),
+                                  bbox=(lead[k], y, lead[k + 1], y + 30), page=page))
+            for c in range(xs.index(lead[-1]), len(xs) - 1):
+                cells.append(Cell(row=r, col=c, bbox=(xs[c], y, xs[c + 1], y + 30), page=page, text="1",
+                                  readings=[(1, 1.0)]))
+        return Table(cells=cells, page=page, pages=[page], bbox=(xs[0], y0, xs[-1], y0 + 30 * n_rows))
+
+    a = table(1, xa, 600, 5, lambda r: [85, 102, 262] if r == 4 else [85, 262])
+    b = table(2, xb, 70, 10, lambda r: [85, 103, 159, 260])
+    pa = Page(number=1, width=595, height=842, tables=[a])
+    pb = Page(number=2, width=595, height=842, tables=[b])
+    doc = Document(source=Source(path="x"), pages=[pa, pb])
+    grid.join_continued(doc)
+    assert len(doc.tables) == 1 and doc.tables[0].pages == [1, 2]
+    assert doc.tables[0].n_rows == 15 and doc.tables[0].n_cols == 10
