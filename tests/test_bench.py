@@ -233,3 +233,11 @@ def test_bench_driver_on_the_seeds(tmp_path):
     assert rep["grid_eval"] == {}                                # no PDF split in this run
     md = (tmp_path / "benchmarks.md").read_text(encoding="utf-8")
     assert "| gouji (full pipeline) | 100.0% |" in md and "## Run time" in md and "issue #4" not in md
+
+
+def test_stop_at_is_the_next_utc_time():
+    from datetime import datetime, timezone
+    from training.bench import stop_time
+    now = datetime(2026, 11, 29, 4, 50, tzinfo=timezone.utc).timestamp()
+    assert stop_time("05:58", now) - now == 68 * 60
+    assert stop_time("04:00", now) - now == (23 * 60 + 10) * 60     # already past: tomorrow

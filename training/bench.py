@@ -27,6 +27,7 @@ import os
 import platform
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -578,9 +579,14 @@ def groups_for(split: str, systems: list[str]) -> dict[str, list[str]]:
 GROUP_TIMES: list[dict] = []   # wall and CPU seconds of each worker process (for the report)
 
 
+class Stopped(Exception):
+    """The run reached --stop-at (or was interrupted) while a worker was running."""
+
+
 def run_group(group: str, split: str, systems: list[str], items: list[dict], cfg: dict,
-              tmp: Path) -> tuple[list, float | None, list]:
-    """One worker process for a system group on a split → (records, peak MB, grid_eval records)."""
+              tmp: Path, deadline: float | None = None) -> tuple[list, float | None, list]:
+    """One worker process for a system group on a split → (records, peak MB, grid_eval records).
+    deadline (time.time()): the worker is stopped there and Stopped is raised."""
     job = {"group": group, "split": split, "systems": systems, "items": items, "config": cfg, "tmp": str(tmp)}
     jp, op = tmp / f"job_{group}_{split}.json", tmp / f"rec_{group}_{split}.jsonl"
     jp.write_text(json.dumps(job, ensure_ascii=False), encoding="utf-8")
@@ -589,13 +595,20 @@ def run_group(group: str, split: str, systems: list[str], items: list[dict], cfg
     limit = float(cfg.get("seconds_per_document_limit", 900)) * max(1, len(items))
     proc = subprocess.Popen([sys.executable, "-m", "training.bench", "--worker", str(jp), str(op)], cwd=ROOT,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    wait = limit if deadline is None else max(1.0, min(limit, deadline - time.time()))
     try:
-        _, err = proc.communicate(timeout=limit)
+        _, err = proc.communicate(timeout=wait)
         why = f"worker exited {proc.returncode}: {(err or '').strip()[-300:]}"
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, 9)              # the worker and what it started (Tesseract, peers venv)
         proc.communicate()
+        if wait < limit:
+            raise Stopped(f"{split}/{group} stopped at --stop-at")
         why = f"worker stopped after {limit:.0f} s (seconds_per_document_limit)"
+    except BaseException:                   # Ctrl-C / SIGTERM: the worker's session goes too
+        os.killpg(proc.pid, 9)
+        proc.communicate()
+        raise
     recs, evals, peak = [], [], None
     if op.exists():
         for line in op.read_text(encoding="utf-8").splitlines():
@@ -894,6 +907,19 @@ def not_measured(cfg: dict, splits: list[str], unavailable: list[str]) -> list[s
     return out
 
 
+def stop_time(hhmm: str, now: float | None = None) -> float:
+    """The next UTC HH:MM (today, or tomorrow if already past) as time.time() seconds."""
+    now = time.time() if now is None else now
+    h, m = (int(x) for x in hhmm.split(":"))
+    d = datetime.fromtimestamp(now, timezone.utc).replace(hour=h, minute=m, second=0, microsecond=0)
+    t = d.timestamp()
+    return t if t > now else t + 86400
+
+
+def _raise_stopped(signum, frame):
+    raise Stopped("terminated (SIGTERM)")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mode", choices=["quick", "full"], default="quick")
@@ -902,6 +928,8 @@ def main(argv=None) -> int:
     ap.add_argument("--config", type=Path, default=CONFIG)
     ap.add_argument("--splits", default=None, help="comma-separated subset of splits (and/or 'seeds')")
     ap.add_argument("--render", type=Path, metavar="JSON", help="only rewrite the .md and .png next to a benchmarks.json")
+    ap.add_argument("--stop-at", metavar="HH:MM", help="UTC time to stop at; the splits done by then are written "
+                    "(marked PARTIAL), the one running is dropped")
     ap.add_argument("--no-install", action="store_true", help="do not install missing peers (they are reported)")
     ap.add_argument("--worker", nargs=2, metavar=("JOB", "OUT"), help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -973,8 +1001,13 @@ def main(argv=None) -> int:
 
     vers = versions(cfg)
     done: list[str] = []
+    deadline = stop_time(a.stop_at) if a.stop_at else None
+    prev_term = signal.signal(signal.SIGTERM, _raise_stopped)
     # cheap splits first: if a long run has to be stopped, what is done is already written
     for split in sorted(splits, key=lambda s: RUN_ORDER.index(s) if s in RUN_ORDER else len(RUN_ORDER)):
+        if deadline is not None and time.time() >= deadline:
+            print(f"bench: --stop-at reached before {split}", file=sys.stderr, flush=True)
+            break
         systems = [s for s in cfg["runs"].get(split, []) if s not in unavailable]
         if split == "seeds":
             its = [dict(it, pages=1) for it in seed_items(cfg)]
@@ -986,14 +1019,20 @@ def main(argv=None) -> int:
                 pages = _pdf_pages(p) if split in PDF_SPLITS else len(t["rendering"]["pages"])
                 its.append(dict(it, path=str(p), pages=pages))
         truths = {it["doc"]: load_truth(cfg, split, it) for it in its}
-        recs, peak = [], {}
-        for group, syss in groups_for(split, systems).items():
-            r, pk, ev = run_group(group, split, syss, its, cfg, tmp)
-            recs += r
-            for s in syss:
-                peak[s] = pk
-            if ev:
-                grid_evals[split] = summarise_grid(ev, pk)
+        recs, peak, evs = [], {}, {}
+        try:
+            for group, syss in groups_for(split, systems).items():
+                r, pk, ev = run_group(group, split, syss, its, cfg, tmp, deadline)
+                recs += r
+                for s in syss:
+                    peak[s] = pk
+                if ev:
+                    evs = summarise_grid(ev, pk)
+        except (Stopped, KeyboardInterrupt) as e:
+            print(f"bench: {e or 'interrupted'}; writing the splits done so far", file=sys.stderr, flush=True)
+            break
+        if evs:
+            grid_evals[split] = evs
         results[split] = score_split(recs, truths, cfg["metrics"], peak)
         all_recs[split] = recs
         done.append(split)
@@ -1003,6 +1042,7 @@ def main(argv=None) -> int:
             report = report_now(done)
             (out / "benchmarks.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
             write_markdown(report, out / "benchmarks.md")
+    signal.signal(signal.SIGTERM, prev_term)
     report = report_now(done)
     if not write_plot(report, out / "benchmarks.png"):
         report["notes"].append("matplotlib missing: no plot.")
