@@ -26,13 +26,13 @@ data: setup            ## generate the synthetic corpus (sizes in configs/synth.
 train: setup           ## train the cell-key classifier into models/keys/
 	$(PY) -m training.train_keys
 
-bench: setup           ## benchmarks side by side with peers → docs/benchmarks.md
+bench: setup           ## benchmarks side by side with peers → docs/benchmarks.md (BENCH_ARGS="--stop-at 05:55")
 	$(PIP) install -q -e ".[bench]"
-	$(PY) -m training.bench --mode full
+	$(PY) -m training.bench --mode full $(BENCH_ARGS)
 
-bench-quick: setup
+bench-quick: setup     ## the same on one test document + the seeds → out/bench-quick (a few minutes)
 	$(PIP) install -q -e ".[bench]"
-	$(PY) -m training.bench --mode quick
+	$(PY) -m training.bench --mode quick $(BENCH_ARGS)
 
 bench-batch: setup     ## throughput (pages/min) with 1 and 2 workers, peak memory, on the samples
 	$(PY) -m training.bench_batch
