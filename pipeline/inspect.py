@@ -87,10 +87,10 @@ def draw_page(page, tables=None) -> "Image.Image":
             d.rectangle((x0 + 1, y0 + 1, x1 - 1, y1 - 1), outline=(0, 170, 0, 255), width=2)
             if c.readings:
                 v, p = c.readings[0]
-                label = f"{'∅' if v is None else v} {p:.2f}"
+                label = f"{'空' if v is None else v} {p:.2f}"
                 if len(c.readings) > 1 and c.readings[1][1] >= 0.05:
                     v2, p2 = c.readings[1]
-                    label += f" | {'∅' if v2 is None else v2} {p2:.2f}"
+                    label += f" | {'空' if v2 is None else v2} {p2:.2f}"
                 d.text((x0 + 3, y0 + 2), label, fill=(220, 0, 0, 255), font=small)
             elif c.text and not c.is_header:
                 d.text((x0 + 3, y0 + 2), c.text[:12], fill=(90, 90, 90, 255), font=small)
@@ -106,7 +106,9 @@ def draw_page(page, tables=None) -> "Image.Image":
                 tag += f" {t.kind}"
             if b.score is not None:
                 tag += f" {b.score:.2f}"
-            d.text((x0, y1 + 6), tag, fill=(0, 60, 255, 255), font=font)
+            # below the table; above it on a continuation page (the next table's title is below)
+            at = (x0, y0 - 8, "lb") if t.page != page.number else (x0, y1 + 6, "la")
+            d.text(at[:2], tag, fill=(0, 60, 255, 255), font=font, anchor=at[2])
         elif b.type == "Title":
             d.text((x1 + 6, y0), f"title of table {b.parent}", fill=(150, 0, 210, 255), font=small)
     info = (f"page {page.number}  rotation {page.rotation}°  skew {page.skew:.2f}°  text layer {page.text_layer}"
