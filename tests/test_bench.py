@@ -241,3 +241,15 @@ def test_stop_at_is_the_next_utc_time():
     now = datetime(2026, 11, 29, 4, 50, tzinfo=timezone.utc).timestamp()
     assert stop_time("05:58", now) - now == 68 * 60
     assert stop_time("04:00", now) - now == (23 * 60 + 10) * 60     # already past: tomorrow
+
+
+def test_grid_eval_of_a_failed_document_counts_its_truth_as_missed():
+    from pipeline.model import Document, Source
+    from training.bench import grid_eval_record, summarise_grid
+    item = {"doc": "s2019_a", "dir": str(SAMPLES), "path": str(SAMPLES / "s2019_a.scan_light.pdf"), "pages": 4}
+    doc = Document(Source(item["path"])).fail("could not read: test")
+    rec = grid_eval_record(doc, item, "scan_light", 0.1, 0.2, None)
+    assert rec["status"] == "failed" and rec["error"]
+    assert rec["counts"]["fragments"] > 0 and rec["counts"]["values"] > 50 and rec["counts"]["values_ok"] == 0
+    m = summarise_grid([rec], None)
+    assert m["table_recall"] == 0.0 and m["numeric_accuracy"] == 0.0 and m["seconds_per_page_median"] is None

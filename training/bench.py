@@ -391,13 +391,14 @@ def grid_eval_record(doc, item: dict, split: str, t_read: float, t_read_grid: fl
            "seconds": t_read_grid, "read_seconds": t_read, "ocr_seconds": float(doc.timings.get("ocr", 0.0)),
            "status": "failed" if (doc.status == "failed" or grid_err) else "ok",
            "error": grid_err or ("; ".join(doc.errors)[:300] if doc.status == "failed" else None)}
-    counts, errors = {k: 0 for k in GRID_COUNTS}, []
-    if rec["status"] == "ok":
-        c = evaluate_doc(doc, truth, split)
-        errors = [[str(x) for x in e] for e in c.pop("_errors")][:10]
-        counts.update({k: int(v) for k, v in c.items()})
-    else:                                  # a failed document still has truth cells to miss
-        counts["values"] = sum(1 for cs in truth["grid"].values() for c in cs if c.get("role") == "value" and c.get("key"))
+    if rec["status"] != "ok":            # a failed document still has truth tables and cells to miss
+        from pipeline.model import Document, Source
+        doc = Document(Source(str(item.get("path", ""))))
+    c = evaluate_doc(doc, truth, split)
+    missed = c.pop("_errors")
+    errors = [[str(x) for x in e] for e in missed][:10] if rec["status"] == "ok" else []
+    counts = {k: 0 for k in GRID_COUNTS}
+    counts.update({k: int(v) for k, v in c.items()})
     rec["counts"], rec["errors"] = counts, errors
     return rec
 
