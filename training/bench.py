@@ -1,6 +1,6 @@
 """Benchmarks side by side with peers, on the same documents in the same run.
 
-    python -m training.bench --mode quick|full [--out DIR] [--docs N]
+    python -m training.bench --mode quick|full [--out DIR] [--docs N] [--splits a,b] [--stop-at HH:MM]
 
 Why: "gouji beats what a user would pick instead" is only true if a side-by-side run on
 the same documents shows it; every later change is judged by this run.
