@@ -140,6 +140,18 @@ def _is_label(cell: Cell) -> bool:
     return bool(cell.text.strip()) and not is_value_text(cell.text)
 
 
+def _value_columns(t: Table) -> set[int]:
+    """Columns of a recovered grid where most body cells got numeric readings: their cells
+    are values even when OCR made their text look like words (a heavy scan's "リ" for 0)."""
+    if not t.aligned:
+        return set()
+    seen: dict[int, list[bool]] = {}
+    for c in t.cells:
+        if c.colspan == 1 and not c.is_header and (c.text.strip() or c.readings):
+            seen.setdefault(c.col, []).append(bool(c.readings))
+    return {k for k, v in seen.items() if sum(v) >= 0.5 * len(v)}
+
+
 def table_rows(doc: Document) -> list[Row]:
     """All grid rows of all tables in reading order, split into labels and values.
 
@@ -148,10 +160,12 @@ def table_rows(doc: Document) -> list[Row]:
     """
     rows: list[Row] = []
     for b, t in enumerate(doc.tables):
+        vcols = _value_columns(t)
         for i, cells in enumerate(t.rows()):
             if not cells:
                 continue
-            li = max((k for k, c in enumerate(cells) if _is_label(c)), default=-1)
+            li = max((k for k, c in enumerate(cells) if _is_label(c)
+                      and (c.is_header or c.colspan > 1 or c.col not in vcols)), default=-1)
             labels = [c for c in cells[:li + 1] if c.text.strip()]
             values = cells[li + 1:]
             if labels and not values and not t.aligned:
@@ -228,6 +242,13 @@ def find_regions(rows: list[Row], tpl_classes: dict[str, tuple[str, ...]]) -> di
     req_rows = [c for c in tpl_classes if c.startswith("requests.row:")]
     app = [c for c in tpl_classes if c.startswith("appeals.")]
     starts: dict[str, int] = {}
+    markers = {k: [normalize(m) for m in v] for k, v in config("classify.yaml").get("title_markers", {}).items()}
+    for i, r in enumerate(rows):
+        title = normalize(r.table.title) if r.table is not None and r.table.title else ""
+        if title and (i == 0 or rows[i - 1].table is not r.table):
+            for name, ms in markers.items():
+                if name not in starts and any(m and m in title for m in ms):
+                    starts[name] = i
     for i, r in enumerate(rows):
         texts = [c.text for c in r.labels]
         if "requests" not in starts and any(_short_match(t, req_cols) or "申请人情况" in t or "勾稽关系" in t
@@ -476,6 +497,27 @@ def _ordinal_only(rows: list[Row], classes: list[str], P: np.ndarray) -> None:
             P[i, hits] = 0.98 / len(hits)
 
 
+def _positional_prior(P: np.ndarray, rows: list[Row], layouts: list[list[int]]) -> None:
+    """Mix a prior for template order into the label probabilities of a grid's value rows
+    when their count equals a layout's row count (configs/classify.yaml: why)."""
+    w = float(config("classify.yaml").get("positional_prior", 0.0))
+    vidx = [i for i, r in enumerate(rows) if r.has_values and r.aligned]
+    if w <= 0 or not vidx:
+        return
+    # a region may run into the next table's rows: count the rows of its main table
+    main = max({id(rows[i].table): rows[i].table for i in vidx}.values(),
+               key=lambda t: sum(rows[i].table is t for i in vidx))
+    vidx = [i for i in vidx if rows[i].table is main]
+    w_unread = float(config("classify.yaml").get("positional_prior_unreadable", w))
+    for seq in layouts:
+        if len(seq) == len(vidx):
+            for i, j in zip(vidx, seq):
+                wi = w_unread if P[i, :-1].max() < ROW_MIN_P else w
+                P[i] *= 1.0 - wi
+                P[i, j] += wi
+            return
+
+
 def _row_check(cols: list[str], equations) -> object:
     """Row balance check used to choose between readings of a shifted row."""
     if "total" not in cols:
@@ -516,6 +558,9 @@ def decode_requests(rows: list[Row], mapper, tpl: Template, out: Decoded) -> Non
     if not body:
         return
     P = _row_probs(mapper, body, row_classes, "requests")
+    keys = [r.key for r in tpl.request_rows]
+    _positional_prior(P, body, [[j for j, r in enumerate(tpl.request_rows) if r.expected]]
+                      + [[keys.index(r.key) for r in t.request_rows] for t in templates().values()])
     assign = monotone_assign(P)
     # rows of a block without the header: learn that block's first value position
     block_pos: dict[int, int] = {}
@@ -578,6 +623,7 @@ def decode_active(rows: list[Row], mapper, tpl: Template, out: Decoded) -> None:
         out.missing.update({k: "table cut off: no row printed" for k in tpl.keys("active")})
         return
     P = _row_probs(mapper, body, row_classes, "active")
+    _positional_prior(P, body, [list(range(len(row_classes)))])
     assign = monotone_assign(P)
     header_of: dict[int, list[Cell]] = {}
     last_header: list[Cell] = []
@@ -731,6 +777,14 @@ def _detect_active_template(rows: list[Row]) -> str | None:
     return best if score[best] > 0 else None
 
 
+def _active_template_by_rows(rows: list[Row]) -> str | None:
+    """2019 vs 2021 when the active table's labels cannot be read: the one template whose
+    row count equals the value rows of a recovered grid (2019 prints 8, 2021 prints 6)."""
+    n = sum(1 for r in rows if r.has_values and r.aligned)
+    hits = [name for name, t in templates().items() if sum(len(s.rows) for s in t.sections) == n]
+    return hits[0] if len(hits) == 1 else None
+
+
 def classify(doc: Document, settings=None) -> None:
     """Fill doc.fields (canonical key → Field), template, agency/year, missing, unmapped."""
     mapper = get_mapper(getattr(settings, "mapper", "auto"))
@@ -756,7 +810,7 @@ def classify(doc: Document, settings=None) -> None:
     act_tpl = None
     if "active" in regions:
         s, e = regions["active"]
-        act_tpl = _detect_active_template(rows[s:e])
+        act_tpl = _detect_active_template(rows[s:e]) or _active_template_by_rows(rows[s:e])
     for name, (s, e) in regions.items():
         d = Decoded(kind=name)
         if name == "active":

@@ -1,0 +1,49 @@
+"""Grid tables whose labels OCR could not read (heavy scans): the table's title names it,
+value columns are known from the readings, and rows follow the template's order only
+when the table prints exactly one template layout's number of value rows."""
+from pipeline import classify
+from pipeline.model import Cell, Document, Page, Source, Table
+from pipeline.run import Settings
+from pipeline.templates import templates
+
+GARBLED = ["罐電", "打此識色", "わ我サロ", "打戲移明", "ü", "1F112", "氯け公开", "∴段有機"]
+
+
+def _requests_table(n_rows: int, title: str) -> Table:
+    cols = [c.key for c in templates()["2019"].request_columns]
+    cells = [Cell(row=0, col=0, text="（本列數期的2/牌式事物售", colspan=2, is_header=True),
+             Cell(row=0, col=2, text="中澳人情心", colspan=len(cols), is_header=True)]
+    for i in range(n_rows):
+        r = i + 1
+        cells.append(Cell(row=r, col=0, text=GARBLED[i % len(GARBLED)], colspan=2))
+        for k in range(len(cols)):
+            v = 100 * i + k          # distinct values: which row went where shows in the result
+            cells.append(Cell(row=r, col=2 + k, text=str(v), readings=[(v, 0.9)]))
+    return Table(cells=cells, page=1, pages=[1], aligned=True, title=title)
+
+
+def _classify(table: Table) -> Document:
+    doc = Document(Source("garbled.pdf", kind="scanned_pdf"))
+    doc.pages = [Page(number=1, unit="pt", tables=[table])]
+    classify.classify(doc, Settings())
+    return doc
+
+
+def test_unreadable_labels_follow_the_template_order_when_the_row_count_fits():
+    rows = [r.key for r in templates()["2019"].request_rows]
+    doc = _classify(_requests_table(len(rows), "三、收到和处理政府信息公开申请情况"))
+    col0 = templates()["2019"].request_columns[0].key
+    for i, key in enumerate(rows):
+        assert doc.fields[f"requests/{key}/{col0}"].value == 100 * i, key
+
+
+def test_a_row_count_that_fits_no_layout_is_not_guessed():
+    rows = [r.key for r in templates()["2019"].request_rows]
+    doc = _classify(_requests_table(len(rows) - 1, "三、收到和处理政府信息公开申请情况"))
+    assert not any(k.startswith("requests/") for k in doc.fields)
+
+
+def test_the_title_alone_finds_the_table():
+    rows = [r.key for r in templates()["2019"].request_rows]
+    doc = _classify(_requests_table(len(rows), "统计表"))        # no title marker: no region
+    assert not doc.fields
