@@ -5,7 +5,7 @@ trained on the very crops grid.cell_lines hands it (synthetic scans, light and h
 disagree usefully. Trained in torch (CPU), run in onnxruntime (pipeline/digits.py), so
 `gouji extract` needs no torch.
 
-Crops: every value cell of a scan rendering, cut by its truth box (`cells_px`) with the
+Crops: every value cell of a scan rendering, cut by its truth box (`cells`, page points scaled to the render) with the
 pipeline's own cell_lines (rules painted out, trimmed, side-padded); single-line cells
 whose printed text is a plain number (NFKC) only. Pages turned by 90/180/270 are skipped.
 
@@ -53,23 +53,27 @@ def doc_crops(truth_path: Path, renderings=("scan_light", "scan_heavy")):
         doc = read_pdf(truth_path.parent / r["file"])
         if doc.status == "failed":
             continue
-        px_per_pt = r.get("dpi", 200) / 72.0
+        # truth boxes in page points (`cells`), not `cells_px`: those are pixels of the scan at
+        # its own dpi (150-300), while read_pdf renders every page at the pipeline's dpi
         by_page: dict[int, list] = {}
-        for key, (pg, x0, y0, x1, y1) in r["cells_px"].items():
+        for key, (pg, x0, y0, x1, y1) in r["cells"].items():
             lab = label_of(truth["cells"][key]["text"])
             if lab is not None:
                 by_page.setdefault(pg, []).append((lab, truth["cells"][key]["text"], (x0, y0, x1, y1)))
         for pg, cells in by_page.items():
             if r["pages"][pg - 1].get("rotated_cw", 0):
                 continue
-            grey = doc.pages[pg - 1].image
+            page = doc.pages[pg - 1]
+            grey = page.image
             if grey is None:
                 continue
             if grey.ndim == 3:
                 grey = cv2.cvtColor(grey, cv2.COLOR_RGB2GRAY)
+            px_per_pt = grid.page_scale(page)
             binv = grid.binarise(grey)
             hor, ver = grid.line_masks(binv, px_per_pt)
             rules = cv2.dilate(cv2.bitwise_or(hor, ver), np.ones((3, 3), np.uint8))
+            cells = [(lab, text, tuple(v * px_per_pt for v in bb)) for lab, text, bb in cells]
             for lab, text, (x0, y0, x1, y1) in cells:
                 H, W = grey.shape
                 x0, y0 = max(0, int(round(x0))), max(0, int(round(y0)))
@@ -245,7 +249,7 @@ def train(train_npz: Path, val_npz: Path, epochs: int, out: Path, minutes: float
             if step < total - 1:
                 sched.step()
             step += 1
-            tot += float(loss)
+            tot += float(loss.detach())
         acc = val_accuracy(model, vcrops, vlabels)
         print(f"epoch {ep + 1}: loss {tot / len(batches):.4f} val string acc {acc:.4f} "
               f"{time.time() - t0:.0f}s", file=sys.stderr, flush=True)
@@ -314,11 +318,12 @@ def main(argv=None) -> int:
     t.add_argument("--minutes", type=float, default=8)
     t.add_argument("--synth", type=int, default=6000, help="rendered number crops added")
     t.add_argument("--out", type=Path, default=ROOT / "models/digits/digits.onnx")
+    t.add_argument("--threads", type=int, default=2, help="torch threads (1 on a busy machine)")
     a = ap.parse_args(argv)
     if a.cmd == "build":
         build(a.split, a.docs, a.out)
     else:
-        print(json.dumps(train(a.train, a.val, a.epochs, a.out, a.minutes, n_synth=a.synth)))
+        print(json.dumps(train(a.train, a.val, a.epochs, a.out, a.minutes, threads=a.threads, n_synth=a.synth)))
     return 0
 
 
