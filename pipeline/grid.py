@@ -703,10 +703,16 @@ def join_continued(doc: Document) -> None:
                 out.append(normalise_text("".join(c.text for c in r)))
             return out
         ha, hb = head(a), head(b)
+
+        def shape(t: Table, n: int) -> set:
+            return {(c.row, c.col, c.rowspan, c.colspan) for c in t.cells if c.row < n}
         drop = 0
+        # the header block printed again (OCR noise allowed; a heavy scan garbles the
+        # small header text, so the same cell layout lowers the bar on the text)
+        bar = 0.6 if hb and shape(a, len(hb)) == shape(b, len(hb)) else 0.85
         if hb and len(hb) <= len(ha) and difflib.SequenceMatcher(
-                None, "".join(hb), "".join(ha[:len(hb)])).ratio() >= 0.85:
-            drop = len(hb)          # the header block printed again (OCR noise allowed)
+                None, "".join(hb), "".join(ha[:len(hb)])).ratio() >= bar:
+            drop = len(hb)
         off = a.n_rows - drop
         for c in b.cells:
             if c.row < drop:

@@ -195,3 +195,37 @@ def test_join_keeps_a_narrow_vertical_header_column():
     grid.join_continued(doc)
     assert len(doc.tables) == 1 and doc.tables[0].pages == [1, 2]
     assert doc.tables[0].n_rows == 15 and doc.tables[0].n_cols == 10
+
+
+def test_join_drops_a_repeated_header_garbled_by_a_heavy_scan():
+    """The header block printed again on page 2 is dropped even when page 1's copy reads
+    noisily (ratio 0.8 on val_00004 heavy), as long as its cell layout is the same;
+    otherwise every row below shifts by three."""
+    from pipeline.model import Cell, Document, Page, Source, Table
+    xs = [85, 260, 296, 332, 368, 404]
+    heads = [["申请人情况"], ["自然人", "法人或其他组织", "总计"], ["商业企业", "科研机构", "社会公益组织"]]
+    noisy = [["申请人情况"], ["自然人", "法人或其他组织", "总计"], ["商业企业興", "社會公益電", "识法律服务肌片"]]
+
+    def table(page, y0, texts, n_body):
+        cells = [Cell(row=0, col=0, rowspan=3, bbox=(85, y0, 260, y0 + 90), page=page, is_header=True)]
+        spec = [[(1, 4)], [(1, 1), (2, 2), (4, 1)], [(2, 1), (3, 1), (4, 1)]]
+        for r, row in enumerate(spec):
+            for (col, span), text in zip(row, texts[r]):
+                rs = 2 if (r == 1 and col in (1, 4)) else 1
+                cells.append(Cell(row=r, col=col, colspan=span, rowspan=rs, text=text, is_header=True,
+                                  bbox=(xs[col], y0 + 30 * r, xs[col + span], y0 + 30 * (r + rs)), page=page))
+        cells = [c for c in cells if not (c.row == 2 and c.col == 4)]
+        for r in range(3, 3 + n_body):
+            y = y0 + 30 * r
+            cells.append(Cell(row=r, col=0, text="第%d行" % r, bbox=(85, y, 260, y + 30), page=page))
+            for c in range(1, 5):
+                cells.append(Cell(row=r, col=c, text="0", readings=[(0, 1.0)], bbox=(xs[c], y, xs[c + 1], y + 30),
+                                  page=page))
+        return Table(cells=cells, page=page, pages=[page], bbox=(85, y0, 404, y0 + 30 * (3 + n_body)))
+
+    a = table(1, 500, noisy, 8)
+    b = table(2, 70, heads, 10)
+    doc = Document(source=Source(path="x"), pages=[Page(number=1, width=595, height=842, tables=[a]),
+                                                   Page(number=2, width=595, height=842, tables=[b])])
+    grid.join_continued(doc)
+    assert len(doc.tables) == 1 and doc.tables[0].n_rows == 3 + 8 + 10
