@@ -235,7 +235,7 @@ def _to_bgr(img: np.ndarray) -> np.ndarray:
 def _resize_norm(img: np.ndarray, max_wh: float, h: int = 48) -> np.ndarray:
     import cv2
     ih, iw = img.shape[:2]
-    w = int(h * max_wh)
+    w = int(math.ceil(h * max_wh))
     rw = min(w, int(math.ceil(h * iw / float(ih))))
     r = cv2.resize(img, (max(1, rw), h)).astype(np.float32).transpose(2, 0, 1) / 255.0
     out = np.zeros((3, h, w), np.float32)
@@ -271,6 +271,9 @@ class RapidOCREngine(OCREngine):
         chars = meta["character"].splitlines()
         self.decoder = CTCDecoder(["<blank>"] + chars + [" "])
         self.batch = cfg["batch"]
+        # each width-sorted batch is padded to its own widest crop, but never below
+        # min_width: the recogniser's cost grows with the width (docs/ocr.md, "Speed")
+        self.min_wh = cfg.get("min_width", 320) / 48
         self.input = self.session.get_inputs()[0].name
         self._det = None
         import importlib.metadata
@@ -284,7 +287,7 @@ class RapidOCREngine(OCREngine):
         order = np.argsort(ratios)
         for b in range(0, len(crops), self.batch):
             ids = order[b:b + self.batch]
-            max_wh = max(320 / 48, max(ratios[i] for i in ids))
+            max_wh = max(self.min_wh, max(ratios[i] for i in ids))
             x = np.stack([_resize_norm(crops[i], max_wh) for i in ids])
             y = self.session.run(None, {self.input: x})[0]
             T = y.shape[1]

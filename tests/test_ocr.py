@@ -122,3 +122,33 @@ def test_paddle_engine_reads_a_sample_page(tmp_path):
              and got[(x["row"], x["col"])].readings[0][0] == x["value"])
     assert ok / len(num) >= 0.9
     assert got[(0, 2)].text == "申请人情况"
+
+
+def test_rapidocr_batches_are_padded_to_their_own_width():
+    """Short crops are not padded to 320 px (the recogniser's cost grows with the width),
+    wide ones are never squeezed, and the short ones still read right."""
+    eng = get_engine("rapidocr")
+    widths = []
+    run = eng.session.run
+
+    class Spy:
+        def run(self, names, feed):
+            widths.append(feed[eng.input].shape[3])
+            return run(names, feed)
+
+    crops = [_render(t) for t in ("12", "305", "3")]
+    wide = _render("办理结果其他处理情况" * 3)
+    eng.session, saved = Spy(), eng.session
+    try:
+        res = eng.recognise(crops)
+        eng.batch, saved_batch = 1, eng.batch
+        try:
+            eng.recognise([wide])
+        finally:
+            eng.batch = saved_batch
+    finally:
+        eng.session = saved
+    assert widths[0] == max(round(eng.min_wh * 48), max(
+        int(np.ceil(48 * c.shape[1] / c.shape[0])) for c in crops)) < 320
+    assert widths[1] >= 48 * wide.shape[1] / wide.shape[0]
+    assert [candidates(r.slots)[0][0] for r in res] == [12, 305, 3]
