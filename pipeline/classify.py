@@ -440,6 +440,26 @@ def _unique_best(found: dict[str, Cell], classes: list[str]) -> dict[str, Cell]:
     return out
 
 
+def _by_elimination(found: dict[str, Cell], classes: list[str], header_rows: list[Row]) -> None:
+    """One header cell left unread (a seal over 科研机构) in a recovered grid: the one value
+    column no header claims takes the one class left, when it sits between that class's
+    neighbours in the template's column order."""
+    missing = [k for k in classes if k not in found]
+    if len(missing) != 1 or len(found) < 3:
+        return
+    ids = {id(c) for c in found.values()}
+    table = next((r.table for r in header_rows if r.aligned and any(id(c) in ids for c in r.labels + r.values)), None)
+    if table is None:
+        return
+    free = _value_columns(table) - {c.col for c in found.values()}
+    if len(free) != 1:
+        return
+    col, j = free.pop(), classes.index(missing[0])
+    if all((found[k].col < col) == (i < j) for i, k in enumerate(classes) if k in found):
+        found[missing[0]] = next((c for c in table.cells if c.col == col and c.is_header and c.colspan == 1),
+                                 Cell(row=-1, col=col))
+
+
 def _row_context(r: Row, table: str) -> dict:
     return {"table": table, "row": r.index, "header": False, "prev": r.label}
 
@@ -540,6 +560,7 @@ def decode_requests(rows: list[Row], mapper, tpl: Template, out: Decoded) -> Non
     header = [c for r in rows[:first_val] for c in r.labels + r.values]
     found = _unique_best(_header_columns(header, col_classes, mapper=mapper), col_classes)
     out.labels += _header_records(found, "requests")
+    _by_elimination(found, col_classes, rows[:first_val])
     if len(found) < 3:
         out.warnings.append("requests: header not recognised; columns taken in template order")
         cols = [c.key for c in tpl.request_columns]

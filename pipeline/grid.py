@@ -381,6 +381,21 @@ def _is_blob(line: np.ndarray) -> bool:
     return 1.1 <= h / max(w, 1) <= 2.6 and a >= 0.72 * w * h and h >= 8
 
 
+def _is_dash(line: np.ndarray) -> bool:
+    """One flat bar and nothing else: a printed blank (— - 一 _), which PP-OCR often reads
+    as nothing or as 一 and the digit model, knowing only numbers, as 0."""
+    import cv2
+    _, ink = cv2.threshold(line, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    n, _, st, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    if n < 2:
+        return False
+    big = st[1:][st[1:, 4] >= 0.2 * st[1:, 4].max()]
+    if len(big) != 1:
+        return False
+    x, y, w, h, a = big[0]
+    return w >= 3 * h and w >= 6
+
+
 def _orientation(grey: np.ndarray, cells: list[RawCell], rules: np.ndarray, engine, scale_px: float) -> int:
     """0/90/180/270: read a few long label cells in each orientation, keep the most confident."""
     k = _cfg()["orientation_samples"]
@@ -471,6 +486,7 @@ def build_table(page: Page, grey: np.ndarray, rules: np.ndarray, bbox_px, raw: l
         i += n
         cell.text = "".join(r.text for r in rs)
         cell._blob = n == 1 and _is_blob(crops[i - 1])
+        cell._dash = n == 1 and _is_dash(crops[i - 1])
         cell.char_probs = [cp for r in rs for cp in r.char_probs]
         cell._slots = [sl for r in rs for sl in r.slots]
         cell._lines = crops[i - n:i]           # for the digit model's second opinion
@@ -487,7 +503,7 @@ def _assign_readings(table: Table, inked: dict) -> None:
         t = normalise_text(c.text)
         if not t:
             return False
-        if is_numeric_text(t):
+        if is_numeric_text(t) or t in _cfg()["blank_marks"]:
             return True
         digits = sum(ch.isdigit() for ch in t)
         return len(t) <= 10 and digits >= max(1, 0.5 * len(t))
@@ -534,9 +550,10 @@ def _assign_readings(table: Table, inked: dict) -> None:
             r = _readings_from_text(c.text)
             c.readings = r if r is not None and (num[id(c)] or in_numeric_col) else []
         elif num[id(c)] or in_numeric_col:
-            ok, v = parse_value(c.text)
-            if ok and v is None and normalise_text(c.text) in ("/", "-", "—", "无", "－", "／"):
+            if normalise_text(c.text) in _cfg()["blank_marks"]:
                 c.readings = [(None, 1.0)]
+            elif getattr(c, "_dash", False):
+                c.readings = [tuple(x) for x in _cfg()["dash_prior"]]
             else:
                 c.readings = candidates(slots)
                 if config().get("digits", {}).get("enabled"):
@@ -548,7 +565,7 @@ def _assign_readings(table: Table, inked: dict) -> None:
             # a digit filled solid by a heavy scan: no recogniser reads it, but a lone
             # solid blob of digit shape in a count column is most often a 0
             c.readings = [tuple(x) for x in _cfg()["blob_prior"]]
-        for attr in ("_slots", "_score", "_blob", "_lines"):
+        for attr in ("_slots", "_score", "_blob", "_dash", "_lines"):
             if hasattr(c, attr):
                 delattr(c, attr)
 

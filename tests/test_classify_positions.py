@@ -47,3 +47,23 @@ def test_the_title_alone_finds_the_table():
     rows = [r.key for r in templates()["2019"].request_rows]
     doc = _classify(_requests_table(len(rows), "统计表"))        # no title marker: no region
     assert not doc.fields
+
+
+def _headed_table(blank_col: int | None) -> Table:
+    """The 2019 requests table with readable labels and column headers, one header blank."""
+    tpl = templates()["2019"]
+    heads = ["自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他", "总计"]
+    n = len(heads)
+    cells = [Cell(row=0, col=0, text="", colspan=2, is_header=True)]
+    cells += [Cell(row=0, col=2 + k, text="" if k == blank_col else h, is_header=True) for k, h in enumerate(heads)]
+    for i, r in enumerate(tpl.request_rows):
+        cells.append(Cell(row=i + 1, col=0, text=r.label, colspan=2))
+        cells += [Cell(row=i + 1, col=2 + k, text=str(10 * i + k), readings=[(10 * i + k, 0.99)]) for k in range(n)]
+    return Table(cells=cells, page=1, pages=[1], aligned=True, title="三、收到和处理政府信息公开申请情况")
+
+
+def test_a_header_cell_hidden_by_a_seal_is_placed_by_elimination():
+    cols = [c.key for c in templates()["2019"].request_columns]
+    first = templates()["2019"].request_rows[0].key
+    doc = _classify(_headed_table(blank_col=2))
+    assert [doc.fields[f"requests/{first}/{c}"].value for c in cols] == list(range(len(cols)))
