@@ -367,33 +367,32 @@ def cell_lines(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float,
     return bool(out), out
 
 
-def _is_blob(line: np.ndarray) -> bool:
-    """One solid glyph-sized blob (a 0, 6, 8 or 9 whose holes a heavy scan filled)."""
+def _one_glyph(line: np.ndarray):
+    """(x, y, w, h, area) of the line's only big ink component (specks under a fifth of
+    the biggest do not count), or None when there are none or several."""
     import cv2
     _, ink = cv2.threshold(line, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
     n, _, st, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     if n < 2:
-        return False
+        return None
     big = st[1:][st[1:, 4] >= 0.2 * st[1:, 4].max()]
-    if len(big) != 1:
+    return tuple(int(v) for v in big[0]) if len(big) == 1 else None
+
+
+def _is_blob(line: np.ndarray) -> bool:
+    """One solid glyph-sized blob (a 0, 6, 8 or 9 whose holes a heavy scan filled)."""
+    g = _one_glyph(line)
+    if g is None:
         return False
-    x, y, w, h, a = big[0]
+    x, y, w, h, a = g
     return 1.1 <= h / max(w, 1) <= 2.6 and a >= 0.72 * w * h and h >= 8
 
 
 def _is_dash(line: np.ndarray) -> bool:
     """One flat bar and nothing else: a printed blank (— - 一 _), which PP-OCR often reads
     as nothing or as 一 and the digit model, knowing only numbers, as 0."""
-    import cv2
-    _, ink = cv2.threshold(line, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
-    n, _, st, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    if n < 2:
-        return False
-    big = st[1:][st[1:, 4] >= 0.2 * st[1:, 4].max()]
-    if len(big) != 1:
-        return False
-    x, y, w, h, a = big[0]
-    return w >= 3 * h and w >= 6
+    g = _one_glyph(line)
+    return g is not None and g[2] >= 3 * g[3] and g[2] >= 6
 
 
 def _orientation(grey: np.ndarray, cells: list[RawCell], rules: np.ndarray, engine, scale_px: float) -> int:
