@@ -1,32 +1,91 @@
 #!/usr/bin/env bash
-# Set up gouji on a fresh Debian machine: system packages (CJK fonts for the synthetic
-# corpus and the pictures), a virtual environment, and the project with its extras.
-#   scripts/setup.sh            runtime + corpus generator (what `make demo` needs)
-#   scripts/setup.sh test       + what the whole test suite exercises: the PaddleOCR engine
-#                                 (scripts/install_paddle.sh), Ray, headless Chromium
+# Set up gouji on a Debian machine (12 or 13), as root or as a user with sudo: system packages
+# (CJK fonts for the pictures and the synthetic corpus), a virtual environment in .venv, and the
+# project with its extras. Safe to run again: a second run installs nothing and takes seconds.
+#   scripts/setup.sh                 runtime + corpus generator (what `make demo` needs)
+#   scripts/setup.sh test            + what the whole test suite exercises: the PaddleOCR engine
+#                                      (scripts/install_paddle.sh), Ray, headless Chromium, shellcheck
+#   scripts/setup.sh [test] --system-only    only the Debian packages (nothing in .venv)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MODE=${1:-run}
-APT_PKGS="fonts-noto-cjk fonts-wqy-zenhei fonts-wqy-microhei fonts-arphic-ukai fonts-arphic-uming"
-EXTRAS="test,synth"
-if [ "$MODE" = test ]; then
-  APT_PKGS="$APT_PKGS chromium"
-  EXTRAS="test,synth,ray"
+
+MODE=run
+SYSTEM_ONLY=0
+for arg in "$@"; do
+  case "$arg" in
+    run|test) MODE=$arg ;;
+    --system-only) SYSTEM_ONLY=1 ;;
+    *) echo "usage: scripts/setup.sh [run|test] [--system-only]" >&2; exit 2 ;;
+  esac
+done
+
+# Debian package names, the same on 12 (bookworm) and 13 (trixie).
+apt_packages() {
+  echo fonts-noto-cjk fonts-wqy-zenhei fonts-wqy-microhei fonts-arphic-ukai fonts-arphic-uming
+  if [ "$1" = test ]; then echo chromium shellcheck; fi
+}
+
+# A package counts as present only when dpkg says "install ok installed": after `apt-get remove`
+# dpkg -s still succeeds for the leftover config files.
+is_installed() {
+  dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'
+}
+
+# Install the missing Debian packages; nothing (not even apt-get update) when none is missing.
+# `env` carries DEBIAN_FRONTEND through sudo, which resets the environment.
+system_packages() {
+  local missing=() p
+  for p in $(apt_packages "$1"); do
+    is_installed "$p" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    echo "setup: system packages present"
+    return 0
+  fi
+  local as_root=()
+  if [ "$(id -u)" != 0 ]; then
+    if ! command -v sudo >/dev/null 2>&1; then
+      echo "setup: missing Debian packages: ${missing[*]}; run as root or install sudo, or:" >&2
+      echo "  apt-get install -y ${missing[*]}" >&2
+      return 1
+    fi
+    as_root=(sudo)
+  fi
+  echo "setup: installing ${missing[*]}"
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# What the Python side of a finished setup was made from; when it is unchanged the run is quick.
+python_stamp() {
+  cat pyproject.toml scripts/setup.sh scripts/install_paddle.sh | sha256sum | cut -d' ' -f1
+}
+
+python_packages() {
+  local mode=$1 extras=test,synth stamp_file=".venv/.setup-$1" stamp
+  if [ "$mode" = test ]; then extras=test,synth,ray; fi
+  if ! { [ -x .venv/bin/python ] && .venv/bin/python -c "import sys" >/dev/null 2>&1; }; then
+    "${PYTHON:-python3}" -m venv --clear .venv
+  fi
+  stamp=$(python_stamp)
+  # a test setup holds everything a run setup does
+  if grep -qx "$stamp" "$stamp_file" .venv/.setup-test 2>/dev/null; then
+    echo "setup: .venv up to date ($mode)"
+    return 0
+  fi
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -e ".[$extras]"
+  # layoutparser (region types lp.Layout / lp.TextBlock / lp.draw_box, pipeline/layout.py) without
+  # its declared deps: its wheel requires opencv-python, which shares the cv2 folder with our
+  # opencv-python-headless (breaks cv2, needs libGL). What the types use (numpy, pandas, pillow,
+  # PyYAML, scipy, cv2) is in pyproject.toml; iopath, pdfplumber, pdf2image serve only its
+  # detection models and PDF loader, which gouji does not use.
+  .venv/bin/pip install -q --no-deps layoutparser==0.3.4
+  if [ "$mode" = test ]; then bash scripts/install_paddle.sh; fi
+  echo "$stamp" > "$stamp_file"
+}
+
+system_packages "$MODE"
+if [ "$SYSTEM_ONLY" = 0 ]; then
+  python_packages "$MODE"
 fi
-missing=""
-for p in $APT_PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
-if [ -n "$missing" ]; then
-  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get update -q && $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing
-fi
-PY=${PYTHON:-python3}
-[ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/pip install -q --upgrade pip
-.venv/bin/pip install -q -e ".[$EXTRAS]"
-# layoutparser (region types lp.Layout / lp.TextBlock / lp.draw_box, pipeline/layout.py) without its
-# declared deps: its wheel requires opencv-python, which shares the cv2 folder with our
-# opencv-python-headless (breaks cv2, needs libGL). What the types use (numpy, pandas, pillow,
-# PyYAML, scipy, cv2) is in pyproject.toml; iopath, pdfplumber, pdf2image serve only its
-# detection models and PDF loader, which gouji does not use.
-.venv/bin/pip install -q --no-deps layoutparser==0.3.4
-if [ "$MODE" = test ]; then bash scripts/install_paddle.sh; fi
