@@ -12,6 +12,7 @@ EPILOG = """examples:
   gouji extract reports/ --out out/ --engine ray --address auto   on a Ray cluster
   gouji inspect scan.pdf --page 3 --out page3.png     picture of what gouji saw
   gouji train --add corrected/                        retrain the key classifier
+  gouji doctor                                        what is installed, missing or broken
 
 Each input gets OUT/<name>.json (format: gouji.result/1). A bad document gets a result
 with status "failed" and a reason; the run goes on. The exit code is non-zero only for
@@ -45,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("path", type=Path)
     i.add_argument("--page", type=int, default=None, help="1-based page (default: every page with a table)")
     i.add_argument("--out", type=Path, default=None, help="PNG path or folder (default: next to the input)")
+    sub.add_parser("doctor", help="what is installed, missing or broken, with the command that fixes it")
     t = sub.add_parser("train", help="train the cell-key classifier (see README: retraining)", add_help=False)
     t.add_argument("rest", nargs=argparse.REMAINDER)
     return p
@@ -77,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
         for png in inspect_file(args.path, page=args.page, out=args.out):
             print(png)
         return 0
+    if args.cmd == "doctor":
+        from .doctor import main as doctor_main
+        return doctor_main()
     if args.cmd == "train":
         from training.train_keys import main as train_main
         return train_main(extra + args.rest)

@@ -328,8 +328,8 @@ class RapidOCREngine(OCREngine):
         return [Word(r.text, b, r.score) for r, b in zip(res, boxes) if r.text]
 
 
-PADDLE_MISSING = ("the paddle engine needs the optional extra: "
-                  "pip install 'gouji[paddle]' (paddleocr 3.7, paddlepaddle 3.3, rapidocr-paddle 1.4.5)")
+PADDLE_MISSING = ("the paddle engine is not installed: bash scripts/install_paddle.sh "
+                  "(paddleocr 3.7, paddlepaddle 3.3, rapidocr-paddle 1.4.5; `gouji doctor` shows what is there)")
 
 
 def _paddle_model_dir(kind: str) -> Path:
