@@ -5,12 +5,12 @@ OUT     ?= out
 
 .PHONY: setup setup-test demo test data train bench bench-quick bench-batch inspect-samples clean
 setup: .venv/.done
-.venv/.done: pyproject.toml scripts/setup.sh
+.venv/.done: pyproject.toml scripts/setup.sh scripts/apt_install.sh
 	bash scripts/setup.sh
 	touch $@
 
 setup-test: .venv/.test-done
-.venv/.test-done: pyproject.toml scripts/setup.sh
+.venv/.test-done: pyproject.toml scripts/setup.sh scripts/apt_install.sh
 	bash scripts/setup.sh test
 	touch .venv/.done $@
 

@@ -8,13 +8,7 @@
 #   * matplotlib (the accuracy-vs-speed plot) in the project venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-APT_PKGS="tesseract-ocr tesseract-ocr-chi-sim"
-missing=""
-for p in $APT_PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
-if [ -n "$missing" ]; then
-  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get update -q && $SUDO apt-get install -y -q --no-install-recommends $missing
-fi
+bash scripts/apt_install.sh tesseract-ocr tesseract-ocr-chi-sim
 PY=${PYTHON:-python3}
 PEERS=.venv/peers
 if ! "$PEERS/bin/python" -c "import img2table, cv2.ximgproc" >/dev/null 2>&1; then

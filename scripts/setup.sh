@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up gouji on a Debian machine (12 or 13), as root or as a user with sudo: system packages
-# (CJK fonts for the pictures and the synthetic corpus), a virtual environment in .venv, and the
-# project with its extras. Safe to run again: a second run installs nothing and takes seconds.
+# (CJK fonts for the pictures and the synthetic corpus, by scripts/apt_install.sh), a virtual
+# environment in .venv, and the project with its extras. Safe to run again: a second run installs nothing and takes seconds.
 #   scripts/setup.sh                 runtime + corpus generator (what `make demo` needs)
 #   scripts/setup.sh test            + what the whole test suite exercises: the PaddleOCR engine
 #                                      (scripts/install_paddle.sh), Ray, headless Chromium, shellcheck
@@ -23,37 +23,6 @@ done
 apt_packages() {
   echo fonts-noto-cjk fonts-wqy-zenhei fonts-wqy-microhei fonts-arphic-ukai fonts-arphic-uming
   if [ "$1" = test ]; then echo chromium shellcheck; fi
-}
-
-# A package counts as present only when dpkg says "install ok installed": after `apt-get remove`
-# dpkg -s still succeeds for the leftover config files.
-is_installed() {
-  dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'
-}
-
-# Install the missing Debian packages; nothing (not even apt-get update) when none is missing.
-# `env` carries DEBIAN_FRONTEND through sudo, which resets the environment.
-system_packages() {
-  local missing=() p
-  for p in $(apt_packages "$1"); do
-    is_installed "$p" || missing+=("$p")
-  done
-  if [ ${#missing[@]} -eq 0 ]; then
-    echo "setup: system packages present"
-    return 0
-  fi
-  local as_root=()
-  if [ "$(id -u)" != 0 ]; then
-    if ! command -v sudo >/dev/null 2>&1; then
-      echo "setup: missing Debian packages: ${missing[*]}; run as root or install sudo, or:" >&2
-      echo "  apt-get install -y ${missing[*]}" >&2
-      return 1
-    fi
-    as_root=(sudo)
-  fi
-  echo "setup: installing ${missing[*]}"
-  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
-  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
 # What the Python side of a finished setup was made from; when it is unchanged the run is quick.
@@ -85,7 +54,8 @@ python_packages() {
   echo "$stamp" > "$stamp_file"
 }
 
-system_packages "$MODE"
+# shellcheck disable=SC2046  # one word per package name
+bash scripts/apt_install.sh $(apt_packages "$MODE")
 if [ "$SYSTEM_ONLY" = 0 ]; then
   python_packages "$MODE"
 fi

@@ -88,7 +88,7 @@ def test_nothing_missing_means_no_apt_get_at_all(tmp_path):
                     installed=" ".join(FONTS + ["chromium", "shellcheck"]))
     assert r.returncode == 0, r.stderr
     assert not _installs(calls) and not _installs(calls, "sudo")
-    assert "system packages present" in r.stdout
+    assert "present: " in r.stdout
 
 
 def test_removed_package_with_config_files_counts_as_missing(tmp_path):
@@ -126,7 +126,7 @@ def _fake_project(tmp: Path) -> Path:
     a venv of fakes (python answers, pip records)."""
     proj = tmp / "proj"
     (proj / "scripts").mkdir(parents=True)
-    for f in ("scripts/setup.sh", "scripts/install_paddle.sh", "pyproject.toml"):
+    for f in ("scripts/setup.sh", "scripts/apt_install.sh", "scripts/install_paddle.sh", "pyproject.toml"):
         shutil.copy(ROOT / f, proj / f)
     template = tmp / "venv-template" / "bin"
     template.mkdir(parents=True)
