@@ -7,7 +7,6 @@ Fix commands name scripts/setup.sh, the one place that lists the packages to ins
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata as md
 import importlib.util
 import re
@@ -35,14 +34,6 @@ class Check:
         if self.ok:
             return "ok"
         return "MISSING" if self.needed else "optional"
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def check_python() -> Check:
@@ -99,7 +90,10 @@ def check_packages() -> list[Check]:
 
 
 def check_fonts() -> Check:
-    from .inspect import FONTS
+    try:
+        from .inspect import FONTS
+    except ImportError as e:   # the packages check says what to install
+        return Check("CJK fonts", False, f"cannot check: {e}", SETUP)
     found = [f for f in FONTS if Path(f).exists()]
     return Check("CJK fonts", bool(found),
                  f"{len(found)} of {len(FONTS)} found" + (f" ({Path(found[0]).name}, …)" if found else
@@ -108,6 +102,7 @@ def check_fonts() -> Check:
 
 
 def _model(name: str, path: Path, load) -> Check:
+    from .pdf import file_sha256
     if not path.exists():
         return Check(f"model {name}", False, f"{path.relative_to(ROOT)} missing", "git checkout -- models/")
     head = path.read_bytes()[:64]
@@ -119,7 +114,7 @@ def _model(name: str, path: Path, load) -> Check:
         return Check(f"model {name}", False, f"{path.relative_to(ROOT)} does not load: {e}",
                      "git checkout -- models/")
     return Check(f"model {name}", True,
-                 f"{path.relative_to(ROOT)} sha256 {sha256(path)[:16]} ({path.stat().st_size // 1024} KiB)")
+                 f"{path.relative_to(ROOT)} sha256 {file_sha256(path)[:16]} ({path.stat().st_size // 1024} KiB)")
 
 
 def check_models() -> list[Check]:

@@ -30,7 +30,7 @@ def config() -> dict:
         return yaml.safe_load(f)
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -149,7 +149,7 @@ def _start(path: Path, kind: str, settings, sha256: str | None) -> tuple[Documen
     the page and pixel limits; a file that cannot be opened comes back failed."""
     doc = Document(Source(str(path), kind=kind))
     try:
-        doc.source.sha256 = sha256 or _sha256(path)
+        doc.source.sha256 = sha256 or file_sha256(path)
     except OSError as e:
         doc.fail(f"cannot open file: {e}")
     return doc, getattr(settings, "max_pages", 60), getattr(settings, "max_pixels", 60_000_000)

@@ -16,7 +16,7 @@ def test_doctor_on_this_machine_says_gouji_can_extract():
         assert name in r.stdout
     assert r.stdout.strip().endswith("gouji can extract")
     # the shipped models are listed with their hashes
-    assert doctor.sha256(doctor.ROOT / "models" / "keys" / "model.pkl")[:16] in r.stdout
+    assert doctor.file_sha256(doctor.ROOT / "models" / "keys" / "model.pkl")[:16] in r.stdout
 
 
 def test_missing_fonts_fail_with_the_fix(monkeypatch, capsys):
