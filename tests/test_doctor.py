@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 from pipeline import doctor
+from pipeline.pdf import file_sha256
 
 
 def test_doctor_on_this_machine_says_gouji_can_extract():
@@ -16,7 +17,7 @@ def test_doctor_on_this_machine_says_gouji_can_extract():
         assert name in r.stdout
     assert r.stdout.strip().endswith("gouji can extract")
     # the shipped models are listed with their hashes
-    assert doctor.file_sha256(doctor.ROOT / "models" / "keys" / "model.pkl")[:16] in r.stdout
+    assert file_sha256(doctor.ROOT / "models" / "keys" / "model.pkl")[:16] in r.stdout
 
 
 def test_missing_fonts_fail_with_the_fix(monkeypatch, capsys):
