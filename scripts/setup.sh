@@ -23,6 +23,8 @@ done
 apt_packages() {
   echo fonts-noto-cjk fonts-wqy-zenhei fonts-wqy-microhei fonts-arphic-ukai fonts-arphic-uming
   if [ "$1" = test ]; then echo chromium shellcheck; fi
+  # Debian's python3 makes no venv without this one (a Python of its own, e.g. pyenv, does)
+  if ! "${PYTHON:-python3}" -c "import ensurepip" >/dev/null 2>&1; then echo python3-venv; fi
 }
 
 # What the Python side of a finished setup was made from; when it is unchanged the run is quick.
