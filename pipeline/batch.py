@@ -11,9 +11,14 @@ Design (docs/batch.md has the long version):
   earlier one, per the manifest or the file's recorded path) gets <stem>-<hash of path>.
 * Identical content under two names is read once; the second file gets its own result,
   a copy marked ``batch.duplicate_of`` (and a warning). Combined tables count it once.
-* Files the batch itself cannot take (unreadable, too large, not a document) get a failed
-  result (explicit inputs) or a line under "skipped" in the run summary (files met while
-  walking a folder that are not documents).
+* Files the batch itself cannot take (unreadable, too large, not a document, not a regular
+  file) get a failed result (explicit inputs) or a line under "skipped" in the run summary
+  (things met while walking a folder); inputs.py never lets a file hang the run.
+* Every other file in OUT is written through outdir.OutDir: only where the manifest says
+  gouji wrote it, else under a new name with a warning. The combined tables, the summary
+  and the report cover every result the manifest lists, not only this run's inputs.
+* A file name that is not UTF-8 is kept exact (fsname.py): printable in what is written,
+  its bytes as hex beside it in the result and the manifest.
 """
 from __future__ import annotations
 
@@ -31,20 +36,17 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import __version__
-from .export import FORMAT, to_result, write_json
+from .export import FORMAT, to_result
+from .fsname import from_record, hex_field, is_text, json_safe, printable, readable
+from .inputs import (DEADLINE_S, KIND_OF_SUFFIX, NotRegularFile, effective_suffix, find_inputs,  # noqa: F401
+                     probe, sniff)
 from .model import Document, Source
+from .outdir import Manifest, OutDir, UsageError, lock, make_folder  # noqa: F401  (UsageError: for callers)
 from .run import Settings, extract
 from .templates import CONFIGS
 
 ROOT = CONFIGS.parent
 MODELS = ROOT / "models"
-DOC_SUFFIXES = {".txt", ".text", ".md", ".markdown", ".html", ".htm", ".pdf", ".png", ".jpg", ".jpeg",
-                ".tif", ".tiff", ".bmp"}
-_KIND_OF_SUFFIX = {".txt": "text", ".text": "text", ".md": "text", ".markdown": "text", ".html": "html",
-                   ".htm": "html", ".pdf": "pdf", ".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".tif": "tif",
-                   ".tiff": "tif", ".bmp": "bmp"}
-_SUFFIX_OF_KIND = {"pdf": ".pdf", "png": ".png", "jpg": ".jpg", "tif": ".tif", "bmp": ".bmp", "html": ".html",
-                   "text": ".txt"}
 _PACKAGES = ("rapidocr", "onnxruntime", "scikit-learn", "opencv-python-headless", "pypdfium2", "scipy")
 
 
@@ -52,106 +54,6 @@ _PACKAGES = ("rapidocr", "onnxruntime", "scikit-learn", "opencv-python-headless"
 def config() -> dict:
     import yaml
     return yaml.safe_load((CONFIGS / "batch.yaml").read_text(encoding="utf-8")) or {}
-
-
-# ----------------------------------------------------------------------------- inputs
-
-def sniff(head: bytes) -> str:
-    """What the first bytes say a file is: pdf|png|jpg|tif|bmp|html|text|zip|binary|empty."""
-    if not head:
-        return "empty"
-    if b"%PDF-" in head[:1024]:
-        return "pdf"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "jpg"
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
-        return "tif"
-    if head[:2] == b"BM" and len(head) > 18 and int.from_bytes(head[14:18], "little") in (12, 40, 52, 56, 108, 124):
-        return "bmp"
-    if head.startswith(b"PK\x03\x04"):
-        return "zip"
-    if b"\x00" in head[:4096] and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "binary"
-    low = head[:4096].lower()
-    if b"<html" in low or b"<!doctype html" in low or b"<table" in low:
-        return "html"
-    for enc in ("utf-8", "gb18030", "utf-16"):
-        try:
-            head[:4000].decode(enc)
-            return "text"
-        except UnicodeDecodeError:
-            continue
-    return "binary"
-
-
-def _read_head(p: Path, n: int = 4096) -> bytes:
-    with open(p, "rb") as f:
-        return f.read(n)
-
-
-def _effective_suffix(p: Path, kind: str) -> str | None:
-    """The suffix the reader should see: the file's own, unless its content says otherwise."""
-    own = _KIND_OF_SUFFIX.get(p.suffix.lower())
-    if kind in ("pdf", "png", "jpg", "tif", "bmp"):
-        return p.suffix.lower() if own == kind else _SUFFIX_OF_KIND[kind]
-    if kind in ("html", "text"):
-        if own in ("text", "html"):
-            return p.suffix.lower()
-        return _SUFFIX_OF_KIND[kind] if own else None   # a .pdf that is text: read as text
-    return p.suffix.lower() if own else None            # leave corrupt documents to the reader
-
-
-def _skip_reason(p: Path) -> str | None:
-    """Why a file met while walking a folder is not a document (None: take it)."""
-    if p.name.endswith(".truth.json"):
-        return "ground-truth sidecar, not a document"
-    if p.name.startswith("."):
-        return "hidden file"
-    if p.suffix.lower() in DOC_SUFFIXES:
-        return None
-    try:
-        kind = sniff(_read_head(p))
-    except OSError:
-        return None  # unreadable: let the batch report it as a failed document
-    if kind in ("pdf", "png", "jpg", "tif", "bmp"):
-        return None  # a document under a wrong extension
-    return f"not a document: {p.suffix or 'no extension'} ({kind})"
-
-
-def find_inputs(paths: list[Path], exclude: list[Path] | None = None,
-                skipped: list[dict] | None = None) -> list[Path]:
-    """Documents among files and folders (recursively), sorted, each once.
-
-    Files met in a folder that are not documents go to `skipped` with a reason; files named
-    explicitly are always taken (a bad one gets a failed result). `exclude`: folders to
-    leave out (the output folder when it sits inside an input folder).
-    """
-    ex = [Path(e).resolve() for e in (exclude or [])]
-    out, seen = [], set()
-    for p in map(Path, paths):
-        if p.is_dir():
-            for q in sorted(p.rglob("*")):
-                if not (q.is_file() or q.is_symlink()) or q.is_dir():
-                    continue
-                rq = q.resolve() if q.exists() else q.absolute()
-                if any(rq == e or e in rq.parents for e in ex):
-                    continue
-                why = _skip_reason(q)
-                if why:
-                    if skipped is not None:
-                        skipped.append({"path": str(q), "reason": why})
-                    continue
-                if rq not in seen:
-                    seen.add(rq)
-                    out.append(q)
-        else:
-            rp = p.resolve() if p.exists() else p.absolute()
-            if rp not in seen:
-                seen.add(rp)
-                out.append(p)
-    return out
 
 
 # ----------------------------------------------------------------------------- fingerprint
@@ -277,9 +179,12 @@ def process_document(job: Job) -> dict:
     t0 = time.perf_counter()
     tmp = None
     path = job.read_path
-    if Path(path).suffix.lower() != job.suffix:  # wrong extension: show the reader the right one
+    # wrong extension, or a name that is not UTF-8 (some readers encode the path): show the
+    # reader a link with the right suffix and a plain name
+    if Path(path).suffix.lower() != job.suffix or not is_text(path):
         tmp = tempfile.mkdtemp(prefix="gouji-")
-        link = Path(tmp) / f"{Path(job.path).stem or 'input'}{job.suffix}"
+        stem = Path(job.path).stem if is_text(job.path) else "input"
+        link = Path(tmp) / f"{stem or 'input'}{job.suffix}"
         try:
             link.symlink_to(Path(path).resolve())
         except OSError:
@@ -335,82 +240,12 @@ class Summary:
         if self.duplicates:
             extra.append(f"{self.duplicates} duplicates")
         if self.skipped:
-            extra.append(f"{len(self.skipped)} non-documents skipped")
+            extra.append(f"{len(self.skipped)} skipped (reasons in the run summary)")
         rate = f"{self.pages / self.wall_s * 60:.0f} pages/min" if self.wall_s > 0 and self.pages else ""
         tail = (f" · {self.pages} pages in {self.wall_s:.1f} s" + (f" ({rate})" if rate else "")) \
             if self.processed else ""
         where = f" · {self.outputs.get('summary', '')}, {self.outputs.get('report', '')}" if self.outputs else ""
         return f"done: {counts} ({', '.join(extra)}){tail}{where}"
-
-
-class Manifest:
-    """Append-only JSON lines: one per written result. A torn last line is ignored."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.by_path: dict[str, dict] = {}
-        self.by_key: dict[str, dict] = {}
-        self.names: dict[str, str] = {}      # name → abs path that owns it
-        if path.exists():
-            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-                try:
-                    rec = json.loads(line)
-                    self._index(rec)
-                except (ValueError, KeyError, TypeError):
-                    continue
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._f = None
-
-    def _index(self, rec: dict) -> None:
-        self.by_path[rec["abs"]] = rec
-        if rec.get("key") and not rec.get("duplicate_of") and not rec.get("retry"):
-            self.by_key[rec["key"]] = rec
-        self.names.setdefault(rec["name"], rec["abs"])
-
-    def add(self, rec: dict) -> None:
-        if self._f is None:
-            self._f = open(self.path, "a", encoding="utf-8")
-            if self.path.stat().st_size:   # a torn line from a killed run: start on a fresh line
-                with open(self.path, "rb") as r:
-                    r.seek(-1, 2)
-                    if r.read(1) != b"\n":
-                        self._f.write("\n")
-        self._f.write(json.dumps(rec, ensure_ascii=False) + "\n")
-        self._f.flush()
-        self._index(rec)
-
-    def close(self) -> None:
-        if self._f:
-            self._f.close()
-            self._f = None
-
-
-@functools.lru_cache(maxsize=1)
-def _umask() -> int:
-    m = os.umask(0)
-    os.umask(m)
-    return m
-
-
-def _chmod_default(path: Path) -> None:
-    """mkstemp makes 0600 files; results are for sharing, so give them the usual 0644 (umask)."""
-    try:
-        os.chmod(path, 0o666 & ~_umask())
-    except OSError:
-        pass
-
-
-def _atomic_bytes(data: bytes, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _load(path: Path) -> dict | None:
@@ -420,41 +255,44 @@ def _load(path: Path) -> dict | None:
         return None
 
 
-def _identify(e: Entry, manifest: Manifest, max_bytes: int) -> None:
-    """Size, hash (reused from the manifest when size and mtime match), real type."""
+def _identify(e: Entry, manifest: Manifest, max_bytes: int, deadline_s: float) -> None:
+    """Size, hash (reused from the manifest when size and mtime match), real type.
+
+    Only regular files are opened, each open and hash under a deadline (inputs.probe)."""
+    prev = manifest.by_path.get(e.abs) or {}
+    known = (prev.get("size"), prev.get("mtime_ns"), prev.get("sha256")) if prev else None
     try:
-        st = os.stat(e.path)
-        e.size, e.mtime_ns = st.st_size, st.st_mtime_ns
-        if e.size > max_bytes:
-            e.unreadable = f"file too large: {e.size / 2**20:.0f} MB > {max_bytes / 2**20:.0f} MB (max_file_mb)"
-            return
-        head = _read_head(e.path)
-        prev = manifest.by_path.get(e.abs)
-        if prev and prev.get("size") == e.size and prev.get("mtime_ns") == e.mtime_ns and prev.get("sha256"):
-            e.sha256 = prev["sha256"]
-        else:
-            e.sha256 = _sha256_file(e.path)
+        info = probe(e.path, max_bytes, deadline_s, known)
+    except NotRegularFile as ex:
+        e.unreadable = str(ex)
+        return
     except PermissionError:
         e.unreadable = "cannot read file: permission denied"
         return
     except FileNotFoundError:
         e.unreadable = "cannot read file: not found (dangling link or removed during the run)"
         return
-    except IsADirectoryError:
-        e.unreadable = "not a file"
-        return
-    except OSError as ex:
+    except OSError as ex:   # TimeoutError included: retried next run
         e.unreadable = f"cannot read file: {ex.strerror or ex}"
         return
-    kind = sniff(head)
-    e.suffix = _effective_suffix(e.path, kind)
+    e.size, e.mtime_ns, e.sha256 = info.size, info.mtime_ns, info.sha256
+    if info.too_large:
+        e.unreadable = f"file too large: {e.size / 2**20:.0f} MB > {max_bytes / 2**20:.0f} MB (max_file_mb)"
+        return
+    kind = sniff(info.head)
+    e.suffix = effective_suffix(e.path, kind)
     if e.suffix is None:
         e.unreadable = None
         e.state = "not_document"
         e.redirected = f"not a supported document: {e.path.suffix or 'no extension'} ({kind})"
-    elif e.suffix != e.path.suffix.lower() and _KIND_OF_SUFFIX.get(e.suffix) != _KIND_OF_SUFFIX.get(
+    elif e.suffix != e.path.suffix.lower() and KIND_OF_SUFFIX.get(e.suffix) != KIND_OF_SUFFIX.get(
             e.path.suffix.lower()):
         e.redirected = f"extension {e.path.suffix or '(none)'} but content is {kind}: read as {kind}"
+
+
+def _result_abs(r: dict | None) -> str | None:
+    """The exact input path a result on disk was written for (None: not a gouji result)."""
+    return from_record((r or {}).get("batch") or {}, "abs_path")
 
 
 def _assign_names(entries: list[Entry], manifest: Manifest, out: Path, reserved: set[str]) -> None:
@@ -468,8 +306,8 @@ def _assign_names(entries: list[Entry], manifest: Manifest, out: Path, reserved:
     for e in entries:
         if e.name:
             continue
-        stem = e.path.stem or e.path.name or "document"
-        cands = [stem, f"{stem}-{hashlib.sha1(e.abs.encode()).hexdigest()[:8]}"]
+        stem = readable(e.path.stem or e.path.name) or "document"
+        cands = [stem, f"{stem}-{hashlib.sha1(os.fsencode(e.abs)).hexdigest()[:8]}"]
         cands += [f"{cands[1]}-{i}" for i in range(2, 1000)]
         for c in cands:
             if c in mine or f"{c}.json" in reserved:
@@ -478,8 +316,7 @@ def _assign_names(entries: list[Entry], manifest: Manifest, out: Path, reserved:
             if owner is not None and owner != e.abs:
                 continue
             if owner is None and (out / f"{c}.json").exists():
-                r = _load(out / f"{c}.json") or {}
-                if (r.get("batch") or {}).get("abs_path") != e.abs:
+                if _result_abs(_load(out / f"{c}.json")) != e.abs:
                     continue  # a file we did not write for this input: never overwrite it
             e.name = c
             mine.add(c)
@@ -503,34 +340,54 @@ def run_batch(paths, out: Path, settings: Settings | None = None, workers=None, 
     Returns a Summary (counts by document status; `line()` for the CLI). Never raises for
     a bad document; raises only for a bad output folder or engine setup.
     """
-    from tqdm import tqdm
-
     cfg = config()
     names_cfg = cfg.get("outputs", {})
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    _check_request(paths, out, engine, time_limit, memory_limit_mb)
+    make_folder(out)
     settings = settings or Settings()
     t_start = time.time()
     state_dir = out / names_cfg.get("state_dir", ".gouji")
-    state_dir.mkdir(parents=True, exist_ok=True)
-    lock = _lock(state_dir / "lock")
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"cannot write to the output folder {printable(str(out))}: {e.strerror or e}")
+    held = lock(state_dir / "lock")
     try:
         return _run_locked(paths, out, settings, workers, engine, address, time_limit, force, progress,
                            memory_limit_mb, func, cfg, names_cfg, state_dir, t_start)
     finally:
-        lock.close()
+        held.close()
+
+
+def _check_request(paths, out: Path, engine: str, time_limit, memory_limit_mb) -> None:
+    """Refuse, before anything is written, a run that cannot do what was asked."""
+    if (time_limit is not None and time_limit < 0) or (memory_limit_mb is not None and memory_limit_mb < 0):
+        raise UsageError("time and memory limits cannot be negative (0 turns a guard off)")
+    if engine not in ("local", "ray"):
+        raise UsageError(f"unknown engine {engine!r} (local | ray)")
+    if engine == "ray":
+        import importlib.util
+        if importlib.util.find_spec("ray") is None:
+            raise UsageError("--engine ray needs Ray, which is not installed: pip install -e \".[ray]\" "
+                             "(or leave out --engine for the local process pool)")
+    rout = out.resolve()
+    for p in map(Path, paths):
+        rp = p.resolve()
+        if p.is_dir() and (rp == rout or rout in rp.parents):
+            raise UsageError(f"the output folder {printable(str(out))} is the input folder {printable(str(p))} or "
+                             f"holds it, so every input would be left out: use another --out")
 
 
 def _run_locked(paths, out, settings, workers, engine, address, time_limit, force, progress, memory_limit_mb,
                 func, cfg, names_cfg, state_dir, t_start) -> Summary:
     from tqdm import tqdm
     report_dir = out / names_cfg.get("report_dir", "report_files")
-    for d in (out, report_dir):      # temp files of a killed run (never a finished output)
-        for t in d.glob(".*.tmp") if d.is_dir() else []:
-            t.unlink(missing_ok=True)
     manifest = Manifest(state_dir / "manifest.jsonl")
+    outdir = OutDir(out, state_dir, manifest)
     skipped: list[dict] = []
-    inputs = find_inputs(list(paths), exclude=[out], skipped=skipped)
+    deadline_s = float(cfg.get("read_deadline_s", DEADLINE_S))
+    inputs = find_inputs(list(paths), exclude=[out], skipped=skipped, deadline_s=deadline_s)
     fp, fp_parts = fingerprint(settings)
     retry_kinds = set(cfg.get("retry_reasons", []))
     max_bytes = int(float(cfg.get("max_file_mb", 512)) * 2**20)
@@ -542,7 +399,7 @@ def _run_locked(paths, out, settings, workers, engine, address, time_limit, forc
     for p in scan:
         ap = str(p.resolve()) if p.exists() else str(p.absolute())
         e = Entry(p, ap)
-        _identify(e, manifest, max_bytes)
+        _identify(e, manifest, max_bytes, deadline_s)
         e.key = f"{e.sha256}-{fp}" if e.sha256 else ""
         entries.append(e)
     reserved = {v for k, v in names_cfg.items() if isinstance(v, str)}
@@ -556,21 +413,23 @@ def _run_locked(paths, out, settings, workers, engine, address, time_limit, forc
         rel = {}
         if outcome:
             for pg, png in sorted((outcome.get("thumbs") or {}).items()):
-                f = report_dir / f"{e.name}.p{pg}.png"
-                _atomic_bytes(png, f)
-                rel[str(pg)] = str(f.relative_to(out))
-            side = report_dir / f"{e.name}.grid.json"
-            write_json(outcome.get("sidecar") or {}, side)
-            _chmod_default(side)
-            extra = {**extra, "sidecar": str(side.relative_to(out)), "thumbs": rel}
+                f = outdir.write_bytes(report_dir / f"{e.name}.p{pg}.png", png)
+                rel[str(pg)] = outdir.rel(f)
+            side = outdir.write_json(report_dir / f"{e.name}.grid.json", outcome.get("sidecar") or {})
+            extra = {**extra, "sidecar": outdir.rel(side), "thumbs": rel}
         b = {**(result.get("batch") or {}), "key": e.key, "name": e.name, "abs_path": e.abs,
+             **hex_field("abs_path", e.abs), **hex_field("source_path", str(e.path)),
              "size": e.size, **batch_meta, **extra}
         kind = b.get("failure")
         b["retry"] = bool(kind in retry_kinds)
         result["batch"] = b
-        f = out / f"{e.name}.json"
-        write_json(result, f)
-        _chmod_default(f)
+        if not is_text(e.abs) and not any("not UTF-8" in w for w in result.get("warnings", [])):
+            gb = readable(e.path.name)
+            result.setdefault("warnings", []).append(
+                f"the file name is not UTF-8: shown as {printable(e.path.name)}"
+                + (f" (as GB18030: {gb})" if gb != printable(e.path.name) else "")
+                + "; batch.abs_path_hex holds its exact bytes")
+        f = outdir.write_json(out / f"{e.name}.json", result, claim=False)
         e.result_file = f
         manifest.add({"abs": e.abs, "path": str(e.path), "name": e.name, "key": e.key, "sha256": e.sha256,
                       "size": e.size, "mtime_ns": e.mtime_ns, "status": result.get("status"),
@@ -601,7 +460,7 @@ def _run_locked(paths, out, settings, workers, engine, address, time_limit, forc
             kind = "unreadable" if e.unreadable and not e.unreadable.startswith(("file too large", "not a")) \
                 else "refused"
             prev = _load(out / f"{e.name}.json") if not force else None
-            if prev and (prev.get("batch") or {}).get("abs_path") == e.abs and prev.get("errors") == [reason] \
+            if prev and _result_abs(prev) == e.abs and prev.get("errors") == [reason] \
                     and kind != "unreadable":
                 already += 1
                 e.state, e.result_file = "done", out / f"{e.name}.json"
@@ -619,7 +478,7 @@ def _run_locked(paths, out, settings, workers, engine, address, time_limit, forc
             elif f.exists():
                 r = _load(f)
                 b = (r or {}).get("batch") or {}
-                if not (b.get("key") == e.key and b.get("abs_path") == e.abs and not b.get("retry")):
+                if not (b.get("key") == e.key and _result_abs(r) == e.abs and not b.get("retry")):
                     r = None
             if r is not None:
                 e.state, e.result_file = "done", f
@@ -660,7 +519,7 @@ def _run_locked(paths, out, settings, workers, engine, address, time_limit, forc
         print(f"gouji: {len(entries)} documents: {len(jobs)} to read, {already} already done, "
               f"{sum(1 for e in entries if e.state == 'duplicate')} duplicates, "
               f"{sum(1 for e in entries if e.state == 'failed_here')} unreadable or refused"
-              + (f"; {len(skipped)} non-documents skipped" if skipped else "")
+              + (f"; {len(skipped)} skipped (not documents, not regular files, unreadable folders)" if skipped else "")
               + f" — engine {engine}, {n_workers if engine == 'local' else (workers or 'all')} workers",
               file=sys.stderr)
 
@@ -700,8 +559,6 @@ def _run_locked(paths, out, settings, workers, engine, address, time_limit, forc
     func = func or process_document
     estats = None
     try:
-        if jobs and engine not in ("local", "ray"):
-            raise ValueError(f"unknown engine {engine!r} (local | ray)")
         if jobs:
             if engine == "ray":
                 rcfg = cfg.get("ray", {})
@@ -725,41 +582,47 @@ def _run_locked(paths, out, settings, workers, engine, address, time_limit, forc
         bar.close()
         manifest.close()
     wall = time.perf_counter() - t_run
-    return _finish(entries, skipped, out, cfg, settings, fp, engine, n_workers if engine == "local" else workers,
-                   estats, wall, counts["pages"], doc_times, already, t_start, report_dir)
-
-
-def _lock(path: Path):
-    """One run per output folder at a time (the lock goes with the process, even on kill -9)."""
-    f = open(path, "a+")
     try:
-        import fcntl
-        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except ImportError:
-        pass
-    except OSError:
-        f.close()
-        raise RuntimeError(f"another gouji run is writing to {path.parent.parent}; wait for it or use another --out")
-    return f
+        return _finish(entries, skipped, out, outdir, cfg, settings, fp, engine,
+                       n_workers if engine == "local" else workers, estats, wall, counts["pages"], doc_times,
+                       already, t_start, report_dir)
+    finally:
+        manifest.close()
 
 
 # ----------------------------------------------------------------------------- combined outputs
 
-def _write_table(rows: list[dict], columns: list[str], csv_path: Path | None, parquet_path: Path | None,
-                 types: dict | None = None) -> None:
-    """CSV (UTF-8 with BOM, so Excel shows Chinese) and Parquet, both written atomically."""
+def csv_cell(v):
+    """A value as a CSV cell, safe to open in a spreadsheet (OWASP, CSV injection): text that
+    starts with = + - @ or a tab / carriage return gets a leading single quote, so Excel shows
+    it as text instead of running it as a formula. Numbers stay numbers."""
+    if v is None:
+        return ""
+    if isinstance(v, str):
+        v = printable(v)
+        if v[:1] in ("=", "+", "-", "@", "\t", "\r"):
+            return "'" + v
+    return v
+
+
+def _write_table(outdir: OutDir, rows: list[dict], columns: list[str], csv_path: Path | None,
+                 parquet_path: Path | None, types: dict | None = None) -> dict[str, Path]:
+    """CSV (UTF-8 with BOM, so Excel shows Chinese; cells through csv_cell) and Parquet.
+
+    Returns where each was written (outdir may pick another name; see outdir.py)."""
     import csv
     import io
 
     import pyarrow as pa
     import pyarrow.parquet as pq
+    written = {}
     if csv_path:
         buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n")
-        w.writeheader()
+        w = csv.writer(buf, lineterminator="\r\n")
+        w.writerow([csv_cell(c) for c in columns])
         for r in rows:
-            w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in columns})
-        _atomic_bytes(("\ufeff" + buf.getvalue()).encode("utf-8"), csv_path)
+            w.writerow([csv_cell(r.get(k)) for k in columns])
+        written["csv"] = outdir.write_bytes(csv_path, ("\ufeff" + buf.getvalue()).encode("utf-8"))
     if parquet_path:
         types = types or {}
         arrays = {}
@@ -767,19 +630,12 @@ def _write_table(rows: list[dict], columns: list[str], csv_path: Path | None, pa
             vals = [r.get(c) for r in rows]
             t = types.get(c)
             if t is None:
-                arrays[c] = pa.array([None if v is None else str(v) for v in vals], pa.string())
+                arrays[c] = pa.array([None if v is None else printable(str(v)) for v in vals], pa.string())
             else:
                 arrays[c] = pa.array(vals, t)
         table = pa.table(arrays) if columns else pa.table({})
-        fd, tmp = tempfile.mkstemp(dir=parquet_path.parent, prefix=f".{parquet_path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            pq.write_table(table, tmp)
-            os.chmod(tmp, 0o666 & ~_umask())
-            os.replace(tmp, parquet_path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        written["parquet"] = outdir.write(parquet_path, lambda tmp: pq.write_table(table, str(tmp)))
+    return written
 
 
 def _key_order(keys: set[str]) -> list[str]:
@@ -815,22 +671,33 @@ def _pct(xs: list[float], q: float) -> float | None:
     return round(xs[min(len(xs) - 1, int(q * (len(xs) - 1) + 0.5))], 3)
 
 
-def _finish(entries, skipped, out: Path, cfg, settings, fp, engine, workers, estats, wall, pages_now,
-            doc_times, already, t_start, report_dir) -> Summary:
+def _listed_results(entries: list[Entry], manifest: Manifest, out: Path) -> tuple[list[tuple[str, dict]], list]:
+    """Every result in OUT the manifest lists (this run's and earlier runs'), sorted by name,
+    and a failure line for each input of this run that has none."""
+    found: dict[str, dict] = {}
+    wanted = [(rec["name"], rec["abs"]) for rec in manifest.by_path.values()]
+    wanted += [(e.name, e.abs) for e in entries if e.name]
+    for name, ap in wanted:
+        if name not in found:
+            r = _load(out / f"{name}.json")
+            if r is not None and _result_abs(r) == ap:
+                found[name] = r
+    missing = [{"source": str(e.path), "reason": "no result written (run interrupted?)"}
+               for e in entries if not e.name or e.name not in found]
+    return sorted(found.items()), missing
+
+
+def _finish(entries, skipped, out: Path, outdir: OutDir, cfg, settings, fp, engine, workers, estats, wall,
+            pages_now, doc_times, already, t_start, report_dir) -> Summary:
     import pyarrow as pa
     names = cfg.get("outputs", {})
     thr = float(cfg.get("review_threshold", 0.9))
-    long_rows, wide_rows, review, docs = [], [], [], []
+    long_rows, wide_rows, review, docs, dup_list = [], [], [], [], []
     all_keys: set[str] = set()
     stage: dict[str, float] = {}
     status_counts: dict[str, int] = {}
-    failures = []
-    for e in entries:
-        f = e.result_file or (out / f"{e.name}.json")
-        r = _load(f) if e.name else None
-        if r is None:
-            failures.append({"source": str(e.path), "reason": "no result written (run interrupted?)"})
-            continue
+    results, failures = _listed_results(entries, outdir.manifest, out)
+    for name, r in results:
         b = r.get("batch") or {}
         st = r.get("status", "failed")
         status_counts[st] = status_counts.get(st, 0) + 1
@@ -845,7 +712,7 @@ def _finish(entries, skipped, out: Path, cfg, settings, fp, engine, workers, est
             row = {"source": r["source"]["path"], "agency": r.get("agency"), "year": r.get("year"),
                    "template": r.get("template"), "key": k, "value": _num(c.get("value")),
                    "confidence": c.get("confidence"), "status": c.get("status"), "page": c.get("page"),
-                   "doc_status": st, "file": f"{e.name}.json"}
+                   "doc_status": st, "file": f"{name}.json"}
             long_rows.append(row)
             if low:
                 review.append({**row, "text": c.get("text", ""),
@@ -856,35 +723,36 @@ def _finish(entries, skipped, out: Path, cfg, settings, fp, engine, workers, est
         if not b.get("duplicate_of"):
             for k, v in (r.get("timings") or {}).items():
                 stage[k] = stage.get(k, 0.0) + float(v or 0)
-        wide = {"file": f"{e.name}.json", "source": r["source"]["path"], "sha256": r["source"].get("sha256"),
+        if b.get("duplicate_of"):
+            dup_list.append({"source": r["source"]["path"], "same_as": b["duplicate_of"]})
+        wide = {"file": f"{name}.json", "source": r["source"]["path"], "sha256": r["source"].get("sha256"),
                 "kind": r["source"].get("kind"), "agency": r.get("agency"), "year": r.get("year"),
                 "template": r.get("template"), "status": st, "confidence": r.get("confidence"),
                 "pages": b.get("pages"), "cells": len(cells), "review_cells": n_review, "conflicts": n_conflict,
                 "duplicate_of": b.get("duplicate_of"), "reason": "; ".join(r.get("errors", [])) or None,
                 **{f"v:{k}": _num(c.get("value")) for k, c in cells.items()}}
         wide_rows.append(wide)
-        docs.append({"name": e.name, "file": f"{e.name}.json", "result": r})
+        docs.append({"name": name, "file": f"{name}.json", "result": r})
     keys = _key_order(all_keys)
     review.sort(key=lambda x: (x["confidence"] if x["confidence"] is not None else -1, x["source"], x["key"]))
     long_cols = ["source", "agency", "year", "template", "key", "value", "confidence", "status", "page",
                  "doc_status", "file"]
     types = {"year": pa.int64(), "value": pa.float64(), "confidence": pa.float64(), "page": pa.int64()}
-    o = {k: out / v for k, v in names.items() if isinstance(v, str)}
-    _write_table(long_rows, long_cols, o.get("long_csv"), o.get("long_parquet"), types)
+    o = {k: out / v for k, v in names.items() if isinstance(v, str) and k not in ("state_dir", "report_dir")}
+    written = {k: outdir.claim(v) for k, v in o.items()}    # where each goes (another name if not ours)
+    _write_table(outdir, long_rows, long_cols, o.get("long_csv"), o.get("long_parquet"), types)
     wide_cols = ["file", "source", "sha256", "kind", "agency", "year", "template", "status", "confidence", "pages",
                  "cells", "review_cells", "conflicts", "duplicate_of", "reason"] + [f"v:{k}" for k in keys]
     wtypes = {"year": pa.int64(), "confidence": pa.float64(), "pages": pa.int64(), "cells": pa.int64(),
               "review_cells": pa.int64(), "conflicts": pa.int64(), **{f"v:{k}": pa.float64() for k in keys}}
     # CSV header keeps the plain key names; Parquet columns too (the v: prefix only avoids clashes here)
-    _write_table([{(k[2:] if k.startswith("v:") else k): v for k, v in w.items()} for w in wide_rows],
+    _write_table(outdir, [{(k[2:] if k.startswith("v:") else k): v for k, v in w.items()} for w in wide_rows],
                  [c[2:] if c.startswith("v:") else c for c in wide_cols], o.get("wide_csv"), o.get("wide_parquet"),
                  {(k[2:] if k.startswith("v:") else k): t for k, t in wtypes.items()})
     review_cols = long_cols + ["text", "alternatives"]
-    _write_table(review, review_cols, o.get("review_csv"), None)
+    _write_table(outdir, review, review_cols, o.get("review_csv"), None)
 
     n_docs = sum(status_counts.values())
-    dup_list = [{"source": str(e.path), "same_as": str(e.primary.path) if e.primary else e.dup_of}
-                for e in entries if e.state == "duplicate" or e.dup_of]
     processed = sum(1 for e in entries if e.state == "job")
     summary = {
         "format": "gouji.run/1", "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -902,13 +770,18 @@ def _finish(entries, skipped, out: Path, cfg, settings, fp, engine, workers, est
                    "peak_total_workers_rss_mb": round(estats.peak_total_rss_mb, 1) if estats else None,
                    "worker_restarts": estats.restarts if estats else 0},
         "review_threshold": thr, "review_cells": len(review), "review_queue": review[:500],
-        "outputs": {k: str(v.relative_to(out)) for k, v in o.items() if k not in ("state_dir", "report_dir")},
+        "outputs": {k: outdir.rel(v) for k, v in written.items()},
+        "warnings": outdir.warnings,
     }
-    write_json(summary, o["summary"])
-    _chmod_default(o["summary"])
+    summary = json_safe(summary)
     from .report_html import write_report
-    write_report(out, docs, summary, report_dir, o["report"], thr)
+    write_report(outdir, docs, summary, report_dir, o["report"], thr)
+    summary["warnings"] = json_safe(outdir.warnings)     # the report's pages may have added some
+    outdir.write_json(o["summary"], summary)
+    for w in outdir.warnings:
+        print(f"gouji: warning: {printable(w)}", file=sys.stderr)
     return Summary(counts=dict(sorted(status_counts.items())), documents=n_docs, processed=processed,
-                   already_done=already, duplicates=len(dup_list), skipped=skipped, pages=pages_now, wall_s=wall,
-                   out=str(out), outputs={k: str(v) for k, v in o.items() if k in ("summary", "report")},
+                   already_done=already, duplicates=len(dup_list), skipped=summary["skipped"], pages=pages_now,
+                   wall_s=wall, out=printable(str(out)),
+                   outputs={k: printable(str(v)) for k, v in written.items() if k in ("summary", "report")},
                    data=summary)

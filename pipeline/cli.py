@@ -20,25 +20,47 @@ usage errors.
 """
 
 
+def _non_negative(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}")
+    if v < 0 or v != v:
+        raise argparse.ArgumentTypeError(f"must be 0 or more (0 turns the guard off), not {text}")
+    return v
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}")
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {text}")
+    return v
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gouji", description="Cross-checked figures from 政府信息公开工作年度报告 "
                                 "(text, HTML, Markdown, digital or scanned PDF, images).",
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from . import __version__
+    p.add_argument("--version", action="version", version=f"gouji {__version__}")
     sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
     e = sub.add_parser("extract", help="extract tables from documents into result JSON",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     e.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
     e.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
-    e.add_argument("--workers", type=int, default=None, help="parallel workers (default: all cores)")
+    e.add_argument("--workers", type=_positive_int, default=None, help="parallel workers (default: all cores)")
     e.add_argument("--engine", choices=["local", "ray"], default="local", help="local process pool or Ray")
     e.add_argument("--address", default=None, help="Ray cluster address (with --engine ray)")
     e.add_argument("--mapper", choices=["auto", "fuzzy", "classifier"], default=None,
                    help="key mapper: trained classifier if shipped (auto), or the fuzzy baseline")
     e.add_argument("--no-solver", action="store_true", help="skip the consistency solver (ablation)")
     e.add_argument("--ocr", choices=["rapidocr", "paddle"], default=None, help="OCR engine (default rapidocr)")
-    e.add_argument("--time-limit", type=float, default=None, metavar="S",
+    e.add_argument("--time-limit", type=_non_negative, default=None, metavar="S",
                    help="seconds per document (default: configs/batch.yaml, 600)")
-    e.add_argument("--memory-limit", type=float, default=None, metavar="MB",
+    e.add_argument("--memory-limit", type=_non_negative, default=None, metavar="MB",
                    help="resident memory per worker before it is stopped (default: configs/batch.yaml, 4096)")
     e.add_argument("--force", action="store_true", help="redo documents already done")
     e.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -60,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         _parser().print_help()
         return 2
     if args.cmd == "extract":
-        from .batch import run_batch
+        from .batch import UsageError, run_batch
+        from .fsname import printable
         from .run import Settings
         missing = [p for p in args.paths if not p.exists()]
         if missing:
@@ -68,11 +91,15 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         given = {"mapper": args.mapper, "ocr_engine": args.ocr, "solver": False if args.no_solver else None}
         settings = Settings(**{k: v for k, v in given.items() if v is not None})
-        summary = run_batch(args.paths, args.out, settings=settings, workers=args.workers,
-                            engine=args.engine, address=args.address, time_limit=args.time_limit,
-                            force=args.force, progress=not args.no_progress,
-                            memory_limit_mb=args.memory_limit)
-        print(summary.line())
+        try:
+            summary = run_batch(args.paths, args.out, settings=settings, workers=args.workers,
+                                engine=args.engine, address=args.address, time_limit=args.time_limit,
+                                force=args.force, progress=not args.no_progress,
+                                memory_limit_mb=args.memory_limit)
+        except UsageError as e:   # output folder, lock, engine: one line, no traceback
+            print(f"gouji: {e}", file=sys.stderr)
+            return 2
+        print(printable(summary.line()))
         return 0
     if args.cmd == "inspect":
         from .inspect import inspect_file

@@ -7,7 +7,9 @@ writer of results). The guards live here because only a supervisor can enforce t
 * LocalPool: long-lived worker processes (models load once per worker). The parent polls
   each busy worker's wall time and resident memory; a worker over the time or memory limit
   is killed and replaced, and its document gets a failure outcome. A worker that dies
-  (segfault, kernel OOM kill) likewise costs only its current document.
+  (segfault, kernel OOM kill) likewise costs only its current document. A worker dies with
+  its parent (kill -9 included): an unsupervised worker would finish its document beside
+  the rerun, with no guard and nobody to write its result.
 * RayEngine: the same function as Ray tasks (max_retries=0, so a document that kills its
   worker is not run four times). Input bytes travel with the task, so nodes need no shared
   filesystem. Time limit: the driver cancels (force-kills) a task past its deadline; memory:
@@ -19,6 +21,7 @@ import dataclasses
 import os
 import resource
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -68,9 +71,51 @@ class EngineStats:
 
 # ----------------------------------------------------------------------------- local pool
 
-def _worker_main(conn, func, address_space_mb: float, threads: int = 0) -> None:
+def _alive(pid: int) -> bool:
+    """True while process `pid` runs (a zombie, dead but not yet reaped, counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rpartition(b")")[2].split()[0] not in (b"Z", b"X")
+    except (OSError, IndexError):
+        return True
+
+
+def _watch_parent(pid: int, every_s: float = 0.5) -> None:
+    while True:
+        time.sleep(every_s)
+        if not _alive(pid):
+            os._exit(1)
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """End this process as soon as `parent_pid` is gone, however it went (kill -9 included).
+
+    Two guards: the kernel's PR_SET_PDEATHSIG (Linux; it fires when the process that forked
+    us exits, which with the forkserver start method is the fork server, itself gone when
+    the parent is) and a thread that checks the batch's own process twice a second (every
+    platform, and the case where the parent died before the prctl call)."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)   # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if not _alive(parent_pid):
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True, name="gouji-parent-watch").start()
+
+
+def _worker_main(conn, func, address_space_mb: float, threads: int = 0, parent_pid: int = 0) -> None:
     """Worker loop: receive a job, run func, send the outcome; exit on None or EOF."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the parent's business
+    if parent_pid:
+        die_with_parent(parent_pid)
     if threads:   # a fair share of the cores, for libraries that size their thread pools from it
         os.environ.setdefault("GOUJI_THREADS", str(threads))
         os.environ.setdefault("OMP_NUM_THREADS", str(threads))
@@ -101,7 +146,7 @@ class _Worker:
         parent, child = ctx.Pipe(duplex=True)
         self.conn = parent
         threads = max(1, (os.cpu_count() or 1) // max(1, limits.workers)) if limits.workers else 0
-        self.proc = ctx.Process(target=_worker_main, args=(child, func, limits.address_space_mb, threads),
+        self.proc = ctx.Process(target=_worker_main, args=(child, func, limits.address_space_mb, threads, os.getpid()),
                                 daemon=True)
         self.proc.start()
         child.close()

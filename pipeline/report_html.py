@@ -14,7 +14,8 @@ import os
 from pathlib import Path
 from urllib.parse import quote
 
-from .export import write_json  # noqa: F401  (same atomic discipline for the pages)
+from .fsname import printable
+from .outdir import OutDir
 
 CSS = """
 body{font:14px/1.4 system-ui,"Noto Sans CJK SC","WenQuanYi Zen Hei",sans-serif;margin:1.2em;color:#222}
@@ -46,7 +47,7 @@ _ORDER = {"failed": 0, "needs_review": 1, "unsupported_template": 2, "no_tables"
 
 
 def _e(x) -> str:
-    return html.escape("" if x is None else str(x), quote=True)
+    return html.escape("" if x is None else printable(str(x)), quote=True)
 
 
 def _badge(status: str) -> str:
@@ -234,8 +235,8 @@ def document_page(result: dict, sidecar: dict | None, thumbs: dict[str, str], th
 
 
 def _url(rel: str) -> str:
-    """A relative link that survives any file name (spaces, #, ?, %, Chinese)."""
-    return quote(rel.replace(os.sep, "/"), safe="/")
+    """A relative link that survives any file name (spaces, #, ?, %, Chinese, bytes that are not UTF-8)."""
+    return quote(os.fsencode(rel.replace(os.sep, "/")), safe="/")
 
 
 def _fresh(page: Path, result: Path, thr: float) -> bool:
@@ -247,30 +248,28 @@ def _fresh(page: Path, result: Path, thr: float) -> bool:
         return False
 
 
-def _atomic_text(text: str, path: Path) -> None:
-    from .batch import _atomic_bytes
-    _atomic_bytes(text.encode("utf-8"), path)
-
-
-def write_report(out: Path, docs: list[dict], summary: dict, report_dir: Path, report: Path, thr: float) -> Path:
-    """Write report_dir/<name>.html for every document and the index `report`."""
-    out, report_dir = Path(out), Path(report_dir)
-    report_dir.mkdir(parents=True, exist_ok=True)
+def write_report(outdir: OutDir, docs: list[dict], summary: dict, report_dir: Path, report: Path,
+                 thr: float) -> Path:
+    """Write report_dir/<name>.html for every document and the index `report`, through
+    `outdir` (a file there that gouji did not write keeps its place; ours goes elsewhere)."""
+    out, report_dir = outdir.root, Path(report_dir)
+    report = outdir.claim(report)
     rows = []
     for d in docs:
         r, name = d["result"], d["name"]
         b = r.get("batch") or {}
+        page_file = outdir.claim(report_dir / f"{name}.html")
         sidecar = None
-        if b.get("sidecar") and not _fresh(report_dir / f"{name}.html", out / d["file"], thr):
+        if b.get("sidecar") and not _fresh(page_file, out / d["file"], thr):
             try:
                 sidecar = json.loads((out / b["sidecar"]).read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 sidecar = None
-        page_file = report_dir / f"{name}.html"
         thumbs = {k: _url(os.path.relpath(out / v, report_dir)) for k, v in (b.get("thumbs") or {}).items()
                   if (out / v).exists()}
         if not _fresh(page_file, out / d["file"], thr):
-            _atomic_text(document_page(r, sidecar, thumbs, thr, _url(os.path.relpath(report, report_dir))), page_file)
+            outdir.write_text(page_file, document_page(r, sidecar, thumbs, thr,
+                                                      _url(os.path.relpath(report, report_dir))))
         cells = r.get("cells") or {}
         n_flag = sum(1 for c in cells.values() if c.get("status") == "conflict" or (c.get("confidence") or 0) < thr)
         rows.append((_ORDER.get(r.get("status"), 9), r.get("confidence") if r.get("confidence") is not None else -1,
@@ -302,5 +301,4 @@ def write_report(out: Path, docs: list[dict], summary: dict, report_dir: Path, r
         doc.append(f"<h2>not documents ({len(skipped)})</h2><ul>" +
                    "".join(f"<li>{_e(s['path'])}: {_e(s['reason'])}</li>" for s in skipped) + "</ul>")
     doc.append("</body></html>")
-    _atomic_text("\n".join(doc), report)
-    return report
+    return outdir.write_text(report, "\n".join(doc))

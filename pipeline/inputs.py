@@ -1,0 +1,245 @@
+"""Find the documents among files and folders, and look at each without ever hanging.
+
+* Only regular files are read. A FIFO (or a link to one) blocks whoever opens it until a
+  writer comes; a device such as /dev/zero never ends. Both are refused by their type,
+  checked on the open file descriptor itself (``fstat`` after a non-blocking open), so a
+  file swapped for a FIFO between the walk and the read is caught too.
+* Every open and hash runs with a deadline (`probe`, `read_head`): a hung network mount
+  costs that file ("no answer within N s"), never the batch.
+* Everything met while walking a folder that is not taken is listed with the reason
+  (`skipped`): non-documents, FIFOs and devices, folders that cannot be read, links to
+  folders (not followed).
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import stat
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+DOC_SUFFIXES = {".txt", ".text", ".md", ".markdown", ".html", ".htm", ".pdf", ".png", ".jpg", ".jpeg",
+                ".tif", ".tiff", ".bmp"}
+KIND_OF_SUFFIX = {".txt": "text", ".text": "text", ".md": "text", ".markdown": "text", ".html": "html",
+                  ".htm": "html", ".pdf": "pdf", ".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".tif": "tif",
+                  ".tiff": "tif", ".bmp": "bmp"}
+SUFFIX_OF_KIND = {"pdf": ".pdf", "png": ".png", "jpg": ".jpg", "tif": ".tif", "bmp": ".bmp", "html": ".html",
+                  "text": ".txt"}
+DEADLINE_S = 60.0   # default for one open + hash (configs/batch.yaml: read_deadline_s)
+
+
+def sniff(head: bytes) -> str:
+    """What the first bytes say a file is: pdf|png|jpg|tif|bmp|html|text|zip|binary|empty."""
+    if not head:
+        return "empty"
+    if b"%PDF-" in head[:1024]:
+        return "pdf"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpg"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "tif"
+    if head[:2] == b"BM" and len(head) > 18 and int.from_bytes(head[14:18], "little") in (12, 40, 52, 56, 108, 124):
+        return "bmp"
+    if head.startswith(b"PK\x03\x04"):
+        return "zip"
+    if b"\x00" in head[:4096] and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "binary"
+    low = head[:4096].lower()
+    if b"<html" in low or b"<!doctype html" in low or b"<table" in low:
+        return "html"
+    for enc in ("utf-8", "gb18030", "utf-16"):
+        try:
+            head[:4000].decode(enc)
+            return "text"
+        except UnicodeDecodeError:
+            continue
+    return "binary"
+
+
+def effective_suffix(p: Path, kind: str) -> str | None:
+    """The suffix the reader should see: the file's own, unless its content says otherwise."""
+    own = KIND_OF_SUFFIX.get(p.suffix.lower())
+    if kind in ("pdf", "png", "jpg", "tif", "bmp"):
+        return p.suffix.lower() if own == kind else SUFFIX_OF_KIND[kind]
+    if kind in ("html", "text"):
+        if own in ("text", "html"):
+            return p.suffix.lower()
+        return SUFFIX_OF_KIND[kind] if own else None   # a .pdf that is text: read as text
+    return p.suffix.lower() if own else None            # leave corrupt documents to the reader
+
+
+# ----------------------------------------------------------------------------- guarded reads
+
+class NotRegularFile(OSError):
+    """The path is a FIFO, a device, a socket or a folder: gouji does not open it for reading."""
+
+
+def file_type(mode: int) -> str | None:
+    """None for a regular file, else what it is, in words."""
+    if stat.S_ISREG(mode):
+        return None
+    for test, name in ((stat.S_ISFIFO, "FIFO (named pipe)"), (stat.S_ISCHR, "character device"),
+                       (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket"), (stat.S_ISDIR, "folder")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+@dataclass
+class FileInfo:
+    size: int
+    mtime_ns: int
+    head: bytes = b""
+    sha256: str = ""          # "" when not computed (too large)
+    too_large: bool = False
+
+
+def _probe(path: Path, max_bytes: int, known: tuple[int, int, str] | None, head_only: bool) -> FileInfo:
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        kind = file_type(st.st_mode)
+        if kind:
+            raise NotRegularFile(f"not a regular file: {kind}")
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        info = FileInfo(st.st_size, st.st_mtime_ns)
+        if st.st_size > max_bytes:
+            info.too_large = True
+            return info
+        with os.fdopen(os.dup(fd), "rb") as f:
+            info.head = f.read(4096)
+            if head_only:
+                return info
+            if known and known[:2] == (st.st_size, st.st_mtime_ns) and known[2]:
+                info.sha256 = known[2]
+                return info
+            h = hashlib.sha256(info.head)
+            while b := f.read(1 << 20):
+                h.update(b)
+            info.sha256 = h.hexdigest()
+        return info
+    finally:
+        os.close(fd)
+
+
+def _with_deadline(fn, deadline_s: float, what: str):
+    """Run fn() in a daemon thread; give up (TimeoutError) when it does not answer in time.
+
+    A thread stuck in a system call cannot be stopped, but it no longer holds up the batch
+    (daemon threads do not keep the process alive)."""
+    box: dict = {}
+
+    def run():
+        try:
+            box["ok"] = fn()
+        except BaseException as e:   # handed to the caller
+            box["err"] = e
+    t = threading.Thread(target=run, daemon=True, name=f"gouji-read {what[:40]}")
+    t.start()
+    t.join(deadline_s)
+    if t.is_alive():
+        raise TimeoutError(f"no answer within {deadline_s:g} s (a hung file system or device?)")
+    if "err" in box:
+        raise box["err"]
+    return box["ok"]
+
+
+def probe(path: Path, max_bytes: int, deadline_s: float = DEADLINE_S,
+          known: tuple[int, int, str] | None = None) -> FileInfo:
+    """Size, mtime, first 4 kB and sha256 of a regular file, within a deadline.
+
+    `known` = (size, mtime_ns, sha256) from an earlier run: reused when size and mtime
+    match. Raises NotRegularFile, TimeoutError or the OSError of the open."""
+    return _with_deadline(lambda: _probe(path, max_bytes, known, False), deadline_s, str(path))
+
+
+def read_head(path: Path, deadline_s: float = DEADLINE_S) -> bytes:
+    """The first 4 kB of a regular file, within a deadline (same errors as `probe`)."""
+    return _with_deadline(lambda: _probe(path, 1 << 62, None, True), deadline_s, str(path)).head
+
+
+# ----------------------------------------------------------------------------- finding inputs
+
+def _skip_reason(p: Path, deadline_s: float) -> str | None:
+    """Why a file met while walking a folder is not a document (None: take it)."""
+    if p.name.endswith(".truth.json"):
+        return "ground-truth sidecar, not a document"
+    if p.name.startswith("."):
+        return "hidden file"
+    try:
+        kind = file_type(os.stat(p).st_mode)
+    except OSError:
+        return None      # dangling link, vanished: let the batch report it as a failed document
+    if kind:
+        return f"not a regular file: {kind}"
+    if p.suffix.lower() in DOC_SUFFIXES:
+        return None
+    try:
+        kind = sniff(read_head(p, deadline_s))
+    except NotRegularFile as e:
+        return str(e)
+    except OSError:
+        return None      # unreadable: let the batch report it as a failed document
+    if kind in ("pdf", "png", "jpg", "tif", "bmp"):
+        return None      # a document under a wrong extension
+    return f"not a document: {p.suffix or 'no extension'} ({kind})"
+
+
+def _inside(p: Path, folders: list[Path]) -> bool:
+    return any(p == e or e in p.parents for e in folders)
+
+
+def find_inputs(paths: list[Path], exclude: list[Path] | None = None,
+                skipped: list[dict] | None = None, deadline_s: float = DEADLINE_S) -> list[Path]:
+    """Documents among files and folders (recursively), sorted, each once.
+
+    Things met in a folder that are not taken go to `skipped` with a reason; files named
+    explicitly are always taken (a bad one gets a failed result). `exclude`: folders to
+    leave out (the output folder when it sits inside an input folder).
+    """
+    ex = [Path(e).resolve() for e in (exclude or [])]
+    skipped = skipped if skipped is not None else []
+    out, seen = [], set()
+
+    def skip(path, reason):
+        skipped.append({"path": str(path), "reason": reason})
+
+    def walk_error(err: OSError):
+        skip(err.filename, f"cannot read folder: {err.strerror or err}")
+
+    for p in map(Path, paths):
+        if not p.is_dir():
+            rp = p.resolve() if p.exists() else p.absolute()
+            if rp not in seen:
+                seen.add(rp)
+                out.append(p)
+            continue
+        found = []
+        for root, dirs, files in os.walk(p, onerror=walk_error):
+            keep = []
+            for d in sorted(dirs):
+                q = Path(root) / d
+                if _inside(q.resolve(), ex):
+                    continue
+                if q.is_symlink():
+                    skip(q, "link to a folder: not followed")
+                    continue
+                keep.append(d)
+            dirs[:] = keep
+            found += [Path(root) / f for f in files]
+        for q in sorted(found):
+            rq = q.resolve() if q.exists() else q.absolute()
+            if _inside(rq, ex):
+                continue
+            why = _skip_reason(q, deadline_s)
+            if why:
+                skip(q, why)
+                continue
+            if rq not in seen:
+                seen.add(rq)
+                out.append(q)
+    return out
