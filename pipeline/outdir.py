@@ -169,7 +169,7 @@ class OutDir:
     def write(self, path: Path, produce: Callable[[Path], None], claim: bool = True) -> Path:
         """Atomically write the file meant to be `path` (produce() fills a temp file); returns where.
 
-        claim=False: the caller has already made sure `path` is its own (result names)."""
+        claim=False: `path` is already where it goes (from claim(), or a result name batch chose)."""
         target = self.claim(path) if claim else Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.tmp, suffix=".tmp")

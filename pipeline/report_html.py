@@ -269,7 +269,7 @@ def write_report(outdir: OutDir, docs: list[dict], summary: dict, report_dir: Pa
                   if (out / v).exists()}
         if not _fresh(page_file, out / d["file"], thr):
             outdir.write_text(page_file, document_page(r, sidecar, thumbs, thr,
-                                                      _url(os.path.relpath(report, report_dir))))
+                                                      _url(os.path.relpath(report, report_dir))), claim=False)
         cells = r.get("cells") or {}
         n_flag = sum(1 for c in cells.values() if c.get("status") == "conflict" or (c.get("confidence") or 0) < thr)
         rows.append((_ORDER.get(r.get("status"), 9), r.get("confidence") if r.get("confidence") is not None else -1,
@@ -301,4 +301,4 @@ def write_report(outdir: OutDir, docs: list[dict], summary: dict, report_dir: Pa
         doc.append(f"<h2>not documents ({len(skipped)})</h2><ul>" +
                    "".join(f"<li>{_e(s['path'])}: {_e(s['reason'])}</li>" for s in skipped) + "</ul>")
     doc.append("</body></html>")
-    return outdir.write_text(report, "\n".join(doc))
+    return outdir.write_text(report, "\n".join(doc), claim=False)   # claimed above
