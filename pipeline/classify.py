@@ -134,6 +134,7 @@ class Decoded:
     labels: list[dict] = field(default_factory=list)   # {text, class, p}: for retraining
     unreadable: set[str] = field(default_factory=set)  # printed but not placeable: the solver may infer
     absent_cols: list[str] = field(default_factory=list)
+    placement: dict[str, float] = field(default_factory=dict)  # key -> P(placed right), when doubtful
 
 
 def _is_label(cell: Cell) -> bool:
@@ -538,6 +539,12 @@ def _positional_prior(P: np.ndarray, rows: list[Row], layouts: list[list[int]]) 
             return
 
 
+def _label_only_placement() -> float:
+    """Placement probability of the blanks of a flattened row printed without values: a
+    blank row, or a wrapped label whose values sit on a line of their own."""
+    return float(config("classify.yaml").get("label_only_row_placement", 0.9))
+
+
 def _row_check(cols: list[str], equations) -> object:
     """Row balance check used to choose between readings of a shifted row."""
     if "total" not in cols:
@@ -605,6 +612,8 @@ def decode_requests(rows: list[Row], mapper, tpl: Template, out: Decoded) -> Non
                 out.missing.update({f"requests/{key}/{c}": "row label printed without values" for c in cols})
                 continue
             mapping, why = {c: None for c in cols}, "row printed without values: its cells read as blank"
+            if not r.aligned:   # flattened: its values may sit on a line the reading did not join
+                out.placement.update({f"requests/{key}/{c}": _label_only_placement() for c in cols})
         else:
             mapping, why = align_values(r, cols, pos, _row_check(cols, None))
         if mapping is None:
@@ -677,6 +686,8 @@ def decode_active(rows: list[Row], mapper, tpl: Template, out: Decoded) -> None:
                 continue
             mapping, why = {c: None for c in cols}, ""
             out.warnings.append(f"active/{sec_key}.{row_key}: row printed without values: its cells read as blank")
+            if not r.aligned:
+                out.placement.update({f"active/{sec_key}.{row_key}/{c}": _label_only_placement() for c in cols})
         else:
             mapping, why = align_values(r, cols, positions)
         if mapping is None:
@@ -815,7 +826,8 @@ def classify(doc: Document, settings=None) -> None:
     rows = table_rows(doc)
     union = templates()["2021"]  # holds every requests row (incl. the hybrid one-row 其他处理)
     regions = find_regions(rows, label_classes(union))
-    if not regions:
+    streamed = stream_tables(doc, union)
+    if not regions and not streamed:
         if _pre2019(text):
             doc.status = "unsupported_template"
             doc.errors.append("pre-2019 report: its statistics table (政府信息公开情况统计表) is not a "
@@ -843,6 +855,9 @@ def classify(doc: Document, settings=None) -> None:
         else:
             decode_appeals(rows[s:e], mapper, union, d)
         decoded[name] = d
+    for name, d in streamed.items():
+        if name not in decoded or _prefer_stream(d, decoded[name]):
+            decoded[name] = d
     req_tpl = decoded.get("requests").template if "requests" in decoded else None
     doc.template = act_tpl or req_tpl or ("2021" if (doc.year or 0) >= 2021 else "2019")
     for name, d in decoded.items():
@@ -862,6 +877,8 @@ def classify(doc: Document, settings=None) -> None:
     for d in decoded.values():
         for k, cell in d.cells.items():
             doc.fields[k] = make_field(k, cell, tpl)
+            if k in d.placement:
+                doc.fields[k].placement = d.placement[k]
         for k in d.unreadable:
             doc.fields[k] = Field(k, None, 0.0, text="", illegible=True)
         for k, why in sorted(d.missing.items()):
@@ -880,6 +897,34 @@ def classify(doc: Document, settings=None) -> None:
     elif doc.missing:
         doc.status = "needs_review"
         doc.warnings.append(f"{len(doc.missing)} expected cells or tables missing (see `missing`)")
+
+
+def stream_tables(doc: Document, union: Template) -> dict[str, Decoded]:
+    """Flattened text read as a stream (pipeline/stream.py): the requests and appeals
+    tables it could decode, as Decoded. Only for text inputs (no recovered grid)."""
+    if not doc.text or any(t.aligned for t in doc.tables):
+        return {}
+    from . import stream
+    out = {}
+    for name, st in (("requests", stream.decode_requests(doc.text, union, _FUZZY.similarity)),
+                     ("appeals", stream.decode_appeals(doc.text, union))):
+        if st is None or not st.cells:
+            continue
+        d = Decoded(kind=name, template=st.template, cells=dict(st.cells), missing=dict(st.missing),
+                    warnings=list(st.warnings), labels=list(st.labels), placement=dict(st.placement))
+        d.unreadable = {k for k, why in st.missing.items() if "cannot be told apart" in why}
+        d.warnings.insert(0, f"{name}: read as a stream of labels and values (flattened text)")
+        out[name] = d
+    return out
+
+
+def _prefer_stream(st: Decoded, line: Decoded) -> bool:
+    """The stream's reading of a table wins when it places more cells than the line-based
+    one, or as many without doubt where the line-based one missed or doubted some."""
+    n_st, n_line = len(st.cells), len(line.cells)
+    if n_st != n_line:
+        return n_st > n_line
+    return not st.placement and not st.missing and bool(line.missing or line.unreadable or line.placement)
 
 
 def make_field(key: str, cell: Cell | None, tpl: Template) -> Field:

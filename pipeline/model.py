@@ -105,6 +105,8 @@ class Field:
     text: str = ""
     alternatives: list[tuple[Any, float]] = field(default_factory=list)
     illegible: bool = False          # no reading at all: the solver may infer it
+    placement: float = 1.0           # P(the cell was put under the right key): below 1 when a
+                                     # flattened table's rows could be aligned more than one way
 
 
 @dataclass

@@ -273,6 +273,11 @@ def score(doc: Document, model=None) -> None:
             conf = m["cells"].predict_proba(X)[:, 1]
             doc.models["confidence"] = f"calibration {m.get('meta', {}).get('version', '?')}"
             doc_conf = float(m["document"].predict_proba([np.sum(np.log(conf))])[0, 1])
+    # a value read right but put under a doubtful key is no surer than its placement
+    place = np.array([min(1.0, float(getattr(doc.fields[k], "placement", 1.0))) for k in keys])
+    if (place < 1).any():
+        conf = np.minimum(conf, place)
+        doc_conf = min(doc_conf, float(np.prod(place)))
     for k, c in zip(keys, conf):
         doc.fields[k].confidence = float(c)
     doc.confidence = doc_conf

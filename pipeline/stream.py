@@ -1,0 +1,454 @@
+"""Stream decoder: a report table read from flattened text as a stream, not lines as rows.
+
+Real extractors (pdftotext in its three modes, pypdfium2, WPS exports) do not keep a
+table's rows on lines: labels wrap over 2-4 lines with the values after the last
+fragment or between fragments, `-raw` separates a row's values by single spaces, the
+default mode prints every label of a page first and the values after them. What they do
+keep is order: the row labels in template order, and a row's values together, one per
+column. So the table's text becomes a stream of label fragments and value tokens, and
+  1. label fragments are aligned to the template's row sequence by dynamic programming
+     (a row starts at a fragment that matches its label; the fragments after it that
+     improve the match are its wrapped continuation), giving the printed rows;
+  2. value tokens are cut into value rows of one token per column (a line of the
+     flattened text, or a run of tokens between two label fragments);
+  3. value rows are assigned to printed rows monotonically, each best inside its row's
+     window of the stream (from its label to the next row's label); a row without one
+     printed nothing (blank). When several assignments score alike (a block of values
+     after a block of labels, fewer value rows than labels), the balance equations choose
+     between their outcomes; cells on which the remaining outcomes disagree are doubtful
+     (placement below 1), which keeps the document out of `ok`.
+classify.py uses this when its line-based reading places fewer cells. Thresholds and the
+title/footer patterns live in configs/classify.yaml (`stream`).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .model import Cell
+from .normalize import normalize
+from .templates import Template, config
+from .values import is_value_text, parse_value
+
+
+def settings() -> dict:
+    return dict(config("classify.yaml").get("stream", {}))
+
+
+@dataclass
+class Item:
+    """One piece of the stream: a label fragment ("F") or a value token ("V")."""
+    kind: str
+    text: str
+    line: int
+    pos: int = 0
+
+
+@dataclass
+class StreamTable:
+    """What the stream decoder made of one report table."""
+    kind: str
+    template: str | None = None
+    cells: dict[str, Cell | None] = field(default_factory=dict)   # None: the row printed nothing
+    placement: dict[str, float] = field(default_factory=dict)     # key -> P(placed right) when < 1
+    missing: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    labels: list[dict] = field(default_factory=list)
+
+    @property
+    def placed(self) -> int:
+        return len(self.cells)
+
+    @property
+    def sure(self) -> bool:
+        return not self.placement and not self.missing
+
+
+# -- the stream --------------------------------------------------------------------------------
+
+def _title(phrase: str) -> str:
+    """A title phrase as a regex: at the start of a line after an optional ordinal (not
+    the same words inside a paragraph), spaces allowed between its characters."""
+    body = r"[ \t\u3000]*".join(re.escape(ch) for ch in phrase if not ch.isspace())
+    return r"(?m)^[ \t\u3000\f]*(?:[(（]?[一二三四五六七八九十]+[)）]?[ \t]*[、.．]?[ \t\u3000]*)?" + body
+
+
+def region(text: str, kind: str) -> str | None:
+    """The text of one report table: from its title to the next table's title."""
+    cfg = settings()
+    titles = cfg.get("titles", {})
+    order = ["requests", "appeals", "end"]
+
+    def find(name: str, start: int):
+        hits = [m for p in titles.get(name, []) for m in [re.search(_title(p), text[start:])] if m]
+        return min(hits, key=lambda m: m.start(), default=None)
+
+    m = find(kind, 0)
+    if m is None:
+        return None
+    s = m.end()
+    ends = [e for n in order[order.index(kind) + 1:] for e in [find(n, s)] if e is not None]
+    e = min((s + x.start() for x in ends), default=len(text))
+    return text[s:e]
+
+
+def tokens(text: str) -> list[Item]:
+    """Label fragments and value tokens in reading order, page footers removed.
+
+    A line splits at wide spaces into chunks; within a chunk, single-space separated
+    tokens that read as values are value tokens and runs of the others are one fragment."""
+    cfg = settings()
+    footers = [re.compile(p) for p in cfg.get("footers", [])]
+    out: list[Item] = []
+    for ln, line in enumerate(text.replace("\f", "\n").split("\n")):
+        for rx in footers:
+            line = rx.sub("  ", line)
+        for chunk in re.split(r"\s{2,}|\u3000+", line.strip()):
+            frag: list[str] = []
+            for tok in chunk.split():
+                if is_value_text(tok):
+                    if frag:
+                        out.append(Item("F", " ".join(frag), ln))
+                        frag = []
+                    out.append(Item("V", tok, ln))
+                else:
+                    frag.append(tok)
+            if frag:
+                out.append(Item("F", " ".join(frag), ln))
+    for i, it in enumerate(out):
+        it.pos = i
+    return out
+
+
+# -- 1. label fragments -> printed rows ----------------------------------------------------------
+
+@dataclass
+class RowSpan:
+    """A printed template row: its index in the row sequence and its label fragments."""
+    j: int
+    frags: list[Item]
+    score: float
+
+    @property
+    def first(self) -> int:
+        return self.frags[0].pos
+
+    @property
+    def text(self) -> str:
+        return " ".join(f.text for f in self.frags)
+
+
+_ORDINAL = re.compile(r"^\s*[(（]?\s*([一二三四五六七八九十]+|\d{1,2})\s*[)）、.．]")
+
+
+def _ordinal(text: str) -> str | None:
+    m = _ORDINAL.match(text)
+    return normalize(m.group(1), keep_ordinals=True) if m else None
+
+
+def label_rows(frags: list[Item], rows: list, sim, skip_cost: list[float]) -> list[RowSpan]:
+    """Printed rows from the label fragments: a monotone alignment of fragments to the row
+    sequence (a fragment starts row j when it matches j's label; skipping an expected row
+    costs), then each row takes the fragments after its start that improve its match
+    (the wrapped rest of its label, possibly after a group label or a vertical character)."""
+    cfg = settings()
+    thr = float(cfg.get("start_similarity", 0.6))
+    ord_w = float(cfg.get("ordinal_weight", 0.1))
+    n, m = len(frags), len(rows)
+    gain = [[-1e9] * m for _ in range(n)]
+    for i, f in enumerate(frags):
+        o = _ordinal(f.text)
+        for j, r in enumerate(rows):
+            s = sim(f.text, j)
+            if s >= thr:
+                num = normalize(r.number or "", keep_ordinals=True) if r.number else None
+                bonus = 0.0 if o is None or not num else (ord_w if o == num else -ord_w)
+                gain[i][j] = s - thr + bonus
+    NEG = -1e18
+    # best[i][j]: first i fragments seen, rows < j decided; back pointers to rebuild
+    best = [[NEG] * (m + 1) for _ in range(n + 1)]
+    back: list[list[tuple | None]] = [[None] * (m + 1) for _ in range(n + 1)]
+    best[0][0] = 0.0
+    for i in range(n + 1):
+        for j in range(m + 1):
+            b = best[i][j]
+            if b == NEG:
+                continue
+            if j < m and b - skip_cost[j] > best[i][j + 1]:          # row j not printed
+                best[i][j + 1], back[i][j + 1] = b - skip_cost[j], ("skip", i, j)
+            if i < n:
+                if b > best[i + 1][j]:                              # fragment i is no row's start
+                    best[i + 1][j], back[i + 1][j] = b, ("none", i, j)
+                if j < m and gain[i][j] > -1e8 and b + gain[i][j] > best[i + 1][j + 1]:
+                    best[i + 1][j + 1], back[i + 1][j + 1] = b + gain[i][j], ("take", i, j)
+    i, j = n, m
+    starts: list[tuple[int, int]] = []
+    while (i, j) != (0, 0):
+        op, pi, pj = back[i][j]
+        if op == "take":
+            starts.append((pi, pj))
+        i, j = pi, pj
+    starts.reverse()
+    spans = []
+    for k, (i, j) in enumerate(starts):
+        nxt = starts[k + 1][0] if k + 1 < len(starts) else n
+        taken = [frags[i]]
+        s = sim(frags[i].text, j)
+        for f in frags[i + 1:min(nxt, i + 1 + int(cfg.get("max_continuations", 4)))]:
+            s2 = sim(" ".join(x.text for x in taken + [f]), j)
+            if s2 > s + 0.01:
+                taken, s = taken + [f], s2
+        spans.append(RowSpan(j, taken, s))
+    return spans
+
+
+# -- 2. value tokens -> value rows ----------------------------------------------------------------
+
+@dataclass
+class ValueRow:
+    items: list[Item]
+    full: bool
+
+    @property
+    def pos(self) -> int:
+        return self.items[0].pos
+
+
+def value_rows(items: list[Item], width: int) -> list[ValueRow] | None:
+    """Runs of value tokens cut into rows of `width` tokens: a line holding several tokens
+    is one row (fewer tokens: a row whose blanks collapsed, not placeable); tokens one per
+    line are dealt `width` at a time. None when a run cannot be cut without guessing."""
+    out: list[ValueRow] = []
+    run: list[Item] = []
+
+    def flush() -> bool:
+        if not run:
+            return True
+        lines: dict[int, list[Item]] = {}
+        for it in run:
+            lines.setdefault(it.line, []).append(it)
+        if any(len(v) > 1 for v in lines.values()):
+            for v in lines.values():
+                if len(v) % width == 0:
+                    out.extend(ValueRow(v[k:k + width], True) for k in range(0, len(v), width))
+                elif len(v) < width:
+                    out.append(ValueRow(v, False))
+                else:
+                    return False
+        elif len(run) % width == 0:
+            out.extend(ValueRow(run[k:k + width], True) for k in range(0, len(run), width))
+        elif len(run) < width:
+            out.append(ValueRow(list(run), False))
+        else:
+            return False
+        run.clear()
+        return True
+
+    for it in items:
+        if it.kind == "V":
+            run.append(it)
+        elif not flush():
+            return None
+    return out if flush() else None
+
+
+# -- 3. value rows -> printed rows ---------------------------------------------------------------
+
+def _windows_cost(vrows: list[ValueRow], spans: list[RowSpan]) -> list[list[int]]:
+    """0 when a value row lies in its row's window (label to the next row's label), else 1."""
+    out = []
+    for v in vrows:
+        c = []
+        for k, s in enumerate(spans):
+            end = spans[k + 1].first if k + 1 < len(spans) else 1 << 30
+            c.append(0 if s.first <= v.pos < end else 1)
+        out.append(c)
+    return out
+
+
+def assignments(cost: list[list[int]], cap: int) -> tuple[int, list[list[int]], bool]:
+    """All cheapest monotone injective maps of value rows to printed rows (up to `cap`):
+    (cost, maps, complete)."""
+    K = len(cost)
+    R = len(cost[0]) if cost else 0
+    INF = 1 << 30
+    # f[k][r]: cheapest cost placing value rows k.. on printed rows r..
+    f = [[INF] * (R + 1) for _ in range(K + 1)]
+    for r in range(R + 1):
+        f[K][r] = 0
+    for k in range(K - 1, -1, -1):
+        for r in range(R - 1, -1, -1):
+            f[k][r] = min(f[k][r + 1], cost[k][r] + f[k + 1][r + 1] if f[k + 1][r + 1] < INF else INF)
+    best = f[0][0]
+    maps: list[list[int]] = []
+    complete = True
+
+    def walk(k: int, r: int, acc: list[int], budget: int) -> None:
+        nonlocal complete
+        if len(maps) >= cap:
+            complete = False
+            return
+        if k == K:
+            maps.append(list(acc))
+            return
+        for rr in range(r, R - (K - k) + 1):
+            c = cost[k][rr]
+            if c + f[k + 1][rr + 1] <= budget:
+                acc.append(rr)
+                walk(k + 1, rr + 1, acc, budget - c)
+                acc.pop()
+    if best < INF:
+        walk(0, 0, [], best)
+    return best, maps, complete
+
+
+# -- equations -------------------------------------------------------------------------------
+
+def _holds(values: dict, eqs) -> int:
+    """How many balance equations hold on these values (blank = 0; an equation with an
+    unknown term is not counted)."""
+    n = 0
+    for e in eqs:
+        try:
+            lhs = sum((values[k] or 0) for k in e.lhs if k in values)
+            rhs = sum((values[k] or 0) for k in e.rhs if k in values)
+        except TypeError:
+            continue
+        if any(k not in values for k in e.lhs + e.rhs):
+            continue
+        n += abs(lhs - rhs) < 1e-6
+    return n
+
+
+def _value(it: Item):
+    return parse_value(it.text)[1]
+
+
+# -- the table decoders -----------------------------------------------------------------------
+
+def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
+    """The requests table from flattened text, or None when the stream cannot be read
+    (no title, no label rows, a value run that cannot be cut into rows)."""
+    cfg = settings()
+    part = region(text, "requests")
+    if part is None:
+        return None
+    items = tokens(part)
+    cols = [c.key for c in tpl.request_columns]
+    W = len(cols)
+    rows = list(tpl.request_rows)
+    frags = [it for it in items if it.kind == "F"]
+    # 其他处理: a group label above three rows (2021) or one row of its own (2019, hybrids)
+    parents = {normalize(r.parent) for r in rows if r.parent}
+    sub_other = [j for j, r in enumerate(rows) if r.parent == "其他处理"]
+    own_other = next((j for j, r in enumerate(rows) if r.key == "other"), None)
+
+    def row_sim(t: str, j: int) -> float:
+        return sim(t, f"requests.row:{rows[j].key}")
+    skip = [float(cfg.get("skip_expected", 0.4)) if r.expected else float(cfg.get("skip_optional", 0.05))
+            for r in rows]
+    spans = label_rows([f for f in frags if normalize(f.text) not in parents - {"其他处理"}], rows, row_sim, skip)
+    if any(s.j in sub_other for s in spans):
+        spans = [s for s in spans if s.j != own_other]
+    if len(spans) < int(cfg.get("min_rows", 5)):
+        return None
+    vrows = value_rows(items, W)
+    if vrows is None or not vrows or len(vrows) > len(spans):
+        return None
+    out = StreamTable("requests", template="2019" if any(s.j == own_other for s in spans) else "2021")
+    keyed = [rows[s.j].key for s in spans]
+    expected = [r.key for r in rows if r.expected and (out.template == "2021" or r.parent != "其他处理")]
+    if out.template == "2019":
+        expected = [k for k in expected if k != "other"] + ["other"]
+    for s in spans:
+        out.labels.append({"text": s.text, "class": f"requests.row:{rows[s.j].key}", "p": round(s.score, 4),
+                           "context": {"table": "requests", "header": False, "stream": True}})
+    cost = _windows_cost(vrows, spans)
+    best, maps, complete = assignments(cost, int(cfg.get("max_alignments", 500)))
+    if not maps:
+        return None
+    eqs = [e for e in tpl.expand_equations() if all(k.startswith("requests/") for k in e.lhs + e.rhs)]
+    outcomes: dict[tuple, list[int]] = {}
+    for mp in maps:
+        vals = _outcome(mp, vrows, keyed, cols)
+        outcomes.setdefault(tuple(sorted(vals.items())), mp)
+    scored = sorted(((_holds(dict(k), eqs), k, mp) for k, mp in outcomes.items()), key=lambda x: -x[0])
+    top = [x for x in scored if x[0] == scored[0][0]]
+    mp = top[0][2]
+    chosen = dict(top[0][1])
+    for ki, ri in enumerate(mp):
+        v = vrows[ki]
+        key = keyed[ri]
+        if not v.full:
+            for c in cols:
+                out.missing[f"requests/{key}/{c}"] = (f"row printed {len(v.items)} values for {W} columns: "
+                                                      "their columns cannot be told apart")
+            continue
+        for c, it in zip(cols, v.items):
+            out.cells[f"requests/{key}/{c}"] = Cell(row=it.line, col=cols.index(c), text=it.text)
+    used = {keyed[ri] for ri in mp}
+    for key in keyed:
+        if key not in used:
+            for c in cols:
+                out.cells[f"requests/{key}/{c}"] = None   # the row printed nothing: blanks
+    for key in expected:
+        if key not in keyed:
+            for c in cols:
+                out.missing[f"requests/{key}/{c}"] = "row not found in the flattened text"
+    # doubt: cells on which equally good outcomes disagree, or any cell when the search
+    # was cut short; all cells when the chosen outcome leaves many equations broken
+    n_alt = len(top)
+    if not complete:
+        for k in out.cells:
+            out.placement[k] = float(cfg.get("doubtful", 0.5))
+        out.warnings.append("requests: stream alignment ambiguous (too many readings); cells doubtful")
+    elif n_alt > 1:
+        for k in out.cells:
+            vs = {dict(t[1]).get(k, "∅") for t in top}
+            if len(vs) > 1:
+                out.placement[k] = 1.0 / len(vs)
+        out.warnings.append(f"requests: {n_alt} alignments of values to rows fit alike; "
+                            f"{len(out.placement)} cells doubtful")
+    broken = len(eqs) - _holds(chosen, eqs) - sum(1 for e in eqs if any(k not in chosen for k in e.lhs + e.rhs))
+    if broken > int(cfg.get("max_broken_equations", 2)):
+        for k in out.cells:
+            out.placement[k] = min(out.placement.get(k, 1.0), float(cfg.get("doubtful", 0.5)))
+        out.warnings.append(f"requests: stream alignment leaves {broken} equations broken; cells doubtful")
+    return out
+
+
+def _outcome(mp: list[int], vrows: list[ValueRow], keyed: list[str], cols: list[str]) -> dict:
+    vals = {}
+    for ki, ri in enumerate(mp):
+        if vrows[ki].full:
+            for c, it in zip(cols, vrows[ki].items):
+                vals[f"requests/{keyed[ri]}/{c}"] = _value(it)
+    used = set(mp)
+    for ri, key in enumerate(keyed):
+        if ri not in used:
+            for c in cols:
+                vals[f"requests/{key}/{c}"] = None
+    return vals
+
+
+def decode_appeals(text: str, tpl: Template) -> StreamTable | None:
+    """The appeals table: one value per group × column, in template order, when the
+    table's text prints exactly that many values."""
+    part = region(text, "appeals")
+    if part is None:
+        return None
+    keys = [f"appeals/{g.key}/{c.key}" for g in tpl.appeal_groups for c in tpl.appeal_columns]
+    vals = [it for it in tokens(part) if it.kind == "V"]
+    if len(vals) != len(keys):
+        return None
+    out = StreamTable("appeals", template=tpl.name)
+    for k, it in zip(keys, vals):
+        out.cells[k] = Cell(row=it.line, col=keys.index(k), text=it.text)
+    eqs = [e for e in tpl.expand_equations() if all(k.startswith("appeals/") for k in e.lhs + e.rhs)]
+    got = {k: _value(it) for k, it in zip(keys, vals)}
+    if len(eqs) - _holds(got, eqs) > int(settings().get("max_broken_equations", 2)):
+        for k in keys:
+            out.placement[k] = float(settings().get("doubtful", 0.5))
+        out.warnings.append("appeals: stream values leave most equations broken; cells doubtful")
+    return out
+
