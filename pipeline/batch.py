@@ -39,7 +39,7 @@ from . import __version__
 from .export import FORMAT, to_result
 from .fsname import from_record, hex_field, is_text, json_safe, printable, readable
 from .inputs import (DEADLINE_S, KIND_OF_SUFFIX, NotRegularFile, effective_suffix, find_inputs,  # noqa: F401
-                     probe, sniff)
+                     probe, read_bytes, sniff)
 from .model import Document, Source
 from .outdir import Manifest, OutDir, UsageError, lock, make_folder  # noqa: F401  (UsageError: for callers)
 from .run import Settings, extract
@@ -249,7 +249,10 @@ class Summary:
 
 
 def _load(path: Path) -> dict | None:
+    """A JSON file in OUT, or None (missing, broken, or not a regular file: a FIFO would block)."""
     try:
+        if not path.is_file():
+            return None
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
@@ -565,8 +568,8 @@ def _run_locked(paths, out, settings, workers, engine, address, time_limit, forc
                 eng = RayEngine(workers, limits, address=address, start_slack_s=float(rcfg.get("start_slack_s", 30)),
                                 inflight_per_cpu=float(rcfg.get("inflight_per_cpu", 1)))
 
-                def read_input(job: Job):
-                    return Path(job.path).read_bytes(), job.suffix
+                def read_input(job: Job):   # the driver sends the bytes: read them under the deadline
+                    return read_bytes(Path(job.path), max_bytes, deadline_s), job.suffix
                 estats = eng.run(jobs, func, on_done, read_input)
             elif engine == "local":
                 pool = LocalPool(n_workers, limits, start_method=cfg.get("start_method", "forkserver"),

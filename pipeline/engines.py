@@ -338,7 +338,11 @@ class RayEngine:
             while queue or pending:
                 while queue and len(pending) < cap:
                     job = queue.pop()
-                    data, suffix = read_input(job)
+                    try:
+                        data, suffix = read_input(job)
+                    except OSError as e:   # gone, unreadable or hung since the batch looked at it
+                        on_done(job, failure("unreadable", f"cannot read file: {e.strerror or e}"))
+                        continue
                     ref = task.remote(func, job, data, suffix, self.limits)
                     pending[ref] = (job, time.monotonic())
                 ready, _ = ray.wait(list(pending), num_returns=1, timeout=self.limits.poll_s)

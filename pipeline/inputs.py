@@ -98,7 +98,11 @@ class FileInfo:
     too_large: bool = False
 
 
-def _probe(path: Path, max_bytes: int, known: tuple[int, int, str] | None, head_only: bool) -> FileInfo:
+def _open_regular(path: Path) -> tuple[int, os.stat_result]:
+    """A file descriptor for a regular file (NotRegularFile otherwise) and its stat.
+
+    O_NONBLOCK: opening a FIFO returns at once instead of waiting for a writer; the type is
+    then checked on the descriptor itself, so nothing can be swapped in between."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
     try:
         st = os.fstat(fd)
@@ -106,6 +110,15 @@ def _probe(path: Path, max_bytes: int, known: tuple[int, int, str] | None, head_
         if kind:
             raise NotRegularFile(f"not a regular file: {kind}")
         fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st
+
+
+def _probe(path: Path, max_bytes: int, known: tuple[int, int, str] | None, head_only: bool) -> FileInfo:
+    fd, st = _open_regular(path)
+    try:
         info = FileInfo(st.st_size, st.st_mtime_ns)
         if st.st_size > max_bytes:
             info.too_large = True
@@ -155,6 +168,17 @@ def probe(path: Path, max_bytes: int, deadline_s: float = DEADLINE_S,
     `known` = (size, mtime_ns, sha256) from an earlier run: reused when size and mtime
     match. Raises NotRegularFile, TimeoutError or the OSError of the open."""
     return _with_deadline(lambda: _probe(path, max_bytes, known, False), deadline_s, str(path))
+
+
+def read_bytes(path: Path, max_bytes: int, deadline_s: float = DEADLINE_S) -> bytes:
+    """The whole of a regular file of at most max_bytes, within a deadline (errors as `probe`)."""
+    def whole():
+        fd, st = _open_regular(path)
+        with open(fd, "rb") as f:
+            if st.st_size > max_bytes:
+                raise OSError(f"file too large: {st.st_size} bytes")
+            return f.read()
+    return _with_deadline(whole, deadline_s, str(path))
 
 
 def read_head(path: Path, deadline_s: float = DEADLINE_S) -> bytes:

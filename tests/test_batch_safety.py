@@ -324,3 +324,43 @@ def test_workers_die_with_their_parent(tmp_path):
             os.killpg(p.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+# all of it at once ------------------------------------------------------------------------
+
+def test_a_folder_mixing_everything(tmp_path):
+    """Good documents come back right; every bad thing has a clear reason somewhere."""
+    d = tmp_path / "in"
+    (d / "locked").mkdir(parents=True)
+    shutil.copy(SEEDS[0], d / "good.txt")
+    shutil.copy(SEEDS[1], d / "=formula.txt")
+    with open(os.fsencode(d) + b"/" + "报告".encode("gbk") + b".txt", "wb") as f:
+        f.write(SEEDS[2].read_bytes())
+    shutil.copy(SEEDS[3], d / "locked" / "inside.txt")
+    os.mkfifo(d / "pipe.txt")
+    (d / "to_pipe.pdf").symlink_to(d / "pipe.txt")
+    (d / "corrupt.pdf").write_bytes(b"%PDF-1.5\n" + os.urandom(2000))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.html").write_text("somebody's report", encoding="utf-8")
+    (d / "locked").chmod(0)
+    prefix = ("setpriv", "--bounding-set=-dac_override,-dac_read_search") \
+        if os.geteuid() == 0 and shutil.which("setpriv") else ()
+    try:
+        r = _cli("extract", d, "/dev/zero", "--out", out, "--workers", "2", "--no-progress", prefix=prefix)
+    finally:
+        (d / "locked").chmod(0o755)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = {Path(x["source"]["path"]).name: x for x in _results(out).values()}
+    good = {"good.txt", "=formula.txt", "\\xb1\\xa8\\xb8\\xe6.txt"}
+    for name in good:
+        assert res[name]["status"] in ("ok", "needs_review") and res[name]["cells"], name
+    assert res["corrupt.pdf"]["status"] == "failed" and "pdf" in res["corrupt.pdf"]["errors"][0].lower()
+    assert "character device" in res["zero"]["errors"][0]
+    summ = json.loads((out / "run_summary.json").read_text(encoding="utf-8"))
+    reasons = {Path(x["path"]).name: x["reason"] for x in summ["skipped"]}
+    assert "FIFO" in reasons["pipe.txt"] and "FIFO" in reasons["to_pipe.pdf"]
+    if prefix or os.geteuid() != 0:
+        assert "cannot read folder" in reasons["locked"]
+    assert (out / "report.html").read_text(encoding="utf-8") == "somebody's report"
+    assert any("report.html" in w for w in summ["warnings"])
