@@ -341,7 +341,8 @@ def run_batch(paths, out: Path, settings: Settings | None = None, workers=None, 
     """Extract every document under `paths` into `out`; resumable, parallel, guarded.
 
     Returns a Summary (counts by document status; `line()` for the CLI). Never raises for
-    a bad document; raises only for a bad output folder or engine setup.
+    a bad document; raises UsageError (one line for the user) for a bad output folder,
+    a busy one, an input inside OUT, negative limits or an engine that is not installed.
     """
     cfg = config()
     names_cfg = cfg.get("outputs", {})

@@ -13,14 +13,11 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from pipeline.export import to_result, validate  # noqa: E402
-from pipeline.run import Settings, extract  # noqa: E402
+from pipeline.export import to_result, validate
+from pipeline.run import Settings, extract
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "datasets" / "samples"
