@@ -299,6 +299,23 @@ def _cands(values: list[Cell], width: int):
     return out
 
 
+def split_spanning(c: Cell, n: int) -> list[Cell] | None:
+    """A value cell over n value columns (a ruling line missing, a text run joining a row's
+    numbers): its n space-separated numbers, one per column, each only as sure as
+    `split_span_reading` allows; None when it does not print exactly n numbers."""
+    toks = c.text.split()
+    parsed = [parse_value(t) for t in toks]
+    if len(toks) != n or not all(ok for ok, _ in parsed):
+        return None
+    p = float(config("classify.yaml").get("split_span_reading", 0.9))
+    p *= max((float(q) for _, q in c.readings), default=1.0)
+    x0, y0, x1, y1 = c.bbox or (0.0, 0.0, 0.0, 0.0)
+    w = (x1 - x0) / n
+    return [Cell(row=c.row, col=c.col + i, text=t, rowspan=c.rowspan, page=c.page, readings=[(v, p)],
+                 bbox=(x0 + i * w, y0, x0 + (i + 1) * w, y1) if c.bbox else None)
+            for i, (t, (_, v)) in enumerate(zip(toks, parsed))]
+
+
 def align_values(row: Row, cols: list[str], positions: list[int] | None, check=None) -> tuple[dict | None, str]:
     """Map a row's value cells to column keys, or explain why that cannot be done.
 
@@ -311,11 +328,18 @@ def align_values(row: Row, cols: list[str], positions: list[int] | None, check=N
     W = len(cols)
     vals = row.values
     if row.aligned and positions:
-        out = {}
-        for k, p in zip(cols, positions):
-            c = next((c for c in vals if c.col <= p < c.col + c.colspan), None)
-            out[k] = c
-        return out, ""
+        out, doubtful, why = dict.fromkeys(cols), set(), ""
+        for c in vals:
+            over = [k for k, p in zip(cols, positions) if c.col <= p < c.col + c.colspan]
+            if not over:
+                continue
+            parts = [c] if len(over) == 1 else split_spanning(c, len(over))
+            if parts is None:   # left out: which column its number belongs to is a guess
+                doubtful.update(over)
+                why = f"one printed item {c.text!r} spans {len(over)} value columns"
+            else:
+                out.update(zip(over, parts))
+        return {k: v for k, v in out.items() if k not in doubtful}, why
     if not vals:
         return None, "no values printed in this row"
     if positions and row.sep == "tab":  # tab rows keep field positions up to their trailing empties
@@ -626,8 +650,12 @@ def decode_requests(rows: list[Row], mapper, tpl: Template, out: Decoded) -> Non
         first = next((c for c in mapping.values() if c is not None), None)
         if first is not None and not r.aligned and r.block not in header_blocks and r.block not in block_pos:
             block_pos[r.block] = first.col
-        for c, cell in mapping.items():
-            out.cells[f"requests/{key}/{c}"] = cell
+        for c in cols:
+            if c in mapping:
+                out.cells[f"requests/{key}/{c}"] = mapping[c]
+            else:               # a doubtful cell align_values left out: the solver may infer it
+                out.missing[f"requests/{key}/{c}"] = why
+                out.unreadable.add(f"requests/{key}/{c}")
     for r in tpl.request_rows:
         if not r.expected:
             continue
@@ -694,8 +722,11 @@ def decode_active(rows: list[Row], mapper, tpl: Template, out: Decoded) -> None:
             for c in cols:
                 out.missing[f"active/{sec_key}.{row_key}/{c}"] = why
             continue
-        for c, cell in mapping.items():
-            out.cells[f"active/{sec_key}.{row_key}/{c}"] = cell
+        for c in cols:
+            if c in mapping:
+                out.cells[f"active/{sec_key}.{row_key}/{c}"] = mapping[c]
+            else:
+                out.missing[f"active/{sec_key}.{row_key}/{c}"] = why
     for k in tpl.keys("active"):
         if k not in out.cells and k not in out.missing:
             out.missing[k] = "row not found in the table"
@@ -755,8 +786,11 @@ def decode_appeals(rows: list[Row], mapper, tpl: Template, out: Decoded) -> None
     if mapping is None:
         out.missing.update({k: why for k in keys})
         return
-    for k, cell in mapping.items():
-        out.cells[k] = cell
+    for k in keys:
+        if k in mapping:
+            out.cells[k] = mapping[k]
+        else:
+            out.missing[k] = why
 
 
 # -- the stage ---------------------------------------------------------------------------------

@@ -67,3 +67,34 @@ def test_a_header_cell_hidden_by_a_seal_is_placed_by_elimination():
     first = templates()["2019"].request_rows[0].key
     doc = _classify(_headed_table(blank_col=2))
     assert [doc.fields[f"requests/{first}/{c}"].value for c in cols] == list(range(len(cols)))
+
+
+def _span_first_row(text: str, span: int = 3) -> Table:
+    """`_headed_table` whose first value row prints `text` in one cell over its first `span`
+    value columns (a ruling line missing between them)."""
+    t = _headed_table(blank_col=None)
+    t.cells = [c for c in t.cells if not (c.row == 1 and 2 < c.col < 2 + span)]
+    first = next(c for c in t.cells if c.row == 1 and c.col == 2)
+    first.text, first.colspan, first.bbox, first.readings = text, span, (100.0, 50.0, 160.0, 60.0), []
+    return t
+
+
+def test_a_cell_over_three_columns_with_three_numbers_is_split_not_copied():
+    cols = [c.key for c in templates()["2019"].request_columns]
+    first = templates()["2019"].request_rows[0].key
+    doc = _classify(_span_first_row("7 3 112"))
+    got = [doc.fields[f"requests/{first}/{c}"] for c in cols[:4]]
+    assert [f.value for f in got] == [7, 3, 112, 3]
+    assert all(f.confidence <= 0.9 for f in got[:3])        # a split is a guess, not 0.999
+    assert got[0].bbox[2] <= got[1].bbox[0] + 1e-6          # each number gets its own third
+
+
+def test_a_cell_over_three_columns_with_one_number_is_left_out_not_copied():
+    cols = [c.key for c in templates()["2019"].request_columns]
+    first = templates()["2019"].request_rows[0].key
+    doc = _classify(_span_first_row("73112"))
+    assert not any(f"requests/{first}/{c}" in doc.fields and doc.fields[f"requests/{first}/{c}"].value == 73112
+                   for c in cols)
+    assert doc.fields[f"requests/{first}/{cols[3]}"].value == 3     # the rest of the row stays
+    assert any("spans 3 value columns" in w for w in doc.warnings)
+    assert {m["key"]: m["reason"] for m in doc.missing}[f"requests/{first}/{cols[0]}"].startswith("one printed item")
