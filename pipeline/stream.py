@@ -42,6 +42,8 @@ class Item:
     text: str
     line: int
     pos: int = 0
+    x: float = 0.0      # character column of its centre (fragments: of their start)
+    page: int = 0
 
 
 @dataclass
@@ -84,9 +86,13 @@ def region(text: str, kind: str) -> str | None:
         return min(hits, key=lambda m: m.start(), default=None)
 
     m = find(kind, 0)
-    if m is None:
-        return None
-    s = m.end()
+    if m is not None:
+        s = m.end()
+    else:   # no title printed: the table starts at the line of its first header words
+        hits = [h.start() for p in cfg.get("untitled_starts", {}).get(kind, []) for h in [re.search(p, text)] if h]
+        if not hits:
+            return None
+        s = text.rfind("\n", 0, min(hits)) + 1
     ends = [e for n in order[order.index(kind) + 1:] for e in [find(n, s)] if e is not None]
     e = min((s + x.start() for x in ends), default=len(text))
     return text[s:e]
@@ -96,25 +102,37 @@ def tokens(text: str) -> list[Item]:
     """Label fragments and value tokens in reading order, page footers removed.
 
     A line splits at wide spaces into chunks; within a chunk, single-space separated
-    tokens that read as values are value tokens and runs of the others are one fragment."""
+    tokens that read as values are value tokens and runs of the others are one fragment.
+    A word that reads as a blank mark (无, 空) is a value only on a line of values: beside
+    label words it is part of the label ((四)无 / 法提供)."""
     cfg = settings()
     footers = [re.compile(p) for p in cfg.get("footers", [])]
     out: list[Item] = []
-    for ln, line in enumerate(text.replace("\f", "\n").split("\n")):
-        for rx in footers:
-            line = rx.sub("  ", line)
-        for chunk in re.split(r"\s{2,}|\u3000+", line.strip()):
-            frag: list[str] = []
-            for tok in chunk.split():
-                if is_value_text(tok):
+    ln = 0
+    for page, page_text in enumerate(text.split("\f")):
+        for line in page_text.split("\n"):
+            ln += 1
+            for rx in footers:
+                line = rx.sub(lambda m: " " * max(2, len(m.group(0))), line)
+            toks = [(m.start(), m.group(0)) for m in re.finditer(r"[^\s\u3000]+", line)]
+            kinds = [is_value_text(t) for _, t in toks]
+            if not all(kinds):
+                kinds = [k and not _is_word_blank(t) for (_, t), k in zip(toks, kinds)]
+            frag: list[tuple[int, str]] = []
+            for k, ((x, t), is_v) in enumerate(zip(toks, kinds)):
+                if k and (x - (toks[k - 1][0] + len(toks[k - 1][1])) >= 2 or "\u3000" in
+                          line[toks[k - 1][0] + len(toks[k - 1][1]):x]) and frag:
+                    out.append(Item("F", " ".join(f for _, f in frag), ln, x=frag[0][0], page=page))
+                    frag = []
+                if is_v:
                     if frag:
-                        out.append(Item("F", " ".join(frag), ln))
+                        out.append(Item("F", " ".join(f for _, f in frag), ln, x=frag[0][0], page=page))
                         frag = []
-                    out.append(Item("V", tok, ln))
+                    out.append(Item("V", t, ln, x=x + len(t) / 2, page=page))
                 else:
-                    frag.append(tok)
+                    frag.append((x, t))
             if frag:
-                out.append(Item("F", " ".join(frag), ln))
+                out.append(Item("F", " ".join(f for _, f in frag), ln, x=frag[0][0], page=page))
     for i, it in enumerate(out):
         it.pos = i
     return out
@@ -141,6 +159,11 @@ class RowSpan:
 _ORDINAL = re.compile(r"^\s*[(（]?\s*([一二三四五六七八九十]+|\d{1,2})\s*[)）、.．]")
 
 
+def _is_word_blank(text: str) -> bool:
+    """A blank mark that is also a word (无, 空)."""
+    return parse_value(text) == (True, None) and any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
 def _ordinal(text: str) -> str | None:
     m = _ORDINAL.match(text)
     return normalize(m.group(1), keep_ordinals=True) if m else None
@@ -160,7 +183,7 @@ def label_rows(frags: list[Item], rows: list, sim, skip_cost: list[float]) -> li
         o = _ordinal(f.text)
         for j, r in enumerate(rows):
             s = sim(f.text, j)
-            if s >= thr:
+            if s >= thr and _numbered_if_short(f.text, r):
                 num = normalize(r.number or "", keep_ordinals=True) if r.number else None
                 bonus = 0.0 if o is None or not num else (ord_w if o == num else -ord_w)
                 gain[i][j] = s - thr + bonus
@@ -202,6 +225,28 @@ def label_rows(frags: list[Item], rows: list, sim, skip_cost: list[float]) -> li
     return spans
 
 
+def present_rows(frags: list[Item], rows: list, sim) -> list[RowSpan]:
+    """The rows whose labels are printed anywhere in the table, in template order: each
+    fragment counts for its best row (a short label like 其他 or 总计 only with its
+    row's printed number, else it is a column header)."""
+    thr = float(settings().get("present_similarity", 0.75))
+    best: dict[int, RowSpan] = {}
+    for f in frags:
+        scores = [(sim(f.text, j), j) for j in range(len(rows))]
+        s, j = max(scores)
+        if s < thr or not _numbered_if_short(f.text, rows[j]):
+            continue
+        if j not in best or s > best[j].score:
+            best[j] = RowSpan(j, [f], s)
+    return [best[j] for j in sorted(best)]
+
+
+def _numbered_if_short(text: str, row) -> bool:
+    if len(normalize(text)) > 2 or not row.number:
+        return True
+    return _ordinal(text) == normalize(row.number, keep_ordinals=True)
+
+
 # -- 2. value tokens -> value rows ----------------------------------------------------------------
 
 @dataclass
@@ -214,19 +259,23 @@ class ValueRow:
         return self.items[0].pos
 
 
-def value_rows(items: list[Item], width: int) -> list[ValueRow] | None:
+def value_rows(items: list[Item], width: int, labels: set[int] | None = None) -> list[ValueRow] | None:
     """Runs of value tokens cut into rows of `width` tokens: a line holding several tokens
     is one row (fewer tokens: a row whose blanks collapsed, not placeable); tokens one per
-    line are dealt `width` at a time. None when a run cannot be cut without guessing."""
+    line are dealt `width` at a time, across fragments that are no row's label (`labels`:
+    their positions; a column header printed between a row's values). None when a run
+    cannot be cut without guessing."""
     out: list[ValueRow] = []
     run: list[Item] = []
 
-    def flush() -> bool:
+    def flush(at_label: bool = True) -> bool:
         if not run:
             return True
         lines: dict[int, list[Item]] = {}
         for it in run:
             lines.setdefault(it.line, []).append(it)
+        if not at_label and all(len(v) == 1 for v in lines.values()) and len(run) % width:
+            return True     # one value a line, cut by a header word: the row goes on after it
         if any(len(v) > 1 for v in lines.values()):
             for v in lines.values():
                 if len(v) % width == 0:
@@ -247,7 +296,7 @@ def value_rows(items: list[Item], width: int) -> list[ValueRow] | None:
     for it in items:
         if it.kind == "V":
             run.append(it)
-        elif not flush():
+        elif not flush(labels is None or it.pos in labels):
             return None
     return out if flush() else None
 
@@ -320,6 +369,12 @@ def _holds(values: dict, eqs) -> int:
     return n
 
 
+def _max_broken(kind: str) -> int:
+    """Equations one printed inconsistency may break in this table; more mean the
+    alignment, not the print, is wrong."""
+    return int(settings().get("max_broken_equations", {}).get(kind, 1))
+
+
 def _value(it: Item):
     return parse_value(it.text)[1]
 
@@ -347,14 +402,25 @@ def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
         return sim(t, f"requests.row:{rows[j].key}")
     skip = [float(cfg.get("skip_expected", 0.4)) if r.expected else float(cfg.get("skip_optional", 0.05))
             for r in rows]
-    spans = label_rows([f for f in frags if normalize(f.text) not in parents - {"其他处理"}], rows, row_sim, skip)
+    frags = [f for f in frags if normalize(f.text) not in parents - {"其他处理"}]
+    spans = label_rows(frags, rows, row_sim, skip)
     if any(s.j in sub_other for s in spans):
         spans = [s for s in spans if s.j != own_other]
     if len(spans) < int(cfg.get("min_rows", 5)):
         return None
-    vrows = value_rows(items, W)
-    if vrows is None or not vrows or len(vrows) > len(spans):
+    vrows = value_rows(items, W, {f.pos for sp in spans for f in sp.frags})
+    if vrows is None or not vrows:
         return None
+    displaced = False
+    if len(vrows) > len(spans):
+        # more value rows than rows found in order: some labels were printed elsewhere
+        # (pdftotext's default mode prints a merged cell's labels after the values)
+        spans = present_rows(frags, rows, row_sim)
+        if any(s.j in sub_other for s in spans):
+            spans = [s for s in spans if s.j != own_other]
+        if len(vrows) > len(spans):
+            return None
+        displaced = True
     out = StreamTable("requests", template="2019" if any(s.j == own_other for s in spans) else "2021")
     keyed = [rows[s.j].key for s in spans]
     expected = [r.key for r in rows if r.expected and (out.template == "2021" or r.parent != "其他处理")]
@@ -363,7 +429,8 @@ def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
     for s in spans:
         out.labels.append({"text": s.text, "class": f"requests.row:{rows[s.j].key}", "p": round(s.score, 4),
                            "context": {"table": "requests", "header": False, "stream": True}})
-    cost = _windows_cost(vrows, spans)
+    # displaced labels say nothing about where a value row goes: every order costs alike
+    cost = [[0] * len(spans) for _ in vrows] if displaced else _windows_cost(vrows, spans)
     best, maps, complete = assignments(cost, int(cfg.get("max_alignments", 500)))
     if not maps:
         return None
@@ -410,7 +477,7 @@ def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
         out.warnings.append(f"requests: {n_alt} alignments of values to rows fit alike; "
                             f"{len(out.placement)} cells doubtful")
     broken = len(eqs) - _holds(chosen, eqs) - sum(1 for e in eqs if any(k not in chosen for k in e.lhs + e.rhs))
-    if broken > int(cfg.get("max_broken_equations", 2)):
+    if broken > _max_broken("requests"):
         for k in out.cells:
             out.placement[k] = min(out.placement.get(k, 1.0), float(cfg.get("doubtful", 0.5)))
         out.warnings.append(f"requests: stream alignment leaves {broken} equations broken; cells doubtful")
@@ -446,7 +513,7 @@ def decode_appeals(text: str, tpl: Template) -> StreamTable | None:
         out.cells[k] = Cell(row=it.line, col=keys.index(k), text=it.text)
     eqs = [e for e in tpl.expand_equations() if all(k.startswith("appeals/") for k in e.lhs + e.rhs)]
     got = {k: _value(it) for k, it in zip(keys, vals)}
-    if len(eqs) - _holds(got, eqs) > int(settings().get("max_broken_equations", 2)):
+    if len(eqs) - _holds(got, eqs) > _max_broken("appeals"):
         for k in keys:
             out.placement[k] = float(settings().get("doubtful", 0.5))
         out.warnings.append("appeals: stream values leave most equations broken; cells doubtful")
