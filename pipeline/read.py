@@ -2,7 +2,8 @@
 
 Flattened renditions (plain text, Markdown, HTML) are read here; PDFs and images go to
 pipeline/pdf.py. Text becomes one Table per block of lines, each line a row and each
-tab/pipe/wide-space separated field a cell (`aligned=False`: a field's index is only its
+tab/pipe/wide-space separated field a cell (or a label and the single-space separated
+values after it, as `pdftotext -raw` writes rows) (`aligned=False`: a field's index is only its
 position in the flattened line). HTML <table>s keep their real geometry (rowspan and
 colspan resolved, `aligned=True`). Finding which lines form which report table is the
 classify stage's job.
@@ -124,11 +125,32 @@ def separator(line: str) -> str:
         return "pipe"
     if _WIDE_SPACE.search(s) and len(s) < 200:
         return "space"
+    if _single_spaced(s):
+        return "space"
     return "line"
 
 
+def _single_spaced(s: str) -> tuple[str, list[str]] | None:
+    """A row whose values are separated by single spaces (`pdftotext -raw`: 规章 0 0 0,
+    0 0 0 0 0 0 0): its label (maybe empty) and its value tokens, else None. A label with
+    sentence punctuation is prose that happens to end in numbers."""
+    from .values import is_value_text
+    toks = s.split()
+    k = len(toks)
+    while k and is_value_text(toks[k - 1]) and not any("\u4e00" <= ch <= "\u9fff" for ch in toks[k - 1]
+                                                       if ch not in "件项个条次人宗份万元"):
+        k -= 1
+    values, label = toks[k:], " ".join(toks[:k])
+    if not values or (not label and len(values) < 2) or len(label) > 40 or re.search(r"[，。；;：:]", label):
+        return None
+    if label and not re.search(r"[\u4e00-\u9fff]", label):
+        return None
+    return label, values
+
+
 def split_fields(line: str) -> list[str]:
-    """A flattened row's cells: tab, then pipe, then wide-space separated."""
+    """A flattened row's cells: tab, then pipe, then wide-space, then single-space
+    separated values after a label."""
     sep = separator(line)
     if sep == "tab":
         return [f.strip() for f in line.split("\t")]
@@ -140,6 +162,9 @@ def split_fields(line: str) -> list[str]:
             s = s[:-1]
         return [f.strip() for f in s.split("|")]
     if sep == "space":
+        if not _WIDE_SPACE.search(s):
+            label, values = _single_spaced(s)
+            return ([label] if label else []) + values
         return [f.strip() for f in _WIDE_SPACE.split(s)]
     return [s]
 
