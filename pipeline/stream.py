@@ -251,12 +251,59 @@ def _numbered_if_short(text: str, row) -> bool:
 
 @dataclass
 class ValueRow:
+    """A row's value tokens; `slots` one per column (None: an empty cell) once known."""
     items: list[Item]
     full: bool
+    slots: list[Item | None] | None = None
+    doubt: float = 1.0      # placement probability of its tokens' columns
+
+    def __post_init__(self):
+        if self.full and self.slots is None:
+            self.slots = list(self.items)
 
     @property
     def pos(self) -> int:
         return self.items[0].pos
+
+
+def place_by_columns(vrows: list[ValueRow], width: int) -> None:
+    """Rows that lost their empty cells (fewer tokens than columns) on text that keeps
+    the page's geometry (`pdftotext -layout`): each token goes to the column whose centre,
+    from the page's complete rows, is nearest. Only where columns stand clearly apart
+    (single-space separated text has no geometry) and the tokens fall in order."""
+    cfg = settings()
+    min_gap = float(cfg.get("column_min_gap", 3))
+    tol = float(cfg.get("column_tolerance", 0.5))
+    sure = float(cfg.get("column_sure", 0.5))
+    one_line = [v for v in vrows if v.full and len({it.line for it in v.items}) == 1]
+    for v in vrows:
+        if v.full or len({it.line for it in v.items}) != 1:
+            continue
+        ref = [r for r in one_line if r.items[0].page == v.items[0].page] or one_line
+        if len(ref) < 2:
+            continue
+        centres = []
+        for c in range(width):
+            xs = sorted(r.items[c].x for r in ref)
+            spread = xs[-1] - xs[0] if len(xs) < 5 else xs[int(len(xs) * 0.9)] - xs[int(len(xs) * 0.1)]
+            centres.append((xs[len(xs) // 2], spread))
+        gaps = [centres[c + 1][0] - centres[c][0] for c in range(width - 1)]
+        if min(gaps) < min_gap or any(sp > min(gaps) * tol for _, sp in centres):
+            continue
+        cols, worst = [], 0.0
+        for it in v.items:
+            d = [abs(it.x - x) for x, _ in centres]
+            c = min(range(width), key=d.__getitem__)
+            half = min(g for k, g in enumerate(gaps) if k in (c - 1, c)) / 2
+            cols.append(c)
+            worst = max(worst, d[c] / half)
+        if worst > 1.0 or cols != sorted(set(cols)):
+            continue
+        slots: list[Item | None] = [None] * width
+        for c, it in zip(cols, v.items):
+            slots[c] = it
+        v.slots, v.full = slots, True
+        v.doubt = 1.0 if worst <= sure else float(cfg.get("column_doubtful", 0.9))
 
 
 def value_rows(items: list[Item], width: int, labels: set[int] | None = None) -> list[ValueRow] | None:
@@ -411,6 +458,7 @@ def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
     vrows = value_rows(items, W, {f.pos for sp in spans for f in sp.frags})
     if vrows is None or not vrows:
         return None
+    place_by_columns(vrows, W)
     displaced = False
     if len(vrows) > len(spans):
         # more value rows than rows found in order: some labels were printed elsewhere
@@ -451,8 +499,11 @@ def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
                 out.missing[f"requests/{key}/{c}"] = (f"row printed {len(v.items)} values for {W} columns: "
                                                       "their columns cannot be told apart")
             continue
-        for c, it in zip(cols, v.items):
-            out.cells[f"requests/{key}/{c}"] = Cell(row=it.line, col=cols.index(c), text=it.text)
+        for c, it in zip(cols, v.slots):
+            out.cells[f"requests/{key}/{c}"] = None if it is None else Cell(row=it.line, col=cols.index(c),
+                                                                             text=it.text)
+            if v.doubt < 1:
+                out.placement[f"requests/{key}/{c}"] = v.doubt
     used = {keyed[ri] for ri in mp}
     for key in keyed:
         if key not in used:
@@ -488,8 +539,8 @@ def _outcome(mp: list[int], vrows: list[ValueRow], keyed: list[str], cols: list[
     vals = {}
     for ki, ri in enumerate(mp):
         if vrows[ki].full:
-            for c, it in zip(cols, vrows[ki].items):
-                vals[f"requests/{keyed[ri]}/{c}"] = _value(it)
+            for c, it in zip(cols, vrows[ki].slots):
+                vals[f"requests/{keyed[ri]}/{c}"] = None if it is None else _value(it)
     used = set(mp)
     for ri, key in enumerate(keyed):
         if ri not in used:
