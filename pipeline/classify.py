@@ -889,6 +889,9 @@ def classify(doc: Document, settings=None) -> None:
         else:
             decode_appeals(rows[s:e], mapper, union, d)
         decoded[name] = d
+    if streamed or "active" in decoded:
+        tpl_a = templates()[act_tpl or ("2021" if (doc.year or 0) >= 2021 else "2019")]
+        streamed.update(stream_tables(doc, union, tpl_a, only=("active",)))
     for name, d in streamed.items():
         if name not in decoded or _prefer_stream(d, decoded[name]):
             decoded[name] = d
@@ -933,15 +936,19 @@ def classify(doc: Document, settings=None) -> None:
         doc.warnings.append(f"{len(doc.missing)} expected cells or tables missing (see `missing`)")
 
 
-def stream_tables(doc: Document, union: Template) -> dict[str, Decoded]:
-    """Flattened text read as a stream (pipeline/stream.py): the requests and appeals
-    tables it could decode, as Decoded. Only for text inputs (no recovered grid)."""
+def stream_tables(doc: Document, union: Template, active: Template | None = None,
+                  only=("requests", "appeals")) -> dict[str, Decoded]:
+    """Flattened text read as a stream (pipeline/stream.py): the tables it could decode,
+    as Decoded. Only for text inputs (no recovered grid)."""
     if not doc.text or any(t.aligned for t in doc.tables):
         return {}
     from . import stream
+    readers = {"requests": lambda: stream.decode_requests(doc.text, union, _FUZZY.similarity),
+               "appeals": lambda: stream.decode_appeals(doc.text, union),
+               "active": lambda: stream.decode_active(doc.text, active, _FUZZY.similarity) if active else None}
     out = {}
-    for name, st in (("requests", stream.decode_requests(doc.text, union, _FUZZY.similarity)),
-                     ("appeals", stream.decode_appeals(doc.text, union))):
+    for name in only:
+        st = readers[name]()
         if st is None or not st.cells:
             continue
         d = Decoded(kind=name, template=st.template, cells=dict(st.cells), missing=dict(st.missing),

@@ -79,7 +79,7 @@ def region(text: str, kind: str) -> str | None:
     """The text of one report table: from its title to the next table's title."""
     cfg = settings()
     titles = cfg.get("titles", {})
-    order = ["requests", "appeals", "end"]
+    order = ["active", "requests", "appeals", "end"]
 
     def find(name: str, start: int):
         hits = [m for p in titles.get(name, []) for m in [re.search(_title(p), text[start:])] if m]
@@ -93,8 +93,10 @@ def region(text: str, kind: str) -> str | None:
         if not hits:
             return None
         s = text.rfind("\n", 0, min(hits)) + 1
-    ends = [e for n in order[order.index(kind) + 1:] for e in [find(n, s)] if e is not None]
-    e = min((s + x.start() for x in ends), default=len(text))
+    ends = [s + e.start() for n in order[order.index(kind) + 1:] for e in [find(n, s)] if e is not None]
+    ends += [s + h.start() for n in order[order.index(kind) + 1:] for p in cfg.get("untitled_starts", {}).get(n, [])
+             for h in [re.search(p, text[s:])] if h]
+    e = min(ends, default=len(text))
     return text[s:e]
 
 
@@ -547,6 +549,72 @@ def _outcome(mp: list[int], vrows: list[ValueRow], keyed: list[str], cols: list[
             for c in cols:
                 vals[f"requests/{key}/{c}"] = None
     return vals
+
+
+_SECTION = re.compile(r"第\s*二十\s*条\s*第\s*[（(]?\s*([一二三四五六七八九十]+)\s*[)）]?\s*项")
+
+
+def decode_active(text: str, tpl: Template, sim) -> StreamTable | None:
+    """The active table, section by section (第二十条第（X）项: a few rows × columns each):
+    the same alignment as the requests table within each section's stretch of text."""
+    cfg = settings()
+    part = region(text, "active")
+    if part is None:
+        return None
+    items = tokens(part)
+    marks = [(k, m.group(1)) for k, it in enumerate(items) if it.kind == "F" for m in [_SECTION.search(it.text)] if m]
+    by_num = {m.group(1): sec for sec in tpl.sections for m in [_SECTION.search(sec.label)] if m}
+    out = StreamTable("active", template=tpl.name)
+    skip = float(cfg.get("skip_expected", 0.4))
+    for n, (k, num) in enumerate(marks):
+        sec = by_num.get(num)
+        if sec is None:
+            continue
+        end = marks[n + 1][0] if n + 1 < len(marks) else len(items)
+        part_items = items[k + 1:end]
+        rows, cols = list(sec.rows), [c.key for c in sec.columns]
+        keys = [[f"active/{sec.key}.{r.key}/{c}" for c in cols] for r in rows]
+
+        def row_sim(t: str, j: int, sec=sec, rows=rows) -> float:
+            return sim(t, f"active.row:{sec.key}.{rows[j].key}")
+        spans = label_rows([it for it in part_items if it.kind == "F"], rows, row_sim, [skip] * len(rows))
+        if not spans:
+            continue
+        vrows = value_rows(part_items, len(cols), {f.pos for sp in spans for f in sp.frags})
+        if vrows is None or len(vrows) > len(spans):
+            continue
+        place_by_columns(vrows, len(cols))
+        if any(not v.full for v in vrows):
+            continue
+        best, maps, complete = assignments(_windows_cost(vrows, spans), int(cfg.get("max_alignments", 500)))
+        if not maps:
+            continue
+        outcomes = {}
+        for mp in maps:
+            vals = {}
+            for ki, ri in enumerate(mp):
+                vals.update({kk: None if it is None else _value(it) for kk, it in zip(keys[spans[ri].j], vrows[ki].slots)})
+            outcomes.setdefault(tuple(sorted(vals.items(), key=str)), mp)
+        mp = next(iter(outcomes.values()))
+        doubt = {kk for o in outcomes for kk, _ in o if len({dict(x).get(kk, "∅") for x in outcomes}) > 1}
+        used = set()
+        for ki, ri in enumerate(mp):
+            used.add(ri)
+            for kk, it in zip(keys[spans[ri].j], vrows[ki].slots):
+                out.cells[kk] = None if it is None else Cell(row=it.line, col=0, text=it.text)
+                if vrows[ki].doubt < 1:
+                    out.placement[kk] = vrows[ki].doubt
+        for ri, sp in enumerate(spans):
+            if ri not in used:   # a row label with no values in its section: blanks, or lost values
+                for kk in keys[sp.j]:
+                    out.cells[kk] = None
+                    out.placement[kk] = float(cfg.get("doubtful", 0.5))
+        for kk in doubt if not complete or len(outcomes) > 1 else ():
+            out.placement[kk] = float(cfg.get("doubtful", 0.5))
+    for kk in tpl.keys("active"):
+        if kk not in out.cells:
+            out.missing[kk] = "row not found in the flattened text"
+    return out if out.cells else None
 
 
 def decode_appeals(text: str, tpl: Template) -> StreamTable | None:
