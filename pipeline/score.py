@@ -257,6 +257,7 @@ def score(doc: Document, model=None) -> None:
         t = cfg["text"]
         col = {f: i for i, f in enumerate(FEATURES)}
         conf = np.array([t["conflict"] if r[col["conflict"]] else
+                         t.get("inferred", 0.9) if r[col["inferred"]] else
                          t["blank"] if r[col["blank"]] else
                          t["confirmed"] if r[col["n_sat"]] > 0 else t["unconfirmed"] for r in X])
         doc.models["confidence"] = "capped (text input)"

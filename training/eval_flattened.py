@@ -82,13 +82,16 @@ def _same(a, b) -> bool:
     return abs(float(a) - float(b)) < 1e-6
 
 
-def score_cells(truth: dict, cells: dict) -> Counter:
-    """right / wrong / missing over truth cells, all and measured tables (prefix m_)."""
+def score_cells(truth: dict, cells: dict, threshold: float = 0.995) -> Counter:
+    """right / wrong / missing over truth cells, all and measured tables (prefix m_), and
+    wrong cells at or above the review threshold (confident_wrong)."""
     c = Counter()
     for key, t in truth["cells"].items():
         got = cells.get(key)
         verdict = "missing" if got is None else "right" if _same(got["value"], t["value"]) else "wrong"
         c[verdict] += 1
+        if verdict == "wrong" and float(got.get("confidence", 1.0)) >= threshold:
+            c["confident_wrong"] += 1
         if key.startswith(MEASURED):
             c["m_" + verdict] += 1
     return c
@@ -142,21 +145,24 @@ def _summary(a: Counter) -> dict:
     if "ok" in a:
         s["ok"] = a["ok"]
         s["ok_with_wrong_cell"] = a["ok_with_wrong"]
+        s["confident_wrong_cells"] = a["confident_wrong"]
     return s
 
 
 def table(res: dict) -> str:
     """Markdown: one line per extractor, gouji beside the number stream."""
     lines = ["| extractor | gouji req+app cells | gouji all cells | docs all right | ok | ok with a wrong cell "
-             "| number stream req+app | number stream all |", "|---|---|---|---|---|---|---|---|"]
+             "| confident wrong cells | number stream req+app | number stream all | number stream docs all right |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for ex, r in res.items():
         if "skipped" in r:
-            lines.append(f"| {ex} | {r['skipped']} | | | | | | |")
+            lines.append(f"| {ex} | {r['skipped']} | | | | | | | | |")
             continue
         g, p = r["gouji"], r["number_stream"]
         lines.append(f"| {ex} | {g['requests_appeals_cells_right']:.1%} | {g['all_cells_right']:.1%} | "
                      f"{g['documents_all_right']}/{g['documents']} | {g['ok']} | {g['ok_with_wrong_cell']} | "
-                     f"{p['requests_appeals_cells_right']:.1%} | {p['all_cells_right']:.1%} |")
+                     f"{g['confident_wrong_cells']} | {p['requests_appeals_cells_right']:.1%} | {p['all_cells_right']:.1%} | "
+                     f"{p['documents_all_right']}/{p['documents']} |")
     return "\n".join(lines)
 
 
