@@ -466,23 +466,26 @@ def _unique_best(found: dict[str, Cell], classes: list[str]) -> dict[str, Cell]:
 
 
 def _by_elimination(found: dict[str, Cell], classes: list[str], header_rows: list[Row]) -> None:
-    """One header cell left unread (a seal over 科研机构) in a recovered grid: the one value
-    column no header claims takes the one class left, when it sits between that class's
-    neighbours in the template's column order."""
+    """Header cells left unread (a seal over 科研机构, a label wrapped in a narrow column as
+    商业企 / 业) in a recovered grid: when as many value columns are unclaimed as classes are
+    left, they take those classes in the template's column order — only if every column
+    then sits in that order, so a column whose numbers were read is not dropped."""
     missing = [k for k in classes if k not in found]
-    if len(missing) != 1 or len(found) < 3:
+    if not missing or len(found) < 2:
         return
     ids = {id(c) for c in found.values()}
     table = next((r.table for r in header_rows if r.aligned and any(id(c) in ids for c in r.labels + r.values)), None)
     if table is None:
         return
-    free = _value_columns(table) - {c.col for c in found.values()}
-    if len(free) != 1:
+    free = sorted(_value_columns(table) - {c.col for c in found.values()})
+    if len(free) != len(missing):
         return
-    col, j = free.pop(), classes.index(missing[0])
-    if all((found[k].col < col) == (i < j) for i, k in enumerate(classes) if k in found):
-        found[missing[0]] = next((c for c in table.cells if c.col == col and c.is_header and c.colspan == 1),
-                                 Cell(row=-1, col=col))
+    col = {**{k: c.col for k, c in found.items()}, **dict(zip(missing, free))}
+    order = [col[k] for k in classes]
+    if order != sorted(order):
+        return
+    for k, c in zip(missing, free):
+        found[k] = next((h for h in table.cells if h.col == c and h.is_header and h.colspan == 1), Cell(row=-1, col=c))
 
 
 def _row_context(r: Row, table: str) -> dict:

@@ -98,3 +98,16 @@ def test_a_cell_over_three_columns_with_one_number_is_left_out_not_copied():
     assert doc.fields[f"requests/{first}/{cols[3]}"].value == 3     # the rest of the row stays
     assert any("spans 3 value columns" in w for w in doc.warnings)
     assert {m["key"]: m["reason"] for m in doc.missing}[f"requests/{first}/{cols[0]}"].startswith("one printed item")
+
+
+def test_two_unread_headers_are_placed_by_the_template_order():
+    """商业企 / 业 and 科研机 / 构 wrapped in narrow columns and not mapped: their columns
+    still take their classes from the template's order, not dropped."""
+    cols = [c.key for c in templates()["2019"].request_columns]
+    first = templates()["2019"].request_rows[0].key
+    t = _headed_table(blank_col=None)
+    for c in t.cells:
+        if c.row == 0 and c.col in (3, 4):
+            c.text = ""
+    doc = _classify(t)
+    assert [doc.fields[f"requests/{first}/{c}"].value for c in cols] == list(range(len(cols)))
