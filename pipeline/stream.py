@@ -180,15 +180,22 @@ def label_rows(frags: list[Item], rows: list, sim, skip_cost: list[float]) -> li
     thr = float(cfg.get("start_similarity", 0.6))
     ord_w = float(cfg.get("ordinal_weight", 0.1))
     n, m = len(frags), len(rows)
-    gain = [[-1e9] * m for _ in range(n)]
+    max_join = int(cfg.get("max_start_fragments", 5))
+    # gain[i][j] = (gain, k): fragments i..i+k-1 start row j. A label broken into bits
+    # (3.危及“ / 三安全 / 一 / 稳 / 定) starts with its first few bits joined.
+    gain: list[list[tuple[float, int] | None]] = [[None] * m for _ in range(n)]
     for i, f in enumerate(frags):
         o = _ordinal(f.text)
-        for j, r in enumerate(rows):
-            s = sim(f.text, j)
-            if s >= thr and _numbered_if_short(f.text, r):
-                num = normalize(r.number or "", keep_ordinals=True) if r.number else None
-                bonus = 0.0 if o is None or not num else (ord_w if o == num else -ord_w)
-                gain[i][j] = s - thr + bonus
+        for k in range(1, max_join + 1):
+            if i + k > n or (k > 1 and any(g is not None for g in gain[i])):
+                break
+            text = " ".join(x.text for x in frags[i:i + k])
+            for j, r in enumerate(rows):
+                s = sim(text, j)
+                if s >= thr and _numbered_if_short(text, r):
+                    num = normalize(r.number or "", keep_ordinals=True) if r.number else None
+                    bonus = 0.0 if o is None or not num else (ord_w if o == num else -ord_w)
+                    gain[i][j] = (s - thr + bonus, k)
     NEG = -1e18
     # best[i][j]: first i fragments seen, rows < j decided; back pointers to rebuild
     best = [[NEG] * (m + 1) for _ in range(n + 1)]
@@ -204,8 +211,10 @@ def label_rows(frags: list[Item], rows: list, sim, skip_cost: list[float]) -> li
             if i < n:
                 if b > best[i + 1][j]:                              # fragment i is no row's start
                     best[i + 1][j], back[i + 1][j] = b, ("none", i, j)
-                if j < m and gain[i][j] > -1e8 and b + gain[i][j] > best[i + 1][j + 1]:
-                    best[i + 1][j + 1], back[i + 1][j + 1] = b + gain[i][j], ("take", i, j)
+                if j < m and gain[i][j] is not None:
+                    g, k = gain[i][j]
+                    if b + g > best[i + k][j + 1]:
+                        best[i + k][j + 1], back[i + k][j + 1] = b + g, ("take", i, j)
     i, j = n, m
     starts: list[tuple[int, int]] = []
     while (i, j) != (0, 0):
@@ -217,9 +226,10 @@ def label_rows(frags: list[Item], rows: list, sim, skip_cost: list[float]) -> li
     spans = []
     for k, (i, j) in enumerate(starts):
         nxt = starts[k + 1][0] if k + 1 < len(starts) else n
-        taken = [frags[i]]
-        s = sim(frags[i].text, j)
-        for f in frags[i + 1:min(nxt, i + 1 + int(cfg.get("max_continuations", 4)))]:
+        first = gain[i][j][1]
+        taken = frags[i:i + first]
+        s = sim(" ".join(x.text for x in taken), j)
+        for f in frags[i + first:min(nxt, i + first + int(cfg.get("max_continuations", 4)))]:
             s2 = sim(" ".join(x.text for x in taken + [f]), j)
             if s2 > s + 0.01:
                 taken, s = taken + [f], s2
@@ -244,7 +254,8 @@ def present_rows(frags: list[Item], rows: list, sim) -> list[RowSpan]:
 
 
 def _numbered_if_short(text: str, row) -> bool:
-    if len(normalize(text)) > 2 or not row.number:
+    """A row with a short label (其他, 总计: also column headers) needs its printed number."""
+    if len(normalize(row.label)) > 2 or not row.number:
         return True
     return _ordinal(text) == normalize(row.number, keep_ordinals=True)
 
@@ -458,9 +469,16 @@ def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
     if len(spans) < int(cfg.get("min_rows", 5)):
         return None
     vrows = value_rows(items, W, {f.pos for sp in spans for f in sp.frags})
+    if vrows is not None:
+        place_by_columns(vrows, W)
+    vals = [it for it in items if it.kind == "V"]
+    block_doubt: set[str] = set()
+    if (vrows is None or any(not v.full for v in vrows)) and vals and len(vals) == len(spans) * W:
+        # one value per cell but not cut into rows: a block printed row by row or column
+        # by column (pypdfium2); the equations choose the order, a tie leaves doubt
+        vrows, block_doubt = _block_order(vals, [rows[s.j].key for s in spans], cols, tpl)
     if vrows is None or not vrows:
         return None
-    place_by_columns(vrows, W)
     displaced = False
     if len(vrows) > len(spans):
         # more value rows than rows found in order: some labels were printed elsewhere
@@ -517,6 +535,8 @@ def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
                 out.missing[f"requests/{key}/{c}"] = "row not found in the flattened text"
     # doubt: cells on which equally good outcomes disagree, or any cell when the search
     # was cut short; all cells when the chosen outcome leaves many equations broken
+    for k in block_doubt:
+        out.placement[k] = float(cfg.get("doubtful", 0.5))
     n_alt = len(top)
     if not complete:
         for k in out.cells:
@@ -535,6 +555,25 @@ def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
             out.placement[k] = min(out.placement.get(k, 1.0), float(cfg.get("doubtful", 0.5)))
         out.warnings.append(f"requests: stream alignment leaves {broken} equations broken; cells doubtful")
     return out
+
+
+def _block_order(vals: list[Item], keyed: list[str], cols: list[str], tpl: Template
+                 ) -> tuple[list[ValueRow], set[str]]:
+    """A block of len(keyed) × len(cols) values read row-major or column-major: the order
+    under which more requests equations hold, and the keys the two orders disagree on
+    when they tie."""
+    R, W = len(keyed), len(cols)
+    orders = {"rows": [vals[r * W:(r + 1) * W] for r in range(R)],
+              "columns": [[vals[c * R + r] for c in range(W)] for r in range(R)]}
+    eqs = [e for e in tpl.expand_equations() if all(k.startswith("requests/") for k in e.lhs + e.rhs)]
+    got = {name: {f"requests/{keyed[r]}/{c}": _value(it) for r, row in enumerate(rs) for c, it in zip(cols, row)}
+           for name, rs in orders.items()}
+    score = {name: _holds(v, eqs) for name, v in got.items()}
+    best = max(score, key=score.get)
+    doubt: set[str] = set()
+    if len(set(score.values())) == 1:
+        doubt = {k for k in got["rows"] if got["rows"][k] != got["columns"][k]}
+    return [ValueRow(list(r), True) for r in orders[best]], doubt
 
 
 def _outcome(mp: list[int], vrows: list[ValueRow], keyed: list[str], cols: list[str]) -> dict:
