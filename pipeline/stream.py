@@ -242,14 +242,18 @@ def present_rows(frags: list[Item], rows: list, sim) -> list[RowSpan]:
     fragment counts for its best row (a short label like 其他 or 总计 only with its
     row's printed number, else it is a column header)."""
     thr = float(settings().get("present_similarity", 0.75))
+    max_join = int(settings().get("max_start_fragments", 5))
     best: dict[int, RowSpan] = {}
-    for f in frags:
-        scores = [(sim(f.text, j), j) for j in range(len(rows))]
-        s, j = max(scores)
-        if s < thr or not _numbered_if_short(f.text, rows[j]):
-            continue
-        if j not in best or s > best[j].score:
-            best[j] = RowSpan(j, [f], s)
+    for i in range(len(frags)):
+        for k in range(1, max_join + 1):   # a wrapped label: its first lines joined
+            if i + k > len(frags):
+                break
+            text = " ".join(f.text for f in frags[i:i + k])
+            s, j = max((sim(text, j), j) for j in range(len(rows)))
+            if s >= thr and _numbered_if_short(text, rows[j]):
+                if j not in best or s > best[j].score:
+                    best[j] = RowSpan(j, frags[i:i + k], s)
+                break
     return [best[j] for j in sorted(best)]
 
 
