@@ -496,20 +496,23 @@ def build_table(page: Page, grey: np.ndarray, rules: np.ndarray, bbox_px, raw: l
     return table
 
 
-def _assign_readings(table: Table, inked: dict) -> None:
-    """Numeric cells get ranked readings; header rows are marked."""
-    def numeric_like(c: Cell) -> bool:
-        t = normalise_text(c.text)
-        if not t:
-            return False
-        if is_numeric_text(t) or t in _cfg()["blank_marks"]:
-            return True
-        digits = sum(ch.isdigit() for ch in t)
-        return len(t) <= 10 and digits >= max(1, 0.5 * len(t))
+def _numeric_like(c: Cell) -> bool:
+    t = normalise_text(c.text)
+    if not t:
+        return False
+    if is_numeric_text(t) or t in _cfg()["blank_marks"]:
+        return True
+    digits = sum(ch.isdigit() for ch in t)
+    return len(t) <= 10 and digits >= max(1, 0.5 * len(t))
 
-    num = {id(c): numeric_like(c) for c in table.cells}
-    # numeric columns: from their first number down, most inked cells are numbers
-    # (headers above do not count: a one-row appeals table has 3 header rows)
+
+def mark_headers(table: Table) -> set[int]:
+    """Mark the header rows (Cell.is_header); returns the numeric columns.
+
+    A column is numeric when, from its first number down, most inked cells are numbers
+    (headers above do not count: a one-row appeals table has 3 header rows); a header row
+    has text in a numeric column and no number anywhere."""
+    num = {id(c): _numeric_like(c) for c in table.cells}
     cols: dict[int, list[tuple[int, bool]]] = {}
     for c in table.cells:
         if c.text:
@@ -522,7 +525,6 @@ def _assign_readings(table: Table, inked: dict) -> None:
             below = [n for _, n in v[first:]]
             if sum(below) >= 0.5 * len(below):
                 numeric_cols.add(k)
-    # header rows: text (not numbers) in a numeric column and no number anywhere in the row
     header_rows = set()
     for r, row in enumerate(table.rows()):
         in_num = [c for c in row if c.col in numeric_cols or
@@ -533,12 +535,18 @@ def _assign_readings(table: Table, inked: dict) -> None:
             header_rows.add(r)
     # header rows are contiguous from the top of a (sub)table: extend spanning header cells
     for c in table.cells:
-        c.is_header = c.row in header_rows
-        if c.is_header:
-            for k in range(c.row, c.row + c.rowspan):
-                header_rows.add(k)
+        if c.row in header_rows:
+            header_rows.update(range(c.row, c.row + c.rowspan))
     for c in table.cells:
         c.is_header = c.row in header_rows
+    return numeric_cols
+
+
+def _assign_readings(table: Table, inked: dict) -> None:
+    """Numeric cells get ranked readings; header rows are marked."""
+    numeric_cols = mark_headers(table)
+    num = {id(c): _numeric_like(c) for c in table.cells}
+    for c in table.cells:
         slots = getattr(c, "_slots", None)
         in_numeric_col = c.col in numeric_cols and c.colspan == 1
         if c.is_header:
@@ -730,6 +738,7 @@ def join_continued(doc: Document) -> None:
                 None, "".join(hb), "".join(ha[:len(hb)])).ratio() >= bar:
             drop = len(hb)
         off = a.n_rows - drop
+        header_only = not any(_numeric_like(c) for c in a.cells)
         for c in b.cells:
             if c.row < drop:
                 continue
@@ -737,6 +746,11 @@ def join_continued(doc: Document) -> None:
             a.cells.append(c)
         a.pages.append(b_page.number)
         b_page.tables.remove(b)
+        if header_only:     # a header at the foot of a page: its rows are headers of the body below
+            mark_headers(a)
+            for c in a.cells:
+                if c.is_header:
+                    c.readings = []
 
 
 def _col_edges(t: Table) -> list[float]:

@@ -2,6 +2,9 @@
 seals, tables continued over a page break, digital pages read from the text layer."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from pipeline import grid
@@ -247,3 +250,25 @@ def test_a_flat_bar_is_a_printed_blank_and_digits_are_not():
         return np.pad(a, ((0, 0), (a.shape[0], a.shape[0])), constant_values=255)
     assert all(_is_dash(crop(t)) for t in ("—", "-", "一"))
     assert not any(_is_dash(crop(t)) for t in ("0", "1", "8", "-4", "10"))
+
+
+def test_a_table_whose_header_ends_a_page_is_joined_to_its_body(tmp_path):
+    """The appeals header rows at the foot of one page, its value row on the next (#14): the
+    two parts are one table, its header rows are headers, and all 15 values are read."""
+    import collections
+    from pipeline.run import extract
+    from training.synth.build import load_config, make_document
+    cfg = load_config(Path(__file__).resolve().parent.parent / "configs" / "synth.yaml")
+    make_document("foot", [7, 55, 0], cfg, tmp_path, ["digital"], force={"header_at_foot": "appeals"})
+    truth = json.loads((tmp_path / "foot.truth.json").read_text(encoding="utf-8"))
+    pages = collections.defaultdict(set)
+    for c in truth["grid"]["appeals"]:
+        pages[c["role"]].add(c["page"])
+    (head,), (body,) = pages["header"], pages["value"]
+    assert body == head + 1, "the generator put the header rows and the values on consecutive pages"
+    doc = extract(tmp_path / "foot.digital.pdf")
+    appeals = [k for k in truth["cells"] if k.startswith("appeals/")]
+    assert len(appeals) == 15
+    assert {k: doc.fields[k].value for k in appeals if k in doc.fields} == {k: truth["cells"][k]["value"] for k in appeals}
+    joined = next(t for t in doc.tables if head in t.pages and body in t.pages)
+    assert sum(1 for r in joined.rows() if r and all(c.is_header for c in r)) >= 2

@@ -139,6 +139,8 @@ def draw_document(seed: list[int], cfg: dict, force: dict | None = None) -> dict
     title = str(r_val.choice(ag["title_forms"])).format(agency=agency, year=year)
     rv = draw_report(r_val, tpl, year, agency, cfg)
     lay = plan(r_lay, tpl, rv, cfg, title)
+    if "header_at_foot" in force:
+        lay.header_at_foot = force["header_at_foot"]
     pdf, info = render(lay, year)
     return {"tpl": tpl, "year": year, "agency": agency, "title": title, "rv": rv, "lay": lay, "pdf": pdf,
             "info": info, "rngs": {"light": r_light, "heavy": r_heavy, "text": r_text}}

@@ -66,6 +66,7 @@ class DocLayout:
     value_align: str
     narrow_appeals: bool
     landscape_tables: bool
+    header_at_foot: str | None = None   # table kind whose header rows end a page, body on the next
     blocks: list[Block] = field(default_factory=list)
 
     def summary(self) -> dict:
@@ -73,7 +74,7 @@ class DocLayout:
                 "title_size": self.title_size, "margin": self.margin, "landscape": self.landscape,
                 "landscape_tables": self.landscape_tables, "line_width": self.line_width,
                 "repeat_header": self.repeat_header, "value_align": self.value_align,
-                "narrow_appeals": self.narrow_appeals}
+                "narrow_appeals": self.narrow_appeals, "header_at_foot": self.header_at_foot}
 
 
 def _choice(rng, seq):
@@ -343,4 +344,7 @@ def plan(rng, tpl: Template, rv: ReportValues, cfg: dict, title: str) -> DocLayo
     B.append(Block("heading", f"{num[5]}、{titles['other']}"))
     B.append(Block("para", _fill(rng, _choice(rng, body["other"]), rv)))
     B.append(Block("sign", rv.agency))
+    # drawn last, so every earlier draw (and the corpus made before it existed) stays the same
+    if rng.random() < lc.get("header_at_foot_p", 0.0):
+        lay.header_at_foot = _choice(rng, ["requests", "appeals"])
     return lay

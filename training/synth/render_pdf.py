@@ -180,10 +180,14 @@ class Flow:
         head_h = sum(hts[:hr])
         pos: dict[int, tuple[int, float]] = {}
         repeats: list[dict] = []
-        self.ensure(head_h + (hts[hr] if hr < t.n_rows else 0) + 2)
+        at_foot = self.lay.header_at_foot == t.kind and hr and self.y + head_h + 2 <= self.bottom
+        if at_foot:     # the header rows end this page (space left above them), the body starts the next
+            self.y = self.bottom - head_h - 1
+        else:
+            self.ensure(head_h + (hts[hr] if hr < t.n_rows else 0) + 2)
         page, y = self.page, self.y
         for r in range(t.n_rows):  # simulate the flow first; pages are drawn in order below
-            if r >= hr and y + hts[r] > self.bottom:
+            if r >= hr and (y + hts[r] > self.bottom or (at_foot and r == hr)):
                 page, y = page + 1, self.top
                 if repeat_header and hr:
                     repeats.append({"page": page, "y": y})
