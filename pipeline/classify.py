@@ -896,8 +896,12 @@ def classify(doc: Document, settings=None) -> None:
         tpl_a = templates()[act_tpl or ("2021" if (doc.year or 0) >= 2021 else "2019")]
         streamed.update(stream_tables(doc, union, tpl_a, only=("active",)))
     for name, d in streamed.items():
-        if name not in decoded or _prefer_stream(d, decoded[name]):
+        if name not in decoded:
             decoded[name] = d
+            continue
+        keep, other = (d, decoded[name]) if _prefer_stream(d, decoded[name]) else (decoded[name], d)
+        _doubt_disagreements(keep, other)
+        decoded[name] = keep
     req_tpl = decoded.get("requests").template if "requests" in decoded else None
     doc.template = act_tpl or req_tpl or ("2021" if (doc.year or 0) >= 2021 else "2019")
     for name, d in decoded.items():
@@ -969,6 +973,19 @@ def _prefer_stream(st: Decoded, line: Decoded) -> bool:
     if n_st != n_line:
         return n_st > n_line
     return not st.placement and not st.missing and bool(line.missing or line.unreadable or line.placement)
+
+
+def _doubt_disagreements(keep: Decoded, other: Decoded) -> None:
+    """Two readings of one flattened table (line-based and stream): a cell they place
+    with different values, or that the other reading found printed but could not place,
+    is doubtful whichever reading is kept."""
+    doubtful = float(config("classify.yaml").get("stream", {}).get("doubtful", 0.5))
+
+    def value(cell):
+        return None if cell is None else parse_value(cell.text)[1]
+    for k, cell in keep.cells.items():
+        if (k in other.cells and value(other.cells[k]) != value(cell)) or k in other.unreadable:
+            keep.placement[k] = min(keep.placement.get(k, 1.0), doubtful)
 
 
 def make_field(key: str, cell: Cell | None, tpl: Template) -> Field:

@@ -417,20 +417,32 @@ def assignments(cost: list[list[int]], cap: int) -> tuple[int, list[list[int]], 
 
 # -- equations -------------------------------------------------------------------------------
 
-def _holds(values: dict, eqs) -> int:
-    """How many balance equations hold on these values (blank = 0; an equation with an
-    unknown term is not counted)."""
-    n = 0
-    for e in eqs:
-        try:
-            lhs = sum((values[k] or 0) for k in e.lhs if k in values)
-            rhs = sum((values[k] or 0) for k in e.rhs if k in values)
-        except TypeError:
+def _balance(values: dict, tpl: Template) -> tuple[int, int, set[str]]:
+    """(holding, broken, keys of the broken) balance equations of the tables these values
+    belong to, over the keys present (an absent term is left out, as the solver does;
+    blank = 0)."""
+    tables = {k.split("/")[0] for k in values}
+    held = broken = 0
+    keys: set[str] = set()
+    for e in tpl.expand_equations(set(values)):
+        if not all(k.split("/")[0] in tables for k in e.lhs + e.rhs):
             continue
-        if any(k not in values for k in e.lhs + e.rhs):
-            continue
-        n += abs(lhs - rhs) < 1e-6
-    return n
+        lhs = sum((values[k] or 0) for k in e.lhs)
+        rhs = sum((values[k] or 0) for k in e.rhs)
+        if abs(lhs - rhs) < 1e-6:
+            held += 1
+        else:
+            broken += 1
+            keys.update(e.lhs + e.rhs)
+    return held, broken, keys
+
+
+def _doubt_broken(out: StreamTable, keys: set[str]) -> None:
+    """Cells of a broken equation in a table read from a stream: a printed inconsistency,
+    or values dealt to the wrong column or row; either way a person looks."""
+    p = float(settings().get("broken_equation_placement", 0.9))
+    for k in keys & set(out.cells):
+        out.placement[k] = min(out.placement.get(k, 1.0), p)
 
 
 def _max_broken(kind: str) -> int:
@@ -506,12 +518,11 @@ def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
     best, maps, complete = assignments(cost, int(cfg.get("max_alignments", 500)))
     if not maps:
         return None
-    eqs = [e for e in tpl.expand_equations() if all(k.startswith("requests/") for k in e.lhs + e.rhs)]
     outcomes: dict[tuple, list[int]] = {}
     for mp in maps:
-        vals = _outcome(mp, vrows, keyed, cols)
-        outcomes.setdefault(tuple(sorted(vals.items())), mp)
-    scored = sorted(((_holds(dict(k), eqs), k, mp) for k, mp in outcomes.items()), key=lambda x: -x[0])
+        got = _outcome(mp, vrows, keyed, cols)
+        outcomes.setdefault(tuple(sorted(got.items())), mp)
+    scored = sorted(((_balance(dict(k), tpl)[0], k, mp) for k, mp in outcomes.items()), key=lambda x: -x[0])
     top = [x for x in scored if x[0] == scored[0][0]]
     mp = top[0][2]
     chosen = dict(top[0][1])
@@ -553,7 +564,8 @@ def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
                 out.placement[k] = 1.0 / len(vs)
         out.warnings.append(f"requests: {n_alt} alignments of values to rows fit alike; "
                             f"{len(out.placement)} cells doubtful")
-    broken = len(eqs) - _holds(chosen, eqs) - sum(1 for e in eqs if any(k not in chosen for k in e.lhs + e.rhs))
+    _, broken, in_broken = _balance(chosen, tpl)
+    _doubt_broken(out, in_broken)
     if broken > _max_broken("requests"):
         for k in out.cells:
             out.placement[k] = min(out.placement.get(k, 1.0), float(cfg.get("doubtful", 0.5)))
@@ -569,10 +581,9 @@ def _block_order(vals: list[Item], keyed: list[str], cols: list[str], tpl: Templ
     R, W = len(keyed), len(cols)
     orders = {"rows": [vals[r * W:(r + 1) * W] for r in range(R)],
               "columns": [[vals[c * R + r] for c in range(W)] for r in range(R)]}
-    eqs = [e for e in tpl.expand_equations() if all(k.startswith("requests/") for k in e.lhs + e.rhs)]
     got = {name: {f"requests/{keyed[r]}/{c}": _value(it) for r, row in enumerate(rs) for c, it in zip(cols, row)}
            for name, rs in orders.items()}
-    score = {name: _holds(v, eqs) for name, v in got.items()}
+    score = {name: _balance(v, tpl)[0] for name, v in got.items()}
     best = max(score, key=score.get)
     doubt: set[str] = set()
     if len(set(score.values())) == 1:
@@ -673,9 +684,10 @@ def decode_appeals(text: str, tpl: Template) -> StreamTable | None:
     out = StreamTable("appeals", template=tpl.name)
     for k, it in zip(keys, vals):
         out.cells[k] = Cell(row=it.line, col=keys.index(k), text=it.text)
-    eqs = [e for e in tpl.expand_equations() if all(k.startswith("appeals/") for k in e.lhs + e.rhs)]
     got = {k: _value(it) for k, it in zip(keys, vals)}
-    if len(eqs) - _holds(got, eqs) > _max_broken("appeals"):
+    _, broken, in_broken = _balance(got, tpl)
+    _doubt_broken(out, in_broken)
+    if broken > _max_broken("appeals"):
         for k in keys:
             out.placement[k] = float(settings().get("doubtful", 0.5))
         out.warnings.append("appeals: stream values leave most equations broken; cells doubtful")
