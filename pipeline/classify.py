@@ -899,9 +899,10 @@ def classify(doc: Document, settings=None) -> None:
         if name not in decoded:
             decoded[name] = d
             continue
-        keep, other = (d, decoded[name]) if _prefer_stream(d, decoded[name]) else (decoded[name], d)
-        _doubt_disagreements(keep, other)
-        decoded[name] = keep
+        if _prefer_stream(d, decoded[name]):
+            decoded[name] = d
+        else:
+            _doubt_disagreements(decoded[name], d)
     req_tpl = decoded.get("requests").template if "requests" in decoded else None
     doc.template = act_tpl or req_tpl or ("2021" if (doc.year or 0) >= 2021 else "2019")
     for name, d in decoded.items():
@@ -976,9 +977,9 @@ def _prefer_stream(st: Decoded, line: Decoded) -> bool:
 
 
 def _doubt_disagreements(keep: Decoded, other: Decoded) -> None:
-    """Two readings of one flattened table (line-based and stream): a cell they place
-    with different values, or that the other reading found printed but could not place,
-    is doubtful whichever reading is kept."""
+    """The line-based reading of a flattened table kept over the stream's: a cell the two
+    place with different values, or that the stream found printed but could not place
+    (a row that lost empty cells), is doubtful."""
     doubtful = float(config("classify.yaml").get("stream", {}).get("doubtful", 0.5))
 
     def value(cell):
