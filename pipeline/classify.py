@@ -979,7 +979,8 @@ def _prefer_stream(st: Decoded, line: Decoded) -> bool:
 def _doubt_disagreements(keep: Decoded, other: Decoded) -> None:
     """The line-based reading of a flattened table kept over the stream's: a cell the two
     place with different values, or that the stream found printed but could not place
-    (a row that lost empty cells), is doubtful."""
+    (a row that lost empty cells), is doubtful; so is one the stream placed alike but
+    doubted (its equations broken)."""
     doubtful = float(config("classify.yaml").get("stream", {}).get("doubtful", 0.5))
 
     def value(cell):
@@ -987,6 +988,8 @@ def _doubt_disagreements(keep: Decoded, other: Decoded) -> None:
     for k, cell in keep.cells.items():
         if (k in other.cells and value(other.cells[k]) != value(cell)) or k in other.unreadable:
             keep.placement[k] = min(keep.placement.get(k, 1.0), doubtful)
+        elif k in other.placement:   # the same value, which the stream found doubtful to place
+            keep.placement[k] = min(keep.placement.get(k, 1.0), other.placement[k])
 
 
 def make_field(key: str, cell: Cell | None, tpl: Template) -> Field:
