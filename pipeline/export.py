@@ -47,7 +47,8 @@ def to_result(doc: Document) -> dict:
         "confidence": None if doc.confidence is None else round(float(doc.confidence), 6),
         "cells": cells,
         "checks": [{"equation": c.equation, "holds": c.holds,
-                    **({"lhs": c.lhs, "rhs": c.rhs} if c.lhs is not None else {})} for c in doc.checks],
+                    **({"lhs": c.lhs, "rhs": c.rhs} if c.lhs is not None else {}),
+                    **(getattr(c, "details", None) or {})} for c in doc.checks],  # narrative: kind, sentence …
         "errors": list(doc.errors),
         "tables": dict(doc.table_templates),
         "missing": [m for m in doc.missing if m["key"] not in cells],

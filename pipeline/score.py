@@ -247,7 +247,8 @@ def _is_text(doc: Document) -> bool:
 
 
 def score(doc: Document, model=None) -> None:
-    """Set every field's confidence, the document confidence and needs_review."""
+    """Set every field's confidence, the document confidence and needs_review (also for
+    a count the report's text states differently: crosscheck.narrative)."""
     cfg = settings()
     if not doc.fields:
         doc.confidence = None
@@ -286,3 +287,5 @@ def score(doc: Document, model=None) -> None:
     needs = any(float(c) < threshold for c in conf) or any(f.status == "conflict" for f in doc.fields.values())
     if needs and doc.status == "ok":
         doc.status = "needs_review"
+    from .crosscheck import narrative
+    narrative(doc)   # counts the text states against the final values: a mismatch is for review

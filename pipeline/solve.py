@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from . import crosscheck
 from .model import Check, Document
 from .templates import Equation, config, templates
 
@@ -103,7 +104,9 @@ class CellVar:
     conflict_cost: float = 0.0
 
 
-def _cell_var(f, cfg) -> CellVar:
+def _cell_var(f, cfg, prior: dict | None = None) -> CellVar:
+    """A cell's options; `prior` (value → likelihood ratio, from the report's text) reweights
+    the readings of a cell that is not locked, never adds a value."""
     raw = list(f.alternatives or [])
     if not raw and not f.illegible:
         raw = [(f.value, 1.0)]
@@ -117,6 +120,8 @@ def _cell_var(f, cfg) -> CellVar:
         if n is _BAD or not math.isfinite(p) or p <= 0:
             continue
         merged[n] = merged.get(n, 0.0) + min(p, 1.0)
+    if prior and merged and max(merged.values()) < cfg["lock_prob"]:
+        merged = crosscheck.apply_prior(merged, prior)
     ranked = sorted(merged.items(), key=lambda t: -t[1])
     top_val = _number(f.value)
     if not f.illegible and ranked and top_val is not _BAD and top_val not in merged:
@@ -409,7 +414,8 @@ def _solve(doc: Document) -> None:
                  for k in eq.lhs + eq.rhs):
             usable.append(eq)   # null not 0 here: only used when no term is blank
     in_eq = {k for eq in usable for k in eq.lhs + eq.rhs}
-    cells = {k: _cell_var(doc.fields[k], cfg) for k in in_eq}
+    priors = crosscheck.narrative_priors(doc)     # counts the report's text states
+    cells = {k: _cell_var(doc.fields[k], cfg, priors.get(k)) for k in in_eq}
     for key, f in doc.fields.items():
         if key not in cells:
             evidence[key] = {"gap": None, "in_equations": False}
