@@ -668,6 +668,35 @@ def _num(v):
     return int(f) if f.is_integer() and abs(f) < 2**53 and not isinstance(v, float) else f
 
 
+def _review_cross_checks(review: list[dict], cross_rows: list[dict], by_name: dict[str, dict]) -> None:
+    """Each cell of a cross-check that does not hold goes to the review queue (once), with
+    the check in its `check` column: both documents' cells for a year-over-year one."""
+    at = {(x["file"], x["key"]): x for x in review}
+    for c in cross_rows:
+        if c["holds"]:
+            continue
+        what = (f"{c['kind']}: {c['check']}: {c['source_a']} ({c['year_a']}) {c['keys_a']} = {c['value_a']}"
+                f" ≠ {c['source_b']} ({c['year_b']}) {c['keys_b']} = {c['value_b']}"
+                + (f" 「{c['sentence']}」" if c.get("sentence") else ""))
+        sides = [("a", c["file_a"], c["keys_a"])] + ([("b", c["file_b"], c["keys_b"])] if c["kind"] == "cross_year" else [])
+        for _, file, keys in sides:
+            r = by_name.get(file[:-len(".json")]) or {}
+            for key in keys.split(" + "):
+                cell = (r.get("cells") or {}).get(key)
+                if cell is None:
+                    continue
+                row = at.get((file, key))
+                if row is None:
+                    row = at[(file, key)] = {
+                        "source": r["source"]["path"], "agency": r.get("agency"), "year": r.get("year"),
+                        "template": r.get("template"), "key": key, "value": _num(cell.get("value")),
+                        "confidence": cell.get("confidence"), "status": cell.get("status"), "page": cell.get("page"),
+                        "doc_status": r.get("status"), "file": file, "text": cell.get("text", ""),
+                        "alternatives": json.dumps(cell.get("alternatives", []), ensure_ascii=False)}
+                    review.append(row)
+                row["check"] = "; ".join(x for x in (row.get("check"), what) if x)
+
+
 def _pct(xs: list[float], q: float) -> float | None:
     if not xs:
         return None
@@ -738,11 +767,16 @@ def _finish(entries, skipped, out: Path, outdir: OutDir, cfg, settings, fp, engi
         wide_rows.append(wide)
         docs.append({"name": name, "file": f"{name}.json", "result": r})
     keys = _key_order(all_keys)
+    from . import crosscheck     # the prose and year-over-year checks across the batch's results
+    year_checks = crosscheck.cross_year(results)
+    cross_rows = crosscheck.rows(results, year_checks)
+    _review_cross_checks(review, cross_rows, {name: r for name, r in results})
     review.sort(key=lambda x: (x["confidence"] if x["confidence"] is not None else -1, x["source"], x["key"]))
     long_cols = ["source", "agency", "year", "template", "key", "value", "confidence", "status", "page",
                  "doc_status", "file"]
     types = {"year": pa.int64(), "value": pa.float64(), "confidence": pa.float64(), "page": pa.int64()}
     o = {k: out / v for k, v in names.items() if isinstance(v, str) and k not in ("state_dir", "report_dir")}
+    o["cross_csv"] = out / crosscheck.settings()["cross_year"].get("output", "cross_checks.csv")
     written = {k: outdir.claim(v) for k, v in o.items()}    # where each goes (another name if not ours)
     _write_table(outdir, long_rows, long_cols, o.get("long_csv"), o.get("long_parquet"), types)
     wide_cols = ["file", "source", "sha256", "kind", "agency", "year", "template", "status", "confidence", "pages",
@@ -753,8 +787,9 @@ def _finish(entries, skipped, out: Path, outdir: OutDir, cfg, settings, fp, engi
     _write_table(outdir, [{(k[2:] if k.startswith("v:") else k): v for k, v in w.items()} for w in wide_rows],
                  [c[2:] if c.startswith("v:") else c for c in wide_cols], o.get("wide_csv"), o.get("wide_parquet"),
                  {(k[2:] if k.startswith("v:") else k): t for k, t in wtypes.items()})
-    review_cols = long_cols + ["text", "alternatives"]
+    review_cols = long_cols + ["text", "alternatives", "check"]
     _write_table(outdir, review, review_cols, o.get("review_csv"), None)
+    _write_table(outdir, cross_rows, crosscheck.COLUMNS, o.get("cross_csv"), None)
 
     n_docs = sum(status_counts.values())
     processed = sum(1 for e in entries if e.state == "job")
@@ -774,6 +809,11 @@ def _finish(entries, skipped, out: Path, outdir: OutDir, cfg, settings, fp, engi
                    "peak_total_workers_rss_mb": round(estats.peak_total_rss_mb, 1) if estats else None,
                    "worker_restarts": estats.restarts if estats else 0},
         "review_threshold": thr, "review_cells": len(review), "review_queue": review[:500],
+        "cross_checks": {"evaluated": len(cross_rows), "mismatches": sum(not c["holds"] for c in cross_rows),
+                         "by_kind": {k: {"evaluated": sum(c["kind"] == k for c in cross_rows),
+                                         "mismatches": sum(c["kind"] == k and not c["holds"] for c in cross_rows)}
+                                     for k in ("narrative", "cross_year")},
+                         "list": [c for c in cross_rows if not c["holds"]][:500]},
         "outputs": {k: outdir.rel(v) for k, v in written.items()},
         "warnings": outdir.warnings,
     }

@@ -220,7 +220,14 @@ def document_page(result: dict, sidecar: dict | None, thumbs: dict[str, str], th
                         f'<td>{_fmt_conf(c.get("confidence"))}</td><td>{_e(c.get("status"))}</td>'
                         f'<td>{_e(c.get("page"))}</td><td>{_e(c.get("text"))}</td><td>{_e(alts)}</td></tr>')
         body.append("</table>")
-    checks = [c for c in result.get("checks") or [] if not c.get("holds")]
+    told = [c for c in result.get("checks") or [] if c.get("kind") == "narrative"]
+    if told:
+        body.append(f"<h2>counts the text states ({len(told)})</h2><table class=list><tr><th>holds</th><th>key</th>"
+                    "<th>table</th><th>text</th><th>sentence</th></tr>" +
+                    "".join(f'<tr{"" if c.get("holds") else " class=flag"}><td>{"yes" if c.get("holds") else "NO"}</td>'
+                            f'<td>{_e(c.get("key"))}</td><td>{_e(c.get("value"))}</td><td>{_e(c.get("stated"))}</td>'
+                            f'<td>{_e(c.get("sentence"))}</td></tr>' for c in told) + "</table>")
+    checks = [c for c in result.get("checks") or [] if not c.get("holds") and c.get("kind") != "narrative"]
     if checks:
         body.append("<h2>equations that do not hold</h2><ul>" +
                     "".join(f"<li>{_e(c['equation'])}" + (f" ({_e(c.get('lhs'))} ≠ {_e(c.get('rhs'))})"
@@ -297,6 +304,22 @@ def write_report(outdir: OutDir, docs: list[dict], summary: dict, report_dir: Pa
            "<table class=list><tr><th>document</th><th>status</th><th>confidence</th><th>agency</th><th>year</th>"
            "<th>template</th><th>pages</th><th>cells</th><th>to review</th><th>duplicate of</th><th>reason</th></tr>",
            *html_rows, "</table>"]
+    cross = summary.get("cross_checks") or {}
+    if cross.get("evaluated"):
+        bad = cross.get("list") or []
+        doc.append(f"<h2>cross-checks: {cross.get('mismatches', 0)} of {cross['evaluated']} do not hold</h2>"
+                   "<p>Counts the reports' text states against their tables, and each agency's year N−1 "
+                   "against year N (cross_checks.csv). Printed values are never changed to make them hold.</p>")
+        if bad:
+            doc.append("<table class=list><tr><th>kind</th><th>check</th><th>agency</th><th>document (year)</th>"
+                       "<th>cells</th><th>value</th><th>against</th><th>cells</th><th>value</th></tr>" +
+                       "".join(f'<tr class=flag><td>{_e(c.get("kind"))}</td><td>{_e(c.get("check"))}</td>'
+                               f'<td>{_e(c.get("agency"))}</td><td>{_e(c.get("source_a"))} ({_e(c.get("year_a"))})</td>'
+                               f'<td>{_e(c.get("keys_a"))}</td><td>{_e(c.get("value_a"))}</td>'
+                               f'<td>{_e(c.get("source_b"))} ({_e(c.get("year_b"))})'
+                               + (f'<br>「{_e(c.get("sentence"))}」' if c.get("sentence") else "") + "</td>"
+                               f'<td>{_e(c.get("keys_b"))}</td><td>{_e(c.get("value_b"))}</td></tr>' for c in bad)
+                       + "</table>")
     if skipped:
         doc.append(f"<h2>not documents ({len(skipped)})</h2><ul>" +
                    "".join(f"<li>{_e(s['path'])}: {_e(s['reason'])}</li>" for s in skipped) + "</ul>")
