@@ -678,8 +678,8 @@ def _review_cross_checks(review: list[dict], cross_rows: list[dict], by_name: di
         what = (f"{c['kind']}: {c['check']}: {c['source_a']} ({c['year_a']}) {c['keys_a']} = {c['value_a']}"
                 f" ≠ {c['source_b']} ({c['year_b']}) {c['keys_b']} = {c['value_b']}"
                 + (f" 「{c['sentence']}」" if c.get("sentence") else ""))
-        sides = [("a", c["file_a"], c["keys_a"])] + ([("b", c["file_b"], c["keys_b"])] if c["kind"] == "cross_year" else [])
-        for _, file, keys in sides:
+        sides = [(c["file_a"], c["keys_a"])] + ([(c["file_b"], c["keys_b"])] if c["kind"] == "cross_year" else [])
+        for file, keys in sides:
             r = by_name.get(file[:-len(".json")]) or {}
             for key in keys.split(" + "):
                 cell = (r.get("cells") or {}).get(key)

@@ -63,14 +63,15 @@ _DIGIT = re.compile(r"\d")
 
 
 def _prose(text: str, cfg: dict) -> list[str]:
-    """Sentences of prose: table rows (pipes, tabs, short lines of numbers) are left out;
-    wrapped lines of a paragraph are joined; sentences end at 。；！？."""
+    """Sentences of prose: table rows (pipes, tabs; without punctuation: short lines or three
+    numbers apart) are left out; wrapped lines of a paragraph are joined; sentences end at 。；！？."""
     paras: list[str] = []
     cur = ""
     for raw in text.splitlines():
         line = raw.strip()
-        prose = bool(line) and not _TABLE_LINE.search(raw) and (
-            any(p in line for p in "，。；") or len(line) >= 20)
+        punct = any(p in line for p in "，。；")
+        numbers = sum(1 for t in line.split() if _number(t) is not None)
+        prose = bool(line) and not _TABLE_LINE.search(raw) and (punct or (len(line) >= 20 and numbers < 3))
         if not prose:
             if cur:
                 paras.append(cur)
