@@ -658,10 +658,14 @@ def decode_active(text: str, tpl: Template, sim) -> StreamTable | None:
                 out.cells[kk] = None if it is None else Cell(row=it.line, col=0, text=it.text)
                 if vrows[ki].doubt < 1:
                     out.placement[kk] = vrows[ki].doubt
-        for ri, sp in enumerate(spans):
-            if ri not in used:   # a row label with no values in its section: blanks, or lost values
+        if len(used) < len(spans):
+            # a row label with no values in its section: blanks, or values printed elsewhere
+            # (pdfminer reads a section column by column); which rows got which values is
+            # then a guess for the whole section
+            for ri, sp in enumerate(spans):
                 for kk in keys[sp.j]:
-                    out.cells[kk] = None
+                    if ri not in used:
+                        out.cells[kk] = None
                     out.placement[kk] = float(cfg.get("doubtful", 0.5))
         for kk in doubt if not complete or len(outcomes) > 1 else ():
             out.placement[kk] = float(cfg.get("doubtful", 0.5))
