@@ -63,15 +63,17 @@ _DIGIT = re.compile(r"\d")
 
 
 def _prose(text: str, cfg: dict) -> list[str]:
-    """Sentences of prose: table rows (pipes, tabs; without punctuation: short lines or three
-    numbers apart) are left out; wrapped lines of a paragraph are joined; sentences end at 。；！？."""
+    """Sentences of prose: a paragraph starts at a line with punctuation and goes on over long
+    wrapped lines; table rows (pipes, tabs, or no punctuation: a flattened PDF row such as
+    "申请数200件0013") are left out; sentences end at 。；！？."""
     paras: list[str] = []
     cur = ""
     for raw in text.splitlines():
         line = raw.strip()
         punct = any(p in line for p in "，。；")
         numbers = sum(1 for t in line.split() if _number(t) is not None)
-        prose = bool(line) and not _TABLE_LINE.search(raw) and (punct or (len(line) >= 20 and numbers < 3))
+        # a paragraph starts at a line with punctuation; a long line without any only continues one
+        prose = bool(line) and not _TABLE_LINE.search(raw) and (punct or (cur and len(line) >= 20 and numbers < 3))
         if not prose:
             if cur:
                 paras.append(cur)
@@ -149,8 +151,9 @@ def _match(fact: dict, clause: list[str], sentence: str, cfg: dict) -> int | Non
         if value is None and tok_n[-1:] in units:
             value = _number(tok_n[:-1])
             unit_next = tok_n[-1]
-        if value is None or unit_next not in units:
-            continue
+        after = rest[num_at + 2] if num_at + 2 < len(rest) else ""
+        if value is None or unit_next not in units or _DIGIT.match(after):
+            continue   # no unit, or cells glued together ("0件0013"): a table, not prose
         if _has(fact.get("object_none", []), obj):
             continue
         if fact.get("object_any"):

@@ -43,6 +43,10 @@ def test_statements_not_found_where_they_are_not():
     assert facts("| 一、本年新收政府信息公开申请数量 | 4 | 0 | 2 | 0 | 2 | 0 | 8件 |") == []
     assert facts("一、本年新收政府信息公开申请数\t2\t0\t0件\t0\t0\t1\t3") == []
     assert facts("申请人未收到答复。") == []
+    # a digital PDF's text layer glues a table row's cells: "2", "0", "0件" → "200件"
+    assert facts("本报告所列数据，统计期限如下。\n一、本年新收政府信息公开申请数200件0013二、上年结转政府信息"
+                 "公开申请数量0000000\n") == []
+    assert facts("其中，新收政府信息公开申请数2件0013件。") == []
     assert facts("主动公开政府信息 28 条。") == []          # no table cell holds this count
 
 
