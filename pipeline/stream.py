@@ -669,10 +669,51 @@ def decode_active(text: str, tpl: Template, sim) -> StreamTable | None:
                     out.placement[kk] = float(cfg.get("doubtful", 0.5))
         for kk in doubt if not complete or len(outcomes) > 1 else ():
             out.placement[kk] = float(cfg.get("doubtful", 0.5))
+    alt = _active_by_windows(items, tpl, sim)
+    if _sure_cells(alt) > _sure_cells(out):
+        out = alt
     for kk in tpl.keys("active"):
         if kk not in out.cells:
             out.missing[kk] = "row not found in the flattened text"
     return out if out.cells else None
+
+
+def _sure_cells(t: StreamTable) -> int:
+    return sum(1 for k in t.cells if t.placement.get(k, 1.0) >= 1.0)
+
+
+def _active_by_windows(items: list[Item], tpl: Template, sim) -> StreamTable:
+    """The active table as one sequence of rows, every section's rows in template order,
+    section titles ignored (pdftotext's default mode may print them after the rows): a
+    row's values are the tokens between its label and the next row's label, placed when
+    they are exactly one per column."""
+    cfg = settings()
+    seq = [(sec, r) for sec in tpl.sections for r in sec.rows]
+    out = StreamTable("active", template=tpl.name)
+
+    def row_sim(t: str, j: int) -> float:
+        sec, r = seq[j]
+        return sim(t, f"active.row:{sec.key}.{r.key}")
+    spans = label_rows([it for it in items if it.kind == "F" and not _SECTION.search(it.text)], [r for _, r in seq],
+                       row_sim, [float(cfg.get("skip_expected", 0.4))] * len(seq))
+    for n, sp in enumerate(spans):
+        sec, r = seq[sp.j]
+        cols = [c.key for c in sec.columns]
+        end = spans[n + 1].first if n + 1 < len(spans) else len(items)
+        vals = [it for it in items[sp.first:end] if it.kind == "V"]
+        keys = [f"active/{sec.key}.{r.key}/{c}" for c in cols]
+        if len(vals) == len(cols):
+            for kk, it in zip(keys, vals):
+                out.cells[kk] = Cell(row=it.line, col=0, text=it.text)
+        elif not vals:     # blanks, or values printed elsewhere
+            for kk in keys:
+                out.cells[kk] = None
+                out.placement[kk] = _label_only()
+    return out
+
+
+def _label_only() -> float:
+    return float(config("classify.yaml").get("label_only_row_placement", 0.9))
 
 
 def decode_appeals(text: str, tpl: Template) -> StreamTable | None:
