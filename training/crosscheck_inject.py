@@ -5,7 +5,8 @@ From every flattened text report with known printed values (the samples' *.text.
 
 * `<stem>.narr_ok.txt`: a sentence stating the report's own counts (收到/办结申请, 行政复议,
   行政诉讼) inserted after the title — every narrative check should hold;
-* `<stem>.narr_bad.txt`: the same sentence with one count off by a few — one mismatch each;
+* `<stem>.narr_bad.txt`: the same sentence with one count 3 too high (each fact in turn) —
+  one mismatch each;
 * `<stem>.next_ok.txt`: the report one year on (人民政府 written 政府), its 上年结转 row = this year's 结转下年度 and (2019 template) its
   上一年项目数量 = this year's 上一年项目数量 + 增/减 — every cross-year check should hold;
 * `<stem>.next_bad.txt`: the same with one carried-over cell (and the total) changed — a
@@ -37,6 +38,17 @@ ACTIVE_2019 = ["art20_5.admin_license", "art20_5.other_services", "art20_6.admin
 ACTIVE_LABELS = {"art20_5.admin_license": "行政许可", "art20_5.other_services": "其他对外管理服务事项",
                  "art20_6.admin_penalty": "行政处罚", "art20_6.admin_coercion": "行政强制",
                  "art20_8.admin_fees": "行政事业性收费"}
+
+
+# how reports word the counts (from real reports); each source gets one wording in turn
+WORDINGS = {
+    "received": ["全年共收到政府信息公开申请{n}件", "本年度新收政府信息公开申请{n}件",
+                 "共受理依申请公开信息{n}条", "全年共收到政府信息依申请公开申请 {n} 件"],
+    "closed": ["办结政府信息公开申请{n}件", "已办结{n}件", "按时办结各类申请{n}件"],
+    "review": ["因政府信息公开被申请行政复议{n}件", "发生政府信息公开行政复议案件{n}起",
+               "收到行政复议申请 {n} 件"],
+    "litigation": ["被提起行政诉讼{n}件", "行政诉讼{n}件", "涉及政府信息公开的行政诉讼案件{n}起"],
+}
 
 
 def sources() -> list[tuple[Path, dict]]:
@@ -109,16 +121,21 @@ def make_batch(folder: Path, only: list[str] | None = None) -> dict:
         shutil.copy(txt, folder / f"{stem}.txt")
         plan[stem] = {"kind": "clean"}
         # narrative: one sentence with the report's own counts, then one with a count off
+        say = lambda fact, n: WORDINGS[fact][len(plan) % len(WORDINGS[fact])].format(n=n)  # noqa: E731
         parts, facts = [], []
         if "requests/new_received/total" in v:
-            parts.append(f"全年共收到政府信息公开申请{_n(v['requests/new_received/total'])}件")
+            parts.append(say("received", _n(v["requests/new_received/total"])))
             facts.append(("requests received", _n(v["requests/new_received/total"])))
         if "requests/total/total" in v:
-            parts.append(f"办结政府信息公开申请{_n(v['requests/total/total'])}件")
+            parts.append(say("closed", _n(v["requests/total/total"])))
             facts.append(("requests closed", _n(v["requests/total/total"])))
         if "appeals/review/total" in v:
-            parts.append(f"因政府信息公开被申请行政复议{_n(v['appeals/review/total'])}件")
+            parts.append(say("review", _n(v["appeals/review/total"])))
             facts.append(("administrative review", _n(v["appeals/review/total"])))
+        lit = ["appeals/litigation_direct/total", "appeals/litigation_after_review/total"]
+        if all(k in v for k in lit):
+            parts.append(say("litigation", sum(_n(v[k]) for k in lit)))
+            facts.append(("administrative litigation", sum(_n(v[k]) for k in lit)))
         if parts:
             lines = text.split("\n")
             at = next(i for i, l in enumerate(lines) if info["agency"] in l and str(info["year"]) in l) \
@@ -127,8 +144,10 @@ def make_batch(folder: Path, only: list[str] | None = None) -> dict:
             (folder / f"{stem}.narr_ok.txt").write_text("\n".join(lines[:at + 1] + ["", ok, ""] + lines[at + 1:]),
                                                        encoding="utf-8")
             plan[f"{stem}.narr_ok"] = {"kind": "narr_ok", "facts": facts}
-            fact, value = facts[0]
-            bad = ok.replace(f"{value}件", f"{value + 3}件", 1)
+            i = len([p for p in plan.values() if p["kind"] == "narr_bad"]) % len(facts)   # each fact in turn
+            fact, value = facts[i]
+            bad = "，".join(part if j != i else re.sub(r"\d+", str(value + 3), part)
+                           for j, part in enumerate(parts)) + "。"
             (folder / f"{stem}.narr_bad.txt").write_text("\n".join(lines[:at + 1] + ["", bad, ""] + lines[at + 1:]),
                                                         encoding="utf-8")
             plan[f"{stem}.narr_bad"] = {"kind": "narr_bad", "fact": fact, "stated": value + 3}
