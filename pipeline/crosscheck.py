@@ -70,7 +70,7 @@ def _prose(text: str, cfg: dict) -> list[str]:
     cur = ""
     for raw in text.splitlines():
         line = raw.strip()
-        punct = any(p in line for p in "，。；")
+        punct = any(p in line for p in "，,。；;")   # the text is NFKC'd: "，" is ","
         numbers = sum(1 for t in line.split() if _number(t) is not None)
         # a paragraph starts at a line with punctuation; a long line without any only continues one
         prose = bool(line) and not _TABLE_LINE.search(raw) and (punct or (cur and len(line) >= 20 and numbers < 3))
@@ -146,12 +146,11 @@ def _match(fact: dict, clause: list[str], sentence: str, cfg: dict) -> int | Non
             continue
         obj = rest[:num_at]
         tok_n = rest[num_at]
-        value = _number(tok_n)
-        unit_next = rest[num_at + 1] if num_at + 1 < len(rest) else ""
-        if value is None and tok_n[-1:] in units:
-            value = _number(tok_n[:-1])
-            unit_next = tok_n[-1]
-        after = rest[num_at + 2] if num_at + 2 < len(rest) else ""
+        value, at_unit = _number(tok_n), num_at + 1
+        if value is None and tok_n[-1:] in units:     # "12件" as one token
+            value, at_unit = _number(tok_n[:-1]), num_at
+        unit_next = (rest[at_unit] if at_unit < len(rest) else "") if at_unit > num_at else tok_n[-1]
+        after = rest[at_unit + 1] if at_unit + 1 < len(rest) else ""
         if value is None or unit_next not in units or _DIGIT.match(after):
             continue   # no unit, or cells glued together ("0件0013"): a table, not prose
         if _has(fact.get("object_none", []), obj):
