@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .ocr import CTCDecoder, RecResult, candidates
+from .ocr import CTCDecoder, RecResult, candidates, session_options
 from .pdf import config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,11 +56,8 @@ class DigitReader:
         path = Path(path or ROOT / _cfg().get("model", "models/digits/digits.onnx"))
         if not path.is_absolute():
             path = ROOT / path
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-        so.log_severity_level = 3
-        self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(str(path), session_options(threads),
+                                            providers=["CPUExecutionProvider"])
         meta = self.session.get_modelmeta().custom_metadata_map
         self.alphabet = meta["alphabet"]
         self.max_w = int(meta.get("max_width", 512))

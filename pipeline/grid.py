@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 
+from .cost import lap
 from .model import Cell, Document, Page, Table, Word
 from .ocr import candidates, get_engine, is_numeric_text, normalise_text, parse_value
 from .pdf import config
@@ -478,7 +479,10 @@ def build_table(page: Page, grey: np.ndarray, rules: np.ndarray, bbox_px, raw: l
         if ok:
             jobs.append((cell, len(lines)))
             crops += lines
+    lap(page, "cells")
     results = engine.recognise(crops) if crops else []
+    page.cost.crops += len(crops)
+    lap(page, "recognise")
     i = 0
     for cell, n in jobs:
         rs = results[i:i + n]
@@ -493,6 +497,7 @@ def build_table(page: Page, grey: np.ndarray, rules: np.ndarray, bbox_px, raw: l
     table = Table(cells=cells, page=page.number, pages=[page.number],
                   bbox=tuple(round(v / s, 2) for v in bbox_px), aligned=True)
     _assign_readings(table, inked)
+    lap(page, "readings")
     return table
 
 
@@ -591,6 +596,10 @@ def recover_page(page: Page, engine) -> None:
     px_per_pt = s if page.unit == "pt" else 200 / 72.0       # images: assume ~200 dpi scans
     use_text = page.text_layer == "trusted"
     binv = binarise(grey)
+    if not use_text and np.count_nonzero(binv) < _cfg()["blank_ink_share"] * binv.size:
+        page.cost.kind = "blank"      # nothing printed: no rules, no title to read
+        lap(page, "lines")
+        return
     if not use_text:
         angle = estimate_skew(binv)
         if abs(angle) >= 0.1:
@@ -599,9 +608,11 @@ def recover_page(page: Page, engine) -> None:
             page.skew = round(angle, 3)
     hor, ver = line_masks(binv, px_per_pt)
     tables = find_tables(hor, ver)
+    lap(page, "lines")
     if tables and not use_text:
         rules = cv2.dilate(cv2.bitwise_or(hor, ver), np.ones((3, 3), np.uint8))
         rot = _orientation(grey, [c for _, cs in tables for c in cs], rules, engine, px_per_pt)
+        lap(page, "orientation")
         if rot:
             grey = np.ascontiguousarray(np.rot90(grey, k=rot // 90))
             page.rotation = (page.rotation + rot) % 360
@@ -613,8 +624,11 @@ def recover_page(page: Page, engine) -> None:
     page.image = grey
     rules = cv2.dilate(cv2.bitwise_or(hor, ver), np.ones((3, 3), np.uint8))
     page.rulings = _segments(hor, ver, s)
+    page.cost.kind = "table" if tables else "text"
+    lap(page, "lines")
     page.tables = [build_table(page, grey, rules, bbox, raw, engine, use_text) for bbox, raw in tables]
     _titles_and_text(page, grey, engine, use_text)
+    lap(page, "text")
 
 
 def _titles_and_text(page: Page, grey: np.ndarray, engine, use_text: bool) -> None:
@@ -763,13 +777,25 @@ def _col_edges(t: Table) -> list[float]:
     return [float(np.median(v)) for _, v in sorted(edges.items())]
 
 
-def recover(doc: Document, settings=None) -> None:
-    """Find and read the tables of every page that has an image."""
+def recover(doc: Document, settings=None, keep_images: bool = False) -> None:
+    """Find and read the tables of every page that has an image, one page at a time.
+
+    A lazily read page is rendered here, and the pixels of a page without a table are
+    freed as soon as its grid is done (only table pages are drawn later: report pictures,
+    `gouji inspect`), so a long scan never sits in memory whole. `keep_images` keeps them.
+    """
     name = getattr(settings, "ocr_engine", None) or "rapidocr"
     engine = None
     t_ocr = 0.0
     for page in doc.pages:
-        if page.image is None:
+        page.cost.start()
+        try:
+            img = page.image
+        except Exception as e:        # a page pdfium cannot render: as when reading it
+            doc.fail(f"could not render the PDF: page {page.number}: {type(e).__name__}: {e}")
+            return
+        lap(page, "rasterise")
+        if img is None:
             continue
         if engine is None:
             engine = get_engine(name)
@@ -789,6 +815,8 @@ def recover(doc: Document, settings=None) -> None:
             recover_page(page, engine)
         finally:
             engine.recognise = rec
+        if not page.tables and not keep_images:
+            page.image = None
     join_continued(doc)
     doc.timings["ocr"] = doc.timings.get("ocr", 0.0) + t_ocr
     if not doc.text:      # scans: the OCR'd title and table titles, for template/agency/year

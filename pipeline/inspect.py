@@ -145,7 +145,7 @@ def inspect_file(path, page: int | None = None, out=None, settings=None, every_p
         for p in doc.pages:
             if p.number not in keep:
                 p.image = None
-    grid.recover(doc, settings)
+    grid.recover(doc, settings, keep_images=True)     # every page may be drawn
     from .layout import fill
     fill(doc)
     chosen = ([p for p in doc.pages if p.number == page] if page is not None

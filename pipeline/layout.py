@@ -99,7 +99,8 @@ def page_layout(page: Page, tables: list[Table] | None = None) -> "lp.Layout":
 
 
 def fill(doc: Document) -> None:
-    """Set `page.layout` on every page that has an image or a text layer.
+    """Set `page.layout` on every page of a PDF or image (whether or not its pixels are
+    still held: the grid stage frees those of pages without a table) or with a text layer.
 
     The regions are for people and tools, not for the result: without layoutparser the
     pages keep an empty layout and extraction goes on."""
@@ -108,5 +109,5 @@ def fill(doc: Document) -> None:
         return
     tables = doc.tables
     for p in doc.pages:
-        if p.image is not None or p.text_layer != "none":
+        if p.unit in ("pt", "px") or p.text_layer != "none":
             p.layout = page_layout(p, tables)

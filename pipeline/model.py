@@ -87,10 +87,36 @@ class Page:
     rotation: int = 0                # degrees applied to make the page upright
     skew: float = 0.0
     text_layer: str = "none"         # none | trusted | untrusted
-    image: Any = None                # numpy array, not serialised
+    image: Any = None                # numpy array, not serialised; see `render`
     layout: Any = field(default_factory=list)  # lp.Layout of regions once the grid stage ran
                                      # (pipeline/layout.py); a plain [] until then: importing
                                      # layoutparser costs ~2 s (pandas), text inputs skip it
+    # () -> image for a page read lazily (scanned PDF pages): `image` is rendered on first
+    # use, so a long scan is never rasterised all at once (issue #15). Setting `image`
+    # (None included) replaces it for good: `page.image = None` frees a page or skips it.
+    render: Any = field(default=None, repr=False, compare=False)
+    cost: Any = field(default=None, repr=False, compare=False)  # cost.PageCost: CPU per stage
+
+    def __post_init__(self):
+        if self.cost is None:
+            from .cost import PageCost
+            self.cost = PageCost()
+
+
+def _get_image(page: "Page"):
+    img = page.__dict__.get("_image")
+    if img is None and page.render is not None:
+        img = page.__dict__["_image"] = page.render()
+        page.render = None
+    return img
+
+
+def _set_image(page: "Page", value) -> None:
+    page.__dict__["_image"] = value
+    page.__dict__["render"] = None
+
+
+Page.image = property(_get_image, _set_image, doc="The page's grey image; rendered on first use when lazy.")
 
 
 @dataclass

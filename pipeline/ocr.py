@@ -19,6 +19,7 @@ import math
 import os
 import re
 import shutil
+import sys
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -252,6 +253,21 @@ def ort_threads(cfg: dict) -> int:
         return int(cfg["threads"])
 
 
+def session_options(threads: int):
+    """onnxruntime options for our recognisers: `threads` intra-op threads that sleep when
+    idle (spinning threads burn a core waiting for work: CPU a parallel worker needs), and no
+    memory arena (inputs change shape with every batch; the arena kept the largest one's
+    memory for good, hundreds of MB per worker)."""
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.log_severity_level = 3
+    so.enable_cpu_mem_arena = False
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return so
+
+
 class RapidOCREngine(OCREngine):
     """PP-OCRv6 small recogniser from the rapidocr wheel, run on our own ORT session."""
     name = "rapidocr"
@@ -261,16 +277,16 @@ class RapidOCREngine(OCREngine):
         import rapidocr
         cfg = config()["engines"]["rapidocr"]
         self.model_dir = Path(rapidocr.__file__).parent / "models"
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = ort_threads(cfg)
-        so.inter_op_num_threads = 1
-        so.log_severity_level = 3
-        self.session = ort.InferenceSession(str(self.model_dir / cfg["rec_model"]), so,
+        self.session = ort.InferenceSession(str(self.model_dir / cfg["rec_model"]),
+                                            session_options(ort_threads(cfg)),
                                             providers=["CPUExecutionProvider"])
         meta = self.session.get_modelmeta().custom_metadata_map
         chars = meta["character"].splitlines()
         self.decoder = CTCDecoder(["<blank>"] + chars + [" "])
         self.batch = cfg["batch"]
+        # and at most this many padded pixels of width per call: memory grows with
+        # crops × width (the output alone is width/8 steps × 18k characters per crop)
+        self.batch_width = cfg.get("batch_width", 0)
         # each width-sorted batch is padded to its own widest crop, but never below
         # min_width: the recogniser's cost grows with the width (docs/ocr.md, "Speed")
         self.min_wh = cfg.get("min_width", 320) / 48
@@ -281,25 +297,40 @@ class RapidOCREngine(OCREngine):
 
     def raw(self, crops: list[np.ndarray]) -> list[np.ndarray]:
         """Per-crop (T, C) probabilities, padding steps trimmed."""
-        out: list[np.ndarray | None] = [None] * len(crops)
+        return self._run(crops, np.copy)
+
+    def recognise(self, crops: list[np.ndarray]) -> list[RecResult]:
+        return self._run(crops, self.decoder.decode) if crops else []
+
+    def _run(self, crops: list[np.ndarray], take) -> list:
+        """take(probabilities) of every crop, batch by batch: each batch's output (steps ×
+        18k characters per crop) is let go before the next, never held for a whole page."""
+        out: list = [None] * len(crops)
         crops = [_to_bgr(c) for c in crops]
         ratios = [c.shape[1] / max(1, c.shape[0]) for c in crops]
-        order = np.argsort(ratios)
-        for b in range(0, len(crops), self.batch):
-            ids = order[b:b + self.batch]
+        order = list(np.argsort(ratios))
+        for ids in self.batches(order, ratios):
             max_wh = max(self.min_wh, max(ratios[i] for i in ids))
             x = np.stack([_resize_norm(crops[i], max_wh) for i in ids])
             y = self.session.run(None, {self.input: x})[0]
             T = y.shape[1]
             for k, i in enumerate(ids):
                 keep = min(T, int(math.ceil(T * ratios[i] / max_wh)) + 2)
-                out[i] = y[k, :keep]
-        return out  # type: ignore[return-value]
+                out[i] = take(y[k, :keep])
+            del x, y
+        return out
 
-    def recognise(self, crops: list[np.ndarray]) -> list[RecResult]:
-        if not crops:
-            return []
-        return [self.decoder.decode(p) for p in self.raw(crops)]
+    def batches(self, order: list[int], ratios: list[float]):
+        """Width-sorted batches of at most `batch` crops and `batch_width` padded pixels."""
+        ids: list[int] = []
+        for i in order:
+            w = max(self.min_wh, ratios[i]) * 48
+            if ids and (len(ids) >= self.batch or (self.batch_width and w * (len(ids) + 1) > self.batch_width)):
+                yield ids
+                ids = []
+            ids.append(i)
+        if ids:
+            yield ids
 
     def read_lines(self, image: np.ndarray) -> list[Word]:
         """Detect text lines (PP-OCRv6 det) and read them with our recogniser."""
@@ -459,9 +490,28 @@ class PaddleEngine(OCREngine):
         return [Word(r.text, b, r.score) for r, b in zip(self.recognise(crops), boxes) if r.text]
 
 
+@functools.lru_cache(maxsize=1)
+def return_freed_memory() -> None:
+    """Make glibc give large freed blocks back to the OS (Linux; elsewhere nothing).
+
+    Why: recognising a page allocates and frees tens of MB per batch; glibc's default
+    raises its mmap threshold after the first such free, so later blocks come from the
+    heap, stay mapped and fragment: a worker's RSS grew page after page (docs/speed.md).
+    A fixed threshold (`memory.mmap_threshold_kb`) keeps big blocks on mmap."""
+    kb = config().get("memory", {}).get("mmap_threshold_kb", 0)
+    if not kb or not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6").mallopt(-3, int(kb) * 1024)      # -3 = M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
+
 @functools.lru_cache(maxsize=4)
 def get_engine(name: str = "rapidocr") -> OCREngine:
     """One engine per process (sessions are expensive to build)."""
+    return_freed_memory()
     if name == "rapidocr":
         return RapidOCREngine()
     if name == "paddle":

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+import time
 import unicodedata
 from pathlib import Path
 
@@ -156,7 +157,11 @@ def _start(path: Path, kind: str, settings, sha256: str | None) -> tuple[Documen
 
 
 def read_pdf(path: str | Path, settings=None, sha256: str | None = None) -> Document:
-    """Render every page (grey, settings.dpi) and judge each page's text layer."""
+    """Pages of a PDF (grey at settings.dpi) with each page's text layer judged.
+
+    A page with characters is rendered now (its text layer is judged against the ink); a
+    page without (a scan) is rendered only when first used (`Page.render`), so the grid
+    stage holds one scanned page's pixels at a time."""
     import pypdfium2 as pdfium
     path = Path(path)
     doc, max_pages, max_pixels = _start(path, "scanned_pdf", settings, sha256)
@@ -190,14 +195,19 @@ def read_pdf(path: str | Path, settings=None, sha256: str | None = None) -> Docu
                 w, h = page.get_size()
                 if w * h * scale * scale > max_pixels:
                     return doc.fail(f"page {i + 1} is too large to render ({w:.0f}×{h:.0f} pt)")
-                bitmap = page.render(scale=scale)
-                grey = to_grey(np.asarray(bitmap.to_pil().convert("RGB")))
-                bitmap.close()
                 chars = _text_chars(page, w, h)
-                verdict, why = judge_text_layer(chars, grey, scale)
-                p = Page(number=i + 1, width=float(w), height=float(h), unit="pt",
-                         words=chars if verdict != "none" else [], image=grey, text_layer=verdict)
+                p = Page(number=i + 1, width=float(w), height=float(h), unit="pt")
                 p.scale = scale           # pixels per page unit of `image`
+                grey = None
+                if chars:                 # judging a text layer needs the picture: render now
+                    c0 = time.process_time()
+                    p.image = grey = _render(page, scale)
+                    p.cost.cpu["rasterise"] = time.process_time() - c0
+                else:                     # a scan: rendered when the grid stage reaches it
+                    p.render = functools.partial(render_page, str(path), i, scale)
+                verdict, why = judge_text_layer(chars, grey, scale)
+                p.text_layer = verdict
+                p.words = chars if verdict != "none" else []
                 doc.pages.append(p)
                 if verdict == "trusted":
                     texts.append(_lines_text(chars))
@@ -214,6 +224,28 @@ def read_pdf(path: str | Path, settings=None, sha256: str | None = None) -> Docu
     if with_text and all(p.text_layer == "trusted" for p in doc.pages):
         doc.source.kind = "digital_pdf"
     return doc
+
+
+def _render(page, scale: float) -> np.ndarray:
+    bitmap = page.render(scale=scale)
+    try:
+        return to_grey(np.asarray(bitmap.to_pil().convert("RGB")))
+    finally:
+        bitmap.close()
+
+
+def render_page(path: str, index: int, scale: float) -> np.ndarray:
+    """One PDF page as a grey image: what a lazily read page renders when first used."""
+    import pypdfium2 as pdfium
+    pdf = pdfium.PdfDocument(path)
+    try:
+        page = pdf[index]
+        try:
+            return _render(page, scale)
+        finally:
+            page.close()
+    finally:
+        pdf.close()
 
 
 def _lines_text(chars: list[Word]) -> str:
@@ -247,6 +279,7 @@ def read_image(path: str | Path, settings=None, sha256: str | None = None) -> Do
             if n > max_pages:
                 return doc.fail(f"the image has {n} pages, more than the limit of {max_pages}")
             for i, frame in enumerate(ImageSequence.Iterator(im)):
+                c0 = time.process_time()
                 w, h = frame.size
                 if w * h > max_pixels:
                     return doc.fail(f"image page {i + 1} is too large ({w}×{h} pixels, "
@@ -259,6 +292,7 @@ def read_image(path: str | Path, settings=None, sha256: str | None = None) -> Do
                 p = Page(number=i + 1, width=float(grey.shape[1]), height=float(grey.shape[0]),
                          unit="px", image=grey, text_layer="none")
                 p.scale = 1.0
+                p.cost.cpu["rasterise"] = time.process_time() - c0
                 doc.pages.append(p)
     except Exception as e:
         return doc.fail(f"not a readable image ({type(e).__name__}: {e})")

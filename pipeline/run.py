@@ -11,6 +11,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import cost
 from .model import Document, Source
 
 
@@ -51,20 +52,28 @@ def extract(path: str | Path, settings: Settings | None = None) -> Document:
     return doc
 
 
-def _timed(doc: Document, name: str, fn, *args):
+def _timed(doc: Document, name: str, fn, *args, cpu: bool = True):
+    """Wall seconds into doc.timings[name], CPU seconds into cpu_<name> (`cpu`=False for
+    the grid stage, whose CPU is counted per page and stage: pipeline/cost.py)."""
     t = time.perf_counter()
+    c = time.process_time()
     out = fn(*args)
+    if cpu:
+        cost.add(doc, name, time.process_time() - c)
     doc.timings[name] = doc.timings.get(name, 0.0) + time.perf_counter() - t
     return out
 
 
 def _run_stages(doc: Document, settings: Settings) -> None:
     from . import classify
-    if any(p.image is not None for p in doc.pages):
+    if any(p.render is not None or p.image is not None for p in doc.pages):
         from . import grid
-        _timed(doc, "grid", grid.recover, doc, settings)
+        _timed(doc, "grid", grid.recover, doc, settings, cpu=False)
+        cost.page_totals(doc)
+        if doc.status == "failed":
+            return
         from . import layout        # regions as lp.Layout for people and tools; not in the result JSON
-        layout.fill(doc)
+        _timed(doc, "regions", layout.fill, doc)
     _timed(doc, "classify", classify.classify, doc, settings)
     if doc.status in ("failed", "unsupported_template", "no_tables"):
         return

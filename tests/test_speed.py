@@ -1,0 +1,115 @@
+"""Issue #15 behaviour (not timings): scanned pages are rasterised lazily and freed after
+the grid stage, a page without a table gets no cell recognition, a blank page nothing,
+and every page's CPU is charged to its stages."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline import grid
+from pipeline.cost import PAGE_STAGES
+from pipeline.model import Document, Page, Source
+from pipeline.ocr import RecResult, get_engine
+from pipeline.pdf import read_pdf
+from tablefix import make_pdf, scan
+
+
+class CountingEngine:
+    """A recogniser that reads nothing and counts what it was asked."""
+    name = "counting"
+
+    def __init__(self):
+        self.crops = 0
+        self.read_lines_calls = 0
+
+    def recognise(self, crops):
+        self.crops += len(crops)
+        return [RecResult("", 0.0) for _ in crops]
+
+    def read_lines(self, image):
+        self.read_lines_calls += 1
+        return []
+
+
+def _text_page(number: int) -> Page:
+    """A page of plain text lines (no rules), grey, 200 dpi A4."""
+    import cv2
+    img = np.full((2339, 1654), 255, np.uint8)
+    for k in range(25):
+        cv2.putText(img, "text line without any table " * 2, (150, 200 + 70 * k),
+                    cv2.FONT_HERSHEY_SIMPLEX, 1.0, 0, 2)
+    p = Page(number=number, width=595.0, height=842.0, unit="pt", image=img)
+    p.scale = 200 / 72
+    return p
+
+
+def _blank_page(number: int) -> Page:
+    rng = np.random.default_rng(0)
+    img = np.clip(rng.normal(240, 4, (2339, 1654)), 0, 255).astype(np.uint8)
+    p = Page(number=number, width=595.0, height=842.0, unit="pt", image=img)
+    p.scale = 200 / 72
+    return p
+
+
+@pytest.fixture()
+def counting(monkeypatch):
+    eng = CountingEngine()
+    monkeypatch.setattr(grid, "get_engine", lambda name: eng)
+    return eng
+
+
+def test_text_and_blank_pages_get_no_cell_recognition(counting):
+    doc = Document(Source("x.pdf", kind="scanned_pdf"), pages=[_text_page(2), _blank_page(3)])
+    grid.recover(doc)
+    text, blank = doc.pages
+    assert text.cost.kind == "text" and blank.cost.kind == "blank"
+    assert counting.crops == 0 and counting.read_lines_calls == 0   # page text only on page 1
+    assert not text.tables and not blank.tables
+    assert text.image is None and blank.image is None               # freed after the grid stage
+    assert set(text.cost.cpu) <= set(PAGE_STAGES) and "lines" in text.cost.cpu
+
+
+def test_a_text_first_page_reads_only_its_top_for_the_title(counting):
+    doc = Document(Source("x.pdf", kind="scanned_pdf"), pages=[_text_page(1)])
+    grid.recover(doc)
+    assert counting.read_lines_calls == 1 and counting.crops == 0
+
+
+@pytest.fixture(scope="module")
+def scanned(tmp_path_factory):
+    d = tmp_path_factory.mktemp("speed")
+    make_pdf(d / "two.pdf", seed=4, pages=2, n_rows=50)
+    scan(d / "two.pdf", d / "scan.pdf", angle=0.3, noise=3)
+    return d / "scan.pdf"
+
+
+def test_scanned_pages_are_rasterised_lazily(scanned):
+    doc = read_pdf(scanned)
+    assert len(doc.pages) == 2 and all(p.render is not None for p in doc.pages)
+    assert all("_image" not in vars(p) or vars(p)["_image"] is None for p in doc.pages)
+    img = doc.pages[0].image                     # rendered on first use, then held
+    assert img is not None and img.dtype == np.uint8 and doc.pages[0].render is None
+    assert doc.pages[1].render is not None       # the other page is still not rendered
+    doc.pages[0].image = None                    # freeing is for good
+    assert doc.pages[0].image is None
+
+
+def test_table_pages_keep_their_picture_and_cost_is_charged(scanned):
+    from pipeline.run import Settings, extract
+    doc = extract(scanned, Settings())
+    assert doc.status != "failed"
+    assert [p.cost.kind for p in doc.pages] == ["table", "table"]
+    assert all(p.image is not None for p in doc.pages)       # drawn in the report and by inspect
+    assert all(p.cost.crops > 0 and p.cost.cpu["recognise"] > 0 for p in doc.pages)
+    for stage in ("rasterise", "lines", "recognise", "classify", "solve", "score"):
+        assert doc.timings[f"cpu_{stage}"] >= 0
+
+
+def test_recogniser_batches_are_bounded_by_padded_width():
+    eng = get_engine("rapidocr")
+    ratios = [2.0] * 20 + [30.0] * 5                 # 20 short crops, 5 very wide ones
+    batches = list(eng.batches(list(range(25)), ratios))
+    assert sum(len(b) for b in batches) == 25
+    for b in batches:
+        w = max(max(eng.min_wh, ratios[i]) * 48 for i in b)
+        assert len(b) <= eng.batch and (len(b) == 1 or w * len(b) <= eng.batch_width)
