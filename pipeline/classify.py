@@ -956,7 +956,11 @@ def stream_tables(doc: Document, union: Template, active: Template | None = None
                "active": lambda: stream.decode_active(doc.text, active, _FUZZY.similarity) if active else None}
     out = {}
     for name in only:
-        st = readers[name]()
+        try:
+            st = readers[name]()
+        except Exception as e:  # the line-based reading still stands: a decoder bug must not fail the document
+            doc.warnings.append(f"{name}: stream decoder failed ({type(e).__name__}: {e}); line-based reading kept")
+            continue
         if st is None or not st.cells:
             continue
         d = Decoded(kind=name, template=st.template, cells=dict(st.cells), missing=dict(st.missing),
