@@ -16,8 +16,13 @@ column. So the table's text becomes a stream of label fragments and value tokens
      printed nothing (blank). When several assignments score alike (a block of values
      after a block of labels, fewer value rows than labels), the balance equations choose
      between their outcomes; cells on which the remaining outcomes disagree are doubtful
-     (placement below 1), which keeps the document out of `ok`.
-classify.py uses this when its line-based reading places fewer cells. Thresholds and the
+     (placement below 1), which keeps the document out of `ok`. Labels printed away
+     from their values (the default mode) are counted where they are and the value rows
+     dealt in order; a block of one value per cell is read row- or column-major
+     (pypdfium2), whichever the equations prefer.
+The active table is read section by section, or as one row sequence when its section
+titles are printed after its rows. classify.py uses this when its line-based reading
+places fewer cells (docs/flattened-text.md: figures per extractor). Thresholds and the
 title/footer patterns live in configs/classify.yaml (`stream`).
 """
 from __future__ import annotations
