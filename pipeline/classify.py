@@ -619,6 +619,8 @@ def decode_requests(rows: list[Row], mapper, tpl: Template, out: Decoded) -> Non
     assign = monotone_assign(P)
     # rows of a block without the header: learn that block's first value position
     block_pos: dict[int, int] = {}
+    joined: set[str] = set()    # cells of rows joined from one value a line
+    unplaced = any(not r.labels and r.has_numbers and not r.aligned for r in rows[first_val:])
     for r, a in zip(body, assign):
         if a is None:
             if r.has_numbers and not re.fullmatch(r"[\W\d]*", r.label):
@@ -647,9 +649,12 @@ def decode_requests(rows: list[Row], mapper, tpl: Template, out: Decoded) -> Non
             for c in cols:
                 out.missing[f"requests/{key}/{c}"] = why
                 out.unreadable.add(f"requests/{key}/{c}")
+            unplaced |= r.has_numbers
             continue
         if why and (r.has_numbers or not r.has_values):
             out.warnings.append(f"requests/{key}: {why}")
+        if "+" in r.note and not r.aligned:
+            joined.update(f"requests/{key}/{c}" for c in mapping)
         first = next((c for c in mapping.values() if c is not None), None)
         if first is not None and not r.aligned and r.block not in header_blocks and r.block not in block_pos:
             block_pos[r.block] = first.col
@@ -666,6 +671,8 @@ def decode_requests(rows: list[Row], mapper, tpl: Template, out: Decoded) -> Non
             k = f"requests/{r.key}/{c}"
             if k not in out.cells and k not in out.missing:
                 out.missing[k] = "row not found in the table"
+    if unplaced:
+        _doubt_joined(out, joined)
     # hybrid: a one-row (六)其他处理 replaces the three 2021 sub-rows
     if any(k.startswith("requests/other/") for k in out.cells):
         for k in [k for k in out.missing if k.split("/")[1].startswith("other_")]:
@@ -688,6 +695,8 @@ def decode_active(rows: list[Row], mapper, tpl: Template, out: Decoded) -> None:
     assign = monotone_assign(P)
     header_of: dict[int, list[Cell]] = {}
     last_header: list[Cell] = []
+    joined: set[str] = set()    # cells of rows joined from one value a line
+    unplaced = any(not r.labels and r.has_numbers and not r.aligned for r in rows)
     for i, (r, a) in enumerate(zip(body, assign)):
         if a is not None:
             header_of[i] = last_header
@@ -724,7 +733,10 @@ def decode_active(rows: list[Row], mapper, tpl: Template, out: Decoded) -> None:
         if mapping is None:
             for c in cols:
                 out.missing[f"active/{sec_key}.{row_key}/{c}"] = why
+            unplaced |= r.has_numbers
             continue
+        if "+" in r.note and not r.aligned:
+            joined.update(f"active/{sec_key}.{row_key}/{c}" for c in mapping)
         for c in cols:
             if c in mapping:
                 out.cells[f"active/{sec_key}.{row_key}/{c}"] = mapping[c]
@@ -733,6 +745,17 @@ def decode_active(rows: list[Row], mapper, tpl: Template, out: Decoded) -> None:
     for k in tpl.keys("active"):
         if k not in out.cells and k not in out.missing:
             out.missing[k] = "row not found in the table"
+    if unplaced:
+        _doubt_joined(out, joined)
+
+
+def _doubt_joined(out: Decoded, joined: set[str]) -> None:
+    """Rows joined from one value a line are dealt by count alone; when the same table
+    printed values that no row could take, the text is not row by row (pdfminer, the
+    default mode of pdftotext), so a count that happened to fit proves nothing."""
+    p = float(config("classify.yaml").get("joined_row_placement", 0.9))
+    for k in joined:
+        out.placement[k] = min(out.placement.get(k, 1.0), p)
 
 
 def _vertical_columns(rows: list[Row]) -> dict[int, str]:

@@ -278,6 +278,7 @@ class ValueRow:
     full: bool
     slots: list[Item | None] | None = None
     doubt: float = 1.0      # placement probability of its tokens' columns
+    at: int | None = None   # stream position of its row's label, when a block says which
 
     def __post_init__(self):
         if self.full and self.slots is None:
@@ -285,7 +286,7 @@ class ValueRow:
 
     @property
     def pos(self) -> int:
-        return self.items[0].pos
+        return self.items[0].pos if self.at is None else self.at
 
 
 def place_by_columns(vrows: list[ValueRow], width: int) -> None:
@@ -368,6 +369,100 @@ def value_rows(items: list[Item], width: int, labels: set[int] | None = None) ->
         elif not flush(labels is None or it.pos in labels):
             return None
     return out if flush() else None
+
+
+def label_blocks(items: list[Item], vrows: list[ValueRow], spans: list[RowSpan], keys: list[list[str]],
+                 tpl: Template) -> tuple[list[ValueRow], set[str], int]:
+    """Blocks of labels, then their values one a line (pdfminer prints a table's rows
+    that way, a few rows or the whole table at a time, usually column by column): a run
+    of one value a line right after a run of labels that starts k rows, holding k × width
+    values, belongs to those k rows. The run is read row- or column-major, whichever more
+    of the rows' own equations (row totals) hold, and each value row is anchored at its
+    row's label. `keys[r]`: span r's cell keys. Returns the value rows, the keys the
+    two orders disagree on when they tie, and the number of blocks."""
+    W = len(keys[0]) if keys else 0
+    by_first = {it.pos: v for v in vrows for it in v.items[:1]}
+    out: list[ValueRow] = []
+    doubt: set[str] = set()
+    k = blocks = 0
+    starts = [sp.first for sp in spans]
+    while k < len(items):
+        if items[k].kind != "V":
+            k += 1
+            continue
+        e = k
+        while e < len(items) and items[e].kind == "V":
+            e += 1
+        run = items[k:e]
+        prev_v = max((i for i in range(k) if items[i].kind == "V"), default=-1)
+        owners = [r for r, p in enumerate(starts) if prev_v < p < k]
+        one_a_line = len({it.line for it in run}) == len(run)
+        if W and len(owners) >= 2 and one_a_line and len(run) == len(owners) * W:
+            R = len(owners)
+            orders = {"rows": [run[r * W:(r + 1) * W] for r in range(R)],
+                      "columns": [[run[c * R + r] for c in range(W)] for r in range(R)]}
+            got = {name: {kk: _value(it) for r, row in enumerate(rs) for kk, it in zip(keys[owners[r]], row)}
+                   for name, rs in orders.items()}
+            score = {name: _own_balance(v, tpl) for name, v in got.items()}
+            best = max(score, key=score.get)
+            if score["rows"] == score["columns"]:
+                doubt |= {kk for kk in got["rows"] if got["rows"][kk] != got["columns"][kk]}
+            out += [ValueRow(list(row), True, at=spans[owners[r]].first) for r, row in enumerate(orders[best])]
+            blocks += 1
+        else:
+            out += [v for it in run for v in [by_first.get(it.pos)] if v is not None]
+        k = e
+    return out, doubt, blocks
+
+
+def chunked_rows(items: list[Item], spans: list[RowSpan], keys: list[list[str]], tpl: Template
+                 ) -> tuple[list[ValueRow], set[str]] | None:
+    """A table printed one value per cell, in chunks of rows (pdfminer: each page's rows,
+    column by column, the first column maybe among the labels; pypdfium2: the whole
+    table): the values are cut into the smallest chunks whose values all come before the
+    next chunk's first label, each chunk read row- or column-major as its rows' own
+    equations prefer. None unless the table prints exactly one value per cell of its
+    labelled rows and some chunk holds several rows; also the keys two orders that tie
+    disagree on."""
+    W = len(keys[0]) if keys else 0
+    vals = [it for it in items if it.kind == "V"]
+    if not W or len(vals) != len(spans) * W:
+        return None
+    out: list[ValueRow] = []
+    doubt: set[str] = set()
+    a = 0
+    several = False
+    while a < len(spans):
+        b = a + 1
+        while b < len(spans) and vals[b * W - 1].pos > spans[b].first:
+            b += 1
+        R, run = b - a, vals[a * W:b * W]
+        orders = {"rows": [run[r * W:(r + 1) * W] for r in range(R)],
+                  "columns": [[run[c * R + r] for c in range(W)] for r in range(R)]}
+        best = "rows"
+        if R > 1:
+            several = True
+            got = {name: {kk: _value(it) for r, row in enumerate(rs) for kk, it in zip(keys[a + r], row)}
+                   for name, rs in orders.items()}
+            score = {name: _own_balance(v, tpl) for name, v in got.items()}
+            best = max(score, key=score.get)
+            if score["rows"] == score["columns"]:
+                doubt |= {kk for kk in got["rows"] if got["rows"][kk] != got["columns"][kk]}
+        out += [ValueRow(list(row), True, at=spans[a + r].first) for r, row in enumerate(orders[best])]
+        a = b
+    return (out, doubt) if several else None
+
+
+def _own_balance(values: dict, tpl: Template) -> int:
+    """Held minus broken equations among those whose every term is in `values` (a
+    block's row totals; a partial column sum says nothing)."""
+    score = 0
+    for e in tpl.expand_equations(None):
+        terms = e.lhs + e.rhs
+        if all(t in values for t in terms):
+            d = sum(values[t] or 0 for t in e.lhs) - sum(values[t] or 0 for t in e.rhs)
+            score += 1 if abs(d) < 1e-6 else -1
+    return score
 
 
 # -- 3. value rows -> printed rows ---------------------------------------------------------------
@@ -494,6 +589,13 @@ def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
         place_by_columns(vrows, W)
     vals = [it for it in items if it.kind == "V"]
     block_doubt: set[str] = set()
+    blocks = 0
+    span_keys = [[f"requests/{rows[s.j].key}/{c}" for c in cols] for s in spans]
+    chunked = chunked_rows(items, spans, span_keys, tpl)
+    if chunked is not None:
+        vrows, block_doubt = chunked
+    elif vrows is not None and spans:
+        vrows, block_doubt, blocks = label_blocks(items, vrows, spans, span_keys, tpl)
     if (vrows is None or any(not v.full for v in vrows)) and vals and len(vals) == len(spans) * W:
         # one value per cell but not cut into rows: a block printed row by row or column
         # by column (pypdfium2); the equations choose the order, a tie leaves doubt
@@ -549,6 +651,8 @@ def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
         if key not in used:
             for c in cols:
                 out.cells[f"requests/{key}/{c}"] = None   # the row printed nothing: blanks
+                if blocks:   # or its values were printed in a block the text lost or moved
+                    out.placement[f"requests/{key}/{c}"] = _label_only()
     for key in expected:
         if key not in keyed:
             for c in cols:
