@@ -116,11 +116,17 @@ def tokens(text: str) -> list[Item]:
     footers = [re.compile(p) for p in cfg.get("footers", [])]
     out: list[Item] = []
     ln = 0
-    for page, page_text in enumerate(text.split("\f")):
+    page = -1
+    for page_text in text.split("\f"):
+        page += 1
         for line in page_text.split("\n"):
             ln += 1
+            blank = line
             for rx in footers:
-                line = rx.sub(lambda m: " " * max(2, len(m.group(0))), line)
+                blank = rx.sub(lambda m: " " * max(2, len(m.group(0))), blank)
+            if blank != line and not blank.strip():
+                page += 1   # a page number alone: the page ends (form feeds may be gone)
+            line = blank
             toks = [(m.start(), m.group(0)) for m in re.finditer(r"[^\s\u3000]+", line)]
             kinds = [is_value_text(t) for _, t in toks]
             if not all(kinds):
@@ -302,14 +308,21 @@ def place_by_columns(vrows: list[ValueRow], width: int) -> None:
     for v in vrows:
         if v.full or len({it.line for it in v.items}) != 1:
             continue
-        ref = [r for r in one_line if r.items[0].page == v.items[0].page] or one_line
-        if len(ref) < 2:
-            continue
-        centres = []
-        for c in range(width):
-            xs = sorted(r.items[c].x for r in ref)
-            spread = xs[-1] - xs[0] if len(xs) < 5 else xs[int(len(xs) * 0.9)] - xs[int(len(xs) * 0.1)]
-            centres.append((xs[len(xs) // 2], spread))
+        page = v.items[0].page
+        ref = [r for r in one_line if r.items[0].page == page]
+        clustered = False
+        if len(ref) >= 2:
+            centres = []
+            for c in range(width):
+                xs = sorted(r.items[c].x for r in ref)
+                spread = xs[-1] - xs[0] if len(xs) < 5 else xs[int(len(xs) * 0.9)] - xs[int(len(xs) * 0.1)]
+                centres.append((xs[len(xs) // 2], spread))
+        else:   # too few complete rows on the page: the columns its values fall into
+            centres = _x_clusters([it.x for r in vrows if r.items[0].page == page
+                                   and len({it.line for it in r.items}) == 1 for it in r.items], width, min_gap)
+            if centres is None:
+                continue
+            clustered = True
         gaps = [centres[c + 1][0] - centres[c][0] for c in range(width - 1)]
         if min(gaps) < min_gap or any(sp > min(gaps) * tol for _, sp in centres):
             continue
@@ -326,7 +339,25 @@ def place_by_columns(vrows: list[ValueRow], width: int) -> None:
         for c, it in zip(cols, v.items):
             slots[c] = it
         v.slots, v.full = slots, True
-        v.doubt = 1.0 if worst <= sure else float(cfg.get("column_doubtful", 0.9))
+        v.doubt = 1.0 if worst <= sure and not clustered else float(cfg.get("column_doubtful", 0.9))
+
+
+def _x_clusters(xs: list[float], width: int, min_gap: float) -> list[tuple[float, float]] | None:
+    """Column centres (median, spread) from the positions of a page's values when they
+    fall into exactly `width` groups at least `min_gap` apart; else None. A column no
+    value of the page fills leaves too few groups, so nothing is guessed."""
+    xs = sorted(xs)
+    if not xs:
+        return None
+    groups = [[xs[0]]]
+    for x in xs[1:]:
+        if x - groups[-1][-1] >= min_gap:
+            groups.append([x])
+        else:
+            groups[-1].append(x)
+    if len(groups) != width:
+        return None
+    return [(g[len(g) // 2], g[-1] - g[0]) for g in groups]
 
 
 def value_rows(items: list[Item], width: int, labels: set[int] | None = None) -> list[ValueRow] | None:
@@ -832,13 +863,22 @@ def decode_appeals(text: str, tpl: Template) -> StreamTable | None:
     if part is None:
         return None
     keys = [f"appeals/{g.key}/{c.key}" for g in tpl.appeal_groups for c in tpl.appeal_columns]
-    vals = [it for it in tokens(part) if it.kind == "V"]
-    if len(vals) != len(keys):
-        return None
+    items = tokens(part)
+    vals = _by_x_if_one_band([it for it in items if it.kind == "V"])
     out = StreamTable("appeals", template=tpl.name)
+    if len(vals) < len(keys):
+        slots = _appeals_by_pitch(items, vals, len(keys))
+        if slots is None:
+            return None
+        for k, it in zip(keys, slots):
+            out.cells[k] = None if it is None else Cell(row=it.line, col=keys.index(k), text=it.text)
+            out.placement[k] = float(settings().get("column_doubtful", 0.9))
+        vals = slots
+    elif len(vals) != len(keys):
+        return None
     for k, it in zip(keys, vals):
-        out.cells[k] = Cell(row=it.line, col=keys.index(k), text=it.text)
-    got = {k: _value(it) for k, it in zip(keys, vals)}
+        out.cells[k] = None if it is None else Cell(row=it.line, col=keys.index(k), text=it.text)
+    got = {k: None if it is None else _value(it) for k, it in zip(keys, vals)}
     _, broken, in_broken = _balance(got, tpl)
     _doubt_broken(out, in_broken)
     if broken > _max_broken("appeals"):
@@ -847,3 +887,45 @@ def decode_appeals(text: str, tpl: Template) -> StreamTable | None:
         out.warnings.append("appeals: stream values leave most equations broken; cells doubtful")
     return out
 
+
+
+def _by_x_if_one_band(vals: list[Item]) -> list[Item]:
+    """Values of one printed row spread over two or three adjacent lines (a cell whose
+    number and unit wrap, `5` above `项`, lifts the number a line in `-layout`): left to
+    right, when the text keeps geometry (values apart) and no two share a column."""
+    lines = sorted({it.line for it in vals})
+    if len(lines) < 2 or lines[-1] - lines[0] > 2:
+        return vals
+    xs = sorted(it.x for it in vals)
+    if any(b - a < 2 for a, b in zip(xs, xs[1:])):
+        return vals
+    main = max(lines, key=lambda ln: sum(it.line == ln for it in vals))
+    row = sorted((it.x for it in vals if it.line == main))
+    if any(b - a < 3 for a, b in zip(row, row[1:])):
+        return vals     # single-space separated: no geometry to order by
+    return sorted(vals, key=lambda it: it.x)
+
+
+def _appeals_by_pitch(items: list[Item], vals: list[Item], n: int) -> list[Item | None] | None:
+    """The appeals row printed with empty cells, on text that keeps geometry (-layout):
+    its n columns share the header's width evenly (one vertical header word each), so a
+    value goes to the column its centre falls in. A guess about columns, so its cells
+    are doubtful; None when the values are not on one line apart or two share a column."""
+    if not vals or len({it.line for it in vals}) != 1:
+        return None
+    xs = [it.x for it in vals]
+    if any(b - a < 3 for a, b in zip(xs, xs[1:])):
+        return None
+    head = [it for it in items if it.kind == "F" and it.pos < vals[0].pos]
+    if not head:
+        return None
+    left = min(it.x for it in head)
+    right = max(max(it.x + len(it.text) for it in head), max(xs) + 1)
+    pitch = (right - left) / n
+    cols = [min(n - 1, max(0, int((x - left) / pitch))) for x in xs]
+    if cols != sorted(set(cols)):
+        return None
+    slots: list[Item | None] = [None] * n
+    for c, it in zip(cols, vals):
+        slots[c] = it
+    return slots
