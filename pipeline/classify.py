@@ -996,11 +996,21 @@ def stream_tables(doc: Document, union: Template, active: Template | None = None
 
 def _prefer_stream(st: Decoded, line: Decoded) -> bool:
     """The stream's reading of a table wins when it places more cells than the line-based
-    one, or as many without doubt where the line-based one missed or doubted some."""
+    one, or as many without doubt where the line-based one missed or doubted some, or
+    (appeals: one row, its columns read in order) as many with fewer equations broken."""
     n_st, n_line = len(st.cells), len(line.cells)
     if n_st != n_line:
         return n_st > n_line
-    return not st.placement and not st.missing and bool(line.missing or line.unreadable or line.placement)
+    if not st.placement and not st.missing and bool(line.missing or line.unreadable or line.placement):
+        return True
+    # the appeals row as many cells: the reading whose equations hold
+    return st.kind == "appeals" and _broken(st) < _broken(line)
+
+
+def _broken(d: Decoded) -> int:
+    from .stream import balance
+    tpl = templates().get(d.template or "2021", templates()["2021"])
+    return balance({k: None if c is None else parse_value(c.text)[1] for k, c in d.cells.items()}, tpl)[1]
 
 
 def _doubt_disagreements(keep: Decoded, other: Decoded) -> None:

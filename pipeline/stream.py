@@ -114,6 +114,8 @@ def tokens(text: str) -> list[Item]:
     label words it is part of the label ((四)无 / 法提供)."""
     cfg = settings()
     footers = [re.compile(p) for p in cfg.get("footers", [])]
+    for p in cfg.get("split_footers", []):   # a page number broken over two lines: one line
+        text = re.sub(p, lambda m: " ".join(m.groups()), text)
     out: list[Item] = []
     ln = 0
     page = -1
@@ -548,7 +550,7 @@ def assignments(cost: list[list[int]], cap: int) -> tuple[int, list[list[int]], 
 
 # -- equations -------------------------------------------------------------------------------
 
-def _balance(values: dict, tpl: Template) -> tuple[int, int, set[str]]:
+def balance(values: dict, tpl: Template) -> tuple[int, int, set[str]]:
     """(holding, broken, keys of the broken) balance equations of the tables these values
     belong to, over the keys present (an absent term is left out, as the solver does;
     blank = 0)."""
@@ -660,7 +662,7 @@ def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
     for mp in maps:
         got = _outcome(mp, vrows, keyed, cols)
         outcomes.setdefault(tuple(sorted(got.items())), mp)
-    scored = sorted(((_balance(dict(k), tpl)[0], k, mp) for k, mp in outcomes.items()), key=lambda x: -x[0])
+    scored = sorted(((balance(dict(k), tpl)[0], k, mp) for k, mp in outcomes.items()), key=lambda x: -x[0])
     top = [x for x in scored if x[0] == scored[0][0]]
     mp = top[0][2]
     chosen = dict(top[0][1])
@@ -704,7 +706,7 @@ def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
                 out.placement[k] = 1.0 / len(vs)
         out.warnings.append(f"requests: {n_alt} alignments of values to rows fit alike; "
                             f"{len(out.placement)} cells doubtful")
-    _, broken, in_broken = _balance(chosen, tpl)
+    _, broken, in_broken = balance(chosen, tpl)
     _doubt_broken(out, in_broken)
     if broken > _max_broken("requests"):
         for k in out.cells:
@@ -723,7 +725,7 @@ def _block_order(vals: list[Item], keyed: list[str], cols: list[str], tpl: Templ
               "columns": [[vals[c * R + r] for c in range(W)] for r in range(R)]}
     got = {name: {f"requests/{keyed[r]}/{c}": _value(it) for r, row in enumerate(rs) for c, it in zip(cols, row)}
            for name, rs in orders.items()}
-    score = {name: _balance(v, tpl)[0] for name, v in got.items()}
+    score = {name: balance(v, tpl)[0] for name, v in got.items()}
     best = max(score, key=score.get)
     doubt: set[str] = set()
     if len(set(score.values())) == 1:
@@ -876,10 +878,18 @@ def decode_appeals(text: str, tpl: Template) -> StreamTable | None:
         vals = slots
     elif len(vals) != len(keys):
         return None
+    else:
+        moved = _one_move(vals, keys, tpl)
+        if moved is not None:
+            vals, changed = moved
+            for k in changed:
+                out.placement[k] = float(settings().get("column_doubtful", 0.9))
+            out.warnings.append("appeals: a value printed out of column order moved where the equations hold; "
+                                "its group doubtful")
     for k, it in zip(keys, vals):
         out.cells[k] = None if it is None else Cell(row=it.line, col=keys.index(k), text=it.text)
     got = {k: None if it is None else _value(it) for k, it in zip(keys, vals)}
-    _, broken, in_broken = _balance(got, tpl)
+    _, broken, in_broken = balance(got, tpl)
     _doubt_broken(out, in_broken)
     if broken > _max_broken("appeals"):
         for k in keys:
@@ -929,3 +939,30 @@ def _appeals_by_pitch(items: list[Item], vals: list[Item], n: int) -> list[Item 
     for c, it in zip(cols, vals):
         slots[c] = it
     return slots
+
+
+def _one_move(vals: list[Item], keys: list[str], tpl: Template) -> tuple[list[Item], set[str]] | None:
+    """The default mode of pdftotext may print an appeals value a few columns late (its
+    header is vertical text, ordered by position). When the values as printed break
+    equations and moving one value at most `appeals_max_move` places makes all of them
+    hold, with every such move giving the same values, the moved reading and the keys of
+    the groups it touched; else None."""
+    def broken(vs):
+        return balance({k: _value(it) for k, it in zip(keys, vs)}, tpl)[1]
+    if broken(vals) == 0:
+        return None
+    reach = int(settings().get("appeals_max_move", 3))
+    found: dict[tuple, list[Item]] = {}
+    for i in range(len(vals)):
+        for j in range(max(0, i - reach), min(len(vals), i + reach + 1)):
+            if i == j:
+                continue
+            vs = vals[:i] + vals[i + 1:]
+            vs.insert(j, vals[i])
+            if broken(vs) == 0:
+                found.setdefault(tuple(_value(it) for it in vs), vs)
+    if len(found) != 1:
+        return None
+    vs = next(iter(found.values()))
+    groups = {k.rsplit("/", 1)[0] for k, a, b in zip(keys, vals, vs) if a is not b}
+    return vs, {k for k in keys if k.rsplit("/", 1)[0] in groups}
