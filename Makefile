@@ -34,8 +34,8 @@ bench-quick: setup     ## the same on one test document + the seeds → out/benc
 	$(PIP) install -q -e ".[bench]"
 	$(PY) -m training.bench --mode quick $(BENCH_ARGS)
 
-bench-batch: setup     ## throughput (pages/min) with 1 and 2 workers, peak memory, on the samples
-	$(PY) -m training.bench_batch
+bench-batch: setup     ## scans: CPU per stage and page kind, pages/min and s/page at 1 and 2 workers, peak RSS per worker, a 60-page scan → docs/speed.md
+	$(PY) -m training.bench_batch --doc docs/speed.md $(BENCH_ARGS)
 
 inspect-samples: setup  ## `gouji inspect` pictures of every page of the scan/digital samples → out/inspect/
 	$(PY) -m pipeline.inspect --out $(OUT)/inspect datasets/samples/*.digital.pdf \

@@ -23,7 +23,8 @@ class PageCost:
     """CPU seconds per stage of one page, and what kind of page it is."""
     cpu: dict[str, float] = field(default_factory=dict)
     kind: str = ""                 # table | text | blank (set by the grid stage)
-    crops: int = 0                 # line crops sent to the recogniser
+    crops: int = 0                 # line crops sent to PP-OCR
+    routed: int = 0                # line crops read by the digit model alone
     mark: float | None = None      # process_time of the last lap
 
     def start(self) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .ocr import CTCDecoder, RecResult, candidates, session_options
+from .ocr import CTCDecoder, RecResult, candidates, parse_value, session_options
 from .pdf import config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,6 +118,37 @@ def combine(primary: list[tuple[object, float]], second: list[tuple[object, floa
     out = sorted(((k[1], s / z) for k, s in score.items()), key=lambda kv: -kv[1])[:max_n]
     z = sum(p for _, p in out)
     return [(v, round(p / z, 6)) for v, p in out]
+
+
+def sure_numbers(crops: list[np.ndarray]) -> list[RecResult | None]:
+    """The digit model's reading of each line crop that it is sure is a number, else None.
+
+    Sure: its greedy text parses as a number, every emitted character is confident on
+    average (`route.min_char_score`) and the top whole-value candidate is that number with
+    at least `route.min_top`. A label (其他, 合计) or a printed blank never passes on the
+    samples (docs/speed.md); such crops go to PP-OCR as before."""
+    cfg = _cfg().get("route", {})
+    out: list[RecResult | None] = []
+    for crop, r in zip(crops, get_reader().recognise(crops)):
+        ok, v = parse_value(r.text) if r.text else (False, None)
+        top = candidates(r.slots)[:1] if ok and v is not None else []
+        sure = (top and top[0][0] == v and type(top[0][0]) is type(v) and top[0][1] >= cfg.get("min_top", 1.0)
+                and r.score >= cfg.get("min_char_score", 1.0)
+                and _narrow_enough(crop, len(r.text), cfg.get("max_char_width", 0.0)))
+        out.append(r if sure else None)
+    return out
+
+
+def _narrow_enough(crop: np.ndarray, n_chars: int, per_char: float) -> bool:
+    """Is the ink no wider than `n_chars` digits of its height? A digit is about half as
+    wide as tall, a Chinese character as wide: the model, knowing only digits, reads a
+    clean 其他 as a sure 0, which this catches."""
+    ink = crop < 128
+    rows, cols = np.where(ink.any(1))[0], np.where(ink.any(0))[0]
+    if not len(rows):
+        return False
+    h, w = rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+    return w <= (per_char * n_chars + 0.15) * h
 
 
 def second_opinion(readings: list[tuple[object, float]], lines: list[np.ndarray]) -> list[tuple[object, float]]:

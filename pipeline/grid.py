@@ -480,8 +480,7 @@ def build_table(page: Page, grey: np.ndarray, rules: np.ndarray, bbox_px, raw: l
             jobs.append((cell, len(lines)))
             crops += lines
     lap(page, "cells")
-    results = engine.recognise(crops) if crops else []
-    page.cost.crops += len(crops)
+    results = _recognise(engine, crops, jobs, page)
     lap(page, "recognise")
     i = 0
     for cell, n in jobs:
@@ -545,6 +544,28 @@ def mark_headers(table: Table) -> set[int]:
     for c in table.cells:
         c.is_header = c.row in header_rows
     return numeric_cols
+
+
+def _recognise(engine, crops: list[np.ndarray], jobs: list[tuple[Cell, int]], page: Page) -> list:
+    """Every crop's RecResult. A one-line cell the small digit model reads as a number
+    with confidence (digits.sure_numbers) is not sent to PP-OCR: ~40× the cost per crop
+    (docs/speed.md, where the routing's accuracy is measured)."""
+    results: list = [None] * len(crops)
+    if crops and config().get("digits", {}).get("route", {}).get("enabled"):
+        from .digits import sure_numbers
+        single, k = [], 0
+        for _, n in jobs:
+            if n == 1:
+                single.append(k)
+            k += n
+        for k, r in zip(single, sure_numbers([crops[k] for k in single])):
+            results[k] = r
+    rest = [k for k, r in enumerate(results) if r is None]
+    for k, r in zip(rest, engine.recognise([crops[k] for k in rest]) if rest else []):
+        results[k] = r
+    page.cost.crops += len(rest)
+    page.cost.routed += len(crops) - len(rest)
+    return results
 
 
 def _assign_readings(table: Table, inked: dict) -> None:
@@ -635,8 +656,9 @@ def _titles_and_text(page: Page, grey: np.ndarray, engine, use_text: bool) -> No
     """Each table's title (the text line just above it) and, on scans, page words.
 
     Scanned pages: the band above each table is read (detection + recognition on that
-    band only), and on the first page the top of the page too, where the report's title
-    names the agency and the year. Trusted pages: the text layer already has it all.
+    band only), and on the first page the top of the page too (`title_top_frac`), where
+    the report's title names the agency and the year. Trusted pages: the text layer
+    already has it all.
     """
     s = page_scale(page)
     band_h = int(_cfg()["title_band_pt"] * (s if page.unit == "pt" else 200 / 72.0))
@@ -647,8 +669,10 @@ def _titles_and_text(page: Page, grey: np.ndarray, engine, use_text: bool) -> No
         y1 = int(t.bbox[1] * s)
         regions.append((t, max(0, y1 - band_h), max(0, y1 - 2)))
     if page.number == 1 and not use_text:
+        # the report's title (agency, year) is at the top: detection and recognition cost
+        # grows with the band, and the paragraphs below it are never used
         first = min((int(t.bbox[1] * s) for t in page.tables), default=grey.shape[0] // 3)
-        regions.append((None, 0, min(first - 2, grey.shape[0] // 2)))
+        regions.append((None, 0, min(first - 2, int(_cfg()["title_top_frac"] * grey.shape[0]))))
     for t, ya, yb in regions:
         if yb - ya < 10:
             continue

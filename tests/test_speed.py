@@ -113,3 +113,29 @@ def test_recogniser_batches_are_bounded_by_padded_width():
     for b in batches:
         w = max(max(eng.min_wh, ratios[i]) * 48 for i in b)
         assert len(b) <= eng.batch and (len(b) == 1 or w * len(b) <= eng.batch_width)
+
+
+def test_digit_first_routing_takes_sure_numbers_and_leaves_labels(monkeypatch):
+    """A one-line number the digit model is sure of skips PP-OCR; a label never does."""
+    from pathlib import Path
+    font = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
+    if not Path(font).exists():
+        pytest.skip("WenQuanYi Zen Hei not installed")
+    from test_digits import render
+    from pipeline.digits import sure_numbers
+    crops = [render(t) for t in ("12", "4096", "其他", "合计", "—", "/")]
+    sure = sure_numbers(crops)
+    assert [r.text if r else None for r in sure[2:]] == [None, None, None, None]
+    assert [r.text if r else None for r in sure[:2]] == ["12", "4096"]
+
+    # in the grid stage, when routing is on: the sure crops never reach the recogniser
+    from pipeline.cost import PageCost
+    from pipeline.pdf import config
+    monkeypatch.setitem(config()["digits"]["route"], "enabled", True)
+    eng = CountingEngine()
+    page = Page(number=1)
+    jobs = [(None, 1) for _ in crops]
+    res = grid._recognise(eng, crops, jobs, page)
+    routed = sum(r is not None for r in sure)
+    assert eng.crops == len(crops) - routed and page.cost.routed == routed and len(res) == len(crops)
+    assert isinstance(page.cost, PageCost)

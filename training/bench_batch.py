@@ -77,7 +77,7 @@ def profile(splits: dict[str, list[Path]]) -> dict:
     load_s = time.process_time() - c0
     pages, docs, acc = [], [], {}
     for split, files in splits.items():
-        right = total = 0
+        right = total = titles = 0
         for f in files:
             c, t = time.process_time(), time.perf_counter()
             doc = extract(f, settings)
@@ -91,16 +91,18 @@ def profile(splits: dict[str, list[Path]]) -> dict:
             cells = out["result"]["cells"]
             ok = sum(1 for k, v in truth["cells"].items() if k in cells and same(cells[k]["value"], v["value"]))
             right, total = right + ok, total + len(truth["cells"])
+            titles += (out["result"]["agency"], out["result"]["year"]) == (truth["agency"], truth["year"])
             docs.append({"file": f.name, "split": split, "pages": len(doc.pages), "cpu_s": round(cpu, 3),
                          "wall_s": round(wall, 3), "right": ok, "cells": len(truth["cells"]),
                          "doc_cpu": {s: round(doc.timings.get(f"cpu_{s}", 0.0), 4) for s in cost.DOC_STAGES},
                          "rss_mb": round(rss_mb(), 1)})
             for p in doc.pages:
                 pages.append({"file": f.name, "split": split, "page": p.number, "kind": p.cost.kind or "none",
-                              "crops": p.cost.crops, "cpu": {k: round(v, 4) for k, v in p.cost.cpu.items()}})
+                              "crops": p.cost.crops, "routed": p.cost.routed, "cpu": {k: round(v, 4) for k, v in p.cost.cpu.items()}})
             print(f"  {f.name}: {ok}/{len(truth['cells'])} cells right, {cpu:.1f} CPU s, "
                   f"{len(doc.pages)} pages", file=sys.stderr)
-        acc[split] = {"right": right, "cells": total, "accuracy": round(right / max(1, total), 4)}
+        acc[split] = {"right": right, "cells": total, "accuracy": round(right / max(1, total), 4),
+                      "titles_right": titles, "documents": len(files)}
     return {"model_load_cpu_s": round(load_s, 2), "pages": pages, "documents": docs, "accuracy": acc,
             "maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
@@ -153,8 +155,8 @@ def stage_table(pages: list[dict], docs: list[dict]) -> tuple[list[str], list[st
     for p in pages:
         by[p["kind"]].append(p)
         by["all pages"].append(p)
-    head = ["| page kind | pages | crops/page | " + " | ".join(PAGE_STAGES) + " | page total |",
-            "|---|---|---|" + "---|" * (len(PAGE_STAGES) + 1)]
+    head = ["| page kind | pages | PP-OCR crops/page | digit-only crops/page | " + " | ".join(PAGE_STAGES)
+            + " | page total |", "|---|---|---|---|" + "---|" * (len(PAGE_STAGES) + 1)]
     rows = []
     for kind in ("table", "text", "blank", "all pages"):
         ps = by.get(kind)
@@ -162,6 +164,7 @@ def stage_table(pages: list[dict], docs: list[dict]) -> tuple[list[str], list[st
             continue
         mean = {s: sum(p["cpu"].get(s, 0.0) for p in ps) / len(ps) for s in PAGE_STAGES}
         rows.append(f"| {kind} | {len(ps)} | {sum(p['crops'] for p in ps) / len(ps):.0f} | "
+                    f"{sum(p.get('routed', 0) for p in ps) / len(ps):.0f} | "
                     + " | ".join(f"{mean[s]:.3f}" for s in PAGE_STAGES) + f" | **{sum(mean.values()):.3f}** |")
     n = max(1, len(pages))
     doc = {s: sum(d["doc_cpu"].get(s, 0.0) for d in docs) / n for s in DOC_STAGES}
@@ -185,9 +188,9 @@ def markdown(info: dict) -> str:
                   f"{statistics.median(d['cpu_s'] / max(1, d['pages']) for d in docs):.2f} CPU s/page; "
                   f"peak RSS of the process {prof['maxrss_mb']:.0f} MB):", "", *head, "",
                   "Document stages, CPU s per page (`pictures`: page pictures and the result JSON):", "", *drows, "",
-                  "**Cell accuracy** (result value = truth value, per split): "
-                  + ", ".join(f"{k} {v['right']}/{v['cells']} = {v['accuracy']:.4f}"
-                              for k, v in prof["accuracy"].items()), ""]
+                  "**Cell accuracy** (result value = truth value, per split; agency and year right): "
+                  + ", ".join(f"{k} {v['right']}/{v['cells']} = {v['accuracy']:.4f} "
+                              f"({v['titles_right']}/{v['documents']})" for k, v in prof["accuracy"].items()), ""]
     if info.get("runs"):
         lines += ["**Throughput** (`run_batch`, fresh output, model loading included):", "",
                   "| input | workers | docs | pages | wall s | pages/min | s/page | peak RSS/worker MB | "
@@ -219,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, nargs="*", default=[1, 2])
     ap.add_argument("--engine", choices=["local", "ray"], default="local")
     ap.add_argument("--no-profile", action="store_true", help="skip part 1")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="onnxruntime threads in part 1 (1: what each of 2 workers on 2 cores gets)")
     ap.add_argument("--long", type=int, default=60, help="pages of the long scan (0: skip part 3)")
     ap.add_argument("--out", type=Path, default=ROOT / "datasets" / "generated" / "bench_batch")
     ap.add_argument("--doc", type=Path, default=None, help="also write the tables into this Markdown page")
@@ -234,8 +239,11 @@ def main(argv: list[str] | None = None) -> int:
             "machine": platform.machine(), "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "load_start": [round(x, 2) for x in os.getloadavg()], "runs": []}
     if not a.no_profile:
-        print("profile:", file=sys.stderr)
+        print(f"profile ({a.threads} onnxruntime threads):", file=sys.stderr)
+        os.environ["GOUJI_THREADS"] = str(a.threads)   # as a worker of a pool of cores/threads
         info["profile"] = profile(splits)
+        info["profile"]["threads"] = a.threads
+        os.environ.pop("GOUJI_THREADS")
     for w in a.workers:
         print(f"throughput, {w} workers:", file=sys.stderr)
         r = throughput(files, w, a.out / f"{a.engine}-w{w}", a.engine, a.time_limit)
