@@ -92,3 +92,35 @@ def test_assignments_count_alike_readings():
     # in their windows: one reading
     cost, maps, _ = stream.assignments([[0, 1, 1], [1, 1, 0]], 10)
     assert maps == [[0, 2]]
+
+
+def test_column_major_chunk_read_as_the_row_totals_prefer():
+    """pdfminer prints a page's rows column by column after their labels."""
+    text = "一、本年新收政府信息公开申请数量\n二、上年结转政府信息公开申请数量\n" + "\n".join(
+        "1 2 0 0 0 0 0 0 0 0 0 0 1 2".split())
+    items = stream.tokens(text)
+    tpl = templates()["2021"]
+    rows = list(tpl.request_rows)
+    sim = FuzzyMapper().similarity
+    spans = stream.label_rows([it for it in items if it.kind == "F"], rows,
+                              lambda t, j: sim(t, f"requests.row:{rows[j].key}"), [0.4] * len(rows))
+    cols = [c.key for c in tpl.request_columns]
+    keys = [[f"requests/{rows[s.j].key}/{c}" for c in cols] for s in spans]
+    vrows, doubt = stream.chunked_rows(items, spans, keys, tpl)
+    assert [[it.text for it in v.slots] for v in vrows] == [["1", "0", "0", "0", "0", "0", "1"],
+                                                             ["2", "0", "0", "0", "0", "0", "2"]]
+    assert not doubt and [v.pos for v in vrows] == [s.first for s in spans]
+
+
+def test_page_number_broken_over_two_lines_is_a_footer():
+    kinds = [(it.kind, it.text) for it in stream.tokens("0 0\n— 2\n—\n四、结转下年度继续办理 0 0")]
+    assert ("V", "2") not in kinds and ("V", "—") not in kinds
+
+
+def test_appeals_value_out_of_column_order_is_moved_and_doubted():
+    """pdftotext's default mode printed the review total after two litigation values."""
+    text = "四、政府信息公开行政复议、行政诉讼情况\n结果维持\n" + "\n".join("1 0 2 1 0 0 4 0 0 0 0 0 0 0 0".split())
+    st = stream.decode_appeals(text, templates()["2021"])
+    assert st.cells["appeals/review/total"].text == "4"
+    assert st.cells["appeals/litigation_direct/corrected"].text == "0"
+    assert st.placement["appeals/review/total"] < REVIEW
