@@ -41,6 +41,7 @@ from .fsname import from_record, hex_field, is_text, json_safe, printable, reada
 from .inputs import (DEADLINE_S, KIND_OF_SUFFIX, NotRegularFile, effective_suffix, find_inputs,  # noqa: F401
                      probe, read_bytes, sniff)
 from .model import Document, Source
+from .pdf import file_sha256
 from .outdir import Manifest, OutDir, UsageError, lock, make_folder  # noqa: F401  (UsageError: for callers)
 from .run import Settings, extract
 from .templates import CONFIGS
@@ -58,14 +59,6 @@ def config() -> dict:
 
 # ----------------------------------------------------------------------------- fingerprint
 
-def _sha256_file(p: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(p, "rb") as f:
-        while b := f.read(chunk):
-            h.update(b)
-    return h.hexdigest()
-
-
 def _settings_dict(settings) -> dict:
     if dataclasses.is_dataclass(settings):
         return dataclasses.asdict(settings)
@@ -79,7 +72,7 @@ def fingerprint(settings: Settings) -> tuple[str, dict]:
     if MODELS.is_dir():
         for p in sorted(MODELS.rglob("*")):
             if p.is_file() and not p.name.startswith(".") and p.suffix.lower() not in (".md", ".txt"):
-                models[str(p.relative_to(MODELS))] = _sha256_file(p)[:16]
+                models[str(p.relative_to(MODELS))] = file_sha256(p)[:16]
     cfg = hashlib.sha256()
     for p in sorted(CONFIGS.rglob("*")):
         if p.is_file() and p.name != "batch.yaml":
