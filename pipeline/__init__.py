@@ -1,2 +1,13 @@
-"""gouji: cross-checked figures from 政府信息公开工作年度报告."""
+"""gouji: cross-checked figures from 政府信息公开工作年度报告.
+
+    >>> import gouji
+    >>> doc = gouji.extract("report.pdf")          # a Document; never raises for a bad file
+    >>> doc.status, [t.name for t in doc.tables]
+    >>> result = gouji.to_result(doc)              # the result JSON of docs' output format
+"""
 __version__ = "0.1.0"
+
+from .export import to_result  # noqa: E402
+from .run import Settings, extract  # noqa: E402
+
+__all__ = ["extract", "Settings", "to_result", "__version__"]

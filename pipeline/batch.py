@@ -45,9 +45,8 @@ from .pdf import file_sha256
 from .outdir import Manifest, OutDir, UsageError, lock, make_folder  # noqa: F401  (UsageError: for callers)
 from .run import Settings, extract
 from .templates import CONFIGS
+from .resources import MODELS
 
-ROOT = CONFIGS.parent
-MODELS = ROOT / "models"
 _PACKAGES = ("rapidocr", "onnxruntime", "scikit-learn", "opencv-python-headless", "pypdfium2", "scipy")
 
 
@@ -568,7 +567,7 @@ def _run_locked(paths, out, settings, workers, engine, address, time_limit, forc
             elif engine == "local":
                 pool = LocalPool(n_workers, limits, start_method=cfg.get("start_method", "forkserver"),
                                  max_docs_per_worker=int(cfg.get("max_docs_per_worker", 0) or 0),
-                                 preload=("pipeline.batch", "pipeline.read", "pipeline.classify"))
+                                 preload=tuple(f"{__package__}.{m}" for m in ("batch", "read", "classify")))
                 estats = pool.run(jobs, func, on_done)
     except KeyboardInterrupt:
         bar.close()

@@ -110,6 +110,13 @@ def main(argv: list[str] | None = None) -> int:
         from .doctor import main as doctor_main
         return doctor_main()
     if args.cmd == "train":
+        from .resources import CHECKOUT, ROOT
+        if not CHECKOUT:
+            print("gouji: training ships with the source checkout, not the wheel: "
+                  "git clone the project, then `make train` or `gouji train` there", file=sys.stderr)
+            return 2
+        if str(ROOT) not in sys.path:
+            sys.path.insert(0, str(ROOT))
         from training.train_keys import main as train_main
         return train_main(extra + args.rest)
     return 2

@@ -17,8 +17,8 @@ import numpy as np
 
 from .ocr import CTCDecoder, RecResult, candidates, parse_value, session_options
 from .pdf import config
+from .resources import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 HEIGHT = 32
 
 

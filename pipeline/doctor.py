@@ -14,8 +14,8 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from .resources import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 SETUP = "bash scripts/setup.sh"
 SETUP_TEST = "bash scripts/setup.sh test"
 MIN_PYTHON = (3, 10)

@@ -168,7 +168,7 @@ class LocalPool:
     """N long-lived worker processes with per-document time and memory guards."""
 
     def __init__(self, workers: int, limits: Limits, start_method: str = "forkserver",
-                 max_docs_per_worker: int = 0, preload: tuple[str, ...] = ("pipeline.batch",)):
+                 max_docs_per_worker: int = 0, preload: tuple[str, ...] = (f"{__package__}.batch",)):
         import multiprocessing as mp
         self.n = max(1, int(workers))
         self.limits = dataclasses.replace(limits, workers=self.n)

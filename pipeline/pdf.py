@@ -21,8 +21,9 @@ import numpy as np
 import yaml
 
 from .model import Document, Page, Source, Word
+from .resources import CONFIGS
 
-CONFIG = Path(__file__).resolve().parent.parent / "configs" / "ocr.yaml"
+CONFIG = CONFIGS / "ocr.yaml"
 
 
 @functools.lru_cache(maxsize=1)

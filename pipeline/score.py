@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import functools
 import math
-import pickle
 from pathlib import Path
 
 import numpy as np
 
 from .model import Document
-from .templates import CONFIGS, config
+from .templates import config
+from .resources import ROOT, load_pickle
 
-ROOT = CONFIGS.parent
 FEATURES = ("logit_top", "logit_chosen", "margin", "n_readings", "corrected", "inferred", "conflict",
             "unknown", "blank", "in_equations", "n_sat", "n_viol", "gap", "has_gap", "locked",
             "certain_reading", "row_blank_share", "row_zero_share")
@@ -224,8 +223,7 @@ def load_model(path: str | None = None):
     p = Path(path or (ROOT / settings()["model"]))
     if not p.exists():
         return None
-    with open(p, "rb") as fh:
-        return pickle.load(fh)
+    return load_pickle(p)
 
 
 TEXT_KINDS = {"text", "html", "markdown", "digital_pdf"}

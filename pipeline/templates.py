@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from .resources import CONFIGS
 
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 TEMPLATE_DIR = CONFIGS / "templates"
 TABLES = ("active", "requests", "appeals")
 
