@@ -588,6 +588,74 @@ def _value(it: Item):
     return parse_value(it.text)[1]
 
 
+def place_by_equations(rows: list[tuple[list[str], list[Item]]], fixed: dict, tpl: Template
+                       ) -> dict[str, tuple[Item | None, float]] | None:
+    """Rows printed with fewer values than columns on text without geometry (`-raw`,
+    pypdfium2, the default mode drop empty cells): each row's tokens keep their order,
+    so a placement is a choice of columns for them. Placements whose row's own equations
+    (row total = sum of parts) hold are grouped by what they mean to the equations
+    (blank = 0); the groups of all rows are combined to hold the most equations with the
+    `fixed` cells (the table's complete rows). Per key: the token placed there (None: a
+    blank) and its placement probability: `equation_placed` when every best placement
+    puts the same value there, else 1 / the number of values they put there (a 0 and a
+    blank balance alike, so which zeros were printed is often a guess). None when the
+    combinations exceed `equation_placements_max`."""
+    from itertools import combinations, product
+    cfg = settings()
+    cap = int(cfg.get("equation_placements_max", 20000))
+    sure = float(cfg.get("equation_placed", 0.9))
+    all_keys = set(fixed) | {k for ks, _ in rows for k in ks}
+    eqs = [e for e in tpl.expand_equations(all_keys)
+           if {k.split("/")[0] for k in e.lhs + e.rhs} <= {k.split("/")[0] for k in all_keys}]
+    classes: list[list[list[tuple]]] = []   # per row: groups of placements (tuples of values)
+    for ks, toks in rows:
+        W, vals = len(ks), [_value(t) for t in toks]
+        if len(toks) > W:
+            return None
+        own = [e for e in eqs if set(e.lhs + e.rhs) <= set(ks)]
+        idx = {k: c for c, k in enumerate(ks)}
+        places = []
+        for cols in combinations(range(W), len(toks)):
+            v: list = [None] * W
+            for c, x in zip(cols, vals):
+                v[c] = x
+            places.append((cols, tuple(v)))
+        held = [p for p in places if all(abs(sum(p[1][idx[k]] or 0 for k in e.lhs)
+                                             - sum(p[1][idx[k]] or 0 for k in e.rhs)) < 1e-6 for e in own)]
+        groups: dict[tuple, list] = {}
+        for p in held or places:
+            groups.setdefault(tuple(x or 0 for x in p[1]), []).append(p)
+        classes.append(list(groups.values()))
+    n = 1
+    for g in classes:
+        n *= len(g)
+    if n > cap:
+        return None
+    rel = [e for e in eqs if any(k in e.lhs + e.rhs for ks, _ in rows for k in ks)]
+    scored = []
+    for combo in product(*[range(len(g)) for g in classes]):
+        vals = dict(fixed)
+        for (ks, _), g, c in zip(rows, classes, combo):
+            vals.update(zip(ks, g[c][0][1]))
+        held = sum(abs(sum(vals.get(k) or 0 for k in e.lhs) - sum(vals.get(k) or 0 for k in e.rhs)) < 1e-6
+                   for e in rel)
+        scored.append((held, combo))
+    top = max(h for h, _ in scored)
+    best = [c for h, c in scored if h == top]
+    out: dict[str, tuple[Item | None, float]] = {}
+    for r, ((ks, toks), g) in enumerate(zip(rows, classes)):
+        seen: dict[int, set] = {c: set() for c in range(len(ks))}
+        for combo in best:
+            for cols, v in g[combo[r]]:
+                for c in range(len(ks)):
+                    seen[c].add("∅" if v[c] is None else v[c])
+        cols = g[best[0][r]][0][0]
+        at = dict(zip(cols, toks))
+        for c, k in enumerate(ks):
+            out[k] = (at.get(c), sure if len(seen[c]) == 1 else 1.0 / len(seen[c]))
+    return out
+
+
 # -- the table decoders -----------------------------------------------------------------------
 
 def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
@@ -666,19 +734,36 @@ def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
     top = [x for x in scored if x[0] == scored[0][0]]
     mp = top[0][2]
     chosen = dict(top[0][1])
+    partial: list[tuple[int, str]] = []
     for ki, ri in enumerate(mp):
         v = vrows[ki]
         key = keyed[ri]
         if not v.full:
-            for c in cols:
-                out.missing[f"requests/{key}/{c}"] = (f"row printed {len(v.items)} values for {W} columns: "
-                                                      "their columns cannot be told apart")
+            partial.append((ki, key))
             continue
         for c, it in zip(cols, v.slots):
             out.cells[f"requests/{key}/{c}"] = None if it is None else Cell(row=it.line, col=cols.index(c),
                                                                              text=it.text)
             if v.doubt < 1:
                 out.placement[f"requests/{key}/{c}"] = v.doubt
+    if partial:
+        # rows that lost their empty cells: columns chosen by the equations, never sure
+        placed = place_by_equations([([f"requests/{key}/{c}" for c in cols], vrows[ki].items)
+                                     for ki, key in partial], chosen, tpl)
+        for ki, key in partial:
+            for c in cols:
+                k = f"requests/{key}/{c}"
+                if placed is None:
+                    out.missing[k] = (f"row printed {len(vrows[ki].items)} values for {W} columns: "
+                                      "their columns cannot be told apart")
+                    continue
+                it, p = placed[k]
+                out.cells[k] = None if it is None else Cell(row=it.line, col=cols.index(c), text=it.text)
+                out.placement[k] = p
+                chosen[k] = None if it is None else _value(it)
+        if placed is not None:
+            out.warnings.append(f"requests: {len(partial)} rows printed fewer values than columns; "
+                                "their columns chosen by the balance equations (doubtful)")
     used = {keyed[ri] for ri in mp}
     for key in keyed:
         if key not in used:
@@ -870,11 +955,19 @@ def decode_appeals(text: str, tpl: Template) -> StreamTable | None:
     out = StreamTable("appeals", template=tpl.name)
     if len(vals) < len(keys):
         slots = _appeals_by_pitch(items, vals, len(keys))
+        probs = [float(settings().get("column_doubtful", 0.9))] * len(keys)
+        if slots is None and vals:   # no geometry: the equations choose the columns
+            placed = place_by_equations([(keys, vals)], {}, tpl)
+            if placed is None:
+                return None
+            slots, probs = [placed[k][0] for k in keys], [placed[k][1] for k in keys]
+            out.warnings.append(f"appeals: {len(vals)} values for {len(keys)} columns; "
+                                "their columns chosen by the balance equations (doubtful)")
         if slots is None:
             return None
-        for k, it in zip(keys, slots):
+        for k, it, p in zip(keys, slots, probs):
             out.cells[k] = None if it is None else Cell(row=it.line, col=keys.index(k), text=it.text)
-            out.placement[k] = float(settings().get("column_doubtful", 0.9))
+            out.placement[k] = p
         vals = slots
     elif len(vals) != len(keys):
         return None
