@@ -548,6 +548,76 @@ def assignments(cost: list[list[int]], cap: int) -> tuple[int, list[list[int]], 
     return best, maps, complete
 
 
+def effect_assignments(cost: list[list[int]], zero: list[bool], cap: int) -> list[list[int]] | None:
+    """The cheapest monotone maps of value rows to printed rows, one per distinct placement
+    of the value rows that are not all zeros (`zero[k]`): zero rows and blank rows balance
+    alike, so where the zero rows go among the rest changes no equation. A table whose
+    blank rows print nothing, all labels before all values, has C(rows, value rows)
+    maps; it has only C(rows, non-zero value rows) placements the equations can tell
+    apart. Each placement comes with one map (its zero rows as early as they fit). None
+    when there are more than `cap` placements."""
+    from functools import lru_cache
+    K = len(cost)
+    R = len(cost[0]) if cost else 0
+    INF = 1 << 30
+    f = [[INF] * (R + 1) for _ in range(K + 1)]
+    for r in range(R + 1):
+        f[K][r] = 0
+    for k in range(K - 1, -1, -1):
+        for r in range(R - 1, -1, -1):
+            f[k][r] = min(f[k][r + 1], cost[k][r] + f[k + 1][r + 1] if f[k + 1][r + 1] < INF else INF)
+    if not K or f[0][0] >= INF:
+        return None
+
+    class TooMany(Exception):
+        pass
+
+    @lru_cache(maxsize=None)
+    def comp(k: int, r: int, budget: int) -> frozenset:
+        if k == K:
+            return frozenset({()})
+        out = set()
+        for rr in range(r, R - (K - k) + 1):
+            c = cost[k][rr]
+            if c + f[k + 1][rr + 1] <= budget:
+                for t in comp(k + 1, rr + 1, budget - c):
+                    out.add(t if zero[k] else (rr,) + t)
+                    if len(out) > cap:
+                        raise TooMany
+        return frozenset(out)
+
+    try:
+        placements = sorted(comp(0, 0, f[0][0]))
+    except TooMany:
+        return None
+    nz = [k for k in range(K) if not zero[k]]
+
+    def first_map(fixed: dict[int, int]) -> list[int] | None:
+        def walk(k: int, r: int, budget: int, acc: list[int]) -> list[int] | None:
+            if k == K:
+                return list(acc)
+            cands = [fixed[k]] if k in fixed else range(r, R - (K - k) + 1)
+            for rr in cands:
+                if rr < r:
+                    return None
+                c = cost[k][rr]
+                if c + f[k + 1][rr + 1] <= budget:
+                    acc.append(rr)
+                    got = walk(k + 1, rr + 1, budget - c, acc)
+                    acc.pop()
+                    if got is not None:
+                        return got
+            return None
+        return walk(0, 0, f[0][0], [])
+
+    maps = []
+    for t in placements:
+        mp = first_map(dict(zip(nz, t)))
+        if mp is not None:
+            maps.append(mp)
+    return maps or None
+
+
 # -- equations -------------------------------------------------------------------------------
 
 def balance(values: dict, tpl: Template) -> tuple[int, int, set[str]]:
@@ -723,9 +793,18 @@ def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
                            "context": {"table": "requests", "header": False, "stream": True}})
     # displaced labels say nothing about where a value row goes: every order costs alike
     cost = [[0] * len(spans) for _ in vrows] if displaced else _windows_cost(vrows, spans)
+    if len(vrows) > 1 and spans and all(v.pos > spans[-1].first for v in vrows):
+        cost = [[0] * len(spans) for _ in vrows]   # all values after all labels: nor do these
     best, maps, complete = assignments(cost, int(cfg.get("max_alignments", 500)))
     if not maps:
         return None
+    zero = [v.full and all(_value(it) in (0, None) for it in v.slots if it is not None) for v in vrows]
+    free_doubt = False
+    if not complete and any(zero):
+        # too many maps to list: list one per placement of the rows that are not all zeros
+        by_effect = effect_assignments(cost, zero, int(cfg.get("max_effect_placements", 10000)))
+        if by_effect is not None:
+            maps, complete, free_doubt = by_effect, True, True
     outcomes: dict[tuple, list[int]] = {}
     for mp in maps:
         got = _outcome(mp, vrows, keyed, cols)
@@ -765,6 +844,17 @@ def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
             out.warnings.append(f"requests: {len(partial)} rows printed fewer values than columns; "
                                 "their columns chosen by the balance equations (doubtful)")
     used = {keyed[ri] for ri in mp}
+    if free_doubt:
+        # which of the rows the non-zero rows left free hold the zero rows is a guess
+        taken = {keyed[ri] for ki, ri in enumerate(mp) if not zero[ki]}
+        zero_cols = {c for ki, v in enumerate(vrows) if zero[ki] for c, it in zip(cols, v.slots) if it is not None}
+        if any(zero) and len(keyed) - len(taken) > sum(zero):
+            for key in keyed:
+                if key not in taken:
+                    for c in zero_cols:
+                        out.placement[f"requests/{key}/{c}"] = float(cfg.get("doubtful", 0.5))
+            out.warnings.append(f"requests: {sum(zero)} rows of zeros among {len(keyed) - len(taken)} "
+                                "rows: which of them are blank is a guess; doubtful")
     for key in keyed:
         if key not in used:
             for c in cols:
