@@ -129,7 +129,7 @@ def tokens(text: str) -> list[Item]:
             if blank != line and not blank.strip():
                 page += 1   # a page number alone: the page ends (form feeds may be gone)
             line = blank
-            toks = [(m.start(), m.group(0)) for m in re.finditer(r"[^\s\u3000]+", line)]
+            toks = _unglue([(m.start(), m.group(0)) for m in re.finditer(r"[^\s\u3000]+", line)])
             kinds = [is_value_text(t) for _, t in toks]
             if not all(kinds):
                 kinds = [k and not _is_word_blank(t) for (_, t), k in zip(toks, kinds)]
@@ -150,6 +150,25 @@ def tokens(text: str) -> list[Item]:
                 out.append(Item("F", " ".join(f for _, f in frag), ln, x=frag[0][0], page=page))
     for i, it in enumerate(out):
         it.pos = i
+    return out
+
+
+_GLUED = re.compile(r"^(.*[\u4e00-\u9fff”’」）)])(\d+)$")
+
+
+def _unglue(toks: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """A row's first value glued to the end of its label (`3.危及“三安全一稳定”0`: a wide
+    label runs into its first column in pdfplumber's layout text) split off, on a line
+    whose other tokens after it are all values. Not after 第/年/月/日/条/项 (第20, a date)."""
+    out = list(toks)
+    for k in range(len(out) - 1, -1, -1):
+        x, t = out[k]
+        m = _GLUED.match(t)
+        rest = [u for _, u in out[k + 1:]]
+        if (m and m.group(1)[-1] not in "第年月日条项号" and len(rest) >= 2
+                and all(is_value_text(u) for u in rest) and not is_value_text(t)):
+            out[k:k + 1] = [(x, m.group(1)), (x + len(m.group(1)), m.group(2))]
+            break
     return out
 
 
@@ -297,11 +316,13 @@ class ValueRow:
         return self.items[0].pos if self.at is None else self.at
 
 
-def place_by_columns(vrows: list[ValueRow], width: int) -> None:
+def place_by_columns(vrows: list[ValueRow], width: int, frags: list[Item] = ()) -> None:
     """Rows that lost their empty cells (fewer tokens than columns) on text that keeps
     the page's geometry (`pdftotext -layout`): each token goes to the column whose centre,
     from the page's complete rows, is nearest. Only where columns stand clearly apart
-    (single-space separated text has no geometry) and the tokens fall in order."""
+    (single-space separated text has no geometry) and the tokens fall in order. An empty
+    cell that a label on the same line (`frags`) reaches into may hold a value glued to
+    that label: its row is doubtful."""
     cfg = settings()
     min_gap = float(cfg.get("column_min_gap", 3))
     tol = float(cfg.get("column_tolerance", 0.5))
@@ -342,6 +363,11 @@ def place_by_columns(vrows: list[ValueRow], width: int) -> None:
             slots[c] = it
         v.slots, v.full = slots, True
         v.doubt = 1.0 if worst <= sure and not clustered else float(cfg.get("column_doubtful", 0.9))
+        line = v.items[0].line
+        reach = max((f.x + len(f.text) for f in frags if f.line == line), default=None)
+        if reach is not None and any(slots[c] is None and reach > centres[c][0] - gaps[min(c, width - 2)] / 2
+                                     for c in range(width)):
+            v.doubt = min(v.doubt, float(cfg.get("column_doubtful", 0.9)))
 
 
 def _x_clusters(xs: list[float], width: int, min_gap: float) -> list[tuple[float, float]] | None:
@@ -757,7 +783,7 @@ def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
         return None
     vrows = value_rows(items, W, {f.pos for sp in spans for f in sp.frags})
     if vrows is not None:
-        place_by_columns(vrows, W)
+        place_by_columns(vrows, W, [it for it in items if it.kind == "F"])
     vals = [it for it in items if it.kind == "V"]
     block_doubt: set[str] = set()
     blocks = 0
@@ -954,7 +980,7 @@ def decode_active(text: str, tpl: Template, sim) -> StreamTable | None:
         vrows = value_rows(part_items, len(cols), {f.pos for sp in spans for f in sp.frags})
         if vrows is None or len(vrows) > len(spans):
             continue
-        place_by_columns(vrows, len(cols))
+        place_by_columns(vrows, len(cols), [it for it in part_items if it.kind == "F"])
         if any(not v.full for v in vrows):
             continue
         best, maps, complete = assignments(_windows_cost(vrows, spans), int(cfg.get("max_alignments", 500)))
@@ -1046,7 +1072,10 @@ def decode_appeals(text: str, tpl: Template) -> StreamTable | None:
     if len(vals) < len(keys):
         slots = _appeals_by_pitch(items, vals, len(keys))
         probs = [float(settings().get("column_doubtful", 0.9))] * len(keys)
-        if slots is None and vals:   # no geometry: the equations choose the columns
+        heads = str(settings().get("appeals_header_chars", ""))
+        if slots is None and vals and set(heads) <= set(part):
+            # no geometry: the equations choose the columns (only under the table's own
+            # header: a pre-2019 report's 行政复议数量 line is no appeals row)
             placed = place_by_equations([(keys, vals)], {}, tpl)
             if placed is None:
                 return None
@@ -1062,7 +1091,11 @@ def decode_appeals(text: str, tpl: Template) -> StreamTable | None:
     elif len(vals) != len(keys):
         return None
     else:
-        moved = _one_move(vals, keys, tpl)
+        lines = [it.line for it in vals]
+        lifted = len(set(lines)) == 2 and min(lines.count(ln) for ln in set(lines)) == 1
+        # one value alone on a line of its own (`5` over a wrapped `项`), no geometry to order
+        # it by: it may belong anywhere in the row
+        moved = _one_move(vals, keys, tpl, len(vals) if lifted else None)
         if moved is not None:
             vals, changed = moved
             for k in changed:
@@ -1124,7 +1157,8 @@ def _appeals_by_pitch(items: list[Item], vals: list[Item], n: int) -> list[Item 
     return slots
 
 
-def _one_move(vals: list[Item], keys: list[str], tpl: Template) -> tuple[list[Item], set[str]] | None:
+def _one_move(vals: list[Item], keys: list[str], tpl: Template, reach: int | None = None
+              ) -> tuple[list[Item], set[str]] | None:
     """The default mode of pdftotext may print an appeals value a few columns late (its
     header is vertical text, ordered by position). When the values as printed break
     equations and moving one value at most `appeals_max_move` places makes all of them
@@ -1134,7 +1168,7 @@ def _one_move(vals: list[Item], keys: list[str], tpl: Template) -> tuple[list[It
         return balance({k: _value(it) for k, it in zip(keys, vs)}, tpl)[1]
     if broken(vals) == 0:
         return None
-    reach = int(settings().get("appeals_max_move", 3))
+    reach = int(settings().get("appeals_max_move", 3)) if reach is None else reach
     found: dict[tuple, list[Item]] = {}
     for i in range(len(vals)):
         for j in range(max(0, i - reach), min(len(vals), i + reach + 1)):
