@@ -129,6 +129,8 @@ def tokens(text: str) -> list[Item]:
             if blank != line and not blank.strip():
                 page += 1   # a page number alone: the page ends (form feeds may be gone)
             line = blank
+            if _pipe_row(line, ln, page, out):
+                continue
             toks = _unglue([(m.start(), m.group(0)) for m in re.finditer(r"[^\s\u3000]+", line)])
             kinds = [is_value_text(t) for _, t in toks]
             if not all(kinds):
@@ -151,6 +153,40 @@ def tokens(text: str) -> list[Item]:
     for i, it in enumerate(out):
         it.pos = i
     return out
+
+
+_MD_RULE = re.compile(r"^\s*\|?(\s*:?-{3,}:?\s*\|)+\s*:?-*:?\s*$")
+
+
+def _pipe_row(line: str, ln: int, page: int, out: list[Item]) -> bool:
+    """A Markdown table row (`| 四、结转下年度继续办理 |  |  | 0 | 0 |  | 0 |`) keeps every
+    field, empty ones too: its labels become fragments and, after its last label, every
+    field a value token, an empty field a blank ("") — so a row with blanks keeps its
+    columns (value_rows drops the empty label columns in front of them). The rule line
+    under a header is skipped. False when the line is not a pipe row."""
+    s = line.strip()
+    if not s.startswith("|") or s.count("|") < 3:
+        return False
+    if _MD_RULE.match(s):
+        return True
+    fields, x = [], line.index("|") + 1
+    for f in s.strip("|").split("|"):
+        fields.append((x + len(f) - len(f.lstrip()), f.strip()))
+        x += len(f) + 1
+    kinds = [bool(t) and is_value_text(t) and not _is_word_blank(t) for _, t in fields]
+    last_label = max((k for k, (_, t) in enumerate(fields) if t and not kinds[k]), default=-1)
+    if not any(kinds[last_label + 1:]):
+        for x, t in fields:     # a header or label row: its words, as on a line
+            if t:
+                out.append(Item("F", t, ln, x=x, page=page))
+        return True
+    for k, (x, t) in enumerate(fields):
+        if k <= last_label:
+            if t:
+                out.append(Item("F", t, ln, x=x, page=page))
+        else:
+            out.append(Item("V", t, ln, x=x + len(t) / 2, page=page))
+    return True
 
 
 _GLUED = re.compile(r"^(.*[\u4e00-\u9fff”’」）)])(\d+)$")
@@ -406,6 +442,9 @@ def value_rows(items: list[Item], width: int, labels: set[int] | None = None) ->
         if not at_label and all(len(v) == 1 for v in lines.values()) and len(run) % width:
             return True     # one value a line, cut by a header word: the row goes on after it
         if any(len(v) > 1 for v in lines.values()):
+            for ln, v in list(lines.items()):
+                if len(v) > width and all(it.text == "" for it in v[:len(v) - width]):
+                    lines[ln] = v[len(v) - width:]   # empty label columns of a pipe row
             for v in lines.values():
                 if len(v) % width == 0:
                     out.extend(ValueRow(v[k:k + width], True) for k in range(0, len(v), width))

@@ -135,11 +135,12 @@ GEN = Path(__file__).parent / "fixtures" / "flattened_gen"
 
 def _gen(name: str) -> tuple[dict, dict]:
     truth = json.loads((GEN / f"{name.split('.')[0]}.truth.json").read_text(encoding="utf-8"))["cells"]
-    return truth, to_result(extract(GEN / f"{name}.txt"))
+    path = next(GEN.glob(f"{name}.*"))
+    return truth, to_result(extract(path))
 
 
 @pytest.mark.parametrize("name", ["t005.pdftotext-raw", "t038.pdftotext-raw", "t025.pdftotext-layout",
-                                  "t001.pdfplumber-layout"])
+                                  "t001.pdfplumber-layout", "t005.markdown"])
 def test_generated_no_confident_wrong_cell(name):
     truth, res = _gen(name)
     wrong = [k for k, v in truth.items() if k in res["cells"] and res["cells"][k]["value"] != v]
@@ -249,3 +250,16 @@ def test_appeals_value_lifted_over_its_unit_moved_where_the_equations_hold():
     assert st.cells["appeals/litigation_direct/total"].text == "5"
     assert st.cells["appeals/review/upheld"].text == "0"
     assert st.placement["appeals/litigation_direct/total"] < REVIEW
+
+
+def test_markdown_table_keeps_its_empty_cells():
+    """A Markdown rendition (pdfplumber's tables as pipe tables): `|  | （六）其他处理 |  | 0 |  |
+    0 |  | 0 | 0 |  |` keeps every field, so the blanks stay in their columns."""
+    items = stream.tokens("|  | （六）其他处理 |  | 0 |  | 0 |  | 0 | 0 |  |\n|---|---|---|\n")
+    assert [(it.kind, it.text) for it in items] == [("F", "（六）其他处理")] + [
+        ("V", t) for t in ["", "0", "", "0", "", "0", "0", ""]]
+    vr = stream.value_rows(items, 7, {items[0].pos})
+    assert [it.text for it in vr[0].slots] == ["0", "", "0", "", "0", "0", ""]
+    truth, res = _gen("t005.markdown")
+    req = {k: v for k, v in truth.items() if k.startswith(("requests/", "appeals/"))}
+    assert {k: res["cells"].get(k, {}).get("value", "missing") for k in req} == req
