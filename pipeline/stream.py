@@ -1201,14 +1201,15 @@ def _one_move(vals: list[Item], keys: list[str], tpl: Template, reach: int | Non
     """The default mode of pdftotext may print an appeals value a few columns late (its
     header is vertical text, ordered by position). When the values as printed break
     equations and moving one value at most `appeals_max_move` places makes all of them
-    hold, with every such move giving the same values, the moved reading and the keys of
-    the groups it touched; else None."""
+    hold, the reading of the shortest such move when one (a 0 may go anywhere among zeros,
+    the shortest move is the likeliest), and the keys of the groups it touched or the
+    balancing readings disagree on (doubtful); else None."""
     def broken(vs):
         return balance({k: _value(it) for k, it in zip(keys, vs)}, tpl)[1]
     if broken(vals) == 0:
         return None
     reach = int(settings().get("appeals_max_move", 3)) if reach is None else reach
-    found: dict[tuple, list[Item]] = {}
+    found: dict[tuple, tuple[int, list[Item]]] = {}
     for i in range(len(vals)):
         for j in range(max(0, i - reach), min(len(vals), i + reach + 1)):
             if i == j:
@@ -1216,9 +1217,18 @@ def _one_move(vals: list[Item], keys: list[str], tpl: Template, reach: int | Non
             vs = vals[:i] + vals[i + 1:]
             vs.insert(j, vals[i])
             if broken(vs) == 0:
-                found.setdefault(tuple(_value(it) for it in vs), vs)
-    if len(found) != 1:
+                key = tuple(_value(it) for it in vs)
+                if key not in found or abs(i - j) < found[key][0]:
+                    found[key] = (abs(i - j), vs)
+    if not found:
         return None
-    vs = next(iter(found.values()))
+    # several moves balance (a 0 may go anywhere among zeros): the shortest is the reading
+    # when it is one; the cells the balancing readings disagree on stay doubtful
+    near = min(d for d, _ in found.values())
+    best = [vs for d, vs in found.values() if d == near]
+    if len(best) != 1:
+        return None
+    vs = best[0]
     groups = {k.rsplit("/", 1)[0] for k, a, b in zip(keys, vals, vs) if a is not b}
+    groups |= {k.rsplit("/", 1)[0] for n, k in enumerate(keys) if len({v[n] for v in found}) > 1}
     return vs, {k for k in keys if k.rsplit("/", 1)[0] in groups}

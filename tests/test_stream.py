@@ -263,3 +263,15 @@ def test_markdown_table_keeps_its_empty_cells():
     truth, res = _gen("t005.markdown")
     req = {k: v for k, v in truth.items() if k.startswith(("requests/", "appeals/"))}
     assert {k: res["cells"].get(k, {}).get("value", "missing") for k in req} == req
+
+
+def test_appeals_shortest_balancing_move_is_the_reading():
+    """The default mode printed 复议后起诉's total before its pending 0 (`0 3 2 5 0`): moving
+    the 0 back one place balances, and so does moving it anywhere among the zeros before;
+    the shortest move is read, its group doubtful."""
+    text = "四、政府信息公开行政复议、行政诉讼情况\n结果维持\n" + "\n".join("0 0 0 0 0 0 0 0 0 0 0 3 2 5 0".split())
+    st = stream.decode_appeals(text, templates()["2021"])
+    assert st.cells["appeals/litigation_after_review/total"].text == "5"
+    assert st.cells["appeals/litigation_after_review/pending"].text == "0"
+    assert all(st.placement[f"appeals/litigation_after_review/{c}"] < REVIEW
+               for c in ("upheld", "corrected", "other", "pending", "total"))
