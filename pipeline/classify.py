@@ -997,12 +997,20 @@ def stream_tables(doc: Document, union: Template, active: Template | None = None
 def _prefer_stream(st: Decoded, line: Decoded) -> bool:
     """The stream's reading of a table wins when it places more cells than the line-based
     one, or as many without doubt where the line-based one missed or doubted some, or
-    (appeals: one row, its columns read in order) as many with fewer equations broken."""
+    (requests) as many with fewer in doubt or with values for rows the line-based one read
+    as label-only, or (appeals: one row, its columns read in order) as many with fewer
+    equations broken."""
     n_st, n_line = len(st.cells), len(line.cells)
     if n_st != n_line:
         return n_st > n_line
     if not st.placement and not st.missing and bool(line.missing or line.unreadable or line.placement):
         return True
+    if st.kind == "requests":
+        if len(st.placement) + len(st.missing) < len(line.placement) + len(line.missing) + len(line.unreadable):
+            return True   # as many cells, fewer in doubt (a label-only row the stream gave values)
+        label_only = {k for k, c in line.cells.items() if c is None and k in line.placement}
+        if label_only and all(st.cells.get(k) is not None for k in label_only) and _broken(st) <= _broken(line):
+            return True   # rows the lines read as label-only (blank, doubtful) hold values in the stream
     # the appeals row as many cells: the reading whose equations hold
     return st.kind == "appeals" and _broken(st) < _broken(line)
 

@@ -129,7 +129,9 @@ def tokens(text: str) -> list[Item]:
             if blank != line and not blank.strip():
                 page += 1   # a page number alone: the page ends (form feeds may be gone)
             line = blank
-            toks = [(m.start(), m.group(0)) for m in re.finditer(r"[^\s\u3000]+", line)]
+            if _pipe_row(line, ln, page, out):
+                continue
+            toks = _unglue([(m.start(), m.group(0)) for m in re.finditer(r"[^\s\u3000]+", line)])
             kinds = [is_value_text(t) for _, t in toks]
             if not all(kinds):
                 kinds = [k and not _is_word_blank(t) for (_, t), k in zip(toks, kinds)]
@@ -150,6 +152,59 @@ def tokens(text: str) -> list[Item]:
                 out.append(Item("F", " ".join(f for _, f in frag), ln, x=frag[0][0], page=page))
     for i, it in enumerate(out):
         it.pos = i
+    return out
+
+
+_MD_RULE = re.compile(r"^\s*\|?(\s*:?-{3,}:?\s*\|)+\s*:?-*:?\s*$")
+
+
+def _pipe_row(line: str, ln: int, page: int, out: list[Item]) -> bool:
+    """A Markdown table row (`| 四、结转下年度继续办理 |  |  | 0 | 0 |  | 0 |`) keeps every
+    field, empty ones too: its labels become fragments and, after its last label, every
+    field a value token, an empty field a blank ("") — so a row with blanks keeps its
+    columns (value_rows drops the empty label columns in front of them). The rule line
+    under a header is skipped. False when the line is not a pipe row."""
+    s = line.strip()
+    if not s.startswith("|") or s.count("|") < 3:
+        return False
+    if _MD_RULE.match(s):
+        return True
+    fields, x = [], line.index("|") + 1
+    for f in s.strip("|").split("|"):
+        fields.append((x + len(f) - len(f.lstrip()), f.strip()))
+        x += len(f) + 1
+    kinds = [bool(t) and is_value_text(t) and not _is_word_blank(t) for _, t in fields]
+    last_label = max((k for k, (_, t) in enumerate(fields) if t and not kinds[k]), default=-1)
+    if not any(kinds[last_label + 1:]):
+        for x, t in fields:     # a header or label row: its words, as on a line
+            if t:
+                out.append(Item("F", t, ln, x=x, page=page))
+        return True
+    for k, (x, t) in enumerate(fields):
+        if k <= last_label:
+            if t:
+                out.append(Item("F", t, ln, x=x, page=page))
+        else:
+            out.append(Item("V", t, ln, x=x + len(t) / 2, page=page))
+    return True
+
+
+_GLUED = re.compile(r"^(.*[\u4e00-\u9fff”’」）)])(\d+)$")
+
+
+def _unglue(toks: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """A row's first value glued to the end of its label (`3.危及“三安全一稳定”0`: a wide
+    label runs into its first column in pdfplumber's layout text) split off, on a line
+    whose other tokens after it are all values. Not after 第/年/月/日/条/项 (第20, a date)."""
+    out = list(toks)
+    for k in range(len(out) - 1, -1, -1):
+        x, t = out[k]
+        m = _GLUED.match(t)
+        rest = [u for _, u in out[k + 1:]]
+        if (m and m.group(1)[-1] not in "第年月日条项号" and len(rest) >= 2
+                and all(is_value_text(u) for u in rest) and not is_value_text(t)):
+            out[k:k + 1] = [(x, m.group(1)), (x + len(m.group(1)), m.group(2))]
+            break
     return out
 
 
@@ -297,11 +352,13 @@ class ValueRow:
         return self.items[0].pos if self.at is None else self.at
 
 
-def place_by_columns(vrows: list[ValueRow], width: int) -> None:
+def place_by_columns(vrows: list[ValueRow], width: int, frags: list[Item] = ()) -> None:
     """Rows that lost their empty cells (fewer tokens than columns) on text that keeps
     the page's geometry (`pdftotext -layout`): each token goes to the column whose centre,
     from the page's complete rows, is nearest. Only where columns stand clearly apart
-    (single-space separated text has no geometry) and the tokens fall in order."""
+    (single-space separated text has no geometry) and the tokens fall in order. An empty
+    cell that a label on the same line (`frags`) reaches into may hold a value glued to
+    that label: its row is doubtful."""
     cfg = settings()
     min_gap = float(cfg.get("column_min_gap", 3))
     tol = float(cfg.get("column_tolerance", 0.5))
@@ -342,6 +399,11 @@ def place_by_columns(vrows: list[ValueRow], width: int) -> None:
             slots[c] = it
         v.slots, v.full = slots, True
         v.doubt = 1.0 if worst <= sure and not clustered else float(cfg.get("column_doubtful", 0.9))
+        line = v.items[0].line
+        reach = max((f.x + len(f.text) for f in frags if f.line == line), default=None)
+        if reach is not None and any(slots[c] is None and reach > centres[c][0] - gaps[min(c, width - 2)] / 2
+                                     for c in range(width)):
+            v.doubt = min(v.doubt, float(cfg.get("column_doubtful", 0.9)))
 
 
 def _x_clusters(xs: list[float], width: int, min_gap: float) -> list[tuple[float, float]] | None:
@@ -380,6 +442,9 @@ def value_rows(items: list[Item], width: int, labels: set[int] | None = None) ->
         if not at_label and all(len(v) == 1 for v in lines.values()) and len(run) % width:
             return True     # one value a line, cut by a header word: the row goes on after it
         if any(len(v) > 1 for v in lines.values()):
+            for ln, v in list(lines.items()):
+                if len(v) > width and all(it.text == "" for it in v[:len(v) - width]):
+                    lines[ln] = v[len(v) - width:]   # empty label columns of a pipe row
             for v in lines.values():
                 if len(v) % width == 0:
                     out.extend(ValueRow(v[k:k + width], True) for k in range(0, len(v), width))
@@ -548,6 +613,76 @@ def assignments(cost: list[list[int]], cap: int) -> tuple[int, list[list[int]], 
     return best, maps, complete
 
 
+def effect_assignments(cost: list[list[int]], zero: list[bool], cap: int) -> list[list[int]] | None:
+    """The cheapest monotone maps of value rows to printed rows, one per distinct placement
+    of the value rows that are not all zeros (`zero[k]`): zero rows and blank rows balance
+    alike, so where the zero rows go among the rest changes no equation. A table whose
+    blank rows print nothing, all labels before all values, has C(rows, value rows)
+    maps; it has only C(rows, non-zero value rows) placements the equations can tell
+    apart. Each placement comes with one map (its zero rows as early as they fit). None
+    when there are more than `cap` placements."""
+    from functools import lru_cache
+    K = len(cost)
+    R = len(cost[0]) if cost else 0
+    INF = 1 << 30
+    f = [[INF] * (R + 1) for _ in range(K + 1)]
+    for r in range(R + 1):
+        f[K][r] = 0
+    for k in range(K - 1, -1, -1):
+        for r in range(R - 1, -1, -1):
+            f[k][r] = min(f[k][r + 1], cost[k][r] + f[k + 1][r + 1] if f[k + 1][r + 1] < INF else INF)
+    if not K or f[0][0] >= INF:
+        return None
+
+    class TooMany(Exception):
+        pass
+
+    @lru_cache(maxsize=None)
+    def comp(k: int, r: int, budget: int) -> frozenset:
+        if k == K:
+            return frozenset({()})
+        out = set()
+        for rr in range(r, R - (K - k) + 1):
+            c = cost[k][rr]
+            if c + f[k + 1][rr + 1] <= budget:
+                for t in comp(k + 1, rr + 1, budget - c):
+                    out.add(t if zero[k] else (rr,) + t)
+                    if len(out) > cap:
+                        raise TooMany
+        return frozenset(out)
+
+    try:
+        placements = sorted(comp(0, 0, f[0][0]))
+    except TooMany:
+        return None
+    nz = [k for k in range(K) if not zero[k]]
+
+    def first_map(fixed: dict[int, int]) -> list[int] | None:
+        def walk(k: int, r: int, budget: int, acc: list[int]) -> list[int] | None:
+            if k == K:
+                return list(acc)
+            cands = [fixed[k]] if k in fixed else range(r, R - (K - k) + 1)
+            for rr in cands:
+                if rr < r:
+                    return None
+                c = cost[k][rr]
+                if c + f[k + 1][rr + 1] <= budget:
+                    acc.append(rr)
+                    got = walk(k + 1, rr + 1, budget - c, acc)
+                    acc.pop()
+                    if got is not None:
+                        return got
+            return None
+        return walk(0, 0, f[0][0], [])
+
+    maps = []
+    for t in placements:
+        mp = first_map(dict(zip(nz, t)))
+        if mp is not None:
+            maps.append(mp)
+    return maps or None
+
+
 # -- equations -------------------------------------------------------------------------------
 
 def balance(values: dict, tpl: Template) -> tuple[int, int, set[str]]:
@@ -588,6 +723,74 @@ def _value(it: Item):
     return parse_value(it.text)[1]
 
 
+def place_by_equations(rows: list[tuple[list[str], list[Item]]], fixed: dict, tpl: Template
+                       ) -> dict[str, tuple[Item | None, float]] | None:
+    """Rows printed with fewer values than columns on text without geometry (`-raw`,
+    pypdfium2, the default mode drop empty cells): each row's tokens keep their order,
+    so a placement is a choice of columns for them. Placements whose row's own equations
+    (row total = sum of parts) hold are grouped by what they mean to the equations
+    (blank = 0); the groups of all rows are combined to hold the most equations with the
+    `fixed` cells (the table's complete rows). Per key: the token placed there (None: a
+    blank) and its placement probability: `equation_placed` when every best placement
+    puts the same value there, else 1 / the number of values they put there (a 0 and a
+    blank balance alike, so which zeros were printed is often a guess). None when the
+    combinations exceed `equation_placements_max`."""
+    from itertools import combinations, product
+    cfg = settings()
+    cap = int(cfg.get("equation_placements_max", 20000))
+    sure = float(cfg.get("equation_placed", 0.9))
+    all_keys = set(fixed) | {k for ks, _ in rows for k in ks}
+    eqs = [e for e in tpl.expand_equations(all_keys)
+           if {k.split("/")[0] for k in e.lhs + e.rhs} <= {k.split("/")[0] for k in all_keys}]
+    classes: list[list[list[tuple]]] = []   # per row: groups of placements (tuples of values)
+    for ks, toks in rows:
+        W, vals = len(ks), [_value(t) for t in toks]
+        if len(toks) > W:
+            return None
+        own = [e for e in eqs if set(e.lhs + e.rhs) <= set(ks)]
+        idx = {k: c for c, k in enumerate(ks)}
+        places = []
+        for cols in combinations(range(W), len(toks)):
+            v: list = [None] * W
+            for c, x in zip(cols, vals):
+                v[c] = x
+            places.append((cols, tuple(v)))
+        held = [p for p in places if all(abs(sum(p[1][idx[k]] or 0 for k in e.lhs)
+                                             - sum(p[1][idx[k]] or 0 for k in e.rhs)) < 1e-6 for e in own)]
+        groups: dict[tuple, list] = {}
+        for p in held or places:
+            groups.setdefault(tuple(x or 0 for x in p[1]), []).append(p)
+        classes.append(list(groups.values()))
+    n = 1
+    for g in classes:
+        n *= len(g)
+    if n > cap:
+        return None
+    rel = [e for e in eqs if any(k in e.lhs + e.rhs for ks, _ in rows for k in ks)]
+    scored = []
+    for combo in product(*[range(len(g)) for g in classes]):
+        vals = dict(fixed)
+        for (ks, _), g, c in zip(rows, classes, combo):
+            vals.update(zip(ks, g[c][0][1]))
+        held = sum(abs(sum(vals.get(k) or 0 for k in e.lhs) - sum(vals.get(k) or 0 for k in e.rhs)) < 1e-6
+                   for e in rel)
+        scored.append((held, combo))
+    top = max(h for h, _ in scored)
+    best = [c for h, c in scored if h == top]
+    out: dict[str, tuple[Item | None, float]] = {}
+    for r, ((ks, toks), g) in enumerate(zip(rows, classes)):
+        seen: dict[int, set] = {c: set() for c in range(len(ks))}
+        for combo in best:
+            for cols, v in g[combo[r]]:
+                for c in range(len(ks)):
+                    seen[c].add("∅" if v[c] is None else v[c])
+        cols = g[best[0][r]][0][0]
+        at = dict(zip(cols, toks))
+        for c, k in enumerate(ks):
+            out[k] = (at.get(c), sure if len(seen[c]) == 1 else 1.0 / len(seen[c]))
+    return out
+
+
 # -- the table decoders -----------------------------------------------------------------------
 
 def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
@@ -619,7 +822,7 @@ def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
         return None
     vrows = value_rows(items, W, {f.pos for sp in spans for f in sp.frags})
     if vrows is not None:
-        place_by_columns(vrows, W)
+        place_by_columns(vrows, W, [it for it in items if it.kind == "F"])
     vals = [it for it in items if it.kind == "V"]
     block_doubt: set[str] = set()
     blocks = 0
@@ -655,9 +858,18 @@ def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
                            "context": {"table": "requests", "header": False, "stream": True}})
     # displaced labels say nothing about where a value row goes: every order costs alike
     cost = [[0] * len(spans) for _ in vrows] if displaced else _windows_cost(vrows, spans)
+    if len(vrows) > 1 and spans and all(v.pos > spans[-1].first for v in vrows):
+        cost = [[0] * len(spans) for _ in vrows]   # all values after all labels: nor do these
     best, maps, complete = assignments(cost, int(cfg.get("max_alignments", 500)))
     if not maps:
         return None
+    zero = [v.full and all(_value(it) in (0, None) for it in v.slots if it is not None) for v in vrows]
+    free_doubt = False
+    if not complete and any(zero):
+        # too many maps to list: list one per placement of the rows that are not all zeros
+        by_effect = effect_assignments(cost, zero, int(cfg.get("max_effect_placements", 10000)))
+        if by_effect is not None:
+            maps, complete, free_doubt = by_effect, True, True
     outcomes: dict[tuple, list[int]] = {}
     for mp in maps:
         got = _outcome(mp, vrows, keyed, cols)
@@ -666,20 +878,48 @@ def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
     top = [x for x in scored if x[0] == scored[0][0]]
     mp = top[0][2]
     chosen = dict(top[0][1])
+    partial: list[tuple[int, str]] = []
     for ki, ri in enumerate(mp):
         v = vrows[ki]
         key = keyed[ri]
         if not v.full:
-            for c in cols:
-                out.missing[f"requests/{key}/{c}"] = (f"row printed {len(v.items)} values for {W} columns: "
-                                                      "their columns cannot be told apart")
+            partial.append((ki, key))
             continue
         for c, it in zip(cols, v.slots):
             out.cells[f"requests/{key}/{c}"] = None if it is None else Cell(row=it.line, col=cols.index(c),
                                                                              text=it.text)
             if v.doubt < 1:
                 out.placement[f"requests/{key}/{c}"] = v.doubt
+    if partial:
+        # rows that lost their empty cells: columns chosen by the equations, never sure
+        placed = place_by_equations([([f"requests/{key}/{c}" for c in cols], vrows[ki].items)
+                                     for ki, key in partial], chosen, tpl)
+        for ki, key in partial:
+            for c in cols:
+                k = f"requests/{key}/{c}"
+                if placed is None:
+                    out.missing[k] = (f"row printed {len(vrows[ki].items)} values for {W} columns: "
+                                      "their columns cannot be told apart")
+                    continue
+                it, p = placed[k]
+                out.cells[k] = None if it is None else Cell(row=it.line, col=cols.index(c), text=it.text)
+                out.placement[k] = p
+                chosen[k] = None if it is None else _value(it)
+        if placed is not None:
+            out.warnings.append(f"requests: {len(partial)} rows printed fewer values than columns; "
+                                "their columns chosen by the balance equations (doubtful)")
     used = {keyed[ri] for ri in mp}
+    if free_doubt:
+        # which of the rows the non-zero rows left free hold the zero rows is a guess
+        taken = {keyed[ri] for ki, ri in enumerate(mp) if not zero[ki]}
+        zero_cols = {c for ki, v in enumerate(vrows) if zero[ki] for c, it in zip(cols, v.slots) if it is not None}
+        if any(zero) and len(keyed) - len(taken) > sum(zero):
+            for key in keyed:
+                if key not in taken:
+                    for c in zero_cols:
+                        out.placement[f"requests/{key}/{c}"] = float(cfg.get("doubtful", 0.5))
+            out.warnings.append(f"requests: {sum(zero)} rows of zeros among {len(keyed) - len(taken)} "
+                                "rows: which of them are blank is a guess; doubtful")
     for key in keyed:
         if key not in used:
             for c in cols:
@@ -779,7 +1019,7 @@ def decode_active(text: str, tpl: Template, sim) -> StreamTable | None:
         vrows = value_rows(part_items, len(cols), {f.pos for sp in spans for f in sp.frags})
         if vrows is None or len(vrows) > len(spans):
             continue
-        place_by_columns(vrows, len(cols))
+        place_by_columns(vrows, len(cols), [it for it in part_items if it.kind == "F"])
         if any(not v.full for v in vrows):
             continue
         best, maps, complete = assignments(_windows_cost(vrows, spans), int(cfg.get("max_alignments", 500)))
@@ -870,16 +1110,31 @@ def decode_appeals(text: str, tpl: Template) -> StreamTable | None:
     out = StreamTable("appeals", template=tpl.name)
     if len(vals) < len(keys):
         slots = _appeals_by_pitch(items, vals, len(keys))
+        probs = [float(settings().get("column_doubtful", 0.9))] * len(keys)
+        heads = str(settings().get("appeals_header_chars", ""))
+        if slots is None and vals and set(heads) <= set(part):
+            # no geometry: the equations choose the columns (only under the table's own
+            # header: a pre-2019 report's 行政复议数量 line is no appeals row)
+            placed = place_by_equations([(keys, vals)], {}, tpl)
+            if placed is None:
+                return None
+            slots, probs = [placed[k][0] for k in keys], [placed[k][1] for k in keys]
+            out.warnings.append(f"appeals: {len(vals)} values for {len(keys)} columns; "
+                                "their columns chosen by the balance equations (doubtful)")
         if slots is None:
             return None
-        for k, it in zip(keys, slots):
+        for k, it, p in zip(keys, slots, probs):
             out.cells[k] = None if it is None else Cell(row=it.line, col=keys.index(k), text=it.text)
-            out.placement[k] = float(settings().get("column_doubtful", 0.9))
+            out.placement[k] = p
         vals = slots
     elif len(vals) != len(keys):
         return None
     else:
-        moved = _one_move(vals, keys, tpl)
+        lines = [it.line for it in vals]
+        lifted = len(set(lines)) == 2 and min(lines.count(ln) for ln in set(lines)) == 1
+        # one value alone on a line of its own (`5` over a wrapped `项`), no geometry to order
+        # it by: it may belong anywhere in the row
+        moved = _one_move(vals, keys, tpl, len(vals) if lifted else None)
         if moved is not None:
             vals, changed = moved
             for k in changed:
@@ -941,18 +1196,20 @@ def _appeals_by_pitch(items: list[Item], vals: list[Item], n: int) -> list[Item 
     return slots
 
 
-def _one_move(vals: list[Item], keys: list[str], tpl: Template) -> tuple[list[Item], set[str]] | None:
+def _one_move(vals: list[Item], keys: list[str], tpl: Template, reach: int | None = None
+              ) -> tuple[list[Item], set[str]] | None:
     """The default mode of pdftotext may print an appeals value a few columns late (its
     header is vertical text, ordered by position). When the values as printed break
     equations and moving one value at most `appeals_max_move` places makes all of them
-    hold, with every such move giving the same values, the moved reading and the keys of
-    the groups it touched; else None."""
+    hold, the reading of the shortest such move when one (a 0 may go anywhere among zeros,
+    the shortest move is the likeliest), and the keys of the groups it touched or the
+    balancing readings disagree on (doubtful); else None."""
     def broken(vs):
         return balance({k: _value(it) for k, it in zip(keys, vs)}, tpl)[1]
     if broken(vals) == 0:
         return None
-    reach = int(settings().get("appeals_max_move", 3))
-    found: dict[tuple, list[Item]] = {}
+    reach = int(settings().get("appeals_max_move", 3)) if reach is None else reach
+    found: dict[tuple, tuple[int, list[Item]]] = {}
     for i in range(len(vals)):
         for j in range(max(0, i - reach), min(len(vals), i + reach + 1)):
             if i == j:
@@ -960,9 +1217,18 @@ def _one_move(vals: list[Item], keys: list[str], tpl: Template) -> tuple[list[It
             vs = vals[:i] + vals[i + 1:]
             vs.insert(j, vals[i])
             if broken(vs) == 0:
-                found.setdefault(tuple(_value(it) for it in vs), vs)
-    if len(found) != 1:
+                key = tuple(_value(it) for it in vs)
+                if key not in found or abs(i - j) < found[key][0]:
+                    found[key] = (abs(i - j), vs)
+    if not found:
         return None
-    vs = next(iter(found.values()))
+    # several moves balance (a 0 may go anywhere among zeros): the shortest is the reading
+    # when it is one; the cells the balancing readings disagree on stay doubtful
+    near = min(d for d, _ in found.values())
+    best = [vs for d, vs in found.values() if d == near]
+    if len(best) != 1:
+        return None
+    vs = best[0]
     groups = {k.rsplit("/", 1)[0] for k, a, b in zip(keys, vals, vs) if a is not b}
+    groups |= {k.rsplit("/", 1)[0] for n, k in enumerate(keys) if len({v[n] for v in found}) > 1}
     return vs, {k for k in keys if k.rsplit("/", 1)[0] in groups}

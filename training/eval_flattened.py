@@ -5,7 +5,8 @@
     python -m training.eval_flattened --corpus datasets/generated/test --extractors pdftotext-raw
 
 Each digital PDF is flattened by real tools (poppler's pdftotext in its default, -layout and
--raw modes, pdfminer.six extract_text, pypdfium2's text page); gouji's text path reads the
+-raw modes, pdfminer.six extract_text, pypdfium2's text page, pdfplumber extract_text plain
+and layout=True) and rendered as Markdown (pdfplumber's tables as pipe tables); gouji's text path reads the
 .txt and the number stream (training/peers/number_stream.py) parses the same text. The
 hand-written garbles of training/synth/flatten.py measured the generator, not the
 product: these are what users get. Per extractor: cells right (requests + appeals, the
@@ -28,7 +29,10 @@ from pipeline.export import to_result
 from pipeline.run import Settings, extract
 from training.peers import number_stream
 
-EXTRACTORS = ("pdftotext", "pdftotext-layout", "pdftotext-raw", "pdfminer", "pypdfium2")
+EXTRACTORS = ("pdftotext", "pdftotext-layout", "pdftotext-raw", "pdfminer", "pypdfium2",
+              "pdfplumber", "pdfplumber-layout", "markdown")
+MODULES = {"pdfminer": "pdfminer.high_level", "pypdfium2": "pypdfium2", "pdfplumber": "pdfplumber",
+           "pdfplumber-layout": "pdfplumber", "markdown": "pdfplumber"}
 MEASURED = ("requests/", "appeals/")
 
 
@@ -48,14 +52,50 @@ def flatten_pdf(pdf: Path, extractor: str) -> str:
             return "\f".join(doc[i].get_textpage().get_text_range() for i in range(len(doc)))
         finally:
             doc.close()
+    if extractor in ("pdfplumber", "pdfplumber-layout"):
+        import pdfplumber
+        with pdfplumber.open(str(pdf)) as doc:
+            return "\f".join(p.extract_text(layout=extractor.endswith("layout")) or "" for p in doc.pages)
+    if extractor == "markdown":
+        return markdown(pdf)
     raise ValueError(f"unknown extractor {extractor}")
+
+
+def markdown(pdf: Path) -> str:
+    """A Markdown rendition of a PDF: each page's text outside its tables as paragraphs,
+    each table pdfplumber finds by its ruling lines as a pipe table where it stands (a
+    merged cell: its text in its first cell, the cells it covers empty, as PDF-to-Markdown
+    converters write them). The seeds' Markdown documents, with real tables."""
+    import pdfplumber
+
+    def cell(t) -> str:
+        return " ".join((t or "").split()).replace("|", "\\|")
+
+    pages = []
+    with pdfplumber.open(str(pdf)) as doc:
+        for page in doc.pages:
+            parts, top = [], page.bbox[1]
+            for t in sorted(page.find_tables(), key=lambda t: t.bbox[1]):
+                if t.bbox[1] > top:
+                    parts.append(page.crop((page.bbox[0], top, page.bbox[2], t.bbox[1])).extract_text() or "")
+                rows = [r for r in t.extract() if any((c or "").strip() for c in r)]
+                if rows:
+                    width = max(len(r) for r in rows)
+                    lines = ["| " + " | ".join(cell(c) for c in r + [None] * (width - len(r))) + " |" for r in rows]
+                    lines.insert(1, "|" + "---|" * width)
+                    parts.append("\n".join(lines))
+                top = max(top, t.bbox[3])
+            if top < page.bbox[3]:
+                parts.append(page.crop((page.bbox[0], top, page.bbox[2], page.bbox[3])).extract_text() or "")
+            pages.append("\n\n".join(p for p in parts if p.strip()))
+    return "\n\n".join(pages) + "\n"
 
 
 def available(extractor: str) -> bool:
     if extractor.startswith("pdftotext"):
         return shutil.which("pdftotext") is not None
     try:
-        __import__({"pdfminer": "pdfminer.high_level", "pypdfium2": "pypdfium2"}[extractor])
+        __import__(MODULES[extractor])
         return True
     except ImportError:
         return False
@@ -110,7 +150,7 @@ def evaluate(pdfs: list[Path], extractors: list[str], work: Path, settings: Sett
         for pdf in pdfs:
             doc_id = pdf.name.split(".")[0]
             truth = json.loads((pdf.parent / f"{doc_id}.truth.json").read_text(encoding="utf-8"))
-            txt = work / ex / f"{doc_id}.txt"
+            txt = work / ex / f"{doc_id}{'.md' if ex == 'markdown' else '.txt'}"
             if not txt.exists() or txt.stat().st_mtime < pdf.stat().st_mtime:
                 txt.write_text(flatten_pdf(pdf, ex), encoding="utf-8")
             res = to_result(extract(txt, settings))
