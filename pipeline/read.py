@@ -35,7 +35,11 @@ def sniff(data: bytes, suffix: str) -> str:
             if kind == "image" and magic == b"BM" and suffix not in IMAGE_SUFFIXES:
                 continue
             return kind
+    if data.startswith(b"{\\rtf"):
+        return "rtf"
     head = data[:4096].lower()
+    if b"mime-version:" in head and b"multipart/related" in head:
+        return "mhtml"
     if b"<table" in head or b"<html" in head or b"<!doctype html" in head or suffix in HTML_SUFFIXES:
         return "html"
     if suffix in MD_SUFFIXES:
@@ -92,9 +96,12 @@ def read(path: Path, settings=None) -> Document:
             if (kind == "pdf") != (path.suffix.lower() in PDF_SUFFIXES):
                 out.warnings.append(f"file extension {path.suffix} but content is {kind}")
         return out
-    if kind in ("zip", "ole"):
-        return doc.fail(f"unsupported document type ({'Word/Excel/WPS' if kind == 'ole' else 'zip/OOXML'} "
-                        "file): convert it to PDF or HTML")
+    if kind in ("zip", "ole", "rtf"):      # Word, WPS, Excel, OpenDocument: pipeline/office.py
+        from .office import read_office
+        return read_office(path, data, doc)
+    if kind in ("html", "mhtml"):          # saved web pages: pipeline/webpage.py
+        from .webpage import read_webpage
+        return read_webpage(data, doc)
     text, enc = decode_text(data)
     if text is None:
         return doc.fail(enc)
