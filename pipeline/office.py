@@ -6,8 +6,9 @@ exact, so reading it beats OCR and text flattening.
   controls, tracked changes (deleted text dropped), hidden runs dropped; a cell's
   paragraphs joined. Paragraphs outside tables (and the own text of layout tables that hold
   other tables) become `doc.text`, where the title, year and agency are found.
-* .xlsx (openpyxl) and .xls/.et (xlrd): merged ranges resolved; a number cell's value is
-  what is stored (a reading of probability 1), its text what the sheet displays.
+* .xlsx (openpyxl) and .xls/.et (xlrd): merged ranges resolved; a number cell's text is
+  what the sheet displays and, where that is not the stored number (12.3456 shown as
+  12.35), the stored number is its reading (probability 1), so the value is as stored.
 * .doc, .wps, .rtf, .odt (and .et/.ods xlrd cannot read) go through LibreOffice headless
   into .docx/.xlsx first: a private profile per worker process, one conversion at a time,
   a time limit that kills the whole process group. Without LibreOffice the result says
@@ -100,7 +101,8 @@ def read_office(path: Path, data: bytes, doc: Document) -> Document:
     """Read a Word/WPS/Excel file into doc (never raises for a bad file)."""
     suffix = path.suffix.lower()
     kind = office_kind(data, suffix)
-    doc.source.kind = kind if kind in ("docx", "xlsx", "doc", "xls", "wps", "et", "rtf", "odt", "ods") else "unknown"
+    known = ("docx", "xlsx", "doc", "xls", "wps", "et", "rtf", "odt", "ods")
+    doc.source.kind = kind if kind in known else suffix.lstrip(".") if suffix.lstrip(".") in known else "unknown"
     try:
         if kind == "encrypted":
             raise OfficeError("password-protected Office file: gouji cannot open it; save an unprotected copy")
@@ -340,11 +342,19 @@ class _Docx:
                     at[(r, k)] = cell
                 prev = cell
                 c += span
-        if holds_tables:    # a layout table around the report: its own text is page text
+        if holds_tables and is_layout(cells):   # a wrapper around the report: its own text is page text
             lines += own_text
             self.tables[slot] = []
         else:
             self.tables[slot] = cells
+
+
+def is_layout(cells: list[Cell]) -> bool:
+    """A table holding other tables is a layout wrapper (not a report grid) when it is at most
+    two rows or two columns deep; a larger one keeps its grid (nested tables read apart)."""
+    rows = max((c.row + c.rowspan for c in cells), default=0)
+    cols = max((c.col + c.colspan for c in cells), default=0)
+    return rows <= 2 or cols <= 2
 
 
 def grid_pages(tables: list[tuple[list[Cell], str]], doc: Document) -> Document:
@@ -413,6 +423,14 @@ def _number(v):
     return v
 
 
+def _shows(text: str, value) -> bool:
+    """The displayed text parses back to the stored number (then the text alone carries it;
+    a reading on every number would make header cells of value columns look like values)."""
+    from .values import parse_value
+    ok, v = parse_value(text, "amount")
+    return ok and v is not None and abs(float(v) - float(value)) < 1e-9
+
+
 def _sheet_cells(get, n_rows: int, n_cols: int, merges: list[tuple[int, int, int, int]]) -> list[Cell]:
     """Cells of a sheet's used range: get(r, c) -> (text, value|None); merges as
     (row0, col0, row1, col1) 0-based inclusive. Rows with nothing at all are left out."""
@@ -433,12 +451,22 @@ def _sheet_cells(get, n_rows: int, n_cols: int, merges: list[tuple[int, int, int
             text, value = get(r, c)
             rs, cs = span.get((r, c), (1, 1))
             cell = Cell(row=r, col=c, rowspan=rs, colspan=cs, text=text.strip())
-            if value is not None:
-                cell.readings = [(value, 1.0)]
+            if value is not None and not _shows(text, value):
+                cell.readings = [(value, 1.0)]   # the stored number; the text stays what is shown
             row.append(cell)
         if any(x.text or x.readings for x in row):
             cells += row
     return cells
+
+
+def _lone_texts(cells: list[Cell]) -> list[str]:
+    """Texts alone on their sheet row (a title, a note): the sheet's page text."""
+    by_row: dict[int, list[Cell]] = {}
+    for c in cells:
+        if c.text:
+            by_row.setdefault(c.row, []).append(c)
+    return [v[0].text for _, v in sorted(by_row.items()) if len(v) == 1 and not _shows(v[0].text, 0)
+            and not v[0].readings]
 
 
 def read_xlsx(data: bytes, doc: Document) -> Document:
@@ -475,7 +503,7 @@ def read_xlsx(data: bytes, doc: Document) -> Document:
         cells = _sheet_cells(get, n_rows, n_cols, merges)
         tables.append((cells, ws.title))
         texts.append(ws.title)
-        texts += [c.text for c in cells if c.text and not c.readings and c.colspan >= max(3, n_cols - 1)]
+        texts += _lone_texts(cells)
     wb.close()
     if uncached:
         doc.warnings.append(f"{uncached} formula cells without a stored result")
@@ -520,7 +548,7 @@ def read_xls(data: bytes, doc: Document) -> Document:
         cells = _sheet_cells(get, sh.nrows, sh.ncols, merges)
         tables.append((cells, sh.name))
         texts.append(sh.name)
-        texts += [c.text for c in cells if c.text and not c.readings and c.colspan >= max(3, sh.ncols - 1)]
+        texts += _lone_texts(cells)
     doc.text = "\n".join(texts)
     return grid_pages(tables, doc)
 

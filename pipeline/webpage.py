@@ -91,7 +91,7 @@ def _drop_chrome(root, cfg: dict) -> int:
     tags = set(cfg.get("drop_tags", []))
     roles = set(cfg.get("drop_roles", []))
     words = {w.lower() for w in cfg.get("drop_words", [])}
-    keep = cfg.get("keep_if_text", [])
+    keep = re.compile(cfg.get("keep_if_text") or r"(?!)")
     gone = 0
     for el in list(root.iter()):
         if not isinstance(el.tag, str) or el.getparent() is None:
@@ -104,7 +104,7 @@ def _drop_chrome(root, cfg: dict) -> int:
             if el.find(".//table") is not None or el.find(".//td") is not None:
                 continue
             text = el.text_content()
-            if any(k in text for k in keep) and len(text) < 20000 and tag not in ("nav",):
+            if keep.search(text) and len(text) < 20000 and tag not in ("nav",):
                 # a header holding the report title stays; a link list mentioning it does not
                 if len(el.findall(".//a")) < 5:
                     continue
@@ -241,7 +241,7 @@ def read_webpage(data: bytes, doc: Document) -> Document:
     import lxml.html
     from lxml import etree
 
-    from .office import grid_pages
+    from .office import grid_pages, is_layout
     from .read import read_text
     cfg = _cfg()
     declared = None
@@ -272,13 +272,15 @@ def read_webpage(data: bytes, doc: Document) -> Document:
     body = root.find("body") if root.find("body") is not None else root
     grids: list[tuple[list[Cell], str]] = []
     slots: list = []          # (element, cells) in document order
+    divs = [d for d in _div_grids(body, cfg) if d.find(".//table") is None]
+    for d in divs:
+        slots.append((d, _div_grid(d, cfg)))
     for t in body.iter("table"):
-        if any(x is not t for x in t.iter("table")):
-            continue          # a layout table: its own text is page text
-        slots.append((t, _html_grid(t)))
-    for d in _div_grids(body, cfg):
-        if d.find(".//table") is None:
-            slots.append((d, _div_grid(d, cfg)))
+        cells = _html_grid(t)
+        holds = any(x is not t for x in t.iter("table")) or any(t in d.iterancestors() for d in divs)
+        if holds and is_layout(cells):
+            continue          # a layout table around the article: its own text is page text
+        slots.append((t, cells))
     order = {el: i for i, el in enumerate(body.iter())}
     slots.sort(key=lambda s: order.get(s[0], 0))
     grids = [(cells, "") for _, cells in slots if cells]
