@@ -16,6 +16,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from .model import Cell, Document, Page, Source, Table
+from .office import OFFICE_SUFFIXES   # Word/WPS/Excel: pipeline/office.py; web pages: pipeline/webpage.py
 
 TEXT_SUFFIXES = {".txt", ".text", ".csv", ".tsv"}
 MD_SUFFIXES = {".md", ".markdown"}
@@ -76,7 +77,7 @@ def read(path: Path, settings=None) -> Document:
     doc = Document(Source(str(path)))
     try:
         size = path.stat().st_size
-        if size > MAX_TEXT_BYTES and path.suffix.lower() not in PDF_SUFFIXES | IMAGE_SUFFIXES:
+        if size > MAX_TEXT_BYTES and path.suffix.lower() not in PDF_SUFFIXES | IMAGE_SUFFIXES | OFFICE_SUFFIXES:
             return doc.fail(f"file too large for a text report ({size} bytes)")
         with open(path, "rb") as f:
             data = f.read()

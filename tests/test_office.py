@@ -301,3 +301,15 @@ def test_corrupt_and_protected_office_files_fail_clearly_and_the_batch_goes_on(t
     for name, word in (("truncated.docx", "corrupt"), ("notword.docx", "corrupt"), ("broken.xlsx", "corrupt"),
                        ("empty_ole.doc", "not a Word")):
         assert res[name]["status"] == "failed" and word in " ".join(res[name]["errors"]), (name, res[name]["errors"])
+
+
+def test_docx_and_html_renditions_are_deterministic(tmp_path):
+    pytest.importorskip("docx")
+    from training.synth.build import load_config, make_document
+    cfg = load_config("configs/synth.yaml")
+    for out in (tmp_path / "a", tmp_path / "b"):
+        make_document("t0", [int(cfg["seed"]), 2, 11], cfg, out, ["docx", "html"])
+    files = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert any(f.endswith(".docx") for f in files) and any(f.endswith((".html", ".mhtml")) for f in files)
+    for f in files:
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
