@@ -92,6 +92,8 @@ def _drop_chrome(root, cfg: dict) -> int:
     roles = set(cfg.get("drop_roles", []))
     words = {w.lower() for w in cfg.get("drop_words", [])}
     keep = re.compile(cfg.get("keep_if_text") or r"(?!)")
+    tw = set(cfg.get("div_table_words", [])) | {"table"}
+    grid = tw | set(cfg.get("div_row_words", [])) | set(cfg.get("div_cell_words", []))
     gone = 0
     for el in list(root.iter()):
         if not isinstance(el.tag, str) or el.getparent() is None:
@@ -101,6 +103,9 @@ def _drop_chrome(root, cfg: dict) -> int:
         if not chrome:
             continue
         if tag not in ("script", "style", "noscript", "template"):
+            if _has(el, grid) or any(_has(a, tw) for a in el.iterancestors()):
+                continue      # a div grid's header row or cell, not the portal's header
+
             if el.find(".//table") is not None or el.find(".//td") is not None:
                 continue
             text = el.text_content()

@@ -313,3 +313,19 @@ def test_docx_and_html_renditions_are_deterministic(tmp_path):
     assert any(f.endswith(".docx") for f in files) and any(f.endswith((".html", ".mhtml")) for f in files)
     for f in files:
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+
+
+def test_div_grid_keeps_its_header_row_and_drops_the_portal_header(tmp_path):
+    page = ('<html><head><meta charset="utf-8"></head><body><div class="header">某市政府门户网站 首页</div>'
+            "<h2>某县统计局2022年政府信息公开工作年度报告</h2>"
+            '<div class="tb" role="table"><div class="row head"><div class="cell">项目</div><div class="cell">数量</div>'
+            '</div><div class="row"><div class="cell">新收政府信息公开申请数量</div><div class="cell"><p>7</p></div>'
+            "</div></div><footer>电话 12345</footer></body></html>")
+    f = tmp_path / "div.html"
+    f.write_text(page, encoding="utf-8")
+    from pipeline.read import read
+    doc = read(f)
+    assert doc.text == "某县统计局2022年政府信息公开工作年度报告"
+    [t] = doc.tables
+    assert [(c.row, c.col, c.text) for c in t.cells] == [(0, 0, "项目"), (0, 1, "数量"),
+                                                         (1, 0, "新收政府信息公开申请数量"), (1, 1, "7")]
