@@ -8,7 +8,10 @@
 * `lo_docx` (held out: a file gouji's own generator did not write): LibreOffice's
   `soffice --convert-to docx` of each .html rendition;
 * `doc` (with --doc): LibreOffice's .doc of the .docx rendition, read back through gouji's
-  own LibreOffice conversion.
+  own LibreOffice conversion;
+* `chromium_html` (with --chromium, held out): the DOM headless Chromium serialises from each
+  .html rendition (`chromium --headless --dump-dom`: tbody added, attributes normalised,
+  written as UTF-8 whatever the page declares).
 
 The reports are the corpus's test split (same seeds as `make data`), written under --out.
 A document is `ok` when its status is what the truth says (`ok`, or `needs_review` for a
@@ -46,6 +49,19 @@ def lo_convert(src: Path, out_dir: Path, target: str) -> Path | None:
     return got if got.exists() else None
 
 
+def chromium_dom(src: Path, dst: Path) -> Path | None:
+    exe = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if not exe:
+        return None
+    with tempfile.TemporaryDirectory(prefix="gouji-eval-chromium-") as prof:
+        r = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={prof}",
+                            "--dump-dom", src.resolve().as_uri()], capture_output=True, timeout=300)
+    if r.returncode or not r.stdout:
+        return None
+    dst.write_bytes(r.stdout)
+    return dst
+
+
 def score(f: Path, truth: dict, settings: Settings) -> dict:
     t0 = time.process_time()
     res = to_result(extract(f, settings))
@@ -76,6 +92,8 @@ def main(argv=None) -> int:
     ap.add_argument("--config", default="configs/synth.yaml")
     ap.add_argument("--doc", action="store_true", help="also .doc made by LibreOffice from the .docx")
     ap.add_argument("--no-lo", action="store_true", help="skip the LibreOffice-made held-out split")
+    ap.add_argument("--chromium", action="store_true", help="also the DOM headless Chromium serialises")
+    ap.add_argument("--kinds", help="comma-separated subset of docx,html,lo_docx,doc,chromium_html to score")
     ap.add_argument("--json", type=Path, help="write the figures here")
     a = ap.parse_args(argv)
     cfg = load_config(a.config)
@@ -90,19 +108,31 @@ def main(argv=None) -> int:
             make_document(doc_id, [int(cfg["seed"]), 2, i], cfg, a.out, ["docx", "html"])
         truth = json.loads(tf.read_text(encoding="utf-8"))
         rd, rh = truth["renderings"]["docx"], truth["renderings"]["html"]
-        r = score(a.out / rd["file"], truth, settings)
-        per["docx"].append(r)
-        for k, v in rd["style"].items():
-            if v:
-                by_style[f"docx:{k}"].append(r)
-        r = score(a.out / rh["file"], truth, settings)
-        per["html"].append(r)
         st = rh["style"]
-        for k in (f"markup={st['markup']}", f"encoding={st['encoding']}", f"container={st['container']}",
-                  "layout_table" if st["layout_table"] else "", "chrome" if st["chrome"] else ""):
-            if k:
-                by_style[f"html:{k}"].append(r)
-        if not a.no_lo and rh["file"].endswith(".html"):
+        want = set((a.kinds or "docx,html,lo_docx,doc,chromium_html").split(","))
+        if "docx" in want:
+            r = score(a.out / rd["file"], truth, settings)
+            per["docx"].append(r)
+            for k, v in rd["style"].items():
+                if v:
+                    by_style[f"docx:{k}"].append(r)
+        if "html" in want:
+            r = score(a.out / rh["file"], truth, settings)
+            per["html"].append(r)
+            for k in (f"markup={st['markup']}", f"encoding={st['encoding']}", f"container={st['container']}",
+                      "layout_table" if st["layout_table"] else "", "chrome" if st["chrome"] else ""):
+                if k:
+                    by_style[f"html:{k}"].append(r)
+        if a.chromium and "chromium_html" in want and rh["file"].endswith(".html"):
+            cd = a.out / "chromium"
+            cd.mkdir(exist_ok=True)
+            got = cd / rh["file"]
+            if got.exists() or chromium_dom(a.out / rh["file"], got):
+                r = score(got, truth, settings)
+                per["chromium_html"].append(r)
+                by_style[f"chromium_html:encoding={st['encoding']}"].append(r)
+                by_style[f"chromium_html:markup={st['markup']}"].append(r)
+        if not a.no_lo and "lo_docx" in want and rh["file"].endswith(".html"):
             lo_dir = a.out / "lo"
             lo_dir.mkdir(exist_ok=True)
             got = lo_dir / (Path(rh["file"]).stem + ".docx")
@@ -112,7 +142,7 @@ def main(argv=None) -> int:
                 r = score(got, truth, settings)
                 per["lo_docx"].append(r)
                 by_style[f"lo_docx:encoding={st['encoding']}"].append(r)
-        if a.doc:
+        if a.doc and "doc" in want:
             dd = a.out / "doc"
             dd.mkdir(exist_ok=True)
             got = dd / (Path(rd["file"]).stem + ".doc")
