@@ -265,6 +265,7 @@ def read_webpage(data: bytes, doc: Document) -> Document:
     if enc not in ("utf-8",):
         doc.warnings.append(f"web page decoded as {enc}")
     text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
+    text = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]", "", text)   # lxml refuses control characters
     if not text.strip():
         return doc.fail("empty web page")
     try:

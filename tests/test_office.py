@@ -329,3 +329,36 @@ def test_div_grid_keeps_its_header_row_and_drops_the_portal_header(tmp_path):
     [t] = doc.tables
     assert [(c.row, c.col, c.text) for c in t.cells] == [(0, 0, "项目"), (0, 1, "数量"),
                                                          (1, 0, "新收政府信息公开申请数量"), (1, 1, "7")]
+
+
+@pytest.mark.parametrize("suffix", [".docx", ".xlsx", ".mhtml"])
+def test_mutated_office_files_never_raise(tmp_path, suffix):
+    import random
+    import openpyxl
+    if suffix == ".docx":
+        data = docx_bytes(_p("某区2021年政府信息公开工作年度报告") + "<w:tbl><w:tr>" + _tc(_p("甲"), span=2)
+                          + "</w:tr></w:tbl>")
+    elif suffix == ".xlsx":
+        wb = openpyxl.Workbook()
+        wb.active["A1"], wb.active["B1"] = "新收政府信息公开申请数量", 3
+        wb.active.merge_cells("A2:B2")
+        buf = io.BytesIO()
+        wb.save(buf)
+        data = buf.getvalue()
+    else:
+        data = (b'MIME-Version: 1.0\r\nContent-Type: multipart/related; boundary="b"\r\n\r\n--b\r\n'
+                b"Content-Type: text/html; charset=gb2312\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+                + "<table><tr><td>新收</td><td>3</td></tr></table>".encode("gbk") + b"\r\n--b--\r\n")
+    rng = random.Random(16)
+    for i in range(25):
+        b = bytearray(data)
+        if i % 3 == 0:
+            b = b[: rng.randrange(1, len(b))]
+        for _ in range(rng.randrange(1, 12)):
+            b[rng.randrange(len(b))] = rng.randrange(256)
+        f = tmp_path / f"m{i}{suffix}"
+        f.write_bytes(bytes(b))
+        r = to_result(extract(f))
+        validate(r)
+        assert r["status"] != "failed" or r["errors"]
+        assert not any(e.startswith("could not read:") for e in r["errors"]), r["errors"]   # no reader crash
