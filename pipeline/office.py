@@ -259,7 +259,7 @@ class _Docx:
                 if t == "t":
                     parts.append(ch.text or "")
                 elif t in ("tab", "ptab"):
-                    parts.append(" ")
+                    parts.append("\t")     # a table typed with tabs stays tabular for the text reader
                 elif t in ("br", "cr"):
                     parts.append("\n")
                 elif t == "txbxContent":
@@ -384,7 +384,7 @@ def read_docx(data: bytes, doc: Document) -> Document:
     w.block(body, w.lines)
     if doc.source.kind == "unknown":
         doc.source.kind = "docx"
-    doc.text = "\n".join(x.strip() for x in w.lines if x.strip())
+    doc.text = "\n".join(x.rstrip() for x in w.lines if x.strip())
     if w.n_boxes:
         doc.warnings.append(f"{w.n_boxes} text boxes read")
     return grid_pages([(cells, "") for cells in w.tables if cells], doc)
