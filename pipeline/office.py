@@ -342,7 +342,7 @@ class _Docx:
                     at[(r, k)] = cell
                 prev = cell
                 c += span
-        if holds_tables and is_layout(cells):   # a wrapper around the report: its own text is page text
+        if (holds_tables and is_layout(cells)) or len(cells) == 1:   # a wrapper: its own text is page text
             lines += own_text
             self.tables[slot] = []
         else:
@@ -351,7 +351,8 @@ class _Docx:
 
 def is_layout(cells: list[Cell]) -> bool:
     """A table holding other tables is a layout wrapper (not a report grid) when it is at most
-    two rows or two columns deep; a larger one keeps its grid (nested tables read apart)."""
+    two rows or two columns deep; a larger one keeps its grid (nested tables read apart). A
+    one-cell table is a wrapper (a text frame) whatever it holds."""
     rows = max((c.row + c.rowspan for c in cells), default=0)
     cols = max((c.col + c.colspan for c in cells), default=0)
     return rows <= 2 or cols <= 2

@@ -284,7 +284,7 @@ def read_webpage(data: bytes, doc: Document) -> Document:
     for t in body.iter("table"):
         cells = _html_grid(t)
         holds = any(x is not t for x in t.iter("table")) or any(t in d.iterancestors() for d in divs)
-        if holds and is_layout(cells):
+        if (holds and is_layout(cells)) or len(cells) == 1:
             continue          # a layout table around the article: its own text is page text
         slots.append((t, cells))
     order = {el: i for i, el in enumerate(body.iter())}
