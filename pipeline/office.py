@@ -3,8 +3,8 @@ exact, so reading it beats OCR and text flattening.
 
 * .docx: the OOXML itself (lxml): w:gridSpan, w:vMerge, w:gridBefore, nested tables, text
   boxes (w:txbxContent, once even when mc:AlternateContent carries it twice), content
-  controls, tracked changes (deleted text dropped), hidden runs dropped; a cell's
-  paragraphs joined. Paragraphs outside tables (and the own text of layout tables that hold
+  controls, tracked changes (deleted text dropped), hidden runs dropped, automatic list
+  numbers ("一、", "（一）" from word/numbering.xml) written out; a cell's paragraphs joined. Paragraphs outside tables (and the own text of layout tables that hold
   other tables) become `doc.text`, where the title, year and agency are found.
 * .xlsx (openpyxl) and .xls/.et (xlrd): merged ranges resolved; a number cell's text is
   what the sheet displays and, where that is not the stored number (12.3456 shown as
@@ -221,10 +221,92 @@ def _clean_cell(parts: list[str]) -> str:
     return re.sub(r"\s+", " ", txt)
 
 
+_CN = "零一二三四五六七八九十"
+
+
+def _chinese(n: int) -> str:
+    if n <= 10:
+        return _CN[n]
+    if n < 20:
+        return "十" + (_CN[n % 10] if n % 10 else "")
+    if n < 100:
+        return _CN[n // 10] + "十" + (_CN[n % 10] if n % 10 else "")
+    return str(n)
+
+
+def _roman(n: int) -> str:
+    out = ""
+    for v, r in ((1000, "m"), (900, "cm"), (500, "d"), (400, "cd"), (100, "c"), (90, "xc"), (50, "l"), (40, "xl"),
+                 (10, "x"), (9, "ix"), (5, "v"), (4, "iv"), (1, "i")):
+        while n >= v:
+            out, n = out + r, n - v
+    return out
+
+
+def _fmt_number(n: int, fmt: str) -> str:
+    if fmt in ("chineseCounting", "chineseCountingThousand", "chineseLegalSimplified", "ideographTraditional",
+               "taiwaneseCounting", "taiwaneseCountingThousand"):
+        return _chinese(n)
+    if fmt == "decimalEnclosedCircle" or fmt == "decimalEnclosedCircleChinese":
+        return chr(0x2460 + n - 1) if 1 <= n <= 20 else str(n)
+    if fmt in ("upperLetter", "lowerLetter"):
+        c = chr(ord("A") + (n - 1) % 26)
+        return c if fmt == "upperLetter" else c.lower()
+    if fmt in ("upperRoman", "lowerRoman"):
+        r = _roman(n)
+        return r.upper() if fmt == "upperRoman" else r
+    if fmt in ("none", "bullet"):
+        return ""
+    return str(n)
+
+
+class _Numbering:
+    """Automatic list numbers (word/numbering.xml) a paragraph's w:numPr asks for: "一、",
+    "（一）", "1." are often not in the text at all, only in the numbering definition."""
+
+    def __init__(self, root):
+        self.levels: dict[str, dict[int, tuple[str, str, int]]] = {}
+        self.counters: dict[str, list[int]] = {}
+        if root is None:
+            return
+        abstract = {}
+        for a in root.findall(_W + "abstractNum"):
+            lv = {}
+            for lvl in a.findall(_W + "lvl"):
+                i = _int(lvl.get(_W + "ilvl"), 0, 0, 8)
+                lv[i] = (_val(lvl, "numFmt", "decimal"), _val(lvl, "lvlText", ""), _int(_val(lvl, "start", "1"), 1, 0))
+            abstract[a.get(_W + "abstractNumId")] = lv
+        for n in root.findall(_W + "num"):
+            lv = abstract.get(_val(n, "abstractNumId"))
+            if lv is not None:
+                self.levels[n.get(_W + "numId")] = lv
+
+    def label(self, p) -> str:
+        ppr = p.find(_W + "pPr")
+        if ppr is None or ppr.find(_W + "numPr") is None:
+            return ""
+        num_id = _val(ppr, "numPr/numId")
+        ilvl = _int(_val(ppr, "numPr/ilvl", "0"), 0, 0, 8)
+        lv = self.levels.get(num_id)
+        if not lv or ilvl not in lv:
+            return ""
+        c = self.counters.setdefault(num_id, [0] * 9)
+        c[ilvl] += 1
+        for k in range(ilvl + 1, 9):
+            c[k] = 0
+        out = lv[ilvl][1]
+        for k in range(ilvl + 1):
+            if k in lv:
+                fmt, _, start = lv[k]
+                out = out.replace(f"%{k + 1}", _fmt_number(start + max(c[k], 1) - 1, fmt))
+        return "" if lv[ilvl][0] == "bullet" else out
+
+
 class _Docx:
     """Walks w:body in document order: paragraphs into text lines, tables into grids."""
 
-    def __init__(self):
+    def __init__(self, numbering: "_Numbering | None" = None):
+        self.numbering = numbering or _Numbering(None)
         self.lines: list[str] = []
         self.tables: list[list[Cell] | None] = []    # slot per table, in the order tables start
         self.n_boxes = 0
@@ -275,7 +357,7 @@ class _Docx:
                 else:
                     walk(ch)
         walk(p)
-        return "".join(parts), boxes
+        return self.numbering.label(p) + "".join(parts), boxes
 
     def _rows(self, tbl):
         for ch in tbl:
@@ -378,10 +460,16 @@ def read_docx(data: bytes, doc: Document) -> Document:
     z = _open_zip(data, "Word (.docx)")
     with z:
         root = _xml(z, "word/document.xml", "Word (.docx)")
+        try:
+            numbering = _Numbering(_xml(z, "word/numbering.xml", "Word (.docx)")
+                                   if "word/numbering.xml" in z.namelist() else None)
+        except OfficeError as e:   # broken list numbering costs the numbers, not the document
+            numbering = _Numbering(None)
+            doc.warnings.append(f"automatic numbering not read: {e}")
     body = root.find(_W + "body")
     if body is None:
         raise OfficeError("corrupt Word (.docx) file: word/document.xml has no body")
-    w = _Docx()
+    w = _Docx(numbering)
     w.block(body, w.lines)
     if doc.source.kind == "unknown":
         doc.source.kind = "docx"

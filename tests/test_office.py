@@ -362,3 +362,24 @@ def test_mutated_office_files_never_raise(tmp_path, suffix):
         validate(r)
         assert r["status"] != "failed" or r["errors"]
         assert not any(e.startswith("could not read:") for e in r["errors"]), r["errors"]   # no reader crash
+
+
+def test_docx_automatic_numbering_is_written_out():
+    numbering = ('<w:numbering xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+                 '<w:abstractNum w:abstractNumId="0"><w:lvl w:ilvl="0"><w:start w:val="1"/>'
+                 '<w:numFmt w:val="chineseCounting"/><w:lvlText w:val="%1、"/></w:lvl>'
+                 '<w:lvl w:ilvl="1"><w:start w:val="1"/><w:numFmt w:val="chineseCounting"/>'
+                 '<w:lvlText w:val="（%2）"/></w:lvl></w:abstractNum>'
+                 '<w:num w:numId="3"><w:abstractNumId w:val="0"/></w:num></w:numbering>')
+
+    def num(text, lvl):
+        return (f'<w:p><w:pPr><w:numPr><w:ilvl w:val="{lvl}"/><w:numId w:val="3"/></w:numPr></w:pPr>'
+                f"<w:r><w:t>{text}</w:t></w:r></w:p>")
+    body = num("总体情况", 0) + num("主动公开", 0) + "<w:tbl><w:tr>" + _tc(num("予以公开", 1)) + _tc(_p("3")) + \
+        "</w:tr><w:tr>" + _tc(num("部分公开", 1)) + _tc(_p("1")) + "</w:tr></w:tbl>"
+    buf = io.BytesIO(docx_bytes(body))
+    with zipfile.ZipFile(buf, "a") as z:
+        z.writestr("word/numbering.xml", numbering)
+    doc = office.read_docx(buf.getvalue(), Document(Source("n.docx")))
+    assert doc.text.splitlines() == ["一、总体情况", "二、主动公开"]
+    assert [c.text for c in doc.tables[0].cells] == ["（一）予以公开", "3", "（二）部分公开", "1"]
