@@ -383,3 +383,18 @@ def test_docx_automatic_numbering_is_written_out():
     doc = office.read_docx(buf.getvalue(), Document(Source("n.docx")))
     assert doc.text.splitlines() == ["一、总体情况", "二、主动公开"]
     assert [c.text for c in doc.tables[0].cells] == ["（一）予以公开", "3", "（二）部分公开", "1"]
+
+
+def test_batch_inputs_take_office_files_and_web_archives(tmp_path):
+    from pipeline.inputs import effective_suffix, find_inputs, sniff
+    for name in ("a.docx", "b.WPS", "c.xls", "d.et", "e.mhtml", "f.rtf", "g.odt"):
+        (tmp_path / name).write_bytes(b"x")
+    skipped = []
+    assert [p.name for p in find_inputs([tmp_path], skipped=skipped)] == \
+        ["a.docx", "b.WPS", "c.xls", "d.et", "e.mhtml", "f.rtf", "g.odt"] and not skipped
+    assert sniff(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\0\0") == "ole" and sniff(b"{\\rtf1\\ansi") == "rtf"
+    assert effective_suffix(Path("x.doc"), "ole") == ".doc"
+    assert effective_suffix(Path("x.doc"), "html") == ".html"     # a portal's "doc" that is a web page
+    assert effective_suffix(Path("x.doc"), "rtf") == ".doc"       # the reader tells RTF by its content
+    assert effective_suffix(Path("x.bin"), "rtf") == ".rtf"
+    assert effective_suffix(Path("x.mht"), "mhtml") == ".mht"
