@@ -572,7 +572,7 @@ def read_xlsx(data: bytes, doc: Document) -> Document:
         raise OfficeError(f"corrupt Excel (.xlsx) file: {type(e).__name__}: {e}")
     if doc.source.kind == "unknown":
         doc.source.kind = "xlsx"
-    tables, texts, uncached = [], [], 0
+    tables, texts = [], []
     for ws in wb.worksheets:
         if cfg.get("skip_hidden_sheets") and ws.sheet_state != "visible":
             continue
@@ -594,8 +594,6 @@ def read_xlsx(data: bytes, doc: Document) -> Document:
         texts.append(ws.title)
         texts += _lone_texts(cells)
     wb.close()
-    if uncached:
-        doc.warnings.append(f"{uncached} formula cells without a stored result")
     doc.text = "\n".join(texts)
     return grid_pages(tables, doc)
 

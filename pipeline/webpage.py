@@ -214,7 +214,8 @@ def _div_grids(root, cfg: dict) -> list:
     for el in root.iter("div", "ul", "section"):
         if not _has(el, tw) or any(_has(a, tw) and a in out for a in el.iterancestors()):
             continue
-        rows = [ch for ch in el if isinstance(ch.tag, str) and _has(ch, rw)]
+        rows = [ch for ch in el if isinstance(ch.tag, str) and _has(ch, rw)
+                and any(isinstance(c.tag, str) and (_has(c, cw) or c.tag.lower() in ("li", "span", "div")) for c in ch)]
         if len(rows) >= 2:
             out.append(el)
     return out
@@ -234,7 +235,8 @@ def _div_grid(el, cfg: dict) -> list[Cell]:
             cs = c.get("colspan") or c.get("data-colspan")
             rs = c.get("rowspan") or c.get("data-rowspan")
             m = re.search(r"grid-column:\s*span\s*(\d+)", c.get("style") or "")
-            row.append((_cell_text(c), _span(rs or 1), _span(cs or (m.group(1) if m else 1))))
+            mr = re.search(r"grid-row:\s*span\s*(\d+)", c.get("style") or "")
+            row.append((_cell_text(c), _span(rs or (mr.group(1) if mr else 1)), _span(cs or (m.group(1) if m else 1))))
         rows.append(row)
     return grid_cells(rows)
 
