@@ -9,6 +9,9 @@
   `soffice --convert-to docx` of each .html rendition;
 * `doc` (with --doc): LibreOffice's .doc of the .docx rendition, read back through gouji's
   own LibreOffice conversion;
+* `lo_xlsx` and `lo_html` (with --lo-more, held out): LibreOffice Calc's .xlsx of each .html
+  rendition (`--infilter="HTML (StarCalc)"`: merged ranges from rowspan/colspan) and
+  LibreOffice Writer's HTML export of each .docx rendition;
 * `chromium_html` (with --chromium, held out): the DOM headless Chromium serialises from each
   .html rendition (`chromium --headless --dump-dom`: tbody added, attributes normalised,
   written as UTF-8 whatever the page declares).
@@ -36,13 +39,14 @@ from .eval_extract import same
 from .synth.build import load_config, make_document
 
 
-def lo_convert(src: Path, out_dir: Path, target: str) -> Path | None:
+def lo_convert(src: Path, out_dir: Path, target: str, infilter: str | None = None) -> Path | None:
     """LibreOffice's own conversion (the independent check), in a throw-away profile."""
     exe = shutil.which("soffice") or shutil.which("libreoffice")
     if not exe:
         return None
     with tempfile.TemporaryDirectory(prefix="gouji-eval-lo-") as prof:
         subprocess.run([exe, f"-env:UserInstallation={Path(prof).as_uri()}", "--headless", "--norestore",
+                        *([f"--infilter={infilter}"] if infilter else []),
                         "--convert-to", target, "--outdir", str(out_dir), str(src)],
                        capture_output=True, timeout=300)
     got = out_dir / (src.stem + "." + target.split(":")[0])
@@ -93,7 +97,8 @@ def main(argv=None) -> int:
     ap.add_argument("--doc", action="store_true", help="also .doc made by LibreOffice from the .docx")
     ap.add_argument("--no-lo", action="store_true", help="skip the LibreOffice-made held-out split")
     ap.add_argument("--chromium", action="store_true", help="also the DOM headless Chromium serialises")
-    ap.add_argument("--kinds", help="comma-separated subset of docx,html,lo_docx,doc,chromium_html to score")
+    ap.add_argument("--lo-more", action="store_true", help="also LibreOffice's .xlsx of the .html and HTML of the .docx")
+    ap.add_argument("--kinds", help="comma-separated subset of docx,html,lo_docx,doc,chromium_html,lo_xlsx,lo_html")
     ap.add_argument("--json", type=Path, help="write the figures here")
     a = ap.parse_args(argv)
     cfg = load_config(a.config)
@@ -109,7 +114,7 @@ def main(argv=None) -> int:
         truth = json.loads(tf.read_text(encoding="utf-8"))
         rd, rh = truth["renderings"]["docx"], truth["renderings"]["html"]
         st = rh["style"]
-        want = set((a.kinds or "docx,html,lo_docx,doc,chromium_html").split(","))
+        want = set((a.kinds or "docx,html,lo_docx,doc,chromium_html,lo_xlsx,lo_html").split(","))
         if "docx" in want:
             r = score(a.out / rd["file"], truth, settings)
             per["docx"].append(r)
@@ -142,6 +147,21 @@ def main(argv=None) -> int:
                 r = score(got, truth, settings)
                 per["lo_docx"].append(r)
                 by_style[f"lo_docx:encoding={st['encoding']}"].append(r)
+        if a.lo_more and "lo_xlsx" in want and rh["file"].endswith(".html"):
+            xd = a.out / "lo_xlsx"
+            xd.mkdir(exist_ok=True)
+            got = xd / (Path(rh["file"]).stem + ".xlsx")
+            if got.exists() or lo_convert(a.out / rh["file"], xd, "xlsx", "HTML (StarCalc)"):
+                r = score(got, truth, settings)
+                per["lo_xlsx"].append(r)
+                by_style[f"lo_xlsx:encoding={st['encoding']}"].append(r)
+                by_style[f"lo_xlsx:markup={st['markup']}"].append(r)
+        if a.lo_more and "lo_html" in want:
+            hd = a.out / "lo_html"
+            hd.mkdir(exist_ok=True)
+            got = hd / (Path(rd["file"]).stem + ".html")
+            if got.exists() or lo_convert(a.out / rd["file"], hd, "html:HTML (StarWriter)"):
+                per["lo_html"].append(score(got, truth, settings))
         if a.doc and "doc" in want:
             dd = a.out / "doc"
             dd.mkdir(exist_ok=True)
