@@ -548,14 +548,28 @@ def _sheet_cells(get, n_rows: int, n_cols: int, merges: list[tuple[int, int, int
     return cells
 
 
+from .values import is_value_text  # noqa: E402  (a number alone on a row is no title)
+
+
+def _one_per_row(cells: list[Cell]) -> bool:
+    """No row holds more than one non-empty cell: lines of text, not a grid."""
+    seen: set[int] = set()
+    for c in cells:
+        if c.text or c.readings:
+            if c.row in seen:
+                return False
+            seen.add(c.row)
+    return True
+
+
 def _lone_texts(cells: list[Cell]) -> list[str]:
     """Texts alone on their sheet row (a title, a note): the sheet's page text."""
     by_row: dict[int, list[Cell]] = {}
     for c in cells:
         if c.text:
             by_row.setdefault(c.row, []).append(c)
-    return [v[0].text for _, v in sorted(by_row.items()) if len(v) == 1 and not _shows(v[0].text, 0)
-            and not v[0].readings]
+    return [v[0].text for _, v in sorted(by_row.items()) if len(v) == 1 and not v[0].readings
+            and not is_value_text(v[0].text)]
 
 
 def read_xlsx(data: bytes, doc: Document) -> Document:
@@ -590,8 +604,11 @@ def read_xlsx(data: bytes, doc: Document) -> Document:
                 return display(v, cell.number_format), _number(v)
             return ("" if v is None else str(v)), None
         cells = _sheet_cells(get, n_rows, n_cols, merges)
-        tables.append((cells, ws.title))
         texts.append(ws.title)
+        if _one_per_row(cells):   # a sheet of lines (a pasted text, a page of <div>s): page text
+            texts += [c.text for c in sorted(cells, key=lambda c: (c.row, c.col)) if c.text]
+            continue
+        tables.append((cells, ws.title))
         texts += _lone_texts(cells)
     wb.close()
     doc.text = "\n".join(texts)
@@ -633,8 +650,11 @@ def read_xls(data: bytes, doc: Document) -> Document:
                 return "", None
             return str(cell.value), None
         cells = _sheet_cells(get, sh.nrows, sh.ncols, merges)
-        tables.append((cells, sh.name))
         texts.append(sh.name)
+        if _one_per_row(cells):   # a sheet of lines (a pasted text, a page of <div>s): page text
+            texts += [c.text for c in sorted(cells, key=lambda c: (c.row, c.col)) if c.text]
+            continue
+        tables.append((cells, sh.name))
         texts += _lone_texts(cells)
     doc.text = "\n".join(texts)
     return grid_pages(tables, doc)
