@@ -20,18 +20,23 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+# Word, WPS, Excel and OpenDocument files and web archives (pipeline/office.py, webpage.py):
+# their reader tells them apart by content, so their own suffix is kept
+OFFICE_KIND = {".docx": "office", ".docm": "office", ".doc": "office", ".wps": "office", ".rtf": "office",
+               ".odt": "office", ".xlsx": "office", ".xlsm": "office", ".xls": "office", ".et": "office",
+               ".ods": "office", ".mhtml": "mhtml", ".mht": "mhtml"}
 DOC_SUFFIXES = {".txt", ".text", ".md", ".markdown", ".html", ".htm", ".pdf", ".png", ".jpg", ".jpeg",
-                ".tif", ".tiff", ".bmp"}
+                ".tif", ".tiff", ".bmp", *OFFICE_KIND}
 KIND_OF_SUFFIX = {".txt": "text", ".text": "text", ".md": "text", ".markdown": "text", ".html": "html",
                   ".htm": "html", ".pdf": "pdf", ".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".tif": "tif",
-                  ".tiff": "tif", ".bmp": "bmp"}
+                  ".tiff": "tif", ".bmp": "bmp", **OFFICE_KIND}
 SUFFIX_OF_KIND = {"pdf": ".pdf", "png": ".png", "jpg": ".jpg", "tif": ".tif", "bmp": ".bmp", "html": ".html",
                   "text": ".txt"}
 DEADLINE_S = 60.0   # default for one open + hash (configs/batch.yaml: read_deadline_s)
 
 
 def sniff(head: bytes) -> str:
-    """What the first bytes say a file is: pdf|png|jpg|tif|bmp|html|text|zip|binary|empty."""
+    """What the first bytes say a file is: pdf|png|jpg|tif|bmp|html|mhtml|text|zip|ole|rtf|binary|empty."""
     if not head:
         return "empty"
     if b"%PDF-" in head[:1024]:
@@ -46,6 +51,12 @@ def sniff(head: bytes) -> str:
         return "bmp"
     if head.startswith(b"PK\x03\x04"):
         return "zip"
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return "ole"        # Word 97-2003 / WPS / Excel 97-2003, or a password-protected .docx/.xlsx
+    if head.startswith(b"{\\rtf"):
+        return "rtf"
+    if b"mime-version:" in head[:4096].lower() and b"multipart/related" in head[:4096].lower():
+        return "mhtml"
     if b"\x00" in head[:4096] and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "binary"
     low = head[:4096].lower()
@@ -63,10 +74,14 @@ def sniff(head: bytes) -> str:
 def effective_suffix(p: Path, kind: str) -> str | None:
     """The suffix the reader should see: the file's own, unless its content says otherwise."""
     own = KIND_OF_SUFFIX.get(p.suffix.lower())
+    if kind in ("zip", "ole", "rtf", "mhtml"):
+        if own in ("office", "mhtml"):
+            return p.suffix.lower()
+        return {"rtf": ".rtf", "mhtml": ".mhtml"}.get(kind, p.suffix.lower() if own else None)
     if kind in ("pdf", "png", "jpg", "tif", "bmp"):
         return p.suffix.lower() if own == kind else SUFFIX_OF_KIND[kind]
     if kind in ("html", "text"):
-        if own in ("text", "html"):
+        if own in ("text", "html") or (own == "mhtml" and kind == "html"):
             return p.suffix.lower()
         return SUFFIX_OF_KIND[kind] if own else None   # a .pdf that is text: read as text
     return p.suffix.lower() if own else None            # leave corrupt documents to the reader

@@ -16,6 +16,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from .model import Cell, Document, Page, Source, Table
+from .office import OFFICE_SUFFIXES   # Word/WPS/Excel: pipeline/office.py; web pages: pipeline/webpage.py
 
 TEXT_SUFFIXES = {".txt", ".text", ".csv", ".tsv"}
 MD_SUFFIXES = {".md", ".markdown"}
@@ -35,7 +36,11 @@ def sniff(data: bytes, suffix: str) -> str:
             if kind == "image" and magic == b"BM" and suffix not in IMAGE_SUFFIXES:
                 continue
             return kind
+    if data.startswith(b"{\\rtf"):
+        return "rtf"
     head = data[:4096].lower()
+    if b"mime-version:" in head and b"multipart/related" in head:
+        return "mhtml"
     if b"<table" in head or b"<html" in head or b"<!doctype html" in head or suffix in HTML_SUFFIXES:
         return "html"
     if suffix in MD_SUFFIXES:
@@ -72,7 +77,7 @@ def read(path: Path, settings=None) -> Document:
     doc = Document(Source(str(path)))
     try:
         size = path.stat().st_size
-        if size > MAX_TEXT_BYTES and path.suffix.lower() not in PDF_SUFFIXES | IMAGE_SUFFIXES:
+        if size > MAX_TEXT_BYTES and path.suffix.lower() not in PDF_SUFFIXES | IMAGE_SUFFIXES | OFFICE_SUFFIXES:
             return doc.fail(f"file too large for a text report ({size} bytes)")
         with open(path, "rb") as f:
             data = f.read()
@@ -92,9 +97,12 @@ def read(path: Path, settings=None) -> Document:
             if (kind == "pdf") != (path.suffix.lower() in PDF_SUFFIXES):
                 out.warnings.append(f"file extension {path.suffix} but content is {kind}")
         return out
-    if kind in ("zip", "ole"):
-        return doc.fail(f"unsupported document type ({'Word/Excel/WPS' if kind == 'ole' else 'zip/OOXML'} "
-                        "file): convert it to PDF or HTML")
+    if kind in ("zip", "ole", "rtf"):      # Word, WPS, Excel, OpenDocument: pipeline/office.py
+        from .office import read_office
+        return read_office(path, data, doc)
+    if kind in ("html", "mhtml"):          # saved web pages: pipeline/webpage.py
+        from .webpage import read_webpage
+        return read_webpage(data, doc)
     text, enc = decode_text(data)
     if text is None:
         return doc.fail(enc)

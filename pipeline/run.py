@@ -41,7 +41,7 @@ def extract(path: str | Path, settings: Settings | None = None) -> Document:
     except Exception as e:  # a reader bug must not stop a batch
         doc = Document(Source(str(path))).fail(f"could not read: {type(e).__name__}: {e}")
     doc.timings["read"] = time.perf_counter() - t0
-    if doc.status == "failed":
+    if doc.status in ("failed", "unsupported_format"):
         return doc
     try:
         _run_stages(doc, settings)

@@ -22,7 +22,8 @@ done
 # Debian package names, the same on 12 (bookworm) and 13 (trixie).
 apt_packages() {
   echo fonts-noto-cjk fonts-wqy-zenhei fonts-wqy-microhei fonts-arphic-ukai fonts-arphic-uming
-  if [ "$1" = test ]; then echo chromium shellcheck; fi
+  # LibreOffice converts .doc/.wps/.rtf/.odt/.et for pipeline/office.py (its tests run for real)
+  if [ "$1" = test ]; then echo libreoffice-writer-nogui libreoffice-calc-nogui chromium shellcheck; fi
   # Debian's python3 makes no venv without this one (a Python of its own, e.g. pyenv, does)
   if ! "${PYTHON:-python3}" -c "import ensurepip" >/dev/null 2>&1; then echo python3-venv; fi
 }

@@ -67,7 +67,7 @@ def bad_run(tmp_path_factory):
     for name, data in {"notes.csv": b"a,b\n1,2\n", "archive.zip": b"PK\x03\x04" + b"\0" * 60,
                        ".DS_Store": b"\0\0\0\1Bud1", "data.json": b"{}"}.items():
         (d / name).write_bytes(data)                                   # a folder with non-documents
-    extra = tmp / "explicit.docx"                                      # a non-document named explicitly
+    extra = tmp / "explicit.zip"                                      # a non-document named explicitly
     extra.write_bytes(b"PK\x03\x04" + b"\0" * 60)
     out = tmp / "out"
     s = run_batch([d, extra], out, workers=2, time_limit=60, progress=False)
@@ -92,12 +92,12 @@ def test_batch_completes_with_a_result_per_document(bad_run):
     s, res, out = bad_run
     expected = {"good.txt", "good copy.txt", "corrupt.pdf", "encrypted.pdf", "zero_pages.pdf",
                 "not_a_report_300p.pdf", "huge_20000x20000.png", "text_named.pdf", "pdf_named.txt", "gone.pdf",
-                "empty.txt", "explicit.docx"}
+                "empty.txt", "explicit.zip"}
     assert set(res) == expected
     assert s.documents == len(expected) and sum(s.counts.values()) == len(expected)
     assert res["good.txt"]["status"] in ("ok", "needs_review") and res["good.txt"]["cells"]
     summ = json.loads((out / "run_summary.json").read_text(encoding="utf-8"))
-    assert {Path(f["source"]).name for f in summ["failures"]} >= {"corrupt.pdf", "gone.pdf", "explicit.docx"}
+    assert {Path(f["source"]).name for f in summ["failures"]} >= {"corrupt.pdf", "gone.pdf", "explicit.zip"}
 
 
 def test_corrupt_encrypted_zero_page_pdfs(bad_run):
@@ -143,7 +143,7 @@ def test_unreadable_and_empty_and_explicit_non_document(bad_run):
     assert res["gone.pdf"]["batch"]["retry"] is True          # retried next run (the file may come back)
     r = res["empty.txt"]
     assert r["status"] in ("failed", "no_tables") and r["errors"]
-    _failed(res, "explicit.docx", "not a supported document")
+    _failed(res, "explicit.zip", "not a supported document")
 
 
 def test_folder_non_documents_are_listed_with_reasons(bad_run):

@@ -67,7 +67,7 @@ def test_sniff_and_find_inputs(tmp_path):
     (tmp_path / "a" / "x.txt").write_text("年度报告")
     (tmp_path / "a" / "x.truth.json").write_text("{}")
     (tmp_path / "a" / "scan.dat").write_bytes(b"%PDF-1.4 ...")          # a PDF under a wrong extension
-    (tmp_path / "a" / "notes.docx").write_bytes(b"PK\x03\x04" + b"\0" * 40)
+    (tmp_path / "a" / "notes.zip").write_bytes(b"PK\x03\x04" + b"\0" * 40)
     out = tmp_path / "a" / "out"
     out.mkdir()
     (out / "old.txt").write_text("not an input: inside the output folder")
@@ -75,7 +75,7 @@ def test_sniff_and_find_inputs(tmp_path):
     found = find_inputs([tmp_path / "a"], exclude=[out], skipped=skipped)
     assert [p.name for p in found] == ["scan.dat", "x.txt"]
     reasons = {Path(s["path"]).name: s["reason"] for s in skipped}
-    assert set(reasons) == {"x.truth.json", "notes.docx"} and "zip" in reasons["notes.docx"]
+    assert set(reasons) == {"x.truth.json", "notes.zip"} and "zip" in reasons["notes.zip"]
 
 
 def test_batch_outputs_and_resume(tmp_path):

@@ -99,6 +99,6 @@ def test_mutated_pdfs(data):
 def test_batch_typing_of_any_bytes(head, suffix):
     from pipeline.inputs import KIND_OF_SUFFIX, effective_suffix, sniff
     kind = sniff(head)
-    assert kind in {"pdf", "png", "jpg", "tif", "bmp", "html", "text", "zip", "binary", "empty"}
+    assert kind in {"pdf", "png", "jpg", "tif", "bmp", "html", "mhtml", "text", "zip", "ole", "rtf", "binary", "empty"}
     eff = effective_suffix(Path(f"x{suffix}"), kind)
     assert eff is None or eff in KIND_OF_SUFFIX

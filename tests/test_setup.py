@@ -15,6 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "setup.sh"
 FONTS = ["fonts-noto-cjk", "fonts-wqy-zenhei", "fonts-wqy-microhei", "fonts-arphic-ukai", "fonts-arphic-uming"]
+OFFICE = ["libreoffice-writer-nogui", "libreoffice-calc-nogui"]   # test mode: pipeline/office.py conversions
 
 # Each fake appends "<name> DEBIAN_FRONTEND=<value> <args>" to $FAKE_LOG.
 RECORD = 'echo "$(basename "$0") DEBIAN_FRONTEND=${DEBIAN_FRONTEND:-} $*" >> "$FAKE_LOG"\n'
@@ -78,14 +79,16 @@ def test_sudo_user_installs_through_sudo_with_the_frontend_kept(tmp_path):
 
 
 def test_test_mode_adds_chromium_and_shellcheck_only_where_missing(tmp_path):
-    r, calls = _run(tmp_path, "test", "--system-only", installed=" ".join(FONTS + ["chromium"]))
+    r, calls = _run(tmp_path, "test", "--system-only", installed=" ".join(FONTS + OFFICE + ["chromium"]))
     assert r.returncode == 0, r.stderr
     assert _installs(calls)[-1].endswith("--no-install-recommends shellcheck")
+    r, calls = _run(tmp_path, "test", "--system-only", installed=" ".join(FONTS + ["chromium", "shellcheck"]))
+    assert _installs(calls)[-1].endswith("--no-install-recommends " + " ".join(OFFICE))
 
 
 def test_nothing_missing_means_no_apt_get_at_all(tmp_path):
     r, calls = _run(tmp_path, "test", "--system-only", uid=1000,
-                    installed=" ".join(FONTS + ["chromium", "shellcheck"]))
+                    installed=" ".join(FONTS + OFFICE + ["chromium", "shellcheck"]))
     assert r.returncode == 0, r.stderr
     assert not _installs(calls) and not _installs(calls, "sudo")
     assert "present: " in r.stdout

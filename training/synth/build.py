@@ -5,7 +5,8 @@ with `--samples datasets/samples`.
 Each document is drawn from its own seed (config seed, split, index), so any document
 can be rebuilt alone and the bytes are the same on every run. Writes per document:
 <id>.digital.pdf, <id>.scan_light.pdf, <id>.scan_heavy.pdf (+ page images),
-<id>.text.txt and <id>.truth.json; per corpus manifest.json and stats.json.
+<id>.text.txt, <id>.docx, <id>.html|.mhtml and <id>.truth.json; per corpus manifest.json and
+stats.json.
 """
 from __future__ import annotations
 
@@ -196,11 +197,35 @@ def make_document(doc_id: str, seed: list[int], cfg: dict, out_dir: Path, render
         _write(out_dir / f"{doc_id}.text.txt", b)
         truth["renderings"]["text"] = {"file": f"{doc_id}.text.txt", "kind": "text", "sha256": _sha(b),
                                        "style": style}
+    _office_renderings(doc_id, seed, d, cfg, out_dir, renderings, truth)
     data = json.dumps(truth, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     _write(out_dir / f"{doc_id}.truth.json", data)
     summary["seconds"] = time.perf_counter() - t0
     summary["cpu_seconds"] = time.process_time() - c0
     return summary
+
+
+def _office_renderings(doc_id: str, seed, d: dict, cfg: dict, out_dir: Path, renderings: list[str],
+                       truth: dict) -> None:
+    """The .docx and saved-web-page renditions (render_docx.py, render_html.py), drawn from a
+    seed of their own so the other renderings stay byte-identical."""
+    rng = np.random.default_rng([*map(int, seed), 16])
+    if "docx" in renderings:
+        from .render_docx import pick_style, render_docx
+        st = pick_style(rng, cfg)
+        b, cells = render_docx(d["lay"], d["year"], st)
+        fn = f"{doc_id}.docx"
+        _write(out_dir / fn, b)
+        truth["renderings"]["docx"] = {"file": fn, "kind": "docx", "sha256": _sha(b), "unit": "grid",
+                                       "style": st, "cells": cells}
+    if "html" in renderings:
+        from .render_html import pick_style, render_html
+        st = pick_style(rng, cfg)
+        b, suffix, cells = render_html(d["lay"], d["year"], d["agency"], st, rng)
+        fn = f"{doc_id}{suffix}"
+        _write(out_dir / fn, b)
+        truth["renderings"]["html"] = {"file": fn, "kind": suffix.lstrip("."), "sha256": _sha(b), "unit": "grid",
+                                       "style": st, "cells": cells}
 
 
 def _encode(im, ext: str) -> bytes:
