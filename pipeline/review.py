@@ -360,10 +360,10 @@ class Store:
             page, bbox = self._label_places([lab], self._sidecar(r))[0]
             if page is None:
                 raise BadRequest(404, "no box for that label")
-        a = self._crop(r, int(page), bbox)
-        if a is None:
+        got = self._crop(r, int(page), bbox)
+        if got is None:
             raise BadRequest(404, "no picture of that page")
-        ok, buf = cv2.imencode(".png", a)
+        ok, buf = cv2.imencode(".png", got[0])
         if not ok:
             raise BadRequest(404, "crop not encodable")
         return buf.tobytes()
@@ -384,7 +384,7 @@ class Store:
         x1, y1 = min(x1, x0 + cap), min(y1, y0 + cap)
         if x1 - x0 < 2 or y1 - y0 < 2:
             return None
-        return img[y0:y1, x0:x1].copy()
+        return img[y0:y1, x0:x1].copy(), s
 
     # -- writing ----------------------------------------------------------------------------
     def _writer(self) -> OutDir:
@@ -461,12 +461,17 @@ class Store:
             corrected["review"] = review
             w = self._writer()
             if crop is not None:
-                a = self._crop(r, crop[1], crop[2])
-                if a is not None:
+                got = self._crop(r, crop[1], crop[2])
+                if got is not None:
                     import cv2
-                    ok, buf = cv2.imencode(".png", a)
+                    ok, buf = cv2.imencode(".png", got[0])
                     if ok:
                         w.write_bytes(self.folder / "crops" / crop[0], buf.tobytes(), claim=False)
+                        review["cells"][key]["crop_px_per_unit"] = round(float(got[1]), 4)
+                    else:
+                        review["cells"][key].pop("crop", None)
+                else:   # no picture of the page: the decision stands, without a crop
+                    review["cells"][key].pop("crop", None)
             w.write_json(reviewed_path(self.out, name), json_safe(corrected), claim=False)
         return self.document(name)
 
