@@ -197,8 +197,8 @@ class Store:
             dec = rev.get("review") or {}
             cells = r.get("cells") or {}
             doubt_cells = {k for k, c in cells.items() if self._doubtful(c)}
-            doubt_labels = {str(i) for i, lab in enumerate(r.get("labels") or [])
-                            if isinstance(lab, dict) and (lab.get("p") or 0) < self.label_threshold}
+            doubt_labels = {str(i) for i, lab in enumerate(self.labels_of(r))
+                            if (lab.get("p") or 0) < self.label_threshold}
             left = len(doubt_cells - set(dec.get("cells") or {})) + len(doubt_labels - set(dec.get("labels") or {}))
             rows.append({"name": name, "source": printable(str((r.get("source") or {}).get("path", ""))),
                          "status": r.get("status"), "confidence": r.get("confidence"),
@@ -245,6 +245,29 @@ class Store:
             out.setdefault(c.split(".")[0], []).append(c)
         return out
 
+    def labels_of(self, r: dict, sidecar: dict | None = None) -> list[dict]:
+        """The labels to review: the ones gouji mapped (result "labels", with the classifier's
+        p), then the ones it could not map (result "unmapped", class none, p 0), each as the
+        printed grid cell it came from when the page's grid has it (the text the classifier
+        sees; the parent labels printed before it become context.prev)."""
+        out = [lab for lab in (r.get("labels") or []) if isinstance(lab, dict)]
+        cells = [c for t in (sidecar or {}).get("tables") or [] for c in t.get("cells") or [] if c.get("text")]
+        for u in r.get("unmapped") or []:
+            if not isinstance(u, dict) or not isinstance(u.get("label"), str):
+                continue
+            full = re.sub(r"\s+", "", u["label"])
+            hits = [c for c in cells if full.endswith(re.sub(r"\s+", "", c["text"]))]
+            c = max(hits, key=lambda c: len(re.sub(r"\s+", "", c["text"])), default=None)
+            if c is None:
+                out.append({"text": u["label"], "class": "none", "p": 0.0, "context": {"table": u.get("table")},
+                            "unmapped": True})
+            else:
+                prev = u["label"].rsplit(c["text"].strip(), 1)[0].strip() if c["text"].strip() in u["label"] else ""
+                out.append({"text": c["text"], "class": "none", "p": 0.0, "unmapped": True,
+                            "context": {"table": u.get("table"), "row": c.get("r"), "col": c.get("c"),
+                                        "header": bool(c.get("header")), "prev": prev}})
+        return out
+
     def _label_places(self, labels: list, sidecar: dict) -> list:
         """(page, bbox) of each label on the page pictures: the grid cell with its text."""
         by_text: dict[str, list[dict]] = {}
@@ -279,12 +302,13 @@ class Store:
             cells[k] = {**{f: c.get(f) for f in ("value", "confidence", "status", "page", "bbox", "text", "alternatives")},
                         "doubtful": self._doubtful(orig), "decision": (dec.get("cells") or {}).get(k)}
         labels = []
-        raw = [lab for lab in (r.get("labels") or []) if isinstance(lab, dict)]
+        raw = self.labels_of(r, sidecar)
         for i, (lab, (pg, bb)) in enumerate(zip(raw, self._label_places(raw, sidecar))):
             d = (dec.get("labels") or {}).get(str(i))
             labels.append({"index": i, "text": lab.get("text"), "class": d["class"] if d else lab.get("class"),
                            "p": lab.get("p"), "context": lab.get("context"), "page": pg, "bbox": bb,
-                           "doubtful": (lab.get("p") or 0) < self.label_threshold, "decision": d})
+                           "doubtful": (lab.get("p") or 0) < self.label_threshold, "decision": d,
+                           "unmapped": bool(lab.get("unmapped"))})
         grid = [{"page": c.get("page"), "bbox": c["bbox"], "text": c.get("text"), "key": c.get("key")}
                 for t in sidecar.get("tables") or [] for c in t.get("cells") or [] if c.get("bbox")]
         from .solve import settings as solver_settings
@@ -354,7 +378,7 @@ class Store:
         else:
             try:
                 i = int(label)
-                lab = (r.get("labels") or [])[i]
+                lab = self.labels_of(r, self._sidecar(r))[i]
             except (TypeError, ValueError, IndexError):
                 raise BadRequest(404, "no such label")
             page, bbox = self._label_places([lab], self._sidecar(r))[0]
@@ -435,10 +459,9 @@ class Store:
                     crop = (f"{name}/{crop_file(key)}", int(c["page"]), c["bbox"])
                     review["cells"][key]["crop"] = f"crops/{crop[0]}"
             elif kind == "label":
-                labels = r.get("labels") or []
+                labels = self.labels_of(r, self._sidecar(r))
                 idx = body.get("index")
-                if isinstance(idx, bool) or not isinstance(idx, int) or not 0 <= idx < len(labels) \
-                        or not isinstance(labels[idx], dict):
+                if isinstance(idx, bool) or not isinstance(idx, int) or not 0 <= idx < len(labels):
                     raise BadRequest(400, "no such label")
                 cls = body.get("class")
                 known = set(all_label_classes()) | {"none", "legacy"}
