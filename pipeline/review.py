@@ -239,10 +239,12 @@ class Store:
 
     @staticmethod
     @functools.lru_cache(maxsize=1)
-    def classes() -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {}
-        for c in all_label_classes():
-            out.setdefault(c.split(".")[0], []).append(c)
+    def classes() -> dict[str, list[dict]]:
+        """The template's label keys per table with their printed wording (to re-key a label
+        by typing part of either)."""
+        out: dict[str, list[dict]] = {}
+        for c, texts in all_label_classes().items():
+            out.setdefault(c.split(".")[0], []).append({"key": c, "text": texts[0] if texts else ""})
         return out
 
     def labels_of(self, r: dict, sidecar: dict | None = None) -> list[dict]:

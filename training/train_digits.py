@@ -415,13 +415,16 @@ def from_onnx(path: Path):
     return model
 
 
-def finetune(add_dirs, model_path: Path, out: Path | None = None, epochs: int = 3, repeat: int = 24,
-             n_synth: int = 1500, minutes: float = 5, threads: int = 2, eval_cache: Path | None = None,
+def finetune(add_dirs, model_path: Path, out: Path | None = None, threads: int = 2, eval_cache: Path | None = None,
              log=print) -> dict:
-    """Fine-tune the shipped digit model on reviewed crops (each `repeat` times, plus rendered
-    numbers so it forgets nothing), evaluate old and new on the fixed held-out set
+    """Fine-tune the shipped digit model on reviewed crops (configs/review.yaml digits_finetune:
+    each `repeat` times, plus rendered numbers so it forgets nothing), evaluate old and new on the fixed held-out set
     (sample_eval) and write the new one to `out` (default: over model_path) only when it is
     not worse there. Returns what happened; never raises for a missing torch."""
+    from pipeline.templates import config
+    cfg = config("review.yaml").get("digits_finetune") or {}
+    epochs, repeat, n_synth = int(cfg.get("epochs", 2)), int(cfg.get("repeat", 24)), int(cfg.get("synth", 800))
+    lr, minutes = float(cfg.get("lr", 2e-4)), float(cfg.get("minutes", 5))
     out = Path(out or model_path)
     crops, labels, where = reviewed_crops(add_dirs)
     if not crops:
@@ -440,9 +443,12 @@ def finetune(add_dirs, model_path: Path, out: Path | None = None, epochs: int = 
     before_rev = onnx_accuracy(model_path, crops, labels)
     log(f"digit model {model_path}: held-out {before:.4f} ({len(ev_c)} crops), reviewed crops {before_rev:.4f} ({len(crops)})")
     model = from_onnx(model_path)
+    if cfg.get("freeze_cnn", True):     # the convolutions stay: only the sequence layers and head move
+        for prm in model.cnn.parameters():
+            prm.requires_grad_(False)
     sc, sl = synthetic(n_synth, seed=7)
     t0 = time.time()
-    fit(model, crops * repeat + sc, labels * repeat + sl, epochs, 3e-4, minutes, rng, freeze_bn=True)
+    fit(model, crops * repeat + sc, labels * repeat + sl, epochs, lr, minutes, rng, freeze_bn=True)
     fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=str(out.parent) if out.parent.exists() else None)
     os.close(fd)
     try:

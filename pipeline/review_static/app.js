@@ -175,7 +175,7 @@
       const table = ((l.context || {}).table) || String(l.class).split(".")[0];
       const dl = $("classes");
       dl.replaceChildren();
-      for (const c of (S.doc.classes[table] || []).concat(["none"])) { const o = el("option"); o.value = c; dl.append(o); }
+      for (const c of keysOf(table)) { const o = el("option"); o.value = c.key; o.label = c.text; dl.append(o); }
       $("entry-label").textContent = "key (type to filter, Enter saves)";
       entry.setAttribute("list", "classes");
       entry.value = l.class;
@@ -254,15 +254,28 @@
     if (!it) return;
     const t = $("entry").value.trim();
     if (it.kind === "cell") {
+      if (t === "" && !S.dirty && S.values[it.key] == null) return save({ kind: "cell", key: it.key, value: null });
       if (t === "") { say("empty: press B to mark a printed blank"); return; }
       if (!/^[+-]?[\d,]+(\.\d+)?$/.test(t)) { say("not a number: " + t); return; }
       return save({ kind: "cell", key: it.key, value: t });
     }
     const l = S.doc.labels[it.index];
     const table = ((l.context || {}).table) || String(l.class).split(".")[0];
-    const ok = (S.doc.classes[table] || []).concat(["none"]);
-    if (!ok.includes(t)) { say("not a key of this table: " + t); return; }
-    return save({ kind: "label", index: it.index, class: t });
+    const got = resolveKey(table, t);
+    if (got.length !== 1) { say(got.length ? got.length + " keys match: type more" : "no key of this table matches: " + t); return; }
+    return save({ kind: "label", index: it.index, class: got[0] });
+  }
+
+  function keysOf(table) {
+    return (S.doc.classes[table] || []).concat([{ key: "none", text: "not a label" }]);
+  }
+  // the typed key, or the one key whose name or printed wording contains what was typed
+  function resolveKey(table, t) {
+    const ks = keysOf(table);
+    if (ks.some((c) => c.key === t)) return [t];
+    const exact = ks.filter((c) => c.text === t);
+    if (exact.length === 1) return [exact[0].key];
+    return t ? ks.filter((c) => c.key.includes(t) || c.text.includes(t)).map((c) => c.key) : [];
   }
 
   async function move(i, dir) {
@@ -312,7 +325,7 @@
     else if (!labelMode && (k === "a" || k === "A")) nextAlt();
     else if (!labelMode && (k === "r" || k === "R")) gotoLabel("row");
     else if (!labelMode && (k === "c" || k === "C")) gotoLabel("col");
-    else if (letterNav && (k === "n" || k === "N" || k === "p" || k === "P")) {
+    else if (!labelMode && (k === "n" || k === "N" || k === "p" || k === "P")) {
       const i = S.queue.findIndex((d) => d.name === S.name) + (k.toLowerCase() === "n" ? 1 : -1);
       if (i >= 0 && i < S.queue.length) openDoc(S.queue[i].name);
     } else if (!labelMode && k.length === 1 && !/[\d.,+\-]/.test(k)) { /* letters never go into a number */ }
@@ -320,7 +333,9 @@
     if (handled) ev.preventDefault();
   });
   $("entry").addEventListener("input", () => { S.dirty = true; evalEquations(); });
-  window.addEventListener("focus", () => { if (S.name && !S.busy) refresh(); });
+  // back from another window: show what a second reviewer decided meanwhile (never over typing)
+  window.addEventListener("blur", () => { S.away = true; });
+  window.addEventListener("focus", () => { if (S.away && S.name && !S.busy && !S.dirty) refresh(); S.away = false; });
 
   async function refresh() {   // a second reviewer's decisions show when this window comes back
     const doc = await api("/api/doc?" + q({ name: S.name }));
@@ -328,7 +343,7 @@
     for (const [k, c] of Object.entries(doc.cells)) S.values[k] = c.value;
     const it = S.cur;
     drawPages(); drawAudit(); loadQueue();
-    if (it) focusItem(it);
+    if (it && !S.dirty) focusItem(it);
   }
 
   loadQueue().then(() => {
