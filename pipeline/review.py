@@ -664,7 +664,12 @@ class ReviewServer(ThreadingHTTPServer):
 
 def serve(out: Path, host: str = "127.0.0.1", port: int = 0, reviewer: str | None = None) -> int:
     """Run the review server until Ctrl-C; then write the combined tables with the decisions."""
+    import signal
+
+    def stop(*_):   # kill / systemd stop: the same way out as Ctrl-C
+        raise KeyboardInterrupt
     srv = ReviewServer(out, host, port, reviewer)
+    signal.signal(signal.SIGTERM, stop)
     print(f"gouji review: {srv.url}  (reviewer {printable(srv.store.reviewer)}, session {srv.session}; "
           f"Ctrl-C to stop)", flush=True)
     try:

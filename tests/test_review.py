@@ -346,7 +346,8 @@ def test_keyboard_session_in_chromium_then_retrain_reads_it(novel_out, tmp_path,
         s.stop()
     rev = out / "reviewed"
     assert (rev / "crops" / "novel" / crop_file(key)).stat().st_size > 100
-    print(json.dumps({"review_session": timings}))
+    with capsys.disabled():     # the figures for docs/review.md
+        print(json.dumps({"review_session": {k: round(v, 3) for k, v in timings.items()}, "decisions": n_saved}))
     # 5. retrain with --add: the key classifier learns the wording; the digit model is tried
     from pipeline import keymodel
     from training import train_keys
