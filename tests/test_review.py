@@ -324,6 +324,16 @@ def test_keyboard_session_in_chromium_then_retrain_reads_it(novel_out, tmp_path,
         if blank_key:
             br.key("b", "KeyB", 66)
             br.wait(f"window.gouji.saved > {n}")
+        # 3b. clear the rest of the queue with Enter alone (J/Tab never needed: saving moves on)
+        for _ in range(100):
+            left = br.eval("window.gouji.queue.reduce((a, d) => a + d.left, 0)")
+            if left == 0:
+                break
+            n = br.eval("window.gouji.saved")
+            br.key("Enter", "Enter", 13)
+            br.wait(f"window.gouji.saved > {n}")
+            br.wait("!window.gouji.busy")
+        assert br.eval("window.gouji.queue.reduce((a, d) => a + d.left, 0)") == 0
         n_saved = br.eval("window.gouji.saved") - saved0
         timings["seconds_per_cell"] = (time.perf_counter() - t0) / n_saved
         # 4. reload: everything kept
@@ -359,6 +369,8 @@ def test_keyboard_session_in_chromium_then_retrain_reads_it(novel_out, tmp_path,
     rc = train_keys.main(["--add", str(rev), "--out", str(keys), "--labelled", str(empty), "--no-keep",
                           "--no-seeds", "--synth", str(tmp_path / "nosynth"), "--digits-model", str(digits), "--copies", "6"])
     said = capsys.readouterr().out
+    with capsys.disabled():
+        print("\n".join(x for x in said.splitlines() if x.startswith(("key classifier:", "digit model:"))))
     assert rc == 0 and "key classifier: kept the new model" in said and "digit model:" in said
     assert keymodel.load(keys / "model.pkl").predict([NEW_TEXT], ["requests.row:granted", "requests.row:other"]) \
         == ["requests.row:granted"]
@@ -368,3 +380,26 @@ def test_keyboard_session_in_chromium_then_retrain_reads_it(novel_out, tmp_path,
     from pipeline.run import extract
     again = to_result(extract(pdf))
     assert any(k.startswith("requests/granted/") for k in again["cells"]), again.get("unmapped")
+
+
+# ----------------------------------------------------------------------------- the digit model's --add
+
+def test_digit_finetune_needs_reviewed_crops(text_out, tmp_path):
+    from training.train_digits import finetune
+    res = finetune([text_out / "reviewed"], Path("models/digits/digits.onnx"), tmp_path / "d.onnx")
+    assert res["kept"] is False and "no reviewed numeric cell crops" in res["reason"]
+    assert not (tmp_path / "d.onnx").exists()
+
+
+def test_shipped_digit_model_loads_back_into_torch_unchanged():
+    torch = pytest.importorskip("torch")
+    import numpy as np
+    from pipeline.digits import DigitReader, batchify, prep
+    from training.train_digits import from_onnx, render_crop, FONTS
+    path = Path(__file__).parent.parent / "models" / "digits" / "digits.onnx"
+    crops = [render_crop(t, FONTS[0], 28) for t in ("0", "1234", "-5.5", "907")]
+    x = batchify([prep(c) for c in crops])
+    with torch.no_grad():
+        y = from_onnx(path)(torch.from_numpy(x)).numpy()
+    ref = DigitReader(path).session.run(None, {"x": x})[0]
+    assert y.shape == ref.shape and np.abs(y - ref).max() < 1e-4

@@ -237,11 +237,11 @@
       S.doc = doc;
       for (const [k, c] of Object.entries(doc.cells)) S.values[k] = c.value;
       drawPages(); drawAudit();
-      loadQueue();
+      await loadQueue();
       say("saved");
-      S.saved = (S.saved || 0) + 1;
       const i = S.items.findIndex((x) => x.kind === it.kind && x.key === it.key && x.index === it.index);
       if (i >= 0) await move(i + 1, 1); else focusItem(it);
+      S.saved = (S.saved || 0) + 1;
     } catch (e) {
       say("not saved: " + e.message);
     } finally {
