@@ -359,23 +359,47 @@ def reviewed_crops(dirs) -> tuple[list, list, list]:
     return crops, labels, where
 
 
-def sample_eval(cache: Path | None = None) -> tuple[list, list]:
+def sample_eval(cache: Path | None = None, exclude_sha256=()) -> tuple[list, list]:
     """The fixed held-out digit set: the numeric cells of the committed samples' scan
-    renderings (datasets/samples, never trained on), cut as doc_crops cuts them."""
+    renderings (datasets/samples, never trained on), cut as doc_crops cuts them. A rendering
+    whose sha256 is in `exclude_sha256` (a reviewed document: its crops are training data
+    now) is left out."""
     if cache and Path(cache).exists():
-        c, l, _ = load(cache)
-        return c, l
-    crops, labels, texts, rends, docs = [], [], [], [], []
-    for tp in sorted(SAMPLES.glob("*.truth.json")):
-        for c, lab, text, name in doc_crops(tp):
-            crops.append(c), labels.append(lab), texts.append(text), rends.append(name), docs.append(tp.name)
-    if cache:
-        Path(cache).parent.mkdir(parents=True, exist_ok=True)
-        arr = np.empty(len(crops), dtype=object)
-        arr[:] = crops
-        np.savez_compressed(cache, crops=arr, labels=np.array(labels), texts=np.array(texts),
-                            renderings=np.array(rends), docs=np.array(docs))
+        crops, labels, meta = load(cache)
+        docs, rends = meta["docs"], meta["renderings"]
+    else:
+        crops, labels, texts, rends, docs = [], [], [], [], []
+        for tp in sorted(SAMPLES.glob("*.truth.json")):
+            for c, lab, text, name in doc_crops(tp):
+                crops.append(c), labels.append(lab), texts.append(text), rends.append(name), docs.append(tp.name)
+        if cache:
+            Path(cache).parent.mkdir(parents=True, exist_ok=True)
+            arr = np.empty(len(crops), dtype=object)
+            arr[:] = crops
+            np.savez_compressed(cache, crops=arr, labels=np.array(labels), texts=np.array(texts),
+                                renderings=np.array(rends), docs=np.array(docs))
+    if exclude_sha256:
+        sha = {}
+        for tp in SAMPLES.glob("*.truth.json"):
+            for name, r in (json.loads(tp.read_text(encoding="utf-8")).get("renderings") or {}).items():
+                sha[(tp.name, name)] = r.get("sha256")
+        keep = [i for i in range(len(crops)) if sha.get((str(docs[i]), str(rends[i]))) not in set(exclude_sha256)]
+        crops, labels = [crops[i] for i in keep], [labels[i] for i in keep]
     return crops, labels
+
+
+def reviewed_sources(dirs) -> set[str]:
+    """sha256 of the documents reviewed in `dirs` (gouji review records it per document)."""
+    out = set()
+    for d in dirs:
+        for f in Path(d).rglob("*.json"):
+            try:
+                sha = (json.loads(f.read_text(encoding="utf-8")).get("review") or {}).get("source_sha256")
+            except (OSError, ValueError, AttributeError):
+                continue
+            if sha:
+                out.add(sha)
+    return out
 
 
 def onnx_accuracy(path: Path, crops, labels) -> float:
@@ -438,7 +462,7 @@ def finetune(add_dirs, model_path: Path, out: Path | None = None, threads: int =
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
-    ev_c, ev_l = sample_eval(eval_cache)
+    ev_c, ev_l = sample_eval(eval_cache, exclude_sha256=reviewed_sources(add_dirs))
     before = onnx_accuracy(model_path, ev_c, ev_l)
     before_rev = onnx_accuracy(model_path, crops, labels)
     log(f"digit model {model_path}: held-out {before:.4f} ({len(ev_c)} crops), reviewed crops {before_rev:.4f} ({len(crops)})")

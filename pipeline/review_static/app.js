@@ -240,7 +240,7 @@
       await loadQueue();
       say("saved");
       const i = S.items.findIndex((x) => x.kind === it.kind && x.key === it.key && x.index === it.index);
-      if (i >= 0) await move(i + 1, 1); else focusItem(it);
+      await advance(i);
       S.saved = (S.saved || 0) + 1;
     } catch (e) {
       say("not saved: " + e.message);
@@ -276,6 +276,21 @@
     const exact = ks.filter((c) => c.text === t);
     if (exact.length === 1) return [exact[0].key];
     return t ? ks.filter((c) => c.key.includes(t) || c.text.includes(t)).map((c) => c.key) : [];
+  }
+
+  // after a save: the next undecided item of this document (wrapping round), else the next
+  // document with doubt left, else the queue is clear
+  async function advance(i) {
+    const n = S.items.length;
+    for (let d = 1; d <= n; d++) {
+      const it = S.items[(i + d + n) % n];
+      if (!decided(it)) { focusItem(it); return; }
+    }
+    const k = S.queue.findIndex((d) => d.name === S.name);
+    const nxt = S.queue.slice(k + 1).concat(S.queue.slice(0, Math.max(0, k))).find((d) => d.left > 0 && d.name !== S.name);
+    if (nxt) { say("next document"); await openDoc(nxt.name); return; }
+    say("queue cleared");
+    if (i >= 0 && i < n) focusItem(S.items[i]);
   }
 
   async function move(i, dir) {
