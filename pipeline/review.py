@@ -153,6 +153,7 @@ class Store:
         self._lock = threading.Lock()
         self._names: tuple | None = None
         self._pages: dict = {}
+        self._pages_lock = threading.Lock()
         self._outdir: OutDir | None = None
 
     # -- reading ----------------------------------------------------------------------------
@@ -338,8 +339,9 @@ class Store:
         import cv2
         import numpy as np
         key = (str((r.get("source") or {}).get("sha256")), page)
-        if key in self._pages:
-            return self._pages[key]
+        with self._pages_lock:
+            if key in self._pages:
+                return self._pages[key]
         img = None
         src = Path(str((r.get("source") or {}).get("path") or ""))
         width = float(meta.get("width") or 0)
@@ -363,9 +365,10 @@ class Store:
         if img.ndim == 3:
             img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
         val = (img, img.shape[1] / width)
-        if len(self._pages) >= 4:
-            self._pages.pop(next(iter(self._pages)))
-        self._pages[key] = val
+        with self._pages_lock:    # request threads share the last few rendered pages
+            if len(self._pages) >= 4:
+                self._pages.pop(next(iter(self._pages)))
+            self._pages[key] = val
         return val
 
     def crop_png(self, name: str, key: str | None = None, label: str | None = None) -> bytes:
