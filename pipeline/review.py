@@ -534,7 +534,13 @@ class Handler(BaseHTTPRequestHandler):
         self._json({"error": message}, status)
 
     def _host_ok(self) -> bool:
-        return self.headers.get("Host", "") in self.server.hosts
+        """The Host header names this server: a loopback name, or the very address the client
+        connected to (a wildcard --host); never another name (DNS rebinding)."""
+        host = self.headers.get("Host", "")
+        if host in self.server.hosts:
+            return True
+        local, port = self.connection.getsockname()[:2]
+        return host in (f"{local}:{port}", f"[{local}]:{port}")
 
     def _route(self, method: str) -> None:
         try:
