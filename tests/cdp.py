@@ -98,27 +98,32 @@ class Browser:
         if exe is None:
             raise RuntimeError("no chromium")
         profile.mkdir(parents=True, exist_ok=True)
+        (profile / "DevToolsActivePort").unlink(missing_ok=True)    # a previous browser's port
         self.proc = subprocess.Popen(
             [exe, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--no-default-browser-check",
              "--disable-extensions", "--disable-background-networking", "--remote-debugging-port=0",
              f"--user-data-dir={profile}", f"--window-size={width},{height}", "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        port_file = profile / "DevToolsActivePort"
-        t0 = time.time()
-        while not port_file.exists() or not port_file.read_text().strip():
-            if time.time() - t0 > 60 or self.proc.poll() is not None:
-                self.close()
-                raise RuntimeError("chromium did not start")
-            time.sleep(0.1)
-        port = int(port_file.read_text().split()[0])
-        targets = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30).read())
-        page = next(t for t in targets if t.get("type") == "page")
-        self.ws = WebSocket(page["webSocketDebuggerUrl"])
-        self._id = 0
-        self.events: list[dict] = []
-        self.call("Page.enable")
-        self.call("Runtime.enable")
-        self.call("Network.enable")
+        self.ws = None
+        try:
+            port_file = profile / "DevToolsActivePort"
+            t0 = time.time()
+            while not port_file.exists() or not port_file.read_text().strip():
+                if time.time() - t0 > 60 or self.proc.poll() is not None:
+                    raise RuntimeError("chromium did not start")
+                time.sleep(0.1)
+            port = int(port_file.read_text().split()[0])
+            targets = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30).read())
+            page = next(t for t in targets if t.get("type") == "page")
+            self.ws = WebSocket(page["webSocketDebuggerUrl"])
+            self._id = 0
+            self.events: list[dict] = []
+            self.call("Page.enable")
+            self.call("Runtime.enable")
+            self.call("Network.enable")
+        except BaseException:
+            self.close()          # never leave a browser behind
+            raise
 
     def call(self, method: str, **params) -> dict:
         self._id += 1
@@ -160,10 +165,8 @@ class Browser:
         self.call("Input.insertText", text=text)
 
     def close(self) -> None:
-        try:
+        if self.ws is not None:
             self.ws.close()
-        except Exception:
-            pass
         if self.proc.poll() is None:
             self.proc.terminate()
             try:

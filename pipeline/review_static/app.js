@@ -152,6 +152,7 @@
     if (ov) { ov.classList.add("cur"); ov.scrollIntoView({ block: "center", inline: "nearest" }); }
     const entry = $("entry");
     const alts = $("alts");
+    $("crop").removeAttribute("src");   // never the previous item's crop while the next one loads
     alts.replaceChildren();
     if (it.kind === "cell") {
       const c = S.doc.cells[it.key];
