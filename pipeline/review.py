@@ -371,8 +371,8 @@ class Store:
             self._pages[key] = val
         return val
 
-    def crop_png(self, name: str, key: str | None = None, label: str | None = None) -> bytes:
-        """The cell (or label) as printed, as PNG."""
+    def crop_png(self, name: str, key: str | None = None, label: str | None = None, lines: bool = False) -> bytes:
+        """The cell (or label) as printed, as PNG; lines=True: its text lines as gouji read them."""
         import cv2
         r = self.result(name)
         if key is not None:
@@ -392,10 +392,29 @@ class Store:
         got = self._crop(r, int(page), bbox)
         if got is None:
             raise BadRequest(404, "no picture of that page")
-        ok, buf = cv2.imencode(".png", got[0])
+        ok, buf = cv2.imencode(".png", self._ink(got[0], got[1]) if lines else got[0])
         if not ok:
             raise BadRequest(404, "crop not encodable")
         return buf.tobytes()
+
+    def _ink(self, a, scale: float):
+        """For the eye: the cell's text lines as the recogniser got them (grid.cell_lines:
+        rules painted out, specks dropped, trimmed), stacked; the whole crop when it finds
+        none. A number at the far end of a long cell is no longer a speck."""
+        import cv2
+        import numpy as np
+        from . import grid
+        try:
+            rules = cv2.dilate(cv2.bitwise_or(*grid.line_masks(grid.binarise(a), scale)), np.ones((3, 3), np.uint8))
+            m = int(round(float(self.rcfg.get("crop_margin", 2)) * scale))   # the cell itself, not the margin
+            ok, lines = grid.cell_lines(a, rules, grid.RawCell(m, m, a.shape[1] - m, a.shape[0] - m), scale)
+        except Exception:   # a picture the grid code cannot take: show it as it is
+            return a
+        if not ok or not lines:
+            return a
+        w = max(x.shape[1] for x in lines)
+        return np.vstack([cv2.copyMakeBorder(x, 2, 2, 0, w - x.shape[1], cv2.BORDER_CONSTANT, value=255)
+                          for x in lines])
 
     def _crop(self, r: dict, page: int, bbox):
         meta = next((m for m in self._sidecar(r).get("pages") or [] if m.get("number") == page), None)
@@ -597,9 +616,9 @@ class Handler(BaseHTTPRequestHandler):
             if "key" in q:
                 if not KEY_RE.match(q["key"]):
                     raise BadRequest(400, "bad cell key")
-                png = store.crop_png(q.get("name", ""), key=q["key"])
+                png = store.crop_png(q.get("name", ""), key=q["key"], lines=q.get("view") == "lines")
             else:
-                png = store.crop_png(q.get("name", ""), label=q.get("label"))
+                png = store.crop_png(q.get("name", ""), label=q.get("label"), lines=q.get("view") == "lines")
             self._send(200, png, "image/png")
         else:
             raise BadRequest(404, "not found")

@@ -92,7 +92,7 @@
   function showNothing() {
     $("cur-key").textContent = "nothing doubtful here";
     $("cur-meta").textContent = ""; $("printed").textContent = ""; $("alts").replaceChildren();
-    $("crop").removeAttribute("src"); $("entry").value = ""; $("eqs").replaceChildren();
+    $("crop").removeAttribute("src"); $("lines").removeAttribute("src"); $("entry").value = ""; $("eqs").replaceChildren();
     $("entry").focus();
   }
 
@@ -153,6 +153,7 @@
     const entry = $("entry");
     const alts = $("alts");
     $("crop").removeAttribute("src");   // never the previous item's crop while the next one loads
+    $("lines").removeAttribute("src");
     alts.replaceChildren();
     if (it.kind === "cell") {
       const c = S.doc.cells[it.key];
@@ -161,7 +162,10 @@
         " · confidence " + (c.confidence == null ? "–" : (+c.confidence).toFixed(3)) + " · page " + (c.page || "–");
       $("printed").textContent = c.text || "";
       for (const [v, p] of (c.alternatives || [])) alts.append(el("li", "", String(v) + "  (" + (+p).toFixed(3) + ")"));
-      $("crop").src = c.bbox ? "/api/crop?" + q({ name: S.name, key: it.key }) : "";
+      if (c.bbox) {
+        $("crop").src = "/api/crop?" + q({ name: S.name, key: it.key });
+        $("lines").src = "/api/crop?" + q({ name: S.name, key: it.key, view: "lines" });
+      }
       $("entry-label").textContent = "value (B: printed blank)";
       entry.setAttribute("list", "");
       entry.value = S.values[it.key] == null ? "" : String(S.values[it.key]);
@@ -172,7 +176,10 @@
       $("cur-meta").textContent = (l.decision ? "reviewed (" + l.decision.action + ")" : "classifier") +
         " · p " + (l.p == null ? "–" : (+l.p).toFixed(3));
       $("printed").textContent = l.text || "";
-      $("crop").src = l.bbox ? "/api/crop?" + q({ name: S.name, label: it.index }) : "";
+      if (l.bbox) {
+        $("crop").src = "/api/crop?" + q({ name: S.name, label: it.index });
+        $("lines").src = "/api/crop?" + q({ name: S.name, label: it.index, view: "lines" });
+      }
       const table = ((l.context || {}).table) || String(l.class).split(".")[0];
       const dl = $("classes");
       dl.replaceChildren();
