@@ -588,6 +588,34 @@ def _run_locked(paths, out, settings, workers, engine, address, time_limit, forc
 
 # ----------------------------------------------------------------------------- combined outputs
 
+def refresh_tables(out: Path) -> list[str]:
+    """Rewrite the combined tables, summary and report from the results already in OUT
+    (reviewed values included), extracting nothing: what `gouji review` runs when it stops.
+    Settings and fingerprint are the last run's. Returns the files written (relative)."""
+    cfg = config()
+    names_cfg = cfg.get("outputs", {})
+    out = Path(out)
+    state_dir = out / names_cfg.get("state_dir", ".gouji")
+    if not (state_dir / "manifest.jsonl").exists():
+        raise UsageError(f"{printable(str(out))} is not a gouji output folder")
+    held = lock(state_dir / "lock")
+    try:
+        prev = _load(out / names_cfg.get("summary", "run_summary.json")) or {}
+        known = {f.name for f in dataclasses.fields(Settings)}
+        settings = Settings(**{k: v for k, v in (prev.get("settings") or {}).items() if k in known})
+        outdir = OutDir(out, state_dir, Manifest(state_dir / "manifest.jsonl"))
+        try:
+            s = _finish([], prev.get("skipped") or [], out, outdir, cfg, settings,
+                        prev.get("fingerprint") or fingerprint(settings)[0], prev.get("engine", "local"),
+                        prev.get("workers"), None, 0.0, 0, [], 0, time.time(),
+                        out / names_cfg.get("report_dir", "report_files"))
+        finally:
+            outdir.manifest.close()
+        return sorted(set((s.data.get("outputs") or {}).values()))
+    finally:
+        held.close()
+
+
 def csv_cell(v):
     """A value as a CSV cell, safe to open in a spreadsheet (OWASP, CSV injection): text that
     starts with = + - @ or a tab / carriage return gets a leading single quote, so Excel shows
@@ -722,6 +750,8 @@ def _finish(entries, skipped, out: Path, outdir: OutDir, cfg, settings, fp, engi
     stage: dict[str, float] = {}
     status_counts: dict[str, int] = {}
     results, failures = _listed_results(entries, outdir.manifest, out)
+    from .review import apply_review, load_reviewed      # a reviewer's decisions: status "reviewed"
+    results = [(name, apply_review(r, load_reviewed(out, name))) for name, r in results]
     for name, r in results:
         b = r.get("batch") or {}
         st = r.get("status", "failed")

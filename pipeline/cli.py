@@ -1,4 +1,4 @@
-"""gouji command line: extract, inspect, train."""
+"""gouji command line: extract, inspect, review, train."""
 from __future__ import annotations
 
 import argparse
@@ -11,7 +11,8 @@ EPILOG = """examples:
   gouji extract reports/ --out out/ --workers 2       parallel, resumable batch
   gouji extract reports/ --out out/ --engine ray --address auto   on a Ray cluster
   gouji inspect scan.pdf --page 3 --out page3.png     picture of what gouji saw
-  gouji train --add corrected/                        retrain the key classifier
+  gouji review out/                                   confirm or correct doubtful cells in the browser
+  gouji train --add out/reviewed                      retrain from the reviewed cells and labels
   gouji doctor                                        what is installed, missing or broken
 
 Each input gets OUT/<name>.json (format: gouji.result/1). A bad document gets a result
@@ -68,6 +69,13 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("path", type=Path)
     i.add_argument("--page", type=int, default=None, help="1-based page (default: every page with a table)")
     i.add_argument("--out", type=Path, default=None, help="PNG path or folder (default: next to the input)")
+    r = sub.add_parser("review", help="confirm or correct the doubtful cells of OUT in the browser (local server)")
+    r.add_argument("out", type=Path, metavar="OUT", help="output folder of `gouji extract`")
+    r.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    r.add_argument("--port", type=int, default=0, help="port (default 0: a free one, printed with the URL)")
+    r.add_argument("--reviewer", default=None, help="name in the audit trail (default $USER)")
+    r.add_argument("--export", action="store_true",
+                   help="only rewrite the combined tables with the reviewed values, no server")
     sub.add_parser("doctor", help="what is installed, missing or broken, with the command that fixes it")
     t = sub.add_parser("train", help="train the cell-key classifier (see README: retraining)", add_help=False)
     t.add_argument("rest", nargs=argparse.REMAINDER)
@@ -106,6 +114,21 @@ def main(argv: list[str] | None = None) -> int:
         for png in inspect_file(args.path, page=args.page, out=args.out):
             print(png)
         return 0
+    if args.cmd == "review":
+        from .outdir import UsageError
+        try:
+            if args.export:
+                from .batch import refresh_tables
+                print("wrote " + ", ".join(refresh_tables(args.out)))
+                return 0
+            from .review import serve
+            return serve(args.out, host=args.host, port=args.port, reviewer=args.reviewer)
+        except UsageError as e:
+            print(f"gouji: {e}", file=sys.stderr)
+            return 2
+        except OSError as e:   # port taken, address not available
+            print(f"gouji review: cannot listen on {args.host}:{args.port}: {e.strerror or e}", file=sys.stderr)
+            return 2
     if args.cmd == "doctor":
         from .doctor import main as doctor_main
         return doctor_main()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import time
@@ -220,19 +221,43 @@ def train(train_npz: Path, val_npz: Path, epochs: int, out: Path, minutes: float
     sc, sl = synthetic(n_synth)
     crops, labels = crops + sc, labels + sl
     vcrops, vlabels, _ = load(val_npz)
-    idx = {c: i + 1 for i, c in enumerate(ALPHABET)}
     model = make_model()
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
+
+    def report(ep, loss, t):
+        acc = val_accuracy(model, vcrops, vlabels)
+        print(f"epoch {ep + 1}: loss {loss:.4f} val string acc {acc:.4f} {t:.0f}s", file=sys.stderr, flush=True)
+    t0 = time.time()
+    ep = fit(model, crops, labels, epochs, 2e-3, minutes, rng, report)
+    model.eval()
+    export(model, out)
+    n_params = sum(p.numel() for p in model.parameters())
+    return {"train_crops": len(crops), "corpus_crops": n_real, "rendered_crops": len(sc), "val_crops": len(vcrops), "epochs": ep + 1,
+            "val_string_acc": round(val_accuracy(model, vcrops, vlabels), 4),
+            "params": n_params, "train_s": round(time.time() - t0)}
+
+
+def fit(model, crops, labels, epochs: int, max_lr: float, minutes: float, rng, on_epoch=None,
+        freeze_bn: bool = False) -> int:
+    """CTC training, batches of similar widths, one-cycle LR; returns the last epoch index.
+    freeze_bn: BatchNorm keeps its statistics (fine-tuning a shipped model on few crops)."""
+    import torch
+    idx = {c: i + 1 for i, c in enumerate(ALPHABET)}
+    opt = torch.optim.AdamW(model.parameters(), lr=max_lr, weight_decay=1e-4)
     ctc = torch.nn.CTCLoss(blank=0, zero_infinity=True)
     order = np.argsort([c.shape[1] / c.shape[0] for c in crops])    # similar widths per batch
     bs = 64
     batches = [order[i:i + bs] for i in range(0, len(order), bs)]
     total = epochs * len(batches)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=total)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=total)
     t0 = time.time()
     step = 0
+    ep = 0
     for ep in range(epochs):
         model.train()
+        if freeze_bn:
+            for m in model.modules():
+                if isinstance(m, torch.nn.BatchNorm2d):
+                    m.eval()
         rng.shuffle(batches)
         tot = 0.0
         for b in batches:
@@ -250,18 +275,13 @@ def train(train_npz: Path, val_npz: Path, epochs: int, out: Path, minutes: float
                 sched.step()
             step += 1
             tot += float(loss.detach())
-        acc = val_accuracy(model, vcrops, vlabels)
-        print(f"epoch {ep + 1}: loss {tot / len(batches):.4f} val string acc {acc:.4f} "
-              f"{time.time() - t0:.0f}s", file=sys.stderr, flush=True)
+        if on_epoch:
+            on_epoch(ep, tot / max(1, len(batches)), time.time() - t0)
         if time.time() - t0 > minutes * 60:
             print("time budget reached", file=sys.stderr)
             break
     model.eval()
-    export(model, out)
-    n_params = sum(p.numel() for p in model.parameters())
-    return {"train_crops": len(crops), "corpus_crops": n_real, "rendered_crops": len(sc), "val_crops": len(vcrops), "epochs": ep + 1,
-            "val_string_acc": round(val_accuracy(model, vcrops, vlabels), 4),
-            "params": n_params, "train_s": round(time.time() - t0)}
+    return ep
 
 
 def greedy(probs: np.ndarray) -> str:
@@ -304,6 +324,175 @@ def export(model, out: Path) -> None:
     onnx.save(m, str(out))
 
 
+# -- --add: fine-tune the shipped model on reviewed cell crops ---------------------------------
+
+SAMPLES = ROOT / "datasets" / "samples"
+
+
+def reviewed_crops(dirs) -> tuple[list, list, list]:
+    """(line crops, labels, where) from `gouji review` output (OUT/reviewed): every cell a
+    reviewer confirmed or corrected to a plain number whose crop was saved, cut into text
+    lines by the pipeline's own grid.cell_lines; cells that are not one line are skipped."""
+    import cv2
+    from pipeline import grid
+    crops, labels, where = [], [], []
+    for d in dirs:
+        for f in sorted(Path(d).rglob("*.json")):
+            try:
+                rev = json.loads(f.read_text(encoding="utf-8")).get("review") or {}
+            except (OSError, ValueError, AttributeError):
+                continue
+            for key, dec in sorted((rev.get("cells") or {}).items()):
+                lab = label_of(str(dec.get("value"))) if dec.get("value") is not None else None
+                if lab is None or not dec.get("crop"):
+                    continue
+                img = cv2.imread(str(f.parent / dec["crop"]), cv2.IMREAD_GRAYSCALE)
+                if img is None:
+                    continue
+                scale = float(dec.get("crop_px_per_unit") or 200 / 72)
+                rules = cv2.dilate(cv2.bitwise_or(*grid.line_masks(grid.binarise(img), scale)), np.ones((3, 3), np.uint8))
+                ok, lines = grid.cell_lines(img, rules, grid.RawCell(0, 0, img.shape[1], img.shape[0]), scale)
+                if ok and len(lines) == 1:
+                    crops.append(lines[0])
+                    labels.append(lab)
+                    where.append(f"{f.name}:{key}")
+    return crops, labels, where
+
+
+def sample_eval(cache: Path | None = None, exclude_sha256=()) -> tuple[list, list]:
+    """The fixed held-out digit set: the numeric cells of the committed samples' scan
+    renderings (datasets/samples, never trained on), cut as doc_crops cuts them. A rendering
+    whose sha256 is in `exclude_sha256` (a reviewed document: its crops are training data
+    now) is left out."""
+    if cache and Path(cache).exists():
+        crops, labels, meta = load(cache)
+        docs, rends = meta["docs"], meta["renderings"]
+    else:
+        crops, labels, texts, rends, docs = [], [], [], [], []
+        for tp in sorted(SAMPLES.glob("*.truth.json")):
+            for c, lab, text, name in doc_crops(tp):
+                crops.append(c), labels.append(lab), texts.append(text), rends.append(name), docs.append(tp.name)
+        if cache:
+            Path(cache).parent.mkdir(parents=True, exist_ok=True)
+            arr = np.empty(len(crops), dtype=object)
+            arr[:] = crops
+            np.savez_compressed(cache, crops=arr, labels=np.array(labels), texts=np.array(texts),
+                                renderings=np.array(rends), docs=np.array(docs))
+    if exclude_sha256:
+        sha = {}
+        for tp in SAMPLES.glob("*.truth.json"):
+            for name, r in (json.loads(tp.read_text(encoding="utf-8")).get("renderings") or {}).items():
+                sha[(tp.name, name)] = r.get("sha256")
+        keep = [i for i in range(len(crops)) if sha.get((str(docs[i]), str(rends[i]))) not in set(exclude_sha256)]
+        crops, labels = [crops[i] for i in keep], [labels[i] for i in keep]
+    return crops, labels
+
+
+def reviewed_sources(dirs) -> set[str]:
+    """sha256 of the documents reviewed in `dirs` (gouji review records it per document)."""
+    out = set()
+    for d in dirs:
+        for f in Path(d).rglob("*.json"):
+            try:
+                sha = (json.loads(f.read_text(encoding="utf-8")).get("review") or {}).get("source_sha256")
+            except (OSError, ValueError, AttributeError):
+                continue
+            if sha:
+                out.add(sha)
+    return out
+
+
+def onnx_accuracy(path: Path, crops, labels) -> float:
+    """String accuracy of an exported model's greedy reading (the runtime reader)."""
+    from pipeline.digits import DigitReader
+    if not crops:
+        return 0.0
+    res = DigitReader(path).recognise(crops)
+    return sum(r.text == lab for r, lab in zip(res, labels)) / len(crops)
+
+
+def from_onnx(path: Path):
+    """The shipped ONNX model back as a torch DigitCRNN. The export folded each BatchNorm
+    into its conv: the folded conv weights go in, and BatchNorm becomes the identity plus
+    the folded bias (so a later export folds it back the same way)."""
+    import onnx
+    import torch
+    from onnx import numpy_helper
+    m = onnx.load(str(path))
+    init = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
+    model = make_model()
+    convs = [n for n in m.graph.node if n.op_type == "Conv"]
+    bns = [mod for mod in model.cnn if isinstance(mod, torch.nn.BatchNorm2d)]
+    cnn_convs = [mod for mod in model.cnn if isinstance(mod, torch.nn.Conv2d)]
+    with torch.no_grad():
+        for node, conv, bn in zip(convs[:len(cnn_convs)], cnn_convs, bns):
+            w, b = init[node.input[1]], init[node.input[2]]
+            conv.weight.copy_(torch.from_numpy(np.array(w)))
+            bn.weight.fill_(1.0)
+            bn.bias.copy_(torch.from_numpy(np.array(b)))
+            bn.running_mean.zero_()
+            bn.running_var.fill_(1.0 - bn.eps)
+        sd = model.state_dict()
+        for k in ("seq.0.weight", "seq.0.bias", "seq.2.weight", "seq.2.bias", "head.weight", "head.bias"):
+            sd[k].copy_(torch.from_numpy(np.array(init[k])))
+    model.eval()
+    return model
+
+
+def finetune(add_dirs, model_path: Path, out: Path | None = None, threads: int = 2, eval_cache: Path | None = None,
+             log=print) -> dict:
+    """Fine-tune the shipped digit model on reviewed crops (configs/review.yaml digits_finetune:
+    each `repeat` times, plus rendered numbers so it forgets nothing), evaluate old and new on the fixed held-out set
+    (sample_eval) and write the new one to `out` (default: over model_path) only when it is
+    not worse there. Returns what happened; never raises for a missing torch."""
+    from pipeline.templates import config
+    cfg = config("review.yaml").get("digits_finetune") or {}
+    epochs, repeat, n_synth = int(cfg.get("epochs", 2)), int(cfg.get("repeat", 24)), int(cfg.get("synth", 800))
+    lr, minutes = float(cfg.get("lr", 2e-4)), float(cfg.get("minutes", 5))
+    out = Path(out or model_path)
+    crops, labels, where = reviewed_crops(add_dirs)
+    if not crops:
+        return {"model": "digits", "kept": False, "reason": "no reviewed numeric cell crops in " + ", ".join(map(str, add_dirs))}
+    try:
+        import torch
+    except ImportError:
+        return {"model": "digits", "kept": False, "reason": "torch is not installed (pip install -e '.[train]')",
+                "reviewed_crops": len(crops)}
+    import tempfile
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    ev_c, ev_l = sample_eval(eval_cache, exclude_sha256=reviewed_sources(add_dirs))
+    before = onnx_accuracy(model_path, ev_c, ev_l)
+    before_rev = onnx_accuracy(model_path, crops, labels)
+    log(f"digit model {model_path}: held-out {before:.4f} ({len(ev_c)} crops), reviewed crops {before_rev:.4f} ({len(crops)})")
+    model = from_onnx(model_path)
+    if cfg.get("freeze_cnn", True):     # the convolutions stay: only the sequence layers and head move
+        for prm in model.cnn.parameters():
+            prm.requires_grad_(False)
+    sc, sl = synthetic(n_synth, seed=7)
+    t0 = time.time()
+    fit(model, crops * repeat + sc, labels * repeat + sl, epochs, lr, minutes, rng, freeze_bn=True)
+    fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=str(out.parent) if out.parent.exists() else None)
+    os.close(fd)
+    try:
+        export(model, Path(tmp))
+        after = onnx_accuracy(Path(tmp), ev_c, ev_l)
+        after_rev = onnx_accuracy(Path(tmp), crops, labels)
+        res = {"model": "digits", "heldout_before": round(before, 4), "heldout_after": round(after, 4),
+               "heldout_n": len(ev_c), "reviewed_before": round(before_rev, 4), "reviewed_after": round(after_rev, 4),
+               "reviewed_crops": len(crops), "train_s": round(time.time() - t0, 1), "kept": after >= before}
+        if res["kept"]:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, out)
+            res["path"] = str(out)
+        else:
+            res["reason"] = f"worse on the held-out set ({after:.4f} < {before:.4f})"
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return res
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -319,7 +508,16 @@ def main(argv=None) -> int:
     t.add_argument("--synth", type=int, default=6000, help="rendered number crops added")
     t.add_argument("--out", type=Path, default=ROOT / "models/digits/digits.onnx")
     t.add_argument("--threads", type=int, default=2, help="torch threads (1 on a busy machine)")
+    f = sub.add_parser("finetune", help="fine-tune the shipped model on reviewed crops (gouji review)")
+    f.add_argument("--add", action="append", required=True, type=Path, metavar="DIR")
+    f.add_argument("--model", type=Path, default=ROOT / "models/digits/digits.onnx")
+    f.add_argument("--out", type=Path, default=None, help="where a not-worse model goes (default: --model)")
+    f.add_argument("--eval-cache", type=Path, default=None, help="npz cache of the held-out crops")
     a = ap.parse_args(argv)
+    if a.cmd == "finetune":
+        res = finetune(a.add, a.model, a.out, eval_cache=a.eval_cache)
+        print(json.dumps(res))
+        return 0
     if a.cmd == "build":
         build(a.split, a.docs, a.out)
     else:

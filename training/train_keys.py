@@ -1,5 +1,8 @@
 """Train the cell-key classifier: `python -m training.train_keys [--add DIR] [--force] [--out DIR]`.
 
+With --add, the digit model is also fine-tuned on the reviewed cell crops there
+(`gouji review` writes them; training/train_digits.finetune) and kept only when not worse.
+
 Builds the training data (training/keydata.py), fits pipeline.keymodel.KeyClassifier,
 evaluates it and the fuzzy baseline on the fixed held-out set
 (datasets/labelled/eval/keys_eval.jsonl), and writes OUT/model.pkl, OUT/metrics.json and
@@ -200,6 +203,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--copies", type=int, default=None, help="noisy renderings per wording (default from config)")
     p.add_argument("--no-seeds", action="store_true", help="skip the end-to-end seed-report evaluation")
     p.add_argument("--no-keep", action="store_true", help="do not copy --add files into the labelled folder")
+    p.add_argument("--digits-model", type=Path, default=kd.ROOT / "models" / "digits" / "digits.onnx",
+                   help="digit model fine-tuned on the reviewed cell crops of --add (gouji review)")
+    p.add_argument("--digits-eval-cache", type=Path, default=None, help="npz cache of the digit held-out crops")
+    p.add_argument("--no-digits", action="store_true", help="do not fine-tune the digit model")
     a = p.parse_args(argv)
     for d in a.add:
         if not Path(d).exists():
@@ -232,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
             if diff < 0 and not a.force:
                 print(f"refusing to replace {shipped}: the new model is worse by {-diff:.4f} on the "
                       f"fixed evaluation set; use --force to replace it anyway", file=sys.stderr)
+                _digits(a, f"key classifier: kept the old model ({old:.4f}; the new one scored {res['accuracy']:.4f})")
                 return 1
     out.mkdir(parents=True, exist_ok=True)
     save(model, shipped)
@@ -266,7 +274,27 @@ def main(argv: list[str] | None = None) -> int:
             shutil.copy2(f, keep / f.name)
         print(f"kept the added samples in {keep} (used by every later training)")
     print(f"wrote {shipped} ({metrics['model_bytes'] / 1e6:.2f} MB, trained in {train_s:.1f} s, loads in {load_s * 1000:.0f} ms)")
+    _digits(a, f"key classifier: kept the new model ({res['accuracy']:.4f} on the fixed evaluation set)")
     return 0
+
+
+def _digits(a, keys_line: str) -> None:
+    """With --add: fine-tune the digit model on the reviewed cell crops (training.train_digits.
+    finetune keeps it only when not worse on its held-out set), then say which models were kept."""
+    lines = [keys_line]
+    if a.add and not a.no_digits:
+        from .train_digits import finetune
+        d = finetune(a.add, a.digits_model, eval_cache=a.digits_eval_cache)
+        print(f"digit model: {json.dumps(d)}")
+        if d.get("kept"):
+            lines.append(f"digit model: kept the new model ({d['heldout_after']:.4f} vs {d['heldout_before']:.4f} on "
+                         f"{d['heldout_n']} held-out crops; reviewed crops {d['reviewed_before']:.4f} → {d['reviewed_after']:.4f})")
+        elif "heldout_after" in d:
+            lines.append(f"digit model: kept the old model ({d['reason']})")
+        else:
+            lines.append(f"digit model: not retrained ({d['reason']})")
+    for line in lines:
+        print(line)
 
 
 if __name__ == "__main__":
