@@ -50,7 +50,7 @@ def test_wheel_holds_gouji_with_its_data_and_nothing_generic(installed):
     assert tops == {"gouji", "gouji-0.1.0.dist-info"}
     for need in ("gouji/cli.py", "gouji/configs/pipeline.yaml", "gouji/configs/templates/2021.yaml",
                  "gouji/models/keys/model.pkl", "gouji/models/digits/digits.onnx",
-                 "gouji/models/calibration/cells.pkl"):
+                 "gouji/models/calibration/cells.pkl", "gouji/review_static/index.html", "gouji/review_static/app.js"):
         assert need in names
     entry = [n for n in names if n.endswith("entry_points.txt")][0]
     assert "gouji = gouji.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()
