@@ -167,8 +167,18 @@ def checks() -> list[Check]:
         out += [*check_models(), check_rapidocr()]
     out += [check_paddle(), check_layoutparser(),
             check_program("Chromium", ("chromium", "chromium-browser", "google-chrome"), "report rendering tests"),
-            check_program("shellcheck", ("shellcheck",), "script tests")]
+            check_program("shellcheck", ("shellcheck",), "script tests"), check_libreoffice()]
     return out
+
+
+def check_libreoffice() -> Check:
+    from .office import install_hint, soffice
+    what = ".doc/.wps/.rtf/.odt/.et attachments; .docx, .xlsx and web pages need none"
+    path = soffice()
+    if path:
+        return Check("LibreOffice", True, f"{path} ({what})", needed=False)
+    return Check("LibreOffice", False, f"not found ({what})",
+                 f"{install_hint('doc')} {install_hint('et').split()[-1]}", needed=False)
 
 
 def render(results: list[Check]) -> str:

@@ -13,7 +13,7 @@ def test_doctor_on_this_machine_says_gouji_can_extract():
                        timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     for name in ("python", "gouji package", "CJK fonts", "model keys", "model digits", "model calibration",
-                 "OCR rapidocr", "OCR paddle", "Chromium", "shellcheck"):
+                 "OCR rapidocr", "OCR paddle", "Chromium", "shellcheck", "LibreOffice"):
         assert name in r.stdout
     assert r.stdout.strip().endswith("gouji can extract")
     # the shipped models are listed with their hashes
@@ -52,3 +52,11 @@ def test_broken_and_lfs_pointer_models_are_found(tmp_path, monkeypatch):
     assert not c.ok and "does not load" in c.detail and c.needed
     c = doctor._model("calibration", tmp_path / "absent.pkl", lambda p: None)
     assert not c.ok and "missing" in c.detail
+
+
+def test_missing_libreoffice_is_optional_with_both_packages_to_install(monkeypatch):
+    from pipeline import office
+    monkeypatch.setattr(office, "soffice", lambda: None)
+    c = doctor.check_libreoffice()
+    assert not c.ok and not c.needed
+    assert c.fix == "apt-get install -y libreoffice-writer-nogui libreoffice-calc-nogui"
