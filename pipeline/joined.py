@@ -31,7 +31,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from .model import Document, JoinedRun
+from .model import Document, Field, JoinedRun, Source
 from .normalize import nfkc
 from .templates import Template, config, templates
 
@@ -310,9 +310,16 @@ def split_one_line(text: str, cfg: dict | None = None) -> str:
             line = re.sub(r"(?<![第（(])([一二三四五六七八九十]+、)", r"\n\1", line)
             line = re.sub(r"(\d[.．](?=[\u4e00-\u9fff]))", r"\n\1", line)
             # after each value run: a digit (with its unit) or a blank mark before a label
-            line = re.sub(rf"(\d(?:{unit})?|[{_marks(cfg)}])(?=[\u4e00-\u9fff（(])(?!{unit})", r"\1\n", line)
+            line = re.sub(rf"(\d(?:{unit})?|[{_marks(cfg)}])(?=[\u4e00-\u9fff（(])(?!{unit})"
+                          rf"(?![{cfg['words_after_numbers']}])", r"\1\n", line)
         out += [s.strip() for s in line.split("\n") if s.strip()]
     return "\n".join(out)
+
+
+def _active_rows(section: str | None) -> set[str]:
+    """Every printed wording of the row labels of an active-table section."""
+    return {w for t in templates().values() for sec in t.sections if sec.key == section
+            for r in sec.rows for w in r.texts}
 
 
 def _regions(lines: list[str]) -> list[tuple[str | None, str | None]]:
@@ -381,6 +388,8 @@ def unjoin(text: str, doc: Document | None = None) -> str:
         if table == "active":
             act = act or active_template(text)
             tpl = act
+            if not any(w in re.sub(r"\s+", "", label) for w in _active_rows(section)):
+                continue                  # header words with a number in them (保留4位小数)
         else:
             tpl = tpls["2021"]
         key = (tpl.name, table, section)
@@ -422,6 +431,7 @@ def unjoin(text: str, doc: Document | None = None) -> str:
         runs.append(JoinedRun(table, section, label.strip(), ps, W, list(got), n))
         cells = ["—" if v is None else _fmt(v) for v in got]
         lines[n] = "  ".join(([label.strip()] if label.strip() else []) + cells)
+    _joint_provisional(runs, lines)
     if doc is not None and runs:
         doc.joined.extend(runs)
         doc.warnings.append(f"{len(runs)} table rows printed with their cells run together"
@@ -483,6 +493,39 @@ def place_runs(doc: Document) -> list[tuple[JoinedRun, list[str]]]:
     return out
 
 
+def _joint_provisional(runs: list[JoinedRun], lines: list[str]) -> None:
+    """The requests runs' provisional splits chosen by the table's column equations too
+    (`11|0|…|13` and `1|10|…|13` both keep their row's total): the readers weigh their
+    row alignments by the equations, so a wrong provisional split costs them. Rows by
+    position: the first two (新收, 结转), the last two (总计, 结转下年度), the result
+    rows between them (their order does not matter to the equations)."""
+    req = [r for r in runs if r.table == "requests"]
+    tpl = templates()["2021"]
+    head = ["new_received", "carried_over"]
+    tail = ["total", "carried_forward"]
+    middle = [r.key for r in tpl.request_rows if r.key not in head + tail]
+    if len(req) < 5 or len(req) - 4 > len(middle) or any(r.width != len(tpl.request_columns) for r in req):
+        return
+    rows = head + middle[:len(req) - 4] + tail
+    tmp = Document(Source("joined-provisional"))
+    placed = []
+    for run, row in zip(req, rows):
+        ks = [f"requests/{row}/{c.key}" for c in tpl.request_columns]
+        for k, v in zip(ks, run.provisional):
+            tmp.fields[k] = Field(k, v, alternatives=[(v, 1.0)])
+        placed.append((run, ks))
+    try:
+        _resolve_placed(tmp, placed, settings())
+    except Exception:   # the readers still get the row-by-row splits
+        return
+    for run, ks in placed:
+        got = [tmp.fields[k].value for k in ks]
+        if got != run.provisional:
+            run.provisional = got
+            label = run.label
+            lines[run.line] = "  ".join(([label] if label else []) + ["—" if v is None else _fmt(v) for v in got])
+
+
 def resolve(doc: Document) -> set[str]:
     """Choose every joined run's split with the equations (see the module docstring); set
     the cells' values, alternatives and placement. Returns the keys it decided, which the
@@ -493,6 +536,10 @@ def resolve(doc: Document) -> set[str]:
     placed = place_runs(doc)
     if not placed:
         return set()
+    return _resolve_placed(doc, placed, cfg)
+
+
+def _resolve_placed(doc: Document, placed: list[tuple[JoinedRun, list[str]]], cfg: dict) -> set[str]:
     from .solve import equations_for
     eqs = equations_for(doc)
     kinds_of = {}
