@@ -77,8 +77,8 @@ def pieces(run: str, cfg: dict | None = None) -> list[tuple[str, str]]:
 
 
 def split_tail(line: str, cfg: dict | None = None) -> tuple[str, str]:
-    """(label, value run) of a line; the run is "" when the line does not end in values.
-    A digit right before `.` and a CJK character is the next label's ordinal, not a value."""
+    """(label, value run) of a line; the run is "" when the line does not end in values
+    (a number inside a label, a blank mark inside a word: 本年增/减)."""
     cfg = cfg or settings()
     s = line.rstrip()
     m = _tail_rx(cfg).search(s)
@@ -132,6 +132,21 @@ def splits(run_pieces: list[tuple[str, str]], kinds: list[str], equations=(), em
     as nothing may lie anywhere (each counted in Split.empties)."""
     cfg = cfg or settings()
     W = len(kinds)
+    floating = [s for k, s in run_pieces if k == "f"]
+    if floating:      # one value printed off its row: every place for it among the others
+        rest = [p for p in run_pieces if p[0] != "f"]
+        out_f: dict[tuple, Split] = {}
+        for pos in range(W):
+            sub = kinds[:pos] + kinds[pos + 1:]
+            v = _part(floating[0], kinds[pos], cfg)
+            if v is _NO:
+                continue
+            for sp in splits(rest, sub, (), False, cfg):
+                vals = sp.values[:pos] + (v,) + sp.values[pos:]
+                if all(abs(sum(vals[k] or 0 for k in lhs) - sum(vals[k] or 0 for k in rhs)) <= 1e-6
+                       for lhs, rhs in equations):
+                    out_f.setdefault(vals, Split(vals, 0))
+        return list(out_f.values())
     ends: dict[int, list] = {}
     for lhs, rhs in equations:
         ends.setdefault(max(lhs + rhs), []).append((lhs, rhs))
@@ -308,7 +323,7 @@ def split_one_line(text: str, cfg: dict | None = None) -> str:
             # row ordinals: （一） / 一、 / 1. (not 第（一）项, not a decimal point)
             line = re.sub(r"(?<!第)([（(][一二三四五六七八九十]+[)）])", r"\n\1", line)
             line = re.sub(r"(?<![第（(])([一二三四五六七八九十]+、)", r"\n\1", line)
-            line = re.sub(r"(\d[.．](?=[\u4e00-\u9fff]))", r"\n\1", line)
+            line = re.sub(r"(\d[.．、]\s?(?=[\u4e00-\u9fff]))", r"\n\1", line)
             # after each value run: a digit (with its unit) or a blank mark before a label
             line = re.sub(rf"(\d(?:{unit})?|[{_marks(cfg)}])(?=[\u4e00-\u9fff（(])(?!{unit})"
                           rf"(?![{cfg['words_after_numbers']}])", r"\1\n", line)
@@ -409,6 +424,7 @@ def unjoin(text: str, doc: Document | None = None) -> str:
         found.append((n, label, run, ps, table, section, tpl, keys, kinds, fused, strong))
     if not one and not any(f[-1] for f in found):
         return text                       # no row proves that cells ran together
+    found = _lifted(found, lines, cfg)
     for n, label, run, ps, table, section, tpl, keys, kinds, fused, strong in found:
         W = len(kinds)
         if W == 1 and len(ps) == 1:
@@ -437,6 +453,35 @@ def unjoin(text: str, doc: Document | None = None) -> str:
         doc.warnings.append(f"{len(runs)} table rows printed with their cells run together"
                             f"{' (the report on one line)' if one else ''}: split by the equations")
     return "\n".join(lines)
+
+
+def _room(ps) -> int:
+    return sum(1 if k != "d" else len(s.replace(".", "")) for k, s in ps)
+
+
+def _lifted(found: list, lines: list[str], cfg) -> list:
+    """A value printed a line above or below its row (its unit wrapped: `5` over `项`,
+    pdftotext -layout) beside a run one cell short: the run takes it as a floating piece
+    (`f`), placed wherever the row's equations allow; its own line is emptied."""
+    out, skip = [], set()
+    for a, b in zip(found, found[1:] + [None]):
+        if b is None or a[0] in skip:
+            continue
+        pairs = [(a, b), (b, a)]
+        for short, long_ in pairs:
+            if (short[1].strip() or long_[1].strip() or abs(short[0] - long_[0]) > 2 or short[4] != long_[4]
+                    or short[5] != long_[5] or len(short[3]) != 1 or short[3][0][0] != "d"
+                    or _part(short[3][0][1], "amount", cfg) is _NO):
+                continue
+            W = len(long_[8])
+            if _room(long_[3]) == W - 1 and not re.search(r"\s", long_[2].strip()):
+                n, label, run, ps = long_[:4]
+                merged = (n, label, run, [("f", short[3][0][1])] + ps) + long_[4:]
+                lines[short[0]] = ""
+                skip |= {short[0], long_[0]}
+                out.append(merged)
+                break
+    return [f for f in found if f[0] not in skip] + out
 
 
 def _fmt(v) -> str:
