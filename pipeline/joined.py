@@ -448,11 +448,19 @@ def unjoin(text: str, doc: Document | None = None) -> str:
         cells = ["—" if v is None else _fmt(v) for v in got]
         lines[n] = "  ".join(([label.strip()] if label.strip() else []) + cells)
     _joint_provisional(runs, lines)
+    for n, (table, _) in enumerate(regions if not one else _regions(lines)):
+        if table is not None and n < len(lines):   # fragments the lost gaps used to separate
+            lines[n] = _ORDINAL_IN_LABEL.sub(r"\1  \2", _ORDINAL_IN_LABEL.sub(r"\1  \2", lines[n]))
     if doc is not None and runs:
         doc.joined.extend(runs)
         doc.warnings.append(f"{len(runs)} table rows printed with their cells run together"
                             f"{' (the report on one line)' if one else ''}: split by the equations")
     return "\n".join(lines)
+
+
+# a row ordinal inside a line, after a vertical header character or a group label
+# (度1.本机关… / 理 （四）2.没有…): the wide gap the joining removed goes back before it
+_ORDINAL_IN_LABEL = re.compile(r"([^\s\d第（(])\s?((?:[（(][一二三四五六七八九十]+[)）])|(?:\d[.．]\s?(?=[\u4e00-\u9fff])))")
 
 
 def _room(ps) -> int:
