@@ -302,7 +302,7 @@ def split_one_line(text: str, cfg: dict | None = None) -> str:
     section marks; inside its tables also before every row ordinal and after every value
     run. Prose stays as it is."""
     cfg = cfg or settings()
-    text = re.sub(cfg["footer"], "\n", text)
+    text = _drop_page_numbers(text, cfg)
     heads = sorted({t for v in _titles().values() for t in v}, key=len, reverse=True)
     rx = "|".join(re.escape(h) for h in heads)
     text = re.sub(rf"([一二三四五六七八九十]+、\s*(?:{rx}))", r"\n\1\n", text)
@@ -335,6 +335,17 @@ def _active_rows(section: str | None) -> set[str]:
     """Every printed wording of the row labels of an active-table section."""
     return {w for t in templates().values() for sec in t.sections if sec.key == section
             for r in sec.rows for w in r.texts}
+
+
+def _drop_page_numbers(text: str, cfg: dict) -> str:
+    """Page numbers (— 1 —, —2—) in order 1, 2, 3 … become line breaks; other matches stay."""
+    out, pos, want = [], 0, None
+    for m in re.finditer(cfg["footer"], text):
+        k = int(m.group(1))
+        if (want is None and k <= 2) or k == want:
+            out.append(text[pos:m.start()] + "\n")
+            pos, want = m.end(), k + 1
+    return "".join(out) + text[pos:]
 
 
 def _regions(lines: list[str]) -> list[tuple[str | None, str | None]]:

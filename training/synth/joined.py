@@ -14,11 +14,15 @@ import re
 _GAP = re.compile(r"[ \t\u3000]{2,}|\u3000")
 
 
+_FOOTER = re.compile(r"^\s*[—–-]\s+\d{1,3}\s+[—–-]\s*$")
+
+
 def join_rows(text: str) -> str:
-    """Every line with its cells run together: the wide gaps between them removed."""
+    """Every line with its cells run together: the wide gaps between them removed (a
+    page number line, which a web page would not have, stays as the extractor wrote it)."""
     out = []
     for line in text.replace("\r\n", "\n").split("\n"):
-        out.append(_GAP.sub("", line.strip(" \t\u3000")))
+        out.append(line.strip() if _FOOTER.match(line) else _GAP.sub("", line.strip(" \t\u3000")))
     return "\n".join(out)
 
 
