@@ -338,9 +338,12 @@ def _active_rows(section: str | None) -> set[str]:
 
 
 def _drop_page_numbers(text: str, cfg: dict) -> str:
-    """Page numbers (— 1 —, —2—) in order 1, 2, 3 … become line breaks; other matches stay."""
+    """Page numbers (— 1 —, —2—) in order 1, 2, 3 … become line breaks; other matches stay.
+    The spaced form when the report has it (a row's `02— 2 —` is then not `—02—`)."""
+    pats = cfg["footer"] if isinstance(cfg["footer"], list) else [cfg["footer"]]
+    pat = next((p for p in pats if re.search(p, text)), pats[-1])
     out, pos, want = [], 0, None
-    for m in re.finditer(cfg["footer"], text):
+    for m in re.finditer(pat, text):
         k = int(m.group(1))
         if (want is None and k <= 2) or k == want:
             out.append(text[pos:m.start()] + "\n")
