@@ -409,8 +409,15 @@ def _solve(doc: Document) -> None:
     setattr(doc, "solver_evidence", evidence)
     doc.models["solver"] = "scipy.optimize.milp (HiGHS)"
     _sanitise(doc)
-    from .joined import resolve     # joined rows: their splits chosen by the equations first
-    fixed = resolve(doc)
+    from .joined import resolve, settings as joined_settings   # joined rows: split by the equations first
+    try:
+        fixed = resolve(doc)
+    except Exception as e:          # a bug must not lose the document: the provisional splits
+        fixed = set()               # stay, and no cell of the report is accepted unseen
+        doc.warnings.append(f"joined rows not split by the equations ({type(e).__name__}: {e}); "
+                            "their provisional splits kept, every cell doubtful")
+        for f in doc.fields.values():
+            f.placement = min(f.placement, float(joined_settings()["unsplit_placement"]))
     eqs = equations_for(doc)
     usable = []
     for eq in eqs:

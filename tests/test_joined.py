@@ -195,3 +195,19 @@ def test_sample_renditions_from_a_real_extractor(rendition, tmp_path):
         c = res["cells"].get(k)
         if c is not None and c["value"] != t["value"]:
             assert c["confidence"] < 0.995 and res["status"] != "ok"
+
+
+def test_a_splitting_bug_keeps_the_document_for_review(tmp_path, monkeypatch):
+    p = tmp_path / "report.txt"
+    p.write_text(_report(active_row="规章0025"), encoding="utf-8")
+
+    def broken(*a, **k):
+        raise RuntimeError("boom")
+    monkeypatch.setattr(joined, "_resolve_placed", broken)
+    res = to_result(extract(p))
+    assert res["status"] == "needs_review"
+    assert any("not split by the equations" in w for w in res["warnings"])
+    assert all(c["confidence"] < 0.995 for c in res["cells"].values())
+    monkeypatch.setattr(joined, "split_tail", broken)
+    res = to_result(extract(p))
+    assert res["status"] != "failed" and any("detection failed" in w for w in res["warnings"])
