@@ -4,10 +4,11 @@
     python -m training.eval_joined --corpus datasets/samples
     python -m training.eval_joined --build 40 --renditions one-line -v
 
-Each digital PDF is flattened by a real tool (poppler's `pdftotext -layout`, through
-training/eval_flattened.py's cache), then rendered as a crawler keeps it
-(training/synth/joined.py): `joined-rows` (every row's cells run together) and
-`one-line` (the whole report on one line). The truth is the PDF's. Per rendition:
+Each digital PDF is flattened by a real tool (poppler's `pdftotext -layout`, or `-raw`
+for the held-out rendition), then rendered as a crawler keeps it
+(training/synth/joined.py): `joined-rows` (every row's cells run together), `one-line`
+(the whole report on one line), and, held out (never tuned on), `joined-raw` (`-raw`'s
+single-spaced values run together). The truth is the PDF's. Per rendition:
 cells right (requests + appeals, all), the share of cells auto-accepted (confidence at
 or above the review threshold) and their precision, wrong cells auto-accepted, cells
 whose split was ambiguous (more than one alternative) yet auto-accepted, documents `ok`,
@@ -28,9 +29,7 @@ from pipeline.export import to_result
 from pipeline.run import Settings, extract
 from pipeline.score import settings as score_settings
 from training.eval_flattened import build_corpus, flatten_pdf, score_cells
-from training.synth.joined import RENDITIONS
-
-SOURCE = "pdftotext-layout"
+from training.synth.joined import RENDITIONS, SOURCES
 
 
 def accepted(truth: dict, cells: dict, threshold: float) -> Counter:
@@ -54,10 +53,10 @@ def accepted(truth: dict, cells: dict, threshold: float) -> Counter:
 def render(pdf: Path, rendition: str, work: Path) -> Path:
     """The rendition's text of one PDF (cached under work/<rendition>/)."""
     doc_id = pdf.name.split(".")[0]
-    src = work / SOURCE / f"{doc_id}.txt"
+    src = work / SOURCES[rendition] / f"{doc_id}.txt"
     if not src.exists() or src.stat().st_mtime < pdf.stat().st_mtime:
         src.parent.mkdir(parents=True, exist_ok=True)
-        src.write_text(flatten_pdf(pdf, SOURCE), encoding="utf-8")
+        src.write_text(flatten_pdf(pdf, SOURCES[rendition]), encoding="utf-8")
     out = work / rendition / f"{doc_id}.txt"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(RENDITIONS[rendition](src.read_text(encoding="utf-8")), encoding="utf-8")
@@ -138,7 +137,8 @@ def main(argv=None) -> int:
     ap.add_argument("--pdfs", type=Path, default=Path("datasets/generated/flattened/pdf"),
                     help="where --build keeps the PDFs (shared with training/eval_flattened.py)")
     ap.add_argument("--work", type=Path, default=Path("datasets/generated/issue21/joined"))
-    ap.add_argument("--renditions", default=",".join(RENDITIONS))
+    ap.add_argument("--renditions", default=",".join(RENDITIONS),
+                    help="joined-rows and one-line (from pdftotext -layout); joined-raw (from -raw, held out)")
     ap.add_argument("--mapper", default="auto", choices=["auto", "fuzzy", "classifier"])
     ap.add_argument("--json", type=Path, help="also write the figures here")
     ap.add_argument("-v", "--verbose", action="store_true", help="per-document lines for imperfect results")
