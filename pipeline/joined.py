@@ -337,6 +337,9 @@ def _active_rows(section: str | None) -> set[str]:
             for r in sec.rows for w in r.texts}
 
 
+_TITLE_AT_START = r"(?:[（(]?[一二三四五六七八九十]+[)）]?[、.．]?)?(?:政府信息公开)?"
+
+
 def _drop_page_numbers(text: str, cfg: dict) -> str:
     """Page numbers (— 1 —, —2—) in order 1, 2, 3 … become line breaks; other matches stay.
     The spaced form when the report has it (a row's `02— 2 —` is then not `—02—`)."""
@@ -369,9 +372,9 @@ def _regions(lines: list[str]) -> list[tuple[str | None, str | None]]:
     for line in lines:
         sq = re.sub(r"\s+", "", line)
         hit = None
-        if len(sq) <= 40:
+        if len(sq) <= 40:   # a title starts its line (after its ordinal): not the same words in prose
             for name in ("end", "appeals", "requests", "active"):
-                if any(t in sq for t in titles.get(name, [])):
+                if any(re.match(_TITLE_AT_START + re.escape(t), sq) for t in titles.get(name, [])):
                     hit = name
                     break
         if hit is None:   # a table printed without its title: its header words, in table order
