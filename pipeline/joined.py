@@ -620,8 +620,6 @@ def _resolve_placed(doc: Document, placed: list[tuple[JoinedRun, list[str]]], cf
     cands: list[list[Split] | None] = []
     need_empty = False
     for run, ks in placed:
-        local = [(tuple(ks.index(k) for k in e.lhs), tuple(ks.index(k) for k in e.rhs))
-                 for e in eqs if all(k in ks for k in e.lhs + e.rhs)]
         kinds = [kinds_of[k] for k in ks]
         try:
             if not splits(run.pieces, kinds, (), False, cfg):
@@ -647,8 +645,8 @@ def _resolve_placed(doc: Document, placed: list[tuple[JoinedRun, list[str]]], cf
         if not c:
             for k in ks:
                 doc.fields[k].placement = min(doc.fields[k].placement, float(cfg["unsplit_placement"]))
-            doc.warnings.append(f"{ks[0].rsplit('/', 1)[0]}: joined digits {_text(run)!r} split too many "
-                                "ways to weigh; cells doubtful")
+            why = "split too many ways to weigh" if c is None else "fit no split into its cells"
+            doc.warnings.append(f"{ks[0].rsplit('/', 1)[0]}: joined digits {_text(run)!r} {why}; cells doubtful")
             continue
         chosen, alts = sol[i]
         options = [chosen] + alts
