@@ -340,6 +340,12 @@ def _active_rows(section: str | None) -> set[str]:
 _TITLE_AT_START = r"(?:[（(]?[一二三四五六七八九十]+[)）]?[、.．]?)?(?:政府信息公开)?"
 
 
+def _is_title(squeezed: str, title: str) -> bool:
+    """A line that is the title (after its ordinal), not prose that starts with its words."""
+    m = re.match(_TITLE_AT_START + re.escape(title), squeezed)
+    return bool(m) and len(squeezed) - m.end() <= 4 and not re.search(r"[。，；,;：:]", squeezed[m.end():])
+
+
 def _drop_page_numbers(text: str, cfg: dict) -> str:
     """Page numbers (— 1 —, —2—) in order 1, 2, 3 … become line breaks; other matches stay.
     The spaced form when the report has it (a row's `02— 2 —` is then not `—02—`)."""
@@ -374,7 +380,7 @@ def _regions(lines: list[str]) -> list[tuple[str | None, str | None]]:
         hit = None
         if len(sq) <= 40:   # a title starts its line (after its ordinal): not the same words in prose
             for name in ("end", "appeals", "requests", "active"):
-                if any(re.match(_TITLE_AT_START + re.escape(t), sq) for t in titles.get(name, [])):
+                if any(_is_title(sq, t) for t in titles.get(name, [])):
                     hit = name
                     break
         if hit is None:   # a table printed without its title: its header words, in table order

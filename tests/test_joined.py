@@ -211,3 +211,20 @@ def test_a_splitting_bug_keeps_the_document_for_review(tmp_path, monkeypatch):
     monkeypatch.setattr(joined, "split_tail", broken)
     res = to_result(extract(p))
     assert res["status"] != "failed" and any("detection failed" in w for w in res["warnings"])
+
+
+def test_row_with_fewer_numbers_than_columns_is_split_too():
+    """Some separators survived (`80 1000081`: two numbers for seven columns): the pieces
+    keep their boundaries and are split further."""
+    text = _report().replace("一、本年新收政府信息公开申请数量801000081", "一、本年新收政府信息公开申请数量 80 1000081")
+    doc = _doc(text)
+    run = next(r for r in doc.joined if r.label.startswith("一、本年新收"))
+    assert run.pieces == [("d", "80"), ("d", "1000081")]
+    assert run.provisional == [80, 1, 0, 0, 0, 0, 81]
+
+
+def test_prose_that_names_the_tables_opens_none():
+    text = ("某局2022年度政府信息公开工作年度报告\n报告全文包括主动公开政府信息情况、收到和处理政府信息公开申请情况、\n"
+            "政府信息公开行政复议、行政诉讼情况等。统计期限自2022\n年1月1日起。\n")
+    doc = Document(Source("prose.txt"))
+    assert joined.unjoin(text, doc) == text and doc.joined == []
