@@ -136,6 +136,21 @@ class Field:
 
 
 @dataclass
+class JoinedRun:
+    """A table row whose cells a flattening ran together (`801000081`), found by the read
+    stage (pipeline/joined.py): where it sits, its value text cut at the boundaries that
+    survived (units, blank marks, spaces) and the provisional split written for the
+    readers. The solve stage finds its keys and chooses its split with the equations."""
+    table: str                       # active | requests | appeals
+    section: str | None              # active: the section key (art20_1 …)
+    label: str
+    pieces: list[tuple[str, str]]    # ("d", "801000081") digits to split | ("b", "—") one blank
+    width: int                       # cells the row has
+    provisional: list[Any]           # the split the text was rewritten with (None: a blank)
+    line: int = 0                    # 0-based line of the rewritten text
+
+
+@dataclass
 class Check:
     equation: str
     holds: bool
@@ -167,6 +182,7 @@ class Document:
     unmapped: list[dict] = field(default_factory=list)   # printed rows with no canonical key
     labels: list[dict] = field(default_factory=list)     # {text, class, p}: mapped row labels (retraining)
     solver_evidence: dict = field(default_factory=dict)  # per cell, from the solver for the scorer
+    joined: list[JoinedRun] = field(default_factory=list)  # read → solve: rows whose cells ran together
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)

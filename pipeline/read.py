@@ -181,6 +181,12 @@ def read_text(text: str, doc: Document) -> Document:
     """Lines → one unaligned Table per block (blocks end at blank-line runs of two or more
     between tabular lines, which is where flatteners put page breaks)."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n\n")
+    from .joined import unjoin      # rows whose cells ran together (`数量801000081`): issue #21
+    try:
+        text = unjoin(text, doc)
+    except Exception as e:          # a detection bug must not lose the document: read it as printed
+        doc.joined.clear()
+        doc.warnings.append(f"joined-cell detection failed ({type(e).__name__}: {e}); text read as printed")
     doc.text = text
     page = Page(number=1)
     table = Table(aligned=False, page=1)

@@ -104,9 +104,13 @@ class CellVar:
     conflict_cost: float = 0.0
 
 
-def _cell_var(f, cfg, prior: dict | None = None) -> CellVar:
+def _cell_var(f, cfg, prior: dict | None = None, fixed: bool = False) -> CellVar:
     """A cell's options; `prior` (value → likelihood ratio, from the report's text) reweights
-    the readings of a cell that is not locked, never adds a value."""
+    the readings of a cell that is not locked, never adds a value. A `fixed` cell (a joined
+    row's split, chosen jointly by pipeline/joined.py) keeps its value: only flagged."""
+    if fixed and not f.illegible and _number(f.value) is not _BAD:
+        return CellVar(f.key, [(_number(f.value), 1.0)], _number(f.value), 1.0, locked=True,
+                       conflict_cost=cfg["conflict_cost"])
     raw = list(f.alternatives or [])
     if not raw and not f.illegible:
         raw = [(f.value, 1.0)]
@@ -148,7 +152,7 @@ def _cell_var(f, cfg, prior: dict | None = None) -> CellVar:
 
 # ----------------------------------------------------------------------------- the MILP
 @contextlib.contextmanager
-def _quiet_stdout(on: bool):
+def quiet_stdout(on: bool):
     """HiGHS sometimes prints debug lines straight to fd 1; keep them off our stdout."""
     if not on:
         yield
@@ -268,7 +272,7 @@ class _Program:
         """Optimum (objective, x) or (None, None) when infeasible / no solution in time."""
         from scipy.optimize import Bounds, LinearConstraint, milp
         self.n_solves += 1
-        with _quiet_stdout(bool(self.cfg.get("quiet_highs", True))):
+        with quiet_stdout(bool(self.cfg.get("quiet_highs", True))):
             res = milp(self.cost, integrality=self.integ,
                        bounds=Bounds(self.lb if lb is None else lb, self.ub if ub is None else ub),
                        constraints=LinearConstraint(self.A, self.rlo, self.rhi),
@@ -405,6 +409,15 @@ def _solve(doc: Document) -> None:
     setattr(doc, "solver_evidence", evidence)
     doc.models["solver"] = "scipy.optimize.milp (HiGHS)"
     _sanitise(doc)
+    from .joined import resolve, settings as joined_settings   # joined rows: split by the equations first
+    try:
+        fixed = resolve(doc)
+    except Exception as e:          # a bug must not lose the document: the provisional splits
+        fixed = set()               # stay, and no cell of the report is accepted unseen
+        doc.warnings.append(f"joined rows not split by the equations ({type(e).__name__}: {e}); "
+                            "their provisional splits kept, every cell doubtful")
+        for f in doc.fields.values():
+            f.placement = min(f.placement, float(joined_settings()["unsplit_placement"]))
     eqs = equations_for(doc)
     usable = []
     for eq in eqs:
@@ -415,7 +428,7 @@ def _solve(doc: Document) -> None:
             usable.append(eq)   # null not 0 here: only used when no term is blank
     in_eq = {k for eq in usable for k in eq.lhs + eq.rhs}
     priors = crosscheck.narrative_priors(doc)     # counts the report's text states
-    cells = {k: _cell_var(doc.fields[k], cfg, priors.get(k)) for k in in_eq}
+    cells = {k: _cell_var(doc.fields[k], cfg, priors.get(k), fixed=k in fixed) for k in in_eq}
     for key, f in doc.fields.items():
         if key not in cells:
             evidence[key] = {"gap": None, "in_equations": False}

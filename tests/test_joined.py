@@ -1,0 +1,230 @@
+"""Rows whose cells ran together (pipeline/joined.py, issue #21): detection in the text,
+candidate splits, the equations choosing between them, doubt where they cannot."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline import joined
+from pipeline.export import to_result, validate
+from pipeline.model import Document, Source
+from pipeline.read import read_text
+from pipeline.run import extract
+from pipeline.templates import templates
+from training.synth.joined import join_rows, one_line
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).parent / "fixtures"
+REQ_KEYS, REQ_KINDS = joined.row_shape(templates()["2021"], "requests", None)
+APP_KEYS, APP_KINDS = joined.row_shape(templates()["2021"], "appeals", None)
+
+
+def _splits(run, keys, kinds, tpl="2021", **kw):
+    eqs = joined.row_equations(templates()[tpl], keys)
+    return [s.values for s in joined.splits(joined.pieces(run), kinds, eqs, **kw)]
+
+
+def test_issue_requests_row_has_one_split():
+    label, run = joined.split_tail("一、本年新收政府信息公开申请数量801000081")
+    assert label == "一、本年新收政府信息公开申请数量" and run == "801000081"
+    assert _splits(run, REQ_KEYS, REQ_KINDS) == [(80, 1, 0, 0, 0, 0, 81)]
+
+
+def test_issue_appeals_run_splits_in_three_balanced_groups():
+    assert _splits("110024001510102", APP_KEYS, APP_KINDS) == [
+        (1, 1, 0, 0, 2, 4, 0, 0, 1, 5, 1, 0, 1, 0, 2)]
+
+
+def test_appeals_run_longer_than_its_cells_is_chosen_by_group_totals():
+    # 12 | 3 | 0 | 0 | 15 , 1 0 0 0 1 , 0 0 0 0 0 : only one split keeps every group total
+    assert _splits("1230015100010" + "0000", APP_KEYS, APP_KINDS) == [
+        (12, 3, 0, 0, 15, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0)]
+
+
+def test_no_leading_zeros_unless_the_cell_is_zero():
+    kinds = ["count"] * 3
+    got = joined.splits(joined.pieces("0102"), kinds)
+    assert [s.values for s in got] == [(0, 10, 2)]
+    assert all(not str(v).startswith("0") or v == 0 for s in got for v in s.values)
+    assert joined.splits(joined.pieces("007"), ["count"] * 2) == []     # 0|07 and 00|7 are not printed
+
+
+def test_decimals_only_in_amount_columns():
+    got = {s.values for s in joined.splits(joined.pieces("312.5"), ["count", "amount"])}
+    assert got == {(3, 12.5), (31, 2.5)}
+    assert joined.splits(joined.pieces("3.5"), ["count", "count"]) == []
+
+
+def test_units_and_blank_marks_end_a_cell():
+    assert joined.pieces("0项000000") == [("d", "0"), ("d", "000000")]
+    assert _splits("3—0—003", REQ_KEYS, REQ_KINDS) == [(3, None, 0, None, 0, 0, 3)]
+
+
+def test_a_sign_in_the_change_column():
+    keys, kinds = joined.row_shape(templates()["2019"], "active", "art20_5")
+    assert kinds[1] == "signed"
+    got = {s.values for s in joined.splits(joined.pieces("28-458"), kinds)}
+    assert (28, -4, 58) in got and (28, None, 458) in got    # a dash is a blank or a sign: doubtful
+
+
+def test_vanished_blanks_only_when_asked():
+    assert joined.splits(joined.pieces("314"), REQ_KINDS) == []
+    got = _splits("314", REQ_KEYS, REQ_KINDS, empties=True)
+    assert (3, None, None, 1, None, None, 4) in got and len(got) > 1
+
+
+def _doc(text: str) -> Document:
+    return read_text(text, Document(Source("joined.txt", kind="text")))
+
+
+def _report(year: int = 2022, active_row: str = "规章77132470") -> str:
+    rows = [("一、本年新收政府信息公开申请数量", "801000081"), ("二、上年结转政府信息公开申请数量", "1000001"),
+            ("（一）予以公开", "791000080"), ("（二）部分公开（区分处理的，只计这一情形，不计其他情形）", "1000001"),
+            ("（三）不予公开1.属于国家秘密", "0000000")]
+    rest = ["2.其他法律行政法规禁止公开", "3.危及“三安全一稳定”", "4.保护第三方合法权益", "5.属于三类内部事务信息",
+            "6.属于四类过程性信息", "7.属于行政执法案卷", "8.属于行政查询事项", "（四）无法提供1.本机关不掌握相关政府信息",
+            "2.没有现成信息需要另行制作", "3.补正后申请内容仍不明确", "（五）不予处理1.信访举报投诉类申请", "2.重复申请",
+            "3.要求提供公开出版物", "4.无正当理由大量反复申请", "5.要求行政机关确认或重新出具已获取信息",
+            "（六）其他处理1.申请人无正当理由逾期不补正、行政机关不再处理其政府信息公开申请",
+            "2.申请人逾期未按收费通知要求缴纳费用、行政机关不再处理其政府信息公开申请", "3.其他"]
+    rows += [(r, "0000000") for r in rest]
+    rows += [("（七）总计", "801000081"), ("四、结转下年度继续办理", "1000001")]
+    lines = [f"某市某局{year}年度政府信息公开工作年度报告", "二、主动公开政府信息情况", "第二十条第（一）项",
+             "信息内容本年制发件数本年废止件数现行有效件数", active_row, "行政规范性文件000",
+             "第二十条第（五）项", "信息内容本年处理决定数量", "行政许可5",
+             "第二十条第（六）项", "信息内容本年处理决定数量", "行政处罚12", "行政强制0",
+             "第二十条第（八）项", "信息内容本年收费金额（单位：万元）", "行政事业性收费0.5",
+             "三、收到和处理政府信息公开申请情况",
+             "申请人情况自然人法人或其他组织总计商业企业科研机构社会公益组织法律服务机构其他"]
+    lines += [a + b for a, b in rows]
+    lines += ["四、政府信息公开行政复议、行政诉讼情况", "行政复议行政诉讼未经复议直接起诉复议后起诉",
+              "结果维持结果纠正其他结果尚未审结总计结果维持结果纠正其他结果尚未审结总计结果维持结果纠正其他结果尚未审结总计",
+              "110024001510102", "五、存在的主要问题及改进情况", "无。"]
+    return "\n".join(lines)
+
+
+def test_detection_records_runs_and_rewrites_rows():
+    doc = _doc(_report())
+    runs = {r.label: r for r in doc.joined}
+    assert runs["一、本年新收政府信息公开申请数量"].provisional == [80, 1, 0, 0, 0, 0, 81]
+    assert runs["规章"].table == "active" and runs["规章"].width == 3
+    assert any(r.table == "appeals" for r in doc.joined)
+    assert "一、本年新收政府信息公开申请数量  80  1  0  0  0  0  81" in doc.text.split("\n")
+
+
+def test_texts_with_separators_are_left_alone():
+    for p in sorted((FIXTURES / "flattened").glob("*.txt")) + sorted((FIXTURES / "seeds").glob("*.txt")):
+        text = p.read_text(encoding="utf-8").replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n\n")
+        doc = Document(Source(str(p)))
+        assert joined.unjoin(text, doc) == text, p.name
+        assert doc.joined == []
+
+
+@pytest.fixture(scope="module")
+def report_result(tmp_path_factory):
+    p = tmp_path_factory.mktemp("joined") / "report.txt"
+    p.write_text(_report(), encoding="utf-8")
+    return to_result(extract(p))
+
+
+def test_requests_and_appeals_split_by_the_equations(report_result):
+    cells = report_result["cells"]
+    assert [cells[f"requests/new_received/{c}"]["value"] for c in
+            ("natural_person", "commercial_enterprise", "research_institution", "social_welfare_org",
+             "legal_service_org", "other_org", "total")] == [80, 1, 0, 0, 0, 0, 81]
+    assert cells["requests/granted/natural_person"]["value"] == 79
+    assert cells["appeals/litigation_direct/total"]["value"] == 5
+    assert cells["appeals/litigation_after_review/total"]["value"] == 2
+    assert cells["requests/new_received/total"]["confidence"] >= 0.995
+    assert all(c["holds"] for c in report_result["checks"] if c["equation"].startswith(("requests", "appeals")))
+
+
+def test_active_run_without_equations_is_doubtful(report_result):
+    validate(report_result)      # alternatives (a blank among them too) as the schema has them
+    cells = report_result["cells"]
+    for col in ("issued", "repealed", "in_force"):
+        c = cells[f"active/art20_1.regulations/{col}"]
+        assert c["confidence"] < 0.995 and len(c["alternatives"]) > 1
+    assert [cells[f"active/art20_1.regulations/{c}"]["value"] for c in ("issued", "repealed", "in_force")] \
+        == [77, 132, 470]           # shown first: the split whose largest cell is smallest
+    alts = {a[0] for a in cells["active/art20_1.regulations/in_force"]["alternatives"]}
+    assert {470, 2470} <= alts
+    assert cells["active/art20_8.admin_fees/fee_amount"]["value"] == 0.5
+    assert cells["active/art20_6.admin_penalty/decisions"]["value"] == 12
+    assert report_result["status"] == "needs_review"
+
+
+def test_unambiguous_report_is_ok(tmp_path):
+    p = tmp_path / "report.txt"
+    p.write_text(_report(active_row="规章0025"), encoding="utf-8")
+    res = to_result(extract(p))
+    assert res["cells"]["active/art20_1.regulations/in_force"]["value"] == 25
+    assert res["status"] == "ok", (res["warnings"], res["missing"])
+
+
+def test_whole_report_on_one_line(tmp_path):
+    p = tmp_path / "report.txt"
+    p.write_text(_report(active_row="规章0025").replace("\n", ""), encoding="utf-8")
+    res = to_result(extract(p))
+    cells = res["cells"]
+    assert cells["requests/new_received/natural_person"]["value"] == 80
+    assert cells["requests/total/total"]["value"] == 81
+    assert cells["appeals/review/total"]["value"] == 2
+    assert cells["active/art20_1.regulations/in_force"]["value"] == 25
+    assert res["status"] == "ok", (res["warnings"], res["missing"])
+
+
+@pytest.mark.parametrize("rendition", ["rows", "one-line"])
+def test_sample_renditions_from_a_real_extractor(rendition, tmp_path):
+    """The bundled sample's `pdftotext -layout` text with its separators removed: every
+    requests and appeals cell right, and no wrong cell accepted without review."""
+    src = (FIXTURES / "flattened" / "s2021_b.pdftotext-layout.txt").read_text(encoding="utf-8")
+    text = join_rows(src) if rendition == "rows" else one_line(src)
+    truth = json.loads((ROOT / "datasets" / "samples" / "s2021_b.truth.json").read_text(encoding="utf-8"))
+    assert _doc(text).joined
+    p = tmp_path / "sample.txt"
+    p.write_text(text, encoding="utf-8")
+    res = to_result(extract(p))
+    validate(res)
+    wrong = [k for k, t in truth["cells"].items() if k.startswith(("requests/", "appeals/"))
+             and (k not in res["cells"] or res["cells"][k]["value"] != t["value"])]
+    assert not wrong
+    for k, t in truth["cells"].items():
+        c = res["cells"].get(k)
+        if c is not None and c["value"] != t["value"]:
+            assert c["confidence"] < 0.995 and res["status"] != "ok"
+
+
+def test_a_splitting_bug_keeps_the_document_for_review(tmp_path, monkeypatch):
+    p = tmp_path / "report.txt"
+    p.write_text(_report(active_row="规章0025"), encoding="utf-8")
+
+    def broken(*a, **k):
+        raise RuntimeError("boom")
+    monkeypatch.setattr(joined, "_resolve_placed", broken)
+    res = to_result(extract(p))
+    assert res["status"] == "needs_review"
+    assert any("not split by the equations" in w for w in res["warnings"])
+    assert all(c["confidence"] < 0.995 for c in res["cells"].values())
+    monkeypatch.setattr(joined, "split_tail", broken)
+    res = to_result(extract(p))
+    assert res["status"] != "failed" and any("detection failed" in w for w in res["warnings"])
+
+
+def test_row_with_fewer_numbers_than_columns_is_split_too():
+    """Some separators survived (`80 1000081`: two numbers for seven columns): the pieces
+    keep their boundaries and are split further."""
+    text = _report().replace("一、本年新收政府信息公开申请数量801000081", "一、本年新收政府信息公开申请数量 80 1000081")
+    doc = _doc(text)
+    run = next(r for r in doc.joined if r.label.startswith("一、本年新收"))
+    assert run.pieces == [("d", "80"), ("d", "1000081")]
+    assert run.provisional == [80, 1, 0, 0, 0, 0, 81]
+
+
+def test_prose_that_names_the_tables_opens_none():
+    text = ("某局2022年度政府信息公开工作年度报告\n报告全文包括主动公开政府信息情况、收到和处理政府信息公开申请情况、\n"
+            "政府信息公开行政复议、行政诉讼情况等。统计期限自2022\n年1月1日起。\n")
+    doc = Document(Source("prose.txt"))
+    assert joined.unjoin(text, doc) == text and doc.joined == []

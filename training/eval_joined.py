@@ -1,0 +1,160 @@
+"""gouji on text whose table rows lost their cell separators (issue #21).
+
+    python -m training.eval_joined --build 40            # first 40 test-split reports
+    python -m training.eval_joined --corpus datasets/samples
+    python -m training.eval_joined --build 40 --renditions one-line -v
+
+Each digital PDF is flattened by a real tool (poppler's `pdftotext -layout`, or `-raw`
+for the held-out rendition), then rendered as a crawler keeps it
+(training/synth/joined.py): `joined-rows` (every row's cells run together), `one-line`
+(the whole report on one line), and, held out (never tuned on), `joined-raw` (`-raw`'s
+single-spaced values run together). The truth is the PDF's. Per rendition:
+cells right (requests + appeals, all), the share of cells auto-accepted (confidence at
+or above the review threshold) and their precision, wrong cells auto-accepted, cells
+whose split was ambiguous (more than one alternative) yet auto-accepted, documents `ok`,
+`ok` with a wrong cell. Documents that print some blank cells as nothing (an empty cell
+leaves no trace once the separators are gone, so where it was is often a guess) are
+reported apart as well as in the totals; blanks printed as a mark (—, /) are no problem.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from pipeline.export import to_result
+from pipeline.run import Settings, extract
+from pipeline.score import settings as score_settings
+from training.eval_flattened import build_corpus, flatten_pdf, score_cells
+from training.synth.joined import RENDITIONS, SOURCES
+
+
+def accepted(truth: dict, cells: dict, threshold: float) -> Counter:
+    """Auto-accepted cells (confidence ≥ threshold): how many, how many right, and how
+    many of them carried more than one alternative (an ambiguous split)."""
+    c = Counter()
+    for key, t in truth["cells"].items():
+        got = cells.get(key)
+        if got is None or float(got.get("confidence") or 0.0) < threshold:
+            continue
+        c["accepted"] += 1
+        ok = score_cells({"cells": {key: t}}, {key: got})["right"] == 1
+        c["accepted_right"] += ok
+        c["accepted_ambiguous"] += len(got.get("alternatives") or []) > 1
+        if key.startswith(("requests/", "appeals/")):
+            c["m_accepted"] += 1
+            c["m_accepted_right"] += ok
+    return c
+
+
+def render(pdf: Path, rendition: str, work: Path) -> Path:
+    """The rendition's text of one PDF (cached under work/<rendition>/)."""
+    doc_id = pdf.name.split(".")[0]
+    src = work / SOURCES[rendition] / f"{doc_id}.txt"
+    if not src.exists() or src.stat().st_mtime < pdf.stat().st_mtime:
+        src.parent.mkdir(parents=True, exist_ok=True)
+        src.write_text(flatten_pdf(pdf, SOURCES[rendition]), encoding="utf-8")
+    out = work / rendition / f"{doc_id}.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(RENDITIONS[rendition](src.read_text(encoding="utf-8")), encoding="utf-8")
+    return out
+
+
+def evaluate(pdfs: list[Path], renditions: list[str], work: Path, settings: Settings,
+             verbose: bool = False) -> dict:
+    threshold = float(score_settings()["review_threshold"])
+    out = {}
+    for rend in renditions:
+        agg = {"all": Counter(), "empty_blanks": Counter(), "no_empty_blanks": Counter()}
+        t0 = time.perf_counter()
+        for pdf in pdfs:
+            doc_id = pdf.name.split(".")[0]
+            truth = json.loads((pdf.parent / f"{doc_id}.truth.json").read_text(encoding="utf-8"))
+            res = to_result(extract(render(pdf, rend, work), settings))
+            c = score_cells(truth, res["cells"], threshold)
+            c.update(accepted(truth, res["cells"], threshold))
+            c["documents"] += 1
+            c["all_right"] += c["wrong"] == c["missing"] == 0
+            c["m_all_right"] += c["m_wrong"] == c["m_missing"] == 0
+            c["ok"] += res["status"] == "ok"
+            c["ok_with_wrong"] += res["status"] == "ok" and c["wrong"] > 0
+            blanks = any(t["value"] is None and not (t.get("text") or "").strip() for t in truth["cells"].values())
+            for name in ("all", "empty_blanks" if blanks else "no_empty_blanks"):
+                agg[name].update(c)
+            if verbose and (c["wrong"] or c["missing"]):
+                print(f"  {rend} {doc_id}: {res['status']} right {c['right']} wrong {c['wrong']} "
+                      f"missing {c['missing']} accepted wrong {c['accepted'] - c['accepted_right']}"
+                      f"{' (prints empty blanks)' if blanks else ''}", file=sys.stderr)
+        out[rend] = {name: summary(a) for name, a in agg.items()}
+        out[rend]["seconds"] = round(time.perf_counter() - t0, 1)
+    return out
+
+
+def summary(a: Counter) -> dict:
+    def acc(p):
+        n = a[p + "right"] + a[p + "wrong"] + a[p + "missing"]
+        return round(a[p + "right"] / max(1, n), 4)
+    n_cells = a["right"] + a["wrong"] + a["missing"]
+    return {"documents": a["documents"], "requests_appeals_cells_right": acc("m_"),
+            "all_cells_right": acc(""), "wrong": a["wrong"], "missing": a["missing"],
+            "auto_accepted_share": round(a["accepted"] / max(1, n_cells), 4),
+            "auto_accepted_precision": round(a["accepted_right"] / max(1, a["accepted"]), 5),
+            "requests_appeals_auto_accepted_precision": round(a["m_accepted_right"] / max(1, a["m_accepted"]), 5),
+            "auto_accepted_wrong": a["accepted"] - a["accepted_right"],
+            "auto_accepted_ambiguous": a["accepted_ambiguous"],
+            "documents_all_right": a["all_right"], "documents_requests_appeals_right": a["m_all_right"],
+            "ok": a["ok"], "ok_with_wrong_cell": a["ok_with_wrong"]}
+
+
+def table(res: dict) -> str:
+    lines = ["| rendition | documents | req+app cells right | all cells right | auto-accepted (share) | "
+             "precision of accepted | wrong accepted | ambiguous accepted | docs all right | ok | ok with a wrong cell |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for rend, r in res.items():
+        for name, what in (("all", ""), ("no_empty_blanks", ", no blank printed as nothing"),
+                           ("empty_blanks", ", blanks printed as nothing")):
+            g = r[name]
+            if not g["documents"]:
+                continue
+            label = rend + what
+            lines.append(f"| {label} | {g['documents']} | {g['requests_appeals_cells_right']:.2%} | "
+                         f"{g['all_cells_right']:.2%} | {g['auto_accepted_share']:.1%} | "
+                         f"{g['auto_accepted_precision']:.3%} | {g['auto_accepted_wrong']} | "
+                         f"{g['auto_accepted_ambiguous']} | {g['documents_all_right']} | {g['ok']} | "
+                         f"{g['ok_with_wrong_cell']} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    src = ap.add_mutually_exclusive_group()
+    src.add_argument("--corpus", type=Path, help="folder of *.digital.pdf with *.truth.json")
+    src.add_argument("--build", type=int, metavar="N", help="generate the first N reports of --split")
+    ap.add_argument("--split", default="test")
+    ap.add_argument("--pdfs", type=Path, default=Path("datasets/generated/flattened/pdf"),
+                    help="where --build keeps the PDFs (shared with training/eval_flattened.py)")
+    ap.add_argument("--work", type=Path, default=Path("datasets/generated/issue21/joined"))
+    ap.add_argument("--renditions", default=",".join(RENDITIONS),
+                    help="joined-rows and one-line (from pdftotext -layout); joined-raw (from -raw, held out)")
+    ap.add_argument("--mapper", default="auto", choices=["auto", "fuzzy", "classifier"])
+    ap.add_argument("--json", type=Path, help="also write the figures here")
+    ap.add_argument("-v", "--verbose", action="store_true", help="per-document lines for imperfect results")
+    a = ap.parse_args(argv)
+    if a.build:
+        pdfs = build_corpus(a.build, a.pdfs, a.split)
+    else:
+        pdfs = sorted((a.corpus or Path("datasets/samples")).glob("*.digital.pdf"))
+    work = a.work / (a.corpus.name if a.corpus else a.split if a.build else "samples")
+    res = evaluate(pdfs, [r for r in a.renditions.split(",") if r], work, Settings(mapper=a.mapper), a.verbose)
+    print(json.dumps(res, ensure_ascii=False, indent=1))
+    print(table(res))
+    if a.json:
+        a.json.write_text(json.dumps(res, ensure_ascii=False, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,55 @@
+"""Joined-cell renditions (issue #21): a report's text as portal crawlers, search caches
+and some copy-paste paths keep a web page's tables: each row's cells run together with
+no separator (`一、本年新收政府信息公开申请数量801000081`), or the whole report on one line.
+
+Made from a real extractor's text (poppler's `pdftotext -layout` of the synthetic digital
+PDFs), not written by the generator: a line's wide gaps between cells are removed, single
+spaces inside a cell's text (and between values a narrow column left one space apart)
+stay. The truth is the PDF's truth unchanged: only separators go.
+"""
+from __future__ import annotations
+
+import re
+
+_GAP = re.compile(r"[ \t\u3000]{2,}|\u3000")
+
+
+_FOOTER = re.compile(r"^\s*[—–-]\s+\d{1,3}\s+[—–-]\s*$")
+
+
+def join_rows(text: str) -> str:
+    """Every line with its cells run together: the wide gaps between them removed (a
+    page number line, which a web page would not have, stays as the extractor wrote it)."""
+    out = []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        out.append(line.strip() if _FOOTER.match(line) else _GAP.sub("", line.strip(" \t\u3000")))
+    return "\n".join(out)
+
+
+def one_line(text: str) -> str:
+    """The whole report on one line: rows joined as by join_rows, then the lines (and
+    form feeds) run together with nothing between them, as a page's textContent."""
+    return "".join(s for s in join_rows(text.replace("\f", "\n")).split("\n") if s)
+
+
+_VALUE = re.compile(r"[0-9０-９.]+(?:[(（]?[件项个条次人宗份][)）]?)?|[—/／\-－–]")
+
+
+def join_raw(text: str) -> str:
+    """From `pdftotext -raw` text (a row's values single-space separated after its label):
+    the spaces before and between a line's trailing values removed (规章 0 0 25 →
+    规章0025). Held out: tuned on -layout, never on this."""
+    out = []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        toks = line.split()
+        k = len(toks)
+        while k and _VALUE.fullmatch(toks[k - 1]):
+            k -= 1
+        if k < len(toks) and not _FOOTER.match(line) and (k or len(toks) > 1):
+            line = " ".join(toks[:k]) + "".join(toks[k:])
+        out.append(line)
+    return "\n".join(out)
+
+
+RENDITIONS = {"joined-rows": join_rows, "one-line": one_line, "joined-raw": join_raw}
+SOURCES = {"joined-rows": "pdftotext-layout", "one-line": "pdftotext-layout", "joined-raw": "pdftotext-raw"}
