@@ -31,7 +31,7 @@ def slow_process(job):
 def hog_process(job):
     """The real function, except that 'sleepy' documents hang and 'hungry' ones eat memory."""
     if "sleepy" in job.path:
-        time.sleep(60)
+        time.sleep(600)
     if "hungry" in job.path:
         import numpy as np
         a = np.ones(120_000_000)  # ~960 MB, touched
@@ -167,8 +167,9 @@ def test_guards_isolate_bad_documents(tmp_path):
     shutil.copy(SEEDS[3], d / "crashy.txt")
     out = tmp_path / "out"
     t = time.monotonic()
-    s = run_batch([d], out, workers=2, time_limit=10, progress=False, func=hog_process)
-    assert time.monotonic() - t < 50
+    # 30 s: a real document must fit on a loaded machine (10 s did not); the sleeper's 600 s not
+    s = run_batch([d], out, workers=2, time_limit=30, progress=False, func=hog_process)
+    assert time.monotonic() - t < 300
     res = _results(out)
     assert res["r000.json"]["status"] in ("ok", "needs_review")
     assert res["sleepy.json"]["status"] == "failed" and "time limit" in res["sleepy.json"]["errors"][0]
