@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from html.parser import HTMLParser
 from pathlib import Path
 
 from .model import Cell, Document, Page, Source, Table
@@ -108,9 +107,6 @@ def read(path: Path, settings=None) -> Document:
         return doc.fail(enc)
     if enc != "utf-8":
         doc.warnings.append(f"text decoded as {enc}")
-    if kind == "html":
-        doc.source.kind = "html"
-        return read_html(text, doc)
     doc.source.kind = "markdown" if kind == "markdown" else "text"
     return read_text(text, doc)
 
@@ -215,68 +211,7 @@ def read_text(text: str, doc: Document) -> Document:
     return doc
 
 
-# -- HTML ---------------------------------------------------------------------------------
-
-class _TableParser(HTMLParser):
-    """Collects <table>s as grids (rowspan/colspan resolved) and the text around them."""
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.tables: list[list[list[tuple[str, int, int]]]] = []
-        self.stack: list[list[list[tuple[str, int, int]]]] = []
-        self.cell: list[str] | None = None
-        self.span = (1, 1)
-        self.text: list[str] = []
-        self.order: list[tuple[str, int]] = []   # ("text", i) / ("table", i) in document order
-        self.skip = 0
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag in ("script", "style"):
-            self.skip += 1
-        elif tag == "table":
-            self.stack.append([])
-        elif tag == "tr" and self.stack:
-            self.stack[-1].append([])
-        elif tag in ("td", "th") and self.stack:
-            if not self.stack[-1]:
-                self.stack[-1].append([])
-            self.cell = []
-            def num(v):
-                try:
-                    return max(1, min(100, int(str(v).strip() or 1)))
-                except ValueError:
-                    return 1
-            self.span = (num(a.get("rowspan", 1)), num(a.get("colspan", 1)))
-        elif tag in ("br", "p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr"):
-            if self.cell is not None:
-                self.cell.append("\n")
-            elif not self.stack:
-                self.text.append("\n")
-
-    def handle_endtag(self, tag):
-        if tag in ("script", "style"):
-            self.skip = max(0, self.skip - 1)
-        elif tag in ("td", "th") and self.cell is not None and self.stack:
-            txt = re.sub(r"\s*\n\s*", "", "".join(self.cell)).strip()
-            self.stack[-1][-1].append((re.sub(r"\s+", " ", txt), *self.span))
-            self.cell = None
-        elif tag == "table" and self.stack:
-            t = self.stack.pop()
-            self.tables.append(t)
-            self.order.append(("table", len(self.tables) - 1))
-        elif tag in ("p", "div", "h1", "h2", "h3", "h4", "h5", "h6") and not self.stack:
-            self.text.append("\n")
-
-    def handle_data(self, data):
-        if self.skip:
-            return
-        if self.cell is not None:
-            self.cell.append(data)
-        elif not self.stack:
-            self.text.append(data)
-            self.order.append(("text", len(self.text) - 1))
-
+# -- grids (web pages, Word and Excel tables) -------------------------------------------------
 
 def grid_cells(rows: list[list[tuple[str, int, int]]]) -> list[Cell]:
     """Place HTML cells on the grid, skipping positions taken by earlier rowspans."""
@@ -294,23 +229,3 @@ def grid_cells(rows: list[list[tuple[str, int, int]]]) -> list[Cell]:
             c += cs
     return cells
 
-
-def read_html(text: str, doc: Document) -> Document:
-    p = _TableParser()
-    try:
-        p.feed(text)
-        p.close()
-    except Exception as e:  # html.parser is lenient; this is a last resort
-        return doc.fail(f"could not parse HTML: {e}")
-    plain = re.sub(r"[ \t\u00a0]+", " ", "".join(p.text))
-    plain = re.sub(r"\n\s*\n+", "\n\n", plain)
-    if not p.tables:  # an HTML page whose tables were flattened into text
-        return read_text(plain, doc)
-    doc.text = plain
-    page = Page(number=1)
-    for rows in p.tables:
-        cells = grid_cells(rows)
-        if cells:
-            page.tables.append(Table(cells=cells, aligned=True, page=1))
-    doc.pages = [page]
-    return doc
