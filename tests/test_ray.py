@@ -24,7 +24,7 @@ SEEDS = sorted((ROOT / "tests" / "fixtures" / "seeds").glob("*.txt"))
 def sleepy_process(job):
     """The real function, except that documents named 'sleepy' hang (shipped to Ray by value)."""
     if "sleepy" in Path(job.path).name:
-        time.sleep(120)
+        time.sleep(600)
     return process_document(job)
 
 
@@ -73,9 +73,10 @@ def test_ray_time_limit_and_existing_instance(docs, tmp_path):
              runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})   # an instance the batch did not start
     try:
         t = time.monotonic()
-        s = run_batch([docs], tmp_path / "out", engine="ray", address=None, time_limit=4, progress=False,
+        # 30 s: the real documents must fit on a loaded machine (4 s did not); the sleeper's 600 s not
+        s = run_batch([docs], tmp_path / "out", engine="ray", address=None, time_limit=30, progress=False,
                       func=sleepy_process)
-        assert time.monotonic() - t < 60
+        assert time.monotonic() - t < 300
         assert ray.is_initialized(), "an instance the batch did not start is left running"
     finally:
         ray.shutdown()
