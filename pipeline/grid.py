@@ -452,6 +452,17 @@ def _place_chars(words: list[Word], box_units) -> str:
     return "".join(_lines_text(inside).split("\n"))
 
 
+def _ink_extent(crop: np.ndarray, px_per_unit: float) -> tuple[float, float] | None:
+    """(width, height) of a text-line crop's ink in page units (as cell boxes): cell_lines
+    leaves paper at exactly 255, so anything darker is ink (margins and side padding are not)."""
+    ink = crop < 255
+    cols, rows = np.where(ink.any(0))[0], np.where(ink.any(1))[0]
+    if not len(cols) or not len(rows):
+        return None
+    return (round(float(cols[-1] + 1 - cols[0]) / px_per_unit, 2),
+            round(float(rows[-1] + 1 - rows[0]) / px_per_unit, 2))
+
+
 def _readings_from_text(text: str):
     ok, v = parse_value(text)
     return [(v, 1.0)] if ok else None
@@ -492,6 +503,8 @@ def build_table(page: Page, grey: np.ndarray, rules: np.ndarray, bbox_px, raw: l
         cell.char_probs = [cp for r in rs for cp in r.char_probs]
         cell._slots = [sl for r in rs for sl in r.slots]
         cell._lines = crops[i - n:i]           # for the digit model's second opinion
+        if n == 1:
+            cell.ink = _ink_extent(crops[i - 1], s)
         cell._score = float(np.mean([r.score for r in rs])) if rs else 0.0
     table = Table(cells=cells, page=page.number, pages=[page.number],
                   bbox=tuple(round(v / s, 2) for v in bbox_px), aligned=True)
