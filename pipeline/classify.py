@@ -84,7 +84,8 @@ from .values import is_value_text, parse_value  # noqa: E402
 
 ANCHOR_SIM = 0.8      # a short cell this close to a header label starts a table region
 ROW_MIN_P = 0.35      # below this a row label is not trusted (DP may still use it)
-SANITY_OFF = False    # training/eval_scans.py --no-sanity: the guards off, for a before figure
+SANITY_OFF = False    # training/eval_scans.py --no-sanity: the guards (sanity, the (六) contradiction,
+                      # doubtful blanks of a grid row without values) off, for a before figure
 
 
 @dataclass
@@ -163,10 +164,15 @@ def table_rows(doc: Document) -> list[Row]:
     rows: list[Row] = []
     for b, t in enumerate(doc.tables):
         vcols = _value_columns(t)
+        # a grid's label columns lie left of its value columns: a number there is a label
+        # whose words were lost (a sub-row's ordinal "2" on a heavy scan), not a value
+        first_v = min((k for k in vcols if any(c.col == k and c.readings and c.readings[0][0] is not None
+                                               for c in t.cells)), default=None) if t.aligned else None
         for i, cells in enumerate(t.rows()):
             if not cells:
                 continue
-            li = max((k for k, c in enumerate(cells) if _is_label(c)
+            li = max((k for k, c in enumerate(cells)
+                      if (_is_label(c) or (first_v is not None and c.col + c.colspan <= first_v and c.text.strip()))
                       and (c.is_header or c.colspan > 1 or c.col not in vcols)), default=-1)
             labels = [c for c in cells[:li + 1] if c.text.strip()]
             values = cells[li + 1:]
@@ -246,11 +252,14 @@ def find_regions(rows: list[Row], tpl_classes: dict[str, tuple[str, ...]]) -> di
     starts: dict[str, int] = {}
     markers = {k: [normalize(m) for m in v] for k, v in config("classify.yaml").get("title_markers", {}).items()}
     for i, r in enumerate(rows):
+        if not (i == 0 or rows[i - 1].table is not r.table):
+            continue
         title = normalize(r.table.title) if r.table is not None and r.table.title else ""
-        if title and (i == 0 or rows[i - 1].table is not r.table):
-            for name, ms in markers.items():
-                if name not in starts and any(m and m in title for m in ms):
-                    starts[name] = i
+        # a grid whose first row is the title (printed inside the table's frame)
+        inner = normalize(" ".join(c.text for c in r.labels)) if r.aligned and not r.has_numbers else ""
+        for name, ms in markers.items():
+            if name not in starts and any(m and (m in title or m in inner) for m in ms):
+                starts[name] = i
     for i, r in enumerate(rows):
         texts = [c.text for c in r.labels]
         if "requests" not in starts and any(_short_match(t, req_cols) or "申请人情况" in t or "勾稽关系" in t
@@ -265,6 +274,18 @@ def find_regions(rows: list[Row], tpl_classes: dict[str, tuple[str, ...]]) -> di
                 starts["appeals"] = i
             elif r.labels and _vertical_header([r]) and set("".join(texts)) <= APPEALS_CHARS:
                 starts["appeals"] = i
+    if "appeals" not in starts and "requests" in starts:
+        # headers too garbled to read: the appeals table is the grid after the requests
+        # table whose value row prints one value per group and column (15), and nothing else
+        n_app = sum(c.startswith("appeals.group:") for c in tpl_classes) * \
+            sum(c.startswith("appeals.col:") for c in tpl_classes)
+        for i, r in enumerate(rows):
+            if i <= starts["requests"] or not r.aligned or rows[i - 1].table is r.table:
+                continue
+            body = [x for x in rows[i:] if x.table is r.table and x.has_numbers]
+            if len(body) == 1 and len(body[0].values) == n_app and len(body[0].labels) == 0:
+                starts["appeals"] = i
+                break
     order = sorted(starts.items(), key=lambda kv: kv[1])
     out = {}
     for k, (name, s) in enumerate(order):
@@ -478,7 +499,11 @@ def _by_elimination(found: dict[str, Cell], classes: list[str], header_rows: lis
     table = next((r.table for r in header_rows if r.aligned and any(id(c) in ids for c in r.labels + r.values)), None)
     if table is None:
         return
-    free = sorted(_value_columns(table) - {c.col for c in found.values()})
+    # a value column prints numbers: an empty label column (a group label's blank cells
+    # read as printed blanks) is none
+    read = {c.col for c in table.cells if not c.is_header and c.colspan == 1 and c.readings
+            and c.readings[0][0] is not None}
+    free = sorted((_value_columns(table) & read) - {c.col for c in found.values()})
     if len(free) != len(missing):
         return
     col = {**{k: c.col for k, c in found.items()}, **dict(zip(missing, free))}
@@ -619,7 +644,7 @@ def decode_requests(rows: list[Row], mapper, tpl: Template, out: Decoded) -> Non
                       + [[keys.index(r.key) for r in t.request_rows] for t in templates().values()])
     assign = monotone_assign(P)
     moved: set[int] = set()     # ids of rows re-placed after a contradicted template decision
-    redo = _one_row_other_contradicted(P, assign, row_classes, out)
+    redo = None if SANITY_OFF else _one_row_other_contradicted(P, assign, row_classes, out)
     if redo is not None:
         assign, moved = redo[0], {id(body[i]) for i in redo[1]}
     # rows of a block without the header: learn that block's first value position
@@ -648,7 +673,8 @@ def decode_requests(rows: list[Row], mapper, tpl: Template, out: Decoded) -> Non
             mapping, why = {c: None for c in cols}, "row printed without values: its cells read as blank"
             # flattened: its values may sit on a line the reading did not join; a grid: its
             # value cells start on another grid row (a tall wrapped label split by a stray rule)
-            out.placement.update({f"requests/{key}/{c}": _label_only_placement() for c in cols})
+            if not r.aligned or not SANITY_OFF:
+                out.placement.update({f"requests/{key}/{c}": _label_only_placement() for c in cols})
         else:
             mapping, why = align_values(r, cols, pos, _row_check(cols, None))
         if mapping is None:
@@ -761,7 +787,8 @@ def decode_active(rows: list[Row], mapper, tpl: Template, out: Decoded) -> None:
                 continue
             mapping, why = {c: None for c in cols}, ""
             out.warnings.append(f"active/{sec_key}.{row_key}: row printed without values: its cells read as blank")
-            out.placement.update({f"active/{sec_key}.{row_key}/{c}": _label_only_placement() for c in cols})
+            if not r.aligned or not SANITY_OFF:
+                out.placement.update({f"active/{sec_key}.{row_key}/{c}": _label_only_placement() for c in cols})
         else:
             mapping, why = align_values(r, cols, positions)
         if mapping is None:
