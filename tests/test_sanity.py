@@ -43,7 +43,7 @@ def _digit_ink(v, h=7.0):
 
 def test_ink_too_wide_for_the_digits_read_is_doubted():
     # row 0, column 0 printed '7 3 112' in one cell, read 73112 (the gaps lost)
-    wide = (100.0, 7.0)                           # three numbers over three columns
+    wide = (120.0, 7.0)                           # three numbers over three columns
     t = _table(value=lambda i, k: 73112 if (i, k) == (0, 0) else 10 * i + k,
                ink=lambda i, k, v: wide if (i, k) == (0, 0) else _digit_ink(v))
     doc = _classify(t)
