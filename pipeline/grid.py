@@ -542,18 +542,20 @@ def mark_headers(table: Table) -> set[int]:
             below = [n for _, n in v[first:]]
             if sum(below) >= 0.5 * len(below):
                 numeric_cols.add(k)
-    header_rows = set()
+    header_rows, number_rows = set(), set()
     for r, row in enumerate(table.rows()):
         in_num = [c for c in row if c.col in numeric_cols or
                   any(k in numeric_cols for k in range(c.col, c.col + c.colspan))]
         if any(num[id(c)] for c in row):
+            number_rows.add(r)
             continue
         if any(c.text and not num[id(c)] for c in in_num):
             header_rows.add(r)
-    # header rows are contiguous from the top of a (sub)table: extend spanning header cells
+    # header rows are contiguous from the top of a (sub)table: extend spanning header cells,
+    # never over a row that prints numbers (a fax streak read as a cell down the whole table)
     for c in table.cells:
         if c.row in header_rows:
-            header_rows.update(range(c.row, c.row + c.rowspan))
+            header_rows.update(k for k in range(c.row, c.row + c.rowspan) if k not in number_rows)
     for c in table.cells:
         c.is_header = c.row in header_rows
     return numeric_cols
