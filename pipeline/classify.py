@@ -173,7 +173,9 @@ def table_rows(doc: Document) -> list[Row]:
                 continue
             li = max((k for k, c in enumerate(cells)
                       if (_is_label(c) or (first_v is not None and c.col + c.colspan <= first_v and c.text.strip()))
-                      and (c.is_header or c.colspan > 1 or c.col not in vcols)), default=-1)
+                      and (c.is_header or c.colspan > 1 or c.col not in vcols)
+                      # … and a body cell right of the label columns is a value misread ('O'), not a label
+                      and (c.is_header or not first_v or c.col < first_v)), default=-1)
             labels = [c for c in cells[:li + 1] if c.text.strip()]
             values = cells[li + 1:]
             if labels and not values and not t.aligned:

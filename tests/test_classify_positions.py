@@ -171,3 +171,19 @@ def test_a_grid_whose_first_row_is_the_title_starts_its_table():
     t.cells.append(Cell(row=3, col=0, text="附注", colspan=15))     # a second body row: not the shape rule
     doc = _with_requests(t)
     assert not any(m["key"] == "appeals/*" for m in doc.missing)
+
+
+def test_a_misread_value_over_two_columns_is_no_row_label():
+    """A fax streak split the total column in two: its cells span both, and one reads 'O'.
+    Right of the value columns' start it is a value misread, not the row's label."""
+    rows = [r.key for r in templates()["2019"].request_rows]
+    t = _headed_table(blank_col=None)
+    for c in t.cells:
+        if c.col == 8:
+            c.colspan = 2
+    bad = next(c for c in t.cells if c.row == 5 and c.col == 8)
+    bad.text, bad.readings = "O", []
+    doc = _classify(t)
+    col0 = templates()["2019"].request_columns[0].key
+    assert doc.fields[f"requests/{rows[4]}/{col0}"].value == 40
+    assert not any(m["key"].startswith(f"requests/{rows[4]}/") and "not found" in m["reason"] for m in doc.missing)
