@@ -84,6 +84,8 @@ from .values import is_value_text, parse_value  # noqa: E402
 
 ANCHOR_SIM = 0.8      # a short cell this close to a header label starts a table region
 ROW_MIN_P = 0.35      # below this a row label is not trusted (DP may still use it)
+SANITY_OFF = False    # training/eval_scans.py --no-sanity: the guards (sanity, the (六) contradiction,
+                      # doubtful blanks of a grid row without values) off, for a before figure
 
 
 @dataclass
@@ -162,11 +164,18 @@ def table_rows(doc: Document) -> list[Row]:
     rows: list[Row] = []
     for b, t in enumerate(doc.tables):
         vcols = _value_columns(t)
+        # a grid's label columns lie left of its value columns: a number there is a label
+        # whose words were lost (a sub-row's ordinal "2" on a heavy scan), not a value
+        first_v = min((k for k in vcols if any(c.col == k and c.readings and c.readings[0][0] is not None
+                                               for c in t.cells)), default=None) if t.aligned else None
         for i, cells in enumerate(t.rows()):
             if not cells:
                 continue
-            li = max((k for k, c in enumerate(cells) if _is_label(c)
-                      and (c.is_header or c.colspan > 1 or c.col not in vcols)), default=-1)
+            li = max((k for k, c in enumerate(cells)
+                      if (_is_label(c) or (first_v is not None and c.col + c.colspan <= first_v and c.text.strip()))
+                      and (c.is_header or c.colspan > 1 or c.col not in vcols)
+                      # … and a body cell right of the label columns is a value misread ('O'), not a label
+                      and (c.is_header or not first_v or c.col < first_v)), default=-1)
             labels = [c for c in cells[:li + 1] if c.text.strip()]
             values = cells[li + 1:]
             if labels and not values and not t.aligned:
@@ -245,11 +254,14 @@ def find_regions(rows: list[Row], tpl_classes: dict[str, tuple[str, ...]]) -> di
     starts: dict[str, int] = {}
     markers = {k: [normalize(m) for m in v] for k, v in config("classify.yaml").get("title_markers", {}).items()}
     for i, r in enumerate(rows):
+        if not (i == 0 or rows[i - 1].table is not r.table):
+            continue
         title = normalize(r.table.title) if r.table is not None and r.table.title else ""
-        if title and (i == 0 or rows[i - 1].table is not r.table):
-            for name, ms in markers.items():
-                if name not in starts and any(m and m in title for m in ms):
-                    starts[name] = i
+        # a grid whose first row is the title (printed inside the table's frame)
+        inner = normalize(" ".join(c.text for c in r.labels)) if r.aligned and not r.has_numbers else ""
+        for name, ms in markers.items():
+            if name not in starts and any(m and (m in title or m in inner) for m in ms):
+                starts[name] = i
     for i, r in enumerate(rows):
         texts = [c.text for c in r.labels]
         if "requests" not in starts and any(_short_match(t, req_cols) or "申请人情况" in t or "勾稽关系" in t
@@ -264,6 +276,18 @@ def find_regions(rows: list[Row], tpl_classes: dict[str, tuple[str, ...]]) -> di
                 starts["appeals"] = i
             elif r.labels and _vertical_header([r]) and set("".join(texts)) <= APPEALS_CHARS:
                 starts["appeals"] = i
+    if "appeals" not in starts and "requests" in starts:
+        # headers too garbled to read: the appeals table is the grid after the requests
+        # table whose value row prints one value per group and column (15), and nothing else
+        n_app = sum(c.startswith("appeals.group:") for c in tpl_classes) * \
+            sum(c.startswith("appeals.col:") for c in tpl_classes)
+        for i, r in enumerate(rows):
+            if i <= starts["requests"] or not r.aligned or rows[i - 1].table is r.table:
+                continue
+            body = [x for x in rows[i:] if x.table is r.table and x.has_numbers]
+            if len(body) == 1 and len(body[0].values) == n_app and len(body[0].labels) == 0:
+                starts["appeals"] = i
+                break
     order = sorted(starts.items(), key=lambda kv: kv[1])
     out = {}
     for k, (name, s) in enumerate(order):
@@ -477,7 +501,11 @@ def _by_elimination(found: dict[str, Cell], classes: list[str], header_rows: lis
     table = next((r.table for r in header_rows if r.aligned and any(id(c) in ids for c in r.labels + r.values)), None)
     if table is None:
         return
-    free = sorted(_value_columns(table) - {c.col for c in found.values()})
+    # a value column prints numbers: an empty label column (a group label's blank cells
+    # read as printed blanks) is none
+    read = {c.col for c in table.cells if not c.is_header and c.colspan == 1 and c.readings
+            and c.readings[0][0] is not None}
+    free = sorted((_value_columns(table) & read) - {c.col for c in found.values()})
     if len(free) != len(missing):
         return
     col = {**{k: c.col for k, c in found.items()}, **dict(zip(missing, free))}
@@ -617,6 +645,10 @@ def decode_requests(rows: list[Row], mapper, tpl: Template, out: Decoded) -> Non
     _positional_prior(P, body, [[j for j, r in enumerate(tpl.request_rows) if r.expected]]
                       + [[keys.index(r.key) for r in t.request_rows] for t in templates().values()])
     assign = monotone_assign(P)
+    moved: set[int] = set()     # ids of rows re-placed after a contradicted template decision
+    redo = None if SANITY_OFF else _one_row_other_contradicted(P, assign, row_classes, out)
+    if redo is not None:
+        assign, moved = redo[0], {id(body[i]) for i in redo[1]}
     # rows of a block without the header: learn that block's first value position
     block_pos: dict[int, int] = {}
     joined: set[str] = set()    # cells of rows joined from one value a line
@@ -641,7 +673,9 @@ def decode_requests(rows: list[Row], mapper, tpl: Template, out: Decoded) -> Non
                 out.missing.update({f"requests/{key}/{c}": "row label printed without values" for c in cols})
                 continue
             mapping, why = {c: None for c in cols}, "row printed without values: its cells read as blank"
-            if not r.aligned:   # flattened: its values may sit on a line the reading did not join
+            # flattened: its values may sit on a line the reading did not join; a grid: its
+            # value cells start on another grid row (a tall wrapped label split by a stray rule)
+            if not r.aligned or not SANITY_OFF:
                 out.placement.update({f"requests/{key}/{c}": _label_only_placement() for c in cols})
         else:
             mapping, why = align_values(r, cols, pos, _row_check(cols, None))
@@ -659,6 +693,12 @@ def decode_requests(rows: list[Row], mapper, tpl: Template, out: Decoded) -> Non
         if first is not None and not r.aligned and r.block not in header_blocks and r.block not in block_pos:
             block_pos[r.block] = first.col
         for c in cols:
+            if c in mapping and id(r) in moved:
+                if mapping[c] is None:
+                    out.placement[f"requests/{key}/{c}"] = _label_only_placement()
+                else:
+                    _doubt(mapping[c], "row placed by the 2021 template after the 2019 one-row (六) "
+                                       "was contradicted by the rows present")
             if c in mapping:
                 out.cells[f"requests/{key}/{c}"] = mapping[c]
             else:               # a doubtful cell align_values left out: the solver may infer it
@@ -680,6 +720,29 @@ def decode_requests(rows: list[Row], mapper, tpl: Template, out: Decoded) -> Non
         out.template = "2019"
     elif any(k.split("/")[1].startswith("other_") for k in out.cells):
         out.template = "2021"
+
+
+def _one_row_other_contradicted(P: np.ndarray, assign: list, row_classes: list[str], out: Decoded):
+    """2019's one-row (六)其他处理 and 2021's (六) sub-rows both taken: the rows present
+    contradict the one-row (2019) reading (a tall wrapped sub-row label read with its
+    parent 其他处理). The rows are aligned again without it, the row it took offered the
+    sub-rows instead; returns (assignment, the rows that had taken the one row), or None
+    when nothing contradicts."""
+    keys = [c.split(":")[1] for c in row_classes]
+    taken = [keys[a] for a in assign if a is not None]
+    if "other" not in taken or not any(k.startswith("other_") for k in taken):
+        return None
+    j = keys.index("other")
+    subs = [i for i, k in enumerate(keys) if k.startswith("other_")]
+    P2 = P.copy()
+    for i, a in enumerate(assign):
+        if a == j:
+            P2[i, subs] = np.maximum(P2[i, subs], P[i, j])
+    P2[:, j] = 0.0
+    new = monotone_assign(P2)
+    out.warnings.append("requests: (六)其他处理 read both as one row (2019) and as sub-rows (2021); "
+                        "the rows present decide 2021, rows re-placed are doubtful")
+    return new, {i for i, (a, b) in enumerate(zip(assign, new)) if a == j and b != j}
 
 
 def decode_active(rows: list[Row], mapper, tpl: Template, out: Decoded) -> None:
@@ -726,7 +789,7 @@ def decode_active(rows: list[Row], mapper, tpl: Template, out: Decoded) -> None:
                 continue
             mapping, why = {c: None for c in cols}, ""
             out.warnings.append(f"active/{sec_key}.{row_key}: row printed without values: its cells read as blank")
-            if not r.aligned:
+            if not r.aligned or not SANITY_OFF:
                 out.placement.update({f"active/{sec_key}.{row_key}/{c}": _label_only_placement() for c in cols})
         else:
             mapping, why = align_values(r, cols, positions)
@@ -942,6 +1005,8 @@ def classify(doc: Document, settings=None) -> None:
     for name in ("active", "requests", "appeals"):
         if name not in decoded:
             doc.missing.append({"key": f"{name}/*", "reason": f"{tpl.table_titles.get(name, name)}: table not found"})
+    if not SANITY_OFF:
+        doc.warnings += sanity(decoded)
     for d in decoded.values():
         for k, cell in d.cells.items():
             doc.fields[k] = make_field(k, cell, tpl)
@@ -1045,13 +1110,97 @@ def make_field(key: str, cell: Cell | None, tpl: Template) -> Field:
     kind = lab.kind if lab else "count"
     if cell is None:  # a trailing field the flattening dropped: printed blank
         return Field(key, None, 1.0, text="", alternatives=[(None, 1.0)])
+    doubts = list(cell.doubts)
     if cell.readings:
         alts = [(_as_kind(v, kind), float(p)) for v, p in cell.readings]
-        return Field(key, alts[0][0], alts[0][1], page=cell.page, bbox=cell.bbox, text=cell.text, alternatives=alts)
+        return Field(key, alts[0][0], alts[0][1], page=cell.page, bbox=cell.bbox, text=cell.text, alternatives=alts,
+                     doubts=doubts)
     ok, v = parse_value(cell.text, kind)
     if not ok:  # text that is not a number: illegible, the solver may infer it
-        return Field(key, None, 0.0, page=cell.page, bbox=cell.bbox, text=cell.text, illegible=True)
-    return Field(key, v, 1.0, page=cell.page, bbox=cell.bbox, text=cell.text, alternatives=[(v, 1.0)])
+        return Field(key, None, 0.0, page=cell.page, bbox=cell.bbox, text=cell.text, illegible=True, doubts=doubts)
+    return Field(key, v, 1.0, page=cell.page, bbox=cell.bbox, text=cell.text, alternatives=[(v, 1.0)], doubts=doubts)
+
+
+# -- sanity guards -------------------------------------------------------------------------------
+
+def _top(cell: Cell | None):
+    """(has a reading, its value): the top reading, else the parsed text."""
+    if cell is None:
+        return True, None
+    if cell.readings:
+        return True, cell.readings[0][0]
+    ok, v = parse_value(cell.text)
+    return ok, v
+
+
+def _doubt(cell: Cell | None, why: str) -> bool:
+    if cell is None or why in cell.doubts:
+        return False
+    cell.doubts.append(why)
+    return True
+
+
+def _digits(v) -> int:
+    if v is None:
+        return 0
+    if isinstance(v, float) and not v.is_integer():
+        return sum(ch.isdigit() for ch in f"{abs(v):.6f}".rstrip("0"))
+    return len(str(abs(int(v))))
+
+
+def _ink_doubt(cell: Cell, ink_cfg: dict) -> str | None:
+    """Why a one-line scanned cell's ink cannot hold what was read from it, or None."""
+    if not cell.ink or not cell.readings:
+        return None
+    v = cell.readings[0][0]
+    w, h = cell.ink
+    if v is None or h <= 0:
+        return None
+    n_dig = _digits(v)
+    n_chars = max(n_dig, len(re.sub(r"\s", "", cell.text or "")))
+    if n_dig >= 2 and w / (n_dig * h) < float(ink_cfg["min_digit_width"]):
+        return f"{n_dig} digits read from ink {w:.0f} wide and {h:.0f} high: more digits than printed"
+    if n_chars and w / (n_chars * h) > float(ink_cfg["max_char_width"]):
+        return f"{n_chars} characters read from ink {w:.0f} wide and {h:.0f} high: characters or gaps lost"
+    return None
+
+
+def sanity(decoded: dict[str, Decoded]) -> list[str]:
+    """Guards against confident readings the page contradicts (configs/scoring.yaml:
+    sanity): a cell's ink too narrow or too wide for the characters read from it, a row
+    whose non-zero values are all copies of one reading, a printed blank among a row of
+    zeros or a lone 0 among blanks. Each doubted cell gets a reason in Cell.doubts (the
+    score stage caps its confidence below the review threshold); returns warnings."""
+    cfg = config("scoring.yaml").get("sanity", {}) or {}
+    warnings: list[str] = []
+    for d in decoded.values():
+        rows: dict[str, list[tuple[str, Cell | None]]] = {}
+        for k, c in d.cells.items():
+            rows.setdefault(k.rsplit("/", 1)[0], []).append((k, c))
+            why = _ink_doubt(c, cfg.get("ink", {})) if c is not None and "ink" in cfg else None
+            if why and _doubt(c, why):
+                warnings.append(f"{k}: {why}")
+        for row, cells in rows.items():
+            vals = [(k, c, _top(c)) for k, c in cells]
+            nz = [(k, c, v) for k, c, (ok, v) in vals if ok and v is not None and v != 0]
+            if len(nz) >= int(cfg.get("copies_min", 3)) and len({v for _, _, v in nz}) == 1:
+                why = f"every value of the row is one reading ({nz[0][2]}) copied into {len(nz)} cells"
+                if sum(_doubt(c, why) for _, c, _ in nz):
+                    warnings.append(f"{row}: {why}")
+            if not any(c is not None and c.ink for _, c in cells):
+                continue     # text layers and flattened text: a blank is what the text prints
+            n_min = int(cfg.get("blank_zero_min_row", 3))
+            blanks = [(k, c) for k, c, (ok, v) in vals if ok and v is None]
+            zeros = [(k, c) for k, c, (ok, v) in vals if ok and v is not None and v == 0]
+            if len(blanks) == 1 and len(zeros) >= n_min and len(zeros) == len(vals) - 1:
+                k, c = blanks[0]
+                if _doubt(c, "a printed blank in a row of zeros (a faint 0?)"):
+                    warnings.append(f"{k}: a printed blank in a row of zeros")
+            if len(zeros) == 1 and len(blanks) >= n_min and len(blanks) == len(vals) - 1:
+                k, c = zeros[0]
+                if _doubt(c, "a 0 in a row of printed blanks (a mark read as 0?)"):
+                    warnings.append(f"{k}: a 0 in a row of printed blanks")
+    return warnings
 
 
 def _as_kind(v, kind):

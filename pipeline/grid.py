@@ -452,6 +452,17 @@ def _place_chars(words: list[Word], box_units) -> str:
     return "".join(_lines_text(inside).split("\n"))
 
 
+def _ink_extent(crop: np.ndarray, px_per_unit: float) -> tuple[float, float] | None:
+    """(width, height) of a text-line crop's ink in page units (as cell boxes): cell_lines
+    leaves paper at exactly 255, so anything darker is ink (margins and side padding are not)."""
+    ink = crop < 255
+    cols, rows = np.where(ink.any(0))[0], np.where(ink.any(1))[0]
+    if not len(cols) or not len(rows):
+        return None
+    return (round(float(cols[-1] + 1 - cols[0]) / px_per_unit, 2),
+            round(float(rows[-1] + 1 - rows[0]) / px_per_unit, 2))
+
+
 def _readings_from_text(text: str):
     ok, v = parse_value(text)
     return [(v, 1.0)] if ok else None
@@ -492,6 +503,8 @@ def build_table(page: Page, grey: np.ndarray, rules: np.ndarray, bbox_px, raw: l
         cell.char_probs = [cp for r in rs for cp in r.char_probs]
         cell._slots = [sl for r in rs for sl in r.slots]
         cell._lines = crops[i - n:i]           # for the digit model's second opinion
+        if n == 1:
+            cell.ink = _ink_extent(crops[i - 1], s)
         cell._score = float(np.mean([r.score for r in rs])) if rs else 0.0
     table = Table(cells=cells, page=page.number, pages=[page.number],
                   bbox=tuple(round(v / s, 2) for v in bbox_px), aligned=True)
@@ -529,18 +542,20 @@ def mark_headers(table: Table) -> set[int]:
             below = [n for _, n in v[first:]]
             if sum(below) >= 0.5 * len(below):
                 numeric_cols.add(k)
-    header_rows = set()
+    header_rows, number_rows = set(), set()
     for r, row in enumerate(table.rows()):
         in_num = [c for c in row if c.col in numeric_cols or
                   any(k in numeric_cols for k in range(c.col, c.col + c.colspan))]
         if any(num[id(c)] for c in row):
+            number_rows.add(r)
             continue
         if any(c.text and not num[id(c)] for c in in_num):
             header_rows.add(r)
-    # header rows are contiguous from the top of a (sub)table: extend spanning header cells
+    # header rows are contiguous from the top of a (sub)table: extend spanning header cells,
+    # never over a row that prints numbers (a fax streak read as a cell down the whole table)
     for c in table.cells:
         if c.row in header_rows:
-            header_rows.update(range(c.row, c.row + c.rowspan))
+            header_rows.update(k for k in range(c.row, c.row + c.rowspan) if k not in number_rows)
     for c in table.cells:
         c.is_header = c.row in header_rows
     return numeric_cols

@@ -39,6 +39,9 @@ class Cell:
     char_probs: list[list[tuple[str, float]]] | None = None  # per character alternatives
     is_header: bool = False
     key: str | None = None
+    ink: tuple[float, float] | None = None  # (width, height) of a one-line cell's ink, in page
+                                     # units (scans): what the sanity guards check digits against
+    doubts: list[str] = field(default_factory=list)  # sanity guards' reasons (classify.sanity)
 
 
 @dataclass
@@ -133,6 +136,8 @@ class Field:
     illegible: bool = False          # no reading at all: the solver may infer it
     placement: float = 1.0           # P(the cell was put under the right key): below 1 when a
                                      # flattened table's rows could be aligned more than one way
+    doubts: list[str] = field(default_factory=list)  # why a sanity guard doubts the cell: its
+                                     # confidence is capped below the review threshold (score.py)
 
 
 @dataclass

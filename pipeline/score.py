@@ -278,6 +278,13 @@ def score(doc: Document, model=None) -> None:
     if (place < 1).any():
         conf = np.minimum(conf, place)
         doc_conf = min(doc_conf, float(np.prod(place)))
+    # a cell a sanity guard doubts (classify.sanity: the page contradicts the reading) is
+    # no surer than the cap, below the review threshold
+    cap = float((cfg.get("sanity") or {}).get("cap", 0.9))
+    doubted = np.array([bool(getattr(doc.fields[k], "doubts", None)) for k in keys])
+    if doubted.any():
+        conf = np.where(doubted, np.minimum(conf, cap), conf)
+        doc_conf = min(doc_conf, cap)
     for k, c in zip(keys, conf):
         doc.fields[k].confidence = float(c)
     doc.confidence = doc_conf

@@ -111,3 +111,79 @@ def test_two_unread_headers_are_placed_by_the_template_order():
             c.text = ""
     doc = _classify(t)
     assert [doc.fields[f"requests/{first}/{c}"].value for c in cols] == list(range(len(cols)))
+
+
+def test_unread_headers_are_placed_beside_an_empty_label_column():
+    """A heavy scan: three headers unread, and the label column holds empty cells (a group
+    label's blank parts, read as printed blanks): that column prints no number and takes
+    no class, so the three value columns still get theirs."""
+    cols = [c.key for c in templates()["2019"].request_columns]
+    first = templates()["2019"].request_rows[0].key
+    t = _headed_table(blank_col=None)
+    for c in t.cells:
+        if c.row == 0 and c.col in (4, 5, 7):
+            c.text = ""
+        if c.row > 0 and c.col == 0:            # label column split off an empty column 0
+            c.colspan, c.col = 1, 1
+    t.cells += [Cell(row=r, col=0, text="", readings=[(None, 1.0)]) for r in range(1, t.n_rows)]
+    doc = _classify(t)
+    assert [doc.fields[f"requests/{first}/{c}"].value for c in cols] == list(range(len(cols)))
+
+
+def test_a_label_read_as_a_bare_number_still_counts_as_a_row():
+    """'2.有正当理由…' read as '2' on a heavy scan: left of the value columns it is a label,
+    so the table still prints the template's number of rows and the order places them."""
+    rows = [r.key for r in templates()["2019"].request_rows]
+    t = _requests_table(len(rows), "三、收到和处理政府信息公开申请情况")
+    lab = next(c for c in t.cells if c.row == 5 and c.col == 0)
+    lab.text = "2"
+    doc = _classify(t)
+    col0 = templates()["2019"].request_columns[0].key
+    assert [doc.fields[f"requests/{k}/{col0}"].value for k in rows] == [100 * i for i in range(len(rows))]
+
+
+def _appeals_grid(header_texts: list[str], title: str = "") -> Table:
+    """The appeals table as a grid: a header row and one row of 15 values."""
+    cells = [Cell(row=0, col=5 * g, text=h, colspan=5, is_header=True) for g, h in enumerate(header_texts)]
+    cells += [Cell(row=1, col=k, text=str(k % 5), readings=[(k % 5, 0.99)]) for k in range(15)]
+    return Table(cells=cells, page=2, pages=[2], aligned=True, title=title)
+
+
+def _with_requests(appeals: Table) -> Document:
+    doc = Document(Source("garbled.pdf", kind="scanned_pdf"))
+    doc.pages = [Page(number=1, unit="pt", tables=[_headed_table(blank_col=None)]),
+                 Page(number=2, unit="pt", tables=[appeals])]
+    classify.classify(doc, Settings())
+    return doc
+
+
+def test_an_appeals_grid_with_unreadable_headers_is_found_by_its_shape():
+    doc = _with_requests(_appeals_grid(["行政复組", "行政的館", "夏級后"], title="0"))
+    assert not any(m["key"] == "appeals/*" for m in doc.missing)
+    assert sum(k.startswith("appeals/") for k in doc.fields) == 15
+
+
+def test_a_grid_whose_first_row_is_the_title_starts_its_table():
+    t = _appeals_grid(["", "", ""], title="路H下年度")
+    t.cells = [Cell(row=0, col=0, text="行数复议、行政诉讼情况", colspan=15, is_header=True)] + \
+        [Cell(row=c.row + 1, col=c.col, text=c.text, colspan=c.colspan, is_header=c.is_header,
+              readings=c.readings) for c in t.cells if c.text or c.readings]
+    t.cells.append(Cell(row=3, col=0, text="附注", colspan=15))     # a second body row: not the shape rule
+    doc = _with_requests(t)
+    assert not any(m["key"] == "appeals/*" for m in doc.missing)
+
+
+def test_a_misread_value_over_two_columns_is_no_row_label():
+    """A fax streak split the total column in two: its cells span both, and one reads 'O'.
+    Right of the value columns' start it is a value misread, not the row's label."""
+    rows = [r.key for r in templates()["2019"].request_rows]
+    t = _headed_table(blank_col=None)
+    for c in t.cells:
+        if c.col == 8:
+            c.colspan = 2
+    bad = next(c for c in t.cells if c.row == 5 and c.col == 8)
+    bad.text, bad.readings = "O", []
+    doc = _classify(t)
+    col0 = templates()["2019"].request_columns[0].key
+    assert doc.fields[f"requests/{rows[4]}/{col0}"].value == 40
+    assert not any(m["key"].startswith(f"requests/{rows[4]}/") and "not found" in m["reason"] for m in doc.missing)

@@ -272,3 +272,18 @@ def test_a_table_whose_header_ends_a_page_is_joined_to_its_body(tmp_path):
     assert {k: doc.fields[k].value for k in appeals if k in doc.fields} == {k: truth["cells"][k]["value"] for k in appeals}
     joined = next(t for t in doc.tables if head in t.pages and body in t.pages)
     assert sum(1 for r in joined.rows() if r and all(c.is_header for c in r)) >= 2
+
+
+def test_a_header_cell_down_the_whole_table_does_not_make_the_body_a_header():
+    """A fax streak turned vertical (a page scanned sideways) reads as one cell from the
+    header row down the table's edge: the rows that print numbers stay body rows."""
+    from pipeline.grid import mark_headers
+    from pipeline.model import Cell, Table
+    cells = [Cell(row=0, col=0, text="项目", is_header=False),
+             Cell(row=0, col=1, text="自然人"), Cell(row=0, col=2, text="总计"),
+             Cell(row=0, col=3, text="111BI二q0一", rowspan=6)]
+    for r in range(1, 6):
+        cells += [Cell(row=r, col=0, text=f"第{r}行"), Cell(row=r, col=1, text=str(r)), Cell(row=r, col=2, text=str(r))]
+    t = Table(cells=cells, aligned=True)
+    mark_headers(t)
+    assert {c.row for c in t.cells if c.is_header} == {0}

@@ -54,9 +54,11 @@ def _write(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
-def _scan(rng, pdf: bytes, truth: dict, level: str, cfg: dict, agency: str) -> tuple[list, int, dict, int]:
+def _scan(rng, pdf: bytes, truth: dict, level: str, cfg: dict, agency: str,
+          styles: list[str] = ()) -> tuple[list, int, dict, int]:
     """Rasterise + degrade; returns PIL pages, dpi, the rendering's truth record, JPEG quality."""
     lc = dict(cfg["degrade"][level])
+    lc["_styles"] = list(styles)
     dpi = int(rng.choice(lc["dpi"]))
     color = rng.random() < lc["color_p"]
     lc["_binarize"] = (not color) and rng.random() < lc["binarize_p"]   # fax look: whole document
@@ -123,7 +125,10 @@ def _scan(rng, pdf: bytes, truth: dict, level: str, cfg: dict, agency: str) -> t
     rec = {"kind": "scanned_pdf", "level": level, "dpi": dpi, "color": bool(color), "pages": page_info,
            "binarized": bool(lc["_binarize"]), "jpeg_quality": None if lc["_binarize"] else lc["_quality"],
            "unit": "pt", "cells": cells_pt, "cells_px": cells_px, "grid_px": grid_px,
-           "degradations": sorted({o.split(":")[0] for pi in page_info for o in pi["ops"]})}
+           "degradations": sorted({o.split(":")[0] for pi in page_info for o in pi["ops"]}),
+           "styles": sorted({o.split(":")[0] for pi in page_info for o in pi["ops"]} & set(styles)),
+           "held_out": sorted({o.split(":")[0] for pi in page_info for o in pi["ops"]}
+                              & set(cfg.get("held_out_styles") or ()))}
     return out_pages, dpi, rec, lc["_quality"]
 
 
@@ -172,7 +177,11 @@ def make_document(doc_id: str, seed: list[int], cfg: dict, out_dir: Path, render
             continue
         lcfg = cfg if not force.get(name) else {**cfg, "degrade": {**cfg["degrade"], level: {
             **cfg["degrade"][level], **force[name]}}}
-        pil_pages, dpi, rec, q = _scan(rng, pdf, truth, level, lcfg, agency)
+        # styles from their own seed: documents drawn without them keep their old pixels
+        srng = np.random.default_rng(np.random.SeedSequence([*seed, 14, level == "heavy"]))
+        styles = dg.draw_styles(srng, lcfg["degrade"][level], doc_id.startswith("train"),
+                                lcfg.get("held_out_styles"))
+        pil_pages, dpi, rec, q = _scan(rng, pdf, truth, level, lcfg, agency, styles)
         data = dg.image_pdf(pil_pages, dpi, q)
         fn = f"{doc_id}.{name}.pdf"
         _write(out_dir / fn, data)

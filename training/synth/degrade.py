@@ -4,6 +4,12 @@ scanners, fax machines and phone photos do, moving every truth box with the pixe
 Degradations (each seeded, listed per page in the truth): paper tone, red official seal
 and handwritten tick over a table, punched-hole shadows, uneven lighting, skew, blur,
 sensor noise, binarised fax look, 90/180/270-degree page rotation, JPEG artefacts.
+
+Styles drawn per document (configs/synth.yaml degrade.<level>.styles; the ones in
+held_out_styles are never drawn for the train split, so no training or tuning step sees
+them, and evaluations report them apart): emboldened or thinned strokes, a global
+binarisation threshold (light or dark, instead of the fax machine's adaptive one), a fax
+header line with streaks across the page, a shadow at the binding.
 """
 from __future__ import annotations
 
@@ -150,6 +156,65 @@ def _lighting(rng, img: np.ndarray) -> np.ndarray:
     return cv2.multiply(img, g, dtype=cv2.CV_8U)
 
 
+def draw_styles(rng, lc: dict, train: bool, held_out) -> list[str]:
+    """The styles of one scanned document: each of lc['styles'] with its probability;
+    held-out ones never for the train split (drawn all the same, so the seeds of the
+    other draws do not depend on the split)."""
+    out = []
+    for name, p in sorted((lc.get("styles") or {}).items()):
+        hit = rng.random() < float(p)
+        if hit and not (train and name in set(held_out or ())):
+            out.append(name)
+    return out
+
+
+def _stroke(img: np.ndarray, bold: bool, dpi: int) -> np.ndarray:
+    """Emboldened (ink grown: an over-inked copier) or thinned (ink eaten: a light scan)."""
+    k = 2 if dpi < 250 else 3
+    kernel = np.ones((k, k), np.uint8)
+    return cv2.erode(img, kernel) if bold else cv2.dilate(img, kernel)
+
+
+def _fax_header(rng, img: np.ndarray, dpi: int) -> None:
+    """A fax machine's header line at the top and dark streaks across the page (a dirty
+    scanner bar): streaks cross tables like extra or doubled ruling lines."""
+    H, W = img.shape[:2]
+    fs = max(10, int(dpi * 0.11))
+    try:
+        font = ImageFont.truetype(SEAL_FONT, fs, index=0)
+    except OSError:
+        font = ImageFont.load_default()
+    text = (f"{int(rng.integers(2019, 2025))}-{int(rng.integers(1, 13)):02d}-{int(rng.integers(1, 29)):02d} "
+            f"{int(rng.integers(8, 18)):02d}:{int(rng.integers(0, 60)):02d}  FROM:0{int(rng.integers(10, 99))}-"
+            f"{int(rng.integers(1000000, 9999999))}  TO:政务公开办  P.{int(rng.integers(1, 9)):03d}")
+    band = Image.new("L", (W, fs * 2), 255)
+    ImageDraw.Draw(band).text((int(W * 0.05), fs // 3), text, fill=0, font=font)
+    a = np.asarray(band)
+    y0 = int(rng.uniform(0.005, 0.02) * H)
+    reg = img[y0:y0 + a.shape[0]]
+    dark = a[:reg.shape[0]] < 128
+    reg[dark] = 20
+    for _ in range(int(rng.integers(1, 4))):
+        y = int(rng.uniform(0.1, 0.95) * H)
+        t = int(rng.integers(1, 3))
+        x0 = int(rng.uniform(0, 0.3) * W)
+        x1 = int(rng.uniform(0.7, 1.0) * W)
+        img[y:y + t, x0:x1] = np.minimum(img[y:y + t, x0:x1], int(rng.uniform(30, 110)))
+
+
+def _binding_shadow(rng, img: np.ndarray) -> np.ndarray:
+    """A book-scan shadow at the binding: darkening fading in from one side."""
+    H, W = img.shape[:2]
+    w = float(rng.uniform(0.05, 0.14)) * W
+    depth = float(rng.uniform(0.35, 0.7))
+    x = np.arange(W, dtype=np.float32)
+    g = 1.0 - depth * np.exp(-(x if rng.random() < 0.5 else W - 1 - x) / max(1.0, w / 2.5))
+    g = np.broadcast_to(g[None, :], (H, W)).astype(np.float32)
+    if img.ndim == 3:
+        g = cv2.merge([g, g, g])
+    return cv2.multiply(img, g, dtype=cv2.CV_8U)
+
+
 # -- one page -------------------------------------------------------------------------------------
 def degrade_page(rng, img: np.ndarray, boxes: np.ndarray, lc: dict, dpi: int, color: bool,
                  marks: dict) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -176,6 +241,17 @@ def degrade_page(rng, img: np.ndarray, boxes: np.ndarray, lc: dict, dpi: int, co
     if rng.random() < lc["lighting_p"]:
         img = _lighting(rng, img)
         ops.append("uneven_lighting")
+    styles = lc.get("_styles") or ()
+    if "binding_shadow" in styles:
+        img = _binding_shadow(rng, img)
+        ops.append("binding_shadow")
+    if "fax_header" in styles:
+        _fax_header(rng, img, dpi)
+        ops.append("fax_header")
+    for name, bold in (("embolden", True), ("thin", False)):
+        if name in styles:
+            img = _stroke(img, bold, dpi)
+            ops.append(name)
     H, W = img.shape[:2]
     ang = float(rng.uniform(-lc["skew"], lc["skew"]))
     M = cv2.getRotationMatrix2D((W / 2, H / 2), ang, 1.0)
@@ -193,8 +269,14 @@ def degrade_page(rng, img: np.ndarray, boxes: np.ndarray, lc: dict, dpi: int, co
         s = float(rng.uniform(*lc["blur"]))
         img = cv2.GaussianBlur(img, (0, 0), s)
         ops.append(f"blur:{s:.2f}")
-    binar = (not color) and bool(lc.get("_binarize"))
-    if binar:
+    binar = (not color) and (bool(lc.get("_binarize")) or "binarize_global" in styles)
+    if binar and "binarize_global" in styles:
+        # a copier's fixed threshold, set light or dark: thin strokes break, bold ones merge
+        otsu, _ = cv2.threshold(img, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        thr = int(np.clip(otsu + rng.uniform(-45, 45), 60, 230))
+        img = np.where(img > thr, 255, 0).astype(np.uint8)
+        ops.append(f"binarize_global:{thr}")
+    elif binar:
         # a fax/MFP binariser adapts to the local background (no black lighting blobs)
         c = int(rng.uniform(12, 28))
         block = int(dpi / 5) | 1

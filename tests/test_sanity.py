@@ -1,0 +1,190 @@
+"""Sanity guards (classify.sanity, score caps): a reading the page contradicts is never
+confident — ink too narrow or too wide for the digits read, a row of copies of one
+reading, a blank among zeros or a 0 among blanks on a scan, a template decision the rows
+present contradict. Each test fails without its guard."""
+import numpy as np
+import pytest
+
+from pipeline import classify, score
+from pipeline.model import Cell, Document, Field, Page, Source, Table
+from pipeline.run import Settings
+from pipeline.templates import config, templates
+
+HEADS = ["自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他", "总计"]
+THRESHOLD = float(config("scoring.yaml")["review_threshold"])
+
+
+def _table(tpl_name="2019", value=lambda i, k: 10 * i + k, ink=None) -> Table:
+    """The requests table with readable labels; `ink(i, k, v)` gives a value cell's ink box."""
+    tpl = templates()[tpl_name]
+    cells = [Cell(row=0, col=0, text="", colspan=2, is_header=True)]
+    cells += [Cell(row=0, col=2 + k, text=h, is_header=True) for k, h in enumerate(HEADS)]
+    for i, r in enumerate([r for r in tpl.request_rows if r.expected]):
+        cells.append(Cell(row=i + 1, col=0, text=r.label, colspan=2))
+        for k in range(len(HEADS)):
+            v = value(i, k)
+            cells.append(Cell(row=i + 1, col=2 + k, text="" if v is None else str(v), readings=[(v, 0.999)],
+                              bbox=(100.0 + 40 * k, 50.0 + 20 * i, 140.0 + 40 * k, 70.0 + 20 * i),
+                              ink=ink(i, k, v) if ink else None))
+    return Table(cells=cells, page=1, pages=[1], aligned=True, title="三、收到和处理政府信息公开申请情况")
+
+
+def _classify(table: Table) -> Document:
+    doc = Document(Source("scan.pdf", kind="scanned_pdf"))
+    doc.pages = [Page(number=1, unit="pt", tables=[table])]
+    classify.classify(doc, Settings())
+    return doc
+
+
+def _digit_ink(v, h=7.0):
+    """Ink of a printed number: 0.65 of the height per digit."""
+    return None if v is None else (0.65 * h * len(str(abs(v))), h)
+
+
+def test_ink_too_wide_for_the_digits_read_is_doubted():
+    # row 0, column 0 printed '7 3 112' in one cell, read 73112 (the gaps lost)
+    wide = (120.0, 7.0)                           # three numbers over three columns
+    t = _table(value=lambda i, k: 73112 if (i, k) == (0, 0) else 10 * i + k,
+               ink=lambda i, k, v: wide if (i, k) == (0, 0) else _digit_ink(v))
+    doc = _classify(t)
+    first = templates()["2019"].request_rows[0].key
+    f = doc.fields[f"requests/{first}/natural_person"]
+    assert f.value == 73112 and f.doubts and "lost" in f.doubts[0]
+    other = doc.fields[f"requests/{first}/commercial_enterprise"]
+    assert not other.doubts                       # digits that fit their ink are not doubted
+
+
+def test_more_digits_than_the_ink_holds_is_doubted():
+    t = _table(value=lambda i, k: 1111 if (i, k) == (1, 2) else 10 * i + k,
+               ink=lambda i, k, v: (3.0, 7.0) if (i, k) == (1, 2) else _digit_ink(v))
+    doc = _classify(t)
+    row = templates()["2019"].request_rows[1].key
+    col = templates()["2019"].request_columns[2].key
+    assert doc.fields[f"requests/{row}/{col}"].doubts
+
+
+def test_a_row_of_copies_of_one_reading_is_doubted():
+    t = _table(value=lambda i, k: 73112 if i == 0 else 10 * i + k)
+    doc = _classify(t)
+    first = templates()["2019"].request_rows[0].key
+    assert all(doc.fields[f"requests/{first}/{c.key}"].doubts for c in templates()["2019"].request_columns)
+    second = templates()["2019"].request_rows[1].key
+    assert not any(doc.fields[f"requests/{second}/{c.key}"].doubts for c in templates()["2019"].request_columns)
+
+
+def test_a_blank_in_a_row_of_zeros_on_a_scan_is_doubted_not_on_a_text_layer():
+    def value(i, k):
+        return None if (i, k) == (2, 3) else 0 if i == 2 else 10 * i + k
+    row = templates()["2019"].request_rows[2].key
+    col = templates()["2019"].request_columns[3].key
+    doc = _classify(_table(value=value, ink=lambda i, k, v: _digit_ink(v)))
+    assert doc.fields[f"requests/{row}/{col}"].value is None
+    assert doc.fields[f"requests/{row}/{col}"].doubts
+    # a text layer (no ink measured) prints what it prints
+    doc = _classify(_table(value=value))
+    assert not doc.fields[f"requests/{row}/{col}"].doubts
+
+
+def test_a_lone_zero_among_blanks_on_a_scan_is_doubted():
+    def value(i, k):
+        return 0 if (i, k) == (3, 0) else None if i == 3 else 10 * i + k
+    doc = _classify(_table(value=value, ink=lambda i, k, v: _digit_ink(v)))
+    row = templates()["2019"].request_rows[3].key
+    assert doc.fields[f"requests/{row}/natural_person"].doubts
+
+
+def test_guards_off_leave_no_doubt(monkeypatch):
+    monkeypatch.setattr(classify, "SANITY_OFF", True)
+    t = _table(value=lambda i, k: 73112 if i == 0 else 10 * i + k)
+    doc = _classify(t)
+    assert not any(f.doubts for f in doc.fields.values())
+
+
+def test_a_doubted_cell_is_capped_below_the_review_threshold():
+    doc = Document(Source("scan.pdf", kind="scanned_pdf"))
+    doc.template = "2021"
+    doc.fields = {"appeals/review/upheld": Field("appeals/review/upheld", 7, alternatives=[(7, 0.99999)]),
+                  "appeals/review/corrected": Field("appeals/review/corrected", 3, alternatives=[(3, 0.99999)],
+                                                    doubts=["ink too wide"])}
+    score.score(doc)
+    assert doc.fields["appeals/review/corrected"].confidence < THRESHOLD
+    assert doc.fields["appeals/review/corrected"].confidence <= float(config("scoring.yaml")["sanity"]["cap"])
+    assert doc.status == "needs_review"
+
+
+# -- a template decision contradicted by the rows present ------------------------------------
+
+class _MisreadMapper:
+    """The shipped mapper, except that the labels in `overrides` go to the given class
+    (p 0.97): the 2021 (六) second sub-row read with its parent 其他处理 as 2019's one row."""
+    name = "misread"
+
+    def __init__(self, overrides: dict[str, str]):
+        self.real = classify.get_mapper("auto")
+        self.overrides = overrides
+
+    def predict_proba(self, texts, classes, context=None):
+        try:
+            P = np.array(self.real.predict_proba(texts, classes, context=context), float)
+        except TypeError:
+            P = np.array(self.real.predict_proba(texts, classes), float)
+        for i, t in enumerate(texts):
+            if t in self.overrides:
+                P[i] = 0.03 / (len(classes))
+                P[i, classes.index(self.overrides[t])] = 0.97
+        return P
+
+
+def _rows_2021(tall_label: str):
+    tpl = templates()["2021"]
+    cells = [Cell(row=0, col=0, text="", colspan=2, is_header=True)]
+    cells += [Cell(row=0, col=2 + k, text=h, is_header=True) for k, h in enumerate(HEADS)]
+    rows = [r for r in tpl.request_rows if r.expected]
+    for i, r in enumerate(rows):
+        cells.append(Cell(row=i + 1, col=0, text=tall_label if r.key == "other_unpaid_fee" else r.label, colspan=2))
+        cells += [Cell(row=i + 1, col=2 + k, text=str(10 * i + k), readings=[(10 * i + k, 0.999)]) for k in range(7)]
+    t = Table(cells=cells, page=1, pages=[1], aligned=True)
+    doc = Document(Source("scan.pdf", kind="scanned_pdf"))
+    doc.pages = [Page(number=1, unit="pt", tables=[t])]
+    return classify.table_rows(doc), rows
+
+
+def test_2021_sub_rows_with_one_read_as_the_2019_one_row_are_decided_2021(monkeypatch):
+    monkeypatch.setitem(config("classify.yaml"), "positional_prior", 0.0)   # labels alone decide
+    tall = "其他处理 申请人逾期未按收费"
+    rows, tpl_rows = _rows_2021(tall)
+    mapper = _MisreadMapper({tall: "requests.row:other"})
+    out = classify.Decoded(kind="requests")
+    classify.decode_requests(rows, mapper, templates()["2021"], out)
+    assert out.template == "2021"
+    i = [r.key for r in tpl_rows].index("other_unpaid_fee")
+    cell = out.cells["requests/other_unpaid_fee/natural_person"]
+    assert cell.readings[0][0] == 10 * i
+    assert cell.doubts                            # re-placed: a person looks
+    assert not any(k.startswith("requests/other/") for k in out.cells)
+    assert out.cells["requests/other_other/natural_person"].readings[0][0] == 10 * (i + 1)
+    assert not out.cells["requests/other_other/natural_person"].doubts
+
+
+def test_the_contradiction_rule_leaves_a_2019_one_row_table_alone():
+    P = np.full((1, 5), 0.01)
+    keys = ["requests.row:other_no_correction", "requests.row:other_unpaid_fee", "requests.row:other_other",
+            "requests.row:other"]
+    P[0, 3] = 0.96
+    assert classify._one_row_other_contradicted(P, [3], keys, classify.Decoded(kind="requests")) is None
+
+
+@pytest.mark.parametrize("aligned", [True, False])
+def test_a_row_label_without_values_reads_blank_but_doubtfully(aligned):
+    """A grid row with a label and no value cells (a tall wrapped label split off its
+    values) reads as blanks, never confidently."""
+    tpl = templates()["2019"]
+    t = _table()
+    t.aligned = aligned
+    row = 4
+    t.cells = [c for c in t.cells if not (c.row == row + 1 and c.col >= 2)]
+    doc = _classify(t)
+    key = tpl.request_rows[row].key
+    f = doc.fields.get(f"requests/{key}/natural_person")
+    if f is not None:
+        assert f.value is None and f.placement < THRESHOLD

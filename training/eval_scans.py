@@ -1,0 +1,150 @@
+"""Whole-pipeline accuracy on scans, cells right / wrong / missing counted apart, and the
+confident wrong cells (a wrong value at or above the review threshold: what a user would
+trust), per rendering and per degradation style (held-out styles apart: configs/synth.yaml).
+
+The grid stage (rendering, OCR) is the costly one: its output is cached per file under
+--cache, so classify/solve/score changes are measured again in seconds (--regrid reads
+the pages again, for a change to the grid stage).
+
+    nice python -m training.eval_scans datasets/generated/issue14/val --cache /tmp/g14 \
+        [--pattern '*.scan_*.pdf'] [--limit N] [--json out.json] [--no-sanity]
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import pickle
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from pipeline.export import to_result
+from pipeline.run import Settings
+from pipeline.templates import config
+
+
+def same(a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    try:
+        return abs(float(a) - float(b)) < 1e-6
+    except (TypeError, ValueError):
+        return False
+
+
+def gridded(path: Path, settings: Settings, cache: Path | None, regrid: bool):
+    """The document after read + grid (page images dropped), from the cache when there."""
+    from pipeline import cost, read
+    cf = cache / (path.name + ".pkl") if cache else None
+    if cf is not None and cf.exists() and not regrid:
+        with open(cf, "rb") as fh:
+            return pickle.load(fh)
+    doc = read.read(path, settings)
+    if doc.status != "failed" and any(p.render is not None or p.image is not None for p in doc.pages):
+        from pipeline import grid
+        grid.recover(doc, settings)
+        cost.page_totals(doc)
+    for p in doc.pages:
+        p.image = None
+        p.layout = []
+    if cf is not None:
+        cf.parent.mkdir(parents=True, exist_ok=True)
+        with open(cf, "wb") as fh:
+            pickle.dump(doc, fh)
+    return doc
+
+
+def finish(doc, settings: Settings):
+    """classify → solve → score on a copy of a gridded document (as pipeline.run does)."""
+    from pipeline import classify, score, solve
+    doc = copy.deepcopy(doc)
+    if doc.status == "failed":
+        return doc
+    classify.classify(doc, settings)
+    if doc.status in ("failed", "unsupported_template", "no_tables"):
+        return doc
+    if settings.solver:
+        solve.solve(doc)
+    score.score(doc)
+    return doc
+
+
+def styles_of(truth: dict, rendering: str) -> list[str]:
+    """The degradation styles a rendering was made with (truth renderings[r].styles)."""
+    return list(truth.get("renderings", {}).get(rendering, {}).get("styles", []) or [])
+
+
+def evaluate(folder: Path, pattern: str, settings: Settings, cache: Path | None = None,
+             regrid: bool = False, limit: int | None = None, errors_out: list | None = None) -> dict:
+    thr = float(config("scoring.yaml")["review_threshold"])
+    held = set(config("synth.yaml").get("held_out_styles", []) or [])
+    groups: dict[str, Counter] = defaultdict(Counter)
+    files = sorted(Path(folder).glob(pattern))[:limit]
+    for f in files:
+        stem, rendering = f.name.split(".")[0], f.name.split(".")[1]
+        truth = json.loads((f.parent / f"{stem}.truth.json").read_text(encoding="utf-8"))
+        doc = finish(gridded(f, settings, cache, regrid), settings)
+        res = to_result(doc)
+        c = Counter()
+        for key, cell in truth["cells"].items():
+            got = res["cells"].get(key)
+            if got is None:
+                c["missing"] += 1
+                continue
+            ok = same(got["value"], cell["value"])
+            c["right" if ok else "wrong"] += 1
+            if not ok and got["confidence"] >= thr:
+                c["confident_wrong"] += 1
+            if ok and got["confidence"] < thr:
+                c["right_for_review"] += 1
+            if not ok and errors_out is not None:
+                errors_out.append({"file": f.name, "key": key, "truth": cell["value"], "got": got["value"],
+                                   "confidence": got["confidence"], "text": got.get("text"),
+                                   "status": got["status"]})
+        c["extra"] = sum(1 for k in res["cells"] if k not in truth["cells"])
+        c["documents"] = 1
+        c["documents_all_right"] = int(c["wrong"] == c["missing"] == c["extra"] == 0)
+        c["documents_ok_with_wrong"] = int(res["status"] == "ok" and c["wrong"] + c["missing"] > 0)
+        c["documents_ok"] = int(res["status"] == "ok")
+        st = styles_of(truth, rendering)
+        for g in (rendering, f"{rendering}:{'held_out' if held & set(st) else 'not_held_out'}"):
+            groups[g].update(c)
+    out = {}
+    for g, c in sorted(groups.items()):
+        cells = c["right"] + c["wrong"] + c["missing"]
+        out[g] = {**{k: c[k] for k in ("documents", "right", "wrong", "missing", "confident_wrong",
+                                        "right_for_review", "extra", "documents_all_right", "documents_ok",
+                                        "documents_ok_with_wrong")},
+                  "cells_right": round(c["right"] / max(1, cells), 4)}
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("folder", type=Path)
+    ap.add_argument("--pattern", default="*.scan_*.pdf")
+    ap.add_argument("--cache", type=Path, default=None, help="folder for the gridded documents")
+    ap.add_argument("--regrid", action="store_true", help="run the grid stage again (cache rewritten)")
+    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--no-solver", action="store_true")
+    ap.add_argument("--no-sanity", action="store_true", help="sanity guards off (the before figure)")
+    ap.add_argument("--errors", type=Path, default=None, help="write every wrong cell here (JSON lines)")
+    ap.add_argument("--json", type=Path, default=None)
+    a = ap.parse_args(argv)
+    if a.no_sanity:
+        from pipeline import classify
+        classify.SANITY_OFF = True
+    errs: list = []
+    out = evaluate(a.folder, a.pattern, Settings(solver=not a.no_solver), a.cache, a.regrid, a.limit, errs)
+    text = json.dumps(out, ensure_ascii=False, indent=1)
+    print(text)
+    if a.json:
+        a.json.write_text(text + "\n", encoding="utf-8")
+    if a.errors:
+        a.errors.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in errs), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
