@@ -793,6 +793,28 @@ def flattened_by_extractors(items: list[dict]) -> dict:
                                    Settings())
 
 
+def joined_rows(items: list[dict]) -> dict:
+    """Rows whose cells a crawler joined without separators (issue #21): the digital PDFs'
+    pdftotext text with each row's separators removed, and the whole report on one line
+    (training/eval_joined.py)."""
+    from pipeline.run import Settings
+    from training import eval_joined
+    pdfs = [Path(it["dir"]) / _file(it["doc"], "digital") for it in items]
+    return eval_joined.evaluate([p for p in pdfs if p.exists()], list(eval_joined.RENDITIONS),
+                                ROOT / "out" / "bench-joined", Settings())
+
+
+def office_kinds(n: int) -> dict:
+    """Word and web-page renditions of the first n test reports, and what LibreOffice and
+    Chromium make of them (issue #16, training/eval_office.py)."""
+    from pipeline.run import Settings
+    from training import eval_office
+    from training.synth.build import load_config
+    kinds = {"docx", "html", "doc", "lo_docx", "chromium_html"}
+    return eval_office.evaluate(n, ROOT / "out" / "bench-office", kinds, load_config(str(ROOT / "configs" / "synth.yaml")),
+                                Settings(), progress=False)
+
+
 def write_markdown(report: dict, path: Path) -> None:
     cfg_sys = report["systems"]
     L = ["# Benchmarks: gouji side by side with peers", "",
@@ -835,6 +857,19 @@ def write_markdown(report: dict, path: Path) -> None:
               "tables and over all tables, reports with every cell right, reports `ok`, `ok` with a wrong "
               "cell, and wrong cells at or above the review threshold (0.995); the number stream on the "
               "same text (docs/flattened-text.md).", "", table(report["flattened"]), ""]
+    if report.get("joined"):
+        from training.eval_joined import table
+        L += ["## Rows joined without separators", "",
+              "The same digital PDFs' `pdftotext` text with each row's separators removed (as a crawler "
+              "keeps a web page), and the whole report on one line; share of cells auto-accepted and their "
+              "precision; reports that print blanks as nothing apart (docs/joined-cells.md).", "",
+              table(report["joined"]), ""]
+    if report.get("office"):
+        from training.eval_office import table
+        L += ["## Word documents and saved web pages", "",
+              "The test reports as .docx and saved web pages (gouji's generator), and as LibreOffice and "
+              "headless Chromium turn them into .doc, .docx and HTML (docs/office.md).", "",
+              table(report["office"]), ""]
     L += grid_eval_markdown(report.get("grid_eval") or {})
     if report.get("group_times"):
         L += ["## Run time", "", "Each worker process (a system group on a split): wall seconds and CPU seconds "
@@ -1064,8 +1099,10 @@ def main(argv=None) -> int:
             write_markdown(report, out / "benchmarks.md")
     signal.signal(signal.SIGTERM, prev_term)
     report = report_now(done)
-    if "text" in done:   # the same documents flattened by real tools
+    if "text" in done:   # the same documents flattened by real tools, and joined as crawlers keep them
         report["flattened"] = flattened_by_extractors(items)
+        report["joined"] = joined_rows(items)
+        report["office"] = office_kinds(len(items))     # and as Word documents and web pages
     if not write_plot(report, out / "benchmarks.png"):
         report["notes"].append("matplotlib missing: no plot.")
     (out / "benchmarks.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
