@@ -54,7 +54,8 @@ def estimate_skew(binv: np.ndarray) -> float:
     small = cv2.resize(binv, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
     small = (small > 100).astype(np.uint8) * 255
     side = min(w, h)
-    lines = cv2.HoughLinesP(small, 1, np.pi / 1800, threshold=max(60, side // 12),
+    step = math.radians(_cfg().get("skew_step_deg", 0.1))     # Hough angle bins (cost ∝ 1/step)
+    lines = cv2.HoughLinesP(small, 1, step, threshold=max(60, side // 12),
                             minLineLength=side // 6, maxLineGap=6)
     if lines is None:
         return 0.0
