@@ -139,3 +139,25 @@ def test_digit_first_routing_takes_sure_numbers_and_leaves_labels(monkeypatch):
     routed = sum(r is not None for r in sure)
     assert eng.crops == len(crops) - routed and page.cost.routed == routed and len(res) == len(crops)
     assert isinstance(page.cost, PageCost)
+
+
+class ConfidentEngine(CountingEngine):
+    """Reads every crop as a confident line of text (an upright page)."""
+
+    def recognise(self, crops):
+        self.crops += len(crops)
+        return [RecResult("信息公开", 0.97) for _ in crops]
+
+
+def test_orientation_of_an_upright_page_reads_two_label_crops_not_four():
+    import cv2
+    img = np.full((800, 1200), 255, np.uint8)
+    cells = []
+    for k in range(6):                              # six long label cells
+        y = 60 + 110 * k
+        cv2.putText(img, "label text %d" % k, (40, y + 60), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 0, 2)
+        cells.append(grid.RawCell(20, y, 1100, y + 100))
+    rules = np.zeros_like(img)
+    eng = ConfidentEngine()
+    assert grid._orientation(img, cells, rules, eng, 200 / 72) == 0
+    assert eng.crops == 2            # two confident readings settle it; before, four were read
