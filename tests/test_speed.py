@@ -161,3 +161,18 @@ def test_orientation_of_an_upright_page_reads_two_label_crops_not_four():
     eng = ConfidentEngine()
     assert grid._orientation(img, cells, rules, eng, 200 / 72) == 0
     assert eng.crops == 2            # two confident readings settle it; before, four were read
+
+
+def test_bench_batch_set_changes_a_setting_in_this_process_and_refuses_unknown_keys(monkeypatch):
+    import copy
+
+    from pipeline import pdf
+    from training.bench_batch import apply_settings
+    cfg = copy.deepcopy(pdf.config())
+    monkeypatch.setattr(pdf, "config", lambda: cfg)
+    assert apply_settings(["digits.route.enabled=true", "grid.skew_step_deg=0.2"]) == \
+        {"digits.route.enabled": True, "grid.skew_step_deg": 0.2}
+    assert cfg["digits"]["route"]["enabled"] is True and cfg["grid"]["skew_step_deg"] == 0.2
+    for bad in ("digits.route.enabld=true", "nosuch.key=1", "novalue"):
+        with pytest.raises(SystemExit):
+            apply_settings([bad])
