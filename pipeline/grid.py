@@ -54,7 +54,8 @@ def estimate_skew(binv: np.ndarray) -> float:
     small = cv2.resize(binv, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
     small = (small > 100).astype(np.uint8) * 255
     side = min(w, h)
-    lines = cv2.HoughLinesP(small, 1, np.pi / 1800, threshold=max(60, side // 12),
+    step = math.radians(_cfg().get("skew_step_deg", 0.1))     # Hough angle bins (cost ∝ 1/step)
+    lines = cv2.HoughLinesP(small, 1, step, threshold=max(60, side // 12),
                             minLineLength=side // 6, maxLineGap=6)
     if lines is None:
         return 0.0
@@ -415,9 +416,15 @@ def _orientation(grey: np.ndarray, cells: list[RawCell], rules: np.ndarray, engi
     if wide:
         # two confident multi-character readings as printed settle it (tall samples may be
         # one-character-per-line headers, which read as a line when turned)
-        first = engine.recognise(wide[:4])
-        if sum(x.score >= 0.9 and len(x.text) >= 3 for x in first) >= min(2, len(wide)):
-            return 0
+        # (the first two are read alone: on an upright page they settle it, and the other
+        # two, long label crops at ~0.1 CPU s each, are read only when they do not)
+        need = min(2, len(wide))
+        sure = 0
+        for part in (wide[:2], wide[2:4]):
+            if part:
+                sure += sum(x.score >= 0.9 and len(x.text) >= 3 for x in engine.recognise(part))
+            if sure >= need:
+                return 0
     # long text runs lie along the lines of text: wide runs → upright or upside down,
     # tall runs → turned a quarter (one-character-per-line headers are the minority)
     if len(wide) >= 0.5 * len(samples):

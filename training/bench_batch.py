@@ -63,6 +63,29 @@ def _commit() -> str:
         return "unknown"
 
 
+def apply_settings(pairs: list[str]) -> dict:
+    """`--set grid.skew_step_deg=0.2 digits.route.enabled=true`: configs/ocr.yaml values
+    changed in this process (part 1 only: pool workers read the file), so each routing or
+    size choice is measured on the same documents with one command (docs/speed.md)."""
+    import yaml
+    from pipeline.pdf import config
+    done = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--set wants KEY=VALUE, got {pair!r}")
+        node = config()
+        *parents, last = key.split(".")
+        for k in parents:
+            if not isinstance(node.get(k), dict):
+                raise SystemExit(f"--set {key}: no section {k!r} in configs/ocr.yaml")
+            node = node[k]
+        if last not in node:
+            raise SystemExit(f"--set {key}: no setting {last!r} in configs/ocr.yaml")
+        node[last] = done[key] = yaml.safe_load(raw)
+    return done
+
+
 def profile(splits: dict[str, list[Path]]) -> dict:
     """Part 1: every scan document in this process; CPU per stage, page kind, accuracy."""
     from pipeline import cost
@@ -177,7 +200,8 @@ def markdown(info: dict) -> str:
     prof = info.get("profile")
     lines = [f"## Run of {info['when']} (commit {info['commit']})", "",
              f"Data: `{info['data']}` ({', '.join(f'{k} {len(v)}' for k, v in info['files'].items())} files); "
-             f"{info['cpus']} CPUs; load average (1 min) at start {info['load_start']}, at end {info['load_end']}.", ""]
+             f"{info['cpus']} CPUs; load average (1 min) at start {info['load_start']}, at end {info['load_end']}"
+             + (f"; settings changed for the profile: `{info['settings']}`" if info.get("settings") else "") + ".", ""]
     if prof:
         pages, docs = prof["pages"], prof["documents"]
         cpu = sum(d["cpu_s"] for d in docs)
@@ -228,7 +252,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "datasets" / "generated" / "bench_batch")
     ap.add_argument("--doc", type=Path, default=None, help="also write the tables into this Markdown page")
     ap.add_argument("--time-limit", type=float, default=1200.0)
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="change configs/ocr.yaml settings for part 1 (e.g. digits.route.enabled=false)")
     a = ap.parse_args(argv)
+    changed = apply_settings(a.set)
     splits = scan_files(a.data, a.limit)
     if not splits:
         print(f"no scan files with truth under {a.data}", file=sys.stderr)
@@ -237,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     info = {"data": str(a.data), "files": {k: [f.name for f in v] for k, v in splits.items()},
             "commit": _commit(), "cpus": os.cpu_count(), "python": platform.python_version(),
             "machine": platform.machine(), "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "load_start": [round(x, 2) for x in os.getloadavg()], "runs": []}
+            "load_start": [round(x, 2) for x in os.getloadavg()], "runs": [], "settings": changed}
     if not a.no_profile:
         print(f"profile ({a.threads} onnxruntime threads):", file=sys.stderr)
         os.environ["GOUJI_THREADS"] = str(a.threads)   # as a worker of a pool of cores/threads
