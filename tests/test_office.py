@@ -398,3 +398,17 @@ def test_batch_inputs_take_office_files_and_web_archives(tmp_path):
     assert effective_suffix(Path("x.doc"), "rtf") == ".doc"       # the reader tells RTF by its content
     assert effective_suffix(Path("x.bin"), "rtf") == ".rtf"
     assert effective_suffix(Path("x.mht"), "mhtml") == ".mht"
+
+
+def test_eval_office_scores_each_kind_for_make_bench(tmp_path):
+    """The figures `make bench` prints for the Word and web-page kinds come from one call."""
+    from pipeline.run import Settings
+    from training import eval_office
+    from training.synth.build import load_config
+    res = eval_office.evaluate(1, tmp_path, {"docx", "html"}, load_config("configs/synth.yaml"), Settings(),
+                               progress=False)
+    assert set(res["kinds"]) == {"docx", "html"}
+    for g in res["kinds"].values():
+        assert g["documents"] == 1 and g["cells"] > 100 and g["cells_right"] == 1.0
+    md = eval_office.table(res)
+    assert "| docx | gouji's generator | 1 | 100.00% | 0 | 0 | 1 / 1 |" in md
