@@ -6,7 +6,9 @@
 
 Each digital PDF is flattened by real tools (poppler's pdftotext in its default, -layout and
 -raw modes, pdfminer.six extract_text, pypdfium2's text page, pdfplumber extract_text plain
-and layout=True) and rendered as Markdown (pdfplumber's tables as pipe tables); gouji's text path reads the
+and layout=True) and rendered as Markdown (pdfplumber's tables as pipe tables); the saved
+web page is copied as headless Chromium's innerText (chromium-innertext). The tools live in
+training/synth/text_tools.py (make data writes the same renditions). gouji's text path reads the
 .txt and the number stream (training/peers/number_stream.py) parses the same text. The
 hand-written garbles of training/synth/flatten.py measured the generator, not the
 product: these are what users get. Per extractor: cells right (requests + appeals, the
@@ -18,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -28,81 +28,15 @@ from pathlib import Path
 from pipeline.export import to_result
 from pipeline.run import Settings, extract
 from training.peers import number_stream
+from training.synth.text_tools import (EXTRACTORS, available, flatten, flatten_pdf,  # noqa: F401
+                                         markdown, missing, source_kind, suffix)
 
-EXTRACTORS = ("pdftotext", "pdftotext-layout", "pdftotext-raw", "pdfminer", "pypdfium2",
-              "pdfplumber", "pdfplumber-layout", "markdown")
-MODULES = {"pdfminer": "pdfminer.high_level", "pypdfium2": "pypdfium2", "pdfplumber": "pdfplumber",
-           "pdfplumber-layout": "pdfplumber", "markdown": "pdfplumber"}
 MEASURED = ("requests/", "appeals/")
 
 
-def flatten_pdf(pdf: Path, extractor: str) -> str:
-    """The text one real tool writes for a PDF (pages separated by form feeds)."""
-    if extractor.startswith("pdftotext"):
-        mode = extractor.split("-", 1)[1:]  # [] | ["layout"] | ["raw"]
-        cmd = ["pdftotext", "-enc", "UTF-8", *(f"-{m}" for m in mode), str(pdf), "-"]
-        return subprocess.run(cmd, check=True, capture_output=True).stdout.decode("utf-8")
-    if extractor == "pdfminer":
-        from pdfminer.high_level import extract_text
-        return extract_text(str(pdf))
-    if extractor == "pypdfium2":
-        import pypdfium2 as pdfium
-        doc = pdfium.PdfDocument(str(pdf))
-        try:
-            return "\f".join(doc[i].get_textpage().get_text_range() for i in range(len(doc)))
-        finally:
-            doc.close()
-    if extractor in ("pdfplumber", "pdfplumber-layout"):
-        import pdfplumber
-        with pdfplumber.open(str(pdf)) as doc:
-            return "\f".join(p.extract_text(layout=extractor.endswith("layout")) or "" for p in doc.pages)
-    if extractor == "markdown":
-        return markdown(pdf)
-    raise ValueError(f"unknown extractor {extractor}")
-
-
-def markdown(pdf: Path) -> str:
-    """A Markdown rendition of a PDF: each page's text outside its tables as paragraphs,
-    each table pdfplumber finds by its ruling lines as a pipe table where it stands (a
-    merged cell: its text in its first cell, the cells it covers empty, as PDF-to-Markdown
-    converters write them). The seeds' Markdown documents, with real tables."""
-    import pdfplumber
-
-    def cell(t) -> str:
-        return " ".join((t or "").split()).replace("|", "\\|")
-
-    pages = []
-    with pdfplumber.open(str(pdf)) as doc:
-        for page in doc.pages:
-            parts, top = [], page.bbox[1]
-            for t in sorted(page.find_tables(), key=lambda t: t.bbox[1]):
-                if t.bbox[1] > top:
-                    parts.append(page.crop((page.bbox[0], top, page.bbox[2], t.bbox[1])).extract_text() or "")
-                rows = [r for r in t.extract() if any((c or "").strip() for c in r)]
-                if rows:
-                    width = max(len(r) for r in rows)
-                    lines = ["| " + " | ".join(cell(c) for c in r + [None] * (width - len(r))) + " |" for r in rows]
-                    lines.insert(1, "|" + "---|" * width)
-                    parts.append("\n".join(lines))
-                top = max(top, t.bbox[3])
-            if top < page.bbox[3]:
-                parts.append(page.crop((page.bbox[0], top, page.bbox[2], page.bbox[3])).extract_text() or "")
-            pages.append("\n\n".join(p for p in parts if p.strip()))
-    return "\n\n".join(pages) + "\n"
-
-
-def available(extractor: str) -> bool:
-    if extractor.startswith("pdftotext"):
-        return shutil.which("pdftotext") is not None
-    try:
-        __import__(MODULES[extractor])
-        return True
-    except ImportError:
-        return False
-
-
-def build_corpus(n: int, out: Path, split: str = "test") -> list[Path]:
-    """Digital PDFs + truth of the first n reports of a corpus split (same seeds as `make data`)."""
+def build_corpus(n: int, out: Path, split: str = "test", html: bool = False) -> list[Path]:
+    """Digital PDFs (and, with html, the saved web pages) + truth of the first n reports of a
+    corpus split (same seeds as `make data`)."""
     from training.synth.build import SPLITS, load_config, make_document
     cfg = load_config("configs/synth.yaml")
     si = SPLITS.index(split)
@@ -110,10 +44,22 @@ def build_corpus(n: int, out: Path, split: str = "test") -> list[Path]:
     for i in range(n):
         doc_id = f"{split}_{i:05d}"
         pdf = out / f"{doc_id}.digital.pdf"
-        if not (pdf.exists() and (out / f"{doc_id}.truth.json").exists()):
-            make_document(doc_id, [int(cfg["seed"]), si, i], cfg, out, ["digital"])
+        have = pdf.exists() and (out / f"{doc_id}.truth.json").exists()
+        if html and have:
+            have = _html(pdf) is not None
+        if not have:
+            make_document(doc_id, [int(cfg["seed"]), si, i], cfg, out, ["digital", "html"] if html else ["digital"])
         pdfs.append(pdf)
     return pdfs
+
+
+def _html(pdf: Path) -> Path | None:
+    """The saved web page beside a report's digital PDF (.html or .mhtml), if the corpus made one."""
+    doc_id = pdf.name.split(".")[0]
+    for ext in (".html", ".mhtml"):
+        if (pdf.parent / f"{doc_id}{ext}").exists():
+            return pdf.parent / f"{doc_id}{ext}"
+    return None
 
 
 def _same(a, b) -> bool:
@@ -142,7 +88,7 @@ def evaluate(pdfs: list[Path], extractors: list[str], work: Path, settings: Sett
     out = {}
     for ex in extractors:
         if not available(ex):
-            out[ex] = {"skipped": "extractor not installed"}
+            out[ex] = {"skipped": missing(ex)}
             continue
         (work / ex).mkdir(parents=True, exist_ok=True)
         agg = {"gouji": Counter(), "number_stream": Counter()}
@@ -150,9 +96,13 @@ def evaluate(pdfs: list[Path], extractors: list[str], work: Path, settings: Sett
         for pdf in pdfs:
             doc_id = pdf.name.split(".")[0]
             truth = json.loads((pdf.parent / f"{doc_id}.truth.json").read_text(encoding="utf-8"))
-            txt = work / ex / f"{doc_id}{'.md' if ex == 'markdown' else '.txt'}"
-            if not txt.exists() or txt.stat().st_mtime < pdf.stat().st_mtime:
-                txt.write_text(flatten_pdf(pdf, ex), encoding="utf-8")
+            src = pdf if source_kind(ex) == "digital" else _html(pdf)
+            if src is None:
+                print(f"  {ex} {doc_id}: no saved web page beside the PDF, skipped", file=sys.stderr)
+                continue
+            txt = work / ex / f"{doc_id}{suffix(ex)}"
+            if not txt.exists() or txt.stat().st_mtime < src.stat().st_mtime:
+                txt.write_text(flatten(src, ex), encoding="utf-8")
             res = to_result(extract(txt, settings))
             peer = number_stream.parse(txt.read_text(encoding="utf-8"))
             for name, cells, status in (("gouji", res["cells"], res["status"]),
@@ -219,7 +169,9 @@ def main(argv=None) -> int:
     ap.add_argument("-v", "--verbose", action="store_true", help="per-document lines for imperfect results")
     a = ap.parse_args(argv)
     if a.build:
-        pdfs = build_corpus(a.build, a.work / "pdf", a.split)
+        extractors = [e for e in a.extractors.split(",") if e]
+        pdfs = build_corpus(a.build, a.work / "pdf", a.split,
+                            html=any(source_kind(e) == "html" for e in extractors))
     else:
         pdfs = sorted((a.corpus or Path("datasets/samples")).glob("*.digital.pdf"))
     work = a.work / (a.corpus.name if a.corpus else "pdf" if a.build else "samples")

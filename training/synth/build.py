@@ -5,8 +5,9 @@ with `--samples datasets/samples`.
 Each document is drawn from its own seed (config seed, split, index), so any document
 can be rebuilt alone and the bytes are the same on every run. Writes per document:
 <id>.digital.pdf, <id>.scan_light.pdf, <id>.scan_heavy.pdf (+ page images),
-<id>.text.txt, <id>.docx, <id>.html|.mhtml and <id>.truth.json; per corpus manifest.json and
-stats.json.
+<id>.text.txt (flatten.py's garbles), <id>.docx, <id>.html|.mhtml, the text real tools write
+(<id>.text.<extractor>.txt|.md, one per `text_extractors` in the config: text_tools.py) and
+<id>.truth.json; per corpus manifest.json and stats.json.
 """
 from __future__ import annotations
 
@@ -207,6 +208,8 @@ def make_document(doc_id: str, seed: list[int], cfg: dict, out_dir: Path, render
         truth["renderings"]["text"] = {"file": f"{doc_id}.text.txt", "kind": "text", "sha256": _sha(b),
                                        "style": style}
     _office_renderings(doc_id, seed, d, cfg, out_dir, renderings, truth)
+    if "text_tools" in renderings:
+        _tool_renderings(doc_id, cfg, out_dir, truth, summary)
     data = json.dumps(truth, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     _write(out_dir / f"{doc_id}.truth.json", data)
     summary["seconds"] = time.perf_counter() - t0
@@ -235,6 +238,30 @@ def _office_renderings(doc_id: str, seed, d: dict, cfg: dict, out_dir: Path, ren
         _write(out_dir / fn, b)
         truth["renderings"]["html"] = {"file": fn, "kind": suffix.lstrip("."), "sha256": _sha(b), "unit": "grid",
                                        "style": st, "cells": cells}
+
+
+def _tool_renderings(doc_id: str, cfg: dict, out_dir: Path, truth: dict, summary: dict) -> None:
+    """The text real tools write from the digital PDF or the saved web page, one file per
+    extractor (truth renderings "text.<extractor>"). Truth stays the printed values: the
+    tools only flatten what was rendered. A tool not installed, or one that fails, is noted
+    in the summary and the document goes on."""
+    from .text_tools import flatten, missing, source_kind, suffix
+    sources = {k: out_dir / truth["renderings"][k]["file"] for k in ("digital", "html") if k in truth["renderings"]}
+    for ex in cfg.get("text_extractors") or ():
+        src = sources.get(source_kind(ex))
+        why = missing(ex) or (None if src is not None else f"no {source_kind(ex)} rendering")
+        if why is None:
+            try:
+                b = flatten(src, ex).encode("utf-8")
+            except Exception as e:  # noqa: BLE001 - a tool's failure is a note, not a stopped corpus
+                why = f"{type(e).__name__}: {e}"
+        if why is not None:
+            summary.setdefault("text_skipped", {})[ex] = why
+            continue
+        fn = f"{doc_id}.text.{ex}{suffix(ex)}"
+        _write(out_dir / fn, b)
+        truth["renderings"][f"text.{ex}"] = {"file": fn, "kind": "text", "extractor": ex, "source": src.name,
+                                            "sha256": _sha(b)}
 
 
 def _encode(im, ext: str) -> bytes:
@@ -286,6 +313,8 @@ def build(cfg: dict, out: Path, quick: bool = False, workers: int | None = None,
         "with_blanks": sum(1 for s in sums if s["blanks"]),
         "pages": dict(Counter(s["pages"] for s in sums)),
         "degradations": dict(Counter(d for s in sums for d in s["degradations"])),
+        "text_extractors_skipped": dict(Counter(f"{ex}: {why}" for s in sums
+                                                for ex, why in s.get("text_skipped", {}).items())),
         "bytes": sum(f.stat().st_size for f in out.rglob("*") if f.is_file()),
         "seed": cfg["seed"], "quick": quick,
     }
@@ -352,6 +381,8 @@ def main(argv=None) -> int:
     out = Path(a.out)
     print(f"generating into {out} ({'quick' if a.quick else 'full'}) ...", file=sys.stderr)
     st = build(cfg, out, quick=a.quick, workers=a.workers)
+    for note, n in st["text_extractors_skipped"].items():
+        print(f"note: text extractor skipped for {n} documents ({note})", file=sys.stderr)
     print(f"{st['documents']} documents ({st['splits']}) in {st['wall_seconds']}s = "
           f"{st['docs_per_second']} docs/s with {st['workers']} workers "
           f"({st['cpu_seconds_per_doc']} CPU s/doc); "
