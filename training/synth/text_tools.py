@@ -127,7 +127,12 @@ def _browser():
 
         from training.cdp import Browser
         profile = Path(tempfile.mkdtemp(prefix="gouji-innertext-"))
-        _BROWSER = Browser(profile)
+        try:
+            _BROWSER = Browser(profile)
+        except BaseException:
+            shutil.rmtree(profile, ignore_errors=True)
+            raise
+        _BROWSER.profile = profile
         atexit.register(close_browser)
         mpu.Finalize(None, close_browser, exitpriority=10)
     return _BROWSER
@@ -138,6 +143,7 @@ def close_browser() -> None:
     b, _BROWSER = _BROWSER, None
     if b is not None:
         b.close()
+        shutil.rmtree(b.profile, ignore_errors=True)
 
 
 def innertext(page: Path, timeout: float = 60.0) -> str:
