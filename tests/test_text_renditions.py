@@ -82,3 +82,16 @@ def test_chromium_innertext_holds_the_tables_numbers(doc):
     want = sorted(float(v["value"]) for k, v in t["cells"].items() if k.startswith("requests/new_received/"))
     got = sorted(float(x) for x in re.findall(r"(?<![\d.])\d+(?:\.\d+)?(?![\d.])", line.split("本年新收", 1)[1]))
     assert got == want
+
+
+@pytest.mark.skipif(chromium() is None and not os.environ.get("CI"), reason="chromium not installed")
+def test_eval_flattened_scores_the_innertext_extractor(doc, tmp_path):
+    from training.eval_flattened import evaluate
+    try:
+        res = evaluate([doc / "test_00000.digital.pdf"], ["chromium-innertext", "pdftotext-raw"], tmp_path, Settings())
+    finally:
+        close_browser()
+    g = res["chromium-innertext"]["gouji"]
+    assert g["documents"] == 1 and g["requests_appeals_cells_right"] == 1.0 and g["ok_with_wrong_cell"] == 0
+    assert (tmp_path / "chromium-innertext" / "test_00000.txt").read_text(encoding="utf-8").count("\t") > 50
+    assert res["pdftotext-raw"]["gouji"]["documents"] == 1

@@ -119,6 +119,9 @@ def evaluate(pdfs: list[Path], extractors: list[str], work: Path, settings: Sett
                 if verbose and name == "gouji" and (c["wrong"] or c["missing"]):
                     print(f"  {ex} {doc_id}: {status} right {c['right']} wrong {c['wrong']} "
                           f"missing {c['missing']}", file=sys.stderr)
+        if not agg["gouji"]["documents"]:
+            out[ex] = {"skipped": f"no {source_kind(ex)} rendition beside the PDFs"}
+            continue
         out[ex] = {name: _summary(a) for name, a in agg.items()}
         out[ex]["seconds"] = round(time.perf_counter() - t0, 1)
     return out
