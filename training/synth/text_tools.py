@@ -150,8 +150,12 @@ def innertext(page: Path, timeout: float = 60.0) -> str:
     """`document.body.innerText` of a saved web page (.html or .mhtml) as headless Chromium
     lays it out: the text a user gets by select-all and copy in a browser."""
     b = _browser()
-    b.goto(Path(page).resolve().as_uri())
-    b.wait("document.readyState === 'complete' && location.href !== 'about:blank'", timeout)
-    text = b.eval("document.body ? document.body.innerText : ''")
-    b.goto("about:blank")
+    try:
+        b.goto(Path(page).resolve().as_uri())
+        b.wait("document.readyState === 'complete' && location.href !== 'about:blank'", timeout)
+        text = b.eval("document.body ? document.body.innerText : ''")
+        b.goto("about:blank")
+    except BaseException:
+        close_browser()     # a browser in an unknown state: the next page starts a fresh one
+        raise
     return text or ""
