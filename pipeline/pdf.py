@@ -211,7 +211,7 @@ def read_pdf(path: str | Path, settings=None, sha256: str | None = None) -> Docu
                 p.words = chars if verdict != "none" else []
                 doc.pages.append(p)
                 if verdict == "trusted":
-                    texts.append(_lines_text(chars))
+                    texts.append(lines_text(chars))
                 elif verdict == "untrusted":
                     doc.warnings.append(f"page {i + 1}: text layer not used ({why}); OCR instead")
             finally:
@@ -249,7 +249,7 @@ def render_page(path: str, index: int, scale: float) -> np.ndarray:
         pdf.close()
 
 
-def _lines_text(chars: list[Word]) -> str:
+def lines_text(chars: list[Word]) -> str:
     """Characters grouped into lines by vertical overlap, left to right."""
     lines: list[list[Word]] = []
     for c in sorted(chars, key=lambda c: (c.bbox[1] + c.bbox[3]) / 2):
