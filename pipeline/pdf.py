@@ -11,7 +11,6 @@ Bad input never raises: the Document comes back failed with a reason.
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
 import time
 import unicodedata
@@ -21,6 +20,7 @@ import numpy as np
 import yaml
 
 from .model import Document, Page, Source, Word
+from .inputs import file_sha256  # noqa: F401  (pipeline.pdf.file_sha256 kept for callers)
 from .resources import CONFIGS
 
 CONFIG = CONFIGS / "ocr.yaml"
@@ -30,14 +30,6 @@ CONFIG = CONFIGS / "ocr.yaml"
 def config() -> dict:
     with open(CONFIG, encoding="utf-8") as f:
         return yaml.safe_load(f)
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def to_grey(rgb: np.ndarray) -> np.ndarray:
