@@ -39,9 +39,8 @@ from . import __version__
 from .export import FORMAT, to_result
 from .fsname import from_record, hex_field, is_text, json_safe, printable, readable
 from .inputs import (DEADLINE_S, KIND_OF_SUFFIX, NotRegularFile, effective_suffix, find_inputs,  # noqa: F401
-                     probe, read_bytes, sniff)
+                     file_sha256, probe, read_bytes, sniff)
 from .model import Document, Source
-from .pdf import file_sha256
 from .outdir import Manifest, OutDir, UsageError, lock, make_folder  # noqa: F401  (UsageError: for callers)
 from .run import Settings, extract
 from .templates import CONFIGS

@@ -25,7 +25,8 @@ from .ocr import candidates, get_engine, is_numeric_text, normalise_text, parse_
 from .pdf import config
 
 
-def _cfg() -> dict:
+def grid_config() -> dict:
+    """The `grid` section of configs/pdf.yaml (shared with layout's title band)."""
     return config()["grid"]
 
 
@@ -54,12 +55,12 @@ def estimate_skew(binv: np.ndarray) -> float:
     small = cv2.resize(binv, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
     small = (small > 100).astype(np.uint8) * 255
     side = min(w, h)
-    step = math.radians(_cfg().get("skew_step_deg", 0.1))     # Hough angle bins (cost ∝ 1/step)
+    step = math.radians(grid_config().get("skew_step_deg", 0.1))     # Hough angle bins (cost ∝ 1/step)
     lines = cv2.HoughLinesP(small, 1, step, threshold=max(60, side // 12),
                             minLineLength=side // 6, maxLineGap=6)
     if lines is None:
         return 0.0
-    max_skew = _cfg()["max_skew_deg"]
+    max_skew = grid_config()["max_skew_deg"]
     angles, weights = [], []
     for x0, y0, x1, y1 in np.asarray(lines).reshape(-1, 4):
         if abs(x1 - x0) >= abs(y1 - y0):          # near-horizontal rule
@@ -91,16 +92,16 @@ def line_masks(binv: np.ndarray, scale_px: float) -> tuple[np.ndarray, np.ndarra
     """Horizontal and vertical ruling masks (kernels longer than any glyph)."""
     import cv2
     h, w = binv.shape
-    kx = max(int(w * _cfg()["line_kernel_frac"]), int(3.2 * scale_px * 10))  # > 3 glyph widths
+    kx = max(int(w * grid_config()["line_kernel_frac"]), int(3.2 * scale_px * 10))  # > 3 glyph widths
     hor = cv2.morphologyEx(binv, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (kx, 1)))
-    bridge = _cfg()["bridge_px"]
+    bridge = grid_config()["bridge_px"]
     hor = cv2.morphologyEx(hor, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (bridge, 1)))
     # row spacing sets the vertical kernel: shorter than a row, longer than a glyph
     ys = np.where(hor.sum(1) > 255 * kx)[0]
     gaps = np.diff(ys)
     gaps = gaps[gaps > 4]
     row_h = float(np.percentile(gaps, 10)) if len(gaps) else 20 * scale_px
-    ky = int(max(_cfg()["vline_min_px"], min(0.7 * row_h, 13 * scale_px)))
+    ky = int(max(grid_config()["vline_min_px"], min(0.7 * row_h, 13 * scale_px)))
     ver = cv2.morphologyEx(binv, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, ky)))
     ver = cv2.morphologyEx(ver, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (1, bridge)))
     # a vertical rule touches a horizontal one; a glyph stroke of that length does not
@@ -149,7 +150,7 @@ def find_tables(hor: np.ndarray, ver: np.ndarray) -> list[tuple[tuple[int, int, 
     out = []
     for i in range(1, n):
         x, y, w, h, _ = st[i]
-        frac = _cfg()["min_table_w_frac"]
+        frac = grid_config()["min_table_w_frac"]
         if (w < frac * W and h < frac * H) or w < 60 or h < 30:
             continue
         region = (lab[y:y + h, x:x + w] == i)
@@ -165,7 +166,7 @@ def find_tables(hor: np.ndarray, ver: np.ndarray) -> list[tuple[tuple[int, int, 
             if cw < 6 or ch < 6 or area < 60 or area < 0.5 * cw * ch:
                 continue
             cells.append(RawCell(x + cx, y + cy, x + cx + cw, y + cy + ch))
-        if len(cells) < _cfg()["min_cells"]:
+        if len(cells) < grid_config()["min_cells"]:
             continue
         # the two edges of one rule lie a rule's thickness apart (thick on blurred scans)
         tol = max(8.0, 1.5 * _thickness(ver[y:y + h, x:x + w], axis=1) + 4)
@@ -182,7 +183,7 @@ def find_tables(hor: np.ndarray, ver: np.ndarray) -> list[tuple[tuple[int, int, 
                 good.append(c)
         # boundaries are shared by two edges (a cell's right and the next one's left)
         good = _renumber(good)
-        if len(good) >= _cfg()["min_cells"]:
+        if len(good) >= grid_config()["min_cells"]:
             out.append(((int(x), int(y), int(x + w), int(y + h)), good))
     out.sort(key=lambda t: (t[0][1], t[0][0]))
     return out
@@ -327,7 +328,7 @@ def cell_lines(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float,
             keep[i] = False
     ink = np.where(keep[lab], 255, 0).astype(np.uint8)
     # a small light '0' in a wide merged cell is still ink: the bar is absolute (px per pt²)
-    if (ink > 0).sum() < _cfg()["min_ink_pt2"] * scale_px * scale_px:
+    if (ink > 0).sum() < grid_config()["min_ink_pt2"] * scale_px * scale_px:
         return False, []
     rows = np.where(ink.any(1))[0]
     # split into text lines at empty rows
@@ -348,7 +349,7 @@ def cell_lines(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float,
             merged.append([a, b])
     if whole:
         merged = [[rows[0], rows[-1] + 1]]
-    m = _cfg()["crop_margin_px"]
+    m = grid_config()["crop_margin_px"]
     out = []
     for a, b in merged:
         band = ink[a:b]
@@ -362,7 +363,7 @@ def cell_lines(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float,
         mask = ink[ya:yb, xa:xb] > 0
         clean = np.where(mask | (piece < 128), piece, 255).astype(np.uint8)
         # white space beside a short line: a lone '/' or '1' is read far better with context
-        side = max(0, int(clean.shape[0] * _cfg()["side_pad"]) - m)
+        side = max(0, int(clean.shape[0] * grid_config()["side_pad"]) - m)
         if side and pad:
             clean = cv2.copyMakeBorder(clean, 0, 0, side, side, cv2.BORDER_CONSTANT, value=255)
         out.append(clean)
@@ -399,7 +400,7 @@ def _is_dash(line: np.ndarray) -> bool:
 
 def _orientation(grey: np.ndarray, cells: list[RawCell], rules: np.ndarray, engine, scale_px: float) -> int:
     """0/90/180/270: read a few long label cells in each orientation, keep the most confident."""
-    k = _cfg()["orientation_samples"]
+    k = grid_config()["orientation_samples"]
     samples = []
     for c in sorted(cells, key=lambda c: -(c.x1 - c.x0) * (c.y1 - c.y0)):
         ok, lines = cell_lines(grey, rules, c, scale_px, pad=False, whole=True)
@@ -455,8 +456,8 @@ def _place_chars(words: list[Word], box_units) -> str:
               if x0 <= (w.bbox[0] + w.bbox[2]) / 2 <= x1 and y0 <= (w.bbox[1] + w.bbox[3]) / 2 <= y1]
     if not inside:
         return ""
-    from .pdf import _lines_text
-    return "".join(_lines_text(inside).split("\n"))
+    from .pdf import lines_text
+    return "".join(lines_text(inside).split("\n"))
 
 
 def _ink_extent(crop: np.ndarray, px_per_unit: float) -> tuple[float, float] | None:
@@ -524,7 +525,7 @@ def _numeric_like(c: Cell) -> bool:
     t = normalise_text(c.text)
     if not t:
         return False
-    if is_numeric_text(t) or t in _cfg()["blank_marks"]:
+    if is_numeric_text(t) or t in grid_config()["blank_marks"]:
         return True
     digits = sum(ch.isdigit() for ch in t)
     return len(t) <= 10 and digits >= max(1, 0.5 * len(t))
@@ -605,10 +606,10 @@ def _assign_readings(table: Table, inked: dict) -> None:
             r = _readings_from_text(c.text)
             c.readings = r if r is not None and (num[id(c)] or in_numeric_col) else []
         elif num[id(c)] or in_numeric_col:
-            if normalise_text(c.text) in _cfg()["blank_marks"]:
+            if normalise_text(c.text) in grid_config()["blank_marks"]:
                 c.readings = [(None, 1.0)]
             elif getattr(c, "_dash", False):
-                c.readings = [tuple(x) for x in _cfg()["dash_prior"]]
+                c.readings = [tuple(x) for x in grid_config()["dash_prior"]]
             else:
                 c.readings = candidates(slots)
                 if config().get("digits", {}).get("enabled"):
@@ -619,7 +620,7 @@ def _assign_readings(table: Table, inked: dict) -> None:
         if not c.readings and getattr(c, "_blob", False) and not c.is_header and in_numeric_col:
             # a digit filled solid by a heavy scan: no recogniser reads it, but a lone
             # solid blob of digit shape in a count column is most often a 0
-            c.readings = [tuple(x) for x in _cfg()["blob_prior"]]
+            c.readings = [tuple(x) for x in grid_config()["blob_prior"]]
         for attr in ("_slots", "_score", "_blob", "_dash", "_lines"):
             if hasattr(c, attr):
                 delattr(c, attr)
@@ -639,7 +640,7 @@ def recover_page(page: Page, engine) -> None:
     px_per_pt = s if page.unit == "pt" else 200 / 72.0       # images: assume ~200 dpi scans
     use_text = page.text_layer == "trusted"
     binv = binarise(grey)
-    if not use_text and np.count_nonzero(binv) < _cfg()["blank_ink_share"] * binv.size:
+    if not use_text and np.count_nonzero(binv) < grid_config()["blank_ink_share"] * binv.size:
         page.cost.kind = "blank"      # nothing printed: no rules, no title to read
         lap(page, "lines")
         return
@@ -683,7 +684,7 @@ def _titles_and_text(page: Page, grey: np.ndarray, engine, use_text: bool) -> No
     already has it all.
     """
     s = page_scale(page)
-    band_h = int(_cfg()["title_band_pt"] * (s if page.unit == "pt" else 200 / 72.0))
+    band_h = int(grid_config()["title_band_pt"] * (s if page.unit == "pt" else 200 / 72.0))
     regions = []
     for t in page.tables:
         if t.page != page.number or not t.bbox:
@@ -694,14 +695,14 @@ def _titles_and_text(page: Page, grey: np.ndarray, engine, use_text: bool) -> No
         # the report's title (agency, year) is at the top: detection and recognition cost
         # grows with the band, and the paragraphs below it are never used
         first = min((int(t.bbox[1] * s) for t in page.tables), default=grey.shape[0] // 3)
-        regions.append((None, 0, min(first - 2, int(_cfg()["title_top_frac"] * grey.shape[0]))))
+        regions.append((None, 0, min(first - 2, int(grid_config()["title_top_frac"] * grey.shape[0]))))
     for t, ya, yb in regions:
         if yb - ya < 10:
             continue
         if use_text:
             lo, hi = ya / s, yb / s
             words = [w for w in page.words if lo <= (w.bbox[1] + w.bbox[3]) / 2 <= hi]
-            lines = _line_words(words)
+            lines = line_words(words)
         else:
             try:
                 found = engine.read_lines(grey[ya:yb])
@@ -714,7 +715,7 @@ def _titles_and_text(page: Page, grey: np.ndarray, engine, use_text: bool) -> No
             t.title = max(lines, key=lambda w: w.bbox[3]).text
 
 
-def _line_words(words: list[Word]) -> list[Word]:
+def line_words(words: list[Word]) -> list[Word]:
     """Text-layer characters joined into line Words (vertical overlap, left to right)."""
     lines: list[list[Word]] = []
     for c in sorted(words, key=lambda c: (c.bbox[1] + c.bbox[3]) / 2):
@@ -744,7 +745,7 @@ def _segments(hor, ver, s) -> list:
 
 def join_continued(doc: Document) -> None:
     """A table that ends one page and starts the next with the same columns is one table."""
-    tol = _cfg()["continue_col_tol"]
+    tol = grid_config()["continue_col_tol"]
     pages = [p for p in doc.pages]
     for a_page, b_page in zip(pages, pages[1:]):
         if not a_page.tables or not b_page.tables:

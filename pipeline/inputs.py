@@ -35,6 +35,21 @@ SUFFIX_OF_KIND = {"pdf": ".pdf", "png": ".png", "jpg": ".jpg", "tif": ".tif", "b
 DEADLINE_S = 60.0   # default for one open + hash (configs/batch.yaml: read_deadline_s)
 
 
+def stream_sha256(f, first: bytes = b"") -> str:
+    """sha256 (hex) of `first` then the rest of binary file `f`, read in 1 MiB chunks:
+    the one content hash of the project (job keys, Source.sha256, model fingerprints)."""
+    h = hashlib.sha256(first)
+    while b := f.read(1 << 20):
+        h.update(b)
+    return h.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 (hex) of a whole file's content."""
+    with open(path, "rb") as f:
+        return stream_sha256(f)
+
+
 def sniff(head: bytes) -> str:
     """What the first bytes say a file is: pdf|png|jpg|tif|bmp|html|mhtml|text|zip|ole|rtf|binary|empty."""
     if not head:
@@ -145,10 +160,7 @@ def _probe(path: Path, max_bytes: int, known: tuple[int, int, str] | None, head_
             if known and known[:2] == (st.st_size, st.st_mtime_ns) and known[2]:
                 info.sha256 = known[2]
                 return info
-            h = hashlib.sha256(info.head)
-            while b := f.read(1 << 20):
-                h.update(b)
-            info.sha256 = h.hexdigest()
+            info.sha256 = stream_sha256(f, info.head)
         return info
     finally:
         os.close(fd)

@@ -27,6 +27,7 @@ import numpy as np
 
 from .normalize import nfkc, normalize
 from .resources import MODELS, load_pickle
+from .values import blank_marks
 
 MODEL_DIR = MODELS / "keys"
 NONE, LEGACY = "none", "legacy"
@@ -35,12 +36,12 @@ NONE, LEGACY = "none", "legacy"
 
 _ORD = re.compile(r"([一二三四五六七八九十]+)[、.．]|[（(]([一二三四五六七八九十]+)[)）]|(?<![\d.])(\d{1,2})\s*[.、．](?!\d)")
 _NUM = re.compile(r"^[+\-−]?\d[\d,，]*(?:\.\d+)?(?:万元|万|元|件|个|项|%)?$|^[(（]?\d+[)）]?$")
-_BLANKISH = {"", "/", "-", "—", "——", "–", "无", "0", "空"}
+BLANKISH = blank_marks("key_blankish_marks")   # configs/values.yaml: shared blanks + "0" (features only)
 
 
 def _shape(raw: str) -> str:
     s = nfkc(raw or "").strip().replace(" ", "")
-    if s in _BLANKISH:
+    if s in BLANKISH:
         return "blank" if not s else "dash" if s in "/-—–——" else "zeroish"
     if _NUM.match(s):
         return "num"

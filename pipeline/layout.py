@@ -29,16 +29,16 @@ INSTALL = "layoutparser is missing: pip install --no-deps layoutparser==0.3.4 (s
 
 def _title_band(page: Page) -> float:
     """Height (page units) of the band above a table where the grid stage reads its title."""
-    from .grid import _cfg
-    band_pt = float(_cfg()["title_band_pt"])
+    from .grid import grid_config
+    band_pt = float(grid_config()["title_band_pt"])
     return band_pt if page.unit == "pt" else band_pt * 200 / 72.0
 
 
 def _lines(page: Page) -> list[Word]:
     """Text lines of the page: OCR lines as they are, text-layer characters joined."""
     if page.text_layer == "trusted":
-        from .grid import _line_words
-        return _line_words(list(page.words))
+        from .grid import line_words
+        return line_words(list(page.words))
     return [w for w in page.words if w.text.strip()]
 
 

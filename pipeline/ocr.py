@@ -29,8 +29,9 @@ import numpy as np
 from .model import Word
 from .pdf import config
 from .resources import cache_dir
+from .values import blank_marks
 
-BLANK_MARKS = {"", "/", "\\", "—", "-", "–", "——", "--", "无", "空", "一"}
+BLANK_MARKS = blank_marks("ocr_blank_marks")   # configs/values.yaml: shared blanks + 一 (a read dash)
 NUMERIC_CHARS = "0123456789.-+/—–万元件项个次()无"
 # characters the recogniser confuses with digits in a numeric cell: their mass goes to the digit
 CONFUSABLE = {"O": "0", "o": "0", "〇": "0", "D": "0", "●": "0", "○": "0", "。": "0", "°": "0", "l": "1", "I": "1", "|": "1", "丨": "1",

@@ -11,7 +11,6 @@ Bad input never raises: the Document comes back failed with a reason.
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
 import time
 import unicodedata
@@ -21,6 +20,7 @@ import numpy as np
 import yaml
 
 from .model import Document, Page, Source, Word
+from .inputs import file_sha256  # noqa: F401  (pipeline.pdf.file_sha256 kept for callers)
 from .resources import CONFIGS
 
 CONFIG = CONFIGS / "ocr.yaml"
@@ -30,14 +30,6 @@ CONFIG = CONFIGS / "ocr.yaml"
 def config() -> dict:
     with open(CONFIG, encoding="utf-8") as f:
         return yaml.safe_load(f)
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def to_grey(rgb: np.ndarray) -> np.ndarray:
@@ -211,7 +203,7 @@ def read_pdf(path: str | Path, settings=None, sha256: str | None = None) -> Docu
                 p.words = chars if verdict != "none" else []
                 doc.pages.append(p)
                 if verdict == "trusted":
-                    texts.append(_lines_text(chars))
+                    texts.append(lines_text(chars))
                 elif verdict == "untrusted":
                     doc.warnings.append(f"page {i + 1}: text layer not used ({why}); OCR instead")
             finally:
@@ -249,7 +241,7 @@ def render_page(path: str, index: int, scale: float) -> np.ndarray:
         pdf.close()
 
 
-def _lines_text(chars: list[Word]) -> str:
+def lines_text(chars: list[Word]) -> str:
     """Characters grouped into lines by vertical overlap, left to right."""
     lines: list[list[Word]] = []
     for c in sorted(chars, key=lambda c: (c.bbox[1] + c.bbox[3]) / 2):

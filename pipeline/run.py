@@ -44,7 +44,7 @@ def extract(path: str | Path, settings: Settings | None = None) -> Document:
     if doc.status in ("failed", "unsupported_format"):
         return doc
     try:
-        _run_stages(doc, settings)
+        run_stages(doc, settings)
     except Exception as e:
         doc.fail(f"internal error in pipeline: {type(e).__name__}: {e}")
         doc.warnings.append(traceback.format_exc(limit=3))
@@ -64,7 +64,8 @@ def _timed(doc: Document, name: str, fn, *args, cpu: bool = True):
     return out
 
 
-def _run_stages(doc: Document, settings: Settings) -> None:
+def run_stages(doc: Document, settings: Settings) -> None:
+    """The stages after reading, in order, on one Document (public so benchmarks run the same chain)."""
     from . import classify
     if any(p.render is not None or p.image is not None for p in doc.pages):
         from . import grid

@@ -42,7 +42,8 @@ def _logit(p: float, clip: float) -> float:
     return max(-clip, min(clip, math.log(p / (1 - p))))
 
 
-def _same(a, b) -> bool:
+def same_value(a, b) -> bool:
+    """Two cell values equal as numbers (None only equals None); the one equality scoring and calibration share."""
     if a is None or b is None:
         return a is None and b is None
     try:
@@ -86,7 +87,7 @@ def cell_features(doc: Document) -> tuple[list[str], np.ndarray]:
         alts = sorted(((v, float(p)) for v, p in (f.alternatives or []) if _finite(p)), key=lambda t: -t[1])
         p1 = alts[0][1] if alts else 0.0
         p2 = alts[1][1] if len(alts) > 1 else 0.0
-        pc = sum(p for v, p in alts if _same(v, f.value)) if (alts and not (f.illegible and f.status != "inferred")) else 0.0
+        pc = sum(p for v, p in alts if same_value(v, f.value)) if (alts and not (f.illegible and f.status != "inferred")) else 0.0
         gap = ev.get("gap")
         unknown = f.illegible and f.status != "inferred"
         rows.append([

@@ -4,11 +4,28 @@ A printed blank ("", "/", "—", "-", "无") is None — a different fact from 0
 """
 from __future__ import annotations
 
+import functools
 import re
 
-from .normalize import nfkc
+import yaml
 
-BLANKS = {"", "/", "-", "--", "—", "——", "–", "无", "空", "／", "\\", "_", "x", "X", "×"}
+from .normalize import nfkc
+from .resources import CONFIGS
+
+
+@functools.cache
+def blank_config() -> dict:
+    """configs/values.yaml: the one list of printed blanks and each reader's named additions."""
+    return yaml.safe_load((CONFIGS / "values.yaml").read_text(encoding="utf-8"))
+
+
+def blank_marks(addition: str | None = None) -> frozenset:
+    """The printed blanks, plus one named addition of configs/values.yaml (e.g. "ocr_blank_marks")."""
+    cfg = blank_config()
+    return frozenset(cfg["blank_marks"]) | frozenset(cfg[addition] if addition else ())
+
+
+BLANKS = blank_marks("text_blank_marks")
 _NUM = re.compile(r"^(?P<sign>[+-])?\s*(?P<num>\d{1,3}(?:,\d{3})+|\d+)(?P<frac>\.\d+)?\s*"
                   r"[(（]?\s*(?P<unit>万元|万|元|件|条|个|项|次|人次|人|宗|份)?\s*[)）]?$")
 

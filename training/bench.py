@@ -338,7 +338,7 @@ def run_gouji(job: dict, emit) -> None:
     from pipeline import read as rd
     from pipeline.export import to_result
     from pipeline.model import Document, Source
-    from pipeline.run import Settings, _run_stages
+    from pipeline.run import Settings, run_stages
     variants = {"gouji": Settings(), "gouji_no_solver": Settings(solver=False), "gouji_fuzzy": Settings(mapper="fuzzy")}
     for it in job["items"]:
         path = Path(it["path"])
@@ -369,7 +369,7 @@ def run_gouji(job: dict, emit) -> None:
                 d.fail(grid_err)
             elif d.status != "failed":
                 try:
-                    _run_stages(d, variants[name])
+                    run_stages(d, variants[name])
                 except Exception as e:
                     d.fail(f"internal error in pipeline: {type(e).__name__}: {e}")
             secs = common + time.perf_counter() - t1

@@ -327,8 +327,8 @@ def runs_from_scans(root: Path, split: str, settings=None, held_out: bool = Fals
 def _right(value, truth, f) -> bool:
     if f.illegible and f.status != "inferred":
         return False
-    from pipeline.score import _same
-    return _same(value, truth)
+    from pipeline.score import same_value
+    return same_value(value, truth)
 
 
 def simulate(tables, levels=("light", "heavy"), seed: int = 0, model=None) -> list[dict]:
@@ -464,8 +464,8 @@ def _nothing(v) -> bool:
 
 
 def _same_v(a, b) -> bool:
-    from pipeline.score import _same
-    return _same(a, b)
+    from pipeline.score import same_value
+    return same_value(a, b)
 
 
 def _review_threshold() -> float:

@@ -196,13 +196,13 @@ def make_model():
 
 def prep(crop: np.ndarray, augment=None) -> np.ndarray:
     """The runtime's own preprocessing (pipeline.digits.prep), widths jittered in training."""
-    from pipeline.digits import prep as _prep
-    return _prep(crop, 1.0 if augment is None else float(augment.uniform(0.85, 1.15)), MAX_W)
+    from pipeline import digits as runtime
+    return runtime.prep(crop, 1.0 if augment is None else float(augment.uniform(0.85, 1.15)), MAX_W)
 
 
 def batchify(imgs: list[np.ndarray]):
-    from pipeline.digits import batchify as _b
-    return _b(imgs)
+    from pipeline import digits as runtime
+    return runtime.batchify(imgs)
 
 
 def train(train_npz: Path, val_npz: Path, epochs: int, out: Path, minutes: float, threads: int = 2,
