@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from .model import Document, Field, JoinedRun, Source
 from .normalize import nfkc
 from .templates import Template, config, templates
+from .values import same_number as _same
 
 
 def settings() -> dict:
@@ -542,15 +543,6 @@ def _row_keys(doc: Document, run: JoinedRun) -> list[list[str]]:
             seen.add(tuple(ks))
             uniq.append(ks)
     return uniq
-
-
-def _same(a, b) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    try:
-        return abs(float(a) - float(b)) < 1e-6
-    except (TypeError, ValueError):
-        return False
 
 
 def place_runs(doc: Document) -> list[tuple[JoinedRun, list[str]]]:

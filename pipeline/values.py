@@ -54,3 +54,14 @@ def parse_value(text: str, kind: str = "count") -> tuple[bool, object]:
     if m.group("frac") and not (m.group("frac").strip(".0") == ""):
         return True, num  # a decimal where a count was expected: keep as printed
     return True, int(num)
+
+
+def same_number(a, b) -> bool:
+    """Two parsed values are the same printed figure: both blank, or equal numbers (within
+    1e-6, for 万元 amounts); anything not a number is never the same."""
+    if a is None or b is None:
+        return a is None and b is None
+    try:
+        return abs(float(a) - float(b)) < 1e-6
+    except (TypeError, ValueError):
+        return False

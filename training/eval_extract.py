@@ -15,12 +15,7 @@ from pathlib import Path
 
 from pipeline.export import to_result
 from pipeline.run import Settings, extract
-
-
-def same(a, b) -> bool:
-    if a is None or b is None:
-        return a is b
-    return abs(float(a) - float(b)) < 1e-6
+from pipeline.values import same_number as same
 
 
 def evaluate(folder: Path, pattern: str, settings: Settings) -> dict:

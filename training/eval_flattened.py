@@ -28,6 +28,7 @@ from pathlib import Path
 from pipeline.export import to_result
 from pipeline.run import Settings, extract
 from training.peers import number_stream
+from pipeline.values import same_number as _same
 from training.synth.text_tools import (EXTRACTORS, available, flatten, flatten_pdf,  # noqa: F401
                                          markdown, missing, source_kind, suffix)
 
@@ -60,12 +61,6 @@ def _html(pdf: Path) -> Path | None:
         if (pdf.parent / f"{doc_id}{ext}").exists():
             return pdf.parent / f"{doc_id}{ext}"
     return None
-
-
-def _same(a, b) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    return abs(float(a) - float(b)) < 1e-6
 
 
 def score_cells(truth: dict, cells: dict, threshold: float = 0.995) -> Counter:

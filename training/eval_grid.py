@@ -24,17 +24,9 @@ import sys
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
+from pipeline.values import same_number as _value_equal
 
 RENDERINGS = ("digital", "scan_light", "scan_heavy")
-
-
-def _value_equal(a, b) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    try:
-        return abs(float(a) - float(b)) < 1e-6
-    except (TypeError, ValueError):
-        return False
 
 
 def _files(truth_path: Path, truth: dict) -> dict[str, Path]:

@@ -22,15 +22,7 @@ from pathlib import Path
 from pipeline.export import to_result
 from pipeline.run import Settings
 from pipeline.templates import config
-
-
-def same(a, b) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    try:
-        return abs(float(a) - float(b)) < 1e-6
-    except (TypeError, ValueError):
-        return False
+from pipeline.values import same_number as same
 
 
 def gridded(path: Path, settings: Settings, cache: Path | None, regrid: bool):
