@@ -163,9 +163,13 @@ def splits(run_pieces: list[tuple[str, str]], kinds: list[str], equations=(), em
         return True
 
     room = [0] * (len(run_pieces) + 1)       # most cells the pieces from pi on can fill
+    need = [0] * (len(run_pieces) + 1)       # fewest: a sign mark may join the digits after it
     for p in range(len(run_pieces) - 1, -1, -1):
         k, s_ = run_pieces[p]
         room[p] = room[p + 1] + (1 if k == "b" else len(s_.replace(".", "")))
+        sign = (k == "b" and nfkc(s_) in "+-" and "signed" in kinds and p + 1 < len(run_pieces)
+                and run_pieces[p + 1][0] == "d")
+        need[p] = need[p + 1] + (0 if sign else 1)
 
     def dfs(pi: int, off: int, i: int, n_empty: int) -> None:
         budget[0] -= 1
@@ -179,7 +183,7 @@ def splits(run_pieces: list[tuple[str, str]], kinds: list[str], equations=(), em
                 if holds(i):
                     dfs(pi, 0, i + 1, n_empty + 1)
             return
-        if i == W or W - i < len(run_pieces) - pi:
+        if i == W or W - i < need[pi]:
             return
         if not empties and W - i > room[pi] - off:
             return
@@ -416,8 +420,8 @@ def unjoin(text: str, doc: Document | None = None) -> str:
     for n, (line, (table, section)) in enumerate(zip(lines, regions)):
         if table is None or (table == "active" and section is None):
             continue
-        if any(rx.search(line) for rx in footers):
-            continue
+        if any(rx.search(line) for rx in footers) and not re.search(r"(?<!\d)0", line):
+            continue                      # a page number (3/12), never 0 nor led by a 0 (000/000 is a row)
         label, run = split_tail(line, cfg)
         if not run:
             continue

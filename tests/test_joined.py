@@ -228,3 +228,23 @@ def test_prose_that_names_the_tables_opens_none():
             "政府信息公开行政复议、行政诉讼情况等。统计期限自2022\n年1月1日起。\n")
     doc = Document(Source("prose.txt"))
     assert joined.unjoin(text, doc) == text and doc.joined == []
+
+
+def test_a_sign_mark_joins_the_change_digits_after_it():
+    """`0+6/` (上一年 0, 本年增减 +6, 处理决定 blank): a sign is not a cell of its own."""
+    keys, kinds = joined.row_shape(templates()["2019"], "active", "art20_5")
+    assert [s.values for s in joined.splits(joined.pieces("0+6/"), kinds)] == [(0, 6, None)]
+    keys, kinds = joined.row_shape(templates()["2019"], "active", "art20_8")
+    assert [s.values for s in joined.splits(joined.pieces("33+3"), kinds)] == [(33, 3)]
+
+
+def test_a_run_shaped_like_a_page_number_is_a_row():
+    """`000/000` on a line of its own (the label wrapped above and below it) matches the
+    `3/12` page-number pattern, but a page number is never 0 nor led by a 0."""
+    text = _report().replace("（五）不予处理1.信访举报投诉类申请0000000", "（五）不予处理1.信访举报投诉类\n000/000\n申请")
+    doc = _doc(text)
+    run = next(r for r in doc.joined if r.pieces == [("d", "000"), ("b", "/"), ("d", "000")])
+    assert run.provisional == [0, 0, 0, None, 0, 0, 0]
+    assert "0  0  0  —  0  0  0" in doc.text.split("\n")
+    page = Document(Source("p.txt"))
+    assert "3/12" in joined.unjoin(_report() + "\n3/12\n", page).split("\n")
