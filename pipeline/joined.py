@@ -86,7 +86,7 @@ def split_tail(line: str, cfg: dict | None = None) -> tuple[str, str]:
     if not m or not re.search(rf"[\d{_marks(cfg)}]", m.group(0)):
         return s, ""
     label, run = s[:m.start()], m.group(0)
-    if re.search(r"\d$", label):          # a number the run did not take (12.3.4): not a row
+    if re.search(r"\d[,，]?$", label):    # a number the run did not take (12.3.4, 1,205): not a row
         return s, ""
     # a blank mark inside a word (本年增/减) is text
     if label and not re.search(r"\d", run) and re.match(r"[\u4e00-\u9fff]", s[m.end():] or "x"):

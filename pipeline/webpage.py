@@ -134,8 +134,9 @@ def _remove(el) -> None:
 
 # ----------------------------------------------------------------------------- text
 
-def _text(el, skip_tables: bool = True) -> str:
-    """Text of an element with block elements as line breaks, nested tables left out."""
+def _text(el, skip_tables: bool = True, rendered: dict | None = None) -> str:
+    """Text of an element with block elements as line breaks, nested tables left out
+    (`rendered`: elements written as the given text instead)."""
     out: list[str] = []
 
     def walk(e):
@@ -145,7 +146,9 @@ def _text(el, skip_tables: bool = True) -> str:
                     out.append(ch.tail)
                 continue
             tag = ch.tag.lower()
-            if skip_tables and tag == "table":
+            if rendered and ch in rendered:
+                out.append("\n" + rendered[ch] + "\n")
+            elif skip_tables and tag == "table":
                 out.append("\n")
             else:
                 if tag in _BLOCK:
@@ -241,6 +244,42 @@ def _div_grid(el, cfg: dict) -> list[Cell]:
     return grid_cells(rows)
 
 
+# ----------------------------------------------------------------------------- joined cells
+
+def _table_lines(table) -> str:
+    """A table as flattened text: a line per row, its cells two spaces apart (as
+    `pdftotext -layout` leaves them); an empty cell after a value is a printed blank."""
+    lines = []
+    for tr in _own(table, ("tr",)):
+        cells = [_cell_text(td) for td in tr if isinstance(td.tag, str) and td.tag.lower() in ("td", "th")]
+        out, seen_value = [], False
+        for c in cells:
+            if c:
+                out.append(c)
+                seen_value = seen_value or bool(re.search(r"\d", c))
+            elif seen_value:
+                out.append("—")
+        lines.append("  ".join(out))
+    return "\n".join(lines)
+
+
+def joined_page_text(body, tables: list) -> str | None:
+    """The page as flattened text when one of its tables holds rows whose cells ran
+    together (a <td> holding a label and a digit run, or several values in one cell:
+    `一、本年新收…801000081`, `80 | 1000081`): those go through the same detection and
+    splitting as flattened text (pipeline/joined.py). None when no table does."""
+    from .joined import unjoin
+    from .model import Source
+    if not any(re.search(r"\d\d", _cell_text(td)) for t in tables for td in _own(t, ("td", "th"))):
+        return None       # no cell holds two digits: nothing can have run together
+    text = _text(body, skip_tables=False, rendered={t: _table_lines(t) for t in tables})
+    text = re.sub(r"[\t\u00a0\u3000]+", " ", text)
+    text = re.sub(r"\n\s*\n+", "\n\n", text).strip()
+    probe = Document(Source("probe"))
+    unjoin(text, probe)
+    return text if probe.joined else None
+
+
 # ----------------------------------------------------------------------------- entry point
 
 def read_webpage(data: bytes, doc: Document) -> Document:
@@ -291,6 +330,11 @@ def read_webpage(data: bytes, doc: Document) -> Document:
         slots.append((t, cells))
     order = {el: i for i, el in enumerate(body.iter())}
     slots.sort(key=lambda s: order.get(s[0], 0))
+    tables = [el for el, cells in slots if cells and el.tag.lower() == "table"]
+    text_of_joined = joined_page_text(body, tables) if tables else None
+    if text_of_joined is not None:      # cells holding whole rows: read as flattened text
+        doc.warnings.append("web page tables hold rows whose cells ran together: read as text and split")
+        return read_text(text_of_joined, doc)
     grids = [(cells, "") for _, cells in slots if cells]
     for el, _ in slots:       # page text: everything outside the grids
         if el.getparent() is not None:
