@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import joined
+from pipeline import joined, joined_solve
 from pipeline.export import to_result, validate
 from pipeline.model import Document, Source
 from pipeline.read import read_text
@@ -203,7 +203,7 @@ def test_a_splitting_bug_keeps_the_document_for_review(tmp_path, monkeypatch):
 
     def broken(*a, **k):
         raise RuntimeError("boom")
-    monkeypatch.setattr(joined, "_resolve_placed", broken)
+    monkeypatch.setattr(joined_solve, "resolve_placed", broken)
     res = to_result(extract(p))
     assert res["status"] == "needs_review"
     assert any("not split by the equations" in w for w in res["warnings"])
