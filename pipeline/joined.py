@@ -203,7 +203,7 @@ def unjoin(text: str, doc: Document | None = None) -> str:
             continue
         if any(rx.search(line) for rx in footers) and not re.search(r"(?<!\d)0", line):
             continue                      # a page number (3/12), never 0 nor led by a 0 (000/000 is a row)
-        label, run = split_tail(line, cfg)
+        label, run = split_tail(_WRAPPED_UNIT.sub(r"\1", line), cfg)
         if not run:
             continue
         ps = pieces(run, cfg)
@@ -276,11 +276,17 @@ def _room(ps) -> int:
     return sum(1 if k != "d" else len(s.replace(".", "")) for k, s in ps)
 
 
+# a value whose unit wrapped after its opening bracket (`0(` over `件)`): the value alone
+_WRAPPED_UNIT = re.compile(r"^(\s*\d+(?:\.\d+)?)\s*[（(]\s*$")
+
+
 def _lifted(found: list, lines: list[str], cfg) -> list:
     """A value printed a line above or below its row (its unit wrapped: `5` over `项`,
-    pdftotext -layout) beside a run one cell short: the run takes it as a floating piece
-    (`f`), placed wherever the row's equations allow; its own line is emptied."""
+    `0(` over `件)`, pdftotext -layout) beside a run one cell short: the run takes it as a
+    floating piece (`f`), placed wherever the row's equations allow; its own line and the
+    wrapped unit's line beside the two are emptied (a lone `件` there hides the table)."""
     out, skip = [], set()
+    unit_line = re.compile(rf"\s*{unit_rx(cfg)}\s*")
     for a, b in zip(found, found[1:] + [None]):
         if b is None or a[0] in skip:
             continue
@@ -295,6 +301,9 @@ def _lifted(found: list, lines: list[str], cfg) -> list:
                 n, label, run, ps = long_[:4]
                 merged = (n, label, run, [("f", short[3][0][1])] + ps) + long_[4:]
                 lines[short[0]] = ""
+                for j in (min(short[0], n) - 1, max(short[0], n) + 1):
+                    if 0 <= j < len(lines) and unit_line.fullmatch(lines[j]):
+                        lines[j] = ""
                 skip |= {short[0], long_[0]}
                 out.append(merged)
                 break

@@ -310,3 +310,20 @@ def test_web_page_cells_holding_joined_rows(shape, tmp_path, html_truth):
 def test_web_page_with_separate_cells_stays_a_grid():
     res = to_result(extract(_HTML))
     assert res["status"] == "ok" and not any("ran together" in w for w in res["warnings"])
+
+
+@pytest.mark.parametrize("above,below", [("0", "件"), ("0(", "件)")])
+def test_a_value_whose_unit_wrapped_joins_the_run_below_it(above, below, tmp_path):
+    """`pdftotext -layout` of a narrow cell printed `0(件)`: the value a line above the
+    row, its unit a line below. The run takes the value; the unit's line goes (a lone
+    `件` after the values hid the appeals table from the readers)."""
+    text = _report(active_row="规章0025").replace("\n110024001510102\n", f"\n{above}\n11002400151012\n{below}\n")
+    doc = _doc(text)
+    run = next(r for r in doc.joined if r.table == "appeals")
+    assert run.pieces[0] == ("f", "0") and run.width == 15
+    assert below not in doc.text.split("\n") and above not in doc.text.split("\n")
+    p = tmp_path / "report.txt"
+    p.write_text(text, encoding="utf-8")
+    res = to_result(extract(p))
+    got = [res["cells"][k]["value"] for k in APP_KEYS]
+    assert got == [1, 1, 0, 0, 2, 4, 0, 0, 1, 5, 1, 0, 1, 0, 2]
