@@ -13,7 +13,7 @@ from pipeline.model import Document, Source
 from pipeline.read import read_text
 from pipeline.run import extract
 from pipeline.templates import templates
-from training.synth.joined import join_rows, one_line
+from training.synth.joined import join_html, join_rows, one_line
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -260,27 +260,12 @@ _HTML = FIXTURES / "inputs" / "report_2021.html"
 
 
 def _joined_page(shape: str) -> str:
-    """report_2021.html as a CMS that lost the inner cell boundaries saves it (the TRS/Word
-    paste shape: <p class=MsoNormal><span>…): `row` a whole row in one <td>, `values` the
-    label kept in its <td> and every value run together in one <td>."""
-    import re
-    html = _HTML.read_text(encoding="utf-8")
-
-    def row(m):
-        tds = re.findall(r"<td([^>]*)>(.*?)</td>", m.group(1))
-        vals = [t for a, t in tds if re.fullmatch(r"[\d,./—]+", t)]
-        if len(vals) < 2:
-            return m.group(0)
-        labels = [t for a, t in tds if t not in vals]
-        lead = "".join(f"<td{a}>{t}</td>" for a, t in tds if t in labels and "rowspan" in a)
-        label = "".join(t for a, t in tds if t in labels and "rowspan" not in a)
-        run = "".join(vals)
-        span = '<p class="MsoNormal"><span style="font-family:仿宋_GB2312;font-size:10.5pt">{}</span></p>'
-        cells = ([f'<td colspan="8">{span.format(label + run)}</td>'] if shape == "row" else
-                 [f"<td>{span.format(label)}</td>", f'<td colspan="7">{span.format(run)}&nbsp;</td>'])
-        return "<tr>" + lead + "".join(cells) + "</tr>"
-    body = re.sub(r"<tr>(.*?)</tr>", row, html)
-    return body.replace("<body>", '<body><div class="header"><a href="/">首页</a> &gt; 政府信息公开</div>'
+    """report_2021.html as a CMS that lost the inner cell boundaries saves it (the Word
+    paste shape <p class=MsoNormal><span>… inside a TRS_Editor container, portal chrome
+    around): `row` a whole row in one <td>, `values` the label kept in its <td> and every
+    value run together in one <td> (training/synth/joined.join_html)."""
+    page = join_html(_HTML.read_text(encoding="utf-8"), shape)
+    return page.replace("<body>", '<body><div class="header"><a href="/">首页</a> &gt; 政府信息公开</div>'
                         '<div class="TRS_Editor">').replace("</body>", "</div></body>")
 
 
@@ -293,6 +278,7 @@ def html_truth():
 def test_web_page_cells_holding_joined_rows(shape, tmp_path, html_truth):
     page = _joined_page(shape)
     assert ">122001015<" in page or "数量122001015<" in page     # 12|2|0|0|1|0|15 in one cell
+    assert join_html("<html><body><p>无表格</p></body></html>") is None
     p = tmp_path / "joined.html"
     p.write_text(page, encoding="utf-8")
     res = to_result(extract(p))

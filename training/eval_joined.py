@@ -4,12 +4,15 @@
     python -m training.eval_joined --corpus datasets/samples
     python -m training.eval_joined --build 40 --renditions one-line -v
     python -m training.eval_joined --build 80 --start 40 --pdfs datasets/generated/issue21/pdf   # reports 40–79
+    python -m training.eval_joined --html datasets/generated/issue21/office     # saved web pages, cells run together
 
 Each digital PDF is flattened by a real tool (poppler's `pdftotext -layout`, or `-raw`
 for the held-out rendition), then rendered as a crawler keeps it
 (training/synth/joined.py): `joined-rows` (every row's cells run together), `one-line`
 (the whole report on one line), and, held out (never tuned on), `joined-raw` (`-raw`'s
-single-spaced values run together). The truth is the PDF's. Per rendition:
+single-spaced values run together). The truth is the PDF's. With --html, the corpus's
+saved web pages (training/synth/render_html.py) with each table row's values run
+together in one <td> (`html-values`) or the whole row in one <td> (`html-row`). Per rendition:
 cells right (requests + appeals, all), the share of cells auto-accepted (confidence at
 or above the review threshold) and their precision, wrong cells auto-accepted, cells
 whose split was ambiguous (more than one alternative) yet auto-accepted, documents `ok`,
@@ -30,7 +33,10 @@ from pipeline.export import to_result
 from pipeline.run import Settings, extract
 from pipeline.score import settings as score_settings
 from training.eval_flattened import build_corpus, flatten_pdf, score_cells
-from training.synth.joined import RENDITIONS, SOURCES
+from training.synth.joined import RENDITIONS, SOURCES, join_html
+
+# web pages whose table rows lost their inner cell boundaries (training/synth/joined.join_html)
+HTML_RENDITIONS = {"html-values": "values", "html-row": "row"}
 
 
 def accepted(truth: dict, cells: dict, threshold: float) -> Counter:
@@ -65,9 +71,21 @@ def zero_or_blank(truth: dict, cells: dict) -> Counter:
     return c
 
 
-def render(pdf: Path, rendition: str, work: Path) -> Path:
-    """The rendition's text of one PDF (cached under work/<rendition>/)."""
+def render(pdf: Path, rendition: str, work: Path) -> Path | None:
+    """The rendition's text of one PDF (cached under work/<rendition>/); for the web-page
+    renditions `pdf` is the corpus's saved page (.html), None when it has no <table> row
+    to join (a page of <div> grids)."""
     doc_id = pdf.name.split(".")[0]
+    if rendition in HTML_RENDITIONS:
+        from pipeline.webpage import decode_page
+        text, _ = decode_page(pdf.read_bytes())
+        page = join_html(text or "", HTML_RENDITIONS[rendition])
+        if page is None:
+            return None
+        out = work / rendition / f"{doc_id}.html"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(page, encoding="utf-8")
+        return out
     src = work / SOURCES[rendition] / f"{doc_id}.txt"
     if not src.exists() or src.stat().st_mtime < pdf.stat().st_mtime:
         src.parent.mkdir(parents=True, exist_ok=True)
@@ -88,7 +106,11 @@ def evaluate(pdfs: list[Path], renditions: list[str], work: Path, settings: Sett
         for pdf in pdfs:
             doc_id = pdf.name.split(".")[0]
             truth = json.loads((pdf.parent / f"{doc_id}.truth.json").read_text(encoding="utf-8"))
-            res = to_result(extract(render(pdf, rend, work), settings))
+            src = render(pdf, rend, work)
+            if src is None:
+                agg["all"]["skipped"] += 1
+                continue
+            res = to_result(extract(src, settings))
             c = score_cells(truth, res["cells"], threshold)
             c.update(accepted(truth, res["cells"], threshold))
             c.update(zero_or_blank(truth, res["cells"]))
@@ -114,7 +136,7 @@ def summary(a: Counter) -> dict:
         n = a[p + "right"] + a[p + "wrong"] + a[p + "missing"]
         return round(a[p + "right"] / max(1, n), 4)
     n_cells = a["right"] + a["wrong"] + a["missing"]
-    return {"documents": a["documents"], "requests_appeals_cells_right": acc("m_"),
+    return {"documents": a["documents"], "skipped": a["skipped"], "requests_appeals_cells_right": acc("m_"),
             "all_cells_right": acc(""),
             "requests_appeals_wrong_only_zero_vs_blank": a["m_zero_for_blank"], "wrong": a["wrong"], "missing": a["missing"],
             "auto_accepted_share": round(a["accepted"] / max(1, n_cells), 4),
@@ -167,6 +189,9 @@ def main(argv=None) -> int:
     src = ap.add_mutually_exclusive_group()
     src.add_argument("--corpus", type=Path, help="folder of *.digital.pdf with *.truth.json")
     src.add_argument("--build", type=int, metavar="N", help="generate the first N reports of --split")
+    src.add_argument("--html", type=Path, metavar="DIR",
+                     help="the corpus's saved web pages (*.html with *.truth.json, e.g. what training.eval_office "
+                          "writes): renditions html-values and html-row")
     ap.add_argument("--start", type=int, default=0, metavar="K",
                     help="with --build: only reports K … N-1 (reports never looked at while tuning)")
     ap.add_argument("--split", default="test")
@@ -179,11 +204,15 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, help="also write the figures here")
     ap.add_argument("-v", "--verbose", action="store_true", help="per-document lines for imperfect results")
     a = ap.parse_args(argv)
-    if a.build:
+    if a.html:
+        pdfs = sorted(a.html.glob("*.html"))
+        if a.renditions == ",".join(RENDITIONS):
+            a.renditions = ",".join(HTML_RENDITIONS)
+    elif a.build:
         pdfs = build_range(a.start, a.build, a.pdfs, a.split)
     else:
         pdfs = sorted((a.corpus or Path("datasets/samples")).glob("*.digital.pdf"))
-    work = a.work / (a.corpus.name if a.corpus else a.split if a.build else "samples")
+    work = a.work / (a.corpus.name if a.corpus else a.split if a.build else a.html.name if a.html else "samples")
     res = evaluate(pdfs, [r for r in a.renditions.split(",") if r], work, Settings(mapper=a.mapper), a.verbose)
     print(json.dumps(res, ensure_ascii=False, indent=1))
     print(table(res))

@@ -53,3 +53,47 @@ def join_raw(text: str) -> str:
 
 RENDITIONS = {"joined-rows": join_rows, "one-line": one_line, "joined-raw": join_raw}
 SOURCES = {"joined-rows": "pdftotext-layout", "one-line": "pdftotext-layout", "joined-raw": "pdftotext-raw"}
+
+
+_CELL_VALUE = re.compile(r"[0-9０-９.,]*(?:[(（]?[件项个条次人宗份][)）]?)?|[—/／\-－–]")
+
+
+def join_html(html: str, shape: str = "values") -> str | None:
+    """A saved web page (.html) whose table rows lost their inner cell boundaries, as a
+    CMS or crawler that kept a row's text in one cell saves it: `values` keeps the
+    label's <td>s and runs every value of the row together in one <td>; `row` puts the
+    whole row (label and values) in one <td>. Only <table> rows ending in at least two
+    values change; None when the page has none (a page of <div> grids)."""
+    import lxml.html
+    root = lxml.html.document_fromstring(html)
+    changed = 0
+    for tr in root.iter("tr"):
+        tds = [td for td in tr if isinstance(td.tag, str) and td.tag.lower() in ("td", "th")]
+        texts = [re.sub(r"\s+", "", td.text_content()) for td in tds]
+        k = len(tds)
+        while k and _CELL_VALUE.fullmatch(texts[k - 1]):
+            k -= 1
+        vals = texts[k:]
+        if sum(1 for v in vals if v) < 2 or not any(re.search(r"\d", v) for v in vals):
+            continue
+        span = sum(int(td.get("colspan") or 1) for td in tds[k:])
+        keep = tds[:k]
+        if shape == "row":
+            own = [td for td in keep if not td.get("rowspan")]
+            label = "".join(texts[i] for i, td in enumerate(keep) if not td.get("rowspan"))
+            span += sum(int(td.get("colspan") or 1) for td in own)
+            for td in own:
+                tr.remove(td)
+            run = label + "".join(vals)
+        else:
+            run = "".join(vals)
+        for td in tds[k:]:
+            tr.remove(td)
+        cell = lxml.html.fromstring(f'<td colspan="{span}"><p class="MsoNormal"><span>{run}</span></p></td>')
+        tr.append(cell)
+        changed += 1
+    if not changed:
+        return None
+    out = lxml.html.tostring(root, encoding="unicode", doctype="<!DOCTYPE html>")
+    out = re.sub(r"<meta[^>]*charset[^>]*>", "", out, flags=re.I)
+    return out.replace("<head>", '<head><meta charset="utf-8">', 1)
