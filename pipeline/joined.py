@@ -181,9 +181,11 @@ def _regions(lines: list[str]) -> list[tuple[str | None, str | None]]:
     return out
 
 
-def unjoin(text: str, doc: Document | None = None) -> str:
+def unjoin(text: str, doc: Document | None = None, proven: bool = False) -> str:
     """The text with its joined rows rewritten as label and provisional cells separated by
-    wide spaces (recorded on `doc.joined`); unchanged when it has none."""
+    wide spaces (recorded on `doc.joined`); unchanged when it has none. `proven`: the
+    caller saw cells run together (a web page's <td> holding `——22`), so rows short of
+    values are joined rows even when none of them is fused or impossible."""
     cfg = settings()
     one = is_one_line(text, cfg)
     if one:
@@ -231,7 +233,7 @@ def unjoin(text: str, doc: Document | None = None) -> str:
             continue                      # a row printed with its separators
         strong = (fused and (W > 1 or len(ps) > 1)) or too_long
         found.append((n, label, run, ps, table, section, tpl, keys, kinds, fused, strong))
-    if not one and not any(f[-1] for f in found):
+    if not one and not proven and not any(f[-1] for f in found):
         return text                       # no row proves that cells ran together
     found = _lifted(found, lines, cfg)
     for n, label, run, ps, table, section, tpl, keys, kinds, fused, strong in found:

@@ -263,21 +263,34 @@ def _table_lines(table) -> str:
     return "\n".join(lines)
 
 
-def joined_page_text(body, tables: list) -> str | None:
-    """The page as flattened text when one of its tables holds rows whose cells ran
-    together (a <td> holding a label and a digit run, or several values in one cell:
-    `一、本年新收…801000081`, `80 | 1000081`): those go through the same detection and
-    splitting as flattened text (pipeline/joined.py). None when no table does."""
+# one <td> holding several values glued (`——22`, `0—0`): at least two tokens after an
+# optional leading sign, each a number or a blank mark (not 3/12, not a year 2020-2021)
+_GLUED = re.compile(r"[—\-－–]?(?:\d+(?:\.\d+)?|[—/／\-－–])(?:\d+(?:\.\d+)?|[—/／\-－–])+")
+
+
+def joined_page_text(body, tables: list, doc: Document) -> str | None:
+    """The page as flattened text, its joined rows split (recorded on doc.joined, as
+    joined.unjoin does), when one of its tables holds rows whose cells ran together (a
+    <td> holding a label and a digit run, or several values in one cell:
+    `一、本年新收…801000081`, `80 | 1000081`, `——22`): the same detection and splitting
+    as flattened text (pipeline/joined.py). None, doc untouched, when no table does."""
     from .joined import unjoin
     from .model import Source
-    if not any(re.search(r"\d\d", _cell_text(td)) for t in tables for td in _own(t, ("td", "th"))):
+    texts = [_cell_text(td) for t in tables for td in _own(t, ("td", "th"))]
+    if not any(re.search(r"\d\d", c) for c in texts):
         return None       # no cell holds two digits: nothing can have run together
+    glued = any(_GLUED.fullmatch(c) and re.search(r"\d", c) and not re.fullmatch(r"\d+/\d+", c)
+                and not re.search(r"(?<!\d)(?:19|20)\d\d(?!\d)", c) for c in texts)
     text = _text(body, skip_tables=False, rendered={t: _table_lines(t) for t in tables})
     text = re.sub(r"[\t\u00a0\u3000]+", " ", text)
     text = re.sub(r"\n\s*\n+", "\n\n", text).strip()
     probe = Document(Source("probe"))
-    unjoin(text, probe)
-    return text if probe.joined else None
+    text = unjoin(text, probe, proven=glued)
+    if not probe.joined:
+        return None
+    doc.joined.extend(probe.joined)
+    doc.warnings.extend(probe.warnings)
+    return text
 
 
 # ----------------------------------------------------------------------------- entry point
@@ -331,7 +344,7 @@ def read_webpage(data: bytes, doc: Document) -> Document:
     order = {el: i for i, el in enumerate(body.iter())}
     slots.sort(key=lambda s: order.get(s[0], 0))
     tables = [el for el, cells in slots if cells and el.tag.lower() == "table"]
-    text_of_joined = joined_page_text(body, tables) if tables else None
+    text_of_joined = joined_page_text(body, tables, doc) if tables else None
     if text_of_joined is not None:      # cells holding whole rows: read as flattened text
         doc.warnings.append("web page tables hold rows whose cells ran together: read as text and split")
         return read_text(text_of_joined, doc)

@@ -313,3 +313,30 @@ def test_a_value_whose_unit_wrapped_joins_the_run_below_it(above, below, tmp_pat
     res = to_result(extract(p))
     got = [res["cells"][k]["value"] for k in APP_KEYS]
     assert got == [1, 1, 0, 0, 2, 4, 0, 0, 1, 5, 1, 0, 1, 0, 2]
+
+
+def test_web_page_cell_of_glued_blanks_and_values_proves_the_joining(tmp_path):
+    """A page whose joined rows are blanks and small values (`——22`: blank, blank, 22)
+    has no fused label nor impossible cell; the <td> holding several glued values is
+    the proof. A page with `2020-2021` in a cell is not joined by it."""
+    html = _HTML.read_text(encoding="utf-8")
+    for a, b in (("<td>规章</td><td>0</td><td>0</td><td>0</td>", '<td>规章</td><td colspan="3">——22</td>'),
+                 ("<td>行政规范性文件</td><td>3</td><td>1</td><td>12</td>",
+                  '<td>行政规范性文件</td><td colspan="3">31—</td>')):
+        assert a in html
+        html = html.replace(a, b)
+    p = tmp_path / "glued.html"
+    p.write_text(html, encoding="utf-8")
+    res = to_result(extract(p))
+    cells = res["cells"]
+    assert [cells[f"active/art20_1.regulations/{c}"]["value"] for c in ("issued", "repealed", "in_force")] \
+        == [None, None, 22]
+    assert [cells[f"active/art20_1.normative_docs/{c}"]["value"] for c in ("issued", "repealed", "in_force")] \
+        == [3, 1, None]
+    assert any("ran together" in w for w in res["warnings"])
+    q = tmp_path / "years.html"
+    q.write_text(_HTML.read_text(encoding="utf-8").replace(
+        '<tr><td colspan="4">第二十条第（一）项</td></tr>',
+        '<tr><td colspan="4">第二十条第（一）项</td></tr><tr><td>统计期</td><td colspan="3">2020-2021</td></tr>', 1),
+        encoding="utf-8")
+    assert not any("ran together" in w for w in to_result(extract(q))["warnings"])
