@@ -89,6 +89,10 @@ def split_one_line(text: str, cfg: dict | None = None) -> str:
     run. Prose stays as it is."""
     cfg = cfg or settings()
     text = _drop_page_numbers(text, cfg)
+    # a value whose unit wrapped round the row below it (`0(` / run / `件)` run together:
+    # 0(21003000000000件)): the three lines they were, for the run to take the value
+    units = "|".join(map(re.escape, sorted(cfg["units"], key=len, reverse=True)))
+    text = re.sub(rf"(\d+(?:\.\d+)?)\s*[（(](\d{{2,}})((?:{units})[)）])", r"\n\1\n\2\n\3\n", text)
     heads = sorted({t for v in _titles().values() for t in v}, key=len, reverse=True)
     rx = "|".join(re.escape(h) for h in heads)
     text = re.sub(rf"([一二三四五六七八九十]+、\s*(?:{rx}))", r"\n\1\n", text)

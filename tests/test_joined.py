@@ -313,6 +313,15 @@ def test_a_value_whose_unit_wrapped_joins_the_run_below_it(above, below, tmp_pat
     res = to_result(extract(p))
     got = [res["cells"][k]["value"] for k in APP_KEYS]
     assert got == [1, 1, 0, 0, 2, 4, 0, 0, 1, 5, 1, 0, 1, 0, 2]
+    # the report on one line: `0(11002400151012件)` still shows the wrap; `011002400151012件`
+    # does not (fifteen digits for fifteen cells, the equations broken): doubtful, not accepted
+    p.write_text(text.replace("\n", ""), encoding="utf-8")
+    res = to_result(extract(p))
+    truth = [1, 1, 0, 0, 2, 4, 0, 0, 1, 5, 1, 0, 1, 0, 2]
+    if above.endswith("("):
+        assert [res["cells"][k]["value"] for k in APP_KEYS] == truth
+    for k, t in zip(APP_KEYS, truth):
+        assert res["cells"][k]["value"] == t or res["cells"][k]["confidence"] < 0.995
 
 
 def test_web_page_cell_of_glued_blanks_and_values_proves_the_joining(tmp_path):
