@@ -31,11 +31,15 @@ from __future__ import annotations
 
 import re
 
-from .joined_cells import (NO_CELL, Split, TooMany, cell_value, fmt, kind_of, marks, pieces, row_equations,  # noqa: F401
+from .joined_cells import (NO_CELL, Split, TooMany, cell_value, fmt, kind_of, marks, pieces, row_equations,
                            row_shape, settings, split_tail, splits, unit_rx)
-from .joined_solve import place_runs, resolve, resolve_placed  # noqa: F401
+from .joined_solve import place_runs, resolve, resolve_placed
 from .model import Document, Field, JoinedRun, Source
 from .templates import Template, config, templates
+
+# the read stage's own names and, re-exported, the two other modules' (importable from here as before)
+__all__ = ["unjoin", "is_one_line", "split_one_line", "active_template", "settings", "pieces", "split_tail",
+           "splits", "Split", "TooMany", "row_shape", "row_equations", "kind_of", "resolve", "place_runs"]
 
 
 # -- where a row sits: tables, sections, widths ---------------------------------------------------
