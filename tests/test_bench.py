@@ -254,3 +254,35 @@ def test_grid_eval_of_a_failed_document_counts_its_truth_as_missed():
     assert rec["counts"]["fragments"] > 0 and rec["counts"]["values"] > 50 and rec["counts"]["values_ok"] == 0
     m = summarise_grid([rec], None)
     assert m["table_recall"] == 0.0 and m["numeric_accuracy"] == 0.0 and m["seconds_per_page_median"] is None
+
+
+# --- issue #14 block: the scans section (eval_scans.evaluate beside the PP-OCR anchor) ---
+
+def test_scans_anchor_counts_apart_and_groups_held_out():
+    from training.bench.scans import anchor
+    per_doc = [{"doc": "a", "right": 50, "total": 80, "missing": 10}, {"doc": "b", "right": 9, "total": 9, "missing": 0},
+               {"doc": "c", "right": 1, "total": 5, "missing": 4}]
+    res = {"scan_heavy": {"ppocr_naive": {"per_doc": per_doc}}}
+    a = anchor(res, "scan_heavy", ["a", "b"], {"a": True, "b": False})        # c: not one of the documents
+    assert (a["all"]["right"], a["all"]["wrong"], a["all"]["missing"]) == (59, 20, 10)
+    assert a["held_out"]["documents"] == 1 and a["held_out"]["wrong"] == 20
+    assert a["not_held_out"]["documents_all_right"] == 1 and a["not_held_out"]["cells_right"] == 1.0
+    assert anchor(res, "scan_light", ["a"], {}) == {}                       # PP-OCR not run there
+
+
+def test_scans_section_on_a_sample_scan(tmp_path):
+    from training.bench.metrics import cell_scores
+    from training.bench.scans import scans_markdown, scans_section
+    item = {"doc": "s2019_a", "dir": str(SAMPLES)}
+    per_doc = [{"doc": "s2019_a", "right": 50, "total": 80, "missing": 10}]
+    sec = scans_section([item], ["scan_light"], {"scan_light": {"ppocr_naive": {"per_doc": per_doc}}}, tmp_path / "w")
+    g = sec["splits"]["scan_light"]["gouji"]
+    assert set(g) == {"all", "not_held_out"}                 # the sample has no held-out style
+    truth = json.loads((SAMPLES / "s2019_a.truth.json").read_text(encoding="utf-8"))
+    m = g["all"]
+    assert m["documents"] == 1 and m["right"] + m["wrong"] + m["missing"] == len(truth["cells"])
+    assert m["right"] > 0.9 * len(truth["cells"]) and m["cells_right"] > 0.9
+    assert sec["splits"]["scan_light"]["ppocr_naive"]["all"]["wrong"] == 20
+    md = "\n".join(scans_markdown(sec))
+    assert "| scan_light | all | gouji | 1 | " in md and "| scan_light | all | PP-OCR full page (naive) | 1 | 50 | 20 | 10 | — |" in md
+    assert cell_scores({"a": 1}, {"a": 1, "b": 2, "c": 3})["missing"] == 2

@@ -21,18 +21,20 @@ def cell_scores(pred: dict, truth: dict, may_be_missing=(), tol: float = 1e-6) -
     pred: {key: value}; truth: {key: value}. A truth cell counts right when the predicted
     value equals it; a missing prediction is wrong, except for keys in may_be_missing (the
     seeds' cells that a correct reader may decline to place), which are then not counted.
+    `missing`: the counted truth cells with no prediction (in `total`, not in `right`).
     """
     mbm = set(may_be_missing or ())
-    right = total = 0
+    right = total = missing = 0
     for k, v in truth.items():
         if k not in pred:
             if k in mbm:
                 continue
             total += 1
+            missing += 1
             continue
         total += 1
         right += values_equal(pred[k], v, tol)
-    return {"right": right, "total": total, "all_right": total > 0 and right == total}
+    return {"right": right, "total": total, "missing": missing, "all_right": total > 0 and right == total}
 
 
 def bbox_iou(a, b) -> float:
@@ -139,7 +141,7 @@ def score_split(recs: list[dict], truths: dict, metrics: dict, peak: dict) -> di
     out = {}
     for sysname in sorted({r["system"] for r in recs}):
         rs = [r for r in recs if r["system"] == sysname]
-        right = total = all_right = 0
+        right = total = all_right = missing = 0
         k_right = k_total = 0
         confs, oks = [], []
         g_tp = g_pred = g_truth = 0
@@ -153,6 +155,7 @@ def score_split(recs: list[dict], truths: dict, metrics: dict, peak: dict) -> di
             right += cs["right"]
             total += cs["total"]
             all_right += cs["all_right"]
+            missing += cs["missing"]
             failed += r["status"] == "failed"
             for k, c in r["cells"].items():
                 ok_key = key_right(k, c, t["cells"], tol)
@@ -167,7 +170,8 @@ def score_split(recs: list[dict], truths: dict, metrics: dict, peak: dict) -> di
                 g_tp, g_pred, g_truth = g_tp + g["tp"], g_pred + g["pred"], g_truth + g["truth"]
             if r["seconds"] is not None and r["pages"]:
                 spp.append(r["seconds"] / r["pages"])
-            per_doc.append({"doc": r["doc"], "right": cs["right"], "total": cs["total"], "status": r["status"],
+            per_doc.append({"doc": r["doc"], "right": cs["right"], "total": cs["total"], "missing": cs["missing"],
+                            "status": r["status"],
                             "seconds": None if r["seconds"] is None else round(r["seconds"], 3),
                             "error": r.get("error")})
         gp = g_tp / g_pred if g_pred else 0.0
@@ -175,6 +179,7 @@ def score_split(recs: list[dict], truths: dict, metrics: dict, peak: dict) -> di
         aa = auto_accept(confs, oks, total, float(metrics["target_precision"])) if confs else None
         out[sysname] = {
             "docs": len(rs), "failed": failed, "cells": total,
+            "cells_right": right, "cells_wrong": total - right - missing, "cells_missing": missing,
             "cell_accuracy": right / total if total else None,
             "reports_all_right": all_right / len(rs) if rs else None,
             "key_accuracy": k_right / k_total if k_total else None,

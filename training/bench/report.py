@@ -148,6 +148,8 @@ def write_markdown(report: dict, path: Path) -> None:
               "headless Chromium turn them into .doc, .docx and HTML (docs/office.md).", "",
               table(report["office"]), ""]
     L += grid_eval_markdown(report.get("grid_eval") or {})
+    from .scans import scans_markdown
+    L += scans_markdown(report.get("scans") or {})
     if report.get("group_times"):
         L += ["## Run time", "", "Each worker process (a system group on a split): wall seconds and CPU seconds "
               "(user + system, with its children: Tesseract, the peers environment). CPU seconds above wall "

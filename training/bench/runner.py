@@ -15,9 +15,11 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .corpus import CONFIG, PDF_SPLITS, ROOT, SCANS, corpus_items, load_config, load_truth, pdf_pages, seed_items, split_file
+from .corpus import (CONFIG, PDF_SPLITS, ROOT, SCANS, corpus_items, load_config, load_truth, pdf_pages, seed_items,
+                     split_file)
 from .metrics import score_split
 from .report import not_measured, versions, write_markdown, write_plot
+from .scans import scans_section
 from .sections import flattened_by_extractors, joined_rows, office_kinds
 from .system_gouji import run_gouji, summarise_grid
 from .system_img2table import run_img2table
@@ -162,7 +164,8 @@ def _raise_stopped(signum, frame):
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description="Benchmarks side by side with peers, on the same documents in the same run.")
+    ap = argparse.ArgumentParser(prog="python -m training.bench",
+                                 description="Benchmarks side by side with peers, on the same documents in the same run.")
     ap.add_argument("--mode", choices=["quick", "full"], default="quick")
     ap.add_argument("--out", type=Path, default=None, help="output folder (default from configs/bench.yaml)")
     ap.add_argument("--docs", type=int, default=None, help="test documents per split (default from the mode)")
@@ -172,6 +175,8 @@ def main(argv=None) -> int:
     ap.add_argument("--stop-at", metavar="HH:MM", help="UTC time to stop at; the splits done by then are written "
                     "(marked PARTIAL), the one running is dropped")
     ap.add_argument("--no-install", action="store_true", help="do not install missing peers (they are reported)")
+    ap.add_argument("--scan-docs", type=int, default=None, help="test documents for the scans section (cells "
+                    "right/wrong/missing, held-out styles apart; default from the mode, at most --docs; 0: none)")
     ap.add_argument("--worker", nargs=2, metavar=("JOB", "OUT"), help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.worker:
@@ -184,6 +189,7 @@ def main(argv=None) -> int:
     cfg = load_config(a.config)
     mode = cfg["modes"][a.mode]
     n_docs = int(a.docs if a.docs is not None else mode["docs"])
+    scan_docs = min(n_docs, int(a.scan_docs if a.scan_docs is not None else mode.get("scan_docs", n_docs)))
     out = ROOT / (a.out or mode["out"]) if not (a.out and a.out.is_absolute()) else a.out
     out.mkdir(parents=True, exist_ok=True)
     splits = list(cfg["splits"]) + (["seeds"] if mode.get("seeds") else [])
@@ -204,7 +210,8 @@ def main(argv=None) -> int:
     results, all_recs, grid_evals = {}, {}, {}
     t_start = time.perf_counter()
     cmd = "python -m training.bench --mode " + a.mode + (f" --docs {a.docs}" if a.docs is not None else "") + \
-        (f" --splits {a.splits}" if a.splits else "") + (f" --out {a.out}" if a.out else "")
+        (f" --splits {a.splits}" if a.splits else "") + (f" --out {a.out}" if a.out else "") + \
+        (f" --scan-docs {a.scan_docs}" if a.scan_docs is not None else "")
 
     def report_now(done: list[str]) -> dict:
         partial = [s for s in splits if s not in done]
@@ -289,6 +296,12 @@ def main(argv=None) -> int:
         report["flattened"] = flattened_by_extractors(items)
         report["joined"] = joined_rows(items)
         report["office"] = office_kinds(len(items))     # and as Word documents and web pages
+    scans_done = [s for s in SCANS if s in done]
+    if scans_done and scan_docs > 0:   # whole pipeline on the scans, held-out styles apart
+        if deadline is not None and time.time() >= deadline:
+            report["notes"].append("scans section not run: --stop-at reached.")
+        else:
+            report["scans"] = scans_section(items[:scan_docs], scans_done, results)
     if not write_plot(report, out / "benchmarks.png"):
         report["notes"].append("matplotlib missing: no plot.")
     (out / "benchmarks.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
