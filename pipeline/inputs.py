@@ -50,8 +50,28 @@ def file_sha256(path: Path) -> str:
         return stream_sha256(f)
 
 
-def sniff(head: bytes) -> str:
-    """What the first bytes say a file is: pdf|png|jpg|tif|bmp|html|mhtml|text|zip|ole|rtf|binary|empty."""
+HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
+
+
+def sniff(head: bytes, suffix: str = "") -> str:
+    """What a file is from its first bytes (extensions lie): the one answer for the batch
+    (which sees the first 4 kB) and the read stage (which passes the whole file).
+
+    pdf|png|jpg|tif|bmp|zip|ole|rtf|mhtml|html|text|binary|empty. `suffix` (lower case, with
+    its dot) decides only one thing: a .html/.htm/.xhtml file that reads as text but shows
+    no tag in its head is html. Answers where read.py and this module used to differ
+    (tests/test_inputs.py pins every input):
+      * `%PDF-` after junk (saved HTTP headers) within the first 1024 bytes → pdf, as PDF
+        readers accept it;
+      * PNG and OLE need their whole 8-byte signature (a truncated one → binary), BMP a
+        valid DIB header size whatever the suffix (text starting "BM" stays text);
+      * a page is html by its tags before anything else (a stray NUL does not make it
+        binary), also in UTF-16 with a BOM;
+      * NUL bytes without a UTF-16 BOM → binary, as are bytes no text encoding decodes
+        (the read stage then fails them with decode_text's reason, as before);
+      * markdown is a suffix, not content: text here (read.py keeps `.md` apart);
+      * no bytes → empty (whitespace only is text: read.py fails it as an empty file).
+    """
     if not head:
         return "empty"
     if b"%PDF-" in head[:1024]:
@@ -70,19 +90,22 @@ def sniff(head: bytes) -> str:
         return "ole"        # Word 97-2003 / WPS / Excel 97-2003, or a password-protected .docx/.xlsx
     if head.startswith(b"{\\rtf"):
         return "rtf"
-    if b"mime-version:" in head[:4096].lower() and b"multipart/related" in head[:4096].lower():
-        return "mhtml"
-    if b"\x00" in head[:4096] and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "binary"
     low = head[:4096].lower()
+    if b"mime-version:" in low and b"multipart/related" in low:
+        return "mhtml"
+    utf16 = head.startswith((b"\xff\xfe", b"\xfe\xff"))
+    if utf16:
+        low = head[:4096].decode("utf-16", "ignore").lower().encode("utf-8")
     if b"<html" in low or b"<!doctype html" in low or b"<table" in low:
         return "html"
+    if b"\x00" in head[:4096] and not utf16:
+        return "binary"
     for enc in ("utf-8", "gb18030", "utf-16"):
         try:
             head[:4000].decode(enc)
-            return "text"
         except UnicodeDecodeError:
             continue
+        return "html" if suffix in HTML_SUFFIXES else "text"
     return "binary"
 
 

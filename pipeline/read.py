@@ -15,37 +15,14 @@ import re
 from pathlib import Path
 
 from .model import Cell, Document, Page, Source, Table
+from .inputs import HTML_SUFFIXES, sniff  # noqa: F401  (what a file is: one sniff, pipeline/inputs.py)
 from .office import OFFICE_SUFFIXES   # Word/WPS/Excel: pipeline/office.py; web pages: pipeline/webpage.py
 
 TEXT_SUFFIXES = {".txt", ".text", ".csv", ".tsv"}
 MD_SUFFIXES = {".md", ".markdown"}
-HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
 PDF_SUFFIXES = {".pdf"}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
 MAX_TEXT_BYTES = 20_000_000
-
-_MAGIC = [(b"%PDF-", "pdf"), (b"\x89PNG", "image"), (b"\xff\xd8\xff", "image"), (b"II*\x00", "image"),
-          (b"MM\x00*", "image"), (b"BM", "image"), (b"PK\x03\x04", "zip"), (b"\xd0\xcf\x11\xe0", "ole")]
-
-
-def sniff(data: bytes, suffix: str) -> str:
-    """What a file really is, from its first bytes (extensions lie)."""
-    for magic, kind in _MAGIC:
-        if data.startswith(magic):
-            if kind == "image" and magic == b"BM" and suffix not in IMAGE_SUFFIXES:
-                continue
-            return kind
-    if data.startswith(b"{\\rtf"):
-        return "rtf"
-    head = data[:4096].lower()
-    if b"mime-version:" in head and b"multipart/related" in head:
-        return "mhtml"
-    if b"<table" in head or b"<html" in head or b"<!doctype html" in head or suffix in HTML_SUFFIXES:
-        return "html"
-    if suffix in MD_SUFFIXES:
-        return "markdown"
-    return "text"
-
 
 def decode_text(data: bytes) -> tuple[str | None, str]:
     """Decode report text: UTF-8 (with or without BOM), UTF-16 with BOM, else GB18030 (a
@@ -88,6 +65,8 @@ def read(path: Path, settings=None) -> Document:
     if not data.strip():
         return doc.fail("empty file")
     kind = sniff(data, path.suffix.lower())
+    if kind in ("png", "jpg", "tif", "bmp"):
+        kind = "image"
     if kind in ("pdf", "image"):
         from . import pdf
         reader = pdf.read_pdf if kind == "pdf" else pdf.read_image
@@ -102,12 +81,12 @@ def read(path: Path, settings=None) -> Document:
     if kind in ("html", "mhtml"):          # saved web pages: pipeline/webpage.py
         from .webpage import read_webpage
         return read_webpage(data, doc)
-    text, enc = decode_text(data)
+    text, enc = decode_text(data)          # text, or binary: decode_text says why it is not text
     if text is None:
         return doc.fail(enc)
     if enc != "utf-8":
         doc.warnings.append(f"text decoded as {enc}")
-    doc.source.kind = "markdown" if kind == "markdown" else "text"
+    doc.source.kind = "markdown" if path.suffix.lower() in MD_SUFFIXES else "text"
     return read_text(text, doc)
 
 

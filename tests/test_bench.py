@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from training.bench import (_page_transforms, auto_accept, cell_scores, ece, grid_f1, key_right,
-                            values_equal)
+from training.bench.metrics import auto_accept, cell_scores, ece, grid_f1, key_right, values_equal
+from training.bench.records import page_transforms
 from training.peers import number_stream
 
 from conftest import SEEDS, load_expected
@@ -85,7 +85,7 @@ def test_page_transform_undoes_quarter_turn_and_skew():
     doc.pages = [Page(number=1, width=200, height=100), Page(number=2, width=100, height=200)]
     doc.pages[0].rotation = 90
     doc.pages[1].skew = 2.0
-    tr = _page_transforms(doc)
+    tr = page_transforms(doc)
     assert tr[1]([20, 90, 20, 90]) == pytest.approx([10, 20, 10, 20])
     # skew: rotating the centre does nothing; a point off-centre moves back by the angle
     assert tr[2]([50, 100, 50, 100]) == pytest.approx([50, 100, 50, 100])
@@ -129,7 +129,7 @@ def test_bench_runs_gouji_exactly_as_extract():
     must equal what pipeline.run.extract gives with the same settings."""
     from pipeline.export import to_result
     from pipeline.run import Settings, extract
-    from training.bench import run_gouji
+    from training.bench.system_gouji import run_gouji
     seed = next(p for p in SEEDS if p.name.startswith("002"))
     recs = []
     run_gouji({"split": "seeds", "systems": ["gouji", "gouji_no_solver"],
@@ -171,7 +171,7 @@ def _eval_rec(doc, pages, seconds, ocr, counts, status="ok"):
 
 
 def test_summarise_grid_sums_counts_and_takes_medians():
-    from training.bench import summarise_grid
+    from training.bench.system_gouji import summarise_grid
     a = _eval_rec("a", 2, 4.0, 3.0, {"fragments": 3, "fragments_found": 3, "cells": 100, "cells_ok": 90,
                                      "values": 50, "values_ok": 40, "values_topk": 45})
     b = _eval_rec("b", 1, 3.0, 1.5, {"fragments": 2, "fragments_found": 1, "cells": 100, "cells_ok": 100,
@@ -191,7 +191,8 @@ def test_summarise_grid_sums_counts_and_takes_medians():
 def test_grid_eval_block_on_a_digital_sample(tmp_path):
     """run_gouji emits the #4 record before its variants; the counts come from the truth
     (a corrupted truth drops numeric accuracy), and the table reads them."""
-    from training.bench import grid_eval_markdown, run_gouji, summarise_grid
+    from training.bench.report import grid_eval_markdown
+    from training.bench.system_gouji import run_gouji, summarise_grid
     pdf = SAMPLES / "s2019_a.digital.pdf"
     item = {"doc": "s2019_a", "dir": str(SAMPLES), "path": str(pdf), "pages": 4}
     recs = []
@@ -221,7 +222,7 @@ def test_grid_eval_block_on_a_digital_sample(tmp_path):
 def test_bench_driver_on_the_seeds(tmp_path):
     """The driver end to end on the cheapest split: worker processes, scoring, the JSON and
     the markdown (with the run-time table)."""
-    from training.bench import main
+    from training.bench.runner import main
     assert main(["--mode", "quick", "--splits", "seeds", "--out", str(tmp_path), "--no-install"]) == 0
     rep = json.loads((tmp_path / "benchmarks.json").read_text(encoding="utf-8"))
     assert rep["splits_done"] == ["seeds"] and not any(n.startswith("PARTIAL") for n in rep["notes"])
@@ -237,7 +238,7 @@ def test_bench_driver_on_the_seeds(tmp_path):
 
 def test_stop_at_is_the_next_utc_time():
     from datetime import datetime, timezone
-    from training.bench import stop_time
+    from training.bench.runner import stop_time
     now = datetime(2026, 11, 29, 4, 50, tzinfo=timezone.utc).timestamp()
     assert stop_time("05:58", now) - now == 68 * 60
     assert stop_time("04:00", now) - now == (23 * 60 + 10) * 60     # already past: tomorrow
@@ -245,7 +246,7 @@ def test_stop_at_is_the_next_utc_time():
 
 def test_grid_eval_of_a_failed_document_counts_its_truth_as_missed():
     from pipeline.model import Document, Source
-    from training.bench import grid_eval_record, summarise_grid
+    from training.bench.system_gouji import grid_eval_record, summarise_grid
     item = {"doc": "s2019_a", "dir": str(SAMPLES), "path": str(SAMPLES / "s2019_a.scan_light.pdf"), "pages": 4}
     doc = Document(Source(item["path"])).fail("could not read: test")
     rec = grid_eval_record(doc, item, "scan_light", 0.1, 0.2, None)
@@ -253,3 +254,35 @@ def test_grid_eval_of_a_failed_document_counts_its_truth_as_missed():
     assert rec["counts"]["fragments"] > 0 and rec["counts"]["values"] > 50 and rec["counts"]["values_ok"] == 0
     m = summarise_grid([rec], None)
     assert m["table_recall"] == 0.0 and m["numeric_accuracy"] == 0.0 and m["seconds_per_page_median"] is None
+
+
+# --- issue #14 block: the scans section (eval_scans.evaluate beside the PP-OCR anchor) ---
+
+def test_scans_anchor_counts_apart_and_groups_held_out():
+    from training.bench.scans import anchor
+    per_doc = [{"doc": "a", "right": 50, "total": 80, "missing": 10}, {"doc": "b", "right": 9, "total": 9, "missing": 0},
+               {"doc": "c", "right": 1, "total": 5, "missing": 4}]
+    res = {"scan_heavy": {"ppocr_naive": {"per_doc": per_doc}}}
+    a = anchor(res, "scan_heavy", ["a", "b"], {"a": True, "b": False})        # c: not one of the documents
+    assert (a["all"]["right"], a["all"]["wrong"], a["all"]["missing"]) == (59, 20, 10)
+    assert a["held_out"]["documents"] == 1 and a["held_out"]["wrong"] == 20
+    assert a["not_held_out"]["documents_all_right"] == 1 and a["not_held_out"]["cells_right"] == 1.0
+    assert anchor(res, "scan_light", ["a"], {}) == {}                       # PP-OCR not run there
+
+
+def test_scans_section_on_a_sample_scan(tmp_path):
+    from training.bench.metrics import cell_scores
+    from training.bench.scans import scans_markdown, scans_section
+    item = {"doc": "s2019_a", "dir": str(SAMPLES)}
+    per_doc = [{"doc": "s2019_a", "right": 50, "total": 80, "missing": 10}]
+    sec = scans_section([item], ["scan_light"], {"scan_light": {"ppocr_naive": {"per_doc": per_doc}}}, tmp_path / "w")
+    g = sec["splits"]["scan_light"]["gouji"]
+    assert set(g) == {"all", "not_held_out"}                 # the sample has no held-out style
+    truth = json.loads((SAMPLES / "s2019_a.truth.json").read_text(encoding="utf-8"))
+    m = g["all"]
+    assert m["documents"] == 1 and m["right"] + m["wrong"] + m["missing"] == len(truth["cells"])
+    assert m["right"] > 0.9 * len(truth["cells"]) and m["cells_right"] > 0.9
+    assert sec["splits"]["scan_light"]["ppocr_naive"]["all"]["wrong"] == 20
+    md = "\n".join(scans_markdown(sec))
+    assert "| scan_light | all | gouji | 1 | " in md and "| scan_light | all | PP-OCR full page (naive) | 1 | 50 | 20 | 10 | — |" in md
+    assert cell_scores({"a": 1}, {"a": 1, "b": 2, "c": 3})["missing"] == 2
