@@ -98,7 +98,7 @@ def finish(out: Path, outdir: OutDir, report_dir: Path, run: RunFacts) -> Summar
     stage: dict[str, float] = {}
     status_counts: dict[str, int] = {}
     results, failures = listed_results(run.entries, outdir.manifest, out)
-    from ..review import apply_review, load_reviewed      # a reviewer's decisions: status "reviewed"
+    from ..review_files import apply_review, load_reviewed      # a reviewer's decisions: status "reviewed"
     results = [(name, apply_review(r, load_reviewed(out, name))) for name, r in results]
     for name, r in results:
         b = r.get("batch") or {}
