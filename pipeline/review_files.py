@@ -28,7 +28,7 @@ def settings() -> dict:
 
 
 def batch_config() -> dict:
-    """configs/batch.yaml (output names, the review threshold)."""
+    """configs/batch.yaml (output names)."""
     from .batch import config
     return config()
 

@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 from types import SimpleNamespace
 
+from .batch.options import review_threshold
 from .fsname import json_safe, printable
 from .outdir import Manifest, OutDir, UsageError
 from .review_files import (KEY_RE, BadRequest, apply_review, batch_config, crop_file, load_reviewed, now,
@@ -25,7 +26,7 @@ class Store:
         self.out = Path(out).resolve()
         cfg = batch_config()
         names = cfg.get("outputs", {})
-        self.threshold = float(cfg.get("review_threshold", 0.9))
+        self.threshold = review_threshold()
         self.rcfg = settings()
         self.label_threshold = float(self.rcfg.get("label_threshold", 0.9))
         self.state = self.out / names.get("state_dir", ".gouji")

@@ -30,7 +30,7 @@ from ..inputs import find_inputs, sniff
 from ..outdir import UsageError
 from .discover import Entry
 from .fingerprint import fingerprint
-from .options import BatchOptions, config
+from .options import BatchOptions, config, review_threshold
 from .run import refresh_tables, run_batch
 from .summary import RunFacts, Summary
 from .tables import csv_cell
@@ -38,4 +38,4 @@ from .worker import Job, outcome_from_document, process_document
 
 __all__ = ["BatchOptions", "Entry", "Job", "RunFacts", "Summary", "UsageError", "config", "csv_cell",
            "find_inputs", "fingerprint", "outcome_from_document", "process_document", "refresh_tables",
-           "run_batch", "sniff"]
+           "review_threshold", "run_batch", "sniff"]

@@ -7,6 +7,12 @@ from typing import Any, Callable
 from ..templates import config as load_config
 
 
+def review_threshold() -> float:
+    """A cell below this confidence (or in conflict) goes to the review queue: the scorer's
+    needs_review threshold, configs/scoring.yaml."""
+    return float(load_config("scoring.yaml")["review_threshold"])
+
+
 def config() -> dict:
     """configs/batch.yaml, read once (templates.config caches it: one dict for every caller)."""
     return load_config("batch.yaml")

@@ -13,7 +13,7 @@ from ..fsname import json_safe, printable
 from ..outdir import Manifest, OutDir
 from .discover import Entry, load_json, result_abs
 from .fingerprint import settings_dict
-from .options import config
+from .options import config, review_threshold
 from .tables import key_order, num, review_cross_checks, write_table
 
 
@@ -92,7 +92,7 @@ def finish(out: Path, outdir: OutDir, report_dir: Path, run: RunFacts) -> Summar
     import pyarrow as pa
     cfg = config()
     names = cfg.get("outputs", {})
-    thr = float(cfg.get("review_threshold", 0.9))
+    thr = review_threshold()
     long_rows, wide_rows, review, docs, dup_list = [], [], [], [], []
     all_keys: set[str] = set()
     stage: dict[str, float] = {}
