@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         _parser().print_help()
         return 2
     if args.cmd == "extract":
-        from .batch import UsageError, run_batch
+        from .batch import BatchOptions, UsageError, run_batch
         from .fsname import printable
         from .run import Settings
         missing = [p for p in args.paths if not p.exists()]
@@ -100,10 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         given = {"mapper": args.mapper, "ocr_engine": args.ocr, "solver": False if args.no_solver else None}
         settings = Settings(**{k: v for k, v in given.items() if v is not None})
         try:
-            summary = run_batch(args.paths, args.out, settings=settings, workers=args.workers,
-                                engine=args.engine, address=args.address, time_limit=args.time_limit,
-                                force=args.force, progress=not args.no_progress,
-                                memory_limit_mb=args.memory_limit)
+            summary = run_batch(args.paths, args.out, BatchOptions(
+                settings=settings, workers=args.workers, engine=args.engine, address=args.address,
+                time_limit=args.time_limit, force=args.force, progress=not args.no_progress,
+                memory_limit_mb=args.memory_limit))
         except UsageError as e:   # output folder, lock, engine: one line, no traceback
             print(f"gouji: {e}", file=sys.stderr)
             return 2

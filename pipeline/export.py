@@ -1,15 +1,12 @@
-"""Write a Document as the result JSON (shared/spec/output-format.md): the contract.
+"""A Document as the result JSON (shared/spec/output-format.md): the contract.
 
-Files are written atomically (temp file, then rename) so a killed run never leaves a
-half-written result.
+Files are written by outdir.OutDir (atomically: temp file, then rename), so a killed run
+never leaves a half-written result.
 """
 from __future__ import annotations
 
 import functools
 import json
-import os
-import tempfile
-from pathlib import Path
 
 from .model import Document
 from .templates import CONFIGS
@@ -69,19 +66,3 @@ def validate(result: dict) -> None:
     """Raise jsonschema.ValidationError when a result breaks the contract."""
     import jsonschema
     jsonschema.validate(result, schema())
-
-
-def write_json(obj, path: Path) -> Path:
-    """Atomic write: a reader sees the old file or the new one, never half of one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, ensure_ascii=False, indent=1)
-        os.chmod(tmp, 0o644)  # mkstemp makes owner-only files; results are for sharing
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path

@@ -9,7 +9,7 @@
 * Writes go to a temp file in OUT/.gouji/tmp, then rename: a reader sees the old file or
   the new one, never half of one. That temp folder is gouji's alone, so cleaning up after
   a killed run never touches a user's ``*.tmp``.
-* The manifest also holds one line per written result (the resume log; see batch.py).
+* The manifest also holds one line per written result (the resume log; see pipeline/batch/).
   Paths in it that are not valid UTF-8 keep their exact bytes (fsname.hex_field).
 """
 from __future__ import annotations

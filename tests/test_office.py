@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import office
+from pipeline import office, office_convert
 from pipeline.export import to_result, validate
 from pipeline.model import Document, Source
 from pipeline.run import extract
@@ -138,7 +138,7 @@ def test_doc_and_wps_converted_by_libreoffice_for_real(tmp_path, suffix):
 
 
 def test_without_libreoffice_the_result_says_unsupported_format(monkeypatch):
-    monkeypatch.setattr(office, "soffice", lambda: None)
+    monkeypatch.setattr(office_convert, "soffice", lambda: None)
     res = result(OFFICE / "report_2024.doc")
     assert res["status"] == "unsupported_format" and res["cells"] == {}
     assert "apt-get install -y libreoffice-writer-nogui" in res["errors"][0]
