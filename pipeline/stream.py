@@ -61,6 +61,7 @@ class StreamTable:
     missing: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     labels: list[dict] = field(default_factory=list)
+    readings: int = 1   # distinct readings that balance alike (whole_block)
 
     @property
     def placed(self) -> int:
@@ -813,7 +814,11 @@ def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
         block = whole_block(spilled[0], tpl) if spilled else None
     if block is None:
         return by_labels
-    if by_labels is None or (block.sure and not by_labels.sure) or len(block.placement) < len(by_labels.placement):
+    if by_labels is None:
+        # no label reading to compare with: offered only when one reading balances best
+        # (else the line-based reading, if any, stands undoubted by it)
+        return block if block.readings == 1 else None
+    if (block.sure and not by_labels.sure) or len(block.placement) < len(by_labels.placement):
         return block
     return by_labels
 
@@ -871,14 +876,15 @@ def whole_block(vals: list[Item], tpl: Template) -> StreamTable | None:
     top = max(h for h, _ in scored)
     best = [v for h, v in scored if h == top]
     order, chunks = cands[best[0]]
-    # a chunk read column by column trusts the boxes' left-to-right order, which the row
-    # totals cannot check: two part columns swapped balance alike (pdfminer may print
-    # 商业企业 before 自然人); such cells are doubtful
+
     def swap(v, c1, c2, a=0, b=R):
         v = list(v)
         for r in range(a, b):
             v[r * W + c1], v[r * W + c2] = v[r * W + c2], v[r * W + c1]
         return tuple(v)
+    # a chunk read column by column trusts the boxes' left-to-right order, which the row
+    # totals cannot check: two part columns swapped balance alike (pdfminer may print
+    # 商业企业 before 自然人); such cells are doubtful
     # columns the equations cannot tell apart (a whole-table swap balances alike)
     alike = [(c1, c2) for c1, c2 in combinations(range(W), 2) if held(swap(best[0], c1, c2)) == top]
     swapped: set[int] = set()
@@ -886,7 +892,7 @@ def whole_block(vals: list[Item], tpl: Template) -> StreamTable | None:
         for c1, c2 in alike if by_col else ():
             swapped |= {r * W + c for r in range(a, b) for c in (c1, c2)
                         if best[0][r * W + c1] != best[0][r * W + c2]}
-    out = StreamTable("requests", template=name)
+    out = StreamTable("requests", template=name, readings=len(best))
     for n, k in enumerate(keys):
         it = vals[order[n]]
         out.cells[k] = Cell(row=it.line, col=n % W, text=it.text)

@@ -320,3 +320,14 @@ def test_whole_block_unit():
     assert {k: int(c.text) for k, c in st.cells.items()} == {
         f"requests/{r}/{cols[c]}": vals[r][c] for r in rows for c in range(7)}
     assert stream.whole_block(items[:-1], tpl) is None
+
+
+def test_pdfminer_requests_values_spilled_after_the_appeals_title():
+    """t015: pdfminer printed the requests table's second page of value boxes after the
+    appeals title, before the appeals row's 15 values: the requests region's 112 values
+    plus those 49 make the 2019 table's 161, the last 15 are the appeals row; both
+    tables right (before: the appeals row missing, 49 requests cells wrong)."""
+    truth, res = _gen("t015.pdfminer")
+    want = {k: v for k, v in truth.items() if k.startswith(("requests/", "appeals/"))}
+    got = {k: res["cells"].get(k, {}).get("value", "missing") for k in want}
+    assert got == want
