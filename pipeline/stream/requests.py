@@ -35,9 +35,10 @@ def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
     if block is None:
         return by_labels
     if by_labels is None:
-        # no label reading to compare with: offered only when one reading balances best
-        # (else the line-based reading, if any, stands undoubted by it)
-        return block if block.readings == 1 else None
+        # no label reading to compare with: offered only when one reading balances best and,
+        # when the region held values besides the block's, every equation holds (else the
+        # line-based reading, if any, stands undoubted by it)
+        return block if block.readings == 1 and not (block.broken and block.extra) else None
     if (block.sure and not by_labels.sure) or len(block.placement) < len(by_labels.placement):
         return block
     return by_labels
@@ -112,7 +113,7 @@ def whole_block(vals: list[Item], tpl: Template) -> StreamTable | None:
         for c1, c2 in alike if by_col else ():
             swapped |= {r * W + c for r in range(a, b) for c in (c1, c2)
                         if best[0][r * W + c1] != best[0][r * W + c2]}
-    out = StreamTable("requests", template=name, readings=len(best))
+    out = StreamTable("requests", template=name, readings=len(best), extra=len(vals) - R * W)
     for n, k in enumerate(keys):
         it = vals[order[n]]
         out.cells[k] = Cell(row=it.line, col=n % W, text=it.text)
@@ -125,6 +126,7 @@ def whole_block(vals: list[Item], tpl: Template) -> StreamTable | None:
     got = dict(zip(keys, best[0]))
     _, broken, in_broken = balance(got, tpl)
     doubt_broken(out, in_broken)
+    out.broken = broken
     if broken > max_broken("requests"):
         for k in out.cells:
             out.placement[k] = min(out.placement.get(k, 1.0), float(cfg.get("doubtful", 0.5)))

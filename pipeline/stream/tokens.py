@@ -37,6 +37,8 @@ class StreamTable:
     warnings: list[str] = field(default_factory=list)
     labels: list[dict] = field(default_factory=list)
     readings: int = 1   # distinct readings that balance alike (whole_block)
+    broken: int = 0     # balance equations its reading leaves broken (whole_block)
+    extra: int = 0      # values of the region outside its block (whole_block)
 
     @property
     def placed(self) -> int:
