@@ -64,8 +64,10 @@ def _html(pdf: Path) -> Path | None:
 
 
 def score_cells(truth: dict, cells: dict, threshold: float = 0.995) -> Counter:
-    """right / wrong / missing over truth cells, all and measured tables (prefix m_), and
-    wrong cells at or above the review threshold (confident_wrong)."""
+    """right / wrong / missing over truth cells, all and measured tables (prefix m_), wrong
+    cells at or above the review threshold (confident_wrong), and measured cells wrong only
+    as a 0 read blank or a blank read 0 (m_zero_blank: text that prints blanks as nothing
+    and drops the empty cells holds no trace of which they were; with them, the ceiling)."""
     c = Counter()
     for key, t in truth["cells"].items():
         got = cells.get(key)
@@ -75,6 +77,8 @@ def score_cells(truth: dict, cells: dict, threshold: float = 0.995) -> Counter:
             c["confident_wrong"] += 1
         if key.startswith(MEASURED):
             c["m_" + verdict] += 1
+            if verdict == "wrong" and {got["value"], t["value"]} <= {0, None}:
+                c["m_zero_blank"] += 1
     return c
 
 
@@ -129,7 +133,8 @@ def _summary(a: Counter) -> dict:
     s = {"documents": a["documents"], "requests_appeals_cells_right": acc("m_"),
          "all_cells_right": acc(""), "documents_all_right": a["all_right"],
          "documents_requests_appeals_right": a["m_all_right"],
-         "wrong": a["wrong"], "missing": a["missing"]}
+         "wrong": a["wrong"], "missing": a["missing"],
+         "requests_appeals_zero_blank_wrong": a["m_zero_blank"]}
     if "ok" in a:
         s["ok"] = a["ok"]
         s["ok_with_wrong_cell"] = a["ok_with_wrong"]
@@ -140,16 +145,17 @@ def _summary(a: Counter) -> dict:
 def table(res: dict) -> str:
     """Markdown: one line per extractor, gouji beside the number stream."""
     lines = ["| extractor | gouji req+app cells | gouji all cells | docs all right | ok | ok with a wrong cell "
-             "| confident wrong cells | number stream req+app | number stream all | number stream docs all right |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| confident wrong cells | req+app wrong as 0↔blank | number stream req+app | number stream all "
+             "| number stream docs all right |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for ex, r in res.items():
         if "skipped" in r:
-            lines.append(f"| {ex} | {r['skipped']} | | | | | | | | |")
+            lines.append(f"| {ex} | {r['skipped']} | | | | | | | | | |")
             continue
         g, p = r["gouji"], r["number_stream"]
         lines.append(f"| {ex} | {g['requests_appeals_cells_right']:.1%} | {g['all_cells_right']:.1%} | "
                      f"{g['documents_all_right']}/{g['documents']} | {g['ok']} | {g['ok_with_wrong_cell']} | "
-                     f"{g['confident_wrong_cells']} | {p['requests_appeals_cells_right']:.1%} | {p['all_cells_right']:.1%} | "
+                     f"{g['confident_wrong_cells']} | {g['requests_appeals_zero_blank_wrong']} | {p['requests_appeals_cells_right']:.1%} | {p['all_cells_right']:.1%} | "
                      f"{p['documents_all_right']}/{p['documents']} |")
     return "\n".join(lines)
 

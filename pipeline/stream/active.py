@@ -1,0 +1,118 @@
+"""The active-disclosure table from flattened text, section by section (第二十条第（X）项), or
+as one sequence of rows when its section titles are printed after them."""
+from __future__ import annotations
+
+import re
+
+from ..model import Cell
+from ..templates import Template
+from .align import assignments, windows_cost
+from .rows import label_rows, place_by_columns, value_rows
+from .tokens import Item, StreamTable, label_only, region, settings, tokens, value
+
+
+_SECTION = re.compile(r"第\s*二十\s*条\s*第\s*[（(]?\s*([一二三四五六七八九十]+)\s*[)）]?\s*项")
+
+
+def decode_active(text: str, tpl: Template, sim) -> StreamTable | None:
+    """The active table, section by section (第二十条第（X）项: a few rows × columns each):
+    the same alignment as the requests table within each section's stretch of text."""
+    cfg = settings()
+    part = region(text, "active")
+    if part is None:
+        return None
+    items = tokens(part)
+    marks = [(k, m.group(1)) for k, it in enumerate(items) if it.kind == "F" for m in [_SECTION.search(it.text)] if m]
+    by_num = {m.group(1): sec for sec in tpl.sections for m in [_SECTION.search(sec.label)] if m}
+    out = StreamTable("active", template=tpl.name)
+    skip = float(cfg.get("skip_expected", 0.4))
+    for n, (k, num) in enumerate(marks):
+        sec = by_num.get(num)
+        if sec is None:
+            continue
+        end = marks[n + 1][0] if n + 1 < len(marks) else len(items)
+        part_items = items[k + 1:end]
+        rows, cols = list(sec.rows), [c.key for c in sec.columns]
+        keys = [[f"active/{sec.key}.{r.key}/{c}" for c in cols] for r in rows]
+
+        def row_sim(t: str, j: int, sec=sec, rows=rows) -> float:
+            return sim(t, f"active.row:{sec.key}.{rows[j].key}")
+        spans = label_rows([it for it in part_items if it.kind == "F"], rows, row_sim, [skip] * len(rows))
+        if not spans:
+            continue
+        vrows = value_rows(part_items, len(cols), {f.pos for sp in spans for f in sp.frags})
+        if vrows is None or len(vrows) > len(spans):
+            continue
+        place_by_columns(vrows, len(cols), [it for it in part_items if it.kind == "F"])
+        if any(not v.full for v in vrows):
+            continue
+        best, maps, complete = assignments(windows_cost(vrows, spans), int(cfg.get("max_alignments", 500)))
+        if not maps:
+            continue
+        outcomes = {}
+        for mp in maps:
+            vals = {}
+            for ki, ri in enumerate(mp):
+                vals.update({kk: None if it is None else value(it) for kk, it in zip(keys[spans[ri].j], vrows[ki].slots)})
+            outcomes.setdefault(tuple(sorted(vals.items(), key=str)), mp)
+        mp = next(iter(outcomes.values()))
+        doubt = {kk for o in outcomes for kk, _ in o if len({dict(x).get(kk, "∅") for x in outcomes}) > 1}
+        used = set()
+        for ki, ri in enumerate(mp):
+            used.add(ri)
+            for kk, it in zip(keys[spans[ri].j], vrows[ki].slots):
+                out.cells[kk] = None if it is None else Cell(row=it.line, col=0, text=it.text)
+                if vrows[ki].doubt < 1:
+                    out.placement[kk] = vrows[ki].doubt
+        if len(used) < len(spans):
+            # a row label with no values in its section: blanks, or values printed elsewhere
+            # (pdfminer reads a section column by column); which rows got which values is
+            # then a guess for the whole section
+            for ri, sp in enumerate(spans):
+                for kk in keys[sp.j]:
+                    if ri not in used:
+                        out.cells[kk] = None
+                    out.placement[kk] = float(cfg.get("doubtful", 0.5))
+        for kk in doubt if not complete or len(outcomes) > 1 else ():
+            out.placement[kk] = float(cfg.get("doubtful", 0.5))
+    alt = _active_by_windows(items, tpl, sim)
+    if _sure_cells(alt) > _sure_cells(out):
+        out = alt
+    for kk in tpl.keys("active"):
+        if kk not in out.cells:
+            out.missing[kk] = "row not found in the flattened text"
+    return out if out.cells else None
+
+
+def _sure_cells(t: StreamTable) -> int:
+    return sum(1 for k in t.cells if t.placement.get(k, 1.0) >= 1.0)
+
+
+def _active_by_windows(items: list[Item], tpl: Template, sim) -> StreamTable:
+    """The active table as one sequence of rows, every section's rows in template order,
+    section titles ignored (pdftotext's default mode may print them after the rows): a
+    row's values are the tokens between its label and the next row's label, placed when
+    they are exactly one per column."""
+    cfg = settings()
+    seq = [(sec, r) for sec in tpl.sections for r in sec.rows]
+    out = StreamTable("active", template=tpl.name)
+
+    def row_sim(t: str, j: int) -> float:
+        sec, r = seq[j]
+        return sim(t, f"active.row:{sec.key}.{r.key}")
+    spans = label_rows([it for it in items if it.kind == "F" and not _SECTION.search(it.text)], [r for _, r in seq],
+                       row_sim, [float(cfg.get("skip_expected", 0.4))] * len(seq))
+    for n, sp in enumerate(spans):
+        sec, r = seq[sp.j]
+        cols = [c.key for c in sec.columns]
+        end = spans[n + 1].first if n + 1 < len(spans) else len(items)
+        vals = [it for it in items[sp.first:end] if it.kind == "V"]
+        keys = [f"active/{sec.key}.{r.key}/{c}" for c in cols]
+        if len(vals) == len(cols):
+            for kk, it in zip(keys, vals):
+                out.cells[kk] = Cell(row=it.line, col=0, text=it.text)
+        elif not vals:     # blanks, or values printed elsewhere
+            for kk in keys:
+                out.cells[kk] = None
+                out.placement[kk] = label_only()
+    return out

@@ -1,0 +1,149 @@
+"""The appeals table from flattened text: one row of groups × columns, placed in order, by
+the header's geometry, or by the balance equations when it lost empty cells; a value
+printed out of column order moved where the equations hold (doubtful)."""
+from __future__ import annotations
+
+from ..model import Cell
+from ..templates import Template
+from .equations import balance, doubt_broken, max_broken, place_by_equations
+from .requests import spilled
+from .tokens import Item, StreamTable, region, settings, tokens, value
+
+
+def decode_appeals(text: str, tpl: Template) -> StreamTable | None:
+    """The appeals table: one value per group × column, in template order, when the
+    table's text prints exactly that many values."""
+    part = region(text, "appeals")
+    if part is None:
+        return None
+    keys = [f"appeals/{g.key}/{c.key}" for g in tpl.appeal_groups for c in tpl.appeal_columns]
+    items = tokens(part)
+    vals = _by_x_if_one_band([it for it in items if it.kind == "V"])
+    out = StreamTable("appeals", template=tpl.name)
+    if len(vals) > len(keys) and (spill := spilled(text, tpl)) is not None:
+        vals = spill[1]     # the values before them are the requests table's (pdfminer)
+        out.warnings.append("appeals: the values before the last 15 of its region belong to the requests table")
+    if len(vals) < len(keys):
+        slots = _appeals_by_pitch(items, vals, len(keys))
+        probs = [float(settings().get("column_doubtful", 0.9))] * len(keys)
+        heads = str(settings().get("appeals_header_chars", ""))
+        if slots is None and vals and set(heads) <= set(part):
+            # no geometry: the equations choose the columns (only under the table's own
+            # header: a pre-2019 report's 行政复议数量 line is no appeals row)
+            placed = place_by_equations([(keys, vals)], {}, tpl)
+            if placed is None:
+                return None
+            slots, probs = [placed[k][0] for k in keys], [placed[k][1] for k in keys]
+            out.warnings.append(f"appeals: {len(vals)} values for {len(keys)} columns; "
+                                "their columns chosen by the balance equations (doubtful)")
+        if slots is None:
+            return None
+        for k, it, p in zip(keys, slots, probs):
+            out.cells[k] = None if it is None else Cell(row=it.line, col=keys.index(k), text=it.text)
+            out.placement[k] = p
+        vals = slots
+    elif len(vals) != len(keys):
+        return None
+    else:
+        lines = [it.line for it in vals]
+        lifted = len(set(lines)) == 2 and min(lines.count(ln) for ln in set(lines)) == 1
+        # one value alone on a line of its own (`5` over a wrapped `项`), no geometry to order
+        # it by: it may belong anywhere in the row
+        moved = _one_move(vals, keys, tpl, len(vals) if lifted else None)
+        if moved is not None:
+            vals, changed = moved
+            for k in changed:
+                out.placement[k] = float(settings().get("column_doubtful", 0.9))
+            out.warnings.append("appeals: a value printed out of column order moved where the equations hold; "
+                                "its group doubtful")
+    for k, it in zip(keys, vals):
+        out.cells[k] = None if it is None else Cell(row=it.line, col=keys.index(k), text=it.text)
+    got = {k: None if it is None else value(it) for k, it in zip(keys, vals)}
+    _, broken, in_broken = balance(got, tpl)
+    doubt_broken(out, in_broken)
+    if broken > max_broken("appeals"):
+        for k in keys:
+            out.placement[k] = float(settings().get("doubtful", 0.5))
+        out.warnings.append("appeals: stream values leave most equations broken; cells doubtful")
+    return out
+
+
+
+def _by_x_if_one_band(vals: list[Item]) -> list[Item]:
+    """Values of one printed row spread over two or three adjacent lines (a cell whose
+    number and unit wrap, `5` above `项`, lifts the number a line in `-layout`): left to
+    right, when the text keeps geometry (values apart) and no two share a column."""
+    lines = sorted({it.line for it in vals})
+    if len(lines) < 2 or lines[-1] - lines[0] > 2:
+        return vals
+    xs = sorted(it.x for it in vals)
+    if any(b - a < 2 for a, b in zip(xs, xs[1:])):
+        return vals
+    main = max(lines, key=lambda ln: sum(it.line == ln for it in vals))
+    row = sorted((it.x for it in vals if it.line == main))
+    if any(b - a < 3 for a, b in zip(row, row[1:])):
+        return vals     # single-space separated: no geometry to order by
+    return sorted(vals, key=lambda it: it.x)
+
+
+def _appeals_by_pitch(items: list[Item], vals: list[Item], n: int) -> list[Item | None] | None:
+    """The appeals row printed with empty cells, on text that keeps geometry (-layout):
+    its n columns share the header's width evenly (one vertical header word each), so a
+    value goes to the column its centre falls in. A guess about columns, so its cells
+    are doubtful; None when the values are not on one line apart or two share a column."""
+    if not vals or len({it.line for it in vals}) != 1:
+        return None
+    xs = [it.x for it in vals]
+    if any(b - a < 3 for a, b in zip(xs, xs[1:])):
+        return None
+    head = [it for it in items if it.kind == "F" and it.pos < vals[0].pos]
+    if not head:
+        return None
+    left = min(it.x for it in head)
+    right = max(max(it.x + len(it.text) for it in head), max(xs) + 1)
+    pitch = (right - left) / n
+    cols = [min(n - 1, max(0, int((x - left) / pitch))) for x in xs]
+    if cols != sorted(set(cols)):
+        return None
+    slots: list[Item | None] = [None] * n
+    for c, it in zip(cols, vals):
+        slots[c] = it
+    return slots
+
+
+def _one_move(vals: list[Item], keys: list[str], tpl: Template, reach: int | None = None
+              ) -> tuple[list[Item], set[str]] | None:
+    """The default mode of pdftotext may print an appeals value a few columns late (its
+    header is vertical text, ordered by position). When the values as printed break
+    equations and moving one value at most `appeals_max_move` places makes all of them
+    hold, the reading of the shortest such move when one (a 0 may go anywhere among zeros,
+    the shortest move is the likeliest), and the keys of the groups it touched or the
+    balancing readings disagree on (doubtful); else None."""
+    def broken(vs):
+        return balance({k: value(it) for k, it in zip(keys, vs)}, tpl)[1]
+    if broken(vals) == 0:
+        return None
+    reach = int(settings().get("appeals_max_move", 3)) if reach is None else reach
+    found: dict[tuple, tuple[int, list[Item]]] = {}
+    for i in range(len(vals)):
+        for j in range(max(0, i - reach), min(len(vals), i + reach + 1)):
+            if i == j:
+                continue
+            vs = vals[:i] + vals[i + 1:]
+            vs.insert(j, vals[i])
+            if broken(vs) == 0:
+                key = tuple(value(it) for it in vs)
+                if key not in found or abs(i - j) < found[key][0]:
+                    found[key] = (abs(i - j), vs)
+    if not found:
+        return None
+    # several moves balance (a 0 may go anywhere among zeros): the shortest is the reading
+    # when it is one; the cells the balancing readings disagree on stay doubtful
+    near = min(d for d, _ in found.values())
+    best = [vs for d, vs in found.values() if d == near]
+    if len(best) != 1:
+        return None
+    vs = best[0]
+    groups = {k.rsplit("/", 1)[0] for k, a, b in zip(keys, vals, vs) if a is not b}
+    groups |= {k.rsplit("/", 1)[0] for n, k in enumerate(keys) if len({v[n] for v in found}) > 1}
+    return vs, {k for k in keys if k.rsplit("/", 1)[0] in groups}

@@ -1,0 +1,351 @@
+"""The requests table from flattened text: read by its row labels (rows, align), or, when
+its values stand apart from its labels one per cell (pdfminer), as one block of values."""
+from __future__ import annotations
+
+from ..model import Cell
+from ..normalize import normalize
+from ..templates import Template
+from ..values import parse_value
+from .align import assignments, effect_assignments, windows_cost
+from .equations import balance, doubt_broken, max_broken, place_by_equations
+from .rows import ValueRow, chunked_rows, label_blocks, label_rows, place_by_columns, present_rows, value_rows
+from .tokens import Item, StreamTable, label_only, region, settings, tokens, value
+
+
+# -- the table decoders -----------------------------------------------------------------------
+
+def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
+    """The requests table from flattened text, or None when the stream cannot be read
+    (no title, no label rows, a value run that cannot be cut into rows). Read by its
+    labels first; a table whose values are exactly one per cell of a template but whose
+    labels stand apart from them (pdfminer) is read as a whole block when that reading
+    balances and the labels' does not (`whole_block`)."""
+    part = region(text, "requests")
+    if part is None:
+        return None
+    items = tokens(part)
+    by_labels = _requests_by_labels(items, tpl, sim)
+    if by_labels is not None and by_labels.sure and balance(
+            {k: None if c is None else parse_value(c.text)[1] for k, c in by_labels.cells.items()}, tpl)[1] == 0:
+        return by_labels
+    block = whole_block([it for it in items if it.kind == "V"], tpl)
+    if block is None:
+        spill = spilled(text, tpl)
+        block = whole_block(spill[0], tpl) if spill else None
+    if block is None:
+        return by_labels
+    if by_labels is None:
+        # no label reading to compare with: offered only when one reading balances best and,
+        # when the region held values besides the block's, every equation holds (else the
+        # line-based reading, if any, stands undoubted by it)
+        return block if block.readings == 1 and not (block.broken and block.extra) else None
+    if (block.sure and not by_labels.sure) or len(block.placement) < len(by_labels.placement):
+        return block
+    return by_labels
+
+
+def whole_block(vals: list[Item], tpl: Template) -> StreamTable | None:
+    """The requests table printed one value per cell, labels elsewhere: pdfminer prints a
+    page's rows column by column (one text box a value, boxes ordered by column), so the
+    table's values are chunks of consecutive rows (pages), each chunk row- or
+    column-major. When the values number exactly rows × columns of one template (2019:
+    23 rows, 2021: 25), every cut into at most `block_max_chunks` chunks and order is
+    tried; the readings holding the most balance equations win. Cells on which winning
+    readings disagree are doubtful (1 / the values they put there); a winning reading
+    that leaves equations broken is doubtful where broken (more than a misprint breaks:
+    every cell). None when the count fits no template."""
+    from itertools import combinations, product
+    cfg = settings()
+    cols = [c.key for c in tpl.request_columns]
+    W = len(cols)
+    seqs = _block_rows(tpl)
+    extra = int(cfg.get("block_max_extra", 8))
+    name = next((n for n, ks in seqs.items() if 0 <= len(vals) - len(ks) * W <= extra), None)
+    if name is None or not W:
+        return None
+    keyed = seqs[name]
+    R = len(keyed)
+    keys = [f"requests/{k}/{c}" for k in keyed for c in cols]     # row-major cell order
+    at = {k: i for i, k in enumerate(keys)}
+    eqs = [([at[k] for k in e.lhs], [at[k] for k in e.rhs]) for e in tpl.expand_equations(set(keys))
+           if all(k in at for k in e.lhs + e.rhs)]
+    nums_all = [value(it) for it in vals]
+    cands: dict[tuple, tuple] = {}     # outcome (values row-major) -> (order: value index per cell, chunks)
+    max_chunks = int(cfg.get("block_max_chunks", 3))
+    for off, n_cut in product(range(len(vals) - R * W + 1), range(max_chunks)):
+        nums = nums_all[off:off + R * W]
+        for cuts in combinations(range(1, R), n_cut):
+            bounds = [0, *cuts, R]
+            for orders in product((False, True), repeat=len(bounds) - 1):
+                order = [0] * (R * W)
+                k = 0
+                chunks = []
+                for (a, b), by_col in zip(zip(bounds, bounds[1:]), orders):
+                    if by_col and b - a == 1:
+                        by_col = False
+                    chunks.append((a, b, by_col))
+                    cells = ([(r, c) for c in range(W) for r in range(a, b)] if by_col
+                             else [(r, c) for r in range(a, b) for c in range(W)])
+                    for r, c in cells:
+                        order[r * W + c] = k
+                        k += 1
+                cands.setdefault(tuple(nums[i] for i in order), ([off + i for i in order], chunks))
+
+    def held(v) -> int:
+        return sum(abs(sum(v[i] or 0 for i in lhs) - sum(v[i] or 0 for i in rhs)) < 1e-6 for lhs, rhs in eqs)
+    scored = [(held(v), v) for v in cands]
+    top = max(h for h, _ in scored)
+    best = [v for h, v in scored if h == top]
+    order, chunks = cands[best[0]]
+
+    def swap(v, c1, c2, a=0, b=R):
+        v = list(v)
+        for r in range(a, b):
+            v[r * W + c1], v[r * W + c2] = v[r * W + c2], v[r * W + c1]
+        return tuple(v)
+    # a chunk read column by column trusts the boxes' left-to-right order, which the row
+    # totals cannot check: two part columns swapped balance alike (pdfminer may print
+    # 商业企业 before 自然人); such cells are doubtful
+    # columns the equations cannot tell apart (a whole-table swap balances alike)
+    alike = [(c1, c2) for c1, c2 in combinations(range(W), 2) if held(swap(best[0], c1, c2)) == top]
+    swapped: set[int] = set()
+    for a, b, by_col in chunks:
+        for c1, c2 in alike if by_col else ():
+            swapped |= {r * W + c for r in range(a, b) for c in (c1, c2)
+                        if best[0][r * W + c1] != best[0][r * W + c2]}
+    out = StreamTable("requests", template=name, readings=len(best), extra=len(vals) - R * W)
+    for n, k in enumerate(keys):
+        it = vals[order[n]]
+        out.cells[k] = Cell(row=it.line, col=n % W, text=it.text)
+        seen = {"∅" if v[n] is None else v[n] for v in best}
+        if len(seen) > 1 or n in swapped:
+            out.placement[k] = 1.0 / max(2, len(seen))
+    if len(best) > 1:
+        out.warnings.append(f"requests: {len(best)} readings of the value block balance alike; "
+                            f"{len(out.placement)} cells doubtful")
+    got = dict(zip(keys, best[0]))
+    _, broken, in_broken = balance(got, tpl)
+    doubt_broken(out, in_broken)
+    out.broken = broken
+    if broken > max_broken("requests"):
+        for k in out.cells:
+            out.placement[k] = min(out.placement.get(k, 1.0), float(cfg.get("doubtful", 0.5)))
+        out.warnings.append(f"requests: value block leaves {broken} equations broken; cells doubtful")
+    out.warnings.insert(0, "requests: values read as one block, one per cell, labels apart (chunks of rows, "
+                           "row- or column-major, chosen by the balance equations)")
+    return out
+
+
+def _block_rows(tpl: Template) -> dict[str, list[str]]:
+    """The requests rows each template prints, in order (2021: 其他处理's three rows; 2019: 其他)."""
+    rows = list(tpl.request_rows)
+    sub_other = {r.key for r in rows if r.parent == "其他处理"}
+    return {"2021": [r.key for r in rows if r.key != "other"],
+            "2019": [r.key for r in rows if r.key not in sub_other]}
+
+
+def spilled(text: str, tpl: Template) -> tuple[list[Item], list[Item]] | None:
+    """pdfminer may print the requests table's last value boxes after the appeals title,
+    before the appeals table's own values (its last ones). When the requests region's
+    values plus the appeals region's values but its last (groups × columns) number
+    exactly one template's requests cells, those are the requests values (in that
+    order) and the last ones the appeals row: (requests values, appeals values); else None."""
+    req, app = region(text, "requests"), region(text, "appeals")
+    if req is None or app is None:
+        return None
+    n_app = len(tpl.appeal_groups) * len(tpl.appeal_columns)
+    rv = [it for it in tokens(req) if it.kind == "V"]
+    av = [it for it in tokens(app) if it.kind == "V"]
+    W = len(tpl.request_columns)
+    if len(av) <= n_app or not any(len(ks) * W == len(rv) + len(av) - n_app for ks in _block_rows(tpl).values()):
+        return None
+    return rv + av[:-n_app], av[-n_app:]
+
+
+def _requests_by_labels(items: list[Item], tpl: Template, sim) -> StreamTable | None:
+    """The requests table read by its row labels (the alignment of the module docstring)."""
+    cfg = settings()
+    cols = [c.key for c in tpl.request_columns]
+    W = len(cols)
+    rows = list(tpl.request_rows)
+    frags = [it for it in items if it.kind == "F"]
+    # 其他处理: a group label above three rows (2021) or one row of its own (2019, hybrids)
+    parents = {normalize(r.parent) for r in rows if r.parent}
+    sub_other = [j for j, r in enumerate(rows) if r.parent == "其他处理"]
+    own_other = next((j for j, r in enumerate(rows) if r.key == "other"), None)
+
+    def row_sim(t: str, j: int) -> float:
+        return sim(t, f"requests.row:{rows[j].key}")
+    skip = [float(cfg.get("skip_expected", 0.4)) if r.expected else float(cfg.get("skip_optional", 0.05))
+            for r in rows]
+    frags = [f for f in frags if normalize(f.text) not in parents - {"其他处理"}]
+    spans = label_rows(frags, rows, row_sim, skip)
+    if any(s.j in sub_other for s in spans):
+        spans = [s for s in spans if s.j != own_other]
+    if len(spans) < int(cfg.get("min_rows", 5)):
+        return None
+    vrows = value_rows(items, W, {f.pos for sp in spans for f in sp.frags})
+    if vrows is not None:
+        place_by_columns(vrows, W, [it for it in items if it.kind == "F"])
+    vals = [it for it in items if it.kind == "V"]
+    block_doubt: set[str] = set()
+    blocks = 0
+    span_keys = [[f"requests/{rows[s.j].key}/{c}" for c in cols] for s in spans]
+    chunked = chunked_rows(items, spans, span_keys, tpl)
+    if chunked is not None:
+        vrows, block_doubt = chunked
+    elif vrows is not None and spans:
+        vrows, block_doubt, blocks = label_blocks(items, vrows, spans, span_keys, tpl)
+    if (vrows is None or any(not v.full for v in vrows)) and vals and len(vals) == len(spans) * W:
+        # one value per cell but not cut into rows: a block printed row by row or column
+        # by column (pypdfium2); the equations choose the order, a tie leaves doubt
+        vrows, block_doubt = _block_order(vals, [rows[s.j].key for s in spans], cols, tpl)
+    if vrows is None or not vrows:
+        return None
+    displaced = False
+    if len(vrows) > len(spans):
+        # more value rows than rows found in order: some labels were printed elsewhere
+        # (pdftotext's default mode prints a merged cell's labels after the values)
+        spans = present_rows(frags, rows, row_sim)
+        if any(s.j in sub_other for s in spans):
+            spans = [s for s in spans if s.j != own_other]
+        if len(vrows) > len(spans):
+            return None
+        displaced = True
+    out = StreamTable("requests", template="2019" if any(s.j == own_other for s in spans) else "2021")
+    keyed = [rows[s.j].key for s in spans]
+    expected = [r.key for r in rows if r.expected and (out.template == "2021" or r.parent != "其他处理")]
+    if out.template == "2019":
+        expected = [k for k in expected if k != "other"] + ["other"]
+    for s in spans:
+        out.labels.append({"text": s.text, "class": f"requests.row:{rows[s.j].key}", "p": round(s.score, 4),
+                           "context": {"table": "requests", "header": False, "stream": True}})
+    # displaced labels say nothing about where a value row goes: every order costs alike
+    cost = [[0] * len(spans) for _ in vrows] if displaced else windows_cost(vrows, spans)
+    if len(vrows) > 1 and spans and all(v.pos > spans[-1].first for v in vrows):
+        cost = [[0] * len(spans) for _ in vrows]   # all values after all labels: nor do these
+    best, maps, complete = assignments(cost, int(cfg.get("max_alignments", 500)))
+    if not maps:
+        return None
+    zero = [v.full and all(value(it) in (0, None) for it in v.slots if it is not None) for v in vrows]
+    free_doubt = False
+    if not complete and any(zero):
+        # too many maps to list: list one per placement of the rows that are not all zeros
+        by_effect = effect_assignments(cost, zero, int(cfg.get("max_effect_placements", 10000)))
+        if by_effect is not None:
+            maps, complete, free_doubt = by_effect, True, True
+    outcomes: dict[tuple, list[int]] = {}
+    for mp in maps:
+        got = _outcome(mp, vrows, keyed, cols)
+        outcomes.setdefault(tuple(sorted(got.items())), mp)
+    scored = sorted(((balance(dict(k), tpl)[0], k, mp) for k, mp in outcomes.items()), key=lambda x: -x[0])
+    top = [x for x in scored if x[0] == scored[0][0]]
+    mp = top[0][2]
+    chosen = dict(top[0][1])
+    partial: list[tuple[int, str]] = []
+    for ki, ri in enumerate(mp):
+        v = vrows[ki]
+        key = keyed[ri]
+        if not v.full:
+            partial.append((ki, key))
+            continue
+        for c, it in zip(cols, v.slots):
+            out.cells[f"requests/{key}/{c}"] = None if it is None else Cell(row=it.line, col=cols.index(c),
+                                                                             text=it.text)
+            if v.doubt < 1:
+                out.placement[f"requests/{key}/{c}"] = v.doubt
+    if partial:
+        # rows that lost their empty cells: columns chosen by the equations, never sure
+        placed = place_by_equations([([f"requests/{key}/{c}" for c in cols], vrows[ki].items)
+                                     for ki, key in partial], chosen, tpl)
+        for ki, key in partial:
+            for c in cols:
+                k = f"requests/{key}/{c}"
+                if placed is None:
+                    out.missing[k] = (f"row printed {len(vrows[ki].items)} values for {W} columns: "
+                                      "their columns cannot be told apart")
+                    continue
+                it, p = placed[k]
+                out.cells[k] = None if it is None else Cell(row=it.line, col=cols.index(c), text=it.text)
+                out.placement[k] = p
+                chosen[k] = None if it is None else value(it)
+        if placed is not None:
+            out.warnings.append(f"requests: {len(partial)} rows printed fewer values than columns; "
+                                "their columns chosen by the balance equations (doubtful)")
+    used = {keyed[ri] for ri in mp}
+    if free_doubt:
+        # which of the rows the non-zero rows left free hold the zero rows is a guess
+        taken = {keyed[ri] for ki, ri in enumerate(mp) if not zero[ki]}
+        zero_cols = {c for ki, v in enumerate(vrows) if zero[ki] for c, it in zip(cols, v.slots) if it is not None}
+        if any(zero) and len(keyed) - len(taken) > sum(zero):
+            for key in keyed:
+                if key not in taken:
+                    for c in zero_cols:
+                        out.placement[f"requests/{key}/{c}"] = float(cfg.get("doubtful", 0.5))
+            out.warnings.append(f"requests: {sum(zero)} rows of zeros among {len(keyed) - len(taken)} "
+                                "rows: which of them are blank is a guess; doubtful")
+    for key in keyed:
+        if key not in used:
+            for c in cols:
+                out.cells[f"requests/{key}/{c}"] = None   # the row printed nothing: blanks
+                if blocks:   # or its values were printed in a block the text lost or moved
+                    out.placement[f"requests/{key}/{c}"] = label_only()
+    for key in expected:
+        if key not in keyed:
+            for c in cols:
+                out.missing[f"requests/{key}/{c}"] = "row not found in the flattened text"
+    # doubt: cells on which equally good outcomes disagree, or any cell when the search
+    # was cut short; all cells when the chosen outcome leaves many equations broken
+    for k in block_doubt:
+        out.placement[k] = float(cfg.get("doubtful", 0.5))
+    n_alt = len(top)
+    if not complete:
+        for k in out.cells:
+            out.placement[k] = float(cfg.get("doubtful", 0.5))
+        out.warnings.append("requests: stream alignment ambiguous (too many readings); cells doubtful")
+    elif n_alt > 1:
+        for k in out.cells:
+            vs = {dict(t[1]).get(k, "∅") for t in top}
+            if len(vs) > 1:
+                out.placement[k] = 1.0 / len(vs)
+        out.warnings.append(f"requests: {n_alt} alignments of values to rows fit alike; "
+                            f"{len(out.placement)} cells doubtful")
+    _, broken, in_broken = balance(chosen, tpl)
+    doubt_broken(out, in_broken)
+    if broken > max_broken("requests"):
+        for k in out.cells:
+            out.placement[k] = min(out.placement.get(k, 1.0), float(cfg.get("doubtful", 0.5)))
+        out.warnings.append(f"requests: stream alignment leaves {broken} equations broken; cells doubtful")
+    return out
+
+
+def _block_order(vals: list[Item], keyed: list[str], cols: list[str], tpl: Template
+                 ) -> tuple[list[ValueRow], set[str]]:
+    """A block of len(keyed) × len(cols) values read row-major or column-major: the order
+    under which more requests equations hold, and the keys the two orders disagree on
+    when they tie."""
+    R, W = len(keyed), len(cols)
+    orders = {"rows": [vals[r * W:(r + 1) * W] for r in range(R)],
+              "columns": [[vals[c * R + r] for c in range(W)] for r in range(R)]}
+    got = {name: {f"requests/{keyed[r]}/{c}": value(it) for r, row in enumerate(rs) for c, it in zip(cols, row)}
+           for name, rs in orders.items()}
+    score = {name: balance(v, tpl)[0] for name, v in got.items()}
+    best = max(score, key=score.get)
+    doubt: set[str] = set()
+    if len(set(score.values())) == 1:
+        doubt = {k for k in got["rows"] if got["rows"][k] != got["columns"][k]}
+    return [ValueRow(list(r), True) for r in orders[best]], doubt
+
+
+def _outcome(mp: list[int], vrows: list[ValueRow], keyed: list[str], cols: list[str]) -> dict:
+    vals = {}
+    for ki, ri in enumerate(mp):
+        if vrows[ki].full:
+            for c, it in zip(cols, vrows[ki].slots):
+                vals[f"requests/{keyed[ri]}/{c}"] = None if it is None else value(it)
+    used = set(mp)
+    for ri, key in enumerate(keyed):
+        if ri not in used:
+            for c in cols:
+                vals[f"requests/{key}/{c}"] = None
+    return vals

@@ -1,0 +1,199 @@
+"""The stream of one flattened table: its region of the text (title to the next table's
+title), its label fragments and value tokens in reading order (page footers dropped, a
+Markdown pipe row's empty fields kept as blanks), and the types the decoders share."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ..model import Cell
+from ..templates import config
+from ..values import is_value_text, parse_value
+
+
+def settings() -> dict:
+    return dict(config("classify.yaml").get("stream", {}))
+
+
+@dataclass
+class Item:
+    """One piece of the stream: a label fragment ("F") or a value token ("V")."""
+    kind: str
+    text: str
+    line: int
+    pos: int = 0
+    x: float = 0.0      # character column of its centre (fragments: of their start)
+    page: int = 0
+
+
+@dataclass
+class StreamTable:
+    """What the stream decoder made of one report table."""
+    kind: str
+    template: str | None = None
+    cells: dict[str, Cell | None] = field(default_factory=dict)   # None: the row printed nothing
+    placement: dict[str, float] = field(default_factory=dict)     # key -> P(placed right) when < 1
+    missing: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    labels: list[dict] = field(default_factory=list)
+    readings: int = 1   # distinct readings that balance alike (whole_block)
+    broken: int = 0     # balance equations its reading leaves broken (whole_block)
+    extra: int = 0      # values of the region outside its block (whole_block)
+
+    @property
+    def placed(self) -> int:
+        return len(self.cells)
+
+    @property
+    def sure(self) -> bool:
+        return not self.placement and not self.missing
+
+
+# -- the stream --------------------------------------------------------------------------------
+
+def _title(phrase: str) -> str:
+    """A title phrase as a regex: at the start of a line after an optional ordinal (not
+    the same words inside a paragraph), spaces allowed between its characters."""
+    body = r"[ \t\u3000]*".join(re.escape(ch) for ch in phrase if not ch.isspace())
+    return r"(?m)^[ \t\u3000\f]*(?:[(（]?[一二三四五六七八九十]+[)）]?[ \t]*[、.．]?[ \t\u3000]*)?" + body
+
+
+def region(text: str, kind: str) -> str | None:
+    """The text of one report table: from its title to the next table's title."""
+    cfg = settings()
+    titles = cfg.get("titles", {})
+    order = ["active", "requests", "appeals", "end"]
+
+    def find(name: str, start: int):
+        hits = [m for p in titles.get(name, []) for m in [re.search(_title(p), text[start:])] if m]
+        return min(hits, key=lambda m: m.start(), default=None)
+
+    m = find(kind, 0)
+    if m is not None:
+        s = m.end()
+    else:   # no title printed: the table starts at the line of its first header words
+        hits = [h.start() for p in cfg.get("untitled_starts", {}).get(kind, []) for h in [re.search(p, text)] if h]
+        if not hits:
+            return None
+        s = text.rfind("\n", 0, min(hits)) + 1
+    ends = [s + e.start() for n in order[order.index(kind) + 1:] for e in [find(n, s)] if e is not None]
+    ends += [s + h.start() for n in order[order.index(kind) + 1:] for p in cfg.get("untitled_starts", {}).get(n, [])
+             for h in [re.search(p, text[s:])] if h]
+    e = min(ends, default=len(text))
+    return text[s:e]
+
+
+def tokens(text: str) -> list[Item]:
+    """Label fragments and value tokens in reading order, page footers removed.
+
+    A line splits at wide spaces into chunks; within a chunk, single-space separated
+    tokens that read as values are value tokens and runs of the others are one fragment.
+    A word that reads as a blank mark (无, 空) is a value only on a line of values: beside
+    label words it is part of the label ((四)无 / 法提供)."""
+    cfg = settings()
+    footers = [re.compile(p) for p in cfg.get("footers", [])]
+    for p in cfg.get("split_footers", []):   # a page number broken over two lines: one line
+        text = re.sub(p, lambda m: " ".join(m.groups()), text)
+    out: list[Item] = []
+    ln = 0
+    page = -1
+    for page_text in text.split("\f"):
+        page += 1
+        for line in page_text.split("\n"):
+            ln += 1
+            blank = line
+            for rx in footers:
+                blank = rx.sub(lambda m: " " * max(2, len(m.group(0))), blank)
+            if blank != line and not blank.strip():
+                page += 1   # a page number alone: the page ends (form feeds may be gone)
+            line = blank
+            if _pipe_row(line, ln, page, out):
+                continue
+            toks = _unglue([(m.start(), m.group(0)) for m in re.finditer(r"[^\s\u3000]+", line)])
+            kinds = [is_value_text(t) for _, t in toks]
+            if not all(kinds):
+                kinds = [k and not is_word_blank(t) for (_, t), k in zip(toks, kinds)]
+            frag: list[tuple[int, str]] = []
+            for k, ((x, t), is_v) in enumerate(zip(toks, kinds)):
+                if k and (x - (toks[k - 1][0] + len(toks[k - 1][1])) >= 2 or "\u3000" in
+                          line[toks[k - 1][0] + len(toks[k - 1][1]):x]) and frag:
+                    out.append(Item("F", " ".join(f for _, f in frag), ln, x=frag[0][0], page=page))
+                    frag = []
+                if is_v:
+                    if frag:
+                        out.append(Item("F", " ".join(f for _, f in frag), ln, x=frag[0][0], page=page))
+                        frag = []
+                    out.append(Item("V", t, ln, x=x + len(t) / 2, page=page))
+                else:
+                    frag.append((x, t))
+            if frag:
+                out.append(Item("F", " ".join(f for _, f in frag), ln, x=frag[0][0], page=page))
+    for i, it in enumerate(out):
+        it.pos = i
+    return out
+
+
+_MD_RULE = re.compile(r"^\s*\|?(\s*:?-{3,}:?\s*\|)+\s*:?-*:?\s*$")
+
+
+def _pipe_row(line: str, ln: int, page: int, out: list[Item]) -> bool:
+    """A Markdown table row (`| 四、结转下年度继续办理 |  |  | 0 | 0 |  | 0 |`) keeps every
+    field, empty ones too: its labels become fragments and, after its last label, every
+    field a value token, an empty field a blank ("") — so a row with blanks keeps its
+    columns (value_rows drops the empty label columns in front of them). The rule line
+    under a header is skipped. False when the line is not a pipe row."""
+    s = line.strip()
+    if not s.startswith("|") or s.count("|") < 3:
+        return False
+    if _MD_RULE.match(s):
+        return True
+    fields, x = [], line.index("|") + 1
+    for f in s.strip("|").split("|"):
+        fields.append((x + len(f) - len(f.lstrip()), f.strip()))
+        x += len(f) + 1
+    kinds = [bool(t) and is_value_text(t) and not is_word_blank(t) for _, t in fields]
+    last_label = max((k for k, (_, t) in enumerate(fields) if t and not kinds[k]), default=-1)
+    if not any(kinds[last_label + 1:]):
+        for x, t in fields:     # a header or label row: its words, as on a line
+            if t:
+                out.append(Item("F", t, ln, x=x, page=page))
+        return True
+    for k, (x, t) in enumerate(fields):
+        if k <= last_label:
+            if t:
+                out.append(Item("F", t, ln, x=x, page=page))
+        else:
+            out.append(Item("V", t, ln, x=x + len(t) / 2, page=page))
+    return True
+
+
+_GLUED = re.compile(r"^(.*[\u4e00-\u9fff”’」）)])(\d+)$")
+
+
+def _unglue(toks: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """A row's first value glued to the end of its label (`3.危及“三安全一稳定”0`: a wide
+    label runs into its first column in pdfplumber's layout text) split off, on a line
+    whose other tokens after it are all values. Not after 第/年/月/日/条/项 (第20, a date)."""
+    out = list(toks)
+    for k in range(len(out) - 1, -1, -1):
+        x, t = out[k]
+        m = _GLUED.match(t)
+        rest = [u for _, u in out[k + 1:]]
+        if (m and m.group(1)[-1] not in "第年月日条项号" and len(rest) >= 2
+                and all(is_value_text(u) for u in rest) and not is_value_text(t)):
+            out[k:k + 1] = [(x, m.group(1)), (x + len(m.group(1)), m.group(2))]
+            break
+    return out
+
+
+def is_word_blank(text: str) -> bool:
+    """A blank mark that is also a word (无, 空)."""
+    return parse_value(text) == (True, None) and any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def value(it: Item):
+    return parse_value(it.text)[1]
+
+
+def label_only() -> float:
+    return float(config("classify.yaml").get("label_only_row_placement", 0.9))
