@@ -245,7 +245,8 @@ def _choose(doc, placed, cands, eqs, cfg, empties_on: bool):
     def run_milp(ubx):
         with quiet_stdout(True):
             res = milp(c_arr, integrality=np.ones(n), bounds=Bounds(lb_a, ubx), constraints=cons,
-                       options={"time_limit": float(cfg["time_limit_s"]), "mip_rel_gap": 1e-9})
+                       options={"time_limit": float(cfg["time_limit_s"]), "node_limit": int(cfg["node_limit"]),
+                                "mip_rel_gap": 1e-9})
         if res.x is None:
             return None, None
         return float(res.fun), res.x

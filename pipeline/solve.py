@@ -105,7 +105,9 @@ def _solve(doc: Document) -> None:
         elif all(doc.fields[k].value is not None and not doc.fields[k].illegible
                  for k in eq.lhs + eq.rhs):
             usable.append(eq)   # null not 0 here: only used when no term is blank
-    in_eq = {k for eq in usable for k in eq.lhs + eq.rhs}
+    # in the equations' order, not a set's: the order decides which cells get the gap budget,
+    # and a set's order changes with PYTHONHASHSEED (the same scan scored differently per run)
+    in_eq = list(dict.fromkeys(k for eq in usable for k in eq.lhs + eq.rhs))
     priors = crosscheck.narrative_priors(doc)     # counts the report's text states
     cells = {k: cell_var(doc.fields[k], cfg, priors.get(k), fixed=k in fixed) for k in in_eq}
     for key, f in doc.fields.items():
@@ -175,7 +177,7 @@ def _solve_component(doc, cells: list[CellVar], eqs: list[Equation], cfg, eviden
         budget = int(cfg["max_marginal_cells"])
         gaps = {}
         before = prog.n_solves
-        for c in cells:
+        for c in sorted(cells, key=lambda c: c.p_top):   # the budget goes to the least sure first
             if c.key in conflicts:
                 continue
             has_choice = len(c.options) + c.other > 1 or sol[c.key]["choice"] == "other"

@@ -138,7 +138,8 @@ class Program:
             res = milp(self.cost, integrality=self.integ,
                        bounds=Bounds(self.lb if lb is None else lb, self.ub if ub is None else ub),
                        constraints=LinearConstraint(self.A, self.rlo, self.rhi),
-                       options={"time_limit": float(self.cfg["time_limit_s"]), "mip_rel_gap": 1e-9,
+                       options={"time_limit": float(self.cfg["time_limit_s"]), "node_limit": int(self.cfg["node_limit"]),
+                                "mip_rel_gap": 1e-9,
                                 "presolve": True})
         if res.x is None:
             return None, None

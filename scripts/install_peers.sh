@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the peer tools `make bench` compares gouji with (idempotent; run by
-# training/bench.py when a peer is missing):
+# training/bench/ when a peer is missing):
 #   * Tesseract 5 with the simplified-Chinese model (Debian packages);
 #   * img2table 2.0.0 in its own virtual environment .venv/peers, because it needs
 #     opencv-contrib-python (cv2.ximgproc), which would replace the project's

@@ -1,4 +1,4 @@
-"""Peer systems `make bench` compares gouji with (see training/bench.py).
+"""Peer systems `make bench` compares gouji with (see training/bench/).
 
 * img2table_tesseract — img2table 2.0.0 + Tesseract chi_sim (run in .venv/peers);
 * ppocr_naive — PP-OCR text lines with naive row/column clustering;

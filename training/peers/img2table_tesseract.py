@@ -5,7 +5,7 @@ opencv-contrib-python, which must not replace the project's opencv-python-headle
 it imports nothing from gouji. It writes one JSON line per PDF: every recovered table as
 cells (row, col, rowspan, colspan, text, bbox in PDF points, page) plus the seconds it
 took; a last line carries the process's peak memory (itself and Tesseract).
-Key mapping is done afterwards by gouji's own classify stage (training/bench.py), so only
+Key mapping is done afterwards by gouji's own classify stage (training/bench/), so only
 table recovery and OCR differ from gouji.
 
     .venv/peers/bin/python training/peers/img2table_tesseract.py jobs.json out.jsonl
