@@ -585,7 +585,7 @@ def _recognise(engine, crops: list[np.ndarray], jobs: list[tuple[Cell, int]], pa
         for k, r in zip(single, sure_numbers([crops[k] for k in single])):
             results[k] = r
     rest = [k for k, r in enumerate(results) if r is None]
-    rows = [cell.row if n == 1 else None for cell, n in jobs for _ in range(n)]   # row strips
+    rows = [getattr(cell, "row", None) if n == 1 else None for cell, n in jobs for _ in range(n)]   # row strips
     for k, r in zip(rest, recognise_rows(engine, [crops[k] for k in rest], [rows[k] for k in rest],
                                          page.cost) if rest else []):
         results[k] = r
