@@ -25,6 +25,8 @@ class PageCost:
     kind: str = ""                 # table | text | blank (set by the grid stage)
     crops: int = 0                 # line crops sent to PP-OCR
     routed: int = 0                # line crops read by the digit model alone
+    strips: int = 0                # row strips sent to PP-OCR (pipeline/strips.py)
+    alone: int = 0                 # line crops PP-OCR read on their own (not in a strip)
     mark: float | None = None      # process_time of the last lap
 
     def start(self) -> None:

@@ -22,6 +22,7 @@ import numpy as np
 from .cost import lap
 from .model import Cell, Document, Page, Table, Word
 from .ocr import candidates, get_engine, is_numeric_text, normalise_text, parse_value
+from .strips import recognise as recognise_rows
 from .pdf import config
 
 
@@ -584,7 +585,9 @@ def _recognise(engine, crops: list[np.ndarray], jobs: list[tuple[Cell, int]], pa
         for k, r in zip(single, sure_numbers([crops[k] for k in single])):
             results[k] = r
     rest = [k for k, r in enumerate(results) if r is None]
-    for k, r in zip(rest, engine.recognise([crops[k] for k in rest]) if rest else []):
+    rows = [getattr(cell, "row", None) if n == 1 else None for cell, n in jobs for _ in range(n)]   # row strips
+    for k, r in zip(rest, recognise_rows(engine, [crops[k] for k in rest], [rows[k] for k in rest],
+                                         page.cost) if rest else []):
         results[k] = r
     page.cost.crops += len(rest)
     page.cost.routed += len(crops) - len(rest)

@@ -2,10 +2,9 @@
 
 Why: the solver needs ranked readings of every number ("8" 0.62 / "3" 0.35), not one
 string. So the PP-OCR recogniser's ONNX session (shipped in the rapidocr wheel) is run
-here directly and its per-step CTC probabilities are decoded by us: once without
-constraint (the cell's text) and once restricted to the characters a numeric cell can
-hold, keeping the top alternatives per character, possible dropped characters and
-possible missed ones. `candidates` turns those into whole readings.
+here directly and its per-step CTC probabilities are decoded by us (pipeline/ctc.py:
+values, CTC decoding, whole readings; its names are re-exported here). Row strips
+(pipeline/strips.py) read a table row's cells in one recogniser input.
 
 Engines:
 * RapidOCREngine — PP-OCRv6 small rec (+ det for page text) on onnxruntime (default).
@@ -17,203 +16,17 @@ from __future__ import annotations
 import functools
 import math
 import os
-import re
 import shutil
 import sys
-import unicodedata
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .ctc import (BLANK_MARKS, CONFUSABLE, NUMERIC_CHARS, CTCDecoder, RecResult,  # noqa: F401 (re-exported)
+                  candidates, is_numeric_text, normalise_text, parse_value)
 from .model import Word
 from .pdf import config
 from .resources import cache_dir
-from .values import blank_marks
-
-BLANK_MARKS = blank_marks("ocr_blank_marks")   # configs/values.yaml: shared blanks + 一 (a read dash)
-NUMERIC_CHARS = "0123456789.-+/—–万元件项个次()无"
-# characters the recogniser confuses with digits in a numeric cell: their mass goes to the digit
-CONFUSABLE = {"O": "0", "o": "0", "〇": "0", "D": "0", "●": "0", "○": "0", "。": "0", "°": "0", "l": "1", "I": "1", "|": "1", "丨": "1",
-              "－": "-", "一": "—", "（": "(", "）": ")", "／": "/", "，": "", ",": "", "、": "."}
-_UNIT = re.compile(r"[(（]?(万元|万|件|元|个|项|次)[)）]?$")
-
-
-def normalise_text(text: str) -> str:
-    t = unicodedata.normalize("NFKC", text)
-    return re.sub(r"\s+", "", t)
-
-
-def parse_value(text: str):
-    """Printed cell text → (ok, value): int counts, float amounts (万元), None for a blank.
-
-    '211.509万' → 211.509, '152790元' → 15.279 (元 → 万元), '16368(件)' → 16368,
-    '+43' → 43, '-1942' → -1942, '/' '—' '-' '无' '' → None. ok=False when it is not a number.
-    """
-    t = normalise_text(text).replace(",", "").replace("，", "")
-    if t in BLANK_MARKS or set(t) <= set("-—–/"):
-        return True, None
-    unit = None
-    m = _UNIT.search(t)
-    if m:
-        unit = m.group(1)
-        t = t[:m.start()]
-    if not re.fullmatch(r"[+-]?(\d+(\.\d+)?)", t):
-        return False, None
-    if t.startswith("0") and len(t) > 1 and t[1] != ".":
-        return False, None        # '05', '00': a speck or a split, not a printed count
-    if unit == "元":
-        return True, round(float(t) / 10000, 6)
-    if "." in t or unit in ("万元", "万"):
-        return True, float(t)
-    return True, int(t)
-
-
-def is_numeric_text(text: str) -> bool:
-    t = normalise_text(text)
-    t2 = "".join(CONFUSABLE.get(c, c) for c in t)
-    ok, _ = parse_value(t2)
-    return ok and bool(t)
-
-
-# -- CTC decoding -------------------------------------------------------------------------
-
-@dataclass
-class RecResult:
-    """One crop's recognition: text, mean confidence, and numeric-constrained slots.
-
-    `slots` are per-position alternatives [(char, p), ...] from the numeric-constrained
-    decode; "" means "no character here" (a possible speck or a missed character).
-    """
-    text: str
-    score: float
-    char_probs: list[list[tuple[str, float]]] = field(default_factory=list)
-    slots: list[list[tuple[str, float]]] = field(default_factory=list)
-
-
-class CTCDecoder:
-    """Greedy CTC decoding with per-character top-k alternatives."""
-
-    def __init__(self, charset: list[str]):
-        self.charset = charset            # index 0 = blank
-        self.index = {c: i for i, c in enumerate(charset)}
-        cfg = config()["decode"]
-        self.top_k = cfg["top_k"]
-        self.min_alt = cfg["min_alt_prob"]
-        self.insert_prob = cfg["insert_prob"]
-        num = [0]
-        self.num_chars = ["<blank>"]
-        for c in NUMERIC_CHARS:
-            if c in self.index:
-                num.append(self.index[c])
-                self.num_chars.append(c)
-        self.num_idx = np.array(num)
-        self.other = len(self.num_chars)      # column of the "not a number" symbol
-        self.num_chars_ext = self.num_chars + ["?"]
-        # confusables fold into their digit's column
-        self.fold = []
-        for c, d in CONFUSABLE.items():
-            if c in self.index and d in self.num_chars:
-                self.fold.append((self.index[c], self.num_chars.index(d)))
-
-    def decode(self, probs: np.ndarray) -> RecResult:
-        """probs: (T, C) softmax outputs of one crop (padding steps included)."""
-        idx = probs.argmax(1)
-        best = probs.max(1)
-        text, confs, char_probs = [], [], []
-        prev = 0
-        for t, i in enumerate(idx):
-            if i != 0 and i != prev:
-                text.append(self.charset[i] if i < len(self.charset) else "")
-                confs.append(float(best[t]))
-                top = np.argsort(probs[t])[::-1][: self.top_k]
-                char_probs.append([(self.charset[j] if j else "", float(probs[t, j])) for j in top
-                                   if probs[t, j] >= self.min_alt])
-            prev = i
-        return RecResult("".join(text), float(np.mean(confs)) if confs else 0.0, char_probs,
-                         self.numeric_slots(probs))
-
-    def numeric_slots(self, probs: np.ndarray) -> list[list[tuple[str, float]]]:
-        q = probs[:, self.num_idx].copy()
-        for src, dst in self.fold:
-            q[:, dst] += probs[:, src]
-        # every other character keeps its mass as one "not a number" symbol ('?'), so a
-        # Chinese character never turns into a confident digit by renormalisation
-        other = np.clip(1.0 - q.sum(1, keepdims=True), 0.0, 1.0)
-        q = np.hstack([q, other])
-        q /= np.maximum(q.sum(1, keepdims=True), 1e-9)
-        idx = q.argmax(1)
-        slots: list[list[tuple[str, float]]] = []
-        T = len(idx)
-        t = 0
-        prev = 0
-        while t < T:
-            i = idx[t]
-            if i == 0:
-                # a blank run: a character may hide under it
-                s = t
-                while t < T and idx[t] == 0:
-                    t += 1
-                # steps next to an emitted run only carry that character's tail: skip them,
-                # and never insert the neighbours' own character (that is the same glyph)
-                seg = q[s + 1:t - 1, 1:].copy()
-                nxt = idx[t] if t < T else 0
-                for j in (prev, nxt):
-                    if j:
-                        seg[:, j - 1] = 0
-                if seg.size:
-                    k = np.unravel_index(seg.argmax(), seg.shape)
-                    p = float(seg[k])
-                    if p >= self.insert_prob:
-                        slots.append([("", 1.0 - p), (self.num_chars_ext[k[1] + 1], p)])
-                prev = 0
-                continue
-            s = t
-            while t < T and idx[t] == i:
-                t += 1
-            if i == prev:
-                continue
-            peak = s + int(q[s:t, i].argmax())
-            row = q[peak]
-            order = np.argsort(row)[::-1][: self.top_k + 1]
-            alts = [("" if j == 0 else self.num_chars_ext[j], float(row[j])) for j in order
-                    if row[j] >= self.min_alt]
-            z = sum(p for _, p in alts) or 1.0
-            slots.append([(c, p / z) for c, p in alts])
-            prev = i
-        return slots
-
-
-def candidates(slots: list[list[tuple[str, float]]], beam: int | None = None,
-               max_n: int | None = None) -> list[tuple[object, float]]:
-    """Whole-value readings from per-position alternatives: product of probabilities,
-    strings that parse to the same value merged, renormalised over the parseable ones."""
-    cfg = config()["decode"]
-    beam = beam or cfg["beam"]
-    max_n = max_n or cfg["max_candidates"]
-    hyps: list[tuple[str, float]] = [("", 1.0)]
-    for alts in slots:
-        nxt: dict[str, float] = {}
-        for s, p in hyps:
-            for c, q in alts:
-                nxt[s + c] = nxt.get(s + c, 0.0) + p * q
-        hyps = sorted(nxt.items(), key=lambda kv: -kv[1])[:beam]
-    values: dict = {}
-    for s, p in hyps:
-        if not s:
-            continue              # ink was seen: "nothing" is not a reading
-        ok, v = parse_value(s)
-        if ok:
-            key = (type(v).__name__, v)
-            values[key] = values.get(key, 0.0) + p
-    total = sum(values.values())
-    if total <= 0:
-        return []
-    out = sorted(((k[1], p / total) for k, p in values.items()), key=lambda kv: -kv[1])
-    out = [(v, p) for v, p in out if p >= cfg["min_alt_prob"]][:max_n]
-    z = sum(p for _, p in out)
-    return [(v, round(p / z, 6)) for v, p in out]
-
 
 # -- engines ------------------------------------------------------------------------------
 
@@ -299,14 +112,16 @@ class RapidOCREngine(OCREngine):
 
     def raw(self, crops: list[np.ndarray]) -> list[np.ndarray]:
         """Per-crop (T, C) probabilities, padding steps trimmed."""
-        return self._run(crops, np.copy)
+        return self.map_probs(crops, lambda i, p, px: np.copy(p))
 
     def recognise(self, crops: list[np.ndarray]) -> list[RecResult]:
-        return self._run(crops, self.decoder.decode) if crops else []
+        return self.map_probs(crops, lambda i, p, px: self.decoder.decode(p)) if crops else []
 
-    def _run(self, crops: list[np.ndarray], take) -> list:
-        """take(probabilities) of every crop, batch by batch: each batch's output (steps ×
-        18k characters per crop) is let go before the next, never held for a whole page."""
+    def map_probs(self, crops: list[np.ndarray], take) -> list:
+        """take(index, probabilities, px per step at height 48) of every crop, batch by
+        batch: each batch's output (steps × 18k characters per crop) is let go before the
+        next, never held for a whole page. The px per step lets a caller place a step on
+        its input (row strips, pipeline/strips.py)."""
         out: list = [None] * len(crops)
         crops = [_to_bgr(c) for c in crops]
         ratios = [c.shape[1] / max(1, c.shape[0]) for c in crops]
@@ -318,7 +133,7 @@ class RapidOCREngine(OCREngine):
             T = y.shape[1]
             for k, i in enumerate(ids):
                 keep = min(T, int(math.ceil(T * ratios[i] / max_wh)) + 2)
-                out[i] = take(y[k, :keep])
+                out[i] = take(i, y[k, :keep], x.shape[3] / T)
             del x, y
         return out
 

@@ -196,3 +196,76 @@ def test_skew_estimate_at_either_hough_step_finds_the_angle(angle, step, monkeyp
     turned = grid.rotate_small(img, angle)             # rotate_small(-estimate) undoes it
     est = grid.estimate_skew(grid.binarise(turned))
     assert est == pytest.approx(-angle, abs=0.1)
+
+
+class CallCounter:
+    """Wraps the real recogniser's ONNX session: counts the images it is given."""
+
+    def __init__(self, session):
+        self.session, self.images = session, 0
+
+    def run(self, names, feeds):
+        self.images += next(iter(feeds.values())).shape[0]
+        return self.session.run(names, feeds)
+
+    def __getattr__(self, name):
+        return getattr(self.session, name)
+
+
+def _read_table(scanned_pdf, monkeypatch, strips_on: bool):
+    from pipeline.pdf import config
+    monkeypatch.setitem(config()["strips"], "enabled", strips_on)
+    eng = get_engine("rapidocr")
+    counter = CallCounter(eng.session)
+    monkeypatch.setattr(eng, "session", counter)
+    doc = read_pdf(scanned_pdf)
+    page = doc.pages[0]
+    page.cost.start()
+    grid.recover_page(page, eng)
+    return page, counter.images
+
+
+def test_row_strips_read_a_rendered_table_row_in_one_recogniser_input(tmp_path, monkeypatch):
+    """A real rendered, scanned table page: with row strips the recogniser gets about one
+    input per table row instead of one per cell, and the numbers read are the same."""
+    truth = make_pdf(tmp_path / "t.pdf", seed=7, pages=1)
+    scan(tmp_path / "t.pdf", tmp_path / "s.pdf", angle=0.0, noise=2)
+    per_cell, n_cell = _read_table(tmp_path / "s.pdf", monkeypatch, False)
+    strip, n_strip = _read_table(tmp_path / "s.pdf", monkeypatch, True)
+    cells = [c for t in per_cell.tables for c in t.cells]
+    rows = {(t.page, c.row) for t in strip.tables for c in t.cells}
+    assert 0.5 * len(rows) <= strip.cost.strips <= len(rows)          # at most one strip per row
+    assert n_strip <= strip.cost.strips + strip.cost.alone + 8      # + the orientation check's crops
+    # fewer inputs (cells the gate doubts are read again alone: 62 of 92 at 0.97 / 0.98)
+    assert n_strip < 0.75 * n_cell, (n_strip, n_cell)
+    # the same readings, cell by cell
+    a = {(c.row, c.col): (c.readings or [(None, 0)])[0][0] for t in per_cell.tables for c in t.cells}
+    b = {(c.row, c.col): (c.readings or [(None, 0)])[0][0] for t in strip.tables for c in t.cells}
+    numbers = [k for k, v in a.items() if isinstance(v, (int, float))]
+    assert len(numbers) >= 30 and sum(a[k] == b.get(k) for k in numbers) >= len(numbers) - 1
+    assert cells and truth
+
+
+def test_strip_split_assigns_characters_by_time_step_and_refuses_straddles():
+    """CTC steps cut at the gaps' middles: each piece decoded alone; a character on a cut
+    sends both neighbours back to be read alone."""
+    from pipeline.strips import split
+    eng = get_engine("rapidocr")
+    dec = eng.decoder
+    C = len(dec.charset)
+
+    def probs(seq):
+        p = np.full((len(seq), C), 1e-6, np.float32)
+        for t, ch in enumerate(seq):
+            p[t, dec.index[ch] if ch else 0] = 1.0
+        return p / p.sum(1, keepdims=True)
+
+    # "12" | "7" | "305": steps of 8 px, cuts at 40 and 72 px (between steps 4|5 and 8|9)
+    seq = ["", "1", "", "2", "", "", "7", "", "", "", "", "3", "0", "", "5", ""]
+    out = split(dec, probs(seq), 8.0, [40.0, 72.0], 0.9)
+    assert [r.text for r in out] == ["12", "7", "305"]
+    seq[4] = "8"                                  # a character on the first cut
+    out = split(dec, probs(seq), 8.0, [40.0, 72.0], 0.9)
+    assert out[0] is None and out[1] is None and out[2].text == "305"
+    seq[4] = " "                                  # a space there is a gap, not a character
+    assert [r.text for r in split(dec, probs(seq), 8.0, [40.0, 72.0], 0.9)] == ["12", "7", "305"]

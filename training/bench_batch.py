@@ -121,7 +121,8 @@ def profile(splits: dict[str, list[Path]]) -> dict:
                          "rss_mb": round(rss_mb(), 1)})
             for p in doc.pages:
                 pages.append({"file": f.name, "split": split, "page": p.number, "kind": p.cost.kind or "none",
-                              "crops": p.cost.crops, "routed": p.cost.routed, "cpu": {k: round(v, 4) for k, v in p.cost.cpu.items()}})
+                              "crops": p.cost.crops, "routed": p.cost.routed,
+                              "inputs": p.cost.strips + p.cost.alone, "cpu": {k: round(v, 4) for k, v in p.cost.cpu.items()}})
             print(f"  {f.name}: {ok}/{len(truth['cells'])} cells right, {cpu:.1f} CPU s, "
                   f"{len(doc.pages)} pages", file=sys.stderr)
         acc[split] = {"right": right, "cells": total, "accuracy": round(right / max(1, total), 4),
@@ -178,8 +179,9 @@ def stage_table(pages: list[dict], docs: list[dict]) -> tuple[list[str], list[st
     for p in pages:
         by[p["kind"]].append(p)
         by["all pages"].append(p)
-    head = ["| page kind | pages | PP-OCR crops/page | digit-only crops/page | " + " | ".join(PAGE_STAGES)
-            + " | page total |", "|---|---|---|---|" + "---|" * (len(PAGE_STAGES) + 1)]
+    head = ["| page kind | pages | PP-OCR crops/page | PP-OCR inputs/page (row strips + crops alone) | "
+            "digit-only crops/page | " + " | ".join(PAGE_STAGES)
+            + " | page total |", "|---|---|---|---|---|" + "---|" * (len(PAGE_STAGES) + 1)]
     rows = []
     for kind in ("table", "text", "blank", "all pages"):
         ps = by.get(kind)
@@ -187,6 +189,7 @@ def stage_table(pages: list[dict], docs: list[dict]) -> tuple[list[str], list[st
             continue
         mean = {s: sum(p["cpu"].get(s, 0.0) for p in ps) / len(ps) for s in PAGE_STAGES}
         rows.append(f"| {kind} | {len(ps)} | {sum(p['crops'] for p in ps) / len(ps):.0f} | "
+                    f"{sum(p.get('inputs', p['crops']) for p in ps) / len(ps):.0f} | "
                     f"{sum(p.get('routed', 0) for p in ps) / len(ps):.0f} | "
                     + " | ".join(f"{mean[s]:.3f}" for s in PAGE_STAGES) + f" | **{sum(mean.values()):.3f}** |")
     n = max(1, len(pages))

@@ -1,0 +1,121 @@
+"""Row strips: a table row's one-line cell crops read by the recogniser as one input.
+
+Why: PP-OCR's recogniser costs about the same per pixel of width whatever the batch
+(docs/speed.md), and a cell crop is mostly white: side padding (a lone '1' reads better
+with room around it) and the batch's 160 px minimum. A row's crops trimmed to their ink,
+scaled to the recogniser's height and set side by side with fixed white gaps make one
+input of about half the width, and one call per row instead of one per cell. The
+characters go back to their cells by their CTC time steps (step index × px per step):
+each cell's steps are cut at the middle of the gaps and decoded alone, as its own crop
+would be. A cell whose characters straddle a cut, that reads nothing, or whose mean
+character confidence is low is read again on its own (`strips` in configs/ocr.yaml).
+Engines without per-step probabilities (paddle) read every crop on its own.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .ctc import RecResult, candidates
+from .pdf import config
+
+HEIGHT = 48          # the recogniser's input height (ocr._resize_norm)
+
+
+def strips_config() -> dict:
+    return config().get("strips", {})
+
+
+def fit(crop: np.ndarray, margin: float) -> np.ndarray:
+    """A line crop trimmed to its ink ± `margin` × its height, grey, scaled to HEIGHT."""
+    import cv2
+    g = crop if crop.ndim == 2 else crop.min(axis=2)
+    cols = np.where((g < 200).any(0))[0]
+    if cols.size:
+        m = int(round(margin * g.shape[0]))
+        g = g[:, max(0, cols[0] - m): cols[-1] + 1 + m]
+    w = max(1, int(round(HEIGHT * g.shape[1] / max(1, g.shape[0]))))
+    return cv2.resize(g, (w, HEIGHT), interpolation=cv2.INTER_AREA if g.shape[0] > HEIGHT else cv2.INTER_LINEAR)
+
+
+def build(pieces: list[np.ndarray], gap: int) -> tuple[np.ndarray, list[float]]:
+    """Pieces (height HEIGHT) side by side with `gap` white px between and around them;
+    returns the strip and the x of each cut (the middle of each inner gap)."""
+    width = sum(p.shape[1] for p in pieces) + gap * (len(pieces) + 1)
+    strip = np.full((HEIGHT, width), 255, np.uint8)
+    x, cuts = gap, []
+    for j, p in enumerate(pieces):
+        strip[:, x:x + p.shape[1]] = p
+        x += p.shape[1]
+        if j < len(pieces) - 1:
+            cuts.append(x + gap / 2)
+        x += gap
+    return strip, cuts
+
+
+def split(decoder, probs: np.ndarray, px_per_step: float, cuts: list[float],
+          min_score: float, min_top: float = 1.0) -> list[RecResult | None]:
+    """Each piece's RecResult from the strip's (T, C) probabilities, or None where it must be
+    read alone: a character at a cut (it may belong to either side), nothing read, or neither
+    a mean character confidence of `min_score` nor a top numeric reading of `min_top` (a row
+    of zeros reads as 'O O O' at ~0.6 each, its numeric slots fold O into a sure 0). Spaces
+    (the gaps) count as blank."""
+    p = probs.copy()
+    space = len(decoder.charset) - 1
+    if decoder.charset[space] == " ":
+        p[:, 0] += p[:, space]
+        p[:, space] = 0.0
+    arg = p.argmax(1)
+    T = len(p)
+    bounds = [0] + [min(T, max(0, int(round(c / px_per_step)))) for c in cuts] + [T]
+    bad = set()
+    for j, b in enumerate(bounds[1:-1]):
+        if any(0 <= t < T and arg[t] != 0 for t in (b - 1, b)):
+            bad.update((j, j + 1))
+    out: list[RecResult | None] = []
+    for j in range(len(bounds) - 1):
+        r = decoder.decode(p[bounds[j]:bounds[j + 1]]) if j not in bad else None
+        ok = r is not None and r.text and (r.score >= min_score or _sure_number(r, min_top))
+        out.append(r if ok else None)
+    return out
+
+
+def _sure_number(r: RecResult, min_top: float) -> bool:
+    top = candidates(r.slots)[:1] if r.slots else []
+    return bool(top) and top[0][0] is not None and top[0][1] >= min_top
+
+
+def recognise(engine, crops: list[np.ndarray], rows: list, cost=None) -> list[RecResult]:
+    """Every crop's RecResult; crops with the same `rows` key (not None) are read as strips.
+
+    `rows[k]` is the table row of crop k when it is its cell's only line, else None; crops
+    come in reading order (row, then column). `cost` (a PageCost) counts recogniser inputs."""
+    cfg = strips_config()
+    results: list = [None] * len(crops)
+    groups: dict = {}
+    if cfg.get("enabled") and hasattr(engine, "map_probs"):
+        for k, (c, r) in enumerate(zip(crops, rows)):
+            if r is not None and c.shape[1] <= cfg["max_ratio"] * c.shape[0]:
+                groups.setdefault(r, []).append(k)
+    groups = {r: ks for r, ks in groups.items() if len(ks) >= cfg.get("min_cells", 2)}
+    if groups:
+        gap = int(round(cfg["gap"] * HEIGHT))
+        members, images, cuts = [], [], []
+        for ks in groups.values():
+            strip, cut = build([fit(crops[k], cfg["margin"]) for k in ks], gap)
+            members.append(ks)
+            images.append(strip)
+            cuts.append(cut)
+
+        def take(i, probs, px):
+            for k, r in zip(members[i], split(engine.decoder, probs, px, cuts[i], cfg["min_score"],
+                                                            cfg.get("min_top", 1.0))):
+                results[k] = r
+        engine.map_probs(images, take)
+        if cost is not None:
+            cost.strips += len(images)
+    rest = [k for k, r in enumerate(results) if r is None]
+    for k, r in zip(rest, engine.recognise([crops[k] for k in rest]) if rest else []):
+        results[k] = r
+    if cost is not None:
+        cost.alone += len(rest)
+    return results
