@@ -80,7 +80,7 @@ def align_values(row: Row, cols: list[str], positions: list[int] | None, check=N
         return {k: v for k, v in out.items() if k not in doubtful}, why
     if not vals:
         return None, "no values printed in this row"
-    if positions and row.sep == "tab":  # tab rows keep field positions up to their trailing empties
+    if positions and row.strategy == "tab":  # tab rows keep field positions up to their trailing empties
         p0 = positions[0]
         byp = {c.col: c for c in vals}
         label_end = max((c.col for c in row.labels), default=-1)

@@ -98,18 +98,12 @@ def header_records(found: dict[str, Cell], table: str) -> list[dict]:
 def row_probs(mapper, rows: list[Row], classes: list[str], table: str) -> np.ndarray:
     texts = [r.last_label for r in rows]
     ctx = [_row_context(r, table) for r in rows]
-    try:
-        P = mapper.predict_proba(texts, classes, context=ctx)
-    except TypeError:
-        P = mapper.predict_proba(texts, classes)
+    P = mapper.predict_proba(texts, classes, context=ctx)
     _ordinal_only(rows, classes, P)
     # a row whose last cell does not match may still match with its parent cells joined
     full = [r.label for r in rows]
     if any(f != t for f, t in zip(full, texts)):
-        try:
-            P2 = mapper.predict_proba(full, classes, context=ctx)
-        except TypeError:
-            P2 = mapper.predict_proba(full, classes)
+        P2 = mapper.predict_proba(full, classes, context=ctx)
         better = P2[:, :-1].max(axis=1) > P[:, :-1].max(axis=1) + 0.2
         P[better] = P2[better]
     return P

@@ -18,10 +18,18 @@ from ..templates import all_label_classes
 
 @runtime_checkable
 class Mapper(Protocol):
-    """What the decoders ask of a mapper (FuzzyMapper, keymodel.KeyClassifier)."""
+    """What the decoders ask of a mapper (FuzzyMapper, keymodel.KeyClassifier): one row of
+    probabilities per text over ``classes + ["none"]``. ``context`` (one dict a text: table,
+    row, header, col, prev) is evidence a mapper may use or ignore."""
     name: str
 
+    def fit(self, texts, labels, context=None, sample_weight=None) -> "Mapper":
+        ...
+
     def predict_proba(self, texts: list[str], classes: list[str], context: list[dict] | None = None) -> np.ndarray:
+        ...
+
+    def predict(self, texts: list[str], classes: list[str], context: list[dict] | None = None) -> list[str]:
         ...
 
 
@@ -32,7 +40,8 @@ class FuzzyMapper:
     """Baseline mapper: best normalised similarity to any printed label or variant.
 
     scikit-learn style: fit is a no-op (the labels come from the templates),
-    predict_proba returns one row per text over ``classes + ["none"]``.
+    predict_proba returns one row per text over ``classes + ["none"]``. It takes the
+    Mapper arguments and reads no context: a label's words are all it scores.
     """
     name = "fuzzy"
     none_score = 0.55    # similarity below which "not a label" wins
@@ -42,7 +51,7 @@ class FuzzyMapper:
         self.label_texts = label_texts or all_label_classes()
         self._norm = {k: tuple(normalize(t) for t in v) for k, v in self.label_texts.items()}
 
-    def fit(self, texts=None, labels=None):
+    def fit(self, texts=None, labels=None, context=None, sample_weight=None):
         return self
 
     @functools.lru_cache(maxsize=65536)
@@ -64,20 +73,21 @@ class FuzzyMapper:
             best = max(best, r)
         return best
 
-    def predict_proba(self, texts: list[str], classes: list[str]) -> np.ndarray:
+    def predict_proba(self, texts: list[str], classes: list[str], context: list[dict] | None = None) -> np.ndarray:
         sims = np.array([[self.similarity(t, c) for c in classes] + [self.none_score] for t in texts],
                         dtype=float).reshape(len(texts), len(classes) + 1)
         z = (sims - sims.max(axis=1, keepdims=True)) / self.temperature
         p = np.exp(z)
         return p / p.sum(axis=1, keepdims=True)
 
-    def predict(self, texts: list[str], classes: list[str]) -> list[str]:
-        p = self.predict_proba(texts, classes)
+    def predict(self, texts: list[str], classes: list[str], context: list[dict] | None = None) -> list[str]:
+        p = self.predict_proba(texts, classes, context)
         names = list(classes) + ["none"]
         return [names[i] for i in p.argmax(axis=1)]
 
-    def score(self, texts: list[str], labels: list[str], classes: list[str]) -> float:
-        pred = self.predict(texts, classes)
+    def score(self, texts: list[str], labels: list[str], classes: list[str],
+              context: list[dict] | None = None) -> float:
+        pred = self.predict(texts, classes, context)
         return float(np.mean([a == b for a, b in zip(pred, labels)])) if labels else 0.0
 
 

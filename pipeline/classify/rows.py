@@ -25,8 +25,10 @@ class Row:
     note: str = ""
 
     @property
-    def sep(self) -> str:
-        """tab | pipe | space | line for flattened text, "grid" for aligned tables."""
+    def strategy(self) -> str:
+        """How the row was read from its table: "grid" (aligned: columns are geometric), or for
+        flattened text the separator its line was split on, tab | pipe | space | line (one
+        field a line). The stream decoder (pipeline/stream.py) reads text without rows."""
         if self.aligned or self.table is None:
             return "grid"
         return self.table.separators.get(self.index, "line")

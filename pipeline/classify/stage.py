@@ -101,12 +101,36 @@ def classify(doc: Document, settings=None) -> None:
         doc.unmapped += [{"table": d.kind, "label": u} for u in d.unmapped]
         doc.warnings += d.warnings
     doc.labels = [lab for d in decoded.values() for lab in d.labels]
+    mark_tables(doc, rows, regions, decoded)
     if not doc.fields:
         doc.status = "no_tables"
         doc.errors.append("report tables found but no cell could be read")
     elif doc.missing:
         doc.status = "needs_review"
         doc.warnings.append(f"{len(doc.missing)} expected cells or tables missing (see `missing`)")
+
+
+def mark_tables(doc: Document, rows: list, regions: dict[str, tuple[int, int]], decoded: dict[str, Decoded]) -> None:
+    """What classify learnt, written on the tables it read (model.py): Cell.key on each
+    printed cell a key was read from; Table.kind the region more than half of a table's
+    rows fall in, Table.template that table's template. The grid sidecar carries them
+    (batch) and the HTML report colours keyed cells by them."""
+    for d in decoded.values():
+        for k, c in d.cells.items():
+            if c is not None:
+                c.key = k
+    counts: dict[int, dict[str, int]] = {}
+    for name, (s, e) in regions.items():
+        for r in rows[s:e]:
+            if r.table is not None:
+                n = counts.setdefault(id(r.table), {})
+                n[name] = n.get(name, 0) + 1
+    for t in doc.tables:
+        n = counts.get(id(t), {})
+        kind = max(n, key=n.get, default=None)
+        if kind is not None and 2 * n[kind] > len(t.rows()):   # flattened text in one block holds
+            t.kind = kind                                       # several tables: no one kind
+            t.template = doc.table_templates.get(kind) or doc.template
 
 
 def stream_tables(doc: Document, union: Template, active: Template | None = None,
