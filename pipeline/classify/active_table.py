@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from ..model import Cell
 from ..templates import Template
-from .guards import guards_on
 from .align import align_values, monotone_assign
 from .decoded import Decoded, doubt_joined, label_only_placement
+from .guards import guards_on
 from .labels import header_columns, header_records, label_record, positional_prior, row_probs, unique_best
 from .mappers import short_match
 from .rows import Row

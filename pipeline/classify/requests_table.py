@@ -7,9 +7,9 @@ import re
 import numpy as np
 
 from ..templates import Template, templates
-from .guards import doubt, guards_on
 from .align import align_values, monotone_assign, row_check
 from .decoded import Decoded, doubt_joined, label_only_placement
+from .guards import doubt, guards_on
 from .labels import (by_elimination, header_columns, header_records, label_record, positional_prior,
                      row_probs, unique_best)
 from .mappers import short_match

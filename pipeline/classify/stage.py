@@ -9,12 +9,12 @@ from ..values import parse_value
 from .active_table import decode_active
 from .appeals_table import decode_appeals
 from .decoded import Decoded
+from .guards import guards_on, sanity
 from .mappers import FUZZY, get_mapper
 from .meta import active_template_by_rows, detect_active_template, pre2019, read_title
 from .regions import find_regions
 from .requests_table import decode_requests
 from .rows import table_rows
-from .guards import guards_on, sanity
 
 
 def classify(doc: Document, settings=None) -> None:
