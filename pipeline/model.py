@@ -26,7 +26,10 @@ class Cell:
     """One cell of a recovered table grid, before or after it gets a canonical key.
 
     `readings` are ranked candidate values with probabilities from the recognisers
-    (for text inputs: one reading of probability 1 when the text parses).
+    (for text inputs: one reading of probability 1 when the text parses). `key` is set by
+    the classify stage on each cell a canonical key was read from. (While it recognises a
+    scan's cells the grid stage hangs scratch attributes on them — _slots, _dash, _blob,
+    _lines, _score — and removes them before the tables leave it: not part of the model.)
     """
     row: int
     col: int
@@ -38,7 +41,7 @@ class Cell:
     readings: list[tuple[Any, float]] = field(default_factory=list)
     char_probs: list[list[tuple[str, float]]] | None = None  # per character alternatives
     is_header: bool = False
-    key: str | None = None
+    key: str | None = None          # canonical key (classify), e.g. requests/granted/total
     ink: tuple[float, float] | None = None  # (width, height) of a one-line cell's ink, in page
                                      # units (scans): what the sanity guards check digits against
     doubts: list[str] = field(default_factory=list)  # sanity guards' reasons (classify.sanity)
@@ -52,14 +55,17 @@ class Table:
     position in a flattened line (text), where merged cells shift values.
     """
     cells: list[Cell] = field(default_factory=list)
-    kind: str | None = None          # active | requests | appeals, once known
-    template: str | None = None      # per table: "2019" | "2021"
+    kind: str | None = None          # active | requests | appeals: set by classify (the region
+                                     # most of the table's rows fall in)
+    template: str | None = None      # per table: "2019" | "2021", set by classify with `kind`
     page: int | None = None
     pages: list[int] = field(default_factory=list)
     bbox: BBox | None = None
     aligned: bool = True
     title: str = ""
     separators: dict[int, str] = field(default_factory=dict)  # flattened text: row → tab|pipe|space|line
+    score: float | None = None       # how sure the reader is of the table as a region (none sets it
+                                     # yet; layout.py passes it on to the lp.TextBlock)
 
     @property
     def n_rows(self) -> int:
@@ -99,6 +105,8 @@ class Page:
     # (None included) replaces it for good: `page.image = None` frees a page or skips it.
     render: Any = field(default=None, repr=False, compare=False)
     cost: Any = field(default=None, repr=False, compare=False)  # cost.PageCost: CPU per stage
+    scale: float | None = None       # pixels of `image` per page unit, set by the PDF/image reader
+                                     # (grid.page_scale falls back to image width / page width)
 
     def __post_init__(self):
         if self.cost is None:

@@ -14,7 +14,7 @@ import pickle
 import numpy as np
 import pytest
 
-from pipeline.classify import FuzzyMapper
+from pipeline.classify import FuzzyMapper, Mapper
 from pipeline.keymodel import KeyClassifier
 from pipeline.score import FEATURES, MONOTONE, CellCalibrator, DocCalibrator
 from pipeline.templates import all_label_classes
@@ -105,6 +105,20 @@ def check_empty_input(name, fitted, data):
     assert fitted[name].predict_proba([], ROWS).shape == (0, len(ROWS) + 1)
 
 
+def check_one_contract(name, fitted, data):
+    """Fuzzy and trained take the same arguments (classify.Mapper): context is accepted
+    everywhere, and the rows keep their shape."""
+    est = fitted[name]
+    assert isinstance(est, Mapper)
+    ctx = [{"table": "requests", "row": i, "header": False, "prev": ""} for i in range(len(TEXTS))]
+    P = est.predict_proba(TEXTS, ROWS, context=ctx)
+    assert P.shape == (len(TEXTS), len(ROWS) + 1) and np.allclose(P.sum(axis=1), 1.0)
+    names = ROWS + ["none"]
+    pred = est.predict(TEXTS, ROWS, context=ctx)
+    assert pred == [names[i] for i in P.argmax(axis=1)]
+    assert est.score(TEXTS, pred, ROWS, context=ctx) == 1.0
+
+
 def check_learns_the_labels(name, fitted, data):
     """A printed template label maps to its row (the least any mapper must do)."""
     assert fitted[name].predict(["本年新收政府信息公开申请数量"], ROWS) == ["requests.row:new_received"]
@@ -112,7 +126,7 @@ def check_learns_the_labels(name, fitted, data):
 
 MAPPER_CHECKS = [check_fit_returns_self, check_proba_shape_and_sums, check_predict_is_argmax,
                  check_score_is_accuracy, check_pickle_round_trip, check_deterministic_fit,
-                 check_empty_input, check_learns_the_labels]
+                 check_empty_input, check_one_contract, check_learns_the_labels]
 
 
 @pytest.mark.parametrize("name", sorted(MAPPERS))

@@ -171,7 +171,7 @@ def test_the_contradiction_rule_leaves_a_2019_one_row_table_alone():
     keys = ["requests.row:other_no_correction", "requests.row:other_unpaid_fee", "requests.row:other_other",
             "requests.row:other"]
     P[0, 3] = 0.96
-    assert classify._one_row_other_contradicted(P, [3], keys, classify.Decoded(kind="requests")) is None
+    assert classify.one_row_other_contradicted(P, [3], keys, classify.Decoded(kind="requests")) is None
 
 
 @pytest.mark.parametrize("aligned", [True, False])

@@ -1,0 +1,38 @@
+"""What a table decoder hands the classify stage (Decoded), and the placement doubts
+the decoders record in it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..model import Cell
+from ..templates import config
+
+
+@dataclass
+class Decoded:
+    """What the decoder found in one report table (before solving)."""
+    kind: str
+    template: str | None = None
+    cells: dict[str, Cell] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)
+    unmapped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    labels: list[dict] = field(default_factory=list)   # {text, class, p}: for retraining
+    unreadable: set[str] = field(default_factory=set)  # printed but not placeable: the solver may infer
+    absent_cols: list[str] = field(default_factory=list)
+    placement: dict[str, float] = field(default_factory=dict)  # key -> P(placed right), when doubtful
+
+
+def label_only_placement() -> float:
+    """Placement probability of the blanks of a flattened row printed without values: a
+    blank row, or a wrapped label whose values sit on a line of their own."""
+    return float(config("classify.yaml").get("label_only_row_placement", 0.9))
+
+
+def doubt_joined(out: Decoded, joined: set[str]) -> None:
+    """Rows joined from one value a line are dealt by count alone; when the same table
+    printed values that no row could take, the text is not row by row (pdfminer, the
+    default mode of pdftotext), so a count that happened to fit proves nothing."""
+    p = float(config("classify.yaml").get("joined_row_placement", 0.9))
+    for k in joined:
+        out.placement[k] = min(out.placement.get(k, 1.0), p)

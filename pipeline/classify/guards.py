@@ -1,0 +1,98 @@
+"""Sanity guards: confident readings the page contradicts are doubted (configs/scoring.yaml:
+sanity)."""
+from __future__ import annotations
+
+import re
+
+from ..model import Cell
+from ..templates import config
+from ..values import parse_value
+from .decoded import Decoded
+
+
+def guards_on() -> bool:
+    """False while ``pipeline.classify.SANITY_OFF`` is set (training/eval_scans.py --no-sanity: the
+    guards — sanity, the (六) contradiction, doubtful blanks of a grid row without values — off,
+    for a before figure)."""
+    from .. import classify
+    return not classify.SANITY_OFF
+
+
+def _top(cell: Cell | None):
+    """(has a reading, its value): the top reading, else the parsed text."""
+    if cell is None:
+        return True, None
+    if cell.readings:
+        return True, cell.readings[0][0]
+    ok, v = parse_value(cell.text)
+    return ok, v
+
+
+def doubt(cell: Cell | None, why: str) -> bool:
+    if cell is None or why in cell.doubts:
+        return False
+    cell.doubts.append(why)
+    return True
+
+
+def _digits(v) -> int:
+    if v is None:
+        return 0
+    if isinstance(v, float) and not v.is_integer():
+        return sum(ch.isdigit() for ch in f"{abs(v):.6f}".rstrip("0"))
+    return len(str(abs(int(v))))
+
+
+def _ink_doubt(cell: Cell, ink_cfg: dict) -> str | None:
+    """Why a one-line scanned cell's ink cannot hold what was read from it, or None."""
+    if not cell.ink or not cell.readings:
+        return None
+    v = cell.readings[0][0]
+    w, h = cell.ink
+    if v is None or h <= 0:
+        return None
+    n_dig = _digits(v)
+    n_chars = max(n_dig, len(re.sub(r"\s", "", cell.text or "")))
+    if n_dig >= 2 and w / (n_dig * h) < float(ink_cfg["min_digit_width"]):
+        return f"{n_dig} digits read from ink {w:.0f} wide and {h:.0f} high: more digits than printed"
+    if n_chars and w / (n_chars * h) > float(ink_cfg["max_char_width"]):
+        return f"{n_chars} characters read from ink {w:.0f} wide and {h:.0f} high: characters or gaps lost"
+    return None
+
+
+def sanity(decoded: dict[str, Decoded]) -> list[str]:
+    """Guards against confident readings the page contradicts (configs/scoring.yaml:
+    sanity): a cell's ink too narrow or too wide for the characters read from it, a row
+    whose non-zero values are all copies of one reading, a printed blank among a row of
+    zeros or a lone 0 among blanks. Each doubted cell gets a reason in Cell.doubts (the
+    score stage caps its confidence below the review threshold); returns warnings."""
+    cfg = config("scoring.yaml").get("sanity", {}) or {}
+    warnings: list[str] = []
+    for d in decoded.values():
+        rows: dict[str, list[tuple[str, Cell | None]]] = {}
+        for k, c in d.cells.items():
+            rows.setdefault(k.rsplit("/", 1)[0], []).append((k, c))
+            why = _ink_doubt(c, cfg.get("ink", {})) if c is not None and "ink" in cfg else None
+            if why and doubt(c, why):
+                warnings.append(f"{k}: {why}")
+        for row, cells in rows.items():
+            vals = [(k, c, _top(c)) for k, c in cells]
+            nz = [(k, c, v) for k, c, (ok, v) in vals if ok and v is not None and v != 0]
+            if len(nz) >= int(cfg.get("copies_min", 3)) and len({v for _, _, v in nz}) == 1:
+                why = f"every value of the row is one reading ({nz[0][2]}) copied into {len(nz)} cells"
+                if sum(doubt(c, why) for _, c, _ in nz):
+                    warnings.append(f"{row}: {why}")
+            if not any(c is not None and c.ink for _, c in cells):
+                continue     # text layers and flattened text: a blank is what the text prints
+            n_min = int(cfg.get("blank_zero_min_row", 3))
+            blanks = [(k, c) for k, c, (ok, v) in vals if ok and v is None]
+            zeros = [(k, c) for k, c, (ok, v) in vals if ok and v is not None and v == 0]
+            if len(blanks) == 1 and len(zeros) >= n_min and len(zeros) == len(vals) - 1:
+                k, c = blanks[0]
+                if doubt(c, "a printed blank in a row of zeros (a faint 0?)"):
+                    warnings.append(f"{k}: a printed blank in a row of zeros")
+            if len(zeros) == 1 and len(blanks) >= n_min and len(blanks) == len(vals) - 1:
+                k, c = zeros[0]
+                if doubt(c, "a 0 in a row of printed blanks (a mark read as 0?)"):
+                    warnings.append(f"{k}: a 0 in a row of printed blanks")
+    return warnings

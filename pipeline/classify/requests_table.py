@@ -1,0 +1,147 @@
+"""The requests table (收到和处理政府信息公开申请情况): rows and columns decoded, the
+2019 one-row (六) against the 2021 sub-rows."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from ..templates import Template, templates
+from .align import align_values, monotone_assign, row_check
+from .decoded import Decoded, doubt_joined, label_only_placement
+from .guards import doubt, guards_on
+from .labels import (by_elimination, header_columns, header_records, label_record, positional_prior,
+                     row_probs, unique_best)
+from .mappers import short_match
+from .rows import Row
+
+
+def decode_requests(rows: list[Row], mapper, tpl: Template, out: Decoded) -> None:
+    col_classes = [f"requests.col:{c.key}" for c in tpl.request_columns]
+    row_classes = [f"requests.row:{r.key}" for r in tpl.request_rows]
+    first_val = next((i for i, r in enumerate(rows) if r.has_numbers and r.labels and
+                      not short_match(r.last_label, col_classes)), len(rows))
+    header = [c for r in rows[:first_val] for c in r.labels + r.values]
+    found = unique_best(header_columns(header, col_classes, mapper=mapper), col_classes)
+    out.labels += header_records(found, "requests")
+    by_elimination(found, col_classes, rows[:first_val])
+    if len(found) < 3:
+        out.warnings.append("requests: header not recognised; columns taken in template order")
+        cols = [c.key for c in tpl.request_columns]
+        positions = None
+    else:
+        cols = [k.split(":")[1] for k in col_classes if k in found]
+        positions = [found[f"requests.col:{k}"].col for k in cols]
+        if positions != sorted(positions) or len(set(positions)) != len(positions):
+            positions = None  # merged header cells (one per line): positions are not columns
+        out.absent_cols = [k.split(":")[1] for k in col_classes if k not in found]
+    body = [r for r in rows[first_val:] if r.labels]
+    header_blocks = {r.block for r in rows[:first_val]}
+    first_col = found.get(col_classes[0]) or next(iter(found.values()), None)
+    header_table = next((r.table for r in rows[:first_val] if first_col is not None
+                         and any(c is first_col for c in r.labels + r.values)), None)
+    if not body:
+        return
+    P = row_probs(mapper, body, row_classes, "requests")
+    keys = [r.key for r in tpl.request_rows]
+    positional_prior(P, body, [[j for j, r in enumerate(tpl.request_rows) if r.expected]]
+                      + [[keys.index(r.key) for r in t.request_rows] for t in templates().values()])
+    assign = monotone_assign(P)
+    moved: set[int] = set()     # ids of rows re-placed after a contradicted template decision
+    redo = None if not guards_on() else one_row_other_contradicted(P, assign, row_classes, out)
+    if redo is not None:
+        assign, moved = redo[0], {id(body[i]) for i in redo[1]}
+    # rows of a block without the header: learn that block's first value position
+    block_pos: dict[int, int] = {}
+    joined: set[str] = set()    # cells of rows joined from one value a line
+    unplaced = any(not r.labels and r.has_numbers and not r.aligned for r in rows[first_val:])
+    for r, a in zip(body, assign):
+        if a is None:
+            if r.has_numbers and not re.fullmatch(r"[\W\d]*", r.label):
+                out.unmapped.append(r.label)  # a printed row with numbers and no canonical key
+            continue
+        key = row_classes[a].split(":")[1]
+        out.labels.append(label_record(r, row_classes[a], P[body.index(r), a], "requests"))
+        pos = positions if (r.block in header_blocks or r.aligned) else None
+        if pos is not None and r.aligned and header_table is not None and r.table is not header_table:
+            # a table continued on the next page: its value columns sit at the right edge
+            # like the header's, while the label columns before them may differ in number
+            pos = [p + (r.table.n_cols - header_table.n_cols) for p in pos]
+        if pos is None and positions is not None and not r.aligned:
+            if r.block in block_pos:
+                pos = [block_pos[r.block] + (p - positions[0]) for p in positions]
+        if not r.has_values:
+            if P[body.index(r), a] < 0.5:
+                out.missing.update({f"requests/{key}/{c}": "row label printed without values" for c in cols})
+                continue
+            mapping, why = {c: None for c in cols}, "row printed without values: its cells read as blank"
+            # flattened: its values may sit on a line the reading did not join; a grid: its
+            # value cells start on another grid row (a tall wrapped label split by a stray rule)
+            if not r.aligned or guards_on():
+                out.placement.update({f"requests/{key}/{c}": label_only_placement() for c in cols})
+        else:
+            mapping, why = align_values(r, cols, pos, row_check(cols, None))
+        if mapping is None:
+            for c in cols:
+                out.missing[f"requests/{key}/{c}"] = why
+                out.unreadable.add(f"requests/{key}/{c}")
+            unplaced |= r.has_numbers
+            continue
+        if why and (r.has_numbers or not r.has_values):
+            out.warnings.append(f"requests/{key}: {why}")
+        if "+" in r.note and not r.aligned:
+            joined.update(f"requests/{key}/{c}" for c in mapping)
+        first = next((c for c in mapping.values() if c is not None), None)
+        if first is not None and not r.aligned and r.block not in header_blocks and r.block not in block_pos:
+            block_pos[r.block] = first.col
+        for c in cols:
+            if c in mapping and id(r) in moved:
+                if mapping[c] is None:
+                    out.placement[f"requests/{key}/{c}"] = label_only_placement()
+                else:
+                    doubt(mapping[c], "row placed by the 2021 template after the 2019 one-row (六) "
+                                       "was contradicted by the rows present")
+            if c in mapping:
+                out.cells[f"requests/{key}/{c}"] = mapping[c]
+            else:               # a doubtful cell align_values left out: the solver may infer it
+                out.missing[f"requests/{key}/{c}"] = why
+                out.unreadable.add(f"requests/{key}/{c}")
+    for r in tpl.request_rows:
+        if not r.expected:
+            continue
+        for c in cols:
+            k = f"requests/{r.key}/{c}"
+            if k not in out.cells and k not in out.missing:
+                out.missing[k] = "row not found in the table"
+    if unplaced:
+        doubt_joined(out, joined)
+    # hybrid: a one-row (六)其他处理 replaces the three 2021 sub-rows
+    if any(k.startswith("requests/other/") for k in out.cells):
+        for k in [k for k in out.missing if k.split("/")[1].startswith("other_")]:
+            del out.missing[k]
+        out.template = "2019"
+    elif any(k.split("/")[1].startswith("other_") for k in out.cells):
+        out.template = "2021"
+
+
+def one_row_other_contradicted(P: np.ndarray, assign: list, row_classes: list[str], out: Decoded):
+    """2019's one-row (六)其他处理 and 2021's (六) sub-rows both taken: the rows present
+    contradict the one-row (2019) reading (a tall wrapped sub-row label read with its
+    parent 其他处理). The rows are aligned again without it, the row it took offered the
+    sub-rows instead; returns (assignment, the rows that had taken the one row), or None
+    when nothing contradicts."""
+    keys = [c.split(":")[1] for c in row_classes]
+    taken = [keys[a] for a in assign if a is not None]
+    if "other" not in taken or not any(k.startswith("other_") for k in taken):
+        return None
+    j = keys.index("other")
+    subs = [i for i, k in enumerate(keys) if k.startswith("other_")]
+    P2 = P.copy()
+    for i, a in enumerate(assign):
+        if a == j:
+            P2[i, subs] = np.maximum(P2[i, subs], P[i, j])
+    P2[:, j] = 0.0
+    new = monotone_assign(P2)
+    out.warnings.append("requests: (六)其他处理 read both as one row (2019) and as sub-rows (2021); "
+                        "the rows present decide 2021, rows re-placed are doubtful")
+    return new, {i for i, (a, b) in enumerate(zip(assign, new)) if a == j and b != j}
