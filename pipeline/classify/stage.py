@@ -89,7 +89,7 @@ def classify(doc: Document, settings=None) -> None:
             doc.fields[k] = make_field(k, cell, tpl)
             if k in d.placement:
                 doc.fields[k].placement = d.placement[k]
-        for k in d.unreadable:
+        for k in sorted(d.unreadable):      # a set: its order changes with PYTHONHASHSEED
             doc.fields[k] = Field(k, None, 0.0, text="", illegible=True)
         for k, why in sorted(d.missing.items()):
             if k in doc.fields and k not in d.unreadable:
