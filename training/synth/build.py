@@ -1,6 +1,8 @@
 """Build the synthetic corpus: `python -m training.synth.build --config configs/synth.yaml
 --out datasets/generated [--quick]` (what `make data` runs), or the committed sample set
-with `--samples datasets/samples`.
+with `--samples datasets/samples`. A geometry subset: `--geometry narrow_labels --split test
+--n 12 --out DIR` (the first 12 test reports, same seeds, forced through one table geometry
+style; `default` = none of them).
 
 Each document is drawn from its own seed (config seed, split, index), so any document
 can be rebuilt alone and the bytes are the same on every run. Writes per document:

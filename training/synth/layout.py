@@ -2,6 +2,10 @@
 official layouts, with the wording, numbering and width choices of one seeded draw, and
 the flow of title, body text and section titles around them.
 
+Table geometry styles (GEOMETRY, configs/synth.yaml layout.geometry) are drawn per document:
+narrow label columns, narrow value columns, tables split over pages, a header at the foot of
+a page, landscape table pages; held_out_geometry are never drawn for the train split.
+
 Every label cell carries its classifier class (pipeline.templates.label_classes names) and
 every value cell its canonical key, so renderers can write exact truth.
 """
