@@ -225,8 +225,9 @@ def make_document(doc_id: str, seed: list[int], cfg: dict, out_dir: Path, render
     _office_renderings(doc_id, seed, d, cfg, out_dir, renderings, truth)
     if "text_tools" in renderings:
         _tool_renderings(doc_id, cfg, out_dir, truth, summary)
-    for rec in truth["renderings"].values():
-        if held_geo and not rec.get("held_out"):
+    for name, rec in truth["renderings"].items():   # the renderings drawn from the PDF's geometry
+        from_pdf = name == "digital" or str(rec.get("source", "")).endswith(".digital.pdf")
+        if held_geo and from_pdf and not rec.get("held_out"):
             rec["held_out"] = list(held_geo)
     summary["geometry"] = list(lay.geometry)
     data = json.dumps(truth, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
