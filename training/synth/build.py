@@ -31,7 +31,7 @@ from pipeline.templates import templates
 
 from . import degrade as dg
 from .flatten import flatten
-from .layout import plan
+from .layout import GEOMETRY, plan
 from .render_pdf import render
 from .truth import base_truth
 from .values import draw_report
@@ -155,9 +155,13 @@ def draw_document(seed: list[int], cfg: dict, force: dict | None = None, train: 
     lay = plan(r_lay, tpl, rv, cfg, title, geo_rng=r_geo, train=train, force_geometry=force.get("geometry"))
     if "header_at_foot" in force:
         lay.header_at_foot = force["header_at_foot"]
-        lay.geometry = [g for g in lay.geometry if g != "header_at_foot"] + (["header_at_foot"] if lay.header_at_foot
-                                                                               else [])
+        lay.geometry = [g for g in GEOMETRY if g in lay.geometry and g != "header_at_foot"
+                        or g == "header_at_foot" and lay.header_at_foot]
     pdf, info = render(lay, year)
+    if lay.header_at_foot and lay.header_at_foot not in info["header_at_foot"]:
+        # drawn, but the page had no room left for the header rows: they went to the next page
+        lay.header_at_foot = None
+        lay.geometry = [g for g in lay.geometry if g != "header_at_foot"]
     return {"tpl": tpl, "year": year, "agency": agency, "title": title, "rv": rv, "lay": lay, "pdf": pdf,
             "info": info, "rngs": {"light": r_light, "heavy": r_heavy, "text": r_text}}
 

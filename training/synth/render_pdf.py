@@ -58,6 +58,7 @@ class Flow:
         self.c.setAuthor("gouji synth")
         self.c.setTitle("synthetic report")
         self.pages: list[dict] = []
+        self.at_foot: list[str] = []     # tables whose header rows were drawn at the foot of a page
         self.landscape = lay.landscape
         self._new_page(first=True)
 
@@ -195,6 +196,7 @@ class Flow:
         at_foot = self.lay.header_at_foot == t.kind and hr and self.y + head_h + 2 <= self.bottom
         if at_foot:     # the header rows end this page (space left above them), the body starts the next
             self.y = self.bottom - head_h - 1
+            self.at_foot.append(t.kind)
         else:
             self.ensure(head_h + (hts[hr] if hr < t.n_rows else 0) + 2)
         page, y = self.page, self.y
@@ -313,4 +315,4 @@ def render(lay: DocLayout, year: int) -> tuple[bytes, dict]:
                 fl._new_page()
         elif b.kind == "table":
             tables[b.table.kind] = fl.table(b.table, lay.repeat_header, lay.value_align)
-    return fl.finish(), {"pages": fl.pages, "tables": tables}
+    return fl.finish(), {"pages": fl.pages, "tables": tables, "header_at_foot": fl.at_foot}
