@@ -242,3 +242,132 @@ def test_flattened_text_has_the_seed_quirks():
             cells = [c for c in row.split("\t") if c]
             assert cells[-1] == rv.texts["requests/new_received/total"] or rv.blank_keys
     assert {"tabs", "lines", "pipes", "column-wise header"} <= seen
+
+
+# -- table geometry styles (configs/synth.yaml layout.geometry, held_out_geometry) ----------------
+def _geo_doc(i: int, geometry, split: int = 2, cfg=CFG):
+    from training.synth.build import draw_document
+    return draw_document([int(cfg["seed"]), split, i], cfg, {"geometry": geometry}, train=split == 0)
+
+
+def _wrapped_labels(pdf: bytes, tables: dict, tmp_path) -> int:
+    """Requests row labels that pdftotext -layout prints over two or more lines (no line holds
+    the whole label; its head and tail are on nearby lines)."""
+    import shutil
+    import subprocess
+    if not shutil.which("pdftotext"):
+        pytest.skip("pdftotext (poppler-utils) not installed")
+    f = tmp_path / "g.pdf"
+    f.write_bytes(pdf)
+    text = subprocess.run(["pdftotext", "-layout", str(f), "-"], capture_output=True, text=True, check=True).stdout
+    lines = [s.replace(" ", "") for s in text.splitlines()]
+    n = 0
+    for rec in tables["requests"]:
+        lab = rec["text"].replace(" ", "")
+        if rec["role"] != "label" or not str(rec.get("class", "")).startswith("requests.row:") or len(lab) < 8:
+            continue
+        if any(lab in s for s in lines):
+            continue
+        heads = [i for i, s in enumerate(lines) if lab[:5] in s]
+        n += any(lab[-2:] in s for i in heads for s in lines[i + 1:i + 6])
+    return n
+
+
+def test_narrow_labels_wrap_in_pdftotext_layout(tmp_path):
+    """A narrow-label document's requests row labels really wrap in what pdftotext -layout
+    writes (the geometry issue #13 saw in real reports), many more than by default."""
+    narrow = _geo_doc(3, ["narrow_labels"])
+    assert narrow["lay"].geometry == ["narrow_labels"]
+    n_narrow = _wrapped_labels(narrow["pdf"], narrow["info"]["tables"], tmp_path)
+    default = _geo_doc(3, [])
+    n_default = _wrapped_labels(default["pdf"], default["info"]["tables"], tmp_path)
+    assert n_narrow >= 6 and n_narrow > n_default + 3, (n_narrow, n_default)
+
+
+def test_narrow_columns_wrap_headers():
+    """Narrow value columns wrap the applicant headers inside the column (商业企 / 业)."""
+    d = _geo_doc(3, ["narrow_columns"])
+    pdf = pdfium.PdfDocument(d["pdf"])
+    heads = [r for r in d["info"]["tables"]["requests"] if str(r.get("class", "")).startswith("requests.col:")
+             and len(r["text"]) >= 4]
+    assert heads
+    for r in heads:
+        page = pdf[r["page"] - 1]
+        h = page.get_height()
+        x0, y0, x1, y1 = r["bbox"]
+        got = page.get_textpage().get_text_bounded(left=x0 + 0.5, bottom=h - y1 + 0.5, right=x1 - 0.5,
+                                                   top=h - y0 - 0.5)
+        parts = [s for s in got.replace("\r", "").split("\n") if s.strip()]
+        assert len(parts) >= 2 and "".join(parts).replace(" ", "") == r["text"].replace(" ", ""), (r["text"], got)
+    pdf.close()
+
+
+def test_landscape_table_page_is_wider_than_tall():
+    d = _geo_doc(0, ["landscape"])
+    pdf = pdfium.PdfDocument(d["pdf"])
+    pages = {r["page"] for r in d["info"]["tables"]["requests"]}
+    for p in pages:
+        w, h = pdf[p - 1].get_size()
+        assert w > h and d["info"]["pages"][p - 1]["orientation"] == "landscape"
+    w, h = pdf[0].get_size()
+    assert w < h                 # the title page stays portrait
+    pdf.close()
+
+
+def test_split_table_truth_equals_unsplit_truth():
+    """Breaking the requests table over pages (page numbers, running header) changes where
+    cells are, never what they say: the truth's values, texts, checks and grid are the same."""
+    from training.synth.truth import base_truth
+    a, b = _geo_doc(5, []), _geo_doc(5, ["split_table"])
+    assert b["lay"].geometry == ["split_table"] and b["lay"].running_header
+    ta, tb = (base_truth("x", d["tpl"], d["rv"], d["info"]["tables"], d["info"]["pages"], d["lay"].summary())
+              for d in (a, b))
+    assert {k: (c["value"], c["text"]) for k, c in ta["cells"].items()} == \
+           {k: (c["value"], c["text"]) for k, c in tb["cells"].items()}
+    for f in ("checks", "blank_keys", "injected", "status"):
+        assert ta[f] == tb[f], f
+    strip = lambda recs: [{k: v for k, v in r.items() if k not in ("page", "bbox", "fragments", "repeats")}
+                          for r in recs]  # noqa: E731
+    assert {t: strip(r) for t, r in ta["grid"].items()} == {t: strip(r) for t, r in tb["grid"].items()}
+    req_pages = {c["page"] for k, c in tb["cells"].items() if k.startswith("requests/")}
+    assert len(req_pages) >= 2
+    # the boxes still hold their text on the split pages
+    pdf = pdfium.PdfDocument(b["pdf"])
+    for k, c in tb["cells"].items():
+        if not c["text"] or not k.startswith("requests/"):
+            continue
+        page = pdf[c["page"] - 1]
+        h = page.get_height()
+        x0, y0, x1, y1 = c["bbox"]
+        got = page.get_textpage().get_text_bounded(left=x0 + 0.5, bottom=h - y1 + 0.5, right=x1 - 0.5,
+                                                   top=h - y0 - 0.5)
+        assert got.replace("\r", "").replace("\n", "").replace(" ", "") == c["text"].replace(" ", ""), k
+    # page numbers in the drawn format and the running header on a later page
+    fmt = b["lay"].page_number
+    text2 = pdf[1].get_textpage().get_text_range()
+    assert fmt.format(n=2).replace(" ", "") in text2.replace(" ", "")
+    assert b["lay"].running_header.replace(" ", "") in text2.replace(" ", "").replace("\r\n", "")
+    pdf.close()
+
+
+def test_held_out_geometry_never_drawn_for_train(tmp_path):
+    """With every geometry style certain, train documents never get a held-out one (and cannot
+    be forced to); other splits do, and their truth names them apart."""
+    held = set(CFG["held_out_geometry"])
+    assert held
+    cfg = {**CFG, "layout": {**CFG["layout"], "geometry": {k: 1.0 for k in CFG["layout"]["geometry"]}}}
+    for i in range(4):
+        tr = _geo_doc(i, None, split=0, cfg=cfg)
+        assert not set(tr["lay"].geometry) & held
+        assert tr["lay"].header_at_foot is None and not tr["lay"].landscape_tables
+        assert all(p["orientation"] == "portrait" for p in tr["info"]["pages"])
+        te = _geo_doc(i, None, split=2, cfg=cfg)
+        assert held <= set(te["lay"].geometry)
+    with pytest.raises(ValueError, match="held-out geometry"):
+        _geo_doc(0, ["landscape"], split=0)
+    make_document("test_00000", [int(CFG["seed"]), 2, 0], CFG, tmp_path, ["digital"],
+                  force={"geometry": ["landscape", "narrow_labels"]})
+    t = json.loads((tmp_path / "test_00000.truth.json").read_text(encoding="utf-8"))
+    assert t["geometry"] == ["narrow_labels", "landscape"] and t["held_out_geometry"] == ["landscape"]
+    assert t["renderings"]["digital"]["held_out"] == ["landscape"]
+    assert t["rendering"]["layout"]["geometry"] == t["geometry"]

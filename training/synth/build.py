@@ -1,6 +1,8 @@
 """Build the synthetic corpus: `python -m training.synth.build --config configs/synth.yaml
 --out datasets/generated [--quick]` (what `make data` runs), or the committed sample set
-with `--samples datasets/samples`.
+with `--samples datasets/samples`. A geometry subset: `--geometry narrow_labels --split test
+--n 12 --out DIR` (the first 12 test reports, same seeds, forced through one table geometry
+style; `default` = none of them).
 
 Each document is drawn from its own seed (config seed, split, index), so any document
 can be rebuilt alone and the bytes are the same on every run. Writes per document:
@@ -29,7 +31,7 @@ from pipeline.templates import templates
 
 from . import degrade as dg
 from .flatten import flatten
-from .layout import plan
+from .layout import GEOMETRY, plan
 from .render_pdf import render
 from .truth import base_truth
 from .values import draw_report
@@ -133,8 +135,10 @@ def _scan(rng, pdf: bytes, truth: dict, level: str, cfg: dict, agency: str,
     return out_pages, dpi, rec, lc["_quality"]
 
 
-def draw_document(seed: list[int], cfg: dict, force: dict | None = None) -> dict:
-    """Values, layout and digital PDF of the report drawn from `seed` (no files written)."""
+def draw_document(seed: list[int], cfg: dict, force: dict | None = None, train: bool = False) -> dict:
+    """Values, layout and digital PDF of the report drawn from `seed` (no files written).
+    `train`: a train-split document (held_out_geometry never drawn); force["geometry"]: exactly
+    these geometry styles (layout.GEOMETRY; [] = the default geometry)."""
     force = force or {}
     ss = np.random.SeedSequence(seed)
     r_val, r_lay, r_light, r_heavy, r_text = [np.random.default_rng(x) for x in ss.spawn(5)]
@@ -145,10 +149,19 @@ def draw_document(seed: list[int], cfg: dict, force: dict | None = None) -> dict
     agency = str(r_val.choice(ag["regions"])) + str(r_val.choice(ag["bodies"]))
     title = str(r_val.choice(ag["title_forms"])).format(agency=agency, year=year)
     rv = draw_report(r_val, tpl, year, agency, cfg)
-    lay = plan(r_lay, tpl, rv, cfg, title)
+    # geometry styles from their own seed: documents drawing none keep their old layout
+    r_geo = np.random.default_rng(np.random.SeedSequence([*map(int, seed), 13])) if force.get("geometry_draw", True) \
+        else None   # None: the committed samples keep the geometry they were made with
+    lay = plan(r_lay, tpl, rv, cfg, title, geo_rng=r_geo, train=train, force_geometry=force.get("geometry"))
     if "header_at_foot" in force:
         lay.header_at_foot = force["header_at_foot"]
+        lay.geometry = [g for g in GEOMETRY if g in lay.geometry and g != "header_at_foot"
+                        or g == "header_at_foot" and lay.header_at_foot]
     pdf, info = render(lay, year)
+    if lay.header_at_foot and lay.header_at_foot not in info["header_at_foot"]:
+        # drawn, but the page had no room left for the header rows: they went to the next page
+        lay.header_at_foot = None
+        lay.geometry = [g for g in lay.geometry if g != "header_at_foot"]
     return {"tpl": tpl, "year": year, "agency": agency, "title": title, "rv": rv, "lay": lay, "pdf": pdf,
             "info": info, "rngs": {"light": r_light, "heavy": r_heavy, "text": r_text}}
 
@@ -158,12 +171,17 @@ def make_document(doc_id: str, seed: list[int], cfg: dict, out_dir: Path, render
     """Generate one report and all its renderings; returns a small summary."""
     t0, c0 = time.perf_counter(), time.process_time()
     force = force or {}
-    d = draw_document(seed, cfg, force)
+    d = draw_document(seed, cfg, force, train=doc_id.startswith("train"))
     tpl, rv, lay, pdf, info, agency, title = d["tpl"], d["rv"], d["lay"], d["pdf"], d["info"], d["agency"], d["title"]
     r_light, r_heavy, r_text = d["rngs"]["light"], d["rngs"]["heavy"], d["rngs"]["text"]
     truth = base_truth(doc_id, tpl, rv, info["tables"], info["pages"], lay.summary())
     truth["title"] = title
     truth["seed"] = list(seed)
+    # table geometry styles, held-out ones apart (eval scripts group by them; calibration skips
+    # a rendering whose `held_out` is not empty)
+    held_geo = sorted(set(lay.geometry) & set(cfg.get("held_out_geometry") or ()))
+    truth["geometry"] = list(lay.geometry)
+    truth["held_out_geometry"] = held_geo
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = {"id": doc_id, "template": tpl.name, "pages": len(info["pages"]), "injected": bool(rv.injected),
                "blanks": len(rv.blank_keys), "degradations": []}
@@ -199,6 +217,7 @@ def make_document(doc_id: str, seed: list[int], cfg: dict, out_dir: Path, render
                 _write(out_dir / f, b)
                 files.append({"page": n, "file": f, "sha256": _sha(b)})
             rec["page_images"] = files
+        rec["held_out"] = sorted(set(rec["held_out"]) | set(held_geo))
         truth["renderings"][name] = rec
         summary["degradations"] += rec["degradations"]
     if "text" in renderings:
@@ -210,6 +229,11 @@ def make_document(doc_id: str, seed: list[int], cfg: dict, out_dir: Path, render
     _office_renderings(doc_id, seed, d, cfg, out_dir, renderings, truth)
     if "text_tools" in renderings:
         _tool_renderings(doc_id, cfg, out_dir, truth, summary)
+    for name, rec in truth["renderings"].items():   # the renderings drawn from the PDF's geometry
+        from_pdf = name == "digital" or str(rec.get("source", "")).endswith(".digital.pdf")
+        if held_geo and from_pdf and not rec.get("held_out"):
+            rec["held_out"] = list(held_geo)
+    summary["geometry"] = list(lay.geometry)
     data = json.dumps(truth, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     _write(out_dir / f"{doc_id}.truth.json", data)
     summary["seconds"] = time.perf_counter() - t0
@@ -278,14 +302,22 @@ def _job(args):
     return make_document(*args)
 
 
-def build(cfg: dict, out: Path, quick: bool = False, workers: int | None = None, progress: bool = True) -> dict:
+def build(cfg: dict, out: Path, quick: bool = False, workers: int | None = None, progress: bool = True,
+          geometry: list[str] | None = None, only: tuple[str, int] | None = None,
+          renderings: list[str] | None = None) -> dict:
+    """The corpus. `geometry`: every document forced through exactly these geometry styles
+    ([] = the default geometry); `only`: (split, n) the first n documents of one split (same
+    seeds as the corpus); `renderings`: instead of the config's."""
     sizes = cfg["quick_splits"] if quick else cfg["splits"]
-    renderings = cfg["renderings"]
+    if only is not None:
+        sizes = {only[0]: only[1]}
+    renderings = renderings or cfg["renderings"]
+    force = None if geometry is None else {"geometry": list(geometry)}
     jobs = []
     for si, split in enumerate(SPLITS):
         for i in range(int(sizes.get(split, 0))):
             jobs.append((f"{split}_{i:05d}", [int(cfg["seed"]), si, i], cfg, out / split, renderings,
-                         cfg.get("page_images", "none")))
+                         cfg.get("page_images", "none"), force))
     workers = cfg.get("workers", 0) if workers is None else workers
     t0 = time.perf_counter()
     sums = []
@@ -313,6 +345,7 @@ def build(cfg: dict, out: Path, quick: bool = False, workers: int | None = None,
         "with_blanks": sum(1 for s in sums if s["blanks"]),
         "pages": dict(Counter(s["pages"] for s in sums)),
         "degradations": dict(Counter(d for s in sums for d in s["degradations"])),
+        "geometry": dict(Counter(g for s in sums for g in s.get("geometry", ()))),
         "text_extractors_skipped": dict(Counter(f"{ex}: {why}" for s in sums
                                                 for ex, why in s.get("text_skipped", {}).items())),
         "bytes": sum(f.stat().st_size for f in out.rglob("*") if f.is_file()),
@@ -343,7 +376,7 @@ def build_samples(cfg: dict, out: Path) -> list[dict]:
     out.mkdir(parents=True, exist_ok=True)
     sums = []
     for k, sp in enumerate(SAMPLES):
-        force = {"template": sp["template"], "year": sp["year"],
+        force = {"template": sp["template"], "year": sp["year"], "geometry_draw": False,
                  "scan_light": sp.get("scan_light"), "scan_heavy": sp.get("scan_heavy")}
         for attempt in range(200):  # first seed giving a non-trivial sample of the wanted kind
             seed = [int(cfg["seed"]), 99, k, attempt]
@@ -371,6 +404,12 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="small splits (quick_splits in the config)")
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--samples", metavar="DIR", help="write the committed sample set to DIR instead")
+    ap.add_argument("--geometry", metavar="STYLES",
+                    help="force every document through these table geometry styles (comma-separated names of "
+                         "configs/synth.yaml layout.geometry; 'default' = none of them)")
+    ap.add_argument("--split", choices=SPLITS, help="only this split (with --n)")
+    ap.add_argument("--n", type=int, default=None, help="only the first N documents of --split")
+    ap.add_argument("--renderings", help="comma-separated renderings instead of the config's")
     a = ap.parse_args(argv)
     cfg = load_config(a.config)
     if a.samples:
@@ -380,7 +419,16 @@ def main(argv=None) -> int:
         return 0
     out = Path(a.out)
     print(f"generating into {out} ({'quick' if a.quick else 'full'}) ...", file=sys.stderr)
-    st = build(cfg, out, quick=a.quick, workers=a.workers)
+    geometry = None
+    if a.geometry is not None:
+        geometry = [g for g in a.geometry.split(",") if g and g != "default"]
+    only = None
+    if a.split or a.n is not None:
+        if not (a.split and a.n is not None):
+            ap.error("--split and --n go together")
+        only = (a.split, a.n)
+    rend = [r for r in a.renderings.split(",") if r] if a.renderings else None
+    st = build(cfg, out, quick=a.quick, workers=a.workers, geometry=geometry, only=only, renderings=rend)
     for note, n in st["text_extractors_skipped"].items():
         print(f"note: text extractor skipped for {n} documents ({note})", file=sys.stderr)
     print(f"{st['documents']} documents ({st['splits']}) in {st['wall_seconds']}s = "

@@ -2,6 +2,10 @@
 official layouts, with the wording, numbering and width choices of one seeded draw, and
 the flow of title, body text and section titles around them.
 
+Table geometry styles (GEOMETRY, configs/synth.yaml layout.geometry) are drawn per document:
+narrow label columns, narrow value columns, tables split over pages, a header at the foot of
+a page, landscape table pages; held_out_geometry are never drawn for the train split.
+
 Every label cell carries its classifier class (pipeline.templates.label_classes names) and
 every value cell its canonical key, so renderers can write exact truth.
 """
@@ -41,6 +45,10 @@ class LTable:
     width_frac: float = 1.0      # share of the text width the table takes
     font_size: float = 9.0
     col_em: float | None = None  # fixed inner column width in font sizes (narrow tables)
+    # geometry styles: inner widths (font sizes) of some columns, never narrower than their
+    # widest value; the rest share what is left by col_weights
+    fixed_em: dict[int, float] = field(default_factory=dict)
+    break_before: int | None = None   # a body row that starts a new page (split_table)
 
 
 @dataclass
@@ -67,6 +75,10 @@ class DocLayout:
     narrow_appeals: bool
     landscape_tables: bool
     header_at_foot: str | None = None   # table kind whose header rows end a page, body on the next
+    geometry: list[str] = field(default_factory=list)   # table geometry styles (GEOMETRY) of this document
+    page_number: str = "— {n} —"        # footer format ({n}: page number)
+    running_header: str | None = None   # text at the top of every page after the first
+    running_rule: bool = False          # a rule under the running header
     blocks: list[Block] = field(default_factory=list)
 
     def summary(self) -> dict:
@@ -74,7 +86,13 @@ class DocLayout:
                 "title_size": self.title_size, "margin": self.margin, "landscape": self.landscape,
                 "landscape_tables": self.landscape_tables, "line_width": self.line_width,
                 "repeat_header": self.repeat_header, "value_align": self.value_align,
-                "narrow_appeals": self.narrow_appeals, "header_at_foot": self.header_at_foot}
+                "narrow_appeals": self.narrow_appeals, "header_at_foot": self.header_at_foot,
+                "geometry": list(self.geometry), "page_number": self.page_number,
+                "running_header": self.running_header}
+
+
+# table geometry styles (configs/synth.yaml layout.geometry): what each does is in the config
+GEOMETRY = ("narrow_labels", "narrow_columns", "split_table", "header_at_foot", "landscape")
 
 
 def _choice(rng, seq):
@@ -294,8 +312,71 @@ def _fill(rng, s: str, rv: ReportValues) -> str:
     return s.format(agency=rv.agency, year=rv.year, n=int(rng.integers(20, 600)))
 
 
-def plan(rng, tpl: Template, rv: ReportValues, cfg: dict, title: str) -> DocLayout:
+def _geometry_params(geo_rng, lc: dict) -> dict:
+    """Every draw of the geometry styles, made whatever is kept (so a document's other
+    draws never depend on its split or on a forced style)."""
+    gc = lc.get("geometry") or {}
+    hits = {n: bool(geo_rng.random() < float(gc.get(n, 0.0))) for n in ("narrow_labels", "narrow_columns",
+                                                                      "split_table")}
+    em = lc.get("narrow_label_em") or {}
+    return {"hits": hits,
+            "label_em": {k: float(geo_rng.uniform(*em[k])) for k in ("group", "sub", "item", "active")},
+            "column_em": float(geo_rng.uniform(*lc["narrow_column_em"])),
+            "split_req": float(geo_rng.uniform(0.2, 0.8)),
+            "split_active": bool(geo_rng.random() < float(lc.get("split_active_p", 0.0))),
+            "split_act_at": float(geo_rng.uniform(0.25, 0.75)),
+            "page_number": _choice(geo_rng, lc["page_numbers"]),
+            "running_header": _choice(geo_rng, lc["running_header"]),
+            "running_rule": bool(geo_rng.random() < float(lc.get("running_header_rule_p", 0.0))),
+            "foot_kind": _choice(geo_rng, ["requests", "appeals"])}
+
+
+def _keep(name: str, hit: bool, train: bool, held: set, forced) -> bool:
+    """A drawn geometry style is used unless held out from a train document; `forced` (a
+    set of names) overrides the draw."""
+    if forced is not None:
+        return name in forced
+    return hit and not (train and name in held)
+
+
+def _apply_geometry(lay: DocLayout, gp: dict, tables: dict) -> None:
+    req, act, app = tables["requests"], tables["active"], tables["appeals"]
+    if "narrow_labels" in lay.geometry:
+        le = gp["label_em"]
+        req.fixed_em.update({0: le["group"], 1: le["sub"], 2: le["item"]})
+        act.fixed_em[0] = le["active"]
+    if "narrow_columns" in lay.geometry:
+        for j in range(3, req.n_cols):
+            req.fixed_em[j] = gp["column_em"]
+        for j in range(1, act.n_cols):
+            act.fixed_em[j] = gp["column_em"]
+        if app.col_em is None:
+            app.col_em = gp["column_em"]
+    if "split_table" in lay.geometry:
+        body = req.n_rows - req.header_rows
+        req.break_before = req.header_rows + min(body - 2, max(2, round(gp["split_req"] * body)))
+        if gp["split_active"]:
+            act.break_before = min(act.n_rows - 2, max(2, round(gp["split_act_at"] * act.n_rows)))
+        lay.page_number = gp["page_number"]
+        lay.running_rule = gp["running_rule"]
+
+
+def plan(rng, tpl: Template, rv: ReportValues, cfg: dict, title: str, geo_rng=None, train: bool = False,
+         force_geometry=None) -> DocLayout:
+    """The layout of one report. `geo_rng`: the stream of the geometry styles (its own, so
+    documents drawing none keep their old layout); `train`: held_out_geometry never drawn;
+    `force_geometry`: exactly these geometry styles (names of GEOMETRY), whatever the draw."""
     lc = cfg["layout"]
+    gc = lc.get("geometry") or {}
+    held = set(cfg.get("held_out_geometry") or ())
+    forced = None if force_geometry is None else set(force_geometry)
+    if forced is not None and forced - set(GEOMETRY):
+        raise ValueError(f"unknown geometry style(s) {sorted(forced - set(GEOMETRY))}; known: {', '.join(GEOMETRY)}")
+    if forced is not None and train and forced & held:
+        raise ValueError(f"held-out geometry {sorted(forced & held)} is never drawn for the train split")
+    gp = _geometry_params(geo_rng if geo_rng is not None else np.random.default_rng(0), lc)
+    if geo_rng is None:                 # no stream of its own: none of the new styles unless forced
+        gp["hits"] = dict.fromkeys(gp["hits"], False)
     fonts = [f for f in lc["fonts"] if Path(f["path"]).exists()]
     if not fonts:
         raise FileNotFoundError("no CJK TrueType font of configs/synth.yaml layout.fonts is installed "
@@ -303,7 +384,7 @@ def plan(rng, tpl: Template, rv: ReportValues, cfg: dict, title: str) -> DocLayo
                                 "scripts/setup.sh installs them)")
     f = fonts[int(rng.choice(len(fonts), p=np.array([x["weight"] for x in fonts], float) /
                               sum(x["weight"] for x in fonts)))]
-    land_tables = rng.random() < lc["landscape_tables_p"]
+    land_tables = rng.random() < float(gc.get("landscape", 0.0))
     lay = DocLayout(font=f["name"], font_path=f["path"], font_index=int(f["index"]),
                     body_size=float(_choice(rng, lc["body_size"])), table_size=float(_choice(rng, lc["table_size"])),
                     title_size=float(_choice(rng, lc["title_size"])),
@@ -312,6 +393,13 @@ def plan(rng, tpl: Template, rv: ReportValues, cfg: dict, title: str) -> DocLayo
                     repeat_header=rng.random() < lc["repeat_header_p"],
                     value_align=_pick(rng, lc["value_align"]), narrow_appeals=rng.random() < lc["narrow_appeals_p"],
                     landscape_tables=land_tables)
+    drawn = land_tables or lay.landscape
+    if not _keep("landscape", drawn, train, held, forced):
+        lay.landscape = lay.landscape_tables = land_tables = False
+    elif not drawn:                     # forced: the tables on landscape pages
+        lay.landscape_tables = land_tables = True
+    lay.geometry = [n for n in ("narrow_labels", "narrow_columns", "split_table")
+                    if _keep(n, gp["hits"][n], train, held, forced)]
     w = Wording(rng, tpl, cfg)
     body = cfg["body"]
     titles = body["section_titles"]
@@ -330,6 +418,9 @@ def plan(rng, tpl: Template, rv: ReportValues, cfg: dict, title: str) -> DocLayo
     tables = [("active", active_table(rng, tpl, rv, w, cfg)),
               ("requests", requests_table(rng, tpl, rv, w, cfg)),
               ("appeals", appeals_table(rng, tpl, rv, w, cfg, lay.narrow_appeals))]
+    _apply_geometry(lay, gp, dict(tables))
+    if "split_table" in lay.geometry:
+        lay.running_header = gp["running_header"].format(title=title, agency=rv.agency, year=rv.year)
     for i, (kind, t) in enumerate(tables):
         t.font_size = lay.table_size
         if kind == "requests" and land_tables:
@@ -345,6 +436,14 @@ def plan(rng, tpl: Template, rv: ReportValues, cfg: dict, title: str) -> DocLayo
     B.append(Block("para", _fill(rng, _choice(rng, body["other"]), rv)))
     B.append(Block("sign", rv.agency))
     # drawn last, so every earlier draw (and the corpus made before it existed) stays the same
-    if rng.random() < lc.get("header_at_foot_p", 0.0):
-        lay.header_at_foot = _choice(rng, ["requests", "appeals"])
+    foot = None
+    if rng.random() < float(gc.get("header_at_foot", 0.0)):
+        foot = _choice(rng, ["requests", "appeals"])
+    if _keep("header_at_foot", foot is not None, train, held, forced):
+        lay.header_at_foot = foot or gp["foot_kind"]
+    if land_tables or lay.landscape:
+        lay.geometry.append("landscape")
+    if lay.header_at_foot:
+        lay.geometry.append("header_at_foot")
+    lay.geometry = [n for n in GEOMETRY if n in lay.geometry]
     return lay

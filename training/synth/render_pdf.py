@@ -58,6 +58,7 @@ class Flow:
         self.c.setAuthor("gouji synth")
         self.c.setTitle("synthetic report")
         self.pages: list[dict] = []
+        self.at_foot: list[str] = []     # tables whose header rows were drawn at the foot of a page
         self.landscape = lay.landscape
         self._new_page(first=True)
 
@@ -79,10 +80,22 @@ class Flow:
         self.top, self.bottom = m * 0.9, self.H - m * 0.9
         self.y = self.top
         self.c.setLineWidth(self.lay.line_width)
+        if self.lay.running_header and len(self.pages) > 1:
+            self._running_header()
+
+    def _running_header(self):
+        """The report's running header in the top margin (split_table geometry), with a rule."""
+        s, size = self.lay.running_header, 8.5
+        w = text_width(s, self.lay.font, size)
+        y = self.top * 0.45
+        self.text_line(s, (self.W - w) / 2, y, size)
+        if self.lay.running_rule:
+            ry = self.H - (y + size * 1.5)
+            self.c.line(self.x0, ry, self.x1, ry)
 
     def _footer(self):
         n = len(self.pages)
-        s = f"— {n} —"
+        s = self.lay.page_number.format(n=n)
         self.c.setFont(self.lay.font, 9)
         self.c.drawCentredString(self.W / 2, self.H - (self.H - self.bottom) / 2 - 3, s)
 
@@ -155,9 +168,9 @@ class Flow:
         width = (self.x1 - self.x0) * t.width_frac
         if t.col_em:
             width = min(width, t.n_cols * (fs * t.col_em + 2 * pad))
+        cw = self._widths(t, width, pad)
+        width = sum(cw)
         tx0 = self.x0 + ((self.x1 - self.x0) - width) / 2
-        tot = sum(t.col_weights)
-        cw = [width * x / tot for x in t.col_weights]
         cx = [tx0]
         for w in cw:
             cx.append(cx[-1] + w)
@@ -183,11 +196,13 @@ class Flow:
         at_foot = self.lay.header_at_foot == t.kind and hr and self.y + head_h + 2 <= self.bottom
         if at_foot:     # the header rows end this page (space left above them), the body starts the next
             self.y = self.bottom - head_h - 1
+            self.at_foot.append(t.kind)
         else:
             self.ensure(head_h + (hts[hr] if hr < t.n_rows else 0) + 2)
         page, y = self.page, self.y
         for r in range(t.n_rows):  # simulate the flow first; pages are drawn in order below
-            if r >= hr and (y + hts[r] > self.bottom or (at_foot and r == hr)):
+            if r >= hr and (y + hts[r] > self.bottom or (at_foot and r == hr)
+                            or (r == t.break_before and r > hr and y > self.top + 1)):
                 page, y = page + 1, self.top
                 if repeat_header and hr:
                     repeats.append({"page": page, "y": y})
@@ -233,6 +248,26 @@ class Flow:
             self._new_page()
         self.y = y + fs
         return records
+
+    def _widths(self, t: LTable, width: float, pad: float) -> list[float]:
+        """Column widths: fixed ones (t.fixed_em, never narrower than their widest one-column
+        value), the others sharing what is left by weight (at least three characters each)."""
+        fs = t.font_size
+        if not t.fixed_em:
+            tot = sum(t.col_weights)
+            return [width * x / tot for x in t.col_weights]
+        widest = {}
+        for cell in t.cells:
+            if cell.role in ("value", "extra") and cell.colspan == 1:
+                widest[cell.col] = max(widest.get(cell.col, 0.0), text_width(cell.text, self.lay.font, fs))
+        cw = [None if j not in t.fixed_em else max(fs * t.fixed_em[j], widest.get(j, 0.0)) + 2 * pad
+              for j in range(t.n_cols)]
+        free = [j for j in range(t.n_cols) if cw[j] is None]
+        left = width - sum(w for w in cw if w is not None)
+        tot = sum(t.col_weights[j] for j in free) or 1.0
+        for j in free:
+            cw[j] = max(left * t.col_weights[j] / tot, fs * 3 + 2 * pad)
+        return cw
 
     def _draw_cell(self, bb, lines, align, fs, pad, lead):
         c = self.c
@@ -280,4 +315,4 @@ def render(lay: DocLayout, year: int) -> tuple[bytes, dict]:
                 fl._new_page()
         elif b.kind == "table":
             tables[b.table.kind] = fl.table(b.table, lay.repeat_header, lay.value_align)
-    return fl.finish(), {"pages": fl.pages, "tables": tables}
+    return fl.finish(), {"pages": fl.pages, "tables": tables, "header_at_foot": fl.at_foot}
