@@ -60,6 +60,7 @@ class Table:
     aligned: bool = True
     title: str = ""
     separators: dict[int, str] = field(default_factory=dict)  # flattened text: row → tab|pipe|space|line
+    strategy: str = "lines"          # scans: the grid from the rules ("lines") or corrected by the text ("text")
 
     @property
     def n_rows(self) -> int:
