@@ -253,21 +253,38 @@ def recover_page(page: Page, engine) -> None:
             hor, ver = line_masks(binv, px_per_pt)
             tables = find_tables(hor, ver)
     page.image = grey
-    rules = cv2.dilate(cv2.bitwise_or(hor, ver), np.ones((3, 3), np.uint8))
     page.rulings = _segments(hor, ver, s)
     page.cost.kind = "table" if tables else "text"
-    strategies = [LINES] * len(tables)
-    if not use_text:        # a scan's rules may break, vanish or double: the text decides
-        faint = functools.lru_cache(1)(lambda: faint_masks(grey, px_per_pt))
-        for i, (bbox, raw) in enumerate(tables):
-            raw, bbox, strategies[i] = refine(raw, binv, rules, hor, ver, bbox, px_per_pt, faint)
-            tables[i] = (bbox, raw)
+    found = page_tables(grey, binv, hor, ver, tables, px_per_pt, refine_text=not use_text)
     lap(page, "lines")
-    page.tables = [build_table(page, grey, rules, bbox, raw, engine, use_text) for bbox, raw in tables]
-    for t, how in zip(page.tables, strategies):
+    page.tables = [build_table(page, grey, rules, bbox, raw, engine, use_text) for bbox, raw, _, rules in found]
+    for t, (_, _, how, _) in zip(page.tables, found):
         t.strategy = how
     _titles_and_text(page, grey, engine, use_text)
     lap(page, "text")
+
+
+def page_tables(grey: np.ndarray, binv: np.ndarray, hor: np.ndarray, ver: np.ndarray, tables: list,
+                px_per_pt: float, refine_text: bool = True) -> list:
+    """(bbox, cells, strategy, rule mask to paint out) of each table find_tables found on
+    an upright page. On scans (`refine_text`) the text checks the rules' grid per table
+    (grid_text.refine: "lines", "faint" or "text"); a table cut by faint rules paints
+    those out of its cells too."""
+    import cv2
+    kernel = np.ones((3, 3), np.uint8)
+    rules = cv2.dilate(cv2.bitwise_or(hor, ver), kernel)
+    if not refine_text:
+        return [(bbox, raw, LINES, rules) for bbox, raw in tables]
+    faint = functools.lru_cache(1)(lambda: faint_masks(grey, px_per_pt))
+    out = []
+    for bbox, raw in tables:
+        raw, bbox, how = refine(raw, binv, rules, hor, ver, bbox, px_per_pt, faint)
+        mask = rules
+        if how != LINES and faint.cache_info().currsize:
+            fh, fv = faint()
+            mask = cv2.dilate(cv2.bitwise_or(np.maximum(hor, fh), np.maximum(ver, fv)), kernel)
+        out.append((bbox, raw, how, mask))
+    return out
 
 
 def _titles_and_text(page: Page, grey: np.ndarray, engine, use_text: bool) -> None:
