@@ -7,10 +7,10 @@ read as one: "0" over "0" → 00, and a row is "not found") or two columns; a do
 adds an empty sliver row. The text cannot vanish without the numbers vanishing too, so
 it decides (as pdfplumber's "text" strategy beside its "lines" one):
 
-* a cell whose ink is two numbers stacked with a row's gap between them is two rows, cut
-  at a rule the rest of the table prints there or, where none does, at the gap that at
-  least `min_support` such cells share; the other cells of the merged band are cut there
-  too when no ink crosses the cut;
+* cells whose ink is two numbers stacked with a row's gap between them (at least
+  `min_support` of them, their gaps overlapping) are two rows, cut at a rule the rest of
+  the table prints in that gap or else mid-gap; the other cells of the merged band are
+  cut there too when no ink crosses the cut;
 * the same across, for two numbers side by side (a vanished column rule);
 * an empty row or column thinner than the text lies between two strokes of one doubled
   rule: its cells go, and the two strokes index as one boundary.
@@ -109,7 +109,7 @@ def _split(cells: list[RawCell], boxes: np.ndarray, h: float, axis: int, cfg: di
         for a, b in _gaps(c, boxes, h, axis, cfg):
             known = [e for e in edges if a <= e <= b and not (getattr(c, lo) - tol <= e <= getattr(c, lo) + tol
                                                               or getattr(c, hi) - tol <= e <= getattr(c, hi) + tol)]
-            if known:               # a rule the rest of the table prints there
+            if known and axis == 0:     # a column rule the other rows print there
                 wanted.append((min(known, key=lambda e: abs(e - (a + b) / 2)), [c]))
             elif axis == 1:         # a column rule no row prints: not cut (seal rings, spaced labels)
                 loose.append((a, b, c))
@@ -127,7 +127,9 @@ def _split(cells: list[RawCell], boxes: np.ndarray, h: float, axis: int, cfg: di
                 group.append(c2)
                 used.add(j)
         if len(group) >= cfg["min_support"]:
-            wanted.append(((lo_ + hi_) / 2, group))
+            near = [e for e in edges if lo_ <= e <= hi_]     # a rule the label columns print there
+            mid = (lo_ + hi_) / 2
+            wanted.append((min(near, key=lambda e: abs(e - mid)) if near else mid, group))
     cuts = 0
     for at, shown in wanted:
         band_lo = min(getattr(c, lo) for c in shown) - tol
@@ -147,9 +149,9 @@ def _split(cells: list[RawCell], boxes: np.ndarray, h: float, axis: int, cfg: di
     return cuts
 
 
-def _drop_slivers(cells: list[RawCell], boxes: np.ndarray, h: float, cfg: dict) -> int:
+def _drop_slivers(cells: list[RawCell], boxes: np.ndarray, h: float, cfg: dict, scale_px: float) -> int:
     """Empty cells thinner than `sliver` × the text height, between two strokes of one rule."""
-    thin = cfg["sliver"] * h
+    thin = min(cfg["sliver"] * h, cfg["sliver_pt"] * scale_px)
     drop = [c for c in cells if ((c.y1 - c.y0) < thin or (c.x1 - c.x0) < thin) and not len(_inside(boxes, c))]
     for c in drop:
         cells.remove(c)
@@ -232,7 +234,7 @@ def refine(cells: list[RawCell], binv: np.ndarray, rules: np.ndarray, hor: np.nd
             cells, bbox, hreg, vreg, (ox, oy) = rep
             how = FAINT
     work = [RawCell(c.x0, c.y0, c.x1, c.y1) for c in cells]
-    changed = _drop_slivers(work, boxes, h, cfg)
+    changed = _drop_slivers(work, boxes, h, cfg, scale_px)
     tol = max(4.0, 0.3 * h)
     changed += _split(work, boxes, h, 1, cfg, tol)
     changed += _split(work, boxes, h, 0, cfg, tol)
