@@ -247,8 +247,9 @@ def _is_text(doc: Document) -> bool:
 
 def _doubt_correction(f) -> None:
     """A value the solver put in place of a clean printed number with another count of
-    digits (a printed 10 'corrected' to 0 because other cells of its row were misread):
-    the equations chose it, the page contradicts it."""
+    digits, or 0 in place of a clean non-zero number (a printed 10 or 4 'corrected' to 0
+    because other cells of its row were misread): the equations chose it, the page
+    contradicts it."""
     t = "".join(f.text.split())
     if f.status != "corrected" or not t.isdigit():
         return
@@ -256,10 +257,13 @@ def _doubt_correction(f) -> None:
     if v is not None and not (isinstance(v, (int, float)) and float(v).is_integer()):
         return
     n = 0 if v is None else len(str(abs(int(v))))
+    why = None
     if n != len(t):
         why = f"the equations' value {v} has {n} digits where {len(t)} are printed ({t})"
-        if why not in f.doubts:
-            f.doubts.append(why)
+    elif not v and int(t) != 0:
+        why = f"the equations' value {v} where {t} is printed"
+    if why and why not in f.doubts:
+        f.doubts.append(why)
 
 
 def score(doc: Document, model=None) -> None:

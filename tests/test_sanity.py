@@ -125,6 +125,10 @@ def test_a_solver_value_with_another_digit_count_than_printed_is_doubted():
     assert doc.fields["appeals/review/upheld"].doubts
     assert doc.fields["appeals/review/upheld"].confidence <= float(config("scoring.yaml")["sanity"]["cap"])
     assert not doc.fields["appeals/review/corrected"].doubts
+    doc.fields["appeals/review/upheld"] = Field("appeals/review/upheld", 0, status="corrected", text="4",
+                                                alternatives=[(4, 0.9), (0, 0.1)])
+    score.score(doc)
+    assert doc.fields["appeals/review/upheld"].doubts      # a clean 4 made 0 by the equations
 
 
 # -- a template decision contradicted by the rows present ------------------------------------
