@@ -228,7 +228,7 @@ def refine(cells: list[RawCell], binv: np.ndarray, rules: np.ndarray, hor: np.nd
     h = float(np.median(boxes[:, 3] - boxes[:, 1]))
     how, (ox, oy) = LINES, (x, y)
     hreg, vreg = hor[y:y1, x:x1], ver[y:y1, x:x1]
-    if faint is not None and suspects(cells, boxes, h, cfg):
+    if faint is not None and cfg.get("faint") and suspects(cells, boxes, h, cfg):
         rep = _repaired(cells, bbox, hor, ver, faint(), boxes, h, cfg)
         if rep is not None:
             cells, bbox, hreg, vreg, (ox, oy) = rep

@@ -102,7 +102,10 @@ def test_a_doubled_rule_does_not_split_a_row(page):
     assert _structure(cells) == _truth_structure(truth)
 
 
-def test_thinned_faint_rules_are_found_by_the_faint_threshold(page):
+def test_thinned_faint_rules_are_found_by_the_faint_threshold(page, monkeypatch):
+    from pipeline import grid_text
+    cfg = {**grid_text.settings(), "faint": True}          # off by default (docs/scans.md)
+    monkeypatch.setattr(grid_text, "settings", lambda: cfg)
     grey, truth = page
     img = grey.copy()
     # the rule under row 8 printed faint (a thinned, light scan): the page's threshold
