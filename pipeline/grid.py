@@ -7,28 +7,32 @@ each cell's own crop (rules painted out, trimmed to ink, split into text lines) 
 the digits that full-page detection loses. On digital pages with a trusted text layer
 the PDF's characters are placed into the cells instead of OCR.
 
+Parts: grid_cells (rules → cells, the "lines" strategy), grid_text (the "text" strategy:
+rows and columns the printed numbers show where rules broke, vanished or doubled),
+grid_crops (one cell's ink cut into text lines), grid_tables (header rows, tables
+continued over a page break).
+
 Entry point: recover(doc, settings). Coordinates: page.image is replaced by the upright,
 deskewed image that the grid refers to; cell and table boxes are in page units
 (pt for PDFs, px for images) of that upright page.
 """
 from __future__ import annotations
 
-import difflib
-import math
+import functools
 import time
 
 import numpy as np
 
 from .cost import lap
+from .grid_cells import (RawCell, binarise, estimate_skew, find_tables, grid_config,  # noqa: F401
+                         line_masks, rotate_small)
+from .grid_crops import cell_lines, ink_extent, is_blob, is_dash  # noqa: F401  (grid.cell_lines)
+from .grid_tables import join_continued, mark_headers, numeric_like  # noqa: F401
+from .grid_text import LINES, faint_masks, refine
 from .model import Cell, Document, Page, Table, Word
-from .ocr import candidates, get_engine, is_numeric_text, normalise_text, parse_value
+from .ocr import candidates, get_engine, normalise_text, parse_value
 from .strips import recognise as recognise_rows
 from .pdf import config
-
-
-def grid_config() -> dict:
-    """The `grid` section of configs/pdf.yaml (shared with layout's title band)."""
-    return config()["grid"]
 
 
 def page_scale(page: Page) -> float:
@@ -39,364 +43,6 @@ def page_scale(page: Page) -> float:
     if page.image is not None and page.width:
         return page.image.shape[1] / float(page.width)
     return 1.0
-
-
-# -- binarisation, skew, lines ------------------------------------------------------------
-
-def binarise(grey: np.ndarray) -> np.ndarray:
-    """Ink = 255. Adaptive, so uneven scan backgrounds do not turn into ink."""
-    import cv2
-    return cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, 41, 15)
-
-
-def estimate_skew(binv: np.ndarray) -> float:
-    """Median angle (degrees) of long near-horizontal line segments (Hough on half size)."""
-    import cv2
-    h, w = binv.shape
-    small = cv2.resize(binv, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
-    small = (small > 100).astype(np.uint8) * 255
-    side = min(w, h)
-    step = math.radians(grid_config().get("skew_step_deg", 0.1))     # Hough angle bins (cost ∝ 1/step)
-    lines = cv2.HoughLinesP(small, 1, step, threshold=max(60, side // 12),
-                            minLineLength=side // 6, maxLineGap=6)
-    if lines is None:
-        return 0.0
-    max_skew = grid_config()["max_skew_deg"]
-    angles, weights = [], []
-    for x0, y0, x1, y1 in np.asarray(lines).reshape(-1, 4):
-        if abs(x1 - x0) >= abs(y1 - y0):          # near-horizontal rule
-            if x1 < x0:
-                x0, y0, x1, y1 = x1, y1, x0, y0
-            a = math.degrees(math.atan2(y1 - y0, x1 - x0))
-        else:                                     # near-vertical rule (rotated pages)
-            if y1 < y0:
-                x0, y0, x1, y1 = x1, y1, x0, y0
-            a = -math.degrees(math.atan2(x1 - x0, y1 - y0))
-        if abs(a) <= max_skew:
-            angles.append(a)
-            weights.append(math.hypot(x1 - x0, y1 - y0))
-    if not angles:
-        return 0.0
-    order = np.argsort(angles)
-    cw = np.cumsum(np.array(weights)[order])
-    return float(np.array(angles)[order][np.searchsorted(cw, cw[-1] / 2)])
-
-
-def rotate_small(grey: np.ndarray, angle: float) -> np.ndarray:
-    import cv2
-    h, w = grey.shape
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
-    return cv2.warpAffine(grey, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=255)
-
-
-def line_masks(binv: np.ndarray, scale_px: float) -> tuple[np.ndarray, np.ndarray]:
-    """Horizontal and vertical ruling masks (kernels longer than any glyph)."""
-    import cv2
-    h, w = binv.shape
-    kx = max(int(w * grid_config()["line_kernel_frac"]), int(3.2 * scale_px * 10))  # > 3 glyph widths
-    hor = cv2.morphologyEx(binv, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (kx, 1)))
-    bridge = grid_config()["bridge_px"]
-    hor = cv2.morphologyEx(hor, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (bridge, 1)))
-    # row spacing sets the vertical kernel: shorter than a row, longer than a glyph
-    ys = np.where(hor.sum(1) > 255 * kx)[0]
-    gaps = np.diff(ys)
-    gaps = gaps[gaps > 4]
-    row_h = float(np.percentile(gaps, 10)) if len(gaps) else 20 * scale_px
-    ky = int(max(grid_config()["vline_min_px"], min(0.7 * row_h, 13 * scale_px)))
-    ver = cv2.morphologyEx(binv, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, ky)))
-    ver = cv2.morphologyEx(ver, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (1, bridge)))
-    # a vertical rule touches a horizontal one; a glyph stroke of that length does not
-    n, lab, st, _ = cv2.connectedComponentsWithStats(ver, connectivity=8)
-    hd = cv2.dilate(hor, cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7)))
-    keep = np.zeros(n, bool)
-    for i in range(1, n):
-        x, y, ww, hh, _a = st[i]
-        if hh >= 2.5 * ky or hd[y:y + hh, x:x + ww][lab[y:y + hh, x:x + ww] == i].any():
-            keep[i] = True
-    ver = np.where(keep[lab], 255, 0).astype(np.uint8)
-    return hor, ver
-
-
-def _clusters(values: list[float], tol: float) -> list[float]:
-    vals = sorted(values)
-    out: list[list[float]] = []
-    for v in vals:
-        if out and v - out[-1][-1] <= tol:
-            out[-1].append(v)
-        else:
-            out.append([v])
-    return [float(np.mean(c)) for c in out]
-
-
-def _nearest(bounds: list[float], v: float) -> int:
-    return int(np.argmin([abs(b - v) for b in bounds]))
-
-
-# -- tables and cells -----------------------------------------------------------------------
-
-class RawCell:
-    __slots__ = ("x0", "y0", "x1", "y1", "row", "col", "rowspan", "colspan")
-
-    def __init__(self, x0, y0, x1, y1):
-        self.x0, self.y0, self.x1, self.y1 = x0, y0, x1, y1
-
-
-def find_tables(hor: np.ndarray, ver: np.ndarray) -> list[tuple[tuple[int, int, int, int], list[RawCell]]]:
-    """Table regions (px bbox) with their cells (enclosed regions between rules)."""
-    import cv2
-    H, W = hor.shape
-    grid = cv2.bitwise_or(hor, ver)
-    grid_d = cv2.dilate(grid, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3)))
-    n, lab, st, _ = cv2.connectedComponentsWithStats(grid_d, connectivity=8)
-    out = []
-    for i in range(1, n):
-        x, y, w, h, _ = st[i]
-        frac = grid_config()["min_table_w_frac"]
-        if (w < frac * W and h < frac * H) or w < 60 or h < 30:
-            continue
-        region = (lab[y:y + h, x:x + w] == i)
-        if not (hor[y:y + h, x:x + w][region].any() and ver[y:y + h, x:x + w][region].any()):
-            continue
-        m = np.where(region, 255, 0).astype(np.uint8)
-        cv2.rectangle(m, (0, 0), (w - 1, h - 1), 255, 2)      # close open outer sides
-        free = cv2.bitwise_not(m)
-        k, clab, cst, _ = cv2.connectedComponentsWithStats(free, connectivity=4)
-        cells = []
-        for j in range(1, k):
-            cx, cy, cw, ch, area = cst[j]
-            if cw < 6 or ch < 6 or area < 60 or area < 0.5 * cw * ch:
-                continue
-            cells.append(RawCell(x + cx, y + cy, x + cx + cw, y + cy + ch))
-        if len(cells) < grid_config()["min_cells"]:
-            continue
-        # the two edges of one rule lie a rule's thickness apart (thick on blurred scans)
-        tol = max(8.0, 1.5 * _thickness(ver[y:y + h, x:x + w], axis=1) + 4)
-        xs = _clusters([c.x0 for c in cells] + [c.x1 for c in cells], tol)
-        tol = max(8.0, 1.5 * _thickness(hor[y:y + h, x:x + w], axis=0) + 4)
-        ys = _clusters([c.y0 for c in cells] + [c.y1 for c in cells], tol)
-        cells = _drop_stray_splits(cells, xs, ys, tol)
-        good = []
-        for c in cells:
-            c.col, c.row = _nearest(xs, c.x0), _nearest(ys, c.y0)
-            c.colspan = _nearest(xs, c.x1) - c.col
-            c.rowspan = _nearest(ys, c.y1) - c.row
-            if c.colspan >= 1 and c.rowspan >= 1:
-                good.append(c)
-        # boundaries are shared by two edges (a cell's right and the next one's left)
-        good = _renumber(good)
-        if len(good) >= grid_config()["min_cells"]:
-            out.append(((int(x), int(y), int(x + w), int(y + h)), good))
-    out.sort(key=lambda t: (t[0][1], t[0][0]))
-    return out
-
-
-def _drop_stray_splits(cells: list[RawCell], xs: list[float], ys: list[float], tol: float) -> list[RawCell]:
-    """A vertical boundary that only one row of a long table uses, inside what is one
-    cell everywhere else, is a mark (a tick, a seal stroke), not a rule: merge the two
-    cells it splits and forget the boundary."""
-    if len(ys) < 8:
-        return cells
-    for xb in list(xs):
-        users = [c for c in cells if abs(c.x0 - xb) <= tol or abs(c.x1 - xb) <= tol]
-        rows = {_nearest(ys, c.y0) for c in users}
-        if len(rows) != 1 or len(users) != 2:
-            continue
-        left, right = sorted(users, key=lambda c: c.x0)
-        if abs(left.x1 - xb) > tol or abs(right.x0 - xb) > tol or xb in (xs[0], xs[-1]):
-            continue
-        if abs(left.x0 - xs[0]) <= tol and not any(
-                c.x0 < xb - tol and c.x1 > xb + tol and c.y0 >= left.y1 - tol for c in cells):
-            continue        # a label column that starts in the last row (the table goes on)
-        merged = RawCell(left.x0, min(left.y0, right.y0), right.x1, max(left.y1, right.y1))
-        cells = [c for c in cells if c is not left and c is not right] + [merged]
-        xs.remove(xb)
-    # a seal's ring crossing two rows: a boundary only those rows use, inside a cell that
-    # spans it in the row above and in the row below
-    for xb in list(xs[1:-1]):
-        users = [c for c in cells if abs(c.x0 - xb) <= tol or abs(c.x1 - xb) <= tol]
-        rows = sorted({_nearest(ys, c.y0) for c in users})
-        if len(rows) > 2 or len(users) != 2 * len(rows):
-            continue
-        pairs = []
-        for r in rows:
-            left = [c for c in users if _nearest(ys, c.y0) == r and abs(c.x1 - xb) <= tol]
-            right = [c for c in users if _nearest(ys, c.y0) == r and abs(c.x0 - xb) <= tol]
-            if len(left) != 1 or len(right) != 1:
-                break
-            pairs.append((left[0], right[0]))
-        if len(pairs) != len(rows):
-            continue
-        top = min(c.y0 for c in users)
-        bottom = max(c.y1 for c in users)
-
-        def spans(c):
-            return c.x0 < xb - tol and c.x1 > xb + tol
-        above = any(spans(c) and abs(c.y1 - top) <= 2 * tol for c in cells)
-        below = any(spans(c) and abs(c.y0 - bottom) <= 2 * tol for c in cells)
-        if not (above and below):
-            continue
-        for left, right in pairs:
-            merged = RawCell(left.x0, min(left.y0, right.y0), right.x1, max(left.y1, right.y1))
-            cells = [c for c in cells if c is not left and c is not right] + [merged]
-        xs.remove(xb)
-    return cells
-
-
-def _thickness(mask: np.ndarray, axis: int) -> float:
-    """Median thickness of rules in a mask: ink pixels per line of rule, across `axis`."""
-    on = mask > 0
-    runs = on.sum(axis=axis)                # per column (axis=0) or per row (axis=1)
-    lines = (np.diff(on.astype(np.int8), axis=axis) == 1).sum(axis=axis)
-    ok = lines > 0
-    if not ok.any():
-        return 2.0
-    return float(np.median(runs[ok] / lines[ok]))
-
-
-def _renumber(cells: list[RawCell]) -> list[RawCell]:
-    """Boundary clusters alternate right-edge / left-edge of one rule: collapse to grid lines."""
-    for axis in ("col", "row"):
-        span = axis + "span"
-        starts = sorted({getattr(c, axis) for c in cells})
-        ends = sorted({getattr(c, axis) + getattr(c, span) for c in cells})
-        lines = sorted(set(starts) | set(ends))
-        # merge a boundary that is only an end with the next that is only a start (one rule)
-        mapping, k, i = {}, 0, 0
-        while i < len(lines):
-            b = lines[i]
-            if (i + 1 < len(lines) and b in ends and b not in starts
-                    and lines[i + 1] in starts and lines[i + 1] not in ends):
-                mapping[b] = mapping[lines[i + 1]] = k
-                i += 2
-            else:
-                mapping[b] = k
-                i += 1
-            k += 1
-        for c in cells:
-            a, s = getattr(c, axis), getattr(c, span)
-            setattr(c, axis, mapping[a])
-            setattr(c, span, max(1, mapping[a + s] - mapping[a]))
-    if not cells:
-        return cells
-    lo_r = min(c.row for c in cells)
-    lo_c = min(c.col for c in cells)
-    for c in cells:
-        c.row -= lo_r
-        c.col -= lo_c
-    return cells
-
-
-# -- cell crops -------------------------------------------------------------------------------
-
-def cell_lines(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float,
-               pad: bool = True, whole: bool = False) -> tuple[bool, list[np.ndarray]]:
-    """(has_ink, text-line crops) of one cell: rules painted out, specks dropped, trimmed."""
-    import cv2
-    inset = 1
-    x0, y0, x1, y1 = c.x0 + inset, c.y0 + inset, c.x1 - inset, c.y1 - inset
-    if x1 - x0 < 4 or y1 - y0 < 4:
-        return False, []
-    crop = grey[y0:y1, x0:x1].copy()
-    crop[rules[y0:y1, x0:x1] > 0] = 255
-    _, ink = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
-    # ink is darker than the cell's own background by a margin (light print on a grey
-    # scan is still ink; uniform paper tone is not)
-    if float(np.median(crop)) - float(crop.min()) < 45:
-        return False, []
-    # drop specks and rule remnants touching the crop border
-    n, lab, st, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    min_area = max(3, int(0.6 * scale_px * scale_px))   # a decimal point survives
-    keep = np.zeros(n, bool)
-    hh, ww = ink.shape
-    for i in range(1, n):
-        x, y, w, h, a = st[i]
-        border = x == 0 or y == 0 or x + w >= ww or y + h >= hh
-        thin = (w <= 3 and h > 0.8 * hh) or (h <= 3 and w > 0.8 * ww)
-        if a >= min_area and not (border and thin):
-            keep[i] = True
-    # isolated specks (scan noise) go; small marks next to glyphs (a decimal point) stay
-    big = keep & (st[:, 4] >= 1.5 * scale_px * scale_px)
-    big[0] = False
-    if not big.any():
-        return False, []                 # only specks: an empty cell on a noisy scan
-    bx0, by0 = st[big, 0].min(), st[big, 1].min()
-    bx1, by1 = (st[big, 0] + st[big, 2]).max(), (st[big, 1] + st[big, 3]).max()
-    reach = 0.35 * (by1 - by0)
-    for i in np.where(keep & ~big)[0]:
-        x, y, w, h, _a = st[i]
-        cx, cy = x + w / 2, y + h / 2
-        if not (bx0 - reach <= cx <= bx1 + reach and by0 - reach <= cy <= by1 + reach):
-            keep[i] = False
-    ink = np.where(keep[lab], 255, 0).astype(np.uint8)
-    # a small light '0' in a wide merged cell is still ink: the bar is absolute (px per pt²)
-    if (ink > 0).sum() < grid_config()["min_ink_pt2"] * scale_px * scale_px:
-        return False, []
-    rows = np.where(ink.any(1))[0]
-    # split into text lines at empty rows
-    lines, start, prev = [], rows[0], rows[0]
-    for r in rows[1:]:
-        if r - prev > 1 + max(1, int(0.4 * scale_px)):
-            lines.append((start, prev + 1))
-            start = r
-        prev = r
-    lines.append((start, prev + 1))
-    # fold tiny slivers (a stray dot) into their neighbour
-    merged: list[list[int]] = []
-    for a, b in lines:
-        if merged and (b - a < 2.5 * scale_px or merged[-1][1] - merged[-1][0] < 2.5 * scale_px) \
-                and a - merged[-1][1] < 2 * scale_px:
-            merged[-1][1] = b
-        else:
-            merged.append([a, b])
-    if whole:
-        merged = [[rows[0], rows[-1] + 1]]
-    m = grid_config()["crop_margin_px"]
-    out = []
-    for a, b in merged:
-        band = ink[a:b]
-        cols = np.where(band.any(0))[0]
-        if len(cols) == 0:
-            continue
-        l, r = cols[0], cols[-1] + 1
-        ya, yb = max(0, a - m), min(hh, b + m)
-        xa, xb = max(0, l - m), min(ww, r + m)
-        piece = crop[ya:yb, xa:xb]
-        mask = ink[ya:yb, xa:xb] > 0
-        clean = np.where(mask | (piece < 128), piece, 255).astype(np.uint8)
-        # white space beside a short line: a lone '/' or '1' is read far better with context
-        side = max(0, int(clean.shape[0] * grid_config()["side_pad"]) - m)
-        if side and pad:
-            clean = cv2.copyMakeBorder(clean, 0, 0, side, side, cv2.BORDER_CONSTANT, value=255)
-        out.append(clean)
-    return bool(out), out
-
-
-def _one_glyph(line: np.ndarray):
-    """(x, y, w, h, area) of the line's only big ink component (specks under a fifth of
-    the biggest do not count), or None when there are none or several."""
-    import cv2
-    _, ink = cv2.threshold(line, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
-    n, _, st, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    if n < 2:
-        return None
-    big = st[1:][st[1:, 4] >= 0.2 * st[1:, 4].max()]
-    return tuple(int(v) for v in big[0]) if len(big) == 1 else None
-
-
-def _is_blob(line: np.ndarray) -> bool:
-    """One solid glyph-sized blob (a 0, 6, 8 or 9 whose holes a heavy scan filled)."""
-    g = _one_glyph(line)
-    if g is None:
-        return False
-    x, y, w, h, a = g
-    return 1.1 <= h / max(w, 1) <= 2.6 and a >= 0.72 * w * h and h >= 8
-
-
-def _is_dash(line: np.ndarray) -> bool:
-    """One flat bar and nothing else: a printed blank (— - 一 _), which PP-OCR often reads
-    as nothing or as 一 and the digit model, knowing only numbers, as 0."""
-    g = _one_glyph(line)
-    return g is not None and g[2] >= 3 * g[3] and g[2] >= 6
 
 
 def _orientation(grey: np.ndarray, cells: list[RawCell], rules: np.ndarray, engine, scale_px: float) -> int:
@@ -461,17 +107,6 @@ def _place_chars(words: list[Word], box_units) -> str:
     return "".join(lines_text(inside).split("\n"))
 
 
-def _ink_extent(crop: np.ndarray, px_per_unit: float) -> tuple[float, float] | None:
-    """(width, height) of a text-line crop's ink in page units (as cell boxes): cell_lines
-    leaves paper at exactly 255, so anything darker is ink (margins and side padding are not)."""
-    ink = crop < 255
-    cols, rows = np.where(ink.any(0))[0], np.where(ink.any(1))[0]
-    if not len(cols) or not len(rows):
-        return None
-    return (round(float(cols[-1] + 1 - cols[0]) / px_per_unit, 2),
-            round(float(rows[-1] + 1 - rows[0]) / px_per_unit, 2))
-
-
 def _readings_from_text(text: str):
     ok, v = parse_value(text)
     return [(v, 1.0)] if ok else None
@@ -507,67 +142,19 @@ def build_table(page: Page, grey: np.ndarray, rules: np.ndarray, bbox_px, raw: l
         rs = results[i:i + n]
         i += n
         cell.text = "".join(r.text for r in rs)
-        cell._blob = n == 1 and _is_blob(crops[i - 1])
-        cell._dash = n == 1 and _is_dash(crops[i - 1])
+        cell._blob = n == 1 and is_blob(crops[i - 1])
+        cell._dash = n == 1 and is_dash(crops[i - 1])
         cell.char_probs = [cp for r in rs for cp in r.char_probs]
         cell._slots = [sl for r in rs for sl in r.slots]
         cell._lines = crops[i - n:i]           # for the digit model's second opinion
         if n == 1:
-            cell.ink = _ink_extent(crops[i - 1], s)
+            cell.ink = ink_extent(crops[i - 1], s)
         cell._score = float(np.mean([r.score for r in rs])) if rs else 0.0
     table = Table(cells=cells, page=page.number, pages=[page.number],
                   bbox=tuple(round(v / s, 2) for v in bbox_px), aligned=True)
     _assign_readings(table, inked)
     lap(page, "readings")
     return table
-
-
-def _numeric_like(c: Cell) -> bool:
-    t = normalise_text(c.text)
-    if not t:
-        return False
-    if is_numeric_text(t) or t in grid_config()["blank_marks"]:
-        return True
-    digits = sum(ch.isdigit() for ch in t)
-    return len(t) <= 10 and digits >= max(1, 0.5 * len(t))
-
-
-def mark_headers(table: Table) -> set[int]:
-    """Mark the header rows (Cell.is_header); returns the numeric columns.
-
-    A column is numeric when, from its first number down, most inked cells are numbers
-    (headers above do not count: a one-row appeals table has 3 header rows); a header row
-    has text in a numeric column and no number anywhere."""
-    num = {id(c): _numeric_like(c) for c in table.cells}
-    cols: dict[int, list[tuple[int, bool]]] = {}
-    for c in table.cells:
-        if c.text:
-            cols.setdefault(c.col, []).append((c.row, num[id(c)]))
-    numeric_cols = set()
-    for k, v in cols.items():
-        v.sort()
-        first = next((i for i, (_, n) in enumerate(v) if n), None)
-        if first is not None:
-            below = [n for _, n in v[first:]]
-            if sum(below) >= 0.5 * len(below):
-                numeric_cols.add(k)
-    header_rows, number_rows = set(), set()
-    for r, row in enumerate(table.rows()):
-        in_num = [c for c in row if c.col in numeric_cols or
-                  any(k in numeric_cols for k in range(c.col, c.col + c.colspan))]
-        if any(num[id(c)] for c in row):
-            number_rows.add(r)
-            continue
-        if any(c.text and not num[id(c)] for c in in_num):
-            header_rows.add(r)
-    # header rows are contiguous from the top of a (sub)table: extend spanning header cells,
-    # never over a row that prints numbers (a fax streak read as a cell down the whole table)
-    for c in table.cells:
-        if c.row in header_rows:
-            header_rows.update(k for k in range(c.row, c.row + c.rowspan) if k not in number_rows)
-    for c in table.cells:
-        c.is_header = c.row in header_rows
-    return numeric_cols
 
 
 def _recognise(engine, crops: list[np.ndarray], jobs: list[tuple[Cell, int]], page: Page) -> list:
@@ -597,7 +184,7 @@ def _recognise(engine, crops: list[np.ndarray], jobs: list[tuple[Cell, int]], pa
 def _assign_readings(table: Table, inked: dict) -> None:
     """Numeric cells get ranked readings; header rows are marked."""
     numeric_cols = mark_headers(table)
-    num = {id(c): _numeric_like(c) for c in table.cells}
+    num = {id(c): numeric_like(c) for c in table.cells}
     for c in table.cells:
         slots = getattr(c, "_slots", None)
         in_numeric_col = c.col in numeric_cols and c.colspan == 1
@@ -669,13 +256,38 @@ def recover_page(page: Page, engine) -> None:
             hor, ver = line_masks(binv, px_per_pt)
             tables = find_tables(hor, ver)
     page.image = grey
-    rules = cv2.dilate(cv2.bitwise_or(hor, ver), np.ones((3, 3), np.uint8))
     page.rulings = _segments(hor, ver, s)
     page.cost.kind = "table" if tables else "text"
+    found = page_tables(grey, binv, hor, ver, tables, px_per_pt, refine_text=not use_text)
     lap(page, "lines")
-    page.tables = [build_table(page, grey, rules, bbox, raw, engine, use_text) for bbox, raw in tables]
+    page.tables = [build_table(page, grey, rules, bbox, raw, engine, use_text) for bbox, raw, _, rules in found]
+    for t, (_, _, how, _) in zip(page.tables, found):
+        t.strategy = how
     _titles_and_text(page, grey, engine, use_text)
     lap(page, "text")
+
+
+def page_tables(grey: np.ndarray, binv: np.ndarray, hor: np.ndarray, ver: np.ndarray, tables: list,
+                px_per_pt: float, refine_text: bool = True) -> list:
+    """(bbox, cells, strategy, rule mask to paint out) of each table find_tables found on
+    an upright page. On scans (`refine_text`) the text checks the rules' grid per table
+    (grid_text.refine: "lines", "faint" or "text"); a table cut by faint rules paints
+    those out of its cells too."""
+    import cv2
+    kernel = np.ones((3, 3), np.uint8)
+    rules = cv2.dilate(cv2.bitwise_or(hor, ver), kernel)
+    if not refine_text:
+        return [(bbox, raw, LINES, rules) for bbox, raw in tables]
+    faint = functools.lru_cache(1)(lambda: faint_masks(grey, px_per_pt))
+    out = []
+    for bbox, raw in tables:
+        raw, bbox, how = refine(raw, binv, rules, hor, ver, bbox, px_per_pt, faint)
+        mask = rules
+        if how != LINES and faint.cache_info().currsize:
+            fh, fv = faint()
+            mask = cv2.dilate(cv2.bitwise_or(np.maximum(hor, fh), np.maximum(ver, fv)), kernel)
+        out.append((bbox, raw, how, mask))
+    return out
 
 
 def _titles_and_text(page: Page, grey: np.ndarray, engine, use_text: bool) -> None:
@@ -744,87 +356,6 @@ def _segments(hor, ver, s) -> list:
             x, y, w, h, _ = st[i]
             out.append((round(x / s, 2), round(y / s, 2), round((x + w) / s, 2), round((y + h) / s, 2)))
     return out
-
-
-def join_continued(doc: Document) -> None:
-    """A table that ends one page and starts the next with the same columns is one table."""
-    tol = grid_config()["continue_col_tol"]
-    pages = [p for p in doc.pages]
-    for a_page, b_page in zip(pages, pages[1:]):
-        if not a_page.tables or not b_page.tables:
-            continue
-        a = next((t for t in reversed(doc.tables) if a_page.number in t.pages), None)
-        if a is None:
-            continue
-        b = b_page.tables[0]
-        width = max(a_page.width, 1)
-        xa, xb = _col_edges(a), _col_edges(b)
-        if len(xa) != a.n_cols + 1 or len(xb) != b.n_cols + 1:
-            continue
-        # same columns, or one table splits a label column the other prints merged; the
-        # tolerance stays under half the narrowest column (a vertical-header column is
-        # narrower than 3 % of the page and must not fold into its neighbour)
-        narrow = min(min(np.diff(xa)), min(np.diff(xb)))
-        tol_u = min(tol * width, 0.45 * narrow)
-        union = _clusters(xa + xb, tol_u)
-        if len(union) != max(len(xa), len(xb)) or abs(len(xa) - len(xb)) > 2 \
-                or abs(xa[0] - xb[0]) > tol_u or abs(xa[-1] - xb[-1]) > tol_u:
-            continue
-        for t, xs in ((a, xa), (b, xb)):
-            if len(xs) != len(union):
-                idx = [_nearest(union, x) for x in xs]
-                for c in t.cells:
-                    end = idx[c.col + c.colspan]
-                    c.col = idx[c.col]
-                    c.colspan = end - c.col
-        # B must open its page and A must close its own (nothing but a footer between)
-        a_bottom = max(c.bbox[3] for c in a.cells if c.page == a_page.number and c.bbox)
-        if b.bbox[1] > 0.25 * b_page.height or a_bottom < 0.6 * a_page.height:
-            continue
-        # a header printed again on the new page is dropped; other header rows (a new
-        # section of the same table) stay
-        def head(t: Table) -> list[str]:
-            out = []
-            for r in t.rows():
-                if not r or not all(c.is_header for c in r):
-                    break
-                out.append(normalise_text("".join(c.text for c in r)))
-            return out
-        ha, hb = head(a), head(b)
-
-        def shape(t: Table, n: int) -> set:
-            return {(c.row, c.col, c.rowspan, c.colspan) for c in t.cells if c.row < n}
-        drop = 0
-        # the header block printed again (OCR noise allowed; a heavy scan garbles the
-        # small header text, so the same cell layout lowers the bar on the text)
-        bar = 0.6 if hb and shape(a, len(hb)) == shape(b, len(hb)) else 0.85
-        if hb and len(hb) <= len(ha) and difflib.SequenceMatcher(
-                None, "".join(hb), "".join(ha[:len(hb)])).ratio() >= bar:
-            drop = len(hb)
-        off = a.n_rows - drop
-        header_only = not any(_numeric_like(c) for c in a.cells)
-        for c in b.cells:
-            if c.row < drop:
-                continue
-            c.row += off
-            a.cells.append(c)
-        a.pages.append(b_page.number)
-        b_page.tables.remove(b)
-        if header_only:     # a header at the foot of a page: its rows are headers of the body below
-            mark_headers(a)
-            for c in a.cells:
-                if c.is_header:
-                    c.readings = []
-
-
-def _col_edges(t: Table) -> list[float]:
-    """Left edge of every column and the table's right edge (page units)."""
-    edges: dict[int, list[float]] = {}
-    for c in t.cells:
-        if c.bbox:
-            edges.setdefault(c.col, []).append(c.bbox[0])
-            edges.setdefault(c.col + c.colspan, []).append(c.bbox[2])
-    return [float(np.median(v)) for _, v in sorted(edges.items())]
 
 
 def recover(doc: Document, settings=None, keep_images: bool = False) -> None:

@@ -66,6 +66,7 @@ class Table:
     separators: dict[int, str] = field(default_factory=dict)  # flattened text: row → tab|pipe|space|line
     score: float | None = None       # how sure the reader is of the table as a region (none sets it
                                      # yet; layout.py passes it on to the lp.TextBlock)
+    strategy: str = "lines"          # scans: the grid from the rules ("lines") or corrected by the text ("text")
 
     @property
     def n_rows(self) -> int:

@@ -245,6 +245,27 @@ def _is_text(doc: Document) -> bool:
         for f in fs)
 
 
+def _doubt_correction(f) -> None:
+    """A value the solver put in place of a clean printed number with another count of
+    digits, or 0 in place of a clean non-zero number (a printed 10 or 4 'corrected' to 0
+    because other cells of its row were misread): the equations chose it, the page
+    contradicts it."""
+    t = "".join(f.text.split())
+    if f.status != "corrected" or not t.isdigit():
+        return
+    v = f.value
+    if v is not None and not (isinstance(v, (int, float)) and float(v).is_integer()):
+        return
+    n = 0 if v is None else len(str(abs(int(v))))
+    why = None
+    if n != len(t):
+        why = f"the equations' value {v} has {n} digits where {len(t)} are printed ({t})"
+    elif not v and int(t) != 0:
+        why = f"the equations' value {v} where {t} is printed"
+    if why and why not in f.doubts:
+        f.doubts.append(why)
+
+
 def score(doc: Document, model=None) -> None:
     """Set every field's confidence, the document confidence and needs_review (also for
     a count the report's text states differently: crosscheck.narrative)."""
@@ -282,6 +303,9 @@ def score(doc: Document, model=None) -> None:
     # a cell a sanity guard doubts (classify.sanity: the page contradicts the reading) is
     # no surer than the cap, below the review threshold
     cap = float((cfg.get("sanity") or {}).get("cap", 0.9))
+    if (cfg.get("sanity") or {}).get("corrected_digits", True):
+        for k in keys:
+            _doubt_correction(doc.fields[k])
     doubted = np.array([bool(getattr(doc.fields[k], "doubts", None)) for k in keys])
     if doubted.any():
         conf = np.where(doubted, np.minimum(conf, cap), conf)

@@ -27,6 +27,8 @@ def test_counts_add_up_and_the_grid_cache_is_reused(tmp_path):
     assert g["right"] + g["wrong"] + g["missing"] == len(truth["cells"])
     assert any(e["key"] == key for e in errs)
     assert "digital:not_held_out" in out
+    # a digital page's grid is its rules' (the text strategy is for scans)
+    assert g["tables_lines"] >= 1 and not g.get("tables_text") and not g.get("tables_faint")
     assert (tmp_path / "cache" / (src.name + ".pkl")).exists()
     again = eval_scans.evaluate(folder, "*.digital.pdf", Settings(), cache=tmp_path / "cache")
     assert again["digital"] == g

@@ -235,10 +235,10 @@ def test_join_drops_a_repeated_header_garbled_by_a_heavy_scan():
 
 
 def test_a_flat_bar_is_a_printed_blank_and_digits_are_not():
-    """grid._is_dash: the printed blanks —, -, 一 (one flat bar) against 0, 1, 8 and -4."""
+    """grid.is_dash: the printed blanks —, -, 一 (one flat bar) against 0, 1, 8 and -4."""
     import numpy as np
     from PIL import Image, ImageDraw, ImageFont
-    from pipeline.grid import _is_dash
+    from pipeline.grid import is_dash
     font = ImageFont.truetype("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", 28)
 
     def crop(text):
@@ -248,8 +248,8 @@ def test_a_flat_bar_is_a_printed_blank_and_digits_are_not():
         ys, xs = np.where(a < 128)
         a = a[ys.min():ys.max() + 1]                      # trimmed to ink rows, like cell_lines
         return np.pad(a, ((0, 0), (a.shape[0], a.shape[0])), constant_values=255)
-    assert all(_is_dash(crop(t)) for t in ("—", "-", "一"))
-    assert not any(_is_dash(crop(t)) for t in ("0", "1", "8", "-4", "10"))
+    assert all(is_dash(crop(t)) for t in ("—", "-", "一"))
+    assert not any(is_dash(crop(t)) for t in ("0", "1", "8", "-4", "10"))
 
 
 def test_a_table_whose_header_ends_a_page_is_joined_to_its_body(tmp_path):

@@ -112,6 +112,25 @@ def test_a_doubted_cell_is_capped_below_the_review_threshold():
     assert doc.status == "needs_review"
 
 
+def test_a_solver_value_with_another_digit_count_than_printed_is_doubted():
+    """A printed 10 'corrected' to 0 by the equations (other cells of its row misread) was
+    0.9993 sure on an emboldened val scan; a correction of the same digit count is not doubted."""
+    doc = Document(Source("scan.pdf", kind="scanned_pdf"))
+    doc.template = "2021"
+    doc.fields = {"appeals/review/upheld": Field("appeals/review/upheld", 0, status="corrected", text="10",
+                                                 alternatives=[(10, 0.9), (0, 0.1)]),
+                  "appeals/review/corrected": Field("appeals/review/corrected", 18, status="corrected", text="10",
+                                                    alternatives=[(10, 0.9), (18, 0.1)])}
+    score.score(doc)
+    assert doc.fields["appeals/review/upheld"].doubts
+    assert doc.fields["appeals/review/upheld"].confidence <= float(config("scoring.yaml")["sanity"]["cap"])
+    assert not doc.fields["appeals/review/corrected"].doubts
+    doc.fields["appeals/review/upheld"] = Field("appeals/review/upheld", 0, status="corrected", text="4",
+                                                alternatives=[(4, 0.9), (0, 0.1)])
+    score.score(doc)
+    assert doc.fields["appeals/review/upheld"].doubts      # a clean 4 made 0 by the equations
+
+
 # -- a template decision contradicted by the rows present ------------------------------------
 
 class _MisreadMapper:

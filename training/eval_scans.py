@@ -1,6 +1,8 @@
 """Whole-pipeline accuracy on scans, cells right / wrong / missing counted apart, and the
 confident wrong cells (a wrong value at or above the review threshold: what a user would
-trust), per rendering and per degradation style (held-out styles apart: configs/synth.yaml).
+trust), per rendering and per degradation style (held-out styles apart: configs/synth.yaml),
+and how many tables each grid strategy gave (tables_lines / tables_faint / tables_text:
+pipeline/grid_text.py).
 
 The grid stage (rendering, OCR) is the costly one: its output is cached per file under
 --cache, so classify/solve/score changes are measured again in seconds (--regrid reads
@@ -76,7 +78,8 @@ def evaluate(folder: Path, pattern: str, settings: Settings, cache: Path | None 
     for f in files:
         stem, rendering = f.name.split(".")[0], f.name.split(".")[1]
         truth = json.loads((f.parent / f"{stem}.truth.json").read_text(encoding="utf-8"))
-        doc = finish(gridded(f, settings, cache, regrid), settings)
+        grid_doc = gridded(f, settings, cache, regrid)
+        doc = finish(grid_doc, settings)
         res = to_result(doc)
         c = Counter()
         for key, cell in truth["cells"].items():
@@ -96,6 +99,8 @@ def evaluate(folder: Path, pattern: str, settings: Settings, cache: Path | None 
                                    "status": got["status"]})
         c["extra"] = sum(1 for k in res["cells"] if k not in truth["cells"])
         c["documents"] = 1
+        for t in grid_doc.tables:      # the grid strategy of each table (grid_text.refine)
+            c["tables_" + getattr(t, "strategy", "lines")] += 1
         c["documents_all_right"] = int(c["wrong"] == c["missing"] == c["extra"] == 0)
         c["documents_ok_with_wrong"] = int(res["status"] == "ok" and c["wrong"] + c["missing"] > 0)
         c["documents_ok"] = int(res["status"] == "ok")
@@ -108,6 +113,7 @@ def evaluate(folder: Path, pattern: str, settings: Settings, cache: Path | None 
         out[g] = {**{k: c[k] for k in ("documents", "right", "wrong", "missing", "confident_wrong",
                                         "right_for_review", "extra", "documents_all_right", "documents_ok",
                                         "documents_ok_with_wrong")},
+                  **{k: c[k] for k in sorted(c) if k.startswith("tables_")},
                   "cells_right": round(c["right"] / max(1, cells), 4)}
     return out
 

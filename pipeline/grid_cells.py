@@ -1,0 +1,269 @@
+"""Ruling lines and the cells between them: binarisation, skew, the rule masks, and the
+enclosed regions between rules indexed into rows and columns.
+
+Why a module of its own: both grid strategies (grid.py's "lines", grid_text.py's "text"
+repair) cut and index cells the same way; one place for it.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .pdf import config
+
+
+def grid_config() -> dict:
+    """The `grid` section of configs/pdf.yaml (shared with layout's title band)."""
+    return config()["grid"]
+
+
+# -- binarisation, skew, lines ------------------------------------------------------------
+
+def binarise(grey: np.ndarray) -> np.ndarray:
+    """Ink = 255. Adaptive, so uneven scan backgrounds do not turn into ink."""
+    import cv2
+    return cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, 41, 15)
+
+
+def estimate_skew(binv: np.ndarray) -> float:
+    """Median angle (degrees) of long near-horizontal line segments (Hough on half size)."""
+    import cv2
+    h, w = binv.shape
+    small = cv2.resize(binv, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    small = (small > 100).astype(np.uint8) * 255
+    side = min(w, h)
+    step = math.radians(grid_config().get("skew_step_deg", 0.1))     # Hough angle bins (cost ∝ 1/step)
+    lines = cv2.HoughLinesP(small, 1, step, threshold=max(60, side // 12),
+                            minLineLength=side // 6, maxLineGap=6)
+    if lines is None:
+        return 0.0
+    max_skew = grid_config()["max_skew_deg"]
+    angles, weights = [], []
+    for x0, y0, x1, y1 in np.asarray(lines).reshape(-1, 4):
+        if abs(x1 - x0) >= abs(y1 - y0):          # near-horizontal rule
+            if x1 < x0:
+                x0, y0, x1, y1 = x1, y1, x0, y0
+            a = math.degrees(math.atan2(y1 - y0, x1 - x0))
+        else:                                     # near-vertical rule (rotated pages)
+            if y1 < y0:
+                x0, y0, x1, y1 = x1, y1, x0, y0
+            a = -math.degrees(math.atan2(x1 - x0, y1 - y0))
+        if abs(a) <= max_skew:
+            angles.append(a)
+            weights.append(math.hypot(x1 - x0, y1 - y0))
+    if not angles:
+        return 0.0
+    order = np.argsort(angles)
+    cw = np.cumsum(np.array(weights)[order])
+    return float(np.array(angles)[order][np.searchsorted(cw, cw[-1] / 2)])
+
+
+def rotate_small(grey: np.ndarray, angle: float) -> np.ndarray:
+    import cv2
+    h, w = grey.shape
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    return cv2.warpAffine(grey, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=255)
+
+
+def line_masks(binv: np.ndarray, scale_px: float) -> tuple[np.ndarray, np.ndarray]:
+    """Horizontal and vertical ruling masks (kernels longer than any glyph)."""
+    import cv2
+    h, w = binv.shape
+    kx = max(int(w * grid_config()["line_kernel_frac"]), int(3.2 * scale_px * 10))  # > 3 glyph widths
+    hor = cv2.morphologyEx(binv, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (kx, 1)))
+    bridge = grid_config()["bridge_px"]
+    hor = cv2.morphologyEx(hor, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (bridge, 1)))
+    # row spacing sets the vertical kernel: shorter than a row, longer than a glyph
+    ys = np.where(hor.sum(1) > 255 * kx)[0]
+    gaps = np.diff(ys)
+    gaps = gaps[gaps > 4]
+    row_h = float(np.percentile(gaps, 10)) if len(gaps) else 20 * scale_px
+    ky = int(max(grid_config()["vline_min_px"], min(0.7 * row_h, 13 * scale_px)))
+    ver = cv2.morphologyEx(binv, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, ky)))
+    ver = cv2.morphologyEx(ver, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (1, bridge)))
+    # a vertical rule touches a horizontal one; a glyph stroke of that length does not
+    n, lab, st, _ = cv2.connectedComponentsWithStats(ver, connectivity=8)
+    hd = cv2.dilate(hor, cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7)))
+    keep = np.zeros(n, bool)
+    for i in range(1, n):
+        x, y, ww, hh, _a = st[i]
+        if hh >= 2.5 * ky or hd[y:y + hh, x:x + ww][lab[y:y + hh, x:x + ww] == i].any():
+            keep[i] = True
+    ver = np.where(keep[lab], 255, 0).astype(np.uint8)
+    return hor, ver
+
+
+def clusters(values: list[float], tol: float) -> list[float]:
+    vals = sorted(values)
+    out: list[list[float]] = []
+    for v in vals:
+        if out and v - out[-1][-1] <= tol:
+            out[-1].append(v)
+        else:
+            out.append([v])
+    return [float(np.mean(c)) for c in out]
+
+
+def nearest(bounds: list[float], v: float) -> int:
+    return int(np.argmin([abs(b - v) for b in bounds]))
+
+
+class RawCell:
+    __slots__ = ("x0", "y0", "x1", "y1", "row", "col", "rowspan", "colspan")
+
+    def __init__(self, x0, y0, x1, y1):
+        self.x0, self.y0, self.x1, self.y1 = x0, y0, x1, y1
+
+
+def find_tables(hor: np.ndarray, ver: np.ndarray) -> list[tuple[tuple[int, int, int, int], list[RawCell]]]:
+    """Table regions (px bbox) with their cells (enclosed regions between rules)."""
+    import cv2
+    H, W = hor.shape
+    grid = cv2.bitwise_or(hor, ver)
+    grid_d = cv2.dilate(grid, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3)))
+    n, lab, st, _ = cv2.connectedComponentsWithStats(grid_d, connectivity=8)
+    out = []
+    for i in range(1, n):
+        x, y, w, h, _ = st[i]
+        frac = grid_config()["min_table_w_frac"]
+        if (w < frac * W and h < frac * H) or w < 60 or h < 30:
+            continue
+        region = (lab[y:y + h, x:x + w] == i)
+        if not (hor[y:y + h, x:x + w][region].any() and ver[y:y + h, x:x + w][region].any()):
+            continue
+        m = np.where(region, 255, 0).astype(np.uint8)
+        cv2.rectangle(m, (0, 0), (w - 1, h - 1), 255, 2)      # close open outer sides
+        free = cv2.bitwise_not(m)
+        k, clab, cst, _ = cv2.connectedComponentsWithStats(free, connectivity=4)
+        cells = []
+        for j in range(1, k):
+            cx, cy, cw, ch, area = cst[j]
+            if cw < 6 or ch < 6 or area < 60 or area < 0.5 * cw * ch:
+                continue
+            cells.append(RawCell(x + cx, y + cy, x + cx + cw, y + cy + ch))
+        if len(cells) < grid_config()["min_cells"]:
+            continue
+        good = index_cells(cells, hor[y:y + h, x:x + w], ver[y:y + h, x:x + w])
+        if len(good) >= grid_config()["min_cells"]:
+            out.append(((int(x), int(y), int(x + w), int(y + h)), good))
+    out.sort(key=lambda t: (t[0][1], t[0][0]))
+    return out
+
+
+def index_cells(cells: list[RawCell], hor: np.ndarray, ver: np.ndarray) -> list[RawCell]:
+    """Row, column and spans of every cell (px boxes) from the clustered cell edges; `hor`
+    and `ver` are the table region's rule masks (their thickness sets the tolerance)."""
+    # the two edges of one rule lie a rule's thickness apart (thick on blurred scans)
+    tol = max(8.0, 1.5 * thickness(ver, axis=1) + 4)
+    xs = clusters([c.x0 for c in cells] + [c.x1 for c in cells], tol)
+    tol = max(8.0, 1.5 * thickness(hor, axis=0) + 4)
+    ys = clusters([c.y0 for c in cells] + [c.y1 for c in cells], tol)
+    cells = drop_stray_splits(cells, xs, ys, tol)
+    good = []
+    for c in cells:
+        c.col, c.row = nearest(xs, c.x0), nearest(ys, c.y0)
+        c.colspan = nearest(xs, c.x1) - c.col
+        c.rowspan = nearest(ys, c.y1) - c.row
+        if c.colspan >= 1 and c.rowspan >= 1:
+            good.append(c)
+    # boundaries are shared by two edges (a cell's right and the next one's left)
+    return renumber(good)
+
+
+def drop_stray_splits(cells: list[RawCell], xs: list[float], ys: list[float], tol: float) -> list[RawCell]:
+    """A vertical boundary that only one row of a long table uses, inside what is one
+    cell everywhere else, is a mark (a tick, a seal stroke), not a rule: merge the two
+    cells it splits and forget the boundary."""
+    if len(ys) < 8:
+        return cells
+    for xb in list(xs):
+        users = [c for c in cells if abs(c.x0 - xb) <= tol or abs(c.x1 - xb) <= tol]
+        rows = {nearest(ys, c.y0) for c in users}
+        if len(rows) != 1 or len(users) != 2:
+            continue
+        left, right = sorted(users, key=lambda c: c.x0)
+        if abs(left.x1 - xb) > tol or abs(right.x0 - xb) > tol or xb in (xs[0], xs[-1]):
+            continue
+        if abs(left.x0 - xs[0]) <= tol and not any(
+                c.x0 < xb - tol and c.x1 > xb + tol and c.y0 >= left.y1 - tol for c in cells):
+            continue        # a label column that starts in the last row (the table goes on)
+        merged = RawCell(left.x0, min(left.y0, right.y0), right.x1, max(left.y1, right.y1))
+        cells = [c for c in cells if c is not left and c is not right] + [merged]
+        xs.remove(xb)
+    # a seal's ring crossing two rows: a boundary only those rows use, inside a cell that
+    # spans it in the row above and in the row below
+    for xb in list(xs[1:-1]):
+        users = [c for c in cells if abs(c.x0 - xb) <= tol or abs(c.x1 - xb) <= tol]
+        rows = sorted({nearest(ys, c.y0) for c in users})
+        if len(rows) > 2 or len(users) != 2 * len(rows):
+            continue
+        pairs = []
+        for r in rows:
+            left = [c for c in users if nearest(ys, c.y0) == r and abs(c.x1 - xb) <= tol]
+            right = [c for c in users if nearest(ys, c.y0) == r and abs(c.x0 - xb) <= tol]
+            if len(left) != 1 or len(right) != 1:
+                break
+            pairs.append((left[0], right[0]))
+        if len(pairs) != len(rows):
+            continue
+        top = min(c.y0 for c in users)
+        bottom = max(c.y1 for c in users)
+
+        def spans(c):
+            return c.x0 < xb - tol and c.x1 > xb + tol
+        above = any(spans(c) and abs(c.y1 - top) <= 2 * tol for c in cells)
+        below = any(spans(c) and abs(c.y0 - bottom) <= 2 * tol for c in cells)
+        if not (above and below):
+            continue
+        for left, right in pairs:
+            merged = RawCell(left.x0, min(left.y0, right.y0), right.x1, max(left.y1, right.y1))
+            cells = [c for c in cells if c is not left and c is not right] + [merged]
+        xs.remove(xb)
+    return cells
+
+
+def thickness(mask: np.ndarray, axis: int) -> float:
+    """Median thickness of rules in a mask: ink pixels per line of rule, across `axis`."""
+    on = mask > 0
+    runs = on.sum(axis=axis)                # per column (axis=0) or per row (axis=1)
+    lines = (np.diff(on.astype(np.int8), axis=axis) == 1).sum(axis=axis)
+    ok = lines > 0
+    if not ok.any():
+        return 2.0
+    return float(np.median(runs[ok] / lines[ok]))
+
+
+def renumber(cells: list[RawCell]) -> list[RawCell]:
+    """Boundary clusters alternate right-edge / left-edge of one rule: collapse to grid lines."""
+    for axis in ("col", "row"):
+        span = axis + "span"
+        starts = sorted({getattr(c, axis) for c in cells})
+        ends = sorted({getattr(c, axis) + getattr(c, span) for c in cells})
+        lines = sorted(set(starts) | set(ends))
+        # merge a boundary that is only an end with the next that is only a start (one rule)
+        mapping, k, i = {}, 0, 0
+        while i < len(lines):
+            b = lines[i]
+            if (i + 1 < len(lines) and b in ends and b not in starts
+                    and lines[i + 1] in starts and lines[i + 1] not in ends):
+                mapping[b] = mapping[lines[i + 1]] = k
+                i += 2
+            else:
+                mapping[b] = k
+                i += 1
+            k += 1
+        for c in cells:
+            a, s = getattr(c, axis), getattr(c, span)
+            setattr(c, axis, mapping[a])
+            setattr(c, span, max(1, mapping[a + s] - mapping[a]))
+    if not cells:
+        return cells
+    lo_r = min(c.row for c in cells)
+    lo_c = min(c.col for c in cells)
+    for c in cells:
+        c.row -= lo_r
+        c.col -= lo_c
+    return cells
+
+

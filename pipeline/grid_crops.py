@@ -1,0 +1,132 @@
+"""Cell crops: one cell's ink (rules painted out, specks dropped) cut into text-line crops,
+and the shape tests on a crop (a solid blob, a flat bar, the ink's extent)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .grid_cells import RawCell, grid_config
+
+
+def cell_lines(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float,
+               pad: bool = True, whole: bool = False) -> tuple[bool, list[np.ndarray]]:
+    """(has_ink, text-line crops) of one cell: rules painted out, specks dropped, trimmed."""
+    import cv2
+    inset = 1
+    x0, y0, x1, y1 = c.x0 + inset, c.y0 + inset, c.x1 - inset, c.y1 - inset
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return False, []
+    crop = grey[y0:y1, x0:x1].copy()
+    crop[rules[y0:y1, x0:x1] > 0] = 255
+    _, ink = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    # ink is darker than the cell's own background by a margin (light print on a grey
+    # scan is still ink; uniform paper tone is not)
+    if float(np.median(crop)) - float(crop.min()) < 45:
+        return False, []
+    # drop specks and rule remnants touching the crop border
+    n, lab, st, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    min_area = max(3, int(0.6 * scale_px * scale_px))   # a decimal point survives
+    keep = np.zeros(n, bool)
+    hh, ww = ink.shape
+    for i in range(1, n):
+        x, y, w, h, a = st[i]
+        border = x == 0 or y == 0 or x + w >= ww or y + h >= hh
+        thin = (w <= 3 and h > 0.8 * hh) or (h <= 3 and w > 0.8 * ww)
+        if a >= min_area and not (border and thin):
+            keep[i] = True
+    # isolated specks (scan noise) go; small marks next to glyphs (a decimal point) stay
+    big = keep & (st[:, 4] >= 1.5 * scale_px * scale_px)
+    big[0] = False
+    if not big.any():
+        return False, []                 # only specks: an empty cell on a noisy scan
+    bx0, by0 = st[big, 0].min(), st[big, 1].min()
+    bx1, by1 = (st[big, 0] + st[big, 2]).max(), (st[big, 1] + st[big, 3]).max()
+    reach = 0.35 * (by1 - by0)
+    for i in np.where(keep & ~big)[0]:
+        x, y, w, h, _a = st[i]
+        cx, cy = x + w / 2, y + h / 2
+        if not (bx0 - reach <= cx <= bx1 + reach and by0 - reach <= cy <= by1 + reach):
+            keep[i] = False
+    ink = np.where(keep[lab], 255, 0).astype(np.uint8)
+    # a small light '0' in a wide merged cell is still ink: the bar is absolute (px per pt²)
+    if (ink > 0).sum() < grid_config()["min_ink_pt2"] * scale_px * scale_px:
+        return False, []
+    rows = np.where(ink.any(1))[0]
+    # split into text lines at empty rows
+    lines, start, prev = [], rows[0], rows[0]
+    for r in rows[1:]:
+        if r - prev > 1 + max(1, int(0.4 * scale_px)):
+            lines.append((start, prev + 1))
+            start = r
+        prev = r
+    lines.append((start, prev + 1))
+    # fold tiny slivers (a stray dot) into their neighbour
+    merged: list[list[int]] = []
+    for a, b in lines:
+        if merged and (b - a < 2.5 * scale_px or merged[-1][1] - merged[-1][0] < 2.5 * scale_px) \
+                and a - merged[-1][1] < 2 * scale_px:
+            merged[-1][1] = b
+        else:
+            merged.append([a, b])
+    if whole:
+        merged = [[rows[0], rows[-1] + 1]]
+    m = grid_config()["crop_margin_px"]
+    out = []
+    for a, b in merged:
+        band = ink[a:b]
+        cols = np.where(band.any(0))[0]
+        if len(cols) == 0:
+            continue
+        l, r = cols[0], cols[-1] + 1
+        ya, yb = max(0, a - m), min(hh, b + m)
+        xa, xb = max(0, l - m), min(ww, r + m)
+        piece = crop[ya:yb, xa:xb]
+        mask = ink[ya:yb, xa:xb] > 0
+        clean = np.where(mask | (piece < 128), piece, 255).astype(np.uint8)
+        # white space beside a short line: a lone '/' or '1' is read far better with context
+        side = max(0, int(clean.shape[0] * grid_config()["side_pad"]) - m)
+        if side and pad:
+            clean = cv2.copyMakeBorder(clean, 0, 0, side, side, cv2.BORDER_CONSTANT, value=255)
+        out.append(clean)
+    return bool(out), out
+
+
+def one_glyph(line: np.ndarray):
+    """(x, y, w, h, area) of the line's only big ink component (specks under a fifth of
+    the biggest do not count), or None when there are none or several."""
+    import cv2
+    _, ink = cv2.threshold(line, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    n, _, st, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    if n < 2:
+        return None
+    big = st[1:][st[1:, 4] >= 0.2 * st[1:, 4].max()]
+    return tuple(int(v) for v in big[0]) if len(big) == 1 else None
+
+
+def is_blob(line: np.ndarray) -> bool:
+    """One solid glyph-sized blob (a 0, 6, 8 or 9 whose holes a heavy scan filled)."""
+    g = one_glyph(line)
+    if g is None:
+        return False
+    x, y, w, h, a = g
+    return 1.1 <= h / max(w, 1) <= 2.6 and a >= 0.72 * w * h and h >= 8
+
+
+def is_dash(line: np.ndarray) -> bool:
+    """One flat bar and nothing else: a printed blank (— - 一 _), which PP-OCR often reads
+    as nothing or as 一 and the digit model, knowing only numbers, as 0."""
+    g = one_glyph(line)
+    return g is not None and g[2] >= 3 * g[3] and g[2] >= 6
+
+
+
+def ink_extent(crop: np.ndarray, px_per_unit: float) -> tuple[float, float] | None:
+    """(width, height) of a text-line crop's ink in page units (as cell boxes): cell_lines
+    leaves paper at exactly 255, so anything darker is ink (margins and side padding are not)."""
+    ink = crop < 255
+    cols, rows = np.where(ink.any(0))[0], np.where(ink.any(1))[0]
+    if not len(cols) or not len(rows):
+        return None
+    return (round(float(cols[-1] + 1 - cols[0]) / px_per_unit, 2),
+            round(float(rows[-1] + 1 - rows[0]) / px_per_unit, 2))
+
+

@@ -1,0 +1,142 @@
+"""Table structure once cells are read: the header rows, and a table continued over a page
+break joined into one (a header printed at the foot of a page joined to its body)."""
+from __future__ import annotations
+
+import difflib
+
+import numpy as np
+
+from .grid_cells import clusters, grid_config, nearest
+from .model import Cell, Document, Table
+from .ocr import is_numeric_text, normalise_text
+
+
+def numeric_like(c: Cell) -> bool:
+    t = normalise_text(c.text)
+    if not t:
+        return False
+    if is_numeric_text(t) or t in grid_config()["blank_marks"]:
+        return True
+    digits = sum(ch.isdigit() for ch in t)
+    return len(t) <= 10 and digits >= max(1, 0.5 * len(t))
+
+
+def mark_headers(table: Table) -> set[int]:
+    """Mark the header rows (Cell.is_header); returns the numeric columns.
+
+    A column is numeric when, from its first number down, most inked cells are numbers
+    (headers above do not count: a one-row appeals table has 3 header rows); a header row
+    has text in a numeric column and no number anywhere."""
+    num = {id(c): numeric_like(c) for c in table.cells}
+    cols: dict[int, list[tuple[int, bool]]] = {}
+    for c in table.cells:
+        if c.text:
+            cols.setdefault(c.col, []).append((c.row, num[id(c)]))
+    numeric_cols = set()
+    for k, v in cols.items():
+        v.sort()
+        first = next((i for i, (_, n) in enumerate(v) if n), None)
+        if first is not None:
+            below = [n for _, n in v[first:]]
+            if sum(below) >= 0.5 * len(below):
+                numeric_cols.add(k)
+    header_rows, number_rows = set(), set()
+    for r, row in enumerate(table.rows()):
+        in_num = [c for c in row if c.col in numeric_cols or
+                  any(k in numeric_cols for k in range(c.col, c.col + c.colspan))]
+        if any(num[id(c)] for c in row):
+            number_rows.add(r)
+            continue
+        if any(c.text and not num[id(c)] for c in in_num):
+            header_rows.add(r)
+    # header rows are contiguous from the top of a (sub)table: extend spanning header cells,
+    # never over a row that prints numbers (a fax streak read as a cell down the whole table)
+    for c in table.cells:
+        if c.row in header_rows:
+            header_rows.update(k for k in range(c.row, c.row + c.rowspan) if k not in number_rows)
+    for c in table.cells:
+        c.is_header = c.row in header_rows
+    return numeric_cols
+
+
+def join_continued(doc: Document) -> None:
+    """A table that ends one page and starts the next with the same columns is one table."""
+    tol = grid_config()["continue_col_tol"]
+    pages = [p for p in doc.pages]
+    for a_page, b_page in zip(pages, pages[1:]):
+        if not a_page.tables or not b_page.tables:
+            continue
+        a = next((t for t in reversed(doc.tables) if a_page.number in t.pages), None)
+        if a is None:
+            continue
+        b = b_page.tables[0]
+        width = max(a_page.width, 1)
+        xa, xb = _col_edges(a), _col_edges(b)
+        if len(xa) != a.n_cols + 1 or len(xb) != b.n_cols + 1:
+            continue
+        # same columns, or one table splits a label column the other prints merged; the
+        # tolerance stays under half the narrowest column (a vertical-header column is
+        # narrower than 3 % of the page and must not fold into its neighbour)
+        narrow = min(min(np.diff(xa)), min(np.diff(xb)))
+        tol_u = min(tol * width, 0.45 * narrow)
+        union = clusters(xa + xb, tol_u)
+        if len(union) != max(len(xa), len(xb)) or abs(len(xa) - len(xb)) > 2 \
+                or abs(xa[0] - xb[0]) > tol_u or abs(xa[-1] - xb[-1]) > tol_u:
+            continue
+        for t, xs in ((a, xa), (b, xb)):
+            if len(xs) != len(union):
+                idx = [nearest(union, x) for x in xs]
+                for c in t.cells:
+                    end = idx[c.col + c.colspan]
+                    c.col = idx[c.col]
+                    c.colspan = end - c.col
+        # B must open its page and A must close its own (nothing but a footer between)
+        a_bottom = max(c.bbox[3] for c in a.cells if c.page == a_page.number and c.bbox)
+        if b.bbox[1] > 0.25 * b_page.height or a_bottom < 0.6 * a_page.height:
+            continue
+        # a header printed again on the new page is dropped; other header rows (a new
+        # section of the same table) stay
+        def head(t: Table) -> list[str]:
+            out = []
+            for r in t.rows():
+                if not r or not all(c.is_header for c in r):
+                    break
+                out.append(normalise_text("".join(c.text for c in r)))
+            return out
+        ha, hb = head(a), head(b)
+
+        def shape(t: Table, n: int) -> set:
+            return {(c.row, c.col, c.rowspan, c.colspan) for c in t.cells if c.row < n}
+        drop = 0
+        # the header block printed again (OCR noise allowed; a heavy scan garbles the
+        # small header text, so the same cell layout lowers the bar on the text)
+        bar = 0.6 if hb and shape(a, len(hb)) == shape(b, len(hb)) else 0.85
+        if hb and len(hb) <= len(ha) and difflib.SequenceMatcher(
+                None, "".join(hb), "".join(ha[:len(hb)])).ratio() >= bar:
+            drop = len(hb)
+        off = a.n_rows - drop
+        header_only = not any(numeric_like(c) for c in a.cells)
+        for c in b.cells:
+            if c.row < drop:
+                continue
+            c.row += off
+            a.cells.append(c)
+        a.pages.append(b_page.number)
+        b_page.tables.remove(b)
+        if header_only:     # a header at the foot of a page: its rows are headers of the body below
+            mark_headers(a)
+            for c in a.cells:
+                if c.is_header:
+                    c.readings = []
+
+
+def _col_edges(t: Table) -> list[float]:
+    """Left edge of every column and the table's right edge (page units)."""
+    edges: dict[int, list[float]] = {}
+    for c in t.cells:
+        if c.bbox:
+            edges.setdefault(c.col, []).append(c.bbox[0])
+            edges.setdefault(c.col + c.colspan, []).append(c.bbox[2])
+    return [float(np.median(v)) for _, v in sorted(edges.items())]
+
+
