@@ -20,19 +20,26 @@ def windows_cost(vrows: list[ValueRow], spans: list[RowSpan]) -> list[list[int]]
     return out
 
 
-def assignments(cost: list[list[int]], cap: int) -> tuple[int, list[list[int]], bool]:
-    """All cheapest monotone injective maps of value rows to printed rows (up to `cap`):
-    (cost, maps, complete)."""
-    K = len(cost)
-    R = len(cost[0]) if cost else 0
-    INF = 1 << 30
-    # f[k][r]: cheapest cost placing value rows k.. on printed rows r..
+INF = 1 << 30
+
+
+def suffix_costs(cost: list[list[int]], K: int, R: int) -> list[list[int]]:
+    """f[k][r]: the cheapest cost placing value rows k.. on printed rows r.. (INF: none)."""
     f = [[INF] * (R + 1) for _ in range(K + 1)]
     for r in range(R + 1):
         f[K][r] = 0
     for k in range(K - 1, -1, -1):
         for r in range(R - 1, -1, -1):
             f[k][r] = min(f[k][r + 1], cost[k][r] + f[k + 1][r + 1] if f[k + 1][r + 1] < INF else INF)
+    return f
+
+
+def assignments(cost: list[list[int]], cap: int) -> tuple[int, list[list[int]], bool]:
+    """All cheapest monotone injective maps of value rows to printed rows (up to `cap`):
+    (cost, maps, complete)."""
+    K = len(cost)
+    R = len(cost[0]) if cost else 0
+    f = suffix_costs(cost, K, R)
     best = f[0][0]
     maps: list[list[int]] = []
     complete = True
@@ -67,13 +74,7 @@ def effect_assignments(cost: list[list[int]], zero: list[bool], cap: int) -> lis
     from functools import lru_cache
     K = len(cost)
     R = len(cost[0]) if cost else 0
-    INF = 1 << 30
-    f = [[INF] * (R + 1) for _ in range(K + 1)]
-    for r in range(R + 1):
-        f[K][r] = 0
-    for k in range(K - 1, -1, -1):
-        for r in range(R - 1, -1, -1):
-            f[k][r] = min(f[k][r + 1], cost[k][r] + f[k + 1][r + 1] if f[k + 1][r + 1] < INF else INF)
+    f = suffix_costs(cost, K, R)
     if not K or f[0][0] >= INF:
         return None
 
