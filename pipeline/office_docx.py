@@ -199,21 +199,20 @@ class _Docx:
         walk(p)
         return self.numbering.label(p) + "".join(parts), boxes
 
-    def _rows(self, tbl):
-        for ch in tbl:
+    def _children(self, el, tag: str):
+        """`tag` children of el, looking through content controls and tracked insertions."""
+        for ch in el:
             t = _local(ch)
-            if t == "tr":
+            if t == tag:
                 yield ch
             elif t in ("sdt", "sdtContent", "customXml", "ins"):
-                yield from self._rows(ch)
+                yield from self._children(ch, tag)
+
+    def _rows(self, tbl):
+        return self._children(tbl, "tr")
 
     def _tcs(self, tr):
-        for ch in tr:
-            t = _local(ch)
-            if t == "tc":
-                yield ch
-            elif t in ("sdt", "sdtContent", "customXml", "ins"):
-                yield from self._tcs(ch)
+        return self._children(tr, "tc")
 
     def table(self, tbl, lines: list[str], depth: int) -> None:
         slot = len(self.tables)

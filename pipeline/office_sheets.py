@@ -133,15 +133,21 @@ def read_xlsx(data: bytes, doc: Document) -> Document:
                 return display(v, cell.number_format), _number(v)
             return ("" if v is None else str(v)), None
         cells = _sheet_cells(get, n_rows, n_cols, merges)
-        texts.append(ws.title)
-        if _one_per_row(cells):   # a sheet of lines (a pasted text, a page of <div>s): page text
-            texts += [c.text for c in sorted(cells, key=lambda c: (c.row, c.col)) if c.text]
-            continue
-        tables.append((cells, ws.title))
-        texts += _lone_texts(cells)
+        _take_sheet(cells, ws.title, tables, texts)
     wb.close()
     doc.text = "\n".join(texts)
     return grid_pages(tables, doc)
+
+
+def _take_sheet(cells, name: str, tables: list, texts: list[str]) -> None:
+    """A sheet's cells become a table, or page text when it is a sheet of lines (a pasted
+    text, a page of <div>s)."""
+    texts.append(name)
+    if _one_per_row(cells):
+        texts += [c.text for c in sorted(cells, key=lambda c: (c.row, c.col)) if c.text]
+        return
+    tables.append((cells, name))
+    texts += _lone_texts(cells)
 
 
 def read_xls(data: bytes, doc: Document) -> Document:
@@ -179,11 +185,6 @@ def read_xls(data: bytes, doc: Document) -> Document:
                 return "", None
             return str(cell.value), None
         cells = _sheet_cells(get, sh.nrows, sh.ncols, merges)
-        texts.append(sh.name)
-        if _one_per_row(cells):   # a sheet of lines (a pasted text, a page of <div>s): page text
-            texts += [c.text for c in sorted(cells, key=lambda c: (c.row, c.col)) if c.text]
-            continue
-        tables.append((cells, sh.name))
-        texts += _lone_texts(cells)
+        _take_sheet(cells, sh.name, tables, texts)
     doc.text = "\n".join(texts)
     return grid_pages(tables, doc)
