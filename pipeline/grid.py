@@ -32,7 +32,7 @@ from .grid_text import LINES, faint_masks, refine
 from .model import Cell, Document, Page, Table, Word
 from .ocr import candidates, get_engine, normalise_text, parse_value
 from .strips import recognise as recognise_rows
-from .pdf import config
+from .pdf import config, px_per_pt
 
 
 def page_scale(page: Page) -> float:
@@ -129,7 +129,7 @@ def build_table(page: Page, grey: np.ndarray, rules: np.ndarray, bbox_px, raw: l
             if cell.text:
                 inked[id(cell)] = True
                 continue
-        ok, lines = cell_lines(grey, rules, rc, s if page.unit == "pt" else 200 / 72.0)
+        ok, lines = cell_lines(grey, rules, rc, px_per_pt(page, s))
         inked[id(cell)] = ok
         if ok:
             jobs.append((cell, len(lines)))
@@ -227,7 +227,7 @@ def recover_page(page: Page, engine) -> None:
     if grey.ndim == 3:
         grey = cv2.cvtColor(grey, cv2.COLOR_RGB2GRAY)
     s = page_scale(page)
-    px_per_pt = s if page.unit == "pt" else 200 / 72.0       # images: assume ~200 dpi scans
+    pt_px = px_per_pt(page, s)
     use_text = page.text_layer == "trusted"
     binv = binarise(grey)
     if not use_text and np.count_nonzero(binv) < grid_config()["blank_ink_share"] * binv.size:
@@ -240,12 +240,12 @@ def recover_page(page: Page, engine) -> None:
             grey = rotate_small(grey, angle)
             binv = binarise(grey)
             page.skew = round(angle, 3)
-    hor, ver = line_masks(binv, px_per_pt)
+    hor, ver = line_masks(binv, pt_px)
     tables = find_tables(hor, ver)
     lap(page, "lines")
     if tables and not use_text:
         rules = cv2.dilate(cv2.bitwise_or(hor, ver), np.ones((3, 3), np.uint8))
-        rot = _orientation(grey, [c for _, cs in tables for c in cs], rules, engine, px_per_pt)
+        rot = _orientation(grey, [c for _, cs in tables for c in cs], rules, engine, pt_px)
         lap(page, "orientation")
         if rot:
             grey = np.ascontiguousarray(np.rot90(grey, k=rot // 90))
@@ -253,12 +253,12 @@ def recover_page(page: Page, engine) -> None:
             if rot in (90, 270):
                 page.width, page.height = page.height, page.width
             binv = binarise(grey)
-            hor, ver = line_masks(binv, px_per_pt)
+            hor, ver = line_masks(binv, pt_px)
             tables = find_tables(hor, ver)
     page.image = grey
     page.rulings = _segments(hor, ver, s)
     page.cost.kind = "table" if tables else "text"
-    found = page_tables(grey, binv, hor, ver, tables, px_per_pt, refine_text=not use_text)
+    found = page_tables(grey, binv, hor, ver, tables, pt_px, refine_text=not use_text)
     lap(page, "lines")
     page.tables = [build_table(page, grey, rules, bbox, raw, engine, use_text) for bbox, raw, _, rules in found]
     for t, (_, _, how, _) in zip(page.tables, found):
@@ -299,7 +299,7 @@ def _titles_and_text(page: Page, grey: np.ndarray, engine, use_text: bool) -> No
     already has it all.
     """
     s = page_scale(page)
-    band_h = int(grid_config()["title_band_pt"] * (s if page.unit == "pt" else 200 / 72.0))
+    band_h = int(grid_config()["title_band_pt"] * px_per_pt(page, s))
     regions = []
     for t in page.tables:
         if t.page != page.number or not t.bbox:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 
 from .model import Document, Page, Table, Word
+from .pdf import px_per_pt
 
 try:
     import layoutparser as lp
@@ -31,7 +32,7 @@ def _title_band(page: Page) -> float:
     """Height (page units) of the band above a table where the grid stage reads its title."""
     from .grid import grid_config
     band_pt = float(grid_config()["title_band_pt"])
-    return band_pt if page.unit == "pt" else band_pt * 200 / 72.0
+    return band_pt if page.unit == "pt" else band_pt * px_per_pt(page, 1.0)
 
 
 def _lines(page: Page) -> list[Word]:

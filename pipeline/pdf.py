@@ -17,19 +17,24 @@ import unicodedata
 from pathlib import Path
 
 import numpy as np
-import yaml
-
 from .model import Document, Page, Source, Word
 from .inputs import file_sha256  # noqa: F401  (pipeline.pdf.file_sha256 kept for callers)
 from .resources import CONFIGS
+from .templates import config as load_config
 
 CONFIG = CONFIGS / "ocr.yaml"
 
 
 @functools.lru_cache(maxsize=1)
 def config() -> dict:
-    with open(CONFIG, encoding="utf-8") as f:
-        return yaml.safe_load(f)
+    """configs/ocr.yaml, read once (by the one YAML loader, templates.config)."""
+    return load_config(CONFIG.name)
+
+
+def px_per_pt(page: Page, scale: float) -> float:
+    """Pixels per point of page.image: `scale` for PDF pages (units are pt); for images (units
+    are px) the assumed scan resolution `render.image_dpi`, so thresholds written in pt hold."""
+    return scale if page.unit == "pt" else float(config()["render"]["image_dpi"]) / 72.0
 
 
 def to_grey(rgb: np.ndarray) -> np.ndarray:
@@ -160,7 +165,7 @@ def read_pdf(path: str | Path, settings=None, sha256: str | None = None) -> Docu
     doc, max_pages, max_pixels = _start(path, "scanned_pdf", settings, sha256)
     if doc.status == "failed":
         return doc
-    dpi = getattr(settings, "dpi", None) or config()["render"]["dpi"]
+    dpi = getattr(settings, "dpi", None) or load_config("pipeline.yaml")["dpi"]
     try:
         pdf = pdfium.PdfDocument(str(path))
     except Exception as e:

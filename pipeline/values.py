@@ -7,16 +7,15 @@ from __future__ import annotations
 import functools
 import re
 
-import yaml
 
 from .normalize import nfkc
-from .resources import CONFIGS
 
 
 @functools.cache
 def blank_config() -> dict:
     """configs/values.yaml: the one list of printed blanks and each reader's named additions."""
-    return yaml.safe_load((CONFIGS / "values.yaml").read_text(encoding="utf-8"))
+    from .templates import config
+    return config("values.yaml")
 
 
 def blank_marks(addition: str | None = None) -> frozenset:
