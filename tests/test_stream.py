@@ -302,17 +302,23 @@ def test_pdfminer_columns_the_equations_cannot_order_are_doubtful():
     assert res["status"] != "ok"
 
 
-def test_whole_block_unit():
-    """A 2019 table (23 rows × 7) printed column-major: read back exactly; one value fewer
-    fits no template (None)."""
+def _balanced_2019(**given):
+    """A 2019-shaped requests table (the 2021 template without its (六) sub-rows): 2 + 1
+    received and in total, the rows in `given` as printed, every other row 0."""
     tpl = templates()["2021"]
     cols = [c.key for c in tpl.request_columns]
     rows = [r.key for r in tpl.request_rows if r.parent != "其他处理"]
     vals = {r: [0] * 7 for r in rows}
-    vals["new_received"] = [2, 1, 0, 0, 0, 0, 3]
-    vals["granted"] = [1, 1, 0, 0, 0, 0, 2]
-    vals["unavailable_not_held"] = [1, 0, 0, 0, 0, 0, 1]
-    vals["total"] = [2, 1, 0, 0, 0, 0, 3]
+    vals["new_received"], vals["total"] = [2, 1, 0, 0, 0, 0, 3], [2, 1, 0, 0, 0, 0, 3]
+    vals.update(given)
+    return tpl, cols, rows, vals
+
+
+def test_whole_block_unit():
+    """A 2019 table (23 rows × 7) printed column-major: read back exactly; one value fewer
+    fits no template (None)."""
+    tpl, cols, rows, vals = _balanced_2019(granted=[1, 1, 0, 0, 0, 0, 2],
+                                           unavailable_not_held=[1, 0, 0, 0, 0, 0, 1])
     items = [stream.Item("V", str(vals[r][c]), line=n, pos=n)
              for n, (c, r) in enumerate((c, r) for c in range(7) for r in rows)]
     st = stream.whole_block(items, tpl)
@@ -338,13 +344,7 @@ def test_whole_block_with_extra_values_needs_every_equation():
     are tried, the balancing one read, and the reading says how many values it left out
     (decode_requests offers such a reading without a label reading beside it only when
     no equation is broken: Markdown test_00020's region of 183 values read a wrong window)."""
-    tpl = templates()["2021"]
-    cols = [c.key for c in tpl.request_columns]
-    rows = [r.key for r in tpl.request_rows if r.parent != "其他处理"]
-    vals = {r: [0] * 7 for r in rows}
-    vals["new_received"] = [2, 1, 0, 0, 0, 0, 3]
-    vals["granted"] = [2, 1, 0, 0, 0, 0, 3]
-    vals["total"] = [2, 1, 0, 0, 0, 0, 3]
+    tpl, cols, rows, vals = _balanced_2019(granted=[2, 1, 0, 0, 0, 0, 3])
     seq = [str(vals[r][c]) for r in rows for c in range(7)]
     items = [stream.Item("V", t, line=n, pos=n) for n, t in enumerate(["5", "7"] + seq)]
     st = stream.whole_block(items, tpl)
