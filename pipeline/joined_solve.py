@@ -69,7 +69,44 @@ def resolve(doc: Document) -> set[str]:
     placed = place_runs(doc)
     if not placed:
         return set()
+    unread_rows(doc, placed, cfg)
     return resolve_placed(doc, placed, cfg)
+
+
+def unread_rows(doc: Document, placed: list[tuple[JoinedRun, list[str]]], cfg: dict) -> list[str]:
+    """Rows the readers filled with blanks though no run of the text is theirs (a label
+    printed alone), in a table some of whose runs no row took: the digits are in the
+    text but not placed (as report 052's `000/000` line, once taken for a page number),
+    so a label alone there is a row whose values were lost, not a row of blanks; its
+    cells become missing (`doc.missing`), never blanks. Without such a trace a label
+    alone may be an empty row (reports print whole rows of blanks as nothing); the
+    readers leave its blanks below the review threshold (classify.yaml
+    label_only_row_placement). Returns the row prefixes made missing."""
+    taken_runs = {id(run) for run, _ in placed}
+    lost = {run.table for run in doc.joined if id(run) not in taken_runs} & set(cfg["unread_row_tables"])
+    if not lost:
+        return []
+    taken = {k for _, ks in placed for k in ks}
+    rows: dict[str, list[str]] = {}
+    for k in doc.fields:
+        if k.split("/", 1)[0] in lost:
+            rows.setdefault(k.rsplit("/", 1)[0], []).append(k)
+    out = []
+    for row, ks in rows.items():
+        if any(k in taken for k in ks):
+            continue
+        if all(doc.fields[k].value is None and not doc.fields[k].illegible for k in ks):
+            for k in ks:
+                del doc.fields[k]
+                doc.missing.append({"key": k, "reason": "row label printed alone in a table whose digits were "
+                                                        "not all placed: its values were not found"})
+            out.append(row)
+    if out:
+        if doc.status == "ok":
+            doc.status = "needs_review"
+        doc.warnings.append(f"{len(out)} rows printed as a label alone where joined digits went unplaced "
+                            f"({', '.join(out)}): their values were not found; cells missing")
+    return out
 
 
 def resolve_placed(doc: Document, placed: list[tuple[JoinedRun, list[str]]], cfg: dict) -> set[str]:

@@ -349,3 +349,70 @@ def test_web_page_cell_of_glued_blanks_and_values_proves_the_joining(tmp_path):
         '<tr><td colspan="4">第二十条第（一）项</td></tr><tr><td>统计期</td><td colspan="3">2020-2021</td></tr>', 1),
         encoding="utf-8")
     assert not any("ran together" in w for w in to_result(extract(q))["warnings"])
+
+
+# -- a row whose values the reading lost comes back missing, never a confident blank -------------
+
+def _sample_joined() -> tuple[str, dict]:
+    src = (FIXTURES / "flattened" / "s2021_b.pdftotext-layout.txt").read_text(encoding="utf-8")
+    truth = json.loads((ROOT / "datasets" / "samples" / "s2021_b.truth.json").read_text(encoding="utf-8"))
+    return join_rows(src), truth
+
+
+GRANTED = [f"requests/granted/{c}" for c in ("natural_person", "commercial_enterprise", "research_institution",
+                                             "social_welfare_org", "legal_service_org", "other_org", "total")]
+
+
+@pytest.mark.parametrize("lost", ["digits", "page-number"])
+def test_a_row_whose_digits_were_lost_is_never_a_confident_blank(lost, tmp_path):
+    """A real extractor's text (pdftotext -layout of the sample) with its rows joined, then
+    the digits of （一）予以公开 lost (gone, or a line the reading takes for a page
+    number, as report 052's `000/000` was): the label stands alone, as an empty row's
+    does (this report prints four rows of blanks as nothing), so nothing in the text
+    tells the two apart. Its cells are blanks below the review threshold, or missing;
+    never blanks at confidence 1.0, and the document is not `ok`."""
+    text, truth = _sample_joined()
+    row = "（一）予以公开0200002"
+    assert row in text.split("\n")
+    text = text.replace(row, "（一）予以公开" if lost == "digits" else "（一）予以\n3/12\n公开")
+    p = tmp_path / "lost.txt"
+    p.write_text(text, encoding="utf-8")
+    res = to_result(extract(p))
+    validate(res)
+    missing = {m["key"] for m in res["missing"]}
+    for k in GRANTED:
+        assert k in missing or res["cells"][k]["confidence"] < 0.995, k
+    assert res["status"] == "needs_review"
+    for k, t in truth["cells"].items():     # nothing else confidently wrong
+        c = res["cells"].get(k)
+        if c is not None and c["value"] != t["value"]:
+            assert c["confidence"] < 0.995, k
+
+
+def test_a_label_alone_where_digits_went_unplaced_is_missing(tmp_path):
+    """The digits of 信访举报投诉类申请 printed off their row (after 总计): the run is in
+    the text but no row takes it, so the label alone is a row whose values were not
+    found: its cells are missing, not blanks."""
+    row = "（五）不予处理1.信访举报投诉类申请"
+    text = _report(active_row="规章0025").replace(row + "0000000", row).replace(
+        "（七）总计801000081", "（七）总计801000081\n0000000")
+    p = tmp_path / "off.txt"
+    p.write_text(text, encoding="utf-8")
+    res = to_result(extract(p))
+    keys = [f"requests/rejected_petition/{c}" for c in ("natural_person", "total")]
+    assert set(keys) <= {m["key"] for m in res["missing"]} and not set(keys) & set(res["cells"])
+    assert res["status"] == "needs_review" and any("went unplaced" in w for w in res["warnings"])
+
+
+def test_stream_reader_never_calls_a_label_alone_a_sure_blank():
+    """The stream decoder (pipeline/stream/requests.py) reading a joined report whose
+    信访举报投诉类申请 row lost its zeros: every equation still holds, and the label alone
+    reads as blanks, never sure (it was placement 1.0 unless the values came in blocks)."""
+    from pipeline import stream
+    from pipeline.classify import FuzzyMapper
+    row = "（五）不予处理1.信访举报投诉类申请"
+    text = _doc(_report(active_row="规章0025").replace(row + "0000000", row)).text
+    st = stream.decode_requests(text, templates()["2021"], FuzzyMapper().similarity)
+    keys = [f"requests/rejected_petition/{c}" for c in ("natural_person", "total")]
+    assert st is not None and all(k in st.cells and st.cells[k] is None for k in keys)
+    assert all(st.placement.get(k, 1.0) < 0.995 for k in keys)

@@ -189,13 +189,12 @@ def _requests_by_labels(items: list[Item], tpl: Template, sim) -> StreamTable | 
         place_by_columns(vrows, W, [it for it in items if it.kind == "F"])
     vals = [it for it in items if it.kind == "V"]
     block_doubt: set[str] = set()
-    blocks = 0
     span_keys = [[f"requests/{rows[s.j].key}/{c}" for c in cols] for s in spans]
     chunked = chunked_rows(items, spans, span_keys, tpl)
     if chunked is not None:
         vrows, block_doubt = chunked
     elif vrows is not None and spans:
-        vrows, block_doubt, blocks = label_blocks(items, vrows, spans, span_keys, tpl)
+        vrows, block_doubt, _ = label_blocks(items, vrows, spans, span_keys, tpl)
     if (vrows is None or any(not v.full for v in vrows)) and vals and len(vals) == len(spans) * W:
         # one value per cell but not cut into rows: a block printed row by row or column
         # by column (pypdfium2); the equations choose the order, a tie leaves doubt
@@ -287,9 +286,10 @@ def _requests_by_labels(items: list[Item], tpl: Template, sim) -> StreamTable | 
     for key in keyed:
         if key not in used:
             for c in cols:
-                out.cells[f"requests/{key}/{c}"] = None   # the row printed nothing: blanks
-                if blocks:   # or its values were printed in a block the text lost or moved
-                    out.placement[f"requests/{key}/{c}"] = label_only()
+                # the row printed nothing (blanks), or its values sit where the reading lost
+                # them (a block the text moved, a line taken for a page number): never sure
+                out.cells[f"requests/{key}/{c}"] = None
+                out.placement[f"requests/{key}/{c}"] = label_only()
     for key in expected:
         if key not in keyed:
             for c in cols:
