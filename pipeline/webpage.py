@@ -224,15 +224,18 @@ def _div_grids(root, cfg: dict) -> list:
     return out
 
 
-def _div_grid(el, cfg: dict) -> list[Cell]:
-    from .read import grid_cells
+def _div_rows(el, cfg: dict) -> list[list]:
+    """A div grid's rows: the row elements' cell elements."""
     rw = set(cfg.get("div_row_words", [])) | {"row", "table-row"}
     cw = set(cfg.get("div_cell_words", [])) | {"cell", "table-cell", "gridcell", "columnheader", "rowheader"}
+    return [[c for c in r if isinstance(c.tag, str) and (_has(c, cw) or c.tag.lower() in ("li", "span", "div"))]
+            for r in el if isinstance(r.tag, str) and _has(r, rw)]
+
+
+def _div_grid(el, cfg: dict) -> list[Cell]:
+    from .read import grid_cells
     rows = []
-    for r in el:
-        if not (isinstance(r.tag, str) and _has(r, rw)):
-            continue
-        cells = [c for c in r if isinstance(c.tag, str) and (_has(c, cw) or c.tag.lower() in ("li", "span", "div"))]
+    for cells in _div_rows(el, cfg):
         row = []
         for c in cells:
             cs = c.get("colspan") or c.get("data-colspan")
@@ -246,12 +249,19 @@ def _div_grid(el, cfg: dict) -> list[Cell]:
 
 # ----------------------------------------------------------------------------- joined cells
 
-def _table_lines(table) -> str:
-    """A table as flattened text: a line per row, its cells two spaces apart (as
+def _grid_cell_texts(grid, cfg: dict) -> list[list[str]]:
+    """A grid's rows as their cells' texts: a <table>'s own <tr>s, or a div grid's rows."""
+    if grid.tag.lower() == "table":
+        return [[_cell_text(td) for td in tr if isinstance(td.tag, str) and td.tag.lower() in ("td", "th")]
+                for tr in _own(grid, ("tr",))]
+    return [[_cell_text(c) for c in cells] for cells in _div_rows(grid, cfg)]
+
+
+def _table_lines(rows: list[list[str]]) -> str:
+    """A grid as flattened text: a line per row, its cells two spaces apart (as
     `pdftotext -layout` leaves them); an empty cell after a value is a printed blank."""
     lines = []
-    for tr in _own(table, ("tr",)):
-        cells = [_cell_text(td) for td in tr if isinstance(td.tag, str) and td.tag.lower() in ("td", "th")]
+    for cells in rows:
         out, seen_value = [], False
         for c in cells:
             if c:
@@ -268,20 +278,22 @@ def _table_lines(table) -> str:
 _GLUED = re.compile(r"[—\-－–]?(?:\d+(?:\.\d+)?|[—/／\-－–])(?:\d+(?:\.\d+)?|[—/／\-－–])+")
 
 
-def joined_page_text(body, tables: list, doc: Document) -> str | None:
+def joined_page_text(body, tables: list, doc: Document, cfg: dict | None = None) -> str | None:
     """The page as flattened text, its joined rows split (recorded on doc.joined, as
-    joined.unjoin does), when one of its tables holds rows whose cells ran together (a
-    <td> holding a label and a digit run, or several values in one cell:
-    `一、本年新收…801000081`, `80 | 1000081`, `——22`): the same detection and splitting
-    as flattened text (pipeline/joined.py). None, doc untouched, when no table does."""
+    joined.unjoin does), when one of its grids (<table>s or div grids) holds rows whose
+    cells ran together (a cell holding a label and a digit run, or several values in one
+    cell: `一、本年新收…801000081`, `80 | 1000081`, `——22`): the same detection and
+    splitting as flattened text (pipeline/joined.py). None, doc untouched, when no grid does."""
     from .joined import unjoin
     from .model import Source
-    texts = [_cell_text(td) for t in tables for td in _own(t, ("td", "th"))]
+    cfg = _cfg() if cfg is None else cfg
+    rows = {t: _grid_cell_texts(t, cfg) for t in tables}
+    texts = [c for r in rows.values() for cells in r for c in cells]
     if not any(re.search(r"\d\d", c) for c in texts):
         return None       # no cell holds two digits: nothing can have run together
     glued = any(_GLUED.fullmatch(c) and re.search(r"\d", c) and not re.fullmatch(r"\d+/\d+", c)
                 and not re.search(r"(?<!\d)(?:19|20)\d\d(?!\d)", c) for c in texts)
-    text = _text(body, skip_tables=False, rendered={t: _table_lines(t) for t in tables})
+    text = _text(body, skip_tables=False, rendered={t: _table_lines(r) for t, r in rows.items()})
     text = re.sub(r"[\t\u00a0\u3000]+", " ", text)
     text = re.sub(r"\n\s*\n+", "\n\n", text).strip()
     probe = Document(Source("probe"))
@@ -343,8 +355,8 @@ def read_webpage(data: bytes, doc: Document) -> Document:
         slots.append((t, cells))
     order = {el: i for i, el in enumerate(body.iter())}
     slots.sort(key=lambda s: order.get(s[0], 0))
-    tables = [el for el, cells in slots if cells and el.tag.lower() == "table"]
-    text_of_joined = joined_page_text(body, tables, doc) if tables else None
+    tables = [el for el, cells in slots if cells]      # <table>s and div grids
+    text_of_joined = joined_page_text(body, tables, doc, cfg) if tables else None
     if text_of_joined is not None:      # cells holding whole rows: read as flattened text
         doc.warnings.append("web page tables hold rows whose cells ran together: read as text and split")
         return read_text(text_of_joined, doc)

@@ -416,3 +416,56 @@ def test_stream_reader_never_calls_a_label_alone_a_sure_blank():
     keys = [f"requests/rejected_petition/{c}" for c in ("natural_person", "total")]
     assert st is not None and all(k in st.cells and st.cells[k] is None for k in keys)
     assert all(st.placement.get(k, 1.0) < 0.995 for k in keys)
+
+
+def _div_page(html: str) -> str:
+    """report_2021.html with every <table> written as a div grid, as some CMSs print
+    tables (<div class="table"><div class="tr"><div class="td" style="grid-column: span N">,
+    data-rowspan; training/synth/render_html's `div` markup)."""
+    import lxml.html
+    root = lxml.html.document_fromstring(html)
+    for table in list(root.iter("table")):
+        grid = lxml.html.Element("div", {"class": "table", "style": "display:grid"})
+        for tr in table.iter("tr"):
+            row = lxml.html.Element("div", {"class": "tr"})
+            for td in tr:
+                if not isinstance(td.tag, str) or td.tag.lower() not in ("td", "th"):
+                    continue
+                attrs = {"class": "td"}
+                if int(td.get("colspan") or 1) > 1:
+                    attrs["style"] = f"grid-column: span {td.get('colspan')}"
+                if int(td.get("rowspan") or 1) > 1:
+                    attrs["data-rowspan"] = td.get("rowspan")
+                cell = lxml.html.Element("div", attrs)
+                cell.text = td.text_content()
+                row.append(cell)
+            grid.append(row)
+        table.getparent().replace(table, grid)
+    return lxml.html.tostring(root, encoding="unicode", doctype="<!DOCTYPE html>")
+
+
+@pytest.mark.parametrize("shape", ["row", "values"])
+def test_div_grid_rows_whose_cells_ran_together(shape, tmp_path, html_truth):
+    """A page whose tables are div grids (no <td>), each row's values (or the whole row)
+    run together in one cell div: found and split as the <table> pages are; the same
+    page with its cells intact stays a grid."""
+    page = _div_page(_HTML.read_text(encoding="utf-8"))
+    assert "<table" not in page and 'class="tr"' in page
+    intact = tmp_path / "div.html"
+    intact.write_text(page, encoding="utf-8")
+    res = to_result(extract(intact))
+    assert not any("ran together" in w for w in res["warnings"])
+    assert all(res["cells"][k]["value"] == c["value"] for k, c in html_truth.items() if k in res["cells"])
+    joined_page = join_html(page, shape)
+    assert joined_page is not None and (">122001015<" in joined_page or "数量122001015<" in joined_page)
+    p = tmp_path / "joined_div.html"
+    p.write_text(joined_page, encoding="utf-8")
+    res = to_result(extract(p))
+    validate(res)
+    assert any("ran together" in w for w in res["warnings"])
+    wrong = [k for k, c in html_truth.items() if k.startswith(("requests/", "appeals/"))
+             and (k not in res["cells"] or res["cells"][k]["value"] != c["value"])]
+    assert not wrong
+    for k, c in res["cells"].items():
+        if k in html_truth and c["value"] != html_truth[k]["value"] or len(c.get("alternatives") or []) > 1:
+            assert c["confidence"] < 0.995, k

@@ -41,11 +41,21 @@ HTML_RENDITIONS = {"html-values": "values", "html-row": "row"}
 
 def accepted(truth: dict, cells: dict, threshold: float) -> Counter:
     """Auto-accepted cells (confidence ≥ threshold): how many, how many right, and how
-    many of them carried more than one alternative (an ambiguous split)."""
+    many of them carried more than one alternative (an ambiguous split). Also the cells
+    whose only doubt is 0 against blank (alternatives exactly a 0 and a blank: where a
+    blank printed as nothing sat is not in the text) and how many of those were accepted
+    (never, by design: docs/joined-cells.md)."""
     c = Counter()
     for key, t in truth["cells"].items():
         got = cells.get(key)
-        if got is None or float(got.get("confidence") or 0.0) < threshold:
+        if got is None:
+            continue
+        alts = {a[0] for a in got.get("alternatives") or []}
+        sure = float(got.get("confidence") or 0.0) >= threshold
+        if alts == {0, None}:
+            c["zero_blank_undecided"] += 1
+            c["zero_blank_undecided_accepted"] += sure
+        if not sure:
             continue
         c["accepted"] += 1
         ok = score_cells({"cells": {key: t}}, {key: got})["right"] == 1
@@ -54,20 +64,6 @@ def accepted(truth: dict, cells: dict, threshold: float) -> Counter:
         if key.startswith(("requests/", "appeals/")):
             c["m_accepted"] += 1
             c["m_accepted_right"] += ok
-    return c
-
-
-def zero_or_blank(truth: dict, cells: dict) -> Counter:
-    """Requests + appeals cells wrong only as a 0 read for a blank printed as nothing or the
-    reverse: once the separators are gone the two balance alike and leave the same digits,
-    so where the blank was is not in the text (reported, not counted right)."""
-    c = Counter()
-    for key, t in truth["cells"].items():
-        got = cells.get(key)
-        if got is None or not key.startswith(("requests/", "appeals/")):
-            continue
-        if {t["value"], got["value"]} == {0, None}:
-            c["m_zero_for_blank"] += 1
     return c
 
 
@@ -113,7 +109,6 @@ def evaluate(pdfs: list[Path], renditions: list[str], work: Path, settings: Sett
             res = to_result(extract(src, settings))
             c = score_cells(truth, res["cells"], threshold)
             c.update(accepted(truth, res["cells"], threshold))
-            c.update(zero_or_blank(truth, res["cells"]))
             c["documents"] += 1
             c["all_right"] += c["wrong"] == c["missing"] == 0
             c["m_all_right"] += c["m_wrong"] == c["m_missing"] == 0
@@ -132,13 +127,18 @@ def evaluate(pdfs: list[Path], renditions: list[str], work: Path, settings: Sett
 
 
 def summary(a: Counter) -> dict:
-    def acc(p):
+    def acc(p, extra=0):
         n = a[p + "right"] + a[p + "wrong"] + a[p + "missing"]
-        return round(a[p + "right"] / max(1, n), 4)
+        return round((a[p + "right"] + extra) / max(1, n), 4)
     n_cells = a["right"] + a["wrong"] + a["missing"]
     return {"documents": a["documents"], "skipped": a["skipped"], "requests_appeals_cells_right": acc("m_"),
+            # the ceiling of text that keeps no trace of where a blank printed as nothing sat:
+            # cells wrong only as 0 ↔ blank counted right (eval_flattened.score_cells' m_zero_blank)
+            "requests_appeals_cells_right_zero_blank_as_right": acc("m_", a["m_zero_blank"]),
             "all_cells_right": acc(""),
-            "requests_appeals_wrong_only_zero_vs_blank": a["m_zero_for_blank"], "wrong": a["wrong"], "missing": a["missing"],
+            "requests_appeals_wrong_only_zero_vs_blank": a["m_zero_blank"], "wrong": a["wrong"], "missing": a["missing"],
+            "zero_blank_undecided": a["zero_blank_undecided"],
+            "zero_blank_undecided_accepted": a["zero_blank_undecided_accepted"],
             "auto_accepted_share": round(a["accepted"] / max(1, n_cells), 4),
             "auto_accepted_precision": round(a["accepted_right"] / max(1, a["accepted"]), 5),
             "requests_appeals_auto_accepted_precision": round(a["m_accepted_right"] / max(1, a["m_accepted"]), 5),
@@ -149,20 +149,30 @@ def summary(a: Counter) -> dict:
 
 
 def table(res: dict) -> str:
-    lines = ["| rendition | documents | req+app cells right | all cells right | auto-accepted (share) | "
-             "precision of accepted | wrong accepted | ambiguous accepted | docs all right | ok | ok with a wrong cell |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    """Markdown, a line per rendition and per group (reports that print some blank as
+    nothing apart). `0↔blank counted right`: the requests + appeals figure with the cells
+    wrong only as 0 read for a blank (or the reverse) counted right — the ceiling of text
+    that keeps no trace of where such a blank sat; `0-or-blank undecided`: cells whose
+    only doubt is that (kept below the review threshold), and how many were accepted."""
+    lines = ["| rendition | documents | req+app cells right | req+app, 0↔blank counted right | "
+             "req+app wrong only as 0↔blank | all cells right | auto-accepted (share) | "
+             "precision of accepted | wrong accepted | ambiguous accepted | 0-or-blank undecided (accepted) | "
+             "docs all right | ok | ok with a wrong cell |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for rend, r in res.items():
         for name, what in (("all", ""), ("no_empty_blanks", ", no blank printed as nothing"),
                            ("empty_blanks", ", blanks printed as nothing")):
-            g = r[name]
-            if not g["documents"]:
+            g = r.get(name) or {}
+            if not g.get("documents"):
                 continue
             label = rend + what
             lines.append(f"| {label} | {g['documents']} | {g['requests_appeals_cells_right']:.2%} | "
+                         f"{g['requests_appeals_cells_right_zero_blank_as_right']:.2%} | "
+                         f"{g['requests_appeals_wrong_only_zero_vs_blank']} | "
                          f"{g['all_cells_right']:.2%} | {g['auto_accepted_share']:.1%} | "
                          f"{g['auto_accepted_precision']:.3%} | {g['auto_accepted_wrong']} | "
-                         f"{g['auto_accepted_ambiguous']} | {g['documents_all_right']} | {g['ok']} | "
+                         f"{g['auto_accepted_ambiguous']} | {g['zero_blank_undecided']} "
+                         f"({g['zero_blank_undecided_accepted']}) | {g['documents_all_right']} | {g['ok']} | "
                          f"{g['ok_with_wrong_cell']} |")
     return "\n".join(lines)
 

@@ -58,17 +58,33 @@ SOURCES = {"joined-rows": "pdftotext-layout", "one-line": "pdftotext-layout", "j
 _CELL_VALUE = re.compile(r"[0-9０-９.,]*(?:[(（]?[件项个条次人宗份][)）]?)?|[—/／\-－–]")
 
 
+def _rows_and_cells(root):
+    """(row, its cells, is a div grid) of a page's <table> rows and div-grid rows
+    (render_html's `div` markup: <div class="tr"><div class="td" style="grid-column: span N">)."""
+    for tr in root.iter("tr"):
+        yield tr, [td for td in tr if isinstance(td.tag, str) and td.tag.lower() in ("td", "th")], False
+    for row in root.iter("div"):
+        if "tr" in (row.get("class") or "").split():
+            yield row, [c for c in row if isinstance(c.tag, str) and "td" in (c.get("class") or "").split()], True
+
+
+def _colspan(cell, div: bool) -> int:
+    if div:
+        m = re.search(r"grid-column:\s*span\s*(\d+)", cell.get("style") or "")
+        return int(m.group(1)) if m else 1
+    return int(cell.get("colspan") or 1)
+
+
 def join_html(html: str, shape: str = "values") -> str | None:
     """A saved web page (.html) whose table rows lost their inner cell boundaries, as a
     CMS or crawler that kept a row's text in one cell saves it: `values` keeps the
-    label's <td>s and runs every value of the row together in one <td>; `row` puts the
-    whole row (label and values) in one <td>. Only <table> rows ending in at least two
-    values change; None when the page has none (a page of <div> grids)."""
+    label's cells and runs every value of the row together in one cell; `row` puts the
+    whole row (label and values) in one cell. <table> rows and div-grid rows alike; only
+    rows ending in at least two values change; None when the page has none."""
     import lxml.html
     root = lxml.html.document_fromstring(html)
     changed = 0
-    for tr in root.iter("tr"):
-        tds = [td for td in tr if isinstance(td.tag, str) and td.tag.lower() in ("td", "th")]
+    for tr, tds, div in list(_rows_and_cells(root)):
         texts = [re.sub(r"\s+", "", td.text_content()) for td in tds]
         k = len(tds)
         while k and _CELL_VALUE.fullmatch(texts[k - 1]):
@@ -76,12 +92,13 @@ def join_html(html: str, shape: str = "values") -> str | None:
         vals = texts[k:]
         if sum(1 for v in vals if v) < 2 or not any(re.search(r"\d", v) for v in vals):
             continue
-        span = sum(int(td.get("colspan") or 1) for td in tds[k:])
+        rowspan = "data-rowspan" if div else "rowspan"
+        span = sum(_colspan(td, div) for td in tds[k:])
         keep = tds[:k]
         if shape == "row":
-            own = [td for td in keep if not td.get("rowspan")]
-            label = "".join(texts[i] for i, td in enumerate(keep) if not td.get("rowspan"))
-            span += sum(int(td.get("colspan") or 1) for td in own)
+            own = [td for td in keep if not td.get(rowspan)]
+            label = "".join(texts[i] for i, td in enumerate(keep) if not td.get(rowspan))
+            span += sum(_colspan(td, div) for td in own)
             for td in own:
                 tr.remove(td)
             run = label + "".join(vals)
@@ -89,8 +106,10 @@ def join_html(html: str, shape: str = "values") -> str | None:
             run = "".join(vals)
         for td in tds[k:]:
             tr.remove(td)
-        cell = lxml.html.fromstring(f'<td colspan="{span}"><p class="MsoNormal"><span>{run}</span></p></td>')
-        tr.append(cell)
+        inner = f'<p class="MsoNormal"><span>{run}</span></p>'
+        cell = (f'<div class="td" style="grid-column: span {span}">{inner}</div>' if div
+                else f'<td colspan="{span}">{inner}</td>')
+        tr.append(lxml.html.fromstring(cell))
         changed += 1
     if not changed:
         return None
