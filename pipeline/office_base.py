@@ -69,6 +69,11 @@ def is_layout(cells: list[Cell]) -> bool:
 def grid_pages(tables: list[tuple[list[Cell], str]], doc: Document) -> Document:
     """One Page per grid table (page = table number, bbox = grid position); none → no_tables
     is for classify to decide (it sees doc.text)."""
+    if not any(cells for cells, _ in tables) and (doc.text or "").strip():
+        # no grid: the paragraphs are flattened text, read as text files are (rows whose
+        # cells ran together split too: pipeline/joined.py)
+        from .read import read_text
+        return read_text(doc.text, doc)
     pages = []
     for cells, title in tables:
         if not cells:

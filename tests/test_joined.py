@@ -469,3 +469,53 @@ def test_div_grid_rows_whose_cells_ran_together(shape, tmp_path, html_truth):
     for k, c in res["cells"].items():
         if k in html_truth and c["value"] != html_truth[k]["value"] or len(c.get("alternatives") or []) > 1:
             assert c["confidence"] < 0.995, k
+
+
+@pytest.mark.parametrize("paragraphs", ["a row each", "one"])
+def test_word_document_of_joined_paragraphs(paragraphs, tmp_path):
+    """A Word document holding the report as paragraphs (a crawled page pasted into Word),
+    its rows' cells run together, or the whole report in one paragraph: with no grid its
+    text is read as a text file is, so the joined rows are found and split (before: the
+    requests table was lost)."""
+    docx = pytest.importorskip("docx")
+    d = docx.Document()
+    text = _report(active_row="规章0025")
+    for line in (text.split("\n") if paragraphs == "a row each" else [text.replace("\n", "")]):
+        d.add_paragraph(line)
+    p = tmp_path / "joined.docx"
+    d.save(p)
+    res = to_result(extract(p))
+    assert res["source"]["kind"] == "docx"
+    assert any("cells run together" in w for w in res["warnings"])
+    assert [res["cells"][f"requests/new_received/{c}"]["value"] for c in
+            ("natural_person", "commercial_enterprise", "research_institution", "social_welfare_org",
+             "legal_service_org", "other_org", "total")] == [80, 1, 0, 0, 0, 0, 81]
+    assert [res["cells"][k]["value"] for k in APP_KEYS] == [1, 1, 0, 0, 2, 4, 0, 0, 1, 5, 1, 0, 1, 0, 2]
+    assert res["status"] == "ok", (res["warnings"], res["missing"])
+
+
+def test_eval_and_bench_count_zero_or_blank_cells_apart():
+    """eval_joined's figures (and the bench section that prints them): a cell wrong only as
+    0 for a blank counts wrong, but the ceiling column counts it right; cells whose only
+    doubt is 0-or-blank are counted, and those accepted apart."""
+    from collections import Counter
+
+    from training import eval_joined
+    from training.bench.joined import joined_markdown
+    from training.eval_flattened import score_cells
+    zb = [[0, 0.5], [None, 0.5]]
+    truth = {"cells": {"requests/a/x": {"value": None}, "requests/a/y": {"value": 0}, "requests/a/z": {"value": 5}}}
+    cells = {"requests/a/x": {"value": 0, "confidence": 0.5, "alternatives": zb},
+             "requests/a/y": {"value": 0, "confidence": 0.5, "alternatives": zb},
+             "requests/a/z": {"value": 5, "confidence": 1.0, "alternatives": [[5, 1.0]]}}
+    c = Counter(documents=1)
+    c.update(score_cells(truth, cells, 0.995))
+    c.update(eval_joined.accepted(truth, cells, 0.995))
+    s = eval_joined.summary(c)
+    assert s["requests_appeals_cells_right"] == round(2 / 3, 4)
+    assert s["requests_appeals_cells_right_zero_blank_as_right"] == 1.0
+    assert s["requests_appeals_wrong_only_zero_vs_blank"] == 1
+    assert (s["zero_blank_undecided"], s["zero_blank_undecided_accepted"]) == (2, 0)
+    assert s["auto_accepted_share"] == round(1 / 3, 4) and s["auto_accepted_precision"] == 1.0
+    md = "\n".join(joined_markdown({"joined-rows": {"all": s}}))
+    assert "| joined-rows | 1 | 66.67% | 100.00% | 1 |" in md and "| 2 (0) |" in md

@@ -135,12 +135,8 @@ def write_markdown(report: dict, path: Path) -> None:
               "cell, and wrong cells at or above the review threshold (0.995); the number stream on the "
               "same text (docs/flattened-text.md).", "", table(report["flattened"]), ""]
     if report.get("joined"):
-        from training.eval_joined import table
-        L += ["## Rows joined without separators", "",
-              "The same digital PDFs' `pdftotext` text with each row's separators removed (as a crawler "
-              "keeps a web page), and the whole report on one line; share of cells auto-accepted and their "
-              "precision; reports that print blanks as nothing apart (docs/joined-cells.md).", "",
-              table(report["joined"]), ""]
+        from .joined import joined_markdown
+        L += joined_markdown(report["joined"])
     if report.get("office"):
         from training.eval_office import table
         L += ["## Word documents and saved web pages", "",

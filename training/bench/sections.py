@@ -20,14 +20,9 @@ def flattened_by_extractors(items: list[dict]) -> dict:
 
 
 def joined_rows(items: list[dict]) -> dict:
-    """Rows whose cells a crawler joined without separators (issue #21): the digital PDFs'
-    pdftotext text with each row's separators removed, and the whole report on one line
-    (training/eval_joined.py)."""
-    from pipeline.run import Settings
-    from training import eval_joined
-    pdfs = [Path(it["dir"]) / split_file(it["doc"], "digital") for it in items]
-    return eval_joined.evaluate([p for p in pdfs if p.exists()], list(eval_joined.RENDITIONS),
-                                ROOT / "out" / "bench-joined", Settings())
+    """Rows whose cells a crawler joined without separators (issue #21): training/bench/joined.py."""
+    from .joined import joined_section
+    return joined_section(items)
 
 
 def office_kinds(n: int) -> dict:
