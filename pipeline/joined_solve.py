@@ -8,6 +8,8 @@ equations (row totals, column sums, cross-row) break. A run for which another ch
 as good (within `tie_nats`) leaves the cells those choices read differently doubtful
 (placement below the review threshold), with the values as alternatives. The 主动公开
 table has no equations: its runs are doubtful whenever they split more than one way.
+A row label printed alone in a table some of whose runs no row took is a row whose
+values were lost, not a row of blanks: its cells are missing (`unread_rows`).
 Settings: configs/joined.yaml. Figures: docs/joined-cells.md.
 """
 from __future__ import annotations

@@ -11,12 +11,15 @@ for the held-out rendition), then rendered as a crawler keeps it
 (training/synth/joined.py): `joined-rows` (every row's cells run together), `one-line`
 (the whole report on one line), and, held out (never tuned on), `joined-raw` (`-raw`'s
 single-spaced values run together). The truth is the PDF's. With --html, the corpus's
-saved web pages (training/synth/render_html.py) with each table row's values run
-together in one <td> (`html-values`) or the whole row in one <td> (`html-row`). Per rendition:
-cells right (requests + appeals, all), the share of cells auto-accepted (confidence at
+saved web pages (training/synth/render_html.py: <table>s or div grids) with each table
+row's values run together in one cell (`html-values`) or the whole row in one cell
+(`html-row`). Per rendition: cells right (requests + appeals, all), the same counting
+the cells wrong only as 0 ↔ blank right (the ceiling of text that keeps no trace of
+where a blank printed as nothing sat), the share of cells auto-accepted (confidence at
 or above the review threshold) and their precision, wrong cells auto-accepted, cells
-whose split was ambiguous (more than one alternative) yet auto-accepted, documents `ok`,
-`ok` with a wrong cell. Documents that print some blank cells as nothing (an empty cell
+whose split was ambiguous (more than one alternative) yet auto-accepted, cells whose
+only doubt is 0-or-blank (and how many of them were accepted), documents `ok`, `ok`
+with a wrong cell. Documents that print some blank cells as nothing (an empty cell
 leaves no trace once the separators are gone, so where it was is often a guess) are
 reported apart as well as in the totals; blanks printed as a mark (—, /) are no problem.
 """
@@ -69,8 +72,8 @@ def accepted(truth: dict, cells: dict, threshold: float) -> Counter:
 
 def render(pdf: Path, rendition: str, work: Path) -> Path | None:
     """The rendition's text of one PDF (cached under work/<rendition>/); for the web-page
-    renditions `pdf` is the corpus's saved page (.html), None when it has no <table> row
-    to join (a page of <div> grids)."""
+    renditions `pdf` is the corpus's saved page (.html), None when it has no row (of a
+    <table> or a div grid) to join."""
     doc_id = pdf.name.split(".")[0]
     if rendition in HTML_RENDITIONS:
         from pipeline.webpage import decode_page
