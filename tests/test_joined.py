@@ -519,3 +519,18 @@ def test_eval_and_bench_count_zero_or_blank_cells_apart():
     assert s["auto_accepted_share"] == round(1 / 3, 4) and s["auto_accepted_precision"] == 1.0
     md = "\n".join(joined_markdown({"joined-rows": {"all": s}}))
     assert "| joined-rows | 1 | 66.67% | 100.00% | 1 |" in md and "| 2 (0) |" in md
+
+
+@pytest.mark.parametrize("holder", ["<p>{}</p>", "<table><tr><td>首页</td><td>{}</td></tr></table>"])
+def test_web_page_holding_the_whole_report_on_one_line(holder, tmp_path):
+    """A crawler's page with the whole report on one line, in a paragraph or in one cell of
+    a layout table: read as page text, cut into lines and split."""
+    one = _report(active_row="规章0025").replace("\n", "")
+    p = tmp_path / "one.html"
+    p.write_text("<html><body><div class='TRS_Editor'>" + holder.format(one) + "</div></body></html>",
+                 encoding="utf-8")
+    res = to_result(extract(p))
+    assert res["source"]["kind"] == "html"
+    assert res["cells"]["requests/total/total"]["value"] == 81
+    assert [res["cells"][k]["value"] for k in APP_KEYS] == [1, 1, 0, 0, 2, 4, 0, 0, 1, 5, 1, 0, 1, 0, 2]
+    assert res["status"] == "ok", (res["warnings"], res["missing"])
