@@ -38,7 +38,8 @@ from .model import Document, Field, JoinedRun, Source
 from .templates import Template, config, templates
 
 # the read stage's own names and, re-exported, the two other modules' (importable from here as before)
-__all__ = ["unjoin", "is_one_line", "split_one_line", "active_template", "settings", "pieces", "split_tail",
+__all__ = ["unjoin", "grid_lines", "glued_cells", "is_one_line", "split_one_line", "active_template", "settings",
+           "pieces", "split_tail",
            "splits", "Split", "TooMany", "row_shape", "row_equations", "kind_of", "resolve", "place_runs"]
 
 
@@ -275,6 +276,39 @@ def unjoin(text: str, doc: Document | None = None, proven: bool = False) -> str:
         doc.warnings.append(f"{len(runs)} table rows printed with their cells run together"
                             f"{' (the report on one line)' if one else ''}: split by the equations")
     return "\n".join(lines)
+
+
+# -- grids whose cells hold joined rows (web pages, Word tables) -----------------------------------
+
+def grid_lines(rows: list[list[str]]) -> str:
+    """A grid as flattened text: a line per row, its cells two spaces apart (as
+    `pdftotext -layout` leaves them); an empty cell after a value is a printed blank."""
+    lines = []
+    for cells in rows:
+        out, seen_value = [], False
+        for c in cells:
+            if c:
+                out.append(c)
+                seen_value = seen_value or bool(re.search(r"\d", c))
+            elif seen_value:
+                out.append("—")
+        lines.append("  ".join(out))
+    return "\n".join(lines)
+
+
+# one cell holding several values glued (`——22`, `0—0`): at least two tokens after an
+# optional leading sign, each a number or a blank mark (not 3/12, not a year 2020-2021)
+_GLUED = re.compile(r"[—\-－–]?(?:\d+(?:\.\d+)?|[—/／\-－–])(?:\d+(?:\.\d+)?|[—/／\-－–])+")
+
+
+def glued_cells(texts: list[str]) -> bool:
+    """Some grid cell holds several values glued together: proof that the grid's rows ran
+    together (unjoin's `proven`). Only a blank mark between or after values shows it
+    (`——22`, `31—`, `0—0`); digits alone (`12`) may be one number, a signed number
+    (`-5`) is one value."""
+    return any(_GLUED.fullmatch(c) and re.search(r"\d", c) and re.search(r"[—/／\-－–]", c)
+               and not re.fullmatch(r"[—\-－–]?\d+(?:\.\d+)?", c) and not re.fullmatch(r"\d+/\d+", c)
+               and not re.search(r"(?<!\d)(?:19|20)\d\d(?!\d)", c) for c in texts)
 
 
 # a row ordinal inside a line, after a vertical header character or a group label

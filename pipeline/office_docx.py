@@ -149,6 +149,7 @@ class _Docx:
         self.numbering = numbering or _Numbering(None)
         self.lines: list[str] = []
         self.tables: list[list[Cell] | None] = []    # slot per table, in the order tables start
+        self.starts: dict[int, int] = {}               # a body-level table's slot -> its place in lines
         self.n_boxes = 0
         self.n_nested = 0
 
@@ -217,6 +218,8 @@ class _Docx:
     def table(self, tbl, lines: list[str], depth: int) -> None:
         slot = len(self.tables)
         self.tables.append(None)
+        if lines is self.lines:
+            self.starts[slot] = len(lines)
         if depth:
             self.n_nested += 1
         cells: list[Cell] = []
@@ -290,5 +293,42 @@ def read_docx(data: bytes, doc: Document) -> Document:
     doc.text = "\n".join(x.rstrip() for x in w.lines if x.strip())
     if w.n_boxes:
         doc.warnings.append(f"{w.n_boxes} text boxes read")
+    joined = _joined_text(w, doc)
+    if joined is not None:      # table cells holding whole rows run together: read as text
+        from .read import read_text
+        doc.warnings.append("Word tables hold rows whose cells ran together: read as text and split")
+        return read_text(joined, doc)
     return grid_pages([(cells, "") for cells in w.tables if cells], doc)
+
+
+def _joined_text(w: _Docx, doc: Document) -> str | None:
+    """The document as flattened text (its body-level tables a line per row, in place),
+    its joined rows split, when a table cell holds rows whose cells ran together (a
+    label and a digit run, or several values glued): as a web page's (webpage.py,
+    pipeline/joined.py). None, doc untouched, when none does."""
+    from .joined import glued_cells, grid_lines, unjoin
+    from .model import Source
+    grids = {slot: w.tables[slot] for slot in w.starts if w.tables[slot]}
+    texts = [c.text for cells in grids.values() for c in cells]
+    if not any(re.search(r"\d\d", t) for t in texts):
+        return None       # no cell holds two digits: nothing can have run together
+    at: dict[int, list[str]] = {}
+    for slot, cells in grids.items():
+        rows: dict[int, list[Cell]] = {}
+        for c in cells:
+            rows.setdefault(c.row, []).append(c)
+        at.setdefault(w.starts[slot], []).append(
+            grid_lines([[c.text for c in sorted(r, key=lambda c: c.col)] for _, r in sorted(rows.items())]))
+    lines = []
+    for n in range(len(w.lines) + 1):
+        lines += at.get(n, [])
+        if n < len(w.lines):
+            lines.append(w.lines[n])
+    probe = Document(Source("probe"))
+    text = unjoin("\n".join(x.rstrip() for x in lines if x.strip()), probe, proven=glued_cells(texts))
+    if not probe.joined:
+        return None
+    doc.joined.extend(probe.joined)
+    doc.warnings.extend(probe.warnings)
+    return text
 

@@ -257,43 +257,21 @@ def _grid_cell_texts(grid, cfg: dict) -> list[list[str]]:
     return [[_cell_text(c) for c in cells] for cells in _div_rows(grid, cfg)]
 
 
-def _table_lines(rows: list[list[str]]) -> str:
-    """A grid as flattened text: a line per row, its cells two spaces apart (as
-    `pdftotext -layout` leaves them); an empty cell after a value is a printed blank."""
-    lines = []
-    for cells in rows:
-        out, seen_value = [], False
-        for c in cells:
-            if c:
-                out.append(c)
-                seen_value = seen_value or bool(re.search(r"\d", c))
-            elif seen_value:
-                out.append("—")
-        lines.append("  ".join(out))
-    return "\n".join(lines)
-
-
-# one <td> holding several values glued (`——22`, `0—0`): at least two tokens after an
-# optional leading sign, each a number or a blank mark (not 3/12, not a year 2020-2021)
-_GLUED = re.compile(r"[—\-－–]?(?:\d+(?:\.\d+)?|[—/／\-－–])(?:\d+(?:\.\d+)?|[—/／\-－–])+")
-
-
 def joined_page_text(body, tables: list, doc: Document, cfg: dict | None = None) -> str | None:
     """The page as flattened text, its joined rows split (recorded on doc.joined, as
     joined.unjoin does), when one of its grids (<table>s or div grids) holds rows whose
     cells ran together (a cell holding a label and a digit run, or several values in one
     cell: `一、本年新收…801000081`, `80 | 1000081`, `——22`): the same detection and
     splitting as flattened text (pipeline/joined.py). None, doc untouched, when no grid does."""
-    from .joined import unjoin
+    from .joined import glued_cells, grid_lines, unjoin
     from .model import Source
     cfg = _cfg() if cfg is None else cfg
     rows = {t: _grid_cell_texts(t, cfg) for t in tables}
     texts = [c for r in rows.values() for cells in r for c in cells]
     if not any(re.search(r"\d\d", c) for c in texts):
         return None       # no cell holds two digits: nothing can have run together
-    glued = any(_GLUED.fullmatch(c) and re.search(r"\d", c) and not re.fullmatch(r"\d+/\d+", c)
-                and not re.search(r"(?<!\d)(?:19|20)\d\d(?!\d)", c) for c in texts)
-    text = _text(body, skip_tables=False, rendered={t: _table_lines(r) for t, r in rows.items()})
+    glued = glued_cells(texts)
+    text = _text(body, skip_tables=False, rendered={t: grid_lines(r) for t, r in rows.items()})
     text = re.sub(r"[\t\u00a0\u3000]+", " ", text)
     text = re.sub(r"\n\s*\n+", "\n\n", text).strip()
     probe = Document(Source("probe"))

@@ -534,3 +534,37 @@ def test_web_page_holding_the_whole_report_on_one_line(holder, tmp_path):
     assert res["cells"]["requests/total/total"]["value"] == 81
     assert [res["cells"][k]["value"] for k in APP_KEYS] == [1, 1, 0, 0, 2, 4, 0, 0, 1, 5, 1, 0, 1, 0, 2]
     assert res["status"] == "ok", (res["warnings"], res["missing"])
+
+
+@pytest.mark.parametrize("shape", ["row", "values"])
+def test_word_table_cells_holding_joined_rows(shape, tmp_path):
+    """A Word document whose tables kept each row in one cell (`row`) or the label in one
+    cell and every value run together in the next (`values`), as a crawled page pasted
+    into Word leaves it: the tables are written out in place as text lines and split by
+    the equations (Word documents with their cells apart: tests/test_office.py)."""
+    docx = pytest.importorskip("docx")
+    d = docx.Document()
+    table = None
+    for line in _report(active_row="规章0025").split("\n"):
+        label, run = joined.split_tail(line)
+        in_table = bool(run) and not line.startswith("第二十条")
+        if not in_table:
+            d.add_paragraph(line)
+            table = None
+            continue
+        if table is None:
+            table = d.add_table(rows=0, cols=1 if shape == "row" else 2)
+        cells = table.add_row().cells
+        if shape == "row":
+            cells[0].text = line
+        else:
+            cells[0].text, cells[1].text = label, run
+    p = tmp_path / "joined_table.docx"
+    d.save(p)
+    res = to_result(extract(p))
+    assert any("Word tables hold rows whose cells ran together" in w for w in res["warnings"])
+    assert [res["cells"][f"requests/new_received/{c}"]["value"] for c in
+            ("natural_person", "commercial_enterprise", "research_institution", "social_welfare_org",
+             "legal_service_org", "other_org", "total")] == [80, 1, 0, 0, 0, 0, 81]
+    assert [res["cells"][k]["value"] for k in APP_KEYS] == [1, 1, 0, 0, 2, 4, 0, 0, 1, 5, 1, 0, 1, 0, 2]
+    assert res["status"] == "ok", (res["warnings"], res["missing"])
