@@ -327,20 +327,11 @@ def _titles_and_text(page: Page, grey: np.ndarray, engine, use_text: bool) -> No
 
 
 def line_words(words: list[Word]) -> list[Word]:
-    """Text-layer characters joined into line Words (vertical overlap, left to right)."""
-    lines: list[list[Word]] = []
-    for c in sorted(words, key=lambda c: (c.bbox[1] + c.bbox[3]) / 2):
-        cy = (c.bbox[1] + c.bbox[3]) / 2
-        if lines and min(w.bbox[1] for w in lines[-1]) <= cy <= max(w.bbox[3] for w in lines[-1]):
-            lines[-1].append(c)
-        else:
-            lines.append([c])
-    out = []
-    for ln in lines:
-        ln.sort(key=lambda w: w.bbox[0])
-        out.append(Word("".join(w.text for w in ln), (min(w.bbox[0] for w in ln), min(w.bbox[1] for w in ln),
-                                                      max(w.bbox[2] for w in ln), max(w.bbox[3] for w in ln))))
-    return out
+    """Text-layer characters joined into line Words (pdf.group_lines)."""
+    from .pdf import group_lines
+    return [Word("".join(w.text for w in ln), (min(w.bbox[0] for w in ln), min(w.bbox[1] for w in ln),
+                                                max(w.bbox[2] for w in ln), max(w.bbox[3] for w in ln)))
+            for ln in group_lines(words)]
 
 
 def _segments(hor, ver, s) -> list:
