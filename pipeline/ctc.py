@@ -16,15 +16,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import values
 from .pdf import config
-from .values import blank_marks
 
-BLANK_MARKS = blank_marks("ocr_blank_marks")   # configs/values.yaml: shared blanks + 一 (a read dash)
+BLANK_MARKS = values.parse_rules("recognised").blanks   # configs/values.yaml: shared blanks + 一 (a read dash)
 NUMERIC_CHARS = "0123456789.-+/—–万元件项个次()无"
 # characters the recogniser confuses with digits in a numeric cell: their mass goes to the digit
 CONFUSABLE = {"O": "0", "o": "0", "〇": "0", "D": "0", "●": "0", "○": "0", "。": "0", "°": "0", "l": "1", "I": "1", "|": "1", "丨": "1",
               "－": "-", "一": "—", "（": "(", "）": ")", "／": "/", "，": "", ",": "", "、": "."}
-_UNIT = re.compile(r"[(（]?(万元|万|件|元|个|项|次)[)）]?$")
 
 
 def normalise_text(text: str) -> str:
@@ -33,28 +32,11 @@ def normalise_text(text: str) -> str:
 
 
 def parse_value(text: str):
-    """Printed cell text → (ok, value): int counts, float amounts (万元), None for a blank.
-
-    '211.509万' → 211.509, '152790元' → 15.279 (元 → 万元), '16368(件)' → 16368,
-    '+43' → 43, '-1942' → -1942, '/' '—' '-' '无' '' → None. ok=False when it is not a number.
-    """
-    t = normalise_text(text).replace(",", "").replace("，", "")
-    if t in BLANK_MARKS or set(t) <= set("-—–/"):
-        return True, None
-    unit = None
-    m = _UNIT.search(t)
-    if m:
-        unit = m.group(1)
-        t = t[:m.start()]
-    if not re.fullmatch(r"[+-]?(\d+(\.\d+)?)", t):
-        return False, None
-    if t.startswith("0") and len(t) > 1 and t[1] != ".":
-        return False, None        # '05', '00': a speck or a split, not a printed count
-    if unit == "元":
-        return True, round(float(t) / 10000, 6)
-    if "." in t or unit in ("万元", "万"):
-        return True, float(t)
-    return True, int(t)
+    """A recogniser's cell text → (ok, value): the one parser (values.parse_value) with the
+    recogniser's rules (configs/values.yaml parse_rules.recognised) and the text deciding
+    count or amount: '211.509万' → 211.509, '152790元' → 15.279 (元 → 万元), '16368(件)' →
+    16368, '---' → None (a dash read as several), '05' refused (a speck or a split)."""
+    return values.parse_value(text, "auto", rules="recognised")
 
 
 def is_numeric_text(text: str) -> bool:

@@ -29,7 +29,7 @@ from .grid_cells import (RawCell, binarise, estimate_skew, find_tables, grid_con
 from .grid_crops import cell_lines, ink_extent, is_blob, is_dash  # noqa: F401  (grid.cell_lines)
 from .grid_tables import join_continued, mark_headers, numeric_like  # noqa: F401
 from .grid_text import LINES, faint_masks, refine
-from .model import Cell, Document, Page, Table, Word
+from .model import Cell, CellEvidence, Document, Page, Table, Word
 from .ocr import candidates, get_engine, normalise_text, parse_value
 from .strips import recognise as recognise_rows
 from .pdf import config, px_per_pt
@@ -142,14 +142,11 @@ def build_table(page: Page, grey: np.ndarray, rules: np.ndarray, bbox_px, raw: l
         rs = results[i:i + n]
         i += n
         cell.text = "".join(r.text for r in rs)
-        cell._blob = n == 1 and is_blob(crops[i - 1])
-        cell._dash = n == 1 and is_dash(crops[i - 1])
         cell.char_probs = [cp for r in rs for cp in r.char_probs]
-        cell._slots = [sl for r in rs for sl in r.slots]
-        cell._lines = crops[i - n:i]           # for the digit model's second opinion
+        cell.evidence = CellEvidence(slots=[sl for r in rs for sl in r.slots], lines=crops[i - n:i],
+                                     dash=n == 1 and is_dash(crops[i - 1]), blob=n == 1 and is_blob(crops[i - 1]))
         if n == 1:
             cell.ink = ink_extent(crops[i - 1], s)
-        cell._score = float(np.mean([r.score for r in rs])) if rs else 0.0
     table = Table(cells=cells, page=page.number, pages=[page.number],
                   bbox=tuple(round(v / s, 2) for v in bbox_px), aligned=True)
     _assign_readings(table, inked)
@@ -186,7 +183,8 @@ def _assign_readings(table: Table, inked: dict) -> None:
     numeric_cols = mark_headers(table)
     num = {id(c): numeric_like(c) for c in table.cells}
     for c in table.cells:
-        slots = getattr(c, "_slots", None)
+        ev = c.evidence                          # None: a text-layer cell (or no ink)
+        slots = ev.slots if ev is not None else None
         in_numeric_col = c.col in numeric_cols and c.colspan == 1
         if c.is_header:
             c.readings = []
@@ -198,22 +196,20 @@ def _assign_readings(table: Table, inked: dict) -> None:
         elif num[id(c)] or in_numeric_col:
             if normalise_text(c.text) in grid_config()["blank_marks"]:
                 c.readings = [(None, 1.0)]
-            elif getattr(c, "_dash", False):
+            elif ev.dash:
                 c.readings = [tuple(x) for x in grid_config()["dash_prior"]]
             else:
                 c.readings = candidates(slots)
                 if config().get("digits", {}).get("enabled"):
                     from .digits import second_opinion
-                    c.readings = second_opinion(c.readings, getattr(c, "_lines", []))
+                    c.readings = second_opinion(c.readings, ev.lines)
         else:
             c.readings = []
-        if not c.readings and getattr(c, "_blob", False) and not c.is_header and in_numeric_col:
+        if not c.readings and ev is not None and ev.blob and not c.is_header and in_numeric_col:
             # a digit filled solid by a heavy scan: no recogniser reads it, but a lone
             # solid blob of digit shape in a count column is most often a 0
             c.readings = [tuple(x) for x in grid_config()["blob_prior"]]
-        for attr in ("_slots", "_score", "_blob", "_dash", "_lines"):
-            if hasattr(c, attr):
-                delattr(c, attr)
+        c.evidence = None                        # the crops go: evidence never leaves the grid stage
 
 
 # -- pages and documents ----------------------------------------------------------------------
@@ -331,20 +327,11 @@ def _titles_and_text(page: Page, grey: np.ndarray, engine, use_text: bool) -> No
 
 
 def line_words(words: list[Word]) -> list[Word]:
-    """Text-layer characters joined into line Words (vertical overlap, left to right)."""
-    lines: list[list[Word]] = []
-    for c in sorted(words, key=lambda c: (c.bbox[1] + c.bbox[3]) / 2):
-        cy = (c.bbox[1] + c.bbox[3]) / 2
-        if lines and min(w.bbox[1] for w in lines[-1]) <= cy <= max(w.bbox[3] for w in lines[-1]):
-            lines[-1].append(c)
-        else:
-            lines.append([c])
-    out = []
-    for ln in lines:
-        ln.sort(key=lambda w: w.bbox[0])
-        out.append(Word("".join(w.text for w in ln), (min(w.bbox[0] for w in ln), min(w.bbox[1] for w in ln),
-                                                      max(w.bbox[2] for w in ln), max(w.bbox[3] for w in ln))))
-    return out
+    """Text-layer characters joined into line Words (pdf.group_lines)."""
+    from .pdf import group_lines
+    return [Word("".join(w.text for w in ln), (min(w.bbox[0] for w in ln), min(w.bbox[1] for w in ln),
+                                                max(w.bbox[2] for w in ln), max(w.bbox[3] for w in ln)))
+            for ln in group_lines(words)]
 
 
 def _segments(hor, ver, s) -> list:

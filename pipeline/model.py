@@ -21,15 +21,28 @@ class Word:
     confidence: float = 1.0
 
 
-@dataclass
+@dataclass(slots=True)
+class CellEvidence:
+    """What the recogniser saw in one scanned cell: the grid stage sets it while it reads a
+    table's cells and clears it once it has ranked their readings (pipeline/grid.py), so no
+    Cell leaving the grid stage carries one. Declared here so nothing is hung on a Cell on
+    the fly (Cell has __slots__: an undeclared attribute is an AttributeError)."""
+    slots: list[list[tuple[str, float]]] = field(default_factory=list)  # numeric-constrained
+                                     # alternatives per position (ctc.RecResult.slots), lines joined
+    lines: list[Any] = field(default_factory=list)   # the cell's text-line crops (grey arrays):
+                                     # what the digit model reads for its second opinion
+    dash: bool = False               # one line whose only ink is one flat bar: a printed dash
+    blob: bool = False               # one line whose ink is one solid digit-shaped blob (heavy scans)
+
+
+@dataclass(slots=True)
 class Cell:
     """One cell of a recovered table grid, before or after it gets a canonical key.
 
     `readings` are ranked candidate values with probabilities from the recognisers
     (for text inputs: one reading of probability 1 when the text parses). `key` is set by
-    the classify stage on each cell a canonical key was read from. (While it recognises a
-    scan's cells the grid stage hangs scratch attributes on them — _slots, _dash, _blob,
-    _lines, _score — and removes them before the tables leave it: not part of the model.)
+    the classify stage on each cell a canonical key was read from. `evidence` exists only
+    inside the grid stage (see CellEvidence).
     """
     row: int
     col: int
@@ -45,9 +58,10 @@ class Cell:
     ink: tuple[float, float] | None = None  # (width, height) of a one-line cell's ink, in page
                                      # units (scans): what the sanity guards check digits against
     doubts: list[str] = field(default_factory=list)  # sanity guards' reasons (classify.sanity)
+    evidence: CellEvidence | None = field(default=None, repr=False, compare=False)
 
 
-@dataclass
+@dataclass(slots=True)
 class Table:
     """A table as recovered from a page (or from flattened text): a grid of cells.
 

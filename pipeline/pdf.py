@@ -246,8 +246,9 @@ def render_page(path: str, index: int, scale: float) -> np.ndarray:
         pdf.close()
 
 
-def lines_text(chars: list[Word]) -> str:
-    """Characters grouped into lines by vertical overlap, left to right."""
+def group_lines(chars: list[Word]) -> list[list[Word]]:
+    """Characters grouped into lines (the one line grouper: a character whose vertical centre
+    falls within the current line's extent joins it), top to bottom, each left to right."""
     lines: list[list[Word]] = []
     for c in sorted(chars, key=lambda c: (c.bbox[1] + c.bbox[3]) / 2):
         cy = (c.bbox[1] + c.bbox[3]) / 2
@@ -259,7 +260,12 @@ def lines_text(chars: list[Word]) -> str:
                 last.append(c)
                 continue
         lines.append([c])
-    return "\n".join("".join(w.text for w in sorted(ln, key=lambda w: w.bbox[0])) for ln in lines)
+    return [sorted(ln, key=lambda w: w.bbox[0]) for ln in lines]
+
+
+def lines_text(chars: list[Word]) -> str:
+    """Characters as text, one line of `group_lines` a line."""
+    return "\n".join("".join(w.text for w in ln) for ln in group_lines(chars))
 
 
 def read_image(path: str | Path, settings=None, sha256: str | None = None) -> Document:

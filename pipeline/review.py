@@ -39,7 +39,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from .fsname import printable
 from .outdir import UsageError
-from .review_files import (KEY_RE, NUMBER_RE, BadRequest, apply_review, crop_file,  # noqa: F401  (kept
+from .review_files import (KEY_RE, BadRequest, apply_review, crop_file,  # noqa: F401  (kept
                            load_reviewed, reviewed_path, settings)                   # importable here)
 from .review_store import Store
 

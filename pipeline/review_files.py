@@ -8,10 +8,10 @@ import json
 import re
 from pathlib import Path
 
+from . import values
 from .templates import config
 
 KEY_RE = re.compile(r"^[A-Za-z0-9_.:\-]+(/[A-Za-z0-9_.:\-]+){2}$")
-NUMBER_RE = re.compile(r"^[+-]?\d+(\.\d+)?$")
 
 
 class BadRequest(Exception):
@@ -85,11 +85,9 @@ def parse_value(v):
             raise BadRequest(400, "value must be finite")
         return v
     if isinstance(v, str):
-        t = v.strip().replace(",", "")
-        if t == "":
-            return None
-        if not NUMBER_RE.match(t):
+        ok, value = values.parse_value(v, "auto", rules="typed")   # configs/values.yaml parse_rules.typed
+        if not ok:
             raise BadRequest(400, f"not a number: {v[:40]!r}")
-        return float(t) if "." in t else int(t)
+        return value
     raise BadRequest(400, "value must be a number, a numeric string or null")
 

@@ -160,6 +160,49 @@ def test_img2table_merged_cells_fold_back():
     assert cells[2]["text"] == ""
 
 
+def test_number_stream_system_is_an_extractor():
+    """The number stream peer is Extractor pieces (a text reader, a stage in the classifier's
+    place): its record carries exactly number_stream.parse's values."""
+    from pipeline.extractor import Extractor
+    from training.bench.system_number_stream import NumberStream, number_stream_extractor, run_number_stream
+    ex = number_stream_extractor()
+    assert isinstance(ex, Extractor) and isinstance(ex.classifier, NumberStream)
+    assert ex.gridder is None and ex.solver is None and ex.scorer is None
+    for seed in SEEDS[:3]:
+        recs = []
+        run_number_stream({"items": [{"doc": seed.stem, "path": str(seed), "pages": 1}]}, recs.append)
+        want = number_stream.parse(seed.read_text(encoding="utf-8"))
+        assert {k: c["value"] for k, c in recs[0]["cells"].items()} == {k: c["value"] for k, c in want["cells"].items()}
+        assert recs[0]["status"] == "ok" and recs[0]["cells"]
+
+
+def test_img2table_reader_keyed_by_gouji_in_an_extractor(tmp_path):
+    """A peer's cells (here: the truth table's cells, as img2table's process records them) read
+    by the Img2TableReader adapter and keyed by gouji's classify in an Extractor: the keys are
+    those classify gives the same Document directly; a peer error is a failed document."""
+    from tablefix import make_pdf
+
+    from pipeline.export import to_result
+    from pipeline.extractor import Classifier
+    from pipeline.run import Settings
+    from training.bench.records import keyed_by_gouji
+    from training.bench.system_img2table import Img2TableReader
+    pdf = tmp_path / "t.pdf"
+    truth = make_pdf(pdf, seed=2)
+    cells = [{k: c[k] for k in ("row", "col", "rowspan", "colspan", "text", "page")} | {"bbox": list(c["bbox"])}
+             for c in truth]
+    rec = {"pages": 1, "tables": [{"page": 1, "cells": cells}]}
+    reader = Img2TableReader({str(pdf): rec}, scanned=False)
+    got = to_result(keyed_by_gouji(reader).extract(pdf))
+    direct = reader.read(pdf)
+    Classifier(Settings(mapper="auto"))(direct)
+    want = to_result(direct)
+    assert got["cells"] and {k: c["value"] for k, c in got["cells"].items()} == {k: c["value"] for k, c in want["cells"].items()}
+    bad = Img2TableReader({str(pdf): {**rec, "error": "tesseract died"}}, scanned=True)
+    res = to_result(keyed_by_gouji(bad).extract(pdf))
+    assert res["status"] == "failed" and res["errors"] == ["img2table: tesseract died"] and not res["cells"]
+
+
 # --- issue #4 block: gouji's read + grid scored against the truth grid in the same run ---
 
 SAMPLES = Path(__file__).resolve().parents[1] / "datasets" / "samples"

@@ -1,8 +1,10 @@
-"""Pinned outputs of the three blank-aware readers (issue #19): one blank list in configs/values.yaml
-must leave ocr.parse_value, values.parse_value and keymodel's cell shape exactly as they were."""
+"""Pinned outputs of the blank-aware readers (issue #19): one value parser (values.parse_value)
+and one blank list in configs/values.yaml must leave a recogniser's reading (ocr.parse_value),
+printed text (values.parse_value) and keymodel's cell shape exactly as they were; the rule sets
+that make them differ are data (configs/values.yaml parse_rules)."""
 import pytest
 
-from pipeline import keymodel, ocr, values
+from pipeline import ctc, keymodel, ocr, review_files, values
 
 # (text, ocr.parse_value, values.parse_value, values.parse_value(kind="amount"), keymodel cell shape)
 PINNED = [
@@ -74,3 +76,39 @@ def test_one_blank_list_in_config():
     assert ocr.BLANK_MARKS == core | set(cfg["ocr_blank_marks"])
     assert keymodel.BLANKISH == core | set(cfg["key_blankish_marks"])
     assert "0" not in values.BLANKS and "0" in keymodel.BLANKISH and "一" in ocr.BLANK_MARKS
+
+
+def test_one_parser_rule_sets():
+    """The recogniser's parser is the one parser with the `recognised` rules and kind auto;
+    each rule set's blanks are the shared marks plus its named addition."""
+    cfg = values.blank_config()
+    assert ocr.parse_value is ctc.parse_value
+    for name, spec in cfg["parse_rules"].items():
+        assert values.parse_rules(name).blanks == set(cfg["blank_marks"]) | set(cfg[spec["blanks"]])
+    for text, _, _, _, _ in PINNED:
+        assert ctc.parse_value(text) == values.parse_value(text, "auto", rules="recognised")
+    # the differences, as the rule sets and kinds say
+    assert values.parse_value("152790元") == (True, 152790)                      # count: unit ignored
+    assert values.parse_value("152790元", "auto") == (True, 15.279)              # auto: 元 → 万元
+    assert values.parse_value("05", "auto", rules="recognised") == (False, None)   # leading_zero: false
+    assert values.parse_value("1,2", rules="printed") == (False, None)            # commas: grouping
+    assert values.parse_value("1,2", "auto", rules="recognised") == (True, 12)     # commas: drop
+    with pytest.raises(ValueError):
+        values.parse_value("1", "weight")
+
+
+@pytest.mark.parametrize("typed,want", [
+    ("12", 12), (" 1,234 ", 1234), ("1，234", 1234), ("3.0", 3.0), ("-5", -5), ("１２", 12),
+    ("", None), ("/", None), ("—", None), ("无", None),
+])
+def test_review_typed_values(typed, want):
+    """The review page's typed values go through the same parser (rules `typed`): a printed
+    blank mark typed by a person is a blank, a full-width comma is a comma."""
+    got = review_files.parse_value(typed)
+    assert got == want and type(got) is type(want)
+
+
+@pytest.mark.parametrize("typed", ["12a", "1 2", "12元", "05x", "--5", "1.2.3"])
+def test_review_typed_values_refused(typed):
+    with pytest.raises(review_files.BadRequest):
+        review_files.parse_value(typed)

@@ -61,14 +61,12 @@ def grid_of(doc, transforms: dict | None = None) -> list:
     return out
 
 
-def key_with_gouji(doc) -> dict:
-    """gouji's classify stage alone (the Extractor's Classifier; trained mapper if shipped):
-    keys for a peer's cells."""
-    from pipeline.export import to_result
-    from pipeline.extractor import Classifier
+def keyed_by_gouji(reader):
+    """A peer's reader in an Extractor whose only other stage is gouji's classify (the
+    Extractor's Classifier; trained mapper if shipped): keys for the peer's cells, no grid,
+    no solver, no scorer. A reader that raises, or a classify that fails, gives a failed
+    Document (Extractor.extract), as for gouji itself."""
+    from pipeline.extractor import Classifier, Extractor
     from pipeline.run import Settings
-    try:
-        Classifier(Settings(mapper="auto"))(doc)
-    except Exception as e:
-        doc.fail(f"classify failed on the peer's tables: {type(e).__name__}: {e}")
-    return to_result(doc)
+    return Extractor(reader=reader, gridder=False, regions=False, classifier=Classifier(Settings(mapper="auto")),
+                     solver=False, scorer=False)
