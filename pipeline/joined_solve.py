@@ -218,7 +218,8 @@ def _choose(doc, placed, cands, eqs, cfg, empties_on: bool):
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import lil_matrix
 
-    from .solve import quiet_stdout
+    from .solve import quiet_stdout, settings as solver_settings
+    bounds = solver_settings()   # node_limit and time_limit_s: the one MILP bound (configs/solver.yaml)
 
     cost, lb, ub, integ = [], [], [], []
 
@@ -284,7 +285,7 @@ def _choose(doc, placed, cands, eqs, cfg, empties_on: bool):
     def run_milp(ubx):
         with quiet_stdout(True):
             res = milp(c_arr, integrality=np.ones(n), bounds=Bounds(lb_a, ubx), constraints=cons,
-                       options={"time_limit": float(cfg["time_limit_s"]), "node_limit": int(cfg["node_limit"]),
+                       options={"time_limit": float(bounds["time_limit_s"]), "node_limit": int(bounds["node_limit"]),
                                 "mip_rel_gap": 1e-9})
         if res.x is None:
             return None, None
