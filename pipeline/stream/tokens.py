@@ -84,7 +84,8 @@ def region(text: str, kind: str) -> str | None:
 
 
 def tokens(text: str) -> list[Item]:
-    """Label fragments and value tokens in reading order, page footers removed.
+    """Label fragments and value tokens in reading order, page footers and running
+    headers (configs/classify.yaml `running_headers`) removed.
 
     A line splits at wide spaces into chunks; within a chunk, single-space separated
     tokens that read as values are value tokens and runs of the others are one fragment.
@@ -92,6 +93,7 @@ def tokens(text: str) -> list[Item]:
     label words it is part of the label ((四)无 / 法提供)."""
     cfg = settings()
     footers = [re.compile(p) for p in cfg.get("footers", [])]
+    running = [re.compile(p) for p in config("classify.yaml").get("running_headers", [])]
     for p in cfg.get("split_footers", []):   # a page number broken over two lines: one line
         text = re.sub(p, lambda m: " ".join(m.groups()), text)
     out: list[Item] = []
@@ -107,6 +109,8 @@ def tokens(text: str) -> list[Item]:
             if blank != line and not blank.strip():
                 page += 1   # a page number alone: the page ends (form feeds may be gone)
             line = blank
+            if any(rx.search(line) for rx in running):
+                continue    # the report's running header between a split table's rows
             if _pipe_row(line, ln, page, out):
                 continue
             toks = _unglue([(m.start(), m.group(0)) for m in re.finditer(r"[^\s\u3000]+", line)])
