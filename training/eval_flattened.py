@@ -1,6 +1,7 @@
 """gouji on text flattened by real extractors, beside the number-stream peer (issue #13).
 
     python -m training.eval_flattened --build 12                  # 12 test-split reports, digital only
+    python -m training.eval_flattened --build 12 --geometry split_table --work DIR   # forced through a style
     python -m training.eval_flattened --corpus datasets/samples   # the four bundled samples
     python -m training.eval_flattened --corpus datasets/generated/test --extractors pdftotext-raw
 
@@ -38,16 +39,19 @@ from training.synth.text_tools import (EXTRACTORS, available, flatten, flatten_p
 MEASURED = ("requests/", "appeals/")
 
 
-def build_corpus(n: int, out: Path, split: str = "test", html: bool = False) -> list[Path]:
+def build_corpus(n: int, out: Path, split: str = "test", html: bool = False,
+                 geometry: list[str] | None = None) -> list[Path]:
     """Digital PDFs (and, with html, the saved web pages) + truth of the first n reports of a
     corpus split (same seeds as `make data`)."""
-    return build_range(0, n, out, split, html)
+    return build_range(0, n, out, split, html, geometry)
 
 
-def build_range(start: int, n: int, out: Path, split: str = "test", html: bool = False) -> list[Path]:
+def build_range(start: int, n: int, out: Path, split: str = "test", html: bool = False,
+                geometry: list[str] | None = None) -> list[Path]:
     """Reports start … n-1 of a split. A cached report is reused only when its truth carries
     today's generator fingerprint (training/generator_stamp.py); otherwise it is made again, so
-    figures never measure PDFs an older generator wrote."""
+    figures never measure PDFs an older generator wrote. `geometry`: every report forced
+    through exactly these table geometry styles ([] = the default geometry)."""
     from training.generator_stamp import current, fingerprint, stamp
     from training.synth.build import SPLITS, load_config, make_document
     cfg = load_config("configs/synth.yaml")
@@ -59,8 +63,11 @@ def build_range(start: int, n: int, out: Path, split: str = "test", html: bool =
         have = pdf.exists() and current(truth, fp)
         if html and have:
             have = _html(pdf) is not None
+        if have and geometry is not None:
+            have = json.loads(truth.read_text(encoding="utf-8")).get("geometry") == list(geometry)
         if not have:
-            make_document(doc_id, [int(cfg["seed"]), si, i], cfg, out, ["digital", "html"] if html else ["digital"])
+            make_document(doc_id, [int(cfg["seed"]), si, i], cfg, out, ["digital", "html"] if html else ["digital"],
+                          force=None if geometry is None else {"geometry": list(geometry)})
             stamp(truth, fp)
         pdfs.append(pdf)
     return pdfs
@@ -170,7 +177,10 @@ def _summary(a: Counter) -> dict:
          "all_cells_right": acc(""), "documents_all_right": a["all_right"],
          "documents_requests_appeals_right": a["m_all_right"],
          "wrong": a["wrong"], "missing": a["missing"],
-         "requests_appeals_zero_blank_wrong": a["m_zero_blank"]}
+         "requests_appeals_zero_blank_wrong": a["m_zero_blank"],
+         # the ceiling of text that prints blanks as nothing: right but for 0 <-> blank
+         "requests_appeals_right_but_zero_blank": round((a["m_right"] + a["m_zero_blank"]) / max(
+             1, a["m_right"] + a["m_wrong"] + a["m_missing"]), 4)}
     if "ok" in a:
         s["ok"] = a["ok"]
         s["ok_with_wrong_cell"] = a["ok_with_wrong"]
@@ -197,8 +207,8 @@ def table(res: dict) -> str:
 
 
 def geometry_table(res: dict) -> str:
-    """Markdown: gouji's req+app cells right per extractor and table geometry style (documents
-    in brackets; a document with two styles counts under both), held-out styles apart."""
+    """Markdown: gouji's req+app cells right per extractor and table geometry style, [right but
+    for 0 ↔ blank], (documents; one with two styles counts under both), held-out styles apart."""
     groups = []
     for r in res.values():
         for g in r.get("gouji_by_geometry", {}):
@@ -213,7 +223,8 @@ def geometry_table(res: dict) -> str:
         row = []
         for g in groups:
             s = by.get(g)
-            row.append("" if s is None else f"{s['requests_appeals_cells_right']:.1%} ({s['documents']})"
+            row.append("" if s is None else f"{s['requests_appeals_cells_right']:.1%} "
+                       f"[{s['requests_appeals_right_but_zero_blank']:.1%}] ({s['documents']})"
                        + (f" ⚠{s['ok_with_wrong_cell']} ok wrong" if s.get("ok_with_wrong_cell") else ""))
         lines.append(f"| {ex} | " + " | ".join(row) + " |")
     return "\n".join(lines)
@@ -225,6 +236,8 @@ def main(argv=None) -> int:
     src.add_argument("--corpus", type=Path, help="folder of *.digital.pdf with *.truth.json")
     src.add_argument("--build", type=int, metavar="N", help="generate the first N reports of --split")
     ap.add_argument("--split", default="test")
+    ap.add_argument("--geometry", metavar="STYLES", help="with --build: force every report through these table "
+                    "geometry styles (comma-separated, configs/synth.yaml layout.geometry; 'default' = none)")
     ap.add_argument("--work", type=Path, default=Path("datasets/generated/flattened"))
     ap.add_argument("--extractors", default=",".join(EXTRACTORS))
     ap.add_argument("--mapper", default="auto", choices=["auto", "fuzzy", "classifier"])
@@ -233,8 +246,9 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     if a.build:
         extractors = [e for e in a.extractors.split(",") if e]
+        geo = None if a.geometry is None else [g for g in a.geometry.split(",") if g and g != "default"]
         pdfs = build_corpus(a.build, a.work / "pdf", a.split,
-                            html=any(source_kind(e) == "html" for e in extractors))
+                            html=any(source_kind(e) == "html" for e in extractors), geometry=geo)
     else:
         pdfs = sorted((a.corpus or Path("datasets/samples")).glob("*.digital.pdf"))
     work = a.work / (a.corpus.name if a.corpus else "pdf" if a.build else "samples")

@@ -153,7 +153,7 @@ def _pipe_row(line: str, ln: int, page: int, out: list[Item]) -> bool:
         return True
     fields, x = [], line.index("|") + 1
     for f in s.strip("|").split("|"):
-        fields.append((x + len(f) - len(f.lstrip()), f.strip()))
+        fields.append((x + len(f) - len(f.lstrip()), _spilled_punct(f.strip())))
         x += len(f) + 1
     kinds = [bool(t) and is_value_text(t) and not is_word_blank(t) for _, t in fields]
     last_label = max((k for k, (_, t) in enumerate(fields) if t and not kinds[k]), default=-1)
@@ -169,6 +169,20 @@ def _pipe_row(line: str, ln: int, page: int, out: list[Item]) -> bool:
         else:
             out.append(Item("V", t, ln, x=x + len(t) / 2, page=page))
     return True
+
+
+_SPILLED = re.compile(r"^[、，,。．：:；;”’」』）)》]+\s*")
+
+
+def _spilled_punct(field: str) -> str:
+    """A wide label's last punctuation spilled into the next cell (`3.危及“三安全一稳定 | ” |`,
+    `… | 、 0 |`: a PDF-to-Markdown table puts it in the first value column): the cell holds
+    its value (or nothing), the punctuation is dropped."""
+    m = _SPILLED.match(field)
+    if not m:
+        return field
+    rest = field[m.end():]
+    return rest if not rest or is_value_text(rest) else field
 
 
 _GLUED = re.compile(r"^(.*[\u4e00-\u9fff”’」）)])(\d+)$")

@@ -1,0 +1,83 @@
+"""Table geometry that real reports have, as real extractors flatten it (issue #13).
+
+tests/fixtures/flattened_geo/: text that pdftotext -raw, pypdfium2, pdfplumber and the Markdown
+rendition (training/synth/text_tools.py) wrote for digital PDFs of the synthetic test split
+(`python -m training.eval_flattened --build 40 --work datasets/generated/s22b`), with their
+truth values: a table split over pages and turned landscape whose running header is the
+report's title with its year (g007), a table split over pages with `第 n 页` footers and the
+title as running header (g031), and wide labels whose last punctuation the Markdown table put
+in the first value cell (g026 `… | ” |`, g029 `| 、 0 |`).
+"""
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline import stream
+from pipeline.classify import FuzzyMapper
+from pipeline.export import to_result
+from pipeline.run import extract
+from pipeline.templates import templates
+
+GEO = Path(__file__).parent / "fixtures" / "flattened_geo"
+REVIEW = 0.995
+MEASURED = ("requests/", "appeals/")
+
+
+def _case(name: str) -> tuple[dict, dict]:
+    truth = json.loads((GEO / f"{name.split('.')[0]}.truth.json").read_text(encoding="utf-8"))["cells"]
+    return truth, to_result(extract(next(GEO.glob(f"{name}.*"))))
+
+
+@pytest.mark.parametrize("name", ["g007.pdftotext-raw", "g007.pypdfium2", "g031.pdfplumber",
+                                  "g026.markdown", "g029.markdown"])
+def test_geometry_every_measured_cell_right_and_ok(name):
+    truth, res = _case(name)
+    got = {k: res["cells"].get(k, {}).get("value", "missing") for k in truth if k.startswith(MEASURED)}
+    assert {k: v for k, v in got.items() if v != truth[k]} == {}
+    assert res["status"] == "ok"
+
+
+def test_running_header_with_its_year_is_not_a_value():
+    """`长沙市岳麓区农业农村局 2024 年政府信息公开工作年度报告` printed between a split table's rows:
+    without the rule its 2024 became a value row of one token and the table went unread."""
+    text = ("1.属于国家秘密\n0 0 0 0 0 0 0\n—3—\n长沙市岳麓区农业农村局 2024 年政府信息公开工作年度报告\n"
+            "2.其他法律法规禁止公开\n0 0 0 0 0 0 0\n")
+    items = stream.tokens(text)
+    assert [it.text for it in items if it.kind == "V"] == ["0"] * 14
+    assert all("2024" not in it.text for it in items)
+    # an agency name alone, or a label mentioning 年度 inside a row, stays
+    assert [it.text for it in stream.tokens("昆明市五华区生态环境局\n四、结转下年度继续办理 0 0")] == [
+        "昆明市五华区生态环境局", "四、结转下年度继续办理", "0", "0"]
+
+
+def test_labels_of_a_page_then_its_value_lines_are_anchored_in_order():
+    """-raw of a landscape page: the page's row labels, then one line of values per row. The
+    k-th line belongs to the k-th label (before: the labels' windows held no values and the
+    rows were dealt by guess)."""
+    tpl = templates()["2021"]
+    rows = list(tpl.request_rows)
+    W = len(tpl.request_columns)
+    labels = ["一、本年新收政府信息公开申请数量", "二、上年结转政府信息公开申请数量", "（一）予以公开"]
+    vals = ["44 0 0 0 0 0 44", "6 0 0 0 0 0 6", "6 0 0 0 0 0 6"]
+    items = stream.tokens("\n".join(labels + vals))
+    frags = [it for it in items if it.kind == "F"]
+
+    def sim(t, j):
+        return FuzzyMapper().similarity(t, f"requests.row:{rows[j].key}")
+    spans = stream.label_rows(frags, rows, sim, [0.05] * len(rows))
+    assert [rows[s.j].key for s in spans] == ["new_received", "carried_over", "granted"]
+    vrows = stream.value_rows(items, W, {f.pos for s in spans for f in s.frags})
+    keys = [[f"requests/{rows[s.j].key}/{c.key}" for c in tpl.request_columns] for s in spans]
+    out, doubt, blocks = stream.label_blocks(items, vrows, spans, keys, tpl)
+    assert blocks == 1 and not doubt
+    assert [v.pos for v in out] == [s.first for s in spans]
+    assert [[it.text for it in v.slots] for v in out] == [v.split() for v in vals]
+
+
+def test_markdown_punctuation_spilled_into_a_value_cell():
+    items = stream.tokens("| （六）其他处理 | 1.申请人无正当理由 | 、 0 | 0 | 0 |\n"
+                          "| | 3.危及“三安全一稳定 | ” |  | 0 |")
+    assert [(it.kind, it.text) for it in items] == [
+        ("F", "（六）其他处理"), ("F", "1.申请人无正当理由"), ("V", "0"), ("V", "0"), ("V", "0"),
+        ("F", "3.危及“三安全一稳定"), ("V", ""), ("V", ""), ("V", "0")]
