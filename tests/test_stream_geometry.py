@@ -6,7 +6,9 @@ rendition (training/synth/text_tools.py) wrote for digital PDFs of the synthetic
 truth values: a table split over pages and turned landscape whose running header is the
 report's title with its year (g007), a table split over pages with `第 n 页` footers and the
 title as running header (g031), and wide labels whose last punctuation the Markdown table put
-in the first value cell (g026 `… | ” |`, g029 `| 、 0 |`).
+in the first value cell (g026 `… | ” |`, g029 `| 、 0 |`); from the same reports forced through
+the split_table style (`--build 12 --geometry split_table`), one whose pages are numbered by a
+bare number (`2` on a line of its own between two rows of values, s011).
 """
 import json
 from pathlib import Path
@@ -17,6 +19,7 @@ from pipeline import stream
 from pipeline.classify import FuzzyMapper
 from pipeline.export import to_result
 from pipeline.run import extract
+from pipeline.stream.tokens import bare_page_numbers
 from pipeline.templates import templates
 
 GEO = Path(__file__).parent / "fixtures" / "flattened_geo"
@@ -30,7 +33,8 @@ def _case(name: str) -> tuple[dict, dict]:
 
 
 @pytest.mark.parametrize("name", ["g007.pdftotext-raw", "g007.pypdfium2", "g031.pdfplumber",
-                                  "g026.markdown", "g029.markdown"])
+                                  "g026.markdown", "g029.markdown", "s011.pdftotext-raw",
+                                  "s011.pdftotext-layout"])
 def test_geometry_every_measured_cell_right_and_ok(name):
     truth, res = _case(name)
     got = {k: res["cells"].get(k, {}).get("value", "missing") for k in truth if k.startswith(MEASURED)}
@@ -81,3 +85,17 @@ def test_markdown_punctuation_spilled_into_a_value_cell():
     assert [(it.kind, it.text) for it in items] == [
         ("F", "（六）其他处理"), ("F", "1.申请人无正当理由"), ("V", "0"), ("V", "0"), ("V", "0"),
         ("F", "3.危及“三安全一稳定"), ("V", ""), ("V", ""), ("V", "0")]
+
+
+def test_bare_page_number_at_a_page_edge_is_not_a_value():
+    text = "1.属于国家秘密\n0 0 0 0 0 0 0\n1\n\f  昆明市五华区生态环境局\n2.其他\n0 0 0 0 0 0 2\n2\n"
+    assert bare_page_numbers(text) == text.replace("\n1\n\f", "\n\n\f").replace("2\n2\n", "2\n\n")
+    # not the page's own number, or not at its edge: a value
+    assert bare_page_numbers("a\n5\n\fb\n") == "a\n5\n\fb\n"
+    assert bare_page_numbers("a\n1\n0 0\n\fb\n") == "a\n1\n0 0\n\fb\n"
+
+
+def test_read_keeps_the_form_feeds_for_the_stream():
+    from pipeline.read import read
+    doc = read(GEO / "s011.pdftotext-raw.txt")
+    assert doc.text.count("\f") == 4

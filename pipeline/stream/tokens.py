@@ -68,6 +68,7 @@ def region(text: str, kind: str) -> str | None:
         hits = [m for p in titles.get(name, []) for m in [re.search(_title(p), text[start:])] if m]
         return min(hits, key=lambda m: m.start(), default=None)
 
+    text = bare_page_numbers(text)
     m = find(kind, 0)
     if m is not None:
         s = m.end()
@@ -81,6 +82,23 @@ def region(text: str, kind: str) -> str | None:
              for h in [re.search(p, text[s:])] if h]
     e = min(ends, default=len(text))
     return text[s:e]
+
+
+def bare_page_numbers(text: str) -> str:
+    """A page number printed as a bare number (`3`) blanked: the first or last line of a page
+    (form feeds split the text into pages) that holds only that page's number. Anywhere else
+    a lone number is a value."""
+    pages = text.split("\f")
+    if len(pages) < 2:
+        return text
+    for i, page in enumerate(pages):
+        lines = page.split("\n")
+        full = [k for k, ln in enumerate(lines) if ln.strip()]
+        for k in {full[0], full[-1]} if full else ():
+            if lines[k].strip() == str(i + 1):
+                lines[k] = ""
+        pages[i] = "\n".join(lines)
+    return "\f".join(pages)
 
 
 def tokens(text: str) -> list[Item]:
