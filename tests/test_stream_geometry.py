@@ -8,7 +8,12 @@ report's title with its year (g007), a table split over pages with `第 n 页` f
 title as running header (g031), and wide labels whose last punctuation the Markdown table put
 in the first value cell (g026 `… | ” |`, g029 `| 、 0 |`); from the same reports forced through
 the split_table style (`--build 12 --geometry split_table`), one whose pages are numbered by a
-bare number (`2` on a line of its own between two rows of values, s011).
+bare number (`2` on a line of its own between two rows of values, s011); and from those forced
+through narrow_labels, -layout text whose second table page holds no complete row of values and
+whose appeals row lost its blanks under a header printed character by character (n006); from
+those forced through header_at_foot, pypdfium2 text whose appeals title is missing and whose
+next table's first words follow the page number on its line (`— 2 —行政复议`) and whose
+`(四) 无法提供` is broken one character a line (h004).
 """
 import json
 from pathlib import Path
@@ -99,3 +104,27 @@ def test_read_keeps_the_form_feeds_for_the_stream():
     from pipeline.read import read
     doc = read(GEO / "s011.pdftotext-raw.txt")
     assert doc.text.count("\f") == 4
+
+
+def test_title_after_a_glued_page_number_and_a_label_broken_per_character():
+    truth, res = _case("h004.pypdfium2")
+    got = {k: res["cells"].get(k, {}).get("value", "missing") for k in truth if k.startswith(MEASURED)}
+    assert {k: v for k, v in got.items() if v != truth[k]} == {}
+    wrong = [k for k in truth if k in res["cells"] and res["cells"][k]["value"] != truth[k]]
+    assert not [k for k in wrong if res["cells"][k]["confidence"] >= REVIEW]
+    part = stream.region("三、收到和处理政府信息公开申请情况\n0 0\n— 2 —行政复议\n结\n", "requests")
+    assert part is not None and "行政复议" not in part
+    items = stream.tokens("(\n四)\n无\n法\n提\n供\n")
+    assert all(it.kind == "F" for it in items)
+    assert [it.kind for it in stream.tokens("行政事业性收费\n无\n")] == ["F", "V"]
+
+
+def test_blanks_placed_by_the_columns_of_a_page_and_of_a_vertical_header():
+    """-layout, narrow label column: the requests table's second page has no row with every
+    column filled (its columns come from where its values fall, `0(件)` centred by its printed
+    width), and the appeals row's 12 values stand under a header printed one character per
+    column. Every measured cell right; what geometry placed stays below review."""
+    truth, res = _case("n006.pdftotext-layout")
+    got = {k: res["cells"].get(k, {}).get("value", "missing") for k in truth if k.startswith(MEASURED)}
+    assert {k: v for k, v in got.items() if v != truth[k]} == {}
+    assert res["status"] == "needs_review"

@@ -4,6 +4,7 @@ Markdown pipe row's empty fields kept as blanks), and the types the decoders sha
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from ..model import Cell
@@ -65,10 +66,16 @@ def region(text: str, kind: str) -> str | None:
     order = ["active", "requests", "appeals", "end"]
 
     def find(name: str, start: int):
-        hits = [m for p in titles.get(name, []) for m in [re.search(_title(p), text[start:])] if m]
+        hits = [m for p in titles.get(name, []) for m in [re.search(_title(p), search[start:])] if m]
         return min(hits, key=lambda m: m.start(), default=None)
 
     text = bare_page_numbers(text)
+    # titles are looked for with page footers blanked: pypdfium2 glues `— 2 —` to the next
+    # page's first words (`— 2 —行政复议`); blanked to spaces, so offsets stay the text's
+    footers = [re.compile(p, re.M) for p in cfg.get("footers", [])]
+    search = text
+    for rx in footers:
+        search = rx.sub(lambda m: " " * len(m.group(0)), search)
     m = find(kind, 0)
     if m is not None:
         s = m.end()
@@ -145,13 +152,19 @@ def tokens(text: str) -> list[Item]:
                     if frag:
                         out.append(Item("F", " ".join(f for _, f in frag), ln, x=frag[0][0], page=page))
                         frag = []
-                    out.append(Item("V", t, ln, x=x + len(t) / 2, page=page))
+                    out.append(Item("V", t, ln, x=x + _width(t) / 2, page=page))
                 else:
                     frag.append((x, t))
             if frag:
                 out.append(Item("F", " ".join(f for _, f in frag), ln, x=frag[0][0], page=page))
     for i, it in enumerate(out):
         it.pos = i
+        # 无 alone on a line amid a label broken character by character (pypdfium2:
+        # `(` / `四)` / `无` / `法` / `提` / `供`) is the label's, not a blank mark
+        if (it.kind == "V" and is_word_blank(it.text) and 0 < i < len(out) - 1
+                and all(n.kind == "F" and len(n.text) <= 2 and abs(n.line - it.line) == 1
+                        for n in (out[i - 1], out[i + 1]))):
+            it.kind = "F"
     return out
 
 
@@ -201,6 +214,13 @@ def _spilled_punct(field: str) -> str:
         return field
     rest = field[m.end():]
     return rest if not rest or is_value_text(rest) else field
+
+
+def _width(text: str) -> int:
+    """Printed width in character columns: a wide character (件, ０) is two. Text that keeps
+    the page's geometry starts each token where it stands on the page, so a value with a
+    unit (`0(件)`) centred in its cell has its centre at start + width / 2, not len / 2."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 _GLUED = re.compile(r"^(.*[\u4e00-\u9fff”’」）)])(\d+)$")
