@@ -118,7 +118,7 @@ def tokens(text: str) -> list[Item]:
     label words it is part of the label ((四)无 / 法提供)."""
     cfg = settings()
     footers = [re.compile(p) for p in cfg.get("footers", [])]
-    running = [re.compile(p) for p in config("classify.yaml").get("running_headers", [])]
+    running = [re.compile(p, re.M) for p in config("classify.yaml").get("running_headers", [])]
     for p in cfg.get("split_footers", []):   # a page number broken over two lines: one line
         text = re.sub(p, lambda m: " ".join(m.groups()), text)
     out: list[Item] = []
@@ -126,6 +126,8 @@ def tokens(text: str) -> list[Item]:
     page = -1
     for page_text in text.split("\f"):
         page += 1
+        for rx in running:      # the report's running header between a split table's rows
+            page_text = rx.sub("", page_text)
         for line in page_text.split("\n"):
             ln += 1
             blank = line
@@ -134,8 +136,6 @@ def tokens(text: str) -> list[Item]:
             if blank != line and not blank.strip():
                 page += 1   # a page number alone: the page ends (form feeds may be gone)
             line = blank
-            if any(rx.search(line) for rx in running):
-                continue    # the report's running header between a split table's rows
             if _pipe_row(line, ln, page, out):
                 continue
             toks = _unglue([(m.start(), m.group(0)) for m in re.finditer(r"[^\s\u3000]+", line)])
