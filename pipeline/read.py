@@ -155,14 +155,17 @@ def split_fields(line: str) -> list[str]:
 def read_text(text: str, doc: Document) -> Document:
     """Lines → one unaligned Table per block (blocks end at blank-line runs of two or more
     between tabular lines, which is where flatteners put page breaks)."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n\n")
+    paged = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = paged.replace("\f", "\n\n")
     from .joined import unjoin      # rows whose cells ran together (`数量801000081`): issue #21
     try:
         text = unjoin(text, doc)
     except Exception as e:          # a detection bug must not lose the document: read it as printed
         doc.joined.clear()
         doc.warnings.append(f"joined-cell detection failed ({type(e).__name__}: {e}); text read as printed")
-    doc.text = text
+    # the stream decoder reads page breaks (a bare page number, a table's rows per page) from
+    # the form feeds, kept unless the joined-cell rewrite changed the text
+    doc.text = paged if text == paged.replace("\f", "\n\n") else text
     page = Page(number=1)
     table = Table(aligned=False, page=1)
     row = 0

@@ -1,6 +1,7 @@
 """gouji on text flattened by real extractors, beside the number-stream peer (issue #13).
 
     python -m training.eval_flattened --build 12                  # 12 test-split reports, digital only
+    python -m training.eval_flattened --build 12 --geometry split_table --work DIR   # forced through a style
     python -m training.eval_flattened --corpus datasets/samples   # the four bundled samples
     python -m training.eval_flattened --corpus datasets/generated/test --extractors pdftotext-raw
 
@@ -14,7 +15,10 @@ hand-written garbles of training/synth/flatten.py measured the generator, not th
 product: these are what users get. Per extractor: cells right (requests + appeals, the
 tables the issue measures, and all tables), documents with every cell right, and
 documents gouji called `ok` while a cell was wrong (confident wrong cells: must be 0).
-Texts are cached under <work>/<extractor>/ (datasets/generated/flattened by default).
+Texts are cached under <work>/<extractor>/ (datasets/generated/flattened by default); --build
+reuses a generated report only when its truth carries today's generator fingerprint
+(training/generator_stamp.py). gouji_by_geometry: the same figures per table geometry style
+(truth `geometry`), held-out styles apart.
 """
 from __future__ import annotations
 
@@ -35,21 +39,36 @@ from training.synth.text_tools import (EXTRACTORS, available, flatten, flatten_p
 MEASURED = ("requests/", "appeals/")
 
 
-def build_corpus(n: int, out: Path, split: str = "test", html: bool = False) -> list[Path]:
+def build_corpus(n: int, out: Path, split: str = "test", html: bool = False,
+                 geometry: list[str] | None = None) -> list[Path]:
     """Digital PDFs (and, with html, the saved web pages) + truth of the first n reports of a
     corpus split (same seeds as `make data`)."""
+    return build_range(0, n, out, split, html, geometry)
+
+
+def build_range(start: int, n: int, out: Path, split: str = "test", html: bool = False,
+                geometry: list[str] | None = None) -> list[Path]:
+    """Reports start … n-1 of a split. A cached report is reused only when its truth carries
+    today's generator fingerprint (training/generator_stamp.py); otherwise it is made again, so
+    figures never measure PDFs an older generator wrote. `geometry`: every report forced
+    through exactly these table geometry styles ([] = the default geometry)."""
+    from training.generator_stamp import current, fingerprint, stamp
     from training.synth.build import SPLITS, load_config, make_document
     cfg = load_config("configs/synth.yaml")
-    si = SPLITS.index(split)
+    si, fp = SPLITS.index(split), fingerprint()
     pdfs = []
-    for i in range(n):
+    for i in range(start, n):
         doc_id = f"{split}_{i:05d}"
-        pdf = out / f"{doc_id}.digital.pdf"
-        have = pdf.exists() and (out / f"{doc_id}.truth.json").exists()
+        pdf, truth = out / f"{doc_id}.digital.pdf", out / f"{doc_id}.truth.json"
+        have = pdf.exists() and current(truth, fp)
         if html and have:
             have = _html(pdf) is not None
+        if have and geometry is not None:
+            have = json.loads(truth.read_text(encoding="utf-8")).get("geometry") == list(geometry)
         if not have:
-            make_document(doc_id, [int(cfg["seed"]), si, i], cfg, out, ["digital", "html"] if html else ["digital"])
+            make_document(doc_id, [int(cfg["seed"]), si, i], cfg, out, ["digital", "html"] if html else ["digital"],
+                          force=None if geometry is None else {"geometry": list(geometry)})
+            stamp(truth, fp)
         pdfs.append(pdf)
     return pdfs
 
@@ -91,6 +110,7 @@ def evaluate(pdfs: list[Path], extractors: list[str], work: Path, settings: Sett
             continue
         (work / ex).mkdir(parents=True, exist_ok=True)
         agg = {"gouji": Counter(), "number_stream": Counter()}
+        geo: dict[str, Counter] = {}
         t0 = time.perf_counter()
         for pdf in pdfs:
             doc_id = pdf.name.split(".")[0]
@@ -107,23 +127,46 @@ def evaluate(pdfs: list[Path], extractors: list[str], work: Path, settings: Sett
             for name, cells, status in (("gouji", res["cells"], res["status"]),
                                         ("number_stream", peer["cells"], None)):
                 c = score_cells(truth, cells)
-                a = agg[name]
-                a.update(c)
-                a["documents"] += 1
-                a["all_right"] += c["wrong"] == c["missing"] == 0
-                a["m_all_right"] += c["m_wrong"] == c["m_missing"] == 0
-                if status is not None:
-                    a["ok"] += status == "ok"
-                    a["ok_with_wrong"] += status == "ok" and c["wrong"] > 0
+                _add(agg[name], c, status)
+                if name == "gouji":
+                    for g in geometry_groups(truth):
+                        _add(geo.setdefault(g, Counter()), c, status)
                 if verbose and name == "gouji" and (c["wrong"] or c["missing"]):
-                    print(f"  {ex} {doc_id}: {status} right {c['right']} wrong {c['wrong']} "
-                          f"missing {c['missing']}", file=sys.stderr)
+                    print(f"  {ex} {doc_id} {'+'.join(truth.get('geometry') or ()) or 'default'}: {status} "
+                          f"right {c['right']} wrong {c['wrong']} missing {c['missing']}", file=sys.stderr)
         if not agg["gouji"]["documents"]:
             out[ex] = {"skipped": f"no {source_kind(ex)} rendition beside the PDFs"}
             continue
         out[ex] = {name: _summary(a) for name, a in agg.items()}
+        out[ex]["gouji_by_geometry"] = {g: _summary(geo[g]) for g in sorted(geo, key=_geometry_order)}
         out[ex]["seconds"] = round(time.perf_counter() - t0, 1)
     return out
+
+
+def geometry_groups(truth: dict) -> list[str]:
+    """The groups a document counts in for the per-geometry breakdown: each table geometry
+    style it drew (`default` when none), and `held out` / `not held out` (a document with any
+    held-out style, configs/synth.yaml held_out_geometry, is held out). A truth from before the
+    geometry styles has no `geometry`: `unknown`."""
+    if "geometry" not in truth:
+        return ["unknown"]
+    held = set(truth.get("held_out_geometry") or ())
+    styles = [g + (" (held out)" if g in held else "") for g in truth["geometry"]] or ["default"]
+    return styles + ["held out" if held else "not held out"]
+
+
+def _geometry_order(g: str) -> tuple:
+    return ("held out" in g and g != "not held out", g in ("held out", "not held out"), g != "default", g)
+
+
+def _add(a: Counter, c: Counter, status: str | None) -> None:
+    a.update(c)
+    a["documents"] += 1
+    a["all_right"] += c["wrong"] == c["missing"] == 0
+    a["m_all_right"] += c["m_wrong"] == c["m_missing"] == 0
+    if status is not None:
+        a["ok"] += status == "ok"
+        a["ok_with_wrong"] += status == "ok" and c["wrong"] > 0
 
 
 def _summary(a: Counter) -> dict:
@@ -134,7 +177,10 @@ def _summary(a: Counter) -> dict:
          "all_cells_right": acc(""), "documents_all_right": a["all_right"],
          "documents_requests_appeals_right": a["m_all_right"],
          "wrong": a["wrong"], "missing": a["missing"],
-         "requests_appeals_zero_blank_wrong": a["m_zero_blank"]}
+         "requests_appeals_zero_blank_wrong": a["m_zero_blank"],
+         # the ceiling of text that prints blanks as nothing: right but for 0 <-> blank
+         "requests_appeals_right_but_zero_blank": round((a["m_right"] + a["m_zero_blank"]) / max(
+             1, a["m_right"] + a["m_wrong"] + a["m_missing"]), 4)}
     if "ok" in a:
         s["ok"] = a["ok"]
         s["ok_with_wrong_cell"] = a["ok_with_wrong"]
@@ -160,12 +206,38 @@ def table(res: dict) -> str:
     return "\n".join(lines)
 
 
+def geometry_table(res: dict) -> str:
+    """Markdown: gouji's req+app cells right per extractor and table geometry style, [right but
+    for 0 ↔ blank], (documents; one with two styles counts under both), held-out styles apart."""
+    groups = []
+    for r in res.values():
+        for g in r.get("gouji_by_geometry", {}):
+            if g not in groups:
+                groups.append(g)
+    groups.sort(key=_geometry_order)
+    lines = ["| extractor | " + " | ".join(groups) + " |", "|---|" + "---|" * len(groups)]
+    for ex, r in res.items():
+        by = r.get("gouji_by_geometry")
+        if not by:
+            continue
+        row = []
+        for g in groups:
+            s = by.get(g)
+            row.append("" if s is None else f"{s['requests_appeals_cells_right']:.1%} "
+                       f"[{s['requests_appeals_right_but_zero_blank']:.1%}] ({s['documents']})"
+                       + (f" ⚠{s['ok_with_wrong_cell']} ok wrong" if s.get("ok_with_wrong_cell") else ""))
+        lines.append(f"| {ex} | " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = ap.add_mutually_exclusive_group()
     src.add_argument("--corpus", type=Path, help="folder of *.digital.pdf with *.truth.json")
     src.add_argument("--build", type=int, metavar="N", help="generate the first N reports of --split")
     ap.add_argument("--split", default="test")
+    ap.add_argument("--geometry", metavar="STYLES", help="with --build: force every report through these table "
+                    "geometry styles (comma-separated, configs/synth.yaml layout.geometry; 'default' = none)")
     ap.add_argument("--work", type=Path, default=Path("datasets/generated/flattened"))
     ap.add_argument("--extractors", default=",".join(EXTRACTORS))
     ap.add_argument("--mapper", default="auto", choices=["auto", "fuzzy", "classifier"])
@@ -174,14 +246,17 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     if a.build:
         extractors = [e for e in a.extractors.split(",") if e]
+        geo = None if a.geometry is None else [g for g in a.geometry.split(",") if g and g != "default"]
         pdfs = build_corpus(a.build, a.work / "pdf", a.split,
-                            html=any(source_kind(e) == "html" for e in extractors))
+                            html=any(source_kind(e) == "html" for e in extractors), geometry=geo)
     else:
         pdfs = sorted((a.corpus or Path("datasets/samples")).glob("*.digital.pdf"))
     work = a.work / (a.corpus.name if a.corpus else "pdf" if a.build else "samples")
     res = evaluate(pdfs, [e for e in a.extractors.split(",") if e], work, Settings(mapper=a.mapper), a.verbose)
     print(json.dumps(res, ensure_ascii=False, indent=1))
     print(table(res))
+    print()
+    print(geometry_table(res))
     if a.json:
         a.json.write_text(json.dumps(res, ensure_ascii=False, indent=1), encoding="utf-8")
     return 0

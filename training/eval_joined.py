@@ -35,7 +35,7 @@ from pathlib import Path
 from pipeline.export import to_result
 from pipeline.run import Settings, extract
 from pipeline.score import settings as score_settings
-from training.eval_flattened import build_corpus, flatten_pdf, score_cells
+from training.eval_flattened import build_range, flatten_pdf, score_cells  # build_range: stamped cache
 from training.synth.joined import RENDITIONS, SOURCES, join_html
 
 # web pages whose table rows lost their inner cell boundaries (training/synth/joined.join_html)
@@ -178,23 +178,6 @@ def table(res: dict) -> str:
                          f"({g['zero_blank_undecided_accepted']}) | {g['documents_all_right']} | {g['ok']} | "
                          f"{g['ok_with_wrong_cell']} |")
     return "\n".join(lines)
-
-
-def build_range(start: int, n: int, out: Path, split: str) -> list[Path]:
-    """Digital PDFs + truth of reports start … n-1 of a corpus split (the same seeds as
-    `make data`; eval_flattened.build_corpus when start is 0)."""
-    if start <= 0:
-        return build_corpus(n, out, split)
-    from training.synth.build import SPLITS, load_config, make_document
-    cfg = load_config("configs/synth.yaml")
-    pdfs = []
-    for i in range(start, n):
-        doc_id = f"{split}_{i:05d}"
-        pdf = out / f"{doc_id}.digital.pdf"
-        if not (pdf.exists() and (out / f"{doc_id}.truth.json").exists()):
-            make_document(doc_id, [int(cfg["seed"]), SPLITS.index(split), i], cfg, out, ["digital"])
-        pdfs.append(pdf)
-    return pdfs
 
 
 def main(argv=None) -> int:

@@ -36,6 +36,7 @@ from pipeline.export import to_result
 from pipeline.run import Settings, extract
 
 from .eval_extract import same
+from .generator_stamp import current, stamp
 from .synth.build import load_config, make_document
 
 
@@ -107,8 +108,9 @@ def evaluate(n: int, out: Path, kinds: set[str], cfg: dict, settings: Settings, 
     for i in range(n):
         doc_id = f"test_{i:05d}"
         tf = out / f"{doc_id}.truth.json"
-        if not tf.exists():
+        if not current(tf):     # made by an older generator (or never): made again
             make_document(doc_id, [int(cfg["seed"]), 2, i], cfg, out, ["docx", "html"])
+            stamp(tf)
         truth = json.loads(tf.read_text(encoding="utf-8"))
         rd, rh = truth["renderings"]["docx"], truth["renderings"]["html"]
         st = rh["style"]

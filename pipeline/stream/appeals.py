@@ -24,7 +24,7 @@ def decode_appeals(text: str, tpl: Template) -> StreamTable | None:
         vals = spill[1]     # the values before them are the requests table's (pdfminer)
         out.warnings.append("appeals: the values before the last 15 of its region belong to the requests table")
     if len(vals) < len(keys):
-        slots = _appeals_by_pitch(items, vals, len(keys))
+        slots = _appeals_by_header_chars(items, vals, len(keys)) or _appeals_by_pitch(items, vals, len(keys))
         probs = [float(settings().get("column_doubtful", 0.9))] * len(keys)
         heads = str(settings().get("appeals_header_chars", ""))
         if slots is None and vals and set(heads) <= set(part):
@@ -84,6 +84,35 @@ def _by_x_if_one_band(vals: list[Item]) -> list[Item]:
     if any(b - a < 3 for a, b in zip(row, row[1:])):
         return vals     # single-space separated: no geometry to order by
     return sorted(vals, key=lambda it: it.x)
+
+
+def _appeals_by_header_chars(items: list[Item], vals: list[Item], n: int) -> list[Item | None] | None:
+    """The appeals row printed with empty cells under a vertical header that -layout prints
+    character by character where each column stands (结 / 果 / 维 / 持): when the header's
+    one-character fragments fall into exactly n columns, a value goes to the nearest, within
+    half the gap to the next. None otherwise (the pitch or the equations decide)."""
+    if not vals or len({it.line for it in vals}) != 1:
+        return None
+    xs = sorted(it.x + 1 for it in items if it.kind == "F" and it.pos < vals[0].pos
+                and len(it.text) == 1 and "\u4e00" <= it.text <= "\u9fff")   # a wide character's centre
+    groups: list[list[float]] = []
+    for x in xs:
+        if groups and x - groups[-1][-1] < 2:
+            groups[-1].append(x)
+        else:
+            groups.append([x])
+    if len(groups) != n:
+        return None
+    centres = [g[len(g) // 2] for g in groups]
+    slots: list[Item | None] = [None] * n
+    last = -1
+    for it in vals:
+        c = min(range(n), key=lambda k: abs(it.x - centres[k]))
+        half = min(abs(centres[k] - centres[c]) for k in (c - 1, c + 1) if 0 <= k < n) / 2
+        if c <= last or abs(it.x - centres[c]) > half:
+            return None
+        slots[c], last = it, c
+    return slots
 
 
 def _appeals_by_pitch(items: list[Item], vals: list[Item], n: int) -> list[Item | None] | None:

@@ -307,10 +307,33 @@ def label_blocks(items: list[Item], vrows: list[ValueRow], spans: list[RowSpan],
                 doubt |= {kk for kk in got["rows"] if got["rows"][kk] != got["columns"][kk]}
             out += [ValueRow(list(row), True, at=spans[owners[r]].first) for r, row in enumerate(orders[best])]
             blocks += 1
+        elif W and len(owners) >= 2 and _whole_lines(run, W) == len(owners):
+            # a page's labels, then its rows of values a line each (`-raw`, pypdfium2 on a
+            # table split over pages or turned landscape): the k-th line is the k-th row's
+            lines = _lines(run)
+            out += [ValueRow(ln, True, at=spans[owners[r]].first) for r, ln in enumerate(lines)]
+            blocks += 1
         else:
             out += [v for it in run for v in [by_first.get(it.pos)] if v is not None]
         k = e
     return out, doubt, blocks
+
+
+def _lines(run: list[Item]) -> list[list[Item]]:
+    out: list[list[Item]] = []
+    for it in run:
+        if out and out[-1][0].line == it.line:
+            out[-1].append(it)
+        else:
+            out.append([it])
+    return out
+
+
+def _whole_lines(run: list[Item], width: int) -> int:
+    """How many lines a run of values fills when every line holds one row (`width` values);
+    0 when some line holds another count."""
+    lines = _lines(run)
+    return len(lines) if all(len(ln) == width for ln in lines) else 0
 
 
 def chunked_rows(items: list[Item], spans: list[RowSpan], keys: list[list[str]], tpl: Template

@@ -4,6 +4,7 @@ Markdown pipe row's empty fields kept as blanks), and the types the decoders sha
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from ..model import Cell
@@ -65,9 +66,16 @@ def region(text: str, kind: str) -> str | None:
     order = ["active", "requests", "appeals", "end"]
 
     def find(name: str, start: int):
-        hits = [m for p in titles.get(name, []) for m in [re.search(_title(p), text[start:])] if m]
+        hits = [m for p in titles.get(name, []) for m in [re.search(_title(p), search[start:])] if m]
         return min(hits, key=lambda m: m.start(), default=None)
 
+    text = bare_page_numbers(text)
+    # titles are looked for with page footers blanked: pypdfium2 glues `— 2 —` to the next
+    # page's first words (`— 2 —行政复议`); blanked to spaces, so offsets stay the text's
+    footers = [re.compile(p, re.M) for p in cfg.get("footers", [])]
+    search = text
+    for rx in footers:
+        search = rx.sub(lambda m: " " * len(m.group(0)), search)
     m = find(kind, 0)
     if m is not None:
         s = m.end()
@@ -83,8 +91,26 @@ def region(text: str, kind: str) -> str | None:
     return text[s:e]
 
 
+def bare_page_numbers(text: str) -> str:
+    """A page number printed as a bare number (`3`) blanked: the first or last line of a page
+    (form feeds split the text into pages) that holds only that page's number. Anywhere else
+    a lone number is a value."""
+    pages = text.split("\f")
+    if len(pages) < 2:
+        return text
+    for i, page in enumerate(pages):
+        lines = page.split("\n")
+        full = [k for k, ln in enumerate(lines) if ln.strip()]
+        for k in {full[0], full[-1]} if full else ():
+            if lines[k].strip() == str(i + 1):
+                lines[k] = ""
+        pages[i] = "\n".join(lines)
+    return "\f".join(pages)
+
+
 def tokens(text: str) -> list[Item]:
-    """Label fragments and value tokens in reading order, page footers removed.
+    """Label fragments and value tokens in reading order, page footers and running
+    headers (configs/classify.yaml `running_headers`) removed.
 
     A line splits at wide spaces into chunks; within a chunk, single-space separated
     tokens that read as values are value tokens and runs of the others are one fragment.
@@ -92,6 +118,7 @@ def tokens(text: str) -> list[Item]:
     label words it is part of the label ((四)无 / 法提供)."""
     cfg = settings()
     footers = [re.compile(p) for p in cfg.get("footers", [])]
+    running = [re.compile(p, re.M) for p in config("classify.yaml").get("running_headers", [])]
     for p in cfg.get("split_footers", []):   # a page number broken over two lines: one line
         text = re.sub(p, lambda m: " ".join(m.groups()), text)
     out: list[Item] = []
@@ -99,6 +126,8 @@ def tokens(text: str) -> list[Item]:
     page = -1
     for page_text in text.split("\f"):
         page += 1
+        for rx in running:      # the report's running header between a split table's rows
+            page_text = rx.sub("", page_text)
         for line in page_text.split("\n"):
             ln += 1
             blank = line
@@ -123,13 +152,19 @@ def tokens(text: str) -> list[Item]:
                     if frag:
                         out.append(Item("F", " ".join(f for _, f in frag), ln, x=frag[0][0], page=page))
                         frag = []
-                    out.append(Item("V", t, ln, x=x + len(t) / 2, page=page))
+                    out.append(Item("V", t, ln, x=x + _width(t) / 2, page=page))
                 else:
                     frag.append((x, t))
             if frag:
                 out.append(Item("F", " ".join(f for _, f in frag), ln, x=frag[0][0], page=page))
     for i, it in enumerate(out):
         it.pos = i
+        # 无 alone on a line amid a label broken character by character (pypdfium2:
+        # `(` / `四)` / `无` / `法` / `提` / `供`) is the label's, not a blank mark
+        if (it.kind == "V" and is_word_blank(it.text) and 0 < i < len(out) - 1
+                and all(n.kind == "F" and len(n.text) <= 2 and abs(n.line - it.line) == 1
+                        for n in (out[i - 1], out[i + 1]))):
+            it.kind = "F"
     return out
 
 
@@ -149,7 +184,7 @@ def _pipe_row(line: str, ln: int, page: int, out: list[Item]) -> bool:
         return True
     fields, x = [], line.index("|") + 1
     for f in s.strip("|").split("|"):
-        fields.append((x + len(f) - len(f.lstrip()), f.strip()))
+        fields.append((x + len(f) - len(f.lstrip()), _spilled_punct(f.strip())))
         x += len(f) + 1
     kinds = [bool(t) and is_value_text(t) and not is_word_blank(t) for _, t in fields]
     last_label = max((k for k, (_, t) in enumerate(fields) if t and not kinds[k]), default=-1)
@@ -165,6 +200,27 @@ def _pipe_row(line: str, ln: int, page: int, out: list[Item]) -> bool:
         else:
             out.append(Item("V", t, ln, x=x + len(t) / 2, page=page))
     return True
+
+
+_SPILLED = re.compile(r"^[、，,。．：:；;”’」』）)》]+\s*")
+
+
+def _spilled_punct(field: str) -> str:
+    """A wide label's last punctuation spilled into the next cell (`3.危及“三安全一稳定 | ” |`,
+    `… | 、 0 |`: a PDF-to-Markdown table puts it in the first value column): the cell holds
+    its value (or nothing), the punctuation is dropped."""
+    m = _SPILLED.match(field)
+    if not m:
+        return field
+    rest = field[m.end():]
+    return rest if not rest or is_value_text(rest) else field
+
+
+def _width(text: str) -> int:
+    """Printed width in character columns: a wide character (件, ０) is two. Text that keeps
+    the page's geometry starts each token where it stands on the page, so a value with a
+    unit (`0(件)`) centred in its cell has its centre at start + width / 2, not len / 2."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 _GLUED = re.compile(r"^(.*[\u4e00-\u9fff”’」）)])(\d+)$")

@@ -25,8 +25,12 @@ def corpus_items(cfg: dict, n_docs: int) -> list[dict]:
     scfg = yaml.safe_load((ROOT / cfg["synth_config"]).read_text(encoding="utf-8"))
     ids = [f"test_{i:05d}" for i in range(n_docs)]
 
+    from training.generator_stamp import current, fingerprint, stamp
+    fp = fingerprint(ROOT / cfg["synth_config"])
+
     def complete(d: Path, doc: str) -> bool:
-        return (d / f"{doc}.truth.json").exists() and all((d / split_file(doc, s)).exists() for s in cfg["splits"])
+        """All renderings there, made by today's generator (its stamp in the truth)."""
+        return current(d / f"{doc}.truth.json", fp) and all((d / split_file(doc, s)).exists() for s in cfg["splits"])
     corpus, cache = ROOT / cfg["corpus"], ROOT / cfg["cache"]
     out = []
     todo = []
@@ -43,6 +47,7 @@ def corpus_items(cfg: dict, n_docs: int) -> list[dict]:
         for i in todo:
             make_document(ids[i], [int(scfg["seed"]), si, i], scfg, cache, scfg["renderings"],
                           scfg.get("page_images", "none"))
+            stamp(cache / f"{ids[i]}.truth.json", fp)
     return out
 
 
