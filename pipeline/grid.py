@@ -24,8 +24,8 @@ import time
 import numpy as np
 
 from .cost import lap
-from .grid_cells import (RawCell, binarise, estimate_skew, find_tables, grid_config,  # noqa: F401
-                         line_masks, rotate_small)
+from .deskew import estimate_skew, rotate_small
+from .grid_cells import RawCell, binarise, find_tables, grid_config, line_masks  # noqa: F401
 from .grid_crops import cell_lines, ink_extent, is_blob, is_dash  # noqa: F401  (grid.cell_lines)
 from .grid_tables import join_continued, mark_headers, numeric_like  # noqa: F401
 from .grid_text import LINES, faint_masks, refine

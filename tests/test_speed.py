@@ -170,22 +170,19 @@ def test_bench_batch_set_changes_a_setting_in_this_process_and_refuses_unknown_k
     from training.bench_batch import apply_settings
     cfg = copy.deepcopy(pdf.config())
     monkeypatch.setattr(pdf, "config", lambda: cfg)
-    assert apply_settings(["digits.route.enabled=true", "grid.skew_step_deg=0.2"]) == \
-        {"digits.route.enabled": True, "grid.skew_step_deg": 0.2}
-    assert cfg["digits"]["route"]["enabled"] is True and cfg["grid"]["skew_step_deg"] == 0.2
+    assert apply_settings(["digits.route.enabled=true", "grid.skew.fine_step_deg=0.1"]) == \
+        {"digits.route.enabled": True, "grid.skew.fine_step_deg": 0.1}
+    assert cfg["digits"]["route"]["enabled"] is True and cfg["grid"]["skew"]["fine_step_deg"] == 0.1
     for bad in ("digits.route.enabld=true", "nosuch.key=1", "novalue"):
         with pytest.raises(SystemExit):
             apply_settings([bad])
 
 
-@pytest.mark.parametrize("step", [0.1, 0.2])
-@pytest.mark.parametrize("angle", [-2.2, -0.4, 0.0, 1.3])
-def test_skew_estimate_at_either_hough_step_finds_the_angle(angle, step, monkeypatch):
-    """grid.skew_step_deg (0.2°: a third of the CPU of 0.1°, not shipped: docs/speed.md)
-    still measures a ruled page's skew to ~0.1°: the angle comes from the segments' ends."""
+@pytest.mark.parametrize("angle", [-2.2, -0.4, 0.0, 1.3, 4.6])
+def test_skew_search_finds_a_drawn_pages_angle(angle):
+    """The coarse-to-fine projection search (pipeline/deskew.py) measures a ruled page's
+    skew to 0.1°, far from the coarse grid's steps (4.6° is near the ±5° edge)."""
     import cv2
-    from pipeline.pdf import config
-    monkeypatch.setitem(config()["grid"], "skew_step_deg", step)
     img = np.full((2339, 1654), 255, np.uint8)
     for k in range(30):                               # a ruled table and some text
         y = 300 + 55 * k
@@ -196,6 +193,34 @@ def test_skew_estimate_at_either_hough_step_finds_the_angle(angle, step, monkeyp
     turned = grid.rotate_small(img, angle)             # rotate_small(-estimate) undoes it
     est = grid.estimate_skew(grid.binarise(turned))
     assert est == pytest.approx(-angle, abs=0.1)
+
+
+@pytest.mark.parametrize("angle", [-1.2, 0.6, 2.5])
+def test_skew_of_a_page_without_rules_is_found_from_its_short_lines(angle):
+    """A table whose rules did not survive the scan (only short runs of text, none a sixth
+    of the page long): the projection search still finds the skew; the Hough estimate
+    before it needed long segments and read 0 on such a page."""
+    import cv2
+    img = np.full((2339, 1654), 255, np.uint8)
+    for k in range(24):
+        for j, x in enumerate((150, 700, 1100)):
+            cv2.putText(img, ("label %d" % k) if j == 0 else str(1000 + 37 * k * j), (x, 300 + 60 * k),
+                        cv2.FONT_HERSHEY_SIMPLEX, 1.0, 0, 2)
+    est = grid.estimate_skew(grid.binarise(grid.rotate_small(img, angle)))
+    assert est == pytest.approx(-angle, abs=0.1)
+
+
+@pytest.mark.parametrize("angle, rot90", [(0.83, 0), (-1.37, 0), (0.62, 90)])
+def test_skew_search_finds_the_angle_of_a_rendered_scanned_page(tmp_path, angle, rot90):
+    """A real PDF table page rendered by pdfium, turned by PIL and noised like a scan (and
+    once turned a quarter: its rules then run the other way): the skew within 0.1°. The
+    page-grid artefact (every ink pixel on a bin centre at exactly 0°) would read 0 here."""
+    import cv2
+    make_pdf(tmp_path / "t.pdf", seed=3, pages=1)
+    scan(tmp_path / "t.pdf", tmp_path / "s.png", angle=angle, noise=4, rot90=rot90)
+    grey = cv2.imread(str(tmp_path / "s.png"), cv2.IMREAD_GRAYSCALE)
+    est = grid.estimate_skew(grid.binarise(grey))
+    assert est == pytest.approx(-angle, abs=0.1)      # PIL turns counter-clockwise for +angle
 
 
 class CallCounter:
