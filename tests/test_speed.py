@@ -149,18 +149,47 @@ class ConfidentEngine(CountingEngine):
         return [RecResult("信息公开", 0.97) for _ in crops]
 
 
-def test_orientation_of_an_upright_page_reads_two_label_crops_not_four():
-    import cv2
-    img = np.full((800, 1200), 255, np.uint8)
+def _label_cells(n: int, x0: int, x1: int) -> list:
     cells = []
-    for k in range(6):                              # six long label cells
+    for k in range(n):
         y = 60 + 110 * k
-        cv2.putText(img, "label text %d" % k, (40, y + 60), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 0, 2)
-        cells.append(grid.RawCell(20, y, 1100, y + 100))
+        c = grid.RawCell(x0, y, x1, y + 100)
+        c.row, c.col, c.rowspan, c.colspan = k, 0, 1, 1
+        cells.append(c)
+    return cells
+
+
+def test_orientation_of_an_upright_page_reads_two_label_crops_not_four():
+    """When the rules do not tell (one column), two confident readings as printed settle it."""
+    import cv2
+    from pipeline.orient import orientation
+    img = np.full((800, 1200), 255, np.uint8)
+    cells = _label_cells(6, 20, 1100)
+    for k, c in enumerate(cells):
+        cv2.putText(img, "label text %d" % k, (40, c.y0 + 60), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 0, 2)
     rules = np.zeros_like(img)
     eng = ConfidentEngine()
-    assert grid._orientation(img, cells, rules, eng, 200 / 72) == 0
+    assert orientation(img, [cells], rules, eng, 200 / 72) == 0
     assert eng.crops == 2            # two confident readings settle it; before, four were read
+
+
+def test_label_side_reads_which_way_up_a_table_is_from_its_column_widths():
+    from pipeline.orient import label_side
+
+    def table(widths):
+        cells, x = [], 0
+        for i, w in enumerate(widths):
+            for r in range(3):
+                c = grid.RawCell(x, 30 * r, x + w, 30 * r + 30)
+                c.row, c.col, c.rowspan, c.colspan = r, i, 1, 1
+                cells.append(c)
+            x += w
+        return cells
+    requests = [28, 150, 46, 46, 46, 46, 46, 46, 46]         # group, label, seven numbers
+    assert label_side(table(requests)) == 1
+    assert label_side(table(requests[::-1])) == -1           # the same turned 180°
+    assert label_side(table([46] * 15)) == 0                 # the appeals table: no side
+    assert label_side(table([46, 46, 46, 150, 46, 46])) == 0  # widest in the middle
 
 
 def test_bench_batch_set_changes_a_setting_in_this_process_and_refuses_unknown_keys(monkeypatch):
