@@ -323,3 +323,88 @@ def test_strip_split_assigns_characters_by_time_step_and_refuses_straddles():
     assert out[0] is None and out[1] is None and out[2].text == "305"
     seq[4] = " "                                  # a space there is a gap, not a character
     assert [r.text for r in split(dec, probs(seq), 8.0, [40.0, 72.0], 0.9)] == ["12", "7", "305"]
+
+
+def _scanned_table_grey(tmp_path, rot90: int) -> np.ndarray:
+    import cv2
+    make_pdf(tmp_path / "t.pdf", seed=5, pages=1)
+    scan(tmp_path / "t.pdf", tmp_path / f"s{rot90}.png", angle=0.0, noise=2, rot90=rot90)
+    return cv2.imread(str(tmp_path / f"s{rot90}.png"), cv2.IMREAD_GRAYSCALE)
+
+
+def _orient(grey: np.ndarray, engine):
+    import cv2
+    from pipeline.cost import PageCost
+    from pipeline.orient import orientation
+    px = 200 / 72
+    binv = grid.binarise(grey)
+    hor, ver = grid.line_masks(binv, px)
+    tables = grid.find_tables(hor, ver)
+    rules = cv2.dilate(cv2.bitwise_or(hor, ver), np.ones((3, 3), np.uint8))
+    cost = PageCost()
+    return orientation(grey, [cs for _, cs in tables], rules, engine, px, cost), cost
+
+
+def test_an_upright_rendered_table_page_skips_the_orientation_reading(tmp_path):
+    """A real rendered, scanned table page (labels left): its rules show it upright, so
+    no crop is recognised (before: at least two long label crops per table page)."""
+    eng = CountingEngine()
+    rot, cost = _orient(_scanned_table_grey(tmp_path, 0), eng)
+    assert (rot, cost.orientation, eng.crops) == (0, "rules", 0)
+
+
+def test_a_rendered_table_page_turned_180_is_still_turned(tmp_path):
+    """The same page upside down: its widest column is on the right, so the label crops are
+    read (real recogniser) and the page is turned back."""
+    rot, cost = _orient(_scanned_table_grey(tmp_path, 180), get_engine("rapidocr"))
+    assert (rot, cost.orientation) == (180, "read")
+
+
+class LinesEngine(CountingEngine):
+    """Records the height of every band given to text detection."""
+
+    def __init__(self):
+        super().__init__()
+        self.bands = []
+
+    def read_lines(self, image):
+        self.bands.append(image.shape[0])
+        return []
+
+
+def test_page_one_title_band_is_its_first_lines_of_ink_not_the_top_third(monkeypatch):
+    """Page 1 of a scan: the title lines are detected, not the paragraphs under them (the
+    band was the top 0.3 of the page: 701 px here; the first three lines of ink ~200)."""
+    import cv2
+    eng = LinesEngine()
+    monkeypatch.setattr(grid, "get_engine", lambda name: eng)
+    img = np.full((2339, 1654), 255, np.uint8)
+    cv2.putText(img, "REPORT TITLE 2023", (400, 200), cv2.FONT_HERSHEY_SIMPLEX, 2.0, 0, 4)
+    for k in range(12):
+        cv2.putText(img, "a paragraph of the report body text " * 2, (150, 300 + 60 * k),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.9, 0, 2)
+    p = Page(number=1, width=595.0, height=842.0, unit="pt", image=img)
+    p.scale = 200 / 72
+    doc = Document(Source("x.pdf", kind="scanned_pdf"), pages=[p])
+    grid.recover(doc)
+    assert len(eng.bands) == 1 and 120 <= eng.bands[0] <= 320, eng.bands
+
+
+def test_the_band_above_a_table_is_cut_to_its_lowest_line_of_ink(monkeypatch):
+    """Above a table, only the lowest line of ink (the table's title) goes to detection; the
+    paragraph line above it in the same 60 pt band does not (the band was ~167 px here)."""
+    import cv2
+    eng = LinesEngine()
+    monkeypatch.setattr(grid, "get_engine", lambda name: eng)
+    img = np.full((2339, 1654), 255, np.uint8)
+    cv2.putText(img, "end of a paragraph of body text", (150, 860), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 0, 2)
+    cv2.putText(img, "TABLE TITLE", (150, 940), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 0, 3)
+    xs, ys = (150, 700, 900, 1100, 1300, 1500), [1000 + 60 * k for k in range(12)]
+    for y in ys:
+        cv2.line(img, (xs[0], y), (xs[-1], y), 0, 3)
+    for x in xs:
+        cv2.line(img, (x, ys[0]), (x, ys[-1]), 0, 3)
+    p = Page(number=2, width=595.0, height=842.0, unit="pt", image=img)
+    p.scale = 200 / 72
+    grid.recover(Document(Source("x.pdf", kind="scanned_pdf"), pages=[p]))
+    assert p.tables and len(eng.bands) == 1 and 30 <= eng.bands[0] <= 90, eng.bands
