@@ -9,6 +9,8 @@ widest column in the right third. When every table on
 the page that shows a side agrees on upright, and the long text runs in the cells lie
 along the rows (not turned a quarter), nothing is read. Otherwise a few label crops are
 read, first as printed, then in the other orientations only when they do not read surely.
+Off (`grid.orientation.from_rules: false`): on the test corpus it took 10 of 56 pages
+turned 180° for upright (docs/speed.md); the rule needs a second cue before it ships.
 """
 from __future__ import annotations
 
@@ -73,8 +75,8 @@ def orientation(grey: np.ndarray, tables: list[list[RawCell]], rules: np.ndarray
         _note(cost, "none")
         return 0
     wide = [x for x in samples if x.shape[1] > x.shape[0]]
-    sides = [label_side(cs) for cs in tables]
-    if (len(wide) >= cfg["wide_share"] * len(samples) and any(s > 0 for s in sides)
+    sides = [label_side(cs) for cs in tables] if cfg["from_rules"] else []
+    if (cfg["from_rules"] and len(wide) >= cfg["wide_share"] * len(samples) and any(s > 0 for s in sides)
             and not any(s < 0 for s in sides)):
         _note(cost, "rules")
         return 0

@@ -199,16 +199,23 @@ def test_bench_batch_set_changes_a_setting_in_this_process_and_refuses_unknown_k
     from training.bench_batch import apply_settings
     cfg = copy.deepcopy(pdf.config())
     monkeypatch.setattr(pdf, "config", lambda: cfg)
-    assert apply_settings(["digits.route.enabled=true", "grid.skew.fine_step_deg=0.1"]) == \
-        {"digits.route.enabled": True, "grid.skew.fine_step_deg": 0.1}
-    assert cfg["digits"]["route"]["enabled"] is True and cfg["grid"]["skew"]["fine_step_deg"] == 0.1
+    assert apply_settings(["digits.route.enabled=true", "grid.skew.method=search"]) == \
+        {"digits.route.enabled": True, "grid.skew.method": "search"}
+    assert cfg["digits"]["route"]["enabled"] is True and cfg["grid"]["skew"]["method"] == "search"
     for bad in ("digits.route.enabld=true", "nosuch.key=1", "novalue"):
         with pytest.raises(SystemExit):
             apply_settings([bad])
 
 
+@pytest.fixture()
+def search_skew(monkeypatch):
+    """grid.skew.method = search (off by default: docs/speed.md)."""
+    from pipeline.pdf import config
+    monkeypatch.setitem(config()["grid"]["skew"], "method", "search")
+
+
 @pytest.mark.parametrize("angle", [-2.2, -0.4, 0.0, 1.3, 4.6])
-def test_skew_search_finds_a_drawn_pages_angle(angle):
+def test_skew_search_finds_a_drawn_pages_angle(angle, search_skew):
     """The coarse-to-fine projection search (pipeline/deskew.py) measures a ruled page's
     skew to 0.1°, far from the coarse grid's steps (4.6° is near the ±5° edge)."""
     import cv2
@@ -225,7 +232,7 @@ def test_skew_search_finds_a_drawn_pages_angle(angle):
 
 
 @pytest.mark.parametrize("angle", [-1.2, 0.6, 2.5])
-def test_skew_of_a_page_without_rules_is_found_from_its_short_lines(angle):
+def test_skew_of_a_page_without_rules_is_found_from_its_short_lines(angle, search_skew):
     """A table whose rules did not survive the scan (only short runs of text, none a sixth
     of the page long): the projection search still finds the skew; the Hough estimate
     before it needed long segments and read 0 on such a page."""
@@ -240,7 +247,7 @@ def test_skew_of_a_page_without_rules_is_found_from_its_short_lines(angle):
 
 
 @pytest.mark.parametrize("angle, rot90", [(0.83, 0), (-1.37, 0), (0.62, 90)])
-def test_skew_search_finds_the_angle_of_a_rendered_scanned_page(tmp_path, angle, rot90):
+def test_skew_search_finds_the_angle_of_a_rendered_scanned_page(tmp_path, angle, rot90, search_skew):
     """A real PDF table page rendered by pdfium, turned by PIL and noised like a scan (and
     once turned a quarter: its rules then run the other way): the skew within 0.1°. The
     page-grid artefact (every ink pixel on a bin centre at exactly 0°) would read 0 here."""
@@ -345,17 +352,22 @@ def _orient(grey: np.ndarray, engine):
     return orientation(grey, [cs for _, cs in tables], rules, engine, px, cost), cost
 
 
-def test_an_upright_rendered_table_page_skips_the_orientation_reading(tmp_path):
-    """A real rendered, scanned table page (labels left): its rules show it upright, so
-    no crop is recognised (before: at least two long label crops per table page)."""
+def test_an_upright_rendered_table_page_skips_the_orientation_reading(tmp_path, monkeypatch):
+    """With `grid.orientation.from_rules` (off by default: docs/speed.md) a real rendered,
+    scanned table page (labels left) shows it is upright by its rules: no crop is
+    recognised (before: at least two long label crops per table page)."""
+    from pipeline.pdf import config
+    monkeypatch.setitem(config()["grid"]["orientation"], "from_rules", True)
     eng = CountingEngine()
     rot, cost = _orient(_scanned_table_grey(tmp_path, 0), eng)
     assert (rot, cost.orientation, eng.crops) == (0, "rules", 0)
 
 
-def test_a_rendered_table_page_turned_180_is_still_turned(tmp_path):
+def test_a_rendered_table_page_turned_180_is_still_turned(tmp_path, monkeypatch):
     """The same page upside down: its widest column is on the right, so the label crops are
     read (real recogniser) and the page is turned back."""
+    from pipeline.pdf import config
+    monkeypatch.setitem(config()["grid"]["orientation"], "from_rules", True)
     rot, cost = _orient(_scanned_table_grey(tmp_path, 180), get_engine("rapidocr"))
     assert (rot, cost.orientation) == (180, "read")
 

@@ -65,7 +65,7 @@ def _commit() -> str:
 
 
 def apply_settings(pairs: list[str]) -> dict:
-    """`--set grid.skew.fine_step_deg=0.1 digits.route.enabled=true`: configs/ocr.yaml values
+    """`--set grid.skew.method=search digits.route.enabled=true`: configs/ocr.yaml values
     changed in this process (part 1 only: pool workers read the file), so each routing or
     size choice is measured on the same documents with one command (docs/speed.md)."""
     import yaml
