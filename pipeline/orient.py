@@ -9,7 +9,7 @@ widest column in the right third. When every table on
 the page that shows a side agrees on upright, and the long text runs in the cells lie
 along the rows (not turned a quarter), nothing is read. Otherwise a few label crops are
 read, first as printed, then in the other orientations only when they do not read surely.
-Off (`grid.orientation.from_rules: false`): on the test corpus it took 10 of 56 pages
+Off (`grid.orientation.from_rules: false`): on the test corpus it took 10 of 66 pages
 turned 180° for upright (docs/speed.md); the rule needs a second cue before it ships.
 """
 from __future__ import annotations
