@@ -5,9 +5,9 @@ cost ~0.15-0.5 CPU s per table page (issue #15). The ruling lines often show it 
 the report tables' label columns come first and the widest of them is much wider than a
 number column, so a table whose widest column lies in its left third, at least
 `orientation.label_ratio` × as wide as its last, is upright; turned 180° it shows its
-widest column in the right third. When every table on
-the page that shows a side agrees on upright, and the long text runs in the cells lie
-along the rows (not turned a quarter), nothing is read. Otherwise a few label crops are
+widest column in the right third. When every table on the page that shows a side agrees
+on upright, and the long text runs in the cells lie along the rows (not turned a
+quarter), nothing is read. Otherwise a few label crops are
 read, first as printed, then in the other orientations only when they do not read surely.
 Off (`grid.orientation.from_rules: false`): on the test corpus it took 10 of 66 pages
 turned 180° for upright (docs/speed.md); the rule needs a second cue before it ships.
