@@ -23,14 +23,16 @@ import time
 
 import numpy as np
 
+from .bands import first_lines, last_lines
 from .cost import lap
-from .grid_cells import (RawCell, binarise, estimate_skew, find_tables, grid_config,  # noqa: F401
-                         line_masks, rotate_small)
+from .deskew import estimate_skew, rotate_small
+from .grid_cells import RawCell, binarise, find_tables, grid_config, line_masks  # noqa: F401
 from .grid_crops import cell_lines, ink_extent, is_blob, is_dash  # noqa: F401  (grid.cell_lines)
 from .grid_tables import join_continued, mark_headers, numeric_like  # noqa: F401
 from .grid_text import LINES, faint_masks, refine
 from .model import Cell, CellEvidence, Document, Page, Table, Word
 from .ocr import candidates, get_engine, normalise_text, parse_value
+from .orient import orientation
 from .strips import recognise as recognise_rows
 from .pdf import config, px_per_pt
 
@@ -43,55 +45,6 @@ def page_scale(page: Page) -> float:
     if page.image is not None and page.width:
         return page.image.shape[1] / float(page.width)
     return 1.0
-
-
-def _orientation(grey: np.ndarray, cells: list[RawCell], rules: np.ndarray, engine, scale_px: float) -> int:
-    """0/90/180/270: read a few long label cells in each orientation, keep the most confident."""
-    k = grid_config()["orientation_samples"]
-    samples = []
-    for c in sorted(cells, key=lambda c: -(c.x1 - c.x0) * (c.y1 - c.y0)):
-        ok, lines = cell_lines(grey, rules, c, scale_px, pad=False, whole=True)
-        if ok:
-            h, w = lines[0].shape
-            if max(h, w) >= 3 * min(h, w):
-                samples.append(lines[0])
-        if len(samples) >= k:
-            break
-    if not samples:
-        return 0
-    # upright pages are the rule: accept 0 when the samples read confidently as they are
-    wide = [x for x in samples if x.shape[1] > x.shape[0]]
-    if wide:
-        # two confident multi-character readings as printed settle it (tall samples may be
-        # one-character-per-line headers, which read as a line when turned)
-        # (the first two are read alone: on an upright page they settle it, and the other
-        # two, long label crops at ~0.1 CPU s each, are read only when they do not)
-        need = min(2, len(wide))
-        sure = 0
-        for part in (wide[:2], wide[2:4]):
-            if part:
-                sure += sum(x.score >= 0.9 and len(x.text) >= 3 for x in engine.recognise(part))
-            if sure >= need:
-                return 0
-    # long text runs lie along the lines of text: wide runs → upright or upside down,
-    # tall runs → turned a quarter (one-character-per-line headers are the minority)
-    if len(wide) >= 0.5 * len(samples):
-        turns, samples = (0, 180), wide
-    else:
-        turns, samples = (0, 90, 270), [x for x in samples if x.shape[0] > x.shape[1]]
-    crops, tags = [], []
-    for s in samples:
-        for r in turns:
-            crops.append(np.ascontiguousarray(np.rot90(s, k=r // 90)))  # counter-clockwise
-            tags.append(r)
-    res = engine.recognise(crops)
-    score = {r: 0.0 for r in turns}
-    for r, x in zip(tags, res):
-        score[r] += x.score * min(len(x.text), 6)
-    best = max(score, key=score.get)
-    if best != 0 and score[best] < 1.3 * score[0]:
-        return 0
-    return best
 
 
 # -- reading cells -------------------------------------------------------------------------------
@@ -241,7 +194,7 @@ def recover_page(page: Page, engine) -> None:
     lap(page, "lines")
     if tables and not use_text:
         rules = cv2.dilate(cv2.bitwise_or(hor, ver), np.ones((3, 3), np.uint8))
-        rot = _orientation(grey, [c for _, cs in tables for c in cs], rules, engine, pt_px)
+        rot = orientation(grey, [cs for _, cs in tables], rules, engine, pt_px, page.cost)
         lap(page, "orientation")
         if rot:
             grey = np.ascontiguousarray(np.rot90(grey, k=rot // 90))
@@ -289,13 +242,15 @@ def page_tables(grey: np.ndarray, binv: np.ndarray, hor: np.ndarray, ver: np.nda
 def _titles_and_text(page: Page, grey: np.ndarray, engine, use_text: bool) -> None:
     """Each table's title (the text line just above it) and, on scans, page words.
 
-    Scanned pages: the band above each table is read (detection + recognition on that
-    band only), and on the first page the top of the page too (`title_top_frac`), where
-    the report's title names the agency and the year. Trusted pages: the text layer
-    already has it all.
+    Scanned pages: in the band above each table, only its lowest lines of ink are read
+    (detection + recognition; the title is the lowest line), and on the first page the
+    first lines of ink in its top (`title_top_frac`), where the report's title names the
+    agency and the year (pipeline/bands.py). Trusted pages: the text layer already has it all.
     """
     s = page_scale(page)
-    band_h = int(grid_config()["title_band_pt"] * px_per_pt(page, s))
+    pt_px = px_per_pt(page, s)
+    band_h = int(grid_config()["title_band_pt"] * pt_px)
+    lines_cfg = grid_config()["title_band"]
     regions = []
     for t in page.tables:
         if t.page != page.number or not t.bbox:
@@ -315,6 +270,12 @@ def _titles_and_text(page: Page, grey: np.ndarray, engine, use_text: bool) -> No
             words = [w for w in page.words if lo <= (w.bbox[1] + w.bbox[3]) / 2 <= hi]
             lines = line_words(words)
         else:
+            if t is None:
+                rows = first_lines(grey[ya:yb], pt_px, lines_cfg["title_lines"])
+            else:
+                rows = last_lines(grey[ya:yb], pt_px, lines_cfg["table_title_lines"])
+            if rows is not None:         # no line of ink found: the whole band, as it was
+                ya, yb = ya + rows[0], ya + rows[1]
             try:
                 found = engine.read_lines(grey[ya:yb])
             except Exception:            # page text is a help for classify, never fatal

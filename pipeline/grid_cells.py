@@ -1,12 +1,10 @@
-"""Ruling lines and the cells between them: binarisation, skew, the rule masks, and the
+"""Ruling lines and the cells between them: binarisation, the rule masks, and the
 enclosed regions between rules indexed into rows and columns.
 
 Why a module of its own: both grid strategies (grid.py's "lines", grid_text.py's "text"
 repair) cut and index cells the same way; one place for it.
 """
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -18,52 +16,12 @@ def grid_config() -> dict:
     return config()["grid"]
 
 
-# -- binarisation, skew, lines ------------------------------------------------------------
+# -- binarisation, lines ------------------------------------------------------------------
 
 def binarise(grey: np.ndarray) -> np.ndarray:
     """Ink = 255. Adaptive, so uneven scan backgrounds do not turn into ink."""
     import cv2
     return cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, 41, 15)
-
-
-def estimate_skew(binv: np.ndarray) -> float:
-    """Median angle (degrees) of long near-horizontal line segments (Hough on half size)."""
-    import cv2
-    h, w = binv.shape
-    small = cv2.resize(binv, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
-    small = (small > 100).astype(np.uint8) * 255
-    side = min(w, h)
-    step = math.radians(grid_config().get("skew_step_deg", 0.1))     # Hough angle bins (cost ∝ 1/step)
-    lines = cv2.HoughLinesP(small, 1, step, threshold=max(60, side // 12),
-                            minLineLength=side // 6, maxLineGap=6)
-    if lines is None:
-        return 0.0
-    max_skew = grid_config()["max_skew_deg"]
-    angles, weights = [], []
-    for x0, y0, x1, y1 in np.asarray(lines).reshape(-1, 4):
-        if abs(x1 - x0) >= abs(y1 - y0):          # near-horizontal rule
-            if x1 < x0:
-                x0, y0, x1, y1 = x1, y1, x0, y0
-            a = math.degrees(math.atan2(y1 - y0, x1 - x0))
-        else:                                     # near-vertical rule (rotated pages)
-            if y1 < y0:
-                x0, y0, x1, y1 = x1, y1, x0, y0
-            a = -math.degrees(math.atan2(x1 - x0, y1 - y0))
-        if abs(a) <= max_skew:
-            angles.append(a)
-            weights.append(math.hypot(x1 - x0, y1 - y0))
-    if not angles:
-        return 0.0
-    order = np.argsort(angles)
-    cw = np.cumsum(np.array(weights)[order])
-    return float(np.array(angles)[order][np.searchsorted(cw, cw[-1] / 2)])
-
-
-def rotate_small(grey: np.ndarray, angle: float) -> np.ndarray:
-    import cv2
-    h, w = grey.shape
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
-    return cv2.warpAffine(grey, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=255)
 
 
 def line_masks(binv: np.ndarray, scale_px: float) -> tuple[np.ndarray, np.ndarray]:

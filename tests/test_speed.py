@@ -149,18 +149,47 @@ class ConfidentEngine(CountingEngine):
         return [RecResult("信息公开", 0.97) for _ in crops]
 
 
-def test_orientation_of_an_upright_page_reads_two_label_crops_not_four():
-    import cv2
-    img = np.full((800, 1200), 255, np.uint8)
+def _label_cells(n: int, x0: int, x1: int) -> list:
     cells = []
-    for k in range(6):                              # six long label cells
+    for k in range(n):
         y = 60 + 110 * k
-        cv2.putText(img, "label text %d" % k, (40, y + 60), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 0, 2)
-        cells.append(grid.RawCell(20, y, 1100, y + 100))
+        c = grid.RawCell(x0, y, x1, y + 100)
+        c.row, c.col, c.rowspan, c.colspan = k, 0, 1, 1
+        cells.append(c)
+    return cells
+
+
+def test_orientation_of_an_upright_page_reads_two_label_crops_not_four():
+    """When the rules do not tell (one column), two confident readings as printed settle it."""
+    import cv2
+    from pipeline.orient import orientation
+    img = np.full((800, 1200), 255, np.uint8)
+    cells = _label_cells(6, 20, 1100)
+    for k, c in enumerate(cells):
+        cv2.putText(img, "label text %d" % k, (40, c.y0 + 60), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 0, 2)
     rules = np.zeros_like(img)
     eng = ConfidentEngine()
-    assert grid._orientation(img, cells, rules, eng, 200 / 72) == 0
+    assert orientation(img, [cells], rules, eng, 200 / 72) == 0
     assert eng.crops == 2            # two confident readings settle it; before, four were read
+
+
+def test_label_side_reads_which_way_up_a_table_is_from_its_column_widths():
+    from pipeline.orient import label_side
+
+    def table(widths):
+        cells, x = [], 0
+        for i, w in enumerate(widths):
+            for r in range(3):
+                c = grid.RawCell(x, 30 * r, x + w, 30 * r + 30)
+                c.row, c.col, c.rowspan, c.colspan = r, i, 1, 1
+                cells.append(c)
+            x += w
+        return cells
+    requests = [28, 150, 46, 46, 46, 46, 46, 46, 46]         # group, label, seven numbers
+    assert label_side(table(requests)) == 1
+    assert label_side(table(requests[::-1])) == -1           # the same turned 180°
+    assert label_side(table([46] * 15)) == 0                 # the appeals table: no side
+    assert label_side(table([46, 46, 46, 150, 46, 46])) == 0  # widest in the middle
 
 
 def test_bench_batch_set_changes_a_setting_in_this_process_and_refuses_unknown_keys(monkeypatch):
@@ -170,22 +199,26 @@ def test_bench_batch_set_changes_a_setting_in_this_process_and_refuses_unknown_k
     from training.bench_batch import apply_settings
     cfg = copy.deepcopy(pdf.config())
     monkeypatch.setattr(pdf, "config", lambda: cfg)
-    assert apply_settings(["digits.route.enabled=true", "grid.skew_step_deg=0.2"]) == \
-        {"digits.route.enabled": True, "grid.skew_step_deg": 0.2}
-    assert cfg["digits"]["route"]["enabled"] is True and cfg["grid"]["skew_step_deg"] == 0.2
+    assert apply_settings(["digits.route.enabled=true", "grid.skew.method=search"]) == \
+        {"digits.route.enabled": True, "grid.skew.method": "search"}
+    assert cfg["digits"]["route"]["enabled"] is True and cfg["grid"]["skew"]["method"] == "search"
     for bad in ("digits.route.enabld=true", "nosuch.key=1", "novalue"):
         with pytest.raises(SystemExit):
             apply_settings([bad])
 
 
-@pytest.mark.parametrize("step", [0.1, 0.2])
-@pytest.mark.parametrize("angle", [-2.2, -0.4, 0.0, 1.3])
-def test_skew_estimate_at_either_hough_step_finds_the_angle(angle, step, monkeypatch):
-    """grid.skew_step_deg (0.2°: a third of the CPU of 0.1°, not shipped: docs/speed.md)
-    still measures a ruled page's skew to ~0.1°: the angle comes from the segments' ends."""
-    import cv2
+@pytest.fixture()
+def search_skew(monkeypatch):
+    """grid.skew.method = search (off by default: docs/speed.md)."""
     from pipeline.pdf import config
-    monkeypatch.setitem(config()["grid"], "skew_step_deg", step)
+    monkeypatch.setitem(config()["grid"]["skew"], "method", "search")
+
+
+@pytest.mark.parametrize("angle", [-2.2, -0.4, 0.0, 1.3, 4.6])
+def test_skew_search_finds_a_drawn_pages_angle(angle, search_skew):
+    """The coarse-to-fine projection search (pipeline/deskew.py) measures a ruled page's
+    skew to 0.1°, far from the coarse grid's steps (4.6° is near the ±5° edge)."""
+    import cv2
     img = np.full((2339, 1654), 255, np.uint8)
     for k in range(30):                               # a ruled table and some text
         y = 300 + 55 * k
@@ -196,6 +229,34 @@ def test_skew_estimate_at_either_hough_step_finds_the_angle(angle, step, monkeyp
     turned = grid.rotate_small(img, angle)             # rotate_small(-estimate) undoes it
     est = grid.estimate_skew(grid.binarise(turned))
     assert est == pytest.approx(-angle, abs=0.1)
+
+
+@pytest.mark.parametrize("angle", [-1.2, 0.6, 2.5])
+def test_skew_of_a_page_without_rules_is_found_from_its_short_lines(angle, search_skew):
+    """A table whose rules did not survive the scan (only short runs of text, none a sixth
+    of the page long): the projection search still finds the skew; the Hough estimate
+    before it needed long segments and read 0 on such a page."""
+    import cv2
+    img = np.full((2339, 1654), 255, np.uint8)
+    for k in range(24):
+        for j, x in enumerate((150, 700, 1100)):
+            cv2.putText(img, ("label %d" % k) if j == 0 else str(1000 + 37 * k * j), (x, 300 + 60 * k),
+                        cv2.FONT_HERSHEY_SIMPLEX, 1.0, 0, 2)
+    est = grid.estimate_skew(grid.binarise(grid.rotate_small(img, angle)))
+    assert est == pytest.approx(-angle, abs=0.1)
+
+
+@pytest.mark.parametrize("angle, rot90", [(0.83, 0), (-1.37, 0), (0.62, 90)])
+def test_skew_search_finds_the_angle_of_a_rendered_scanned_page(tmp_path, angle, rot90, search_skew):
+    """A real PDF table page rendered by pdfium, turned by PIL and noised like a scan (and
+    once turned a quarter: its rules then run the other way): the skew within 0.1°. The
+    page-grid artefact (every ink pixel on a bin centre at exactly 0°) would read 0 here."""
+    import cv2
+    make_pdf(tmp_path / "t.pdf", seed=3, pages=1)
+    scan(tmp_path / "t.pdf", tmp_path / "s.png", angle=angle, noise=4, rot90=rot90)
+    grey = cv2.imread(str(tmp_path / "s.png"), cv2.IMREAD_GRAYSCALE)
+    est = grid.estimate_skew(grid.binarise(grey))
+    assert est == pytest.approx(-angle, abs=0.1)      # PIL turns counter-clockwise for +angle
 
 
 class CallCounter:
@@ -269,3 +330,93 @@ def test_strip_split_assigns_characters_by_time_step_and_refuses_straddles():
     assert out[0] is None and out[1] is None and out[2].text == "305"
     seq[4] = " "                                  # a space there is a gap, not a character
     assert [r.text for r in split(dec, probs(seq), 8.0, [40.0, 72.0], 0.9)] == ["12", "7", "305"]
+
+
+def _scanned_table_grey(tmp_path, rot90: int) -> np.ndarray:
+    import cv2
+    make_pdf(tmp_path / "t.pdf", seed=5, pages=1)
+    scan(tmp_path / "t.pdf", tmp_path / f"s{rot90}.png", angle=0.0, noise=2, rot90=rot90)
+    return cv2.imread(str(tmp_path / f"s{rot90}.png"), cv2.IMREAD_GRAYSCALE)
+
+
+def _orient(grey: np.ndarray, engine):
+    import cv2
+    from pipeline.cost import PageCost
+    from pipeline.orient import orientation
+    px = 200 / 72
+    binv = grid.binarise(grey)
+    hor, ver = grid.line_masks(binv, px)
+    tables = grid.find_tables(hor, ver)
+    rules = cv2.dilate(cv2.bitwise_or(hor, ver), np.ones((3, 3), np.uint8))
+    cost = PageCost()
+    return orientation(grey, [cs for _, cs in tables], rules, engine, px, cost), cost
+
+
+def test_an_upright_rendered_table_page_skips_the_orientation_reading(tmp_path, monkeypatch):
+    """With `grid.orientation.from_rules` (off by default: docs/speed.md) a real rendered,
+    scanned table page (labels left) shows it is upright by its rules: no crop is
+    recognised (before: at least two long label crops per table page)."""
+    from pipeline.pdf import config
+    monkeypatch.setitem(config()["grid"]["orientation"], "from_rules", True)
+    eng = CountingEngine()
+    rot, cost = _orient(_scanned_table_grey(tmp_path, 0), eng)
+    assert (rot, cost.orientation, eng.crops) == (0, "rules", 0)
+
+
+def test_a_rendered_table_page_turned_180_is_still_turned(tmp_path, monkeypatch):
+    """The same page upside down: its widest column is on the right, so the label crops are
+    read (real recogniser) and the page is turned back."""
+    from pipeline.pdf import config
+    monkeypatch.setitem(config()["grid"]["orientation"], "from_rules", True)
+    rot, cost = _orient(_scanned_table_grey(tmp_path, 180), get_engine("rapidocr"))
+    assert (rot, cost.orientation) == (180, "read")
+
+
+class LinesEngine(CountingEngine):
+    """Records the height of every band given to text detection."""
+
+    def __init__(self):
+        super().__init__()
+        self.bands = []
+
+    def read_lines(self, image):
+        self.bands.append(image.shape[0])
+        return []
+
+
+def test_page_one_title_band_is_its_first_lines_of_ink_not_the_top_third(monkeypatch):
+    """Page 1 of a scan: the title lines are detected, not the paragraphs under them (the
+    band was the top 0.3 of the page: 701 px here; the first three lines of ink ~200)."""
+    import cv2
+    eng = LinesEngine()
+    monkeypatch.setattr(grid, "get_engine", lambda name: eng)
+    img = np.full((2339, 1654), 255, np.uint8)
+    cv2.putText(img, "REPORT TITLE 2023", (400, 200), cv2.FONT_HERSHEY_SIMPLEX, 2.0, 0, 4)
+    for k in range(12):
+        cv2.putText(img, "a paragraph of the report body text " * 2, (150, 300 + 60 * k),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.9, 0, 2)
+    p = Page(number=1, width=595.0, height=842.0, unit="pt", image=img)
+    p.scale = 200 / 72
+    doc = Document(Source("x.pdf", kind="scanned_pdf"), pages=[p])
+    grid.recover(doc)
+    assert len(eng.bands) == 1 and 120 <= eng.bands[0] <= 320, eng.bands
+
+
+def test_the_band_above_a_table_is_cut_to_its_lowest_line_of_ink(monkeypatch):
+    """Above a table, only the lowest line of ink (the table's title) goes to detection; the
+    paragraph line above it in the same 60 pt band does not (the band was ~167 px here)."""
+    import cv2
+    eng = LinesEngine()
+    monkeypatch.setattr(grid, "get_engine", lambda name: eng)
+    img = np.full((2339, 1654), 255, np.uint8)
+    cv2.putText(img, "end of a paragraph of body text", (150, 860), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 0, 2)
+    cv2.putText(img, "TABLE TITLE", (150, 940), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 0, 3)
+    xs, ys = (150, 700, 900, 1100, 1300, 1500), [1000 + 60 * k for k in range(12)]
+    for y in ys:
+        cv2.line(img, (xs[0], y), (xs[-1], y), 0, 3)
+    for x in xs:
+        cv2.line(img, (x, ys[0]), (x, ys[-1]), 0, 3)
+    p = Page(number=2, width=595.0, height=842.0, unit="pt", image=img)
+    p.scale = 200 / 72
+    grid.recover(Document(Source("x.pdf", kind="scanned_pdf"), pages=[p]))
+    assert p.tables and len(eng.bands) == 1 and 30 <= eng.bands[0] <= 90, eng.bands

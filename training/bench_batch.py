@@ -37,14 +37,15 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SPLITS = {"scan_light": "*.scan_light.pdf", "scan_heavy": "*.scan_heavy.pdf", "scan_image": "*.scan_heavy.p*.png"}
+SPLITS = {"scan_light": ("*.scan_light.pdf",), "scan_heavy": ("*.scan_heavy.pdf",),
+          "scan_image": ("*.scan_heavy.p*.png", "*.scan_heavy.p*.jpg")}   # the corpus writes both
 
 
 def scan_files(data: Path, limit: int = 0) -> dict[str, list[Path]]:
     """Files of each scan split that have a truth file beside them."""
     out = {}
-    for split, pattern in SPLITS.items():
-        files = [f for f in sorted(data.glob(pattern))
+    for split, patterns in SPLITS.items():
+        files = [f for f in sorted(g for pattern in patterns for g in data.glob(pattern))
                  if (f.parent / f"{f.name.split('.')[0]}.truth.json").exists()]
         if files:
             out[split] = files[:limit] if limit else files
@@ -64,7 +65,7 @@ def _commit() -> str:
 
 
 def apply_settings(pairs: list[str]) -> dict:
-    """`--set grid.skew_step_deg=0.2 digits.route.enabled=true`: configs/ocr.yaml values
+    """`--set grid.skew.method=search digits.route.enabled=true`: configs/ocr.yaml values
     changed in this process (part 1 only: pool workers read the file), so each routing or
     size choice is measured on the same documents with one command (docs/speed.md)."""
     import yaml
@@ -122,7 +123,9 @@ def profile(splits: dict[str, list[Path]]) -> dict:
             for p in doc.pages:
                 pages.append({"file": f.name, "split": split, "page": p.number, "kind": p.cost.kind or "none",
                               "crops": p.cost.crops, "routed": p.cost.routed,
-                              "inputs": p.cost.strips + p.cost.alone, "cpu": {k: round(v, 4) for k, v in p.cost.cpu.items()}})
+                              "inputs": p.cost.strips + p.cost.alone,
+                              "orientation": p.cost.orientation, "skew": getattr(p, "skew", 0.0),
+                              "cpu": {k: round(v, 4) for k, v in p.cost.cpu.items()}})
             print(f"  {f.name}: {ok}/{len(truth['cells'])} cells right, {cpu:.1f} CPU s, "
                   f"{len(doc.pages)} pages", file=sys.stderr)
         acc[split] = {"right": right, "cells": total, "accuracy": round(right / max(1, total), 4),
@@ -199,6 +202,18 @@ def stage_table(pages: list[dict], docs: list[dict]) -> tuple[list[str], list[st
     return head + rows, drows
 
 
+def orientation_line(pages: list[dict]) -> str:
+    """How the table pages' orientation was decided (pipeline/orient.py)."""
+    how = defaultdict(int)
+    for p in pages:
+        if p["kind"] == "table":
+            how[p.get("orientation") or "?"] += 1
+    n = sum(how.values())
+    return (f"Orientation of the {n} table pages: decided from the ruling lines (nothing read) on "
+            f"{how.get('rules', 0)}, label crops read on {how.get('read', 0)}"
+            + "".join(f", {k} {v}" for k, v in sorted(how.items()) if k not in ("rules", "read")) + ".")
+
+
 def markdown(info: dict) -> str:
     prof = info.get("profile")
     lines = [f"## Run of {info['when']} (commit {info['commit']})", "",
@@ -214,6 +229,7 @@ def markdown(info: dict) -> str:
                   f"{cpu / max(1, len(pages)):.2f} CPU s/page, median document "
                   f"{statistics.median(d['cpu_s'] / max(1, d['pages']) for d in docs):.2f} CPU s/page; "
                   f"peak RSS of the process {prof['maxrss_mb']:.0f} MB):", "", *head, "",
+                  orientation_line(pages), "",
                   "Document stages, CPU s per page (`pictures`: page pictures and the result JSON):", "", *drows, "",
                   "**Cell accuracy** (result value = truth value, per split; agency and year right): "
                   + ", ".join(f"{k} {v['right']}/{v['cells']} = {v['accuracy']:.4f} "
