@@ -81,9 +81,9 @@ GATE_GRID = {"min_char_score": (0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995),
 
 
 def gate_table(crops, texts, kinds, model: Path | None = None) -> list[dict]:
-    """Every threshold triple of GATE_GRID on these crops (build --grid): how many value
-    crops it passes and how many passed crops are wrong (a value crop whose reading is not
-    the printed value — a blank mark or a unit counts by its value — or any label crop)."""
+    """Every threshold triple of GATE_GRID on these crops (build --grid): how many crops it
+    passes and how many passed crops are wrong (read as a number that is not the printed
+    one; anything passed whose print is not a number: a label, a blank mark)."""
     import itertools
     from pipeline.digits import DigitReader, gate_features, passes
     from pipeline.ocr import parse_value
@@ -93,8 +93,10 @@ def gate_table(crops, texts, kinds, model: Path | None = None) -> list[dict]:
         from pipeline.digits import get_reader
         reader = get_reader()
     feats = [gate_features(c, r) for c, r in zip(crops, reader.recognise(crops))]
-    truth = [parse_value(t)[1] if k == "value" else "label" for t, k in zip(texts, kinds)]
-    right = [t != "label" and t is not None and f["value"] is not None and same_number(f["value"], t)
+    # what is printed decides, not the cell's role: a label cell printed "6" read as 6 is right
+    printed = [parse_value(t) for t in texts]
+    truth = [v if ok and v is not None else "not a number" for ok, v in printed]
+    right = [t != "not a number" and f["value"] is not None and same_number(f["value"], t)
              for f, t in zip(feats, truth)]
     n_values = sum(k == "value" for k in kinds)
     rows = []
@@ -106,7 +108,7 @@ def gate_table(crops, texts, kinds, model: Path | None = None) -> list[dict]:
                 continue
             passed += 1
             wrong += not ok
-            wrong_labels += t == "label"
+            wrong_labels += t == "not a number"
         rows.append({**gate, "passed": passed, "wrong": wrong, "wrong_labels": wrong_labels,
                      "values": n_values, "labels": len(kinds) - n_values,
                      "pass_share": round(passed / max(1, n_values), 4),
@@ -115,8 +117,10 @@ def gate_table(crops, texts, kinds, model: Path | None = None) -> list[dict]:
 
 
 def choose_gate(rows: list[dict], min_precision: float = 0.999) -> dict:
-    """The loosest gate (most crops passed) whose passed crops are at least this right."""
-    ok = [r for r in rows if r["precision"] >= min_precision]
+    """The loosest gate (most crops passed) whose passed crops would still be at least this
+    right with one more wrong crop ((wrong + 1) / passed: a margin, val is a few thousand
+    crops and a gate at the edge lost 3 of 162 heavy test crops)."""
+    ok = [r for r in rows if r["passed"] and (r["wrong"] + 1) / r["passed"] <= 1 - min_precision]
     return max(ok, key=lambda r: (r["passed"], r["min_char_score"], r["min_top"])) if ok else {}
 
 

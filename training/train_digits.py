@@ -384,7 +384,7 @@ def load_grid(paths):
 
 def train_grid(train_npz: Path, val_npz: Path, epochs: int, out: Path, minutes: float, threads: int = 2,
                n_synth: int = 4000, init: Path | None = None, max_lr: float = 1e-3, zero_share: float = 1.5,
-               freeze_cnn: bool = False) -> dict:
+               freeze_cnn: bool = False, views: int = 2) -> dict:
     """Train on the pipeline's own crops (build --grid): value cells and the label cells the
     routing gate must refuse (their glyphs one OTHER each), plus rendered numbers; zeros (most
     cells) capped at `zero_share` × the other value crops. `init`: start from a shipped model
@@ -411,7 +411,7 @@ def train_grid(train_npz: Path, val_npz: Path, epochs: int, out: Path, minutes: 
         print(f"epoch {ep + 1}: loss {loss:.4f} val string acc {acc:.4f} {t:.0f}s", file=sys.stderr, flush=True)
     t0 = time.time()
     if freeze_cnn:
-        ep = fit_head(model, crops, labels, epochs, max_lr, rng, report, alphabet=GRID_ALPHABET)
+        ep = fit_head(model, crops, labels, epochs, max_lr, rng, report, alphabet=GRID_ALPHABET, views=views)
     else:
         ep = fit(model, crops, labels, epochs, max_lr, minutes, rng, report, alphabet=GRID_ALPHABET)
     model.eval()
@@ -466,7 +466,7 @@ def fit_head(model, crops, labels, epochs: int, max_lr: float, rng, on_epoch=Non
                 sched.step()
             step += 1
             tot += float(loss.detach())
-        if on_epoch and (ep + 1 == epochs or (ep + 1) % 5 == 0):
+        if on_epoch and ep + 1 == epochs:
             on_epoch(ep, tot / max(1, len(feats)), time.time() - t0)
     model.eval()
     return ep
@@ -769,6 +769,7 @@ def main(argv=None) -> int:
     t.add_argument("--init", type=Path, default=None, help="start from this ONNX model (with --grid)")
     t.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (with --grid)")
     t.add_argument("--freeze-cnn", action="store_true", help="train only the sequence layers and head (with --init)")
+    t.add_argument("--views", type=int, default=2, help="width-jittered feature views per crop (with --freeze-cnn)")
     f = sub.add_parser("finetune", help="fine-tune the shipped model on reviewed crops (gouji review)")
     f.add_argument("--add", action="append", required=True, type=Path, metavar="DIR")
     f.add_argument("--model", type=Path, default=ROOT / "models/digits/digits.onnx")
@@ -788,7 +789,7 @@ def main(argv=None) -> int:
         build(a.split, a.docs, a.out)
     elif a.grid:
         print(json.dumps(train_grid(a.train, a.val, a.epochs, a.out, a.minutes, threads=a.threads, n_synth=a.synth,
-                                    init=a.init, max_lr=a.lr, freeze_cnn=a.freeze_cnn)))
+                                    init=a.init, max_lr=a.lr, freeze_cnn=a.freeze_cnn, views=a.views)))
     else:
         print(json.dumps(train(a.train[0], a.val, a.epochs, a.out, a.minutes, threads=a.threads, n_synth=a.synth)))
     return 0
