@@ -141,15 +141,19 @@ def gate_main(a) -> int:
     tables = {k: gate_table(c, t, kd, a.model) for k, (c, t, kd, _) in sets.items()}
     chosen = choose_gate(tables[("val", "seen", "all")], a.min_precision)
     out["chosen"] = {k: chosen[k] for k in GATE_GRID} if chosen else None
-    out["sets"] = {}
-    for k, rows in tables.items():
-        row = next((r for r in rows if chosen and all(r[g] == chosen[g] for g in GATE_GRID)), None)
-        out["sets"]["/".join(k)] = {"docs": sets[k][3], **(row or {})}
+    from pipeline.pdf import config
+    shipped = {g: config()["digits"]["route"][g] for g in GATE_GRID}
+    out["configured"] = shipped
+    for name, gate in (("sets", chosen), ("sets_configured", shipped)):
+        out[name] = {}
+        for k, rows in tables.items():
+            row = next((r for r in rows if gate and all(r[g] == gate[g] for g in GATE_GRID)), None)
+            out[name]["/".join(k)] = {"docs": sets[k][3], **(row or {})}
     out["val_seen_all_grid"] = tables[("val", "seen", "all")]
     if a.out:
         a.out.parent.mkdir(parents=True, exist_ok=True)
         a.out.write_text(json.dumps(out, indent=1), encoding="utf-8")
-    print(json.dumps({"chosen": out["chosen"], "sets": out["sets"]}, indent=1))
+    print(json.dumps({k: out[k] for k in ("chosen", "sets", "configured", "sets_configured")}, indent=1))
     return 0
 
 
