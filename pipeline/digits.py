@@ -1,11 +1,14 @@
-"""Second opinion for numeric cells: a small digit CRNN (models/digits/digits.onnx).
+"""Numeric cells first: a small digit CRNN (models/digits/digits.onnx), ~0.4 ms a crop.
 
-Why: PP-OCR reads any Chinese text; this model knows only "0-9 . - +" and was trained on
-the line crops grid.cell_lines cuts from synthetic scans (training/train_digits.py, model
-card next to the weights). Its per-step CTC output is decoded with ocr.py's own
-CTCDecoder / candidates, and `combine` mixes its readings with PP-OCR's (weighted
-log-linear over the union of values). Used only when `digits.enabled` in configs/ocr.yaml;
-runs on onnxruntime, never torch.
+Why: PP-OCR reads any Chinese text at ~25 ms a crop; this model knows only "0-9 . - +"
+and one OTHER symbol ("#": any other glyph — labels, units, blank marks), trained on the
+line crops the grid stage cuts from synthetic scans (training/train_digits.py, model card
+next to the weights). Two uses: `sure_numbers`, the routing gate — a crop it reads surely
+as a number skips PP-OCR (`digits.route`, calibrated against the truth:
+training/eval_digits.py --gate); and `second_opinion` — its readings mixed with PP-OCR's
+(`combine`, weighted log-linear). Its per-step CTC output is decoded with ocr.py's own
+CTCDecoder / candidates (OTHER folds into their "not a number" symbol). Runs on
+onnxruntime, never torch.
 """
 from __future__ import annotations
 
