@@ -127,7 +127,12 @@ def sure_numbers(crops: list[np.ndarray], gate: dict | None = None) -> list[RecR
     """The digit model's reading of each line crop that it is sure is a number, else None
     (`sure`; thresholds `digits.route` in configs/ocr.yaml unless `gate` is given)."""
     cfg = _cfg().get("route", {}) if gate is None else gate
-    return [r if sure(crop, r, cfg) else None for crop, r in zip(crops, get_reader().recognise(crops))]
+    return [r if sure(crop, r, cfg) else None for crop, r in zip(crops, route_reader().recognise(crops))]
+
+
+def route_reader() -> DigitReader:
+    """The routing gate's model (`digits.route.model`; the second opinion's when unset)."""
+    return get_reader(_cfg().get("route", {}).get("model"))
 
 
 def sure(crop: np.ndarray, r: RecResult, gate: dict) -> bool:

@@ -73,8 +73,8 @@ def test_combine_maths():
 def test_gate_passes_clean_numbers_and_rejects_labels_units_and_blanks():
     """The routing gate (configs/ocr.yaml digits.route): labels read as OTHER glyphs, a unit
     makes a cell not a plain number, a printed blank is no number: all go to PP-OCR."""
-    from pipeline.digits import get_reader, sure_numbers
-    assert "#" in get_reader().alphabet          # the OTHER class the gate relies on
+    from pipeline.digits import route_reader, sure_numbers
+    assert "#" in route_reader().alphabet        # the OTHER class the gate relies on
     numbers = ["0", "12", "305", "4096"]
     others = ["其他", "合计", "信息公开", "12件", "/", "—"]
     res = sure_numbers([render(t) for t in numbers + others])

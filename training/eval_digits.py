@@ -90,8 +90,8 @@ def gate_table(crops, texts, kinds, model: Path | None = None) -> list[dict]:
     from pipeline.values import same_number
     reader = DigitReader(model) if model else None
     if reader is None:
-        from pipeline.digits import get_reader
-        reader = get_reader()
+        from pipeline.digits import route_reader
+        reader = route_reader()
     feats = [gate_features(c, r) for c, r in zip(crops, reader.recognise(crops))]
     # what is printed decides, not the cell's role: a label cell printed "6" read as 6 is right
     printed = [parse_value(t) for t in texts]
