@@ -126,7 +126,7 @@ def choose_gate(rows: list[dict], min_precision: float = 0.999) -> dict:
 
 def gate_main(a) -> int:
     from training.train_digits import load_grid
-    out = {"model": str(a.model or "configs/ocr.yaml digits.model"), "min_precision": a.min_precision}
+    out = {"model": str(a.model or "configs/ocr.yaml digits.route.model"), "min_precision": a.min_precision}
     sets = {}
     for name, path in (("val", a.val), ("test", a.test)):
         crops, _t, meta = load_grid(path)
