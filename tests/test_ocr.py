@@ -166,7 +166,7 @@ def test_sure_digit_crops_go_nowhere_else_on_a_rendered_table_page(tmp_path, mon
     eng = get_engine("rapidocr")
     seen = []
 
-    class Counter:
+    class SessionCounter:
         def __init__(self, session):
             self.session = session
 
@@ -176,7 +176,7 @@ def test_sure_digit_crops_go_nowhere_else_on_a_rendered_table_page(tmp_path, mon
 
     def read(route: bool):
         monkeypatch.setitem(config()["digits"]["route"], "enabled", route)
-        monkeypatch.setattr(eng, "session", Counter(eng.session))
+        monkeypatch.setattr(eng, "session", SessionCounter(eng.session))
         seen.clear()
         page = read_pdf(tmp_path / "s.pdf").pages[0]
         page.cost.start()
@@ -195,5 +195,5 @@ def test_sure_digit_crops_go_nowhere_else_on_a_rendered_table_page(tmp_path, mon
     b = {(c.row, c.col): (c.readings or [(None, 0)])[0][0] for t in on.tables for c in t.cells}
     numbers = [k for k, v in a.items() if isinstance(v, (int, float))]
     assert len(numbers) >= 30 and sum(a[k] == b.get(k) for k in numbers) >= len(numbers) - 1
-    read = Counter(v for v in b.values() if isinstance(v, (int, float)))
-    assert sum((read & values).values()) >= 0.95 * sum(values.values())
+    got = Counter(v for v in b.values() if isinstance(v, (int, float)))
+    assert sum((got & values).values()) >= 0.95 * sum(values.values())
