@@ -1,11 +1,14 @@
-"""Second opinion for numeric cells: a small digit CRNN (models/digits/digits.onnx).
+"""Numeric cells first: a small digit CRNN (models/digits/digits.onnx), ~0.4 ms a crop.
 
-Why: PP-OCR reads any Chinese text; this model knows only "0-9 . - +" and was trained on
-the line crops grid.cell_lines cuts from synthetic scans (training/train_digits.py, model
-card next to the weights). Its per-step CTC output is decoded with ocr.py's own
-CTCDecoder / candidates, and `combine` mixes its readings with PP-OCR's (weighted
-log-linear over the union of values). Used only when `digits.enabled` in configs/ocr.yaml;
-runs on onnxruntime, never torch.
+Why: PP-OCR reads any Chinese text at ~25 ms a crop; this model knows only "0-9 . - +"
+and one OTHER symbol ("#": any other glyph — labels, units, blank marks), trained on the
+line crops the grid stage cuts from synthetic scans (training/train_digits.py, model card
+next to the weights). Two uses: `sure_numbers`, the routing gate — a crop it reads surely
+as a number skips PP-OCR (`digits.route`, calibrated against the truth:
+training/eval_digits.py --gate); and `second_opinion` — its readings mixed with PP-OCR's
+(`combine`, weighted log-linear). Its per-step CTC output is decoded with ocr.py's own
+CTCDecoder / candidates (OTHER folds into their "not a number" symbol). Runs on
+onnxruntime, never torch.
 """
 from __future__ import annotations
 
@@ -120,35 +123,57 @@ def combine(primary: list[tuple[object, float]], second: list[tuple[object, floa
     return [(v, round(p / z, 6)) for v, p in out]
 
 
-def sure_numbers(crops: list[np.ndarray]) -> list[RecResult | None]:
-    """The digit model's reading of each line crop that it is sure is a number, else None.
-
-    Sure: its greedy text parses as a number, every emitted character is confident on
-    average (`route.min_char_score`) and the top whole-value candidate is that number with
-    at least `route.min_top`. A label (其他, 合计) or a printed blank never passes on the
-    samples (docs/speed.md); such crops go to PP-OCR as before."""
-    cfg = _cfg().get("route", {})
-    out: list[RecResult | None] = []
-    for crop, r in zip(crops, get_reader().recognise(crops)):
-        ok, v = parse_value(r.text) if r.text else (False, None)
-        top = candidates(r.slots)[:1] if ok and v is not None else []
-        sure = (top and top[0][0] == v and type(top[0][0]) is type(v) and top[0][1] >= cfg.get("min_top", 1.0)
-                and r.score >= cfg.get("min_char_score", 1.0)
-                and _narrow_enough(crop, len(r.text), cfg.get("max_char_width", 0.0)))
-        out.append(r if sure else None)
-    return out
+def sure_numbers(crops: list[np.ndarray], gate: dict | None = None) -> list[RecResult | None]:
+    """The digit model's reading of each line crop that it is sure is a number, else None
+    (`sure`; thresholds `digits.route` in configs/ocr.yaml unless `gate` is given)."""
+    cfg = _cfg().get("route", {}) if gate is None else gate
+    return [r if sure(crop, r, cfg) else None for crop, r in zip(crops, route_reader().recognise(crops))]
 
 
-def _narrow_enough(crop: np.ndarray, n_chars: int, per_char: float) -> bool:
-    """Is the ink no wider than `n_chars` digits of its height? A digit is about half as
-    wide as tall, a Chinese character as wide: the model, knowing only digits, reads a
-    clean 其他 as a sure 0, which this catches."""
+def route_reader() -> DigitReader:
+    """The routing gate's model (`digits.route.model`; the second opinion's when unset)."""
+    return get_reader(_cfg().get("route", {}).get("model"))
+
+
+def sure(crop: np.ndarray, r: RecResult, gate: dict) -> bool:
+    """The routing gate, one crop (`gate_features` then `passes`)."""
+    return passes(gate_features(crop, r), gate)
+
+
+def gate_features(crop: np.ndarray, r: RecResult) -> dict:
+    """What the gate looks at: the value of the greedy text (None: not a number — a label,
+    a unit or a blank mark, whose glyphs the model reads as OTHER, never parses), the mean
+    confidence of its characters, whether the top whole-value candidate is that value and
+    how likely, and the ink's width per character read in units of its height."""
+    ok, v = parse_value(r.text) if r.text else (False, None)
+    f = {"value": v if ok else None, "score": r.score, "top": 0.0, "width": math.inf, "chars": len(r.text)}
+    if f["value"] is None:
+        return f
+    top = candidates(r.slots)[:1]
+    if top and top[0][0] == v and type(top[0][0]) is type(v):
+        f["top"] = top[0][1]
+    f["width"], f["chars"] = _ink_width(crop), len(r.text)
+    return f
+
+
+def passes(f: dict, gate: dict) -> bool:
+    """Sure of a number: it parses, its characters' mean confidence is at least
+    `min_char_score`, its top candidate is that number at `min_top` or more, and its ink is
+    no wider than `max_char_width` × its height per character (+0.15 in all: a digit is
+    about half as wide as tall, a Chinese character as wide). Thresholds calibrated against
+    the truth on val crops: training/eval_digits.py --gate, docs/speed.md."""
+    return (f["value"] is not None and f["top"] >= gate.get("min_top", 1.0)
+            and f["score"] >= gate.get("min_char_score", 1.0)
+            and f["width"] <= gate.get("max_char_width", 0.0) * f["chars"] + 0.15)
+
+
+def _ink_width(crop: np.ndarray) -> float:
+    """Width of the crop's ink in units of its height (inf when it has none)."""
     ink = crop < 128
     rows, cols = np.where(ink.any(1))[0], np.where(ink.any(0))[0]
     if not len(rows):
-        return False
-    h, w = rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
-    return w <= (per_char * n_chars + 0.15) * h
+        return math.inf
+    return (cols[-1] - cols[0] + 1) / (rows[-1] - rows[0] + 1)
 
 
 def second_opinion(readings: list[tuple[object, float]], lines: list[np.ndarray]) -> list[tuple[object, float]]:

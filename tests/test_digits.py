@@ -67,3 +67,20 @@ def test_combine_maths():
     assert combine(a, []) == a and combine([], b) == b
     out = combine([(0, 0.5), (0.0, 0.5)], [(0, 1.0)], weight=0.5)
     assert out[0] == (0, pytest.approx(out[0][1])) and isinstance(out[0][0], int)
+
+
+@pytest.mark.skipif(not Path(FONT).exists(), reason="WenQuanYi Zen Hei not installed")
+def test_gate_passes_clean_numbers_and_rejects_labels_units_and_blanks():
+    """The routing gate (configs/ocr.yaml digits.route): labels read as OTHER glyphs, a unit
+    makes a cell not a plain number, a printed blank is no number: all go to PP-OCR."""
+    from pipeline.digits import route_reader, sure_numbers
+    assert "#" in route_reader().alphabet        # the OTHER class the gate relies on
+    numbers = ["0", "12", "305", "4096"]
+    others = ["其他", "合计", "信息公开", "12件", "/", "—"]
+    res = sure_numbers([render(t) for t in numbers + others])
+    passed = [(r.text, t) for r, t in zip(res[:len(numbers)], numbers) if r is not None]
+    # PIL-rendered crops are not the scans' crops the gate was calibrated on: most pass
+    assert len(passed) >= 3 and all(a == b for a, b in passed), passed
+    assert res[len(numbers):] == [None] * len(others)
+    # a gate no crop can meet passes nothing
+    assert sure_numbers([render("12")], {"min_char_score": 1.01, "min_top": 1.0, "max_char_width": 0.9}) == [None]

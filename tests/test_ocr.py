@@ -152,3 +152,48 @@ def test_rapidocr_batches_are_padded_to_their_own_width():
         int(np.ceil(48 * c.shape[1] / c.shape[0])) for c in crops)) < 320
     assert widths[1] >= 48 * wide.shape[1] / wide.shape[0]
     assert [candidates(r.slots)[0][0] for r in res] == [12, 305, 3]
+
+
+def test_sure_digit_crops_go_nowhere_else_on_a_rendered_table_page(tmp_path, monkeypatch):
+    """Digit-first routing on a real rendered, scanned table page: every crop the digit
+    model is sure of (page.cost.routed) is one PP-OCR input fewer, counted at PP-OCR's own
+    ONNX session; most numeric cells route; the routed cells read the printed numbers."""
+    from pipeline import grid
+    from pipeline.pdf import config, read_pdf
+    from tablefix import make_pdf, scan
+    truth = make_pdf(tmp_path / "t.pdf", seed=11, pages=1)
+    scan(tmp_path / "t.pdf", tmp_path / "s.pdf", angle=0.0, noise=2)
+    eng = get_engine("rapidocr")
+    seen = []
+
+    class SessionCounter:
+        def __init__(self, session):
+            self.session = session
+
+        def run(self, names, feeds):
+            seen.append(next(iter(feeds.values())).shape[0])
+            return self.session.run(names, feeds)
+
+    def read(route: bool):
+        monkeypatch.setitem(config()["digits"]["route"], "enabled", route)
+        monkeypatch.setattr(eng, "session", SessionCounter(eng.session))
+        seen.clear()
+        page = read_pdf(tmp_path / "s.pdf").pages[0]
+        page.cost.start()
+        grid.recover_page(page, eng)
+        monkeypatch.setattr(eng, "session", eng.session.session)
+        return page, sum(seen)
+
+    off, n_off = read(False)
+    on, n_on = read(True)
+    assert off.cost.routed == 0
+    assert on.cost.routed > 0 and n_on == n_off - on.cost.routed          # routed: never read again
+    from collections import Counter
+    values = Counter(c["value"] for c in truth if c.get("numeric") and c["value"] is not None)
+    assert on.cost.routed >= 0.5 * sum(values.values()), (on.cost.routed, values)
+    a = {(c.row, c.col): (c.readings or [(None, 0)])[0][0] for t in off.tables for c in t.cells}
+    b = {(c.row, c.col): (c.readings or [(None, 0)])[0][0] for t in on.tables for c in t.cells}
+    numbers = [k for k, v in a.items() if isinstance(v, (int, float))]
+    assert len(numbers) >= 30 and sum(a[k] == b.get(k) for k in numbers) >= len(numbers) - 1
+    got = Counter(v for v in b.values() if isinstance(v, (int, float)))
+    assert sum((got & values).values()) >= 0.95 * sum(values.values())

@@ -9,6 +9,13 @@ equals the printed value (parse_value of the truth text).
 
     python -m training.eval_digits --val datasets/generated/digits_val.npz --test-docs 10 \
         --out models/digits/eval.json
+
+`--gate`: the routing gate (pipeline.digits.sure) calibrated against the truth on val crops
+cut from the recovered grid (train_digits build --grid: value and label cells), the loosest
+thresholds whose passed crops are >= --min-precision right, reported on test with the
+held-out degradation styles apart:
+
+    python -m training.eval_digits --gate --val V.npz --test T.npz --out models/digits/gate.json
 """
 from __future__ import annotations
 
@@ -66,15 +73,105 @@ def evaluate(crops, texts, rends, weights=WEIGHTS):
     return res
 
 
+# -- the routing gate: which crops may skip PP-OCR ---------------------------------------------
+
+GATE_GRID = {"min_char_score": (0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995),
+             "min_top": (0.9, 0.95, 0.98, 0.99, 0.995, 0.999),
+             "max_char_width": (0.9, 1.2)}
+
+
+def gate_table(crops, texts, kinds, model: Path | None = None) -> list[dict]:
+    """Every threshold triple of GATE_GRID on these crops (build --grid): how many crops it
+    passes and how many passed crops are wrong (read as a number that is not the printed
+    one; anything passed whose print is not a number: a label, a blank mark)."""
+    import itertools
+    from pipeline.digits import DigitReader, gate_features, passes
+    from pipeline.ocr import parse_value
+    from pipeline.values import same_number
+    reader = DigitReader(model) if model else None
+    if reader is None:
+        from pipeline.digits import route_reader
+        reader = route_reader()
+    feats = [gate_features(c, r) for c, r in zip(crops, reader.recognise(crops))]
+    # what is printed decides, not the cell's role: a label cell printed "6" read as 6 is right
+    printed = [parse_value(t) for t in texts]
+    truth = [v if ok and v is not None else "not a number" for ok, v in printed]
+    right = [t != "not a number" and f["value"] is not None and same_number(f["value"], t)
+             for f, t in zip(feats, truth)]
+    n_values = sum(k == "value" for k in kinds)
+    rows = []
+    for a, b, c in itertools.product(*GATE_GRID.values()):
+        gate = {"min_char_score": a, "min_top": b, "max_char_width": c}
+        passed = wrong = wrong_labels = 0
+        for f, t, ok in zip(feats, truth, right):
+            if not passes(f, gate):
+                continue
+            passed += 1
+            wrong += not ok
+            wrong_labels += t == "not a number"
+        rows.append({**gate, "passed": passed, "wrong": wrong, "wrong_labels": wrong_labels,
+                     "values": n_values, "labels": len(kinds) - n_values,
+                     "pass_share": round(passed / max(1, n_values), 4),
+                     "precision": round(1 - wrong / passed, 5) if passed else 1.0})
+    return rows
+
+
+def choose_gate(rows: list[dict], min_precision: float = 0.999) -> dict:
+    """The loosest gate (most crops passed) whose passed crops would still be at least this
+    right with one more wrong crop ((wrong + 1) / passed: a margin, val is a few thousand
+    crops and a gate at the edge lost 3 of 162 heavy test crops)."""
+    ok = [r for r in rows if r["passed"] and (r["wrong"] + 1) / r["passed"] <= 1 - min_precision]
+    return max(ok, key=lambda r: (r["passed"], r["min_char_score"], r["min_top"])) if ok else {}
+
+
+def gate_main(a) -> int:
+    from training.train_digits import load_grid
+    out = {"model": str(a.model or "configs/ocr.yaml digits.route.model"), "min_precision": a.min_precision}
+    sets = {}
+    for name, path in (("val", a.val), ("test", a.test)):
+        crops, _t, meta = load_grid(path)
+        held = [bool(h) for h in meta["held_out"]]
+        for part, keep in (("seen", [not h for h in held]), ("held_out", held)):
+            idx = [i for i, k in enumerate(keep) if k]
+            for rend in ("scan_light", "scan_heavy", "all"):
+                ids = [i for i in idx if rend == "all" or meta["renderings"][i] == rend]
+                if ids:
+                    sets[(name, part, rend)] = ([crops[i] for i in ids], [meta["texts"][i] for i in ids],
+                                                [meta["kinds"][i] for i in ids], len(set(meta["docs"][i] for i in ids)))
+    tables = {k: gate_table(c, t, kd, a.model) for k, (c, t, kd, _) in sets.items()}
+    chosen = choose_gate(tables[("val", "seen", "all")], a.min_precision)
+    out["chosen"] = {k: chosen[k] for k in GATE_GRID} if chosen else None
+    from pipeline.pdf import config
+    shipped = {g: config()["digits"]["route"][g] for g in GATE_GRID}
+    out["configured"] = shipped
+    for name, gate in (("sets", chosen), ("sets_configured", shipped)):
+        out[name] = {}
+        for k, rows in tables.items():
+            row = next((r for r in rows if gate and all(r[g] == gate[g] for g in GATE_GRID)), None)
+            out[name]["/".join(k)] = {"docs": sets[k][3], **(row or {})}
+    out["val_seen_all_grid"] = tables[("val", "seen", "all")]
+    if a.out:
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        a.out.write_text(json.dumps(out, indent=1), encoding="utf-8")
+    print(json.dumps({k: out[k] for k in ("chosen", "sets", "configured", "sets_configured")}, indent=1))
+    return 0
+
+
 def main(argv=None) -> int:
     from training.train_digits import build, load
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--gate", action="store_true",
+                    help="calibrate the routing gate on --val and report it on --test (build --grid crops)")
+    ap.add_argument("--model", type=Path, default=None, help="digit model (default: configs/ocr.yaml)")
+    ap.add_argument("--min-precision", type=float, default=0.999)
     ap.add_argument("--val", type=Path, default=Path("datasets/generated/digits_val.npz"))
     ap.add_argument("--test", type=Path, default=Path("datasets/generated/digits_test.npz"))
     ap.add_argument("--test-docs", type=int, default=10)
     ap.add_argument("--max-crops", type=int, default=1500, help="random subsample per set (PP-OCR is slow)")
     ap.add_argument("--out", type=Path, default=Path("models/digits/eval.json"))
     a = ap.parse_args(argv)
+    if a.gate:
+        return gate_main(a)
     if not a.test.exists():
         build("test", a.test_docs, a.test)
     out = {}

@@ -87,6 +87,138 @@ def doc_crops(truth_path: Path, renderings=("scan_light", "scan_heavy")):
     return out
 
 
+# -- crops as the pipeline cuts them: the recovered grid, labelled from the truth -------------
+
+OTHER = "#"          # any glyph that is not a digit, sign or point (CJK, units, /, brackets)
+GRID_ALPHABET = ALPHABET + OTHER
+
+
+def target_of(text: str) -> str | None:
+    """The CTC target of a printed cell line over GRID_ALPHABET: digits, '.', '+', '-' as
+    printed (NFKC), every other glyph one OTHER (so the gate can see a label or a unit);
+    None for a cell with no printed text."""
+    t = re.sub(r"\s+", "", unicodedata.normalize("NFKC", text or ""))
+    if not t:
+        return None
+    return "".join(c if c in ALPHABET else OTHER for c in t)
+
+
+class CropRecorder:
+    """An OCREngine that reads nothing and keeps every crop it is handed: each crop's text
+    is its token `<k>`, so a recovered cell's text names its own line crops. The grid
+    stage runs unchanged (deskew, rules, refine, cell_lines); only the recogniser is left out."""
+    name = "recorder"
+
+    def __init__(self):
+        self.crops: list[np.ndarray] = []
+
+    def recognise(self, crops):
+        from pipeline.ocr import RecResult
+        out = []
+        for c in crops:
+            out.append(RecResult(f"<{len(self.crops)}>", 0.0, [], []))
+            self.crops.append(c)
+        return out
+
+    def read_lines(self, image):
+        return []
+
+
+def _match(cells, truth_cells, tol: float = 0.5):
+    """Recovered cell → truth grid cell: each centre inside the other's box (page points)."""
+    out = {}
+    for c in cells:
+        cx, cy = (c.bbox[0] + c.bbox[2]) / 2, (c.bbox[1] + c.bbox[3]) / 2
+        for t in truth_cells:
+            x0, y0, x1, y1 = t["bbox"]
+            tx, ty = (x0 + x1) / 2, (y0 + y1) / 2
+            if x0 <= cx <= x1 and y0 <= cy <= y1 and c.bbox[0] <= tx <= c.bbox[2] and c.bbox[1] <= ty <= c.bbox[3]:
+                out[id(c)] = t
+                break
+    return out
+
+
+def grid_doc_crops(truth_path: Path, renderings=("scan_light", "scan_heavy")):
+    """(crop, target, text, rendering, kind, held_out) for every one-line cell the pipeline's
+    grid recovers on the scans of one report, matched to the truth grid by position: value
+    cells (kind 'value', target its printed number) and label/header cells (kind 'label',
+    target OTHER per glyph). Pages the generator turned (90/180/270) are skipped."""
+    from pipeline import grid
+    from pipeline.pdf import read_pdf
+    truth = json.loads(truth_path.read_text(encoding="utf-8"))
+    value_boxes = {}
+    for key, c in truth["cells"].items():
+        value_boxes[(c["page"], tuple(round(v, 1) for v in c["bbox"]))] = c["text"]
+    tcells: dict[int, list] = {}
+    for cells in truth["grid"].values():
+        for c in cells:
+            tcells.setdefault(c["page"], []).append(c)
+    out = []
+    for name in renderings:
+        r = truth["renderings"].get(name)
+        if not r:
+            continue
+        doc = read_pdf(truth_path.parent / r["file"])
+        if doc.status == "failed":
+            continue
+        held = bool(r.get("held_out"))
+        for page in doc.pages:
+            info = r["pages"][page.number - 1] if page.number - 1 < len(r["pages"]) else {}
+            if info.get("rotated_cw", 0) or page.number not in tcells:
+                page.image = None
+                continue
+            rec = CropRecorder()
+            grid.recover_page(page, rec)
+            for table in page.tables:
+                m = _match(table.cells, tcells[page.number])
+                for c in table.cells:
+                    toks = re.findall(r"<(\d+)>", c.text or "")
+                    t = m.get(id(c))
+                    if len(toks) != 1 or t is None:
+                        continue
+                    tgt = target_of(t["text"])
+                    if tgt is None:
+                        continue
+                    is_value = (t["page"], tuple(round(v, 1) for v in t["bbox"])) in value_boxes
+                    out.append((rec.crops[int(toks[0])], tgt, t["text"], name,
+                                "value" if is_value else "label", held))
+            page.image = None
+    return out
+
+
+def build_grid(folder: Path, n_docs: int, out: Path, seed: int = 0, save_every: int = 2) -> None:
+    """Crops of `n_docs` reports in `folder` (grid_doc_crops), saved as one npz."""
+    truths = sorted(Path(folder).glob("*.truth.json"))
+    if n_docs and n_docs < len(truths):
+        rng = np.random.default_rng(seed)
+        truths = [truths[i] for i in sorted(rng.choice(len(truths), n_docs, replace=False))]
+    cols = {k: [] for k in ("crops", "labels", "texts", "renderings", "kinds", "held_out", "docs")}
+    t0 = time.time()
+    for i, tp in enumerate(truths):
+        try:
+            rows = grid_doc_crops(tp)
+        except Exception as e:          # one bad document never stops the build
+            print(f"{tp.name}: {type(e).__name__}: {e}", file=sys.stderr)
+            continue
+        for c, tgt, text, name, kind, held in rows:
+            for k, v in zip(("crops", "labels", "texts", "renderings", "kinds", "held_out"), (c, tgt, text, name, kind, held)):
+                cols[k].append(v)
+            cols["docs"].append(tp.name.split(".")[0])
+        print(f"{i + 1}/{len(truths)} {len(cols['crops'])} crops {time.process_time():.0f} CPU s", file=sys.stderr, flush=True)
+        if (i + 1) % save_every == 0 or i + 1 == len(truths):      # usable if stopped early
+            _save_grid(out, cols)
+    print(f"{out}: {len(cols['crops'])} crops from {len(truths)} docs in {time.time() - t0:.0f}s")
+
+
+def _save_grid(out: Path, cols: dict) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    arr = np.empty(len(cols["crops"]), dtype=object)
+    arr[:] = cols["crops"]
+    tmp = out.with_suffix(".part.npz")
+    np.savez_compressed(tmp, crops=arr, **{k: np.array(v) for k, v in cols.items() if k != "crops"})
+    os.replace(tmp, out)
+
+
 def build(split: str, n_docs: int, out: Path, seed: int = 0) -> None:
     d = ROOT / "datasets" / "generated" / split
     truths = sorted(d.glob("*.truth.json"))
@@ -168,7 +300,7 @@ def load(path: Path):
 
 # -- model ------------------------------------------------------------------------------------
 
-def make_model():
+def make_model(n_classes: int | None = None):
     import torch
     from torch import nn
 
@@ -191,7 +323,7 @@ def make_model():
             f = f.flatten(1, 2)                     # (N, 128, T)
             return torch.softmax(self.head(self.seq(f)), dim=1).transpose(1, 2)   # (N, T, C)
 
-    return DigitCRNN(len(ALPHABET) + 1)
+    return DigitCRNN(n_classes or len(ALPHABET) + 1)
 
 
 def prep(crop: np.ndarray, augment=None) -> np.ndarray:
@@ -236,12 +368,116 @@ def train(train_npz: Path, val_npz: Path, epochs: int, out: Path, minutes: float
             "params": n_params, "train_s": round(time.time() - t0)}
 
 
+def load_grid(paths):
+    """build_grid npz file(s), joined: crops, targets and the per-crop columns (kinds,
+    renderings, held_out, docs, texts)."""
+    crops, labels, meta = [], [], {}
+    for path in [paths] if isinstance(paths, (str, Path)) else paths:
+        z = np.load(path, allow_pickle=True)
+        crops += list(z["crops"])
+        labels += [str(x) for x in z["labels"]]
+        for k in z.files:
+            if k not in ("crops", "labels"):
+                meta.setdefault(k, []).extend(z[k].tolist())
+    return crops, labels, meta
+
+
+def train_grid(train_npz: Path, val_npz: Path, epochs: int, out: Path, minutes: float, threads: int = 2,
+               n_synth: int = 4000, init: Path | None = None, max_lr: float = 1e-3, zero_share: float = 1.5,
+               freeze_cnn: bool = False, views: int = 2) -> dict:
+    """Train on the pipeline's own crops (build --grid): value cells and the label cells the
+    routing gate must refuse (their glyphs one OTHER each), plus rendered numbers; zeros (most
+    cells) capped at `zero_share` × the other value crops. `init`: start from a shipped model
+    (its head gains the OTHER class)."""
+    import torch
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    crops, labels, meta = load_grid(train_npz)
+    held = [bool(h) for h in meta.get("held_out", [False] * len(crops))]
+    zeros = [i for i, l in enumerate(labels) if l == "0" and not held[i]]
+    other = [i for i, l in enumerate(labels) if l != "0" and not held[i]]
+    n_values = sum(1 for i in other if OTHER not in labels[i])
+    keep = other + list(rng.choice(zeros, min(len(zeros), int(zero_share * max(1, n_values))), replace=False))
+    crops, labels = [crops[i] for i in keep], [labels[i] for i in keep]
+    n_real = len(crops)
+    sc, sl = synthetic(n_synth)
+    crops, labels = crops + sc, labels + sl
+    vcrops, vlabels, _ = load_grid(val_npz)
+    model = from_onnx(init, GRID_ALPHABET) if init else make_model(len(GRID_ALPHABET) + 1)
+
+    def report(ep, loss, t):
+        acc = val_accuracy(model, vcrops, vlabels, GRID_ALPHABET)
+        print(f"epoch {ep + 1}: loss {loss:.4f} val string acc {acc:.4f} {t:.0f}s", file=sys.stderr, flush=True)
+    t0 = time.time()
+    if freeze_cnn:
+        ep = fit_head(model, crops, labels, epochs, max_lr, rng, report, alphabet=GRID_ALPHABET, views=views)
+    else:
+        ep = fit(model, crops, labels, epochs, max_lr, minutes, rng, report, alphabet=GRID_ALPHABET)
+    model.eval()
+    export(model, out, GRID_ALPHABET)
+    return {"train_crops": len(crops), "corpus_crops": n_real, "rendered_crops": len(sc), "val_crops": len(vcrops),
+            "epochs": ep + 1, "val_string_acc": round(val_accuracy(model, vcrops, vlabels, GRID_ALPHABET), 4),
+            "params": sum(p.numel() for p in model.parameters()), "train_s": round(time.time() - t0),
+            "init": str(init) if init else None, "freeze_cnn": freeze_cnn}
+
+
+def fit_head(model, crops, labels, epochs: int, max_lr: float, rng, on_epoch=None, alphabet: str = GRID_ALPHABET,
+             views: int = 2) -> int:
+    """CTC training of the sequence layers and head only, on the convolution stack's
+    features computed once per crop (`views` width-jittered versions each): the CNN a
+    shipped model learned stays, the OTHER class is learned on top, at a fraction of the
+    CPU of full training (the features are the costly part)."""
+    import torch
+    idx = {c: i + 1 for i, c in enumerate(alphabet)}
+    model.eval()
+    for prm in model.cnn.parameters():
+        prm.requires_grad_(False)
+    order = np.argsort([c.shape[1] / c.shape[0] for c in crops])
+    bs = 64
+    feats = []
+    with torch.no_grad():
+        for v in range(views):
+            for i in range(0, len(order), bs):
+                b = order[i:i + bs]
+                x = torch.from_numpy(batchify([prep(crops[k], rng if v else None) for k in b]))
+                feats.append((model.cnn(x).flatten(1, 2), b))
+    params = list(model.seq.parameters()) + list(model.head.parameters())
+    opt = torch.optim.AdamW(params, lr=max_lr, weight_decay=1e-4)
+    ctc = torch.nn.CTCLoss(blank=0, zero_infinity=True)
+    total = epochs * len(feats)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=total)
+    t0, step, ep = time.time(), 0, 0
+    for ep in range(epochs):
+        model.seq.train()
+        tot = 0.0
+        for j in rng.permutation(len(feats)):
+            f, b = feats[j]
+            y = torch.softmax(model.head(model.seq(f)), dim=1).transpose(1, 2)
+            lp = torch.log(y.clamp_min(1e-8)).transpose(0, 1)
+            tg = torch.tensor([idx[ch] for k in b for ch in labels[k]])
+            tl = torch.tensor([len(labels[k]) for k in b])
+            il = torch.full((len(b),), lp.shape[0], dtype=torch.long)
+            loss = ctc(lp, tg, il, tl)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if step < total - 1:
+                sched.step()
+            step += 1
+            tot += float(loss.detach())
+        if on_epoch and ep + 1 == epochs:
+            on_epoch(ep, tot / max(1, len(feats)), time.time() - t0)
+    model.eval()
+    return ep
+
+
 def fit(model, crops, labels, epochs: int, max_lr: float, minutes: float, rng, on_epoch=None,
-        freeze_bn: bool = False) -> int:
+        freeze_bn: bool = False, alphabet: str = ALPHABET) -> int:
     """CTC training, batches of similar widths, one-cycle LR; returns the last epoch index.
     freeze_bn: BatchNorm keeps its statistics (fine-tuning a shipped model on few crops)."""
     import torch
-    idx = {c: i + 1 for i, c in enumerate(ALPHABET)}
+    idx = {c: i + 1 for i, c in enumerate(alphabet)}
     opt = torch.optim.AdamW(model.parameters(), lr=max_lr, weight_decay=1e-4)
     ctc = torch.nn.CTCLoss(blank=0, zero_infinity=True)
     order = np.argsort([c.shape[1] / c.shape[0] for c in crops])    # similar widths per batch
@@ -284,16 +520,16 @@ def fit(model, crops, labels, epochs: int, max_lr: float, minutes: float, rng, o
     return ep
 
 
-def greedy(probs: np.ndarray) -> str:
+def greedy(probs: np.ndarray, alphabet: str = ALPHABET) -> str:
     s, prev = [], 0
     for i in probs.argmax(1):
         if i and i != prev:
-            s.append(ALPHABET[i - 1])
+            s.append(alphabet[i - 1])
         prev = i
     return "".join(s)
 
 
-def val_accuracy(model, crops, labels) -> float:
+def val_accuracy(model, crops, labels, alphabet: str = ALPHABET) -> float:
     import torch
     model.eval()
     ok = 0
@@ -303,12 +539,12 @@ def val_accuracy(model, crops, labels) -> float:
             y = model(x).numpy()
             # per-crop valid steps (padding columns are white and read as blank anyway)
             for k, lab in enumerate(labels[i:i + 128]):
-                ok += greedy(y[k]) == lab
+                ok += greedy(y[k], alphabet) == lab
     model.train()
     return ok / max(1, len(crops))
 
 
-def export(model, out: Path) -> None:
+def export(model, out: Path, alphabet: str = ALPHABET) -> None:
     import onnx
     import torch
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -317,7 +553,7 @@ def export(model, out: Path) -> None:
                       dynamic_axes={"x": {0: "n", 3: "w"}, "probs": {0: "n", 1: "t"}},
                       opset_version=17, dynamo=False)
     m = onnx.load(str(out))
-    for k, v in {"alphabet": ALPHABET, "height": str(HEIGHT), "max_width": str(MAX_W),
+    for k, v in {"alphabet": alphabet, "height": str(HEIGHT), "max_width": str(MAX_W),
                  "input": "grey crop resized to height 32, contrast stretched (paper median 0, darkest ink 1), right-padded with 0"}.items():
         p = m.metadata_props.add()
         p.key, p.value = k, v
@@ -411,16 +647,27 @@ def onnx_accuracy(path: Path, crops, labels) -> float:
     return sum(r.text == lab for r, lab in zip(res, labels)) / len(crops)
 
 
-def from_onnx(path: Path):
+def onnx_alphabet(path: Path) -> str:
+    import onnx
+    return {p.key: p.value for p in onnx.load(str(path)).metadata_props}.get("alphabet", ALPHABET)
+
+
+def from_onnx(path: Path, alphabet: str | None = None):
     """The shipped ONNX model back as a torch DigitCRNN. The export folded each BatchNorm
     into its conv: the folded conv weights go in, and BatchNorm becomes the identity plus
-    the folded bias (so a later export folds it back the same way)."""
+    the folded bias (so a later export folds it back the same way). With `alphabet` longer
+    than the model's own (a class added at its end) the head gains those classes, their
+    weights zero and their bias low: training starts from what the model already reads."""
     import onnx
     import torch
     from onnx import numpy_helper
     m = onnx.load(str(path))
     init = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
-    model = make_model()
+    own = onnx_alphabet(path)
+    alphabet = alphabet or own
+    if not alphabet.startswith(own):
+        raise ValueError(f"alphabet {alphabet!r} does not extend the model's {own!r}")
+    model = make_model(len(alphabet) + 1)
     convs = [n for n in m.graph.node if n.op_type == "Conv"]
     bns = [mod for mod in model.cnn if isinstance(mod, torch.nn.BatchNorm2d)]
     cnn_convs = [mod for mod in model.cnn if isinstance(mod, torch.nn.Conv2d)]
@@ -434,7 +681,14 @@ def from_onnx(path: Path):
             bn.running_var.fill_(1.0 - bn.eps)
         sd = model.state_dict()
         for k in ("seq.0.weight", "seq.0.bias", "seq.2.weight", "seq.2.bias", "head.weight", "head.bias"):
-            sd[k].copy_(torch.from_numpy(np.array(init[k])))
+            src = torch.from_numpy(np.array(init[k]))
+            if k.startswith("head") and src.shape[0] < sd[k].shape[0]:
+                sd[k].zero_()
+                if k == "head.bias":
+                    sd[k].fill_(-4.0)
+                sd[k][:src.shape[0]] = src
+            else:
+                sd[k].copy_(src)
     model.eval()
     return model
 
@@ -476,7 +730,7 @@ def finetune(add_dirs, model_path: Path, out: Path | None = None, threads: int =
     fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=str(out.parent) if out.parent.exists() else None)
     os.close(fd)
     try:
-        export(model, Path(tmp))
+        export(model, Path(tmp), onnx_alphabet(model_path))
         after = onnx_accuracy(Path(tmp), ev_c, ev_l)
         after_rev = onnx_accuracy(Path(tmp), crops, labels)
         res = {"model": "digits", "heldout_before": round(before, 4), "heldout_after": round(after, 4),
@@ -500,14 +754,22 @@ def main(argv=None) -> int:
     b.add_argument("--split", default="train")
     b.add_argument("--docs", type=int, default=60)
     b.add_argument("--out", type=Path, required=True)
+    b.add_argument("--grid", type=Path, default=None, metavar="DIR",
+                   help="cut crops from the recovered grid of DIR's scans (grid_doc_crops), labels and values alike")
+    b.add_argument("--skew-step", type=float, default=None, help="grid.skew_step_deg for this build (training crops)")
     t = sub.add_parser("train")
-    t.add_argument("--train", type=Path, default=ROOT / "datasets/generated/digits_train.npz")
+    t.add_argument("--train", type=Path, nargs="+", default=[ROOT / "datasets/generated/digits_train.npz"])
     t.add_argument("--val", type=Path, default=ROOT / "datasets/generated/digits_val.npz")
     t.add_argument("--epochs", type=int, default=8)
     t.add_argument("--minutes", type=float, default=8)
     t.add_argument("--synth", type=int, default=6000, help="rendered number crops added")
     t.add_argument("--out", type=Path, default=ROOT / "models/digits/digits.onnx")
     t.add_argument("--threads", type=int, default=2, help="torch threads (1 on a busy machine)")
+    t.add_argument("--grid", action="store_true", help="--train/--val are build --grid crops (labels too)")
+    t.add_argument("--init", type=Path, default=None, help="start from this ONNX model (with --grid)")
+    t.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (with --grid)")
+    t.add_argument("--freeze-cnn", action="store_true", help="train only the sequence layers and head (with --init)")
+    t.add_argument("--views", type=int, default=2, help="width-jittered feature views per crop (with --freeze-cnn)")
     f = sub.add_parser("finetune", help="fine-tune the shipped model on reviewed crops (gouji review)")
     f.add_argument("--add", action="append", required=True, type=Path, metavar="DIR")
     f.add_argument("--model", type=Path, default=ROOT / "models/digits/digits.onnx")
@@ -518,10 +780,18 @@ def main(argv=None) -> int:
         res = finetune(a.add, a.model, a.out, eval_cache=a.eval_cache)
         print(json.dumps(res))
         return 0
-    if a.cmd == "build":
+    if a.cmd == "build" and a.grid:
+        if a.skew_step:            # training crops only: a coarser skew search (docs/speed.md: 0.3° ~1/5 the CPU)
+            from pipeline.grid_cells import grid_config
+            grid_config()["skew_step_deg"] = a.skew_step
+        build_grid(a.grid, a.docs, a.out)
+    elif a.cmd == "build":
         build(a.split, a.docs, a.out)
+    elif a.grid:
+        print(json.dumps(train_grid(a.train, a.val, a.epochs, a.out, a.minutes, threads=a.threads, n_synth=a.synth,
+                                    init=a.init, max_lr=a.lr, freeze_cnn=a.freeze_cnn, views=a.views)))
     else:
-        print(json.dumps(train(a.train, a.val, a.epochs, a.out, a.minutes, threads=a.threads, n_synth=a.synth)))
+        print(json.dumps(train(a.train[0], a.val, a.epochs, a.out, a.minutes, threads=a.threads, n_synth=a.synth)))
     return 0
 
 
