@@ -358,8 +358,10 @@ def _segments(hor, ver, s) -> list:
     return out
 
 
-def recover(doc: Document, settings=None, keep_images: bool = False) -> None:
-    """Find and read the tables of every page that has an image, one page at a time.
+def recover(doc: Document, settings=None, keep_images: bool = False, join: bool = True) -> None:
+    """Find and read the tables of every page that has an image, one page at a time, then
+    join tables continued over a page break (`join`: False leaves that to the caller,
+    grid_tables.join_continued, as eval_scans does to cache the pages' own tables).
 
     A lazily read page is rendered here, and the pixels of a page without a table are
     freed as soon as its grid is done (only table pages are drawn later: report pictures,
@@ -398,7 +400,8 @@ def recover(doc: Document, settings=None, keep_images: bool = False) -> None:
             engine.recognise = rec
         if not page.tables and not keep_images:
             page.image = None
-    join_continued(doc)
+    if join:
+        join_continued(doc)
     doc.timings["ocr"] = doc.timings.get("ocr", 0.0) + t_ocr
     if not doc.text:      # scans: the OCR'd title and table titles, for template/agency/year
         doc.text = "\n".join(w.text for p in doc.pages for w in p.words if p.text_layer != "trusted")

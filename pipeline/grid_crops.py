@@ -2,9 +2,12 @@
 and the shape tests on a crop (a solid blob, a flat bar, the ink's extent)."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .grid_cells import RawCell, grid_config
+from .templates import config
 
 
 def cell_lines(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float,
@@ -17,11 +20,20 @@ def cell_lines(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float,
         return False, []
     crop = grey[y0:y1, x0:x1].copy()
     crop[rules[y0:y1, x0:x1] > 0] = 255
-    _, ink = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
     # ink is darker than the cell's own background by a margin (light print on a grey
-    # scan is still ink; uniform paper tone is not)
-    if float(np.median(crop)) - float(crop.min()) < 45:
+    # scan is still ink; uniform paper tone is not). A thinned scan prints digits fainter
+    # than that (strokes under a pixel wide): between `faint_contrast` and the margin the
+    # crop is stretched to full contrast and kept only if its ink is glyph-sized
+    cfg = crop_settings()
+    paper = float(np.median(crop))
+    contrast = paper - float(crop.min())
+    if contrast < cfg["faint_contrast"]:
         return False, []
+    faint = contrast < cfg["ink_contrast"]
+    if faint:
+        lo = float(crop.min())
+        crop = np.clip((crop.astype(np.float32) - lo) * (255.0 / max(paper - lo, 1.0)), 0, 255).astype(np.uint8)
+    _, ink = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
     # drop specks and rule remnants touching the crop border
     n, lab, st, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     min_area = max(3, int(0.6 * scale_px * scale_px))   # a decimal point survives
@@ -50,6 +62,8 @@ def cell_lines(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float,
     # a small light '0' in a wide merged cell is still ink: the bar is absolute (px per pt²)
     if (ink > 0).sum() < grid_config()["min_ink_pt2"] * scale_px * scale_px:
         return False, []
+    if faint and (ink > 0).mean() > cfg["faint_max_cover"]:
+        return False, []                 # a shading or lighting gradient, not faint glyphs
     rows = np.where(ink.any(1))[0]
     # split into text lines at empty rows
     lines, start, prev = [], rows[0], rows[0]
@@ -88,6 +102,12 @@ def cell_lines(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float,
             clean = cv2.copyMakeBorder(clean, 0, 0, side, side, cv2.BORDER_CONSTANT, value=255)
         out.append(clean)
     return bool(out), out
+
+
+@functools.lru_cache(maxsize=1)
+def crop_settings() -> dict:
+    """configs/grid.yaml `crops:` (read once: cell_lines runs for every cell)."""
+    return config("grid.yaml")["crops"]
 
 
 def one_glyph(line: np.ndarray):
