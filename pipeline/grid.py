@@ -26,13 +26,16 @@ import numpy as np
 from .cost import lap
 from .grid_cells import (RawCell, binarise, estimate_skew, find_tables, grid_config,  # noqa: F401
                          line_masks, rotate_small)
-from .grid_crops import cell_lines, ink_extent, is_blob, is_dash  # noqa: F401  (grid.cell_lines)
+from .grid_crops import cell_lines, ink_extent, is_blob, is_dash, is_faint  # noqa: F401  (grid.cell_lines)
 from .grid_tables import join_continued, mark_headers, numeric_like  # noqa: F401
 from .grid_text import LINES, faint_masks, refine
 from .model import Cell, Document, Page, Table, Word
 from .ocr import candidates, get_engine, normalise_text, parse_value
 from .strips import recognise as recognise_rows
 from .pdf import config, px_per_pt
+
+
+FAINT_DOUBT = "faint ink (a thinned scan): strokes may be lost, a 0 read as 1 or 11"
 
 
 def page_scale(page: Page) -> float:
@@ -134,6 +137,8 @@ def build_table(page: Page, grey: np.ndarray, rules: np.ndarray, bbox_px, raw: l
         if ok:
             jobs.append((cell, len(lines)))
             crops += lines
+            if is_faint(grey, rules, rc):
+                cell.doubts.append(FAINT_DOUBT)
     lap(page, "cells")
     results = _recognise(engine, crops, jobs, page)
     lap(page, "recognise")

@@ -14,12 +14,9 @@ def cell_lines(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float,
                pad: bool = True, whole: bool = False) -> tuple[bool, list[np.ndarray]]:
     """(has_ink, text-line crops) of one cell: rules painted out, specks dropped, trimmed."""
     import cv2
-    inset = 1
-    x0, y0, x1, y1 = c.x0 + inset, c.y0 + inset, c.x1 - inset, c.y1 - inset
-    if x1 - x0 < 4 or y1 - y0 < 4:
+    crop = _crop(grey, rules, c)
+    if crop is None:
         return False, []
-    crop = grey[y0:y1, x0:x1].copy()
-    crop[rules[y0:y1, x0:x1] > 0] = 255
     # ink is darker than the cell's own background by a margin (light print on a grey
     # scan is still ink; uniform paper tone is not). A thinned scan prints digits fainter
     # than that (strokes under a pixel wide): between `faint_contrast` and the margin the
@@ -102,6 +99,27 @@ def cell_lines(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float,
             clean = cv2.copyMakeBorder(clean, 0, 0, side, side, cv2.BORDER_CONSTANT, value=255)
         out.append(clean)
     return bool(out), out
+
+
+def _crop(grey: np.ndarray, rules: np.ndarray, c: RawCell) -> np.ndarray | None:
+    """The cell's pixels inside its rules (a pixel inset), rules painted out."""
+    inset = 1
+    x0, y0, x1, y1 = c.x0 + inset, c.y0 + inset, c.x1 - inset, c.y1 - inset
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return None
+    crop = grey[y0:y1, x0:x1].copy()
+    crop[rules[y0:y1, x0:x1] > 0] = 255
+    return crop
+
+
+def is_faint(grey: np.ndarray, rules: np.ndarray, c: RawCell) -> bool:
+    """The cell's ink is faint (cell_lines kept it only after stretching): strokes of a
+    thinned scan may be lost, so a 0 can read as 1 or 11 (a sanity doubt, not 0.999)."""
+    crop = _crop(grey, rules, c)
+    if crop is None:
+        return False
+    cfg = crop_settings()
+    return cfg["faint_contrast"] <= float(np.median(crop)) - float(crop.min()) < cfg["ink_contrast"]
 
 
 @functools.lru_cache(maxsize=1)

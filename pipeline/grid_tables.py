@@ -130,12 +130,13 @@ def join_continued(doc: Document) -> None:
 def _same_columns(xa: list[float], xb: list[float], tol_pt: float) -> list[float] | None:
     """The union of two tables' column edges when they are one table's columns, else None.
 
-    Same columns, or one table splits a label column the other prints merged; on a scan
-    either part may also gain or lose an edge: an outer column whose rule faded (a merged
-    vertical-header column with no row rules through it), a streak or a seal's stroke read
-    as a rule. So most edges must be shared (`join.shared_edges` of the table with fewer)
-    over most of both tables' width (`join.shared_width`), and each table may have at most
-    `join.extra_edges` the other lacks. The tolerance stays under half the narrowest column
+    Inside the edges both share, one part's edges contain the other's (a label column
+    printed merged on one page and split on the other: at most `join.inner_edges` more).
+    Outside them each part may have up to `join.outer_edges` more on either side: on a scan
+    an outer column's rule can fade (a merged vertical-header column, which no row rule
+    crosses, is then bounded by nothing) or a streak at the margin reads as a rule. Edges
+    both parts have: at least `join.shared_edges` of the part with fewer, spanning at least
+    `join.shared_width` of the wider. The tolerance stays under half the narrowest column
     (a vertical-header column is narrower than 3 % of the page and must not fold into its
     neighbour)."""
     cfg = config("grid.yaml")["join"]
@@ -149,11 +150,17 @@ def _same_columns(xa: list[float], xb: list[float], tol_pt: float) -> list[float
     shared = sorted(has_a & has_b)
     if len(shared) < max(3, cfg["shared_edges"] * min(len(xa), len(xb))):
         return None
-    if max(len(has_a - has_b), len(has_b - has_a)) > cfg["extra_edges"]:
+    lo, hi = shared[0], shared[-1]
+    if union[hi] - union[lo] < cfg["shared_width"] * max(xa[-1] - xa[0], xb[-1] - xb[0]):
         return None
-    span = union[shared[-1]] - union[shared[0]]
-    if span < cfg["shared_width"] * max(xa[-1] - xa[0], xb[-1] - xb[0]):
+    inner_a = [e for e in has_a - has_b if lo < e < hi]
+    inner_b = [e for e in has_b - has_a if lo < e < hi]
+    if (inner_a and inner_b) or len(inner_a) + len(inner_b) > cfg["inner_edges"]:
         return None
+    for has, other in ((has_a, has_b), (has_b, has_a)):
+        extra = has - other
+        if sum(e < lo for e in extra) > cfg["outer_edges"] or sum(e > hi for e in extra) > cfg["outer_edges"]:
+            return None
     return union
 
 
