@@ -325,12 +325,14 @@ def test_join_refuses_tables_that_share_only_a_few_edges():
     assert len(doc.tables) == 2
 
 
-def test_a_faint_digit_of_a_thinned_scan_is_ink_and_a_gradient_is_not():
-    """grid_crops.cell_lines: a '0' printed at 30 grey levels under the paper (a thinned
-    scan) is ink, stretched to full contrast; a cell whose paper darkens by the same amount
-    across it (lighting) and an empty noisy cell are not."""
+def test_a_faint_digit_of_a_thinned_scan_is_ink_and_a_gradient_is_not(monkeypatch):
+    """grid_crops.cell_lines with faint ink on (configs/grid.yaml crops.faint_contrast 20;
+    off by default): a '0' printed at 30 grey levels under the paper (a thinned scan) is
+    ink, stretched to full contrast; a cell whose paper darkens by the same amount across
+    it (lighting) and an empty noisy cell are not. Off, the faint 0 is no ink (as before)."""
     import numpy as np
     from PIL import Image, ImageDraw, ImageFont
+    from pipeline import grid_crops
     from pipeline.grid_cells import RawCell
     from pipeline.grid_crops import cell_lines, is_faint
     font = ImageFont.truetype("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", 22)
@@ -339,6 +341,9 @@ def test_a_faint_digit_of_a_thinned_scan_is_ink_and_a_gradient_is_not():
     faint = np.array(im)
     rules = np.zeros_like(faint)
     cell = RawCell(0, 0, 120, 50)
+    assert not cell_lines(faint, rules, cell, 200 / 72)[0] and not is_faint(faint, rules, cell)   # default: off
+    on = {**grid_crops.crop_settings(), "faint_contrast": 20}
+    monkeypatch.setattr(grid_crops, "crop_settings", lambda: on)
     ok, lines = cell_lines(faint, rules, cell, 200 / 72)
     assert ok and len(lines) == 1 and lines[0].min() < 60          # stretched: a dark glyph
     # … and doubted (grid.build_table: Cell.doubts caps its confidence below review)
