@@ -27,7 +27,7 @@ from .bands import first_lines, last_lines
 from .cost import lap
 from .deskew import estimate_skew, rotate_small
 from .grid_cells import RawCell, binarise, find_tables, grid_config, line_masks  # noqa: F401
-from .grid_crops import cell_lines, ink_extent, is_blob, is_dash  # noqa: F401  (grid.cell_lines)
+from .grid_crops import cell_lines, ink_extent, is_blob, is_dash, is_faint  # noqa: F401  (grid.cell_lines)
 from .grid_tables import join_continued, mark_headers, numeric_like  # noqa: F401
 from .grid_text import LINES, faint_masks, refine
 from .model import Cell, CellEvidence, Document, Page, Table, Word
@@ -35,6 +35,9 @@ from .ocr import candidates, get_engine, normalise_text, parse_value
 from .orient import orientation
 from .strips import recognise as recognise_rows
 from .pdf import config, px_per_pt
+
+
+FAINT_DOUBT = "faint ink (a thinned scan): strokes may be lost, a 0 read as 1 or 11"
 
 
 def page_scale(page: Page) -> float:
@@ -87,6 +90,8 @@ def build_table(page: Page, grey: np.ndarray, rules: np.ndarray, bbox_px, raw: l
         if ok:
             jobs.append((cell, len(lines)))
             crops += lines
+            if is_faint(grey, rules, rc):
+                cell.doubts.append(FAINT_DOUBT)
     lap(page, "cells")
     results = _recognise(engine, crops, jobs, page)
     lap(page, "recognise")
@@ -306,8 +311,10 @@ def _segments(hor, ver, s) -> list:
     return out
 
 
-def recover(doc: Document, settings=None, keep_images: bool = False) -> None:
-    """Find and read the tables of every page that has an image, one page at a time.
+def recover(doc: Document, settings=None, keep_images: bool = False, join: bool = True) -> None:
+    """Find and read the tables of every page that has an image, one page at a time, then
+    join tables continued over a page break (`join`: False leaves that to the caller,
+    grid_tables.join_continued, as eval_scans does to cache the pages' own tables).
 
     A lazily read page is rendered here, and the pixels of a page without a table are
     freed as soon as its grid is done (only table pages are drawn later: report pictures,
@@ -346,7 +353,8 @@ def recover(doc: Document, settings=None, keep_images: bool = False) -> None:
             engine.recognise = rec
         if not page.tables and not keep_images:
             page.image = None
-    join_continued(doc)
+    if join:
+        join_continued(doc)
     doc.timings["ocr"] = doc.timings.get("ocr", 0.0) + t_ocr
     if not doc.text:      # scans: the OCR'd title and table titles, for template/agency/year
         doc.text = "\n".join(w.text for p in doc.pages for w in p.words if p.text_layer != "trusted")

@@ -2,26 +2,35 @@
 and the shape tests on a crop (a solid blob, a flat bar, the ink's extent)."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .grid_cells import RawCell, grid_config
+from .templates import config
 
 
 def cell_lines(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float,
                pad: bool = True, whole: bool = False) -> tuple[bool, list[np.ndarray]]:
     """(has_ink, text-line crops) of one cell: rules painted out, specks dropped, trimmed."""
     import cv2
-    inset = 1
-    x0, y0, x1, y1 = c.x0 + inset, c.y0 + inset, c.x1 - inset, c.y1 - inset
-    if x1 - x0 < 4 or y1 - y0 < 4:
+    crop = _crop(grey, rules, c)
+    if crop is None:
         return False, []
-    crop = grey[y0:y1, x0:x1].copy()
-    crop[rules[y0:y1, x0:x1] > 0] = 255
-    _, ink = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
     # ink is darker than the cell's own background by a margin (light print on a grey
-    # scan is still ink; uniform paper tone is not)
-    if float(np.median(crop)) - float(crop.min()) < 45:
+    # scan is still ink; uniform paper tone is not). A thinned scan prints digits fainter
+    # than that (strokes under a pixel wide): between `faint_contrast` and the margin the
+    # crop is stretched to full contrast and kept only if its ink is glyph-sized
+    cfg = crop_settings()
+    paper = float(np.median(crop))
+    contrast = paper - float(crop.min())
+    if contrast < cfg["faint_contrast"]:
         return False, []
+    faint = contrast < cfg["ink_contrast"]
+    if faint:
+        lo = float(crop.min())
+        crop = np.clip((crop.astype(np.float32) - lo) * (255.0 / max(paper - lo, 1.0)), 0, 255).astype(np.uint8)
+    _, ink = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
     # drop specks and rule remnants touching the crop border
     n, lab, st, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     min_area = max(3, int(0.6 * scale_px * scale_px))   # a decimal point survives
@@ -50,6 +59,8 @@ def cell_lines(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float,
     # a small light '0' in a wide merged cell is still ink: the bar is absolute (px per pt²)
     if (ink > 0).sum() < grid_config()["min_ink_pt2"] * scale_px * scale_px:
         return False, []
+    if faint and (ink > 0).mean() > cfg["faint_max_cover"]:
+        return False, []                 # a shading or lighting gradient, not faint glyphs
     rows = np.where(ink.any(1))[0]
     # split into text lines at empty rows
     lines, start, prev = [], rows[0], rows[0]
@@ -88,6 +99,33 @@ def cell_lines(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float,
             clean = cv2.copyMakeBorder(clean, 0, 0, side, side, cv2.BORDER_CONSTANT, value=255)
         out.append(clean)
     return bool(out), out
+
+
+def _crop(grey: np.ndarray, rules: np.ndarray, c: RawCell) -> np.ndarray | None:
+    """The cell's pixels inside its rules (a pixel inset), rules painted out."""
+    inset = 1
+    x0, y0, x1, y1 = c.x0 + inset, c.y0 + inset, c.x1 - inset, c.y1 - inset
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return None
+    crop = grey[y0:y1, x0:x1].copy()
+    crop[rules[y0:y1, x0:x1] > 0] = 255
+    return crop
+
+
+def is_faint(grey: np.ndarray, rules: np.ndarray, c: RawCell) -> bool:
+    """The cell's ink is faint (cell_lines kept it only after stretching): strokes of a
+    thinned scan may be lost, so a 0 can read as 1 or 11 (a sanity doubt, not 0.999)."""
+    crop = _crop(grey, rules, c)
+    if crop is None:
+        return False
+    cfg = crop_settings()
+    return cfg["faint_contrast"] <= float(np.median(crop)) - float(crop.min()) < cfg["ink_contrast"]
+
+
+@functools.lru_cache(maxsize=1)
+def crop_settings() -> dict:
+    """configs/grid.yaml `crops:` (read once: cell_lines runs for every cell)."""
+    return config("grid.yaml")["crops"]
 
 
 def one_glyph(line: np.ndarray):

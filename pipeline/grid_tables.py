@@ -9,6 +9,7 @@ import numpy as np
 from .grid_cells import clusters, grid_config, nearest
 from .model import Cell, Document, Table
 from .ocr import is_numeric_text, normalise_text
+from .templates import config
 
 
 def numeric_like(c: Cell) -> bool:
@@ -74,14 +75,14 @@ def join_continued(doc: Document) -> None:
         xa, xb = _col_edges(a), _col_edges(b)
         if len(xa) != a.n_cols + 1 or len(xb) != b.n_cols + 1:
             continue
-        # same columns, or one table splits a label column the other prints merged; the
-        # tolerance stays under half the narrowest column (a vertical-header column is
-        # narrower than 3 % of the page and must not fold into its neighbour)
-        narrow = min(min(np.diff(xa)), min(np.diff(xb)))
-        tol_u = min(tol * width, 0.45 * narrow)
-        union = clusters(xa + xb, tol_u)
-        if len(union) != max(len(xa), len(xb)) or abs(len(xa) - len(xb)) > 2 \
-                or abs(xa[0] - xb[0]) > tol_u or abs(xa[-1] - xb[-1]) > tol_u:
+        if b_page.number in a.pages:        # joined already (a second pass over a document)
+            continue
+        union = _same_columns(xa, xb, tol * width)
+        if union is None:
+            continue
+        # B must open its page and A must close its own (nothing but a footer between)
+        a_bottom = max(c.bbox[3] for c in a.cells if c.page == a_page.number and c.bbox)
+        if b.bbox[1] > 0.25 * b_page.height or a_bottom < 0.6 * a_page.height:
             continue
         for t, xs in ((a, xa), (b, xb)):
             if len(xs) != len(union):
@@ -90,10 +91,6 @@ def join_continued(doc: Document) -> None:
                     end = idx[c.col + c.colspan]
                     c.col = idx[c.col]
                     c.colspan = end - c.col
-        # B must open its page and A must close its own (nothing but a footer between)
-        a_bottom = max(c.bbox[3] for c in a.cells if c.page == a_page.number and c.bbox)
-        if b.bbox[1] > 0.25 * b_page.height or a_bottom < 0.6 * a_page.height:
-            continue
         # a header printed again on the new page is dropped; other header rows (a new
         # section of the same table) stay
         def head(t: Table) -> list[str]:
@@ -128,6 +125,43 @@ def join_continued(doc: Document) -> None:
             for c in a.cells:
                 if c.is_header:
                     c.readings = []
+
+
+def _same_columns(xa: list[float], xb: list[float], tol_pt: float) -> list[float] | None:
+    """The union of two tables' column edges when they are one table's columns, else None.
+
+    Inside the edges both share, one part's edges contain the other's (a label column
+    printed merged on one page and split on the other: at most `join.inner_edges` more).
+    Outside them each part may have up to `join.outer_edges` more on either side: on a scan
+    an outer column's rule can fade (a merged vertical-header column, which no row rule
+    crosses, is then bounded by nothing) or a streak at the margin reads as a rule. Edges
+    both parts have: at least `join.shared_edges` of the part with fewer, spanning at least
+    `join.shared_width` of the wider. The tolerance stays under half the narrowest column
+    (a vertical-header column is narrower than 3 % of the page and must not fold into its
+    neighbour)."""
+    cfg = config("grid.yaml")["join"]
+    narrow = min(min(np.diff(xa)), min(np.diff(xb)))
+    tol_u = min(tol_pt, 0.45 * narrow)
+    union = clusters(xa + xb, tol_u)
+    has_a = {nearest(union, x) for x in xa}
+    has_b = {nearest(union, x) for x in xb}
+    if len(has_a) != len(xa) or len(has_b) != len(xb):    # two edges of one table in one cluster
+        return None
+    shared = sorted(has_a & has_b)
+    if len(shared) < max(3, cfg["shared_edges"] * min(len(xa), len(xb))):
+        return None
+    lo, hi = shared[0], shared[-1]
+    if union[hi] - union[lo] < cfg["shared_width"] * max(xa[-1] - xa[0], xb[-1] - xb[0]):
+        return None
+    inner_a = [e for e in has_a - has_b if lo < e < hi]
+    inner_b = [e for e in has_b - has_a if lo < e < hi]
+    if (inner_a and inner_b) or len(inner_a) + len(inner_b) > cfg["inner_edges"]:
+        return None
+    for has, other in ((has_a, has_b), (has_b, has_a)):
+        extra = has - other
+        if sum(e < lo for e in extra) > cfg["outer_edges"] or sum(e > hi for e in extra) > cfg["outer_edges"]:
+            return None
+    return union
 
 
 def _col_edges(t: Table) -> list[float]:

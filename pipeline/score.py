@@ -247,9 +247,10 @@ def _is_text(doc: Document) -> bool:
 
 def _doubt_correction(f) -> None:
     """A value the solver put in place of a clean printed number with another count of
-    digits, or 0 in place of a clean non-zero number (a printed 10 or 4 'corrected' to 0
-    because other cells of its row were misread): the equations chose it, the page
-    contradicts it."""
+    digits, 0 in place of a clean non-zero number (a printed 10 or 4 'corrected' to 0
+    because other cells of its row were misread), or a non-zero number in place of a clean
+    printed 0 (a thinned scan's faint 0s read as 1 make their total 1): the equations chose
+    it, the page contradicts it."""
     t = "".join(f.text.split())
     if f.status != "corrected" or not t.isdigit():
         return
@@ -262,6 +263,8 @@ def _doubt_correction(f) -> None:
         why = f"the equations' value {v} has {n} digits where {len(t)} are printed ({t})"
     elif not v and int(t) != 0:
         why = f"the equations' value {v} where {t} is printed"
+    elif v and int(t) == 0:             # the other way: a thinned scan's 0s read as 1 balance
+        why = f"the equations' value {v} where 0 is printed"
     if why and why not in f.doubts:
         f.doubts.append(why)
 

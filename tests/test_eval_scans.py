@@ -29,6 +29,14 @@ def test_counts_add_up_and_the_grid_cache_is_reused(tmp_path):
     assert "digital:not_held_out" in out
     # a digital page's grid is its rules' (the text strategy is for scans)
     assert g["tables_lines"] >= 1 and not g.get("tables_text") and not g.get("tables_faint")
-    assert (tmp_path / "cache" / (src.name + ".pkl")).exists()
+    cached = tmp_path / "cache" / (src.name + ".pages.pkl")
+    assert cached.exists()
+    # the cache holds each page's own tables; the join over page breaks runs after loading
+    import pickle
+    with open(cached, "rb") as fh:
+        pages_doc = pickle.load(fh)
+    assert all(len(t.pages) == 1 for t in pages_doc.tables)
+    joined = eval_scans.gridded(folder / src.name, Settings(), tmp_path / "cache", False)
+    assert len(joined.tables) <= len(pages_doc.tables)
     again = eval_scans.evaluate(folder, "*.digital.pdf", Settings(), cache=tmp_path / "cache")
     assert again["digital"] == g

@@ -287,3 +287,72 @@ def test_a_header_cell_down_the_whole_table_does_not_make_the_body_a_header():
     t = Table(cells=cells, aligned=True)
     mark_headers(t)
     assert {c.row for c in t.cells if c.is_header} == {0}
+
+
+def _continued_pair(xa, xb, rows_a=5, rows_b=10):
+    """Two parts of one table (page 1 ends with A, page 2 opens with B), every cell a 1."""
+    from pipeline.model import Cell, Document, Page, Source, Table
+
+    def table(page, xs, y0, n_rows):
+        cells = [Cell(row=r, col=c, bbox=(xs[c], y0 + 30 * r, xs[c + 1], y0 + 30 * (r + 1)), page=page,
+                      text="1", readings=[(1, 1.0)]) for r in range(n_rows) for c in range(len(xs) - 1)]
+        return Table(cells=cells, page=page, pages=[page], bbox=(xs[0], y0, xs[-1], y0 + 30 * n_rows))
+    a, b = table(1, xa, 620, rows_a), table(2, xb, 70, rows_b)
+    return Document(source=Source(path="x"), pages=[Page(number=1, width=595, height=842, tables=[a]),
+                                                    Page(number=2, width=595, height=842, tables=[b])])
+
+
+def test_join_survives_an_outer_column_lost_and_a_streak_gained():
+    """A heavy thinned scan (#14): page 1 prints the merged vertical-header column at the
+    left (42–77), page 2 lost its faded left rule (nothing else bounds that column) and a
+    streak added an edge at the right (575). Most edges agree: one table, 15 rows, the
+    columns of both parts on one axis."""
+    body = [77, 96, 141, 255, 293, 330, 368, 406, 444, 481, 519]
+    doc = _continued_pair([42] + body, body + [575])
+    grid.join_continued(doc)
+    assert len(doc.tables) == 1 and doc.tables[0].pages == [1, 2] and doc.tables[0].n_rows == 15
+    t = doc.tables[0]
+    assert t.n_cols == 12
+    # the same printed column has the same index on both pages
+    assert {c.col for c in t.cells if c.bbox[0] == 255} == {4}
+
+
+def test_join_refuses_tables_that_share_only_a_few_edges():
+    """The active table (4 columns) ending page 1 and the requests table opening page 2
+    share an edge or two: two tables."""
+    doc = _continued_pair([75, 220, 319, 418, 516], [74, 88, 157, 278, 314, 348, 383, 419, 455, 486, 522])
+    grid.join_continued(doc)
+    assert len(doc.tables) == 2
+
+
+def test_a_faint_digit_of_a_thinned_scan_is_ink_and_a_gradient_is_not(monkeypatch):
+    """grid_crops.cell_lines with faint ink on (configs/grid.yaml crops.faint_contrast 20;
+    off by default): a '0' printed at 30 grey levels under the paper (a thinned scan) is
+    ink, stretched to full contrast; a cell whose paper darkens by the same amount across
+    it (lighting) and an empty noisy cell are not. Off, the faint 0 is no ink (as before)."""
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFont
+    from pipeline import grid_crops
+    from pipeline.grid_cells import RawCell
+    from pipeline.grid_crops import cell_lines, is_faint
+    font = ImageFont.truetype("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", 22)
+    im = Image.new("L", (120, 50), 240)
+    ImageDraw.Draw(im).text((52, 12), "0", fill=210, font=font)
+    faint = np.array(im)
+    rules = np.zeros_like(faint)
+    cell = RawCell(0, 0, 120, 50)
+    assert not cell_lines(faint, rules, cell, 200 / 72)[0] and not is_faint(faint, rules, cell)   # default: off
+    on = {**grid_crops.crop_settings(), "faint_contrast": 20}
+    monkeypatch.setattr(grid_crops, "crop_settings", lambda: on)
+    ok, lines = cell_lines(faint, rules, cell, 200 / 72)
+    assert ok and len(lines) == 1 and lines[0].min() < 60          # stretched: a dark glyph
+    # … and doubted (grid.build_table: Cell.doubts caps its confidence below review)
+    assert is_faint(faint, rules, cell)
+    im = Image.new("L", (120, 50), 240)
+    ImageDraw.Draw(im).text((52, 12), "0", fill=40, font=font)
+    assert not is_faint(np.array(im), rules, cell) and cell_lines(np.array(im), rules, cell, 200 / 72)[0]
+    gradient = np.tile(np.linspace(240, 210, 120).astype(np.uint8), (50, 1))
+    assert not cell_lines(gradient, rules, cell, 200 / 72)[0]
+    rng = np.random.default_rng(0)
+    noisy = np.clip(240 + rng.normal(0, 3, (50, 120)), 0, 255).astype(np.uint8)
+    assert not cell_lines(noisy, rules, cell, 200 / 72)[0]

@@ -131,6 +131,18 @@ def test_a_solver_value_with_another_digit_count_than_printed_is_doubted():
     assert doc.fields["appeals/review/upheld"].doubts      # a clean 4 made 0 by the equations
 
 
+def test_a_clean_printed_0_made_non_zero_by_the_equations_is_doubted():
+    """A thinned scan (held-out style `thin`, val_00001 light): faint 0s read as 1 make their
+    row total 1, and the equations then 'correct' a cleanly read 0 to 1 at 0.999."""
+    doc = Document(Source("scan.pdf", kind="scanned_pdf"))
+    doc.template = "2021"
+    doc.fields = {"appeals/review/upheld": Field("appeals/review/upheld", 1, status="corrected", text="0",
+                                                 alternatives=[(0, 0.9), (1, 0.1)])}
+    score.score(doc)
+    assert doc.fields["appeals/review/upheld"].doubts
+    assert doc.fields["appeals/review/upheld"].confidence <= float(config("scoring.yaml")["sanity"]["cap"])
+
+
 # -- a template decision contradicted by the rows present ------------------------------------
 
 class _MisreadMapper:

@@ -28,16 +28,29 @@ from pipeline.values import same_number as same
 
 
 def gridded(path: Path, settings: Settings, cache: Path | None, regrid: bool):
-    """The document after read + grid (page images dropped), from the cache when there."""
+    """The document after read + grid (page images dropped), from the cache when there.
+
+    The cache holds each page's own tables (grid.recover(join=False)); tables continued
+    over a page break are joined here, on a copy, so a change to the join is measured
+    again without reading the pages again."""
+    from pipeline.grid_tables import join_continued
+    doc = _pages(path, settings, cache, regrid)
+    doc = copy.deepcopy(doc)
+    join_continued(doc)
+    return doc
+
+
+def _pages(path: Path, settings: Settings, cache: Path | None, regrid: bool):
+    """read + grid, tables not yet joined over page breaks (the cached form)."""
     from pipeline import cost, read
-    cf = cache / (path.name + ".pkl") if cache else None
+    cf = cache / (path.name + ".pages.pkl") if cache else None
     if cf is not None and cf.exists() and not regrid:
         with open(cf, "rb") as fh:
             return pickle.load(fh)
     doc = read.read(path, settings)
     if doc.status != "failed" and any(p.render is not None or p.image is not None for p in doc.pages):
         from pipeline import grid
-        grid.recover(doc, settings)
+        grid.recover(doc, settings, join=False)
         cost.page_totals(doc)
     for p in doc.pages:
         p.image = None
