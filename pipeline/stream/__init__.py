@@ -27,7 +27,8 @@ title/footer patterns live in configs/classify.yaml (`stream`).
 
 Modules: tokens (region, stream items, shared types), rows (labels to printed rows, values
 to value rows), align (value rows to printed rows), equations (balance, placement by the
-equations), requests / active / appeals (the table decoders). Every name other modules
+equations), block (pdfminer's one-value-per-cell block), requests / active / appeals (the table
+decoders). Every name other modules
 use is importable from the package as before (`from pipeline import stream; stream.X`).
 """
 from __future__ import annotations
@@ -36,12 +37,13 @@ from .active import decode_active
 from .align import assignments, effect_assignments, windows_cost
 from .appeals import decode_appeals
 from .equations import balance, own_balance, place_by_equations
-from .requests import decode_requests, spilled, whole_block
+from .block import block_rows, lone_anchors, whole_block
+from .requests import decode_requests, spilled
 from .rows import (RowSpan, ValueRow, chunked_rows, label_blocks, label_rows, place_by_columns,
                    present_rows, value_rows)
 from .tokens import Item, StreamTable, region, settings, tokens
 
-__all__ = ["Item", "RowSpan", "StreamTable", "ValueRow", "assignments", "balance", "chunked_rows",
+__all__ = ["Item", "RowSpan", "StreamTable", "ValueRow", "assignments", "balance", "block_rows", "chunked_rows",
            "decode_active", "decode_appeals", "decode_requests", "effect_assignments", "label_blocks",
-           "label_rows", "own_balance", "place_by_columns", "place_by_equations", "present_rows",
+           "label_rows", "lone_anchors", "own_balance", "place_by_columns", "place_by_equations", "present_rows",
            "region", "settings", "spilled", "tokens", "value_rows", "whole_block", "windows_cost"]
