@@ -70,14 +70,42 @@ def lone_anchors(items: list[Item], tpl: Template, sim) -> dict[int, str]:
     return {i: k for i, k in out.items() if taken.count(k) == 1}
 
 
-def _readings(vals: list[Item], R: int, W: int, anchored: dict[int, int], max_chunks: int):
+def value_runs(items: list[Item]) -> list[list[int]]:
+    """The runs of value items between label fragments, as indices among the value items."""
+    out: list[list[int]] = []
+    n_val = 0
+    for n, it in enumerate(items):
+        if it.kind != "V":
+            continue
+        if n and items[n - 1].kind == "V" and out:
+            out[-1].append(n_val)
+        else:
+            out.append([n_val])
+        n_val += 1
+    return out
+
+
+def _windows(vals: list[Item], free: list[int], need: int, runs: list[list[int]]) -> list[list[int]]:
+    """The sequences of `need` free values the block may be: a window of them (other tables'
+    values before or after it), or all of them but one run of values printed between two
+    label fragments that holds exactly the surplus (another table's cells boxed among the
+    rows: 采购项目数量 0, 采购总金额 0)."""
+    out = [free[off:off + need] for off in range(len(free) - need + 1)]
+    for run in runs:
+        if len(run) == len(free) - need > 0 and set(run) <= set(free) and run[0] != free[0] and run[-1] != free[-1]:
+            out.append([i for i in free if i not in set(run)])
+    return out
+
+
+def _readings(vals: list[Item], R: int, W: int, anchored: dict[int, int], max_chunks: int,
+              runs: list[list[int]] = ()):
     """Every reading of the block: (order: value index per cell, row-major; chunks; paged).
     `anchored`: row -> value index of its first-column value; the other values fill the
-    cells chunk by chunk, in the chunk's order, from a window of the free values."""
+    cells chunk by chunk, in the chunk's order, from a window of the free values
+    (`_windows`; `runs`: the value runs between label fragments)."""
     free = [i for i in range(len(vals)) if i not in set(anchored.values())]
     need = R * W - len(anchored)
-    for off in range(len(free) - need + 1):
-        seq = free[off:off + need]
+    for seq in _windows(vals, free, need, list(runs)):
         breaks = {k for k in range(1, need) if vals[seq[k]].page != vals[seq[k - 1]].page}
         for n_cut in range(max_chunks):
             for cuts in combinations(range(1, R), n_cut):
@@ -102,13 +130,16 @@ def _readings(vals: list[Item], R: int, W: int, anchored: dict[int, int], max_ch
                     yield order, chunks, breaks <= ends
 
 
-def whole_block(vals: list[Item], tpl: Template, anchors: dict[int, str] | None = None) -> BlockTable | None:
+def whole_block(vals: list[Item], tpl: Template, anchors: dict[int, str] | None = None,
+                runs: list[list[int]] = ()) -> BlockTable | None:
     """The requests table printed one value per cell, labels elsewhere: the table's values
     are chunks of consecutive rows (pages), each chunk row- or column-major. When the
     values number exactly rows × columns of one template (2019: 23 rows, 2021: 25; up
     to `block_max_extra` more: windows tried), every cut into at most
     `block_max_chunks` chunks and order is tried, with and without the `anchors`
-    (value index -> row key: its first-column value, see lone_anchors); the readings
+    (value index -> row key: its first-column value, see lone_anchors) and, when `runs`
+    (value index runs between label fragments) hold one of the surplus' size, without
+    it; the readings
     holding the most balance equations win, and among them those whose chunks end where
     the pages end. Cells on which winning readings disagree are doubtful (1 / the values
     they put there); a winning reading that leaves equations broken is doubtful where
@@ -132,7 +163,7 @@ def whole_block(vals: list[Item], tpl: Template, anchors: dict[int, str] | None 
     anchored = {keyed.index(k): i for i, k in (anchors or {}).items() if k in keyed}
     cands: dict[tuple, tuple] = {}     # outcome (values row-major) -> (order, chunks, paged)
     for anch in ([{}, anchored] if anchored else [{}]):
-        for order, chunks, paged in _readings(vals, R, W, anch, max_chunks):
+        for order, chunks, paged in _readings(vals, R, W, anch, max_chunks, runs):
             v = tuple(nums_all[i] for i in order)
             if v not in cands or (paged and not cands[v][2]):
                 cands[v] = (order, chunks, paged)

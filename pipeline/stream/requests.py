@@ -9,8 +9,10 @@ from ..values import parse_value
 from .align import assignments, effect_assignments, windows_cost
 from .equations import balance, doubt_broken, max_broken, place_by_equations
 from .rows import ValueRow, chunked_rows, label_blocks, label_rows, place_by_columns, present_rows, value_rows
+from .prose import drop_prose
 from .tokens import Item, StreamTable, label_only, region, settings, tokens, value
-from .block import block_rows, lone_anchors, whole_block
+from .block import block_rows, lone_anchors, value_runs, whole_block
+from .colruns import column_runs
 
 
 # -- the table decoders -----------------------------------------------------------------------
@@ -20,17 +22,22 @@ def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
     (no title, no label rows, a value run that cannot be cut into rows). Read by its
     labels first; a table whose values are exactly one per cell of a template but whose
     labels stand apart from them (pdfminer) is read as a whole block when that reading
-    balances and the labels' does not (`whole_block`)."""
+    balances and the labels' does not (`whole_block`); one whose every value run is boxed
+    with its column's header, page by page, by those headers when all equations hold
+    (`column_runs`)."""
     part = region(text, "requests")
     if part is None:
         return None
-    items = tokens(part)
+    items = drop_prose(tokens(part))
     by_labels = _requests_by_labels(items, tpl, sim)
     if by_labels is not None and by_labels.sure and balance(
             {k: None if c is None else parse_value(c.text)[1] for k, c in by_labels.cells.items()}, tpl)[1] == 0:
         return by_labels
+    runs = column_runs(items, tpl, sim)
+    if runs is not None and runs.broken == 0:
+        return runs     # every run boxed with its header, every equation holding
     anchors = lone_anchors(items, tpl, sim)
-    block = whole_block([it for it in items if it.kind == "V"], tpl, anchors)
+    block = whole_block([it for it in items if it.kind == "V"], tpl, anchors, value_runs(items))
     if block is None:
         spill = spilled(text, tpl)
         block = whole_block(spill[0], tpl, anchors) if spill else None
@@ -58,8 +65,8 @@ def spilled(text: str, tpl: Template) -> tuple[list[Item], list[Item]] | None:
     if req is None or app is None:
         return None
     n_app = len(tpl.appeal_groups) * len(tpl.appeal_columns)
-    rv = [it for it in tokens(req) if it.kind == "V"]
-    av = [it for it in tokens(app) if it.kind == "V"]
+    rv = [it for it in drop_prose(tokens(req)) if it.kind == "V"]
+    av = [it for it in drop_prose(tokens(app)) if it.kind == "V"]
     W = len(tpl.request_columns)
     if len(av) <= n_app or not any(len(ks) * W == len(rv) + len(av) - n_app for ks in block_rows(tpl).values()):
         return None
