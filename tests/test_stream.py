@@ -405,3 +405,27 @@ def test_drop_prose_and_one_page_appeals_units():
     vals = [stream.Item("V", "0", 1, page=0) for _ in range(15)] + [stream.Item("V", "2024", 9, page=2)]
     assert stream.one_page(vals, 15) == vals[:15]
     assert stream.one_page(vals[:14] + [stream.Item("V", "1", 9, page=2)] * 2, 15) is None
+
+
+def test_pdfminer_column_runs_boxed_with_their_headers():
+    """g010 (narrow_labels, split_table, landscape): pdfminer printed each page's values as
+    runs boxed with a column header (自然人 / the 法人或其他组织 group up to 其他 / 总计),
+    自然人's run first on some pages and last on others: read page by page by those
+    headers, every cell right and sure (before: the table missing, 161 cells)."""
+    bad, res = _measured_right("g010.pdfminer")
+    assert not bad, list(bad.items())[:5]
+    assert all(res["cells"][k]["confidence"] >= REVIEW for k in res["cells"] if k.startswith("requests/"))
+
+
+def test_all_zero_table_with_blanks_printed_as_nothing_reads_zero_doubtful():
+    """g026: every value the requests table prints is 0 and its empty cells print nothing
+    (pdftotext's default mode, values in blocks): every cell is 0 or blank whatever the
+    alignment. Each comes back 0 below the review threshold, none missing (before: 168
+    missing); a cell wrong is only a blank read 0."""
+    truth, res = _gen("g026.pdftotext")
+    req = {k: v for k, v in truth.items() if k.startswith("requests/")}
+    assert all(k in res["cells"] for k in req)
+    wrong = [k for k, v in req.items() if res["cells"][k]["value"] != v]
+    assert wrong and all(req[k] is None and res["cells"][k]["value"] == 0 for k in wrong)
+    assert all(res["cells"][k]["confidence"] < REVIEW for k in req)
+    assert res["status"] != "ok"

@@ -42,7 +42,7 @@ def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
         spill = spilled(text, tpl)
         block = whole_block(spill[0], tpl, anchors) if spill else None
     if block is None:
-        return by_labels
+        return by_labels if by_labels is not None else zero_table(items, tpl, sim)
     if by_labels is None:
         # no label reading to compare with: offered only when one reading balances best and,
         # when the region held values besides the block's, every equation holds (else the
@@ -73,26 +73,67 @@ def spilled(text: str, tpl: Template) -> tuple[list[Item], list[Item]] | None:
     return rv + av[:-n_app], av[-n_app:]
 
 
+def _label_spans(items: list[Item], tpl: Template, sim) -> tuple[list[Item], list]:
+    """The region's label fragments (group labels left out) and the printed rows they align
+    to (rows.label_rows); 其他处理 is a group label above three rows (2021) or one row of
+    its own (2019, hybrids): its own row is dropped when a sub-row is found."""
+    cfg = settings()
+    rows = list(tpl.request_rows)
+    parents = {normalize(r.parent) for r in rows if r.parent}
+    sub_other = [j for j, r in enumerate(rows) if r.parent == "其他处理"]
+    own_other = next((j for j, r in enumerate(rows) if r.key == "other"), None)
+    skip = [float(cfg.get("skip_expected", 0.4)) if r.expected else float(cfg.get("skip_optional", 0.05))
+            for r in rows]
+    frags = [f for f in items if f.kind == "F" and normalize(f.text) not in parents - {"其他处理"}]
+    spans = label_rows(frags, rows, lambda t, j: sim(t, f"requests.row:{rows[j].key}"), skip)
+    if any(s.j in sub_other for s in spans):
+        spans = [s for s in spans if s.j != own_other]
+    return frags, spans
+
+
+def zero_table(items: list[Item], tpl: Template, sim) -> StreamTable | None:
+    """A requests table whose every printed value is 0 (or a blank mark), its empty cells
+    printed as nothing: no reading can say which cells the values were in, but every cell
+    is 0 or blank whichever it is. Each cell is read 0 at `doubtful` placement (a person
+    looks; 0 and blank are the only answers). None unless the region's label rows are
+    found (every expected row of its template), it prints at least one value, no more
+    than the cells, all 0 or blank marks. The template: 2019 when its own 其他处理 row is found, else 2021."""
+    cfg = settings()
+    vals = [it for it in items if it.kind == "V"]
+    frags, spans = _label_spans(items, tpl, sim)
+    if len(spans) < int(cfg.get("min_rows", 5)) or not vals or any(value(it) not in (0, None) for it in vals):
+        return None
+    rows = list(tpl.request_rows)
+    name = "2019" if any(rows[s.j].key == "other" for s in spans) else "2021"
+    cols = [c.key for c in tpl.request_columns]
+    # rows printed in order or anywhere (the default mode prints some labels after the values)
+    found = {rows[s.j].key for s in spans + present_rows(frags, rows,
+                                                          lambda t, j: sim(t, f"requests.row:{rows[j].key}"))}
+    if len(vals) > len(block_rows(tpl)[name]) * len(cols) or any(
+            r.key not in found for r in rows if r.expected and r.key in block_rows(tpl)[name]):
+        return None     # a row not printed: a partial table, whose cells must not be made up
+    out = StreamTable("requests", template=name)
+    for key in block_rows(tpl)[name]:
+        for c, col in enumerate(cols):
+            out.cells[f"requests/{key}/{col}"] = Cell(row=vals[0].line, col=c, text="0")
+            out.placement[f"requests/{key}/{col}"] = float(cfg.get("doubtful", 0.5))
+    out.warnings.append(f"requests: every value printed is 0 ({len(vals)} for {len(out.cells)} cells, the empty "
+                        "ones printed as nothing): each cell 0 or blank, read 0, doubtful")
+    return out
+
+
 def _requests_by_labels(items: list[Item], tpl: Template, sim) -> StreamTable | None:
     """The requests table read by its row labels (the alignment of the module docstring)."""
     cfg = settings()
     cols = [c.key for c in tpl.request_columns]
     W = len(cols)
     rows = list(tpl.request_rows)
-    frags = [it for it in items if it.kind == "F"]
-    # 其他处理: a group label above three rows (2021) or one row of its own (2019, hybrids)
-    parents = {normalize(r.parent) for r in rows if r.parent}
     sub_other = [j for j, r in enumerate(rows) if r.parent == "其他处理"]
     own_other = next((j for j, r in enumerate(rows) if r.key == "other"), None)
 
     def row_sim(t: str, j: int) -> float:
         return sim(t, f"requests.row:{rows[j].key}")
-    skip = [float(cfg.get("skip_expected", 0.4)) if r.expected else float(cfg.get("skip_optional", 0.05))
-            for r in rows]
-    frags = [f for f in frags if normalize(f.text) not in parents - {"其他处理"}]
-    spans = label_rows(frags, rows, row_sim, skip)
-    if any(s.j in sub_other for s in spans):
-        spans = [s for s in spans if s.j != own_other]
+    frags, spans = _label_spans(items, tpl, sim)
     if len(spans) < int(cfg.get("min_rows", 5)):
         return None
     vrows = value_rows(items, W, {f.pos for sp in spans for f in sp.frags})
