@@ -429,3 +429,16 @@ def test_all_zero_table_with_blanks_printed_as_nothing_reads_zero_doubtful():
     assert wrong and all(req[k] is None and res["cells"][k]["value"] == 0 for k in wrong)
     assert all(res["cells"][k]["confidence"] < REVIEW for k in req)
     assert res["status"] != "ok"
+
+
+def test_whole_block_without_page_ends_has_no_page_evidence():
+    """Text without page ends (a web page's innerText) says nothing about where chunks end:
+    a block of zeros and blanks that balances under many readings is not `paged`, so
+    decode_requests does not offer it (before: chromium test_00003 / 00019 lost `ok`)."""
+    tpl, cols, rows, vals = _balanced_2019(new_received=[0] * 7, total=[0] * 7)
+    seq = ["-" if (r + c) % 3 == 0 else "0" for c in range(7) for r in range(len(rows))]
+    items = [stream.Item("V", t, line=n, pos=n) for n, t in enumerate(seq)]
+    st = stream.whole_block(items, tpl)
+    assert st.readings > 1 and not st.paged
+    paged = [stream.Item("V", t, line=n, pos=n, page=0 if n < 6 * 7 else 2) for n, t in enumerate(seq)]
+    assert stream.whole_block(paged, tpl).paged   # a page end after 6 rows' values: a chunk ends there

@@ -127,7 +127,7 @@ def _readings(vals: list[Item], R: int, W: int, anchored: dict[int, int], max_ch
                                 order[r * W + c] = seq[k]
                                 k += 1
                         ends.add(k)
-                    yield order, chunks, breaks <= ends
+                    yield order, chunks, bool(breaks) and breaks <= ends   # no page end: no evidence
 
 
 def whole_block(vals: list[Item], tpl: Template, anchors: dict[int, str] | None = None,

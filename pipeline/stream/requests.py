@@ -92,16 +92,17 @@ def _label_spans(items: list[Item], tpl: Template, sim) -> tuple[list[Item], lis
 
 
 def zero_table(items: list[Item], tpl: Template, sim) -> StreamTable | None:
-    """A requests table whose every printed value is 0 (or a blank mark), its empty cells
+    """A requests table whose every printed value is 0, its empty cells
     printed as nothing: no reading can say which cells the values were in, but every cell
     is 0 or blank whichever it is. Each cell is read 0 at `doubtful` placement (a person
     looks; 0 and blank are the only answers). None unless the region's label rows are
-    found (every expected row of its template), it prints at least one value, no more
-    than the cells, all 0 or blank marks. The template: 2019 when its own 其他处理 row is found, else 2021."""
+    found (every expected row of its template), it prints at least one value, fewer
+    than the cells (blanks printed as marks keep the count: other readings place them),
+    all 0 (a blank mark would say where the blanks are). The template: 2019 when its own 其他处理 row is found, else 2021."""
     cfg = settings()
     vals = [it for it in items if it.kind == "V"]
     frags, spans = _label_spans(items, tpl, sim)
-    if len(spans) < int(cfg.get("min_rows", 5)) or not vals or any(value(it) not in (0, None) for it in vals):
+    if len(spans) < int(cfg.get("min_rows", 5)) or not vals or any(value(it) != 0 for it in vals):
         return None
     rows = list(tpl.request_rows)
     name = "2019" if any(rows[s.j].key == "other" for s in spans) else "2021"
@@ -109,7 +110,7 @@ def zero_table(items: list[Item], tpl: Template, sim) -> StreamTable | None:
     # rows printed in order or anywhere (the default mode prints some labels after the values)
     found = {rows[s.j].key for s in spans + present_rows(frags, rows,
                                                           lambda t, j: sim(t, f"requests.row:{rows[j].key}"))}
-    if len(vals) > len(block_rows(tpl)[name]) * len(cols) or any(
+    if len(vals) >= len(block_rows(tpl)[name]) * len(cols) or any(
             r.key not in found for r in rows if r.expected and r.key in block_rows(tpl)[name]):
         return None     # a row not printed: a partial table, whose cells must not be made up
     out = StreamTable("requests", template=name)
