@@ -7,6 +7,7 @@ from ..model import Cell
 from ..templates import Template
 from .equations import balance, doubt_broken, max_broken, place_by_equations
 from .requests import spilled
+from .prose import drop_prose
 from .tokens import Item, StreamTable, region, settings, tokens, value
 
 
@@ -17,12 +18,15 @@ def decode_appeals(text: str, tpl: Template) -> StreamTable | None:
     if part is None:
         return None
     keys = [f"appeals/{g.key}/{c.key}" for g in tpl.appeal_groups for c in tpl.appeal_columns]
-    items = tokens(part)
+    items = drop_prose(tokens(part))
     vals = _by_x_if_one_band([it for it in items if it.kind == "V"])
     out = StreamTable("appeals", template=tpl.name)
     if len(vals) > len(keys) and (spill := spilled(text, tpl)) is not None:
         vals = spill[1]     # the values before them are the requests table's (pdfminer)
         out.warnings.append("appeals: the values before the last 15 of its region belong to the requests table")
+    elif len(vals) > len(keys) and (one := one_page(vals, len(keys))) is not None:
+        vals = one
+        out.warnings.append("appeals: values on another page than the row's (a running header's year) left out")
     if len(vals) < len(keys):
         slots = _appeals_by_header_chars(items, vals, len(keys)) or _appeals_by_pitch(items, vals, len(keys))
         probs = [float(settings().get("column_doubtful", 0.9))] * len(keys)
@@ -67,6 +71,17 @@ def decode_appeals(text: str, tpl: Template) -> StreamTable | None:
         out.warnings.append("appeals: stream values leave most equations broken; cells doubtful")
     return out
 
+
+
+def one_page(vals: list[Item], n: int) -> list[Item] | None:
+    """The appeals row is one line of one page: when exactly one page of the region holds
+    n values, those (the others are a running header's or page number's: `2024` of
+    `某某局 2024 / 年政府信息公开工作年度报告` after the page's footer); else None."""
+    pages: dict[int, list[Item]] = {}
+    for it in vals:
+        pages.setdefault(it.page, []).append(it)
+    fit = [v for v in pages.values() if len(v) == n]
+    return fit[0] if len(pages) > 1 and len(fit) == 1 else None
 
 
 def _by_x_if_one_band(vals: list[Item]) -> list[Item]:

@@ -9,7 +9,10 @@ from ..values import parse_value
 from .align import assignments, effect_assignments, windows_cost
 from .equations import balance, doubt_broken, max_broken, place_by_equations
 from .rows import ValueRow, chunked_rows, label_blocks, label_rows, place_by_columns, present_rows, value_rows
+from .prose import drop_prose
 from .tokens import Item, StreamTable, label_only, region, settings, tokens, value
+from .block import block_rows, lone_anchors, value_runs, whole_block
+from .colruns import column_runs
 
 
 # -- the table decoders -----------------------------------------------------------------------
@@ -19,129 +22,37 @@ def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
     (no title, no label rows, a value run that cannot be cut into rows). Read by its
     labels first; a table whose values are exactly one per cell of a template but whose
     labels stand apart from them (pdfminer) is read as a whole block when that reading
-    balances and the labels' does not (`whole_block`)."""
+    balances and the labels' does not (`whole_block`); one whose every value run is boxed
+    with its column's header, page by page, by those headers when all equations hold
+    (`column_runs`)."""
     part = region(text, "requests")
     if part is None:
         return None
-    items = tokens(part)
+    items = drop_prose(tokens(part))
     by_labels = _requests_by_labels(items, tpl, sim)
     if by_labels is not None and by_labels.sure and balance(
             {k: None if c is None else parse_value(c.text)[1] for k, c in by_labels.cells.items()}, tpl)[1] == 0:
         return by_labels
-    block = whole_block([it for it in items if it.kind == "V"], tpl)
+    runs = column_runs(items, tpl, sim)
+    if runs is not None and runs.broken == 0:
+        return runs     # every run boxed with its header, every equation holding
+    anchors = lone_anchors(items, tpl, sim)
+    block = whole_block([it for it in items if it.kind == "V"], tpl, anchors, value_runs(items))
     if block is None:
         spill = spilled(text, tpl)
-        block = whole_block(spill[0], tpl) if spill else None
+        block = whole_block(spill[0], tpl, anchors) if spill else None
     if block is None:
-        return by_labels
+        return by_labels if by_labels is not None else zero_table(items, tpl, sim)
     if by_labels is None:
         # no label reading to compare with: offered only when one reading balances best and,
         # when the region held values besides the block's, every equation holds (else the
         # line-based reading, if any, stands undoubted by it)
-        return block if block.readings == 1 and not (block.broken and block.extra) else None
+        # or, when several balance alike, their chunks end where the pages do (their
+        # disagreements are doubtful cells)
+        return block if (block.readings == 1 or block.paged) and not (block.broken and block.extra) else None
     if (block.sure and not by_labels.sure) or len(block.placement) < len(by_labels.placement):
         return block
     return by_labels
-
-
-def whole_block(vals: list[Item], tpl: Template) -> StreamTable | None:
-    """The requests table printed one value per cell, labels elsewhere: pdfminer prints a
-    page's rows column by column (one text box a value, boxes ordered by column), so the
-    table's values are chunks of consecutive rows (pages), each chunk row- or
-    column-major. When the values number exactly rows × columns of one template (2019:
-    23 rows, 2021: 25), every cut into at most `block_max_chunks` chunks and order is
-    tried; the readings holding the most balance equations win. Cells on which winning
-    readings disagree are doubtful (1 / the values they put there); a winning reading
-    that leaves equations broken is doubtful where broken (more than a misprint breaks:
-    every cell). None when the count fits no template."""
-    from itertools import combinations, product
-    cfg = settings()
-    cols = [c.key for c in tpl.request_columns]
-    W = len(cols)
-    seqs = _block_rows(tpl)
-    extra = int(cfg.get("block_max_extra", 8))
-    name = next((n for n, ks in seqs.items() if 0 <= len(vals) - len(ks) * W <= extra), None)
-    if name is None or not W:
-        return None
-    keyed = seqs[name]
-    R = len(keyed)
-    keys = [f"requests/{k}/{c}" for k in keyed for c in cols]     # row-major cell order
-    at = {k: i for i, k in enumerate(keys)}
-    eqs = [([at[k] for k in e.lhs], [at[k] for k in e.rhs]) for e in tpl.expand_equations(set(keys))
-           if all(k in at for k in e.lhs + e.rhs)]
-    nums_all = [value(it) for it in vals]
-    cands: dict[tuple, tuple] = {}     # outcome (values row-major) -> (order: value index per cell, chunks)
-    max_chunks = int(cfg.get("block_max_chunks", 3))
-    for off, n_cut in product(range(len(vals) - R * W + 1), range(max_chunks)):
-        nums = nums_all[off:off + R * W]
-        for cuts in combinations(range(1, R), n_cut):
-            bounds = [0, *cuts, R]
-            for orders in product((False, True), repeat=len(bounds) - 1):
-                order = [0] * (R * W)
-                k = 0
-                chunks = []
-                for (a, b), by_col in zip(zip(bounds, bounds[1:]), orders):
-                    if by_col and b - a == 1:
-                        by_col = False
-                    chunks.append((a, b, by_col))
-                    cells = ([(r, c) for c in range(W) for r in range(a, b)] if by_col
-                             else [(r, c) for r in range(a, b) for c in range(W)])
-                    for r, c in cells:
-                        order[r * W + c] = k
-                        k += 1
-                cands.setdefault(tuple(nums[i] for i in order), ([off + i for i in order], chunks))
-
-    def held(v) -> int:
-        return sum(abs(sum(v[i] or 0 for i in lhs) - sum(v[i] or 0 for i in rhs)) < 1e-6 for lhs, rhs in eqs)
-    scored = [(held(v), v) for v in cands]
-    top = max(h for h, _ in scored)
-    best = [v for h, v in scored if h == top]
-    order, chunks = cands[best[0]]
-
-    def swap(v, c1, c2, a=0, b=R):
-        v = list(v)
-        for r in range(a, b):
-            v[r * W + c1], v[r * W + c2] = v[r * W + c2], v[r * W + c1]
-        return tuple(v)
-    # a chunk read column by column trusts the boxes' left-to-right order, which the row
-    # totals cannot check: two part columns swapped balance alike (pdfminer may print
-    # 商业企业 before 自然人); such cells are doubtful
-    # columns the equations cannot tell apart (a whole-table swap balances alike)
-    alike = [(c1, c2) for c1, c2 in combinations(range(W), 2) if held(swap(best[0], c1, c2)) == top]
-    swapped: set[int] = set()
-    for a, b, by_col in chunks:
-        for c1, c2 in alike if by_col else ():
-            swapped |= {r * W + c for r in range(a, b) for c in (c1, c2)
-                        if best[0][r * W + c1] != best[0][r * W + c2]}
-    out = StreamTable("requests", template=name, readings=len(best), extra=len(vals) - R * W)
-    for n, k in enumerate(keys):
-        it = vals[order[n]]
-        out.cells[k] = Cell(row=it.line, col=n % W, text=it.text)
-        seen = {"∅" if v[n] is None else v[n] for v in best}
-        if len(seen) > 1 or n in swapped:
-            out.placement[k] = 1.0 / max(2, len(seen))
-    if len(best) > 1:
-        out.warnings.append(f"requests: {len(best)} readings of the value block balance alike; "
-                            f"{len(out.placement)} cells doubtful")
-    got = dict(zip(keys, best[0]))
-    _, broken, in_broken = balance(got, tpl)
-    doubt_broken(out, in_broken)
-    out.broken = broken
-    if broken > max_broken("requests"):
-        for k in out.cells:
-            out.placement[k] = min(out.placement.get(k, 1.0), float(cfg.get("doubtful", 0.5)))
-        out.warnings.append(f"requests: value block leaves {broken} equations broken; cells doubtful")
-    out.warnings.insert(0, "requests: values read as one block, one per cell, labels apart (chunks of rows, "
-                           "row- or column-major, chosen by the balance equations)")
-    return out
-
-
-def _block_rows(tpl: Template) -> dict[str, list[str]]:
-    """The requests rows each template prints, in order (2021: 其他处理's three rows; 2019: 其他)."""
-    rows = list(tpl.request_rows)
-    sub_other = {r.key for r in rows if r.parent == "其他处理"}
-    return {"2021": [r.key for r in rows if r.key != "other"],
-            "2019": [r.key for r in rows if r.key not in sub_other]}
 
 
 def spilled(text: str, tpl: Template) -> tuple[list[Item], list[Item]] | None:
@@ -154,12 +65,62 @@ def spilled(text: str, tpl: Template) -> tuple[list[Item], list[Item]] | None:
     if req is None or app is None:
         return None
     n_app = len(tpl.appeal_groups) * len(tpl.appeal_columns)
-    rv = [it for it in tokens(req) if it.kind == "V"]
-    av = [it for it in tokens(app) if it.kind == "V"]
+    rv = [it for it in drop_prose(tokens(req)) if it.kind == "V"]
+    av = [it for it in drop_prose(tokens(app)) if it.kind == "V"]
     W = len(tpl.request_columns)
-    if len(av) <= n_app or not any(len(ks) * W == len(rv) + len(av) - n_app for ks in _block_rows(tpl).values()):
+    if len(av) <= n_app or not any(len(ks) * W == len(rv) + len(av) - n_app for ks in block_rows(tpl).values()):
         return None
     return rv + av[:-n_app], av[-n_app:]
+
+
+def _label_spans(items: list[Item], tpl: Template, sim) -> tuple[list[Item], list]:
+    """The region's label fragments (group labels left out) and the printed rows they align
+    to (rows.label_rows); 其他处理 is a group label above three rows (2021) or one row of
+    its own (2019, hybrids): its own row is dropped when a sub-row is found."""
+    cfg = settings()
+    rows = list(tpl.request_rows)
+    parents = {normalize(r.parent) for r in rows if r.parent}
+    sub_other = [j for j, r in enumerate(rows) if r.parent == "其他处理"]
+    own_other = next((j for j, r in enumerate(rows) if r.key == "other"), None)
+    skip = [float(cfg.get("skip_expected", 0.4)) if r.expected else float(cfg.get("skip_optional", 0.05))
+            for r in rows]
+    frags = [f for f in items if f.kind == "F" and normalize(f.text) not in parents - {"其他处理"}]
+    spans = label_rows(frags, rows, lambda t, j: sim(t, f"requests.row:{rows[j].key}"), skip)
+    if any(s.j in sub_other for s in spans):
+        spans = [s for s in spans if s.j != own_other]
+    return frags, spans
+
+
+def zero_table(items: list[Item], tpl: Template, sim) -> StreamTable | None:
+    """A requests table whose every printed value is 0, its empty cells
+    printed as nothing: no reading can say which cells the values were in, but every cell
+    is 0 or blank whichever it is. Each cell is read 0 at `doubtful` placement (a person
+    looks; 0 and blank are the only answers). None unless the region's label rows are
+    found (every expected row of its template), it prints at least one value, fewer
+    than the cells (blanks printed as marks keep the count: other readings place them),
+    all 0 (a blank mark would say where the blanks are). The template: 2019 when its own 其他处理 row is found, else 2021."""
+    cfg = settings()
+    vals = [it for it in items if it.kind == "V"]
+    frags, spans = _label_spans(items, tpl, sim)
+    if len(spans) < int(cfg.get("min_rows", 5)) or not vals or any(value(it) != 0 for it in vals):
+        return None
+    rows = list(tpl.request_rows)
+    name = "2019" if any(rows[s.j].key == "other" for s in spans) else "2021"
+    cols = [c.key for c in tpl.request_columns]
+    # rows printed in order or anywhere (the default mode prints some labels after the values)
+    found = {rows[s.j].key for s in spans + present_rows(frags, rows,
+                                                          lambda t, j: sim(t, f"requests.row:{rows[j].key}"))}
+    if len(vals) >= len(block_rows(tpl)[name]) * len(cols) or any(
+            r.key not in found for r in rows if r.expected and r.key in block_rows(tpl)[name]):
+        return None     # a row not printed: a partial table, whose cells must not be made up
+    out = StreamTable("requests", template=name)
+    for key in block_rows(tpl)[name]:
+        for c, col in enumerate(cols):
+            out.cells[f"requests/{key}/{col}"] = Cell(row=vals[0].line, col=c, text="0")
+            out.placement[f"requests/{key}/{col}"] = float(cfg.get("doubtful", 0.5))
+    out.warnings.append(f"requests: every value printed is 0 ({len(vals)} for {len(out.cells)} cells, the empty "
+                        "ones printed as nothing): each cell 0 or blank, read 0, doubtful")
+    return out
 
 
 def _requests_by_labels(items: list[Item], tpl: Template, sim) -> StreamTable | None:
@@ -168,20 +129,12 @@ def _requests_by_labels(items: list[Item], tpl: Template, sim) -> StreamTable | 
     cols = [c.key for c in tpl.request_columns]
     W = len(cols)
     rows = list(tpl.request_rows)
-    frags = [it for it in items if it.kind == "F"]
-    # 其他处理: a group label above three rows (2021) or one row of its own (2019, hybrids)
-    parents = {normalize(r.parent) for r in rows if r.parent}
     sub_other = [j for j, r in enumerate(rows) if r.parent == "其他处理"]
     own_other = next((j for j, r in enumerate(rows) if r.key == "other"), None)
 
     def row_sim(t: str, j: int) -> float:
         return sim(t, f"requests.row:{rows[j].key}")
-    skip = [float(cfg.get("skip_expected", 0.4)) if r.expected else float(cfg.get("skip_optional", 0.05))
-            for r in rows]
-    frags = [f for f in frags if normalize(f.text) not in parents - {"其他处理"}]
-    spans = label_rows(frags, rows, row_sim, skip)
-    if any(s.j in sub_other for s in spans):
-        spans = [s for s in spans if s.j != own_other]
+    frags, spans = _label_spans(items, tpl, sim)
     if len(spans) < int(cfg.get("min_rows", 5)):
         return None
     vrows = value_rows(items, W, {f.pos for sp in spans for f in sp.frags})
