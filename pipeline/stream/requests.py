@@ -50,9 +50,28 @@ def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
         # or, when several balance alike, their chunks end where the pages do (their
         # disagreements are doubtful cells)
         return block if (block.readings == 1 or block.paged) and not (block.broken and block.extra) else None
-    if (block.sure and not by_labels.sure) or len(block.placement) < len(by_labels.placement):
-        return block
-    return by_labels
+    if _rows(by_labels) - _rows(block):
+        return by_labels    # the block reads a row sequence the printed labels contradict
+    chosen, other = ((block, by_labels) if (block.sure and not by_labels.sure)
+                     or len(block.placement) < len(by_labels.placement) else (by_labels, block))
+    # the two readings of one text disagree on a cell, or the other doubts it: whichever
+    # stands, that cell is doubtful (neither reading is sure, or the block would have won)
+    doubtful = float(settings().get("doubtful", 0.5))
+    for k, c in chosen.cells.items():
+        if k in other.cells and _num(c) != _num(other.cells[k]):
+            chosen.placement[k] = min(chosen.placement.get(k, 1.0), doubtful)
+        elif k in other.placement:
+            chosen.placement[k] = min(chosen.placement.get(k, 1.0), other.placement[k])
+    return chosen
+
+
+def _num(c):
+    return None if c is None else parse_value(c.text)[1]
+
+
+def _rows(t) -> set[str]:
+    """The row keys a reading placed cells in ("requests/<row>")."""
+    return {k.rsplit("/", 1)[0] for k in t.cells}
 
 
 def spilled(text: str, tpl: Template) -> tuple[list[Item], list[Item]] | None:
