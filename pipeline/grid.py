@@ -35,6 +35,7 @@ from .ocr import candidates, get_engine, normalise_text, parse_value
 from .orient import orientation
 from .strips import recognise as recognise_rows
 from .pdf import config, px_per_pt
+from .values import blank_marks
 
 
 FAINT_DOUBT = "faint ink (a thinned scan): strokes may be lost, a 0 read as 1 or 11"
@@ -152,7 +153,7 @@ def _assign_readings(table: Table, inked: dict) -> None:
             r = _readings_from_text(c.text)
             c.readings = r if r is not None and (num[id(c)] or in_numeric_col) else []
         elif num[id(c)] or in_numeric_col:
-            if normalise_text(c.text) in grid_config()["blank_marks"]:
+            if normalise_text(c.text) in blank_marks("grid_blank_marks"):
                 c.readings = [(None, 1.0)]
             elif ev.dash:
                 c.readings = [tuple(x) for x in grid_config()["dash_prior"]]

@@ -10,13 +10,14 @@ from .grid_cells import clusters, grid_config, nearest
 from .model import Cell, Document, Table
 from .ocr import is_numeric_text, normalise_text
 from .templates import config
+from .values import blank_marks
 
 
 def numeric_like(c: Cell) -> bool:
     t = normalise_text(c.text)
     if not t:
         return False
-    if is_numeric_text(t) or t in grid_config()["blank_marks"]:
+    if is_numeric_text(t) or t in blank_marks("grid_blank_marks"):
         return True
     digits = sum(ch.isdigit() for ch in t)
     return len(t) <= 10 and digits >= max(1, 0.5 * len(t))

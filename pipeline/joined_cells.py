@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from .normalize import nfkc
 from .templates import Template, config, templates
+from .values import blank_marks
 
 
 def settings() -> dict:
@@ -29,7 +30,8 @@ def unit_rx(cfg) -> str:
 
 
 def marks(cfg) -> str:
-    return re.escape(cfg["blank_marks"])
+    """The blank marks a run may hold, as a regex character-class body (configs/values.yaml)."""
+    return re.escape("".join(sorted(blank_marks("joined_blank_marks"))))
 
 
 def _tail_rx(cfg) -> re.Pattern:

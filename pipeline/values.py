@@ -30,7 +30,10 @@ def blank_config() -> dict:
 def blank_marks(addition: str | None = None) -> frozenset:
     """The printed blanks, plus one named addition of configs/values.yaml (e.g. "ocr_blank_marks")."""
     cfg = blank_config()
-    return frozenset(cfg["blank_marks"]) | frozenset(cfg[addition] if addition else ())
+    extra = cfg[addition] if addition else ()
+    if isinstance(extra, dict):     # {add, drop}: a reader that must not take some shared marks
+        return (frozenset(cfg["blank_marks"]) - frozenset(extra.get("drop", ()))) | frozenset(extra.get("add", ()))
+    return frozenset(cfg["blank_marks"]) | frozenset(extra)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ that make them differ are data (configs/values.yaml parse_rules)."""
 import pytest
 
 from pipeline import ctc, keymodel, ocr, review_files, values
+from pipeline import joined_cells
+from pipeline.grid_cells import grid_config
 
 # (text, ocr.parse_value, values.parse_value, values.parse_value(kind="amount"), keymodel cell shape)
 PINNED = [
@@ -76,6 +78,11 @@ def test_one_blank_list_in_config():
     assert ocr.BLANK_MARKS == core | set(cfg["ocr_blank_marks"])
     assert keymodel.BLANKISH == core | set(cfg["key_blankish_marks"])
     assert "0" not in values.BLANKS and "0" in keymodel.BLANKISH and "一" in ocr.BLANK_MARKS
+    # the scan grid and joined runs take the shared marks with named changes, no list of their own
+    grid, joined = values.blank_marks("grid_blank_marks"), values.blank_marks("joined_blank_marks")
+    assert grid == {"/", "-", "—", "–", "无", "－", "／", "ノ", "丿"} and "" not in grid and "一" not in grid
+    assert joined == set("—/／-－–") and "无" not in joined
+    assert "blank_marks" not in grid_config() and "blank_marks" not in joined_cells.settings()
 
 
 def test_one_parser_rule_sets():
