@@ -101,6 +101,15 @@ def test_bare_page_number_at_a_page_edge_is_not_a_value():
     # not the page's own number, or not at its edge: a value
     assert bare_page_numbers("a\n5\n\fb\n") == "a\n5\n\fb\n"
     assert bare_page_numbers("a\n1\n0 0\n\fb\n") == "a\n1\n0 0\n\fb\n"
+    # a page that prints its number as a footer (— 1 —): a bare number at its edge is a value
+    # (pdfminer prints a page's boxes in any order, its last value box may be a lone 1)
+    assert bare_page_numbers("— 1 —\n0\n1\n\fb\n") == "— 1 —\n0\n1\n\fb\n"
+
+
+def test_form_feeds_and_footers_mark_one_page_end_not_two():
+    """With form feeds kept, a footer's box printed mid-page (pdfminer) does not start a page."""
+    items = stream.tokens("1.属于国家秘密\n0\n— 1 —\n0\n\f2.其他\n0\n")
+    assert [it.page for it in items if it.kind == "V"] == [0, 0, 1]
 
 
 def test_read_keeps_the_form_feeds_for_the_stream():

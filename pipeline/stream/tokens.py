@@ -98,8 +98,11 @@ def bare_page_numbers(text: str) -> str:
     pages = text.split("\f")
     if len(pages) < 2:
         return text
+    footers = [re.compile(p) for p in settings().get("footers", [])]
     for i, page in enumerate(pages):
         lines = page.split("\n")
+        if any(rx.search(ln) for rx in footers for ln in lines):
+            continue    # the page prints its number as a footer (— 1 —): a bare number is a value
         full = [k for k, ln in enumerate(lines) if ln.strip()]
         for k in {full[0], full[-1]} if full else ():
             if lines[k].strip() == str(i + 1):
@@ -124,6 +127,7 @@ def tokens(text: str) -> list[Item]:
     out: list[Item] = []
     ln = 0
     page = -1
+    paged = "\f" in text
     for page_text in text.split("\f"):
         page += 1
         for rx in running:      # the report's running header between a split table's rows
@@ -133,8 +137,9 @@ def tokens(text: str) -> list[Item]:
             blank = line
             for rx in footers:
                 blank = rx.sub(lambda m: " " * max(2, len(m.group(0))), blank)
-            if blank != line and not blank.strip():
-                page += 1   # a page number alone: the page ends (form feeds may be gone)
+            if blank != line and not blank.strip() and not paged:
+                page += 1   # a page number alone: the page ends (when form feeds are gone;
+                            # with them, a footer's box may be printed mid-page: pdfminer)
             line = blank
             if _pipe_row(line, ln, page, out):
                 continue
