@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..model import Cell
 from ..templates import Template
-from .equations import balance, doubt_broken, max_broken, place_by_equations
+from .equations import balance, judge, max_broken, place_by_equations
 from .requests import spilled
 from .prose import drop_prose
 from .tokens import Item, StreamTable, region, settings, tokens, value
@@ -63,11 +63,7 @@ def decode_appeals(text: str, tpl: Template) -> StreamTable | None:
     for k, it in zip(keys, vals):
         out.cells[k] = None if it is None else Cell(row=it.line, col=keys.index(k), text=it.text)
     got = {k: None if it is None else value(it) for k, it in zip(keys, vals)}
-    _, broken, in_broken = balance(got, tpl)
-    doubt_broken(out, in_broken)
-    if broken > max_broken("appeals"):
-        for k in keys:
-            out.placement[k] = float(settings().get("doubtful", 0.5))
+    if judge(out, got, tpl, "appeals") > max_broken("appeals"):
         out.warnings.append("appeals: stream values leave most equations broken; cells doubtful")
     return out
 

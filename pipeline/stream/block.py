@@ -20,7 +20,7 @@ from itertools import combinations, product
 from ..model import Cell
 from ..normalize import normalize
 from ..templates import Template
-from .equations import balance, doubt_broken, max_broken
+from .equations import judge, max_broken
 from .tokens import Item, StreamTable, settings, value
 
 
@@ -203,12 +203,8 @@ def whole_block(vals: list[Item], tpl: Template, anchors: dict[int, str] | None 
         out.warnings.append(f"requests: {len(best)} readings of the value block balance alike; "
                             f"{len(out.placement)} cells doubtful")
     got = dict(zip(keys, best[0]))
-    _, broken, in_broken = balance(got, tpl)
-    doubt_broken(out, in_broken)
-    out.broken = broken
+    out.broken = broken = judge(out, got, tpl, "requests")
     if broken > max_broken("requests"):
-        for k in out.cells:
-            out.placement[k] = min(out.placement.get(k, 1.0), float(cfg.get("doubtful", 0.5)))
         out.warnings.append(f"requests: value block leaves {broken} equations broken; cells doubtful")
     out.warnings.insert(0, "requests: values read as one block, one per cell, labels apart (chunks of rows, "
                            "row- or column-major, chosen by the balance equations)")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from ..model import Cell
 from ..templates import Template
 from .block import block_rows
-from .equations import balance, doubt_broken, max_broken
+from .equations import judge, max_broken
 from .tokens import Item, StreamTable, settings, value
 
 
@@ -89,12 +89,7 @@ def column_runs(items: list[Item], tpl: Template, sim) -> StreamTable | None:
             k = f"requests/{key}/{cols[c]}"
             out.cells[k] = Cell(row=it.line, col=c, text=it.text)
             got[k] = value(it)
-    _, broken, in_broken = balance(got, tpl)
-    doubt_broken(out, in_broken)
-    out.broken = broken
-    if broken > max_broken("requests"):
-        for k in out.cells:
-            out.placement[k] = min(out.placement.get(k, 1.0), float(cfg.get("doubtful", 0.5)))
+    out.broken = broken = judge(out, got, tpl, "requests")
     out.warnings.append("requests: values read page by page as column runs, each boxed with its column's header "
                         f"(pdfminer){'; equations broken, cells doubtful' if broken > max_broken('requests') else ''}")
     return out

@@ -36,6 +36,19 @@ def doubt_broken(out: StreamTable, keys: set[str]) -> None:
         out.placement[k] = min(out.placement.get(k, 1.0), p)
 
 
+def judge(out: StreamTable, got: dict, tpl: Template, kind: str) -> int:
+    """The equations `got` (key -> value) breaks, doubted in `out`: a broken equation's cells
+    doubtful, and every cell when more break than one misprint may (`max_broken`). Returns the
+    count of broken equations."""
+    _, broken, in_broken = balance(got, tpl)
+    doubt_broken(out, in_broken)
+    if broken > max_broken(kind):
+        p = float(settings().get("doubtful", 0.5))
+        for k in out.cells:
+            out.placement[k] = min(out.placement.get(k, 1.0), p)
+    return broken
+
+
 def max_broken(kind: str) -> int:
     """Equations one printed inconsistency may break in this table; more mean the
     alignment, not the print, is wrong."""

@@ -7,7 +7,7 @@ from ..normalize import normalize
 from ..templates import Template
 from ..values import parse_value
 from .align import assignments, effect_assignments, windows_cost
-from .equations import balance, doubt_broken, max_broken, place_by_equations
+from .equations import balance, judge, max_broken, place_by_equations
 from .rows import ValueRow, chunked_rows, label_blocks, label_rows, place_by_columns, present_rows, value_rows
 from .prose import drop_prose
 from .tokens import Item, StreamTable, label_only, region, settings, tokens, value
@@ -282,11 +282,8 @@ def _requests_by_labels(items: list[Item], tpl: Template, sim) -> StreamTable | 
                 out.placement[k] = 1.0 / len(vs)
         out.warnings.append(f"requests: {n_alt} alignments of values to rows fit alike; "
                             f"{len(out.placement)} cells doubtful")
-    _, broken, in_broken = balance(chosen, tpl)
-    doubt_broken(out, in_broken)
+    broken = judge(out, chosen, tpl, "requests")
     if broken > max_broken("requests"):
-        for k in out.cells:
-            out.placement[k] = min(out.placement.get(k, 1.0), float(cfg.get("doubtful", 0.5)))
         out.warnings.append(f"requests: stream alignment leaves {broken} equations broken; cells doubtful")
     return out
 
