@@ -454,22 +454,29 @@ def fit_head(model, crops, labels, epochs: int, max_lr: float, rng, on_epoch=Non
         for j in rng.permutation(len(feats)):
             f, b = feats[j]
             y = torch.softmax(model.head(model.seq(f)), dim=1).transpose(1, 2)
-            lp = torch.log(y.clamp_min(1e-8)).transpose(0, 1)
-            tg = torch.tensor([idx[ch] for k in b for ch in labels[k]])
-            tl = torch.tensor([len(labels[k]) for k in b])
-            il = torch.full((len(b),), lp.shape[0], dtype=torch.long)
-            loss = ctc(lp, tg, il, tl)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            if step < total - 1:
-                sched.step()
+            tot += _ctc_step(y, [labels[k] for k in b], idx, ctc, opt, sched if step < total - 1 else None)
             step += 1
-            tot += float(loss.detach())
         if on_epoch and ep + 1 == epochs:
             on_epoch(ep, tot / max(1, len(feats)), time.time() - t0)
     model.eval()
     return ep
+
+
+def _ctc_step(y, texts: list[str], idx: dict, ctc, opt, sched) -> float:
+    """One optimiser step on the CTC loss of probabilities `y` (N, T, C) for `texts`; the
+    one-cycle schedule steps unless it is None (its last step). Returns the loss."""
+    import torch
+    lp = torch.log(y.clamp_min(1e-8)).transpose(0, 1)   # (T, N, C)
+    tg = torch.tensor([idx[ch] for t in texts for ch in t])
+    tl = torch.tensor([len(t) for t in texts])
+    il = torch.full((len(texts),), lp.shape[0], dtype=torch.long)
+    loss = ctc(lp, tg, il, tl)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    if sched is not None:
+        sched.step()
+    return float(loss.detach())
 
 
 def fit(model, crops, labels, epochs: int, max_lr: float, minutes: float, rng, on_epoch=None,
@@ -499,18 +506,8 @@ def fit(model, crops, labels, epochs: int, max_lr: float, minutes: float, rng, o
         for b in batches:
             x = torch.from_numpy(batchify([prep(crops[i], rng) for i in b]))
             y = model(x)                                   # (N, T, C)
-            lp = torch.log(y.clamp_min(1e-8)).transpose(0, 1)   # (T, N, C)
-            tg = torch.tensor([idx[ch] for i in b for ch in labels[i]])
-            tl = torch.tensor([len(labels[i]) for i in b])
-            il = torch.full((len(b),), lp.shape[0], dtype=torch.long)
-            loss = ctc(lp, tg, il, tl)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            if step < total - 1:
-                sched.step()
+            tot += _ctc_step(y, [labels[i] for i in b], idx, ctc, opt, sched if step < total - 1 else None)
             step += 1
-            tot += float(loss.detach())
         if on_epoch:
             on_epoch(ep, tot / max(1, len(batches)), time.time() - t0)
         if time.time() - t0 > minutes * 60:
