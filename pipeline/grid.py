@@ -200,7 +200,7 @@ def recover_page(page: Page, engine) -> None:
     lap(page, "lines")
     if tables and not use_text:
         rules = cv2.dilate(cv2.bitwise_or(hor, ver), np.ones((3, 3), np.uint8))
-        rot = orientation(grey, [cs for _, cs in tables], rules, engine, pt_px, page.cost)
+        rot = orientation(grey, [cs for _, cs in tables], rules, engine, pt_px, page.cost, binv)
         lap(page, "orientation")
         if rot:
             grey = np.ascontiguousarray(np.rot90(grey, k=rot // 90))

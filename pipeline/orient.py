@@ -1,16 +1,22 @@
 """Which way up a scanned table page is: 0, 90, 180 or 270 degrees to turn it upright.
 
 Why this way: almost every page is upright, and reading label crops in every orientation
-cost ~0.15-0.5 CPU s per table page (issue #15). The ruling lines often show it for free:
-the report tables' label columns come first and the widest of them is much wider than a
-number column, so a table whose widest column lies in its left third, at least
-`orientation.label_ratio` × as wide as its last, is upright; turned 180° it shows its
-widest column in the right third. When every table on the page that shows a side agrees
-on upright, and the long text runs in the cells lie along the rows (not turned a
-quarter), nothing is read. Otherwise a few label crops are
-read, first as printed, then in the other orientations only when they do not read surely.
-Off (`grid.orientation.from_rules: false`): on the test corpus it took 10 of 66 pages
-turned 180° for upright (docs/speed.md); the rule needs a second cue before it ships.
+cost ~0.15-0.5 CPU s per table page (issue #15). The page's tables show which way up they
+are without reading, by four cues that each look at a different thing (`cues`):
+
+* side: the label columns come first and the widest of them is much wider than a number
+  column (the widest column in the table's left third, `label_ratio` × the last);
+* align: labels are set flush left, so in the wide cells that hold a run of text the white
+  left of the ink is narrower than the white right of it (`align_pt`);
+* header: the header's merged cells (spanning columns) lie in the table's top half;
+* labels: the label column's merged cells (spanning rows) lie in its left half.
+
+Turned 180° every cue flips sign. The rules alone (side) took 10 of 66 test pages turned
+180° for upright (narrow-label and landscape tables, docs/speed.md); a page is now taken
+for upright without reading only when at least `min_votes` cues say so, none says the
+opposite, and its long text runs lie along the rows (not turned a quarter). Otherwise a
+few label crops are read, first as printed, then in the other orientations only when
+they do not read surely.
 """
 from __future__ import annotations
 
@@ -21,6 +27,8 @@ import numpy as np
 from .grid_cells import RawCell
 from .grid_crops import cell_lines
 from .pdf import config
+
+CUES = ("side", "align", "header", "labels")
 
 
 def orient_config() -> dict:
@@ -48,6 +56,66 @@ def label_side(cells: list[RawCell]) -> int:
     return 0
 
 
+def align_side(text: np.ndarray, cells: list[RawCell], scale_px: float) -> int:
+    """+1: text runs sit flush left in their cells (upright), -1: flush right (turned 180°),
+    0: centred or too few. `text` is the page's ink with the rules painted out; only cells
+    at least twice as wide as tall whose ink covers over half their width count."""
+    cfg = orient_config()
+    left, right = [], []
+    for c in cells:
+        w, h = c.x1 - c.x0, c.y1 - c.y0
+        if w <= 2 * h:
+            continue
+        cols = np.flatnonzero(text[c.y0:c.y1, c.x0:c.x1].any(axis=0))
+        if len(cols) and cols[-1] - cols[0] > 0.5 * w:
+            left.append(cols[0])
+            right.append(w - 1 - cols[-1])
+    if len(left) < cfg["align_min_cells"]:
+        return 0
+    d = float(np.median(right) - np.median(left))
+    need = cfg["align_pt"] * scale_px
+    return 1 if d > need else (-1 if d < -need else 0)
+
+
+def span_sides(cells: list[RawCell]) -> tuple[int, int]:
+    """(header, labels): +1 when more cells spanning columns lie in the table's top half
+    than in its bottom half (-1 the other way, 0 as many), and the same for cells spanning
+    rows in its left half against its right half."""
+    x0, x1 = min(c.x0 for c in cells), max(c.x1 for c in cells)
+    y0, y1 = min(c.y0 for c in cells), max(c.y1 for c in cells)
+    top = bottom = left = right = 0
+    for c in cells:
+        if getattr(c, "colspan", 1) > 1:
+            if c.y0 + c.y1 < y0 + y1:
+                top += 1
+            else:
+                bottom += 1
+        if getattr(c, "rowspan", 1) > 1:
+            if c.x0 + c.x1 < x0 + x1:
+                left += 1
+            else:
+                right += 1
+    return int(np.sign(top - bottom)), int(np.sign(left - right))
+
+
+def cues(text: np.ndarray, tables: list[list[RawCell]], scale_px: float) -> dict[str, int]:
+    """Each cue's say for the page (+1 upright, -1 turned 180°, 0 none): a cue speaks when
+    some table shows it one way and none the other."""
+    say = defaultdict(list)
+    for cells in tables:
+        if not cells:
+            continue
+        header, labels = span_sides(cells)
+        for name, v in zip(CUES, (label_side(cells), align_side(text, cells, scale_px), header, labels)):
+            say[name].append(v)
+    out = {}
+    for name in CUES:
+        vals = say[name]
+        up, down = any(v > 0 for v in vals), any(v < 0 for v in vals)
+        out[name] = 1 if up and not down else (-1 if down and not up else 0)
+    return out
+
+
 def _samples(grey: np.ndarray, cells: list[RawCell], rules: np.ndarray, scale_px: float, k: int) -> list:
     """Up to k one-line crops of the largest cells that hold a long run of text."""
     samples = []
@@ -63,11 +131,12 @@ def _samples(grey: np.ndarray, cells: list[RawCell], rules: np.ndarray, scale_px
 
 
 def orientation(grey: np.ndarray, tables: list[list[RawCell]], rules: np.ndarray, engine, scale_px: float,
-                cost=None) -> int:
+                cost=None, binv: np.ndarray | None = None) -> int:
     """0/90/180/270 (counter-clockwise quarter turns that make the page upright).
 
-    `tables`: the cells of each table found on the page. `cost` (a PageCost) records how
-    it was decided: "rules" (nothing read), "read" (label crops recognised) or "none".
+    `tables`: the cells of each table found on the page; `binv` the page's binarised ink
+    (computed here when not given). `cost` (a PageCost) records how it was decided:
+    "rules" (the cues, nothing read), "read" (label crops recognised) or "none".
     """
     cfg = orient_config()
     samples = _samples(grey, [c for cs in tables for c in cs], rules, scale_px, cfg["samples"])
@@ -75,11 +144,15 @@ def orientation(grey: np.ndarray, tables: list[list[RawCell]], rules: np.ndarray
         _note(cost, "none")
         return 0
     wide = [x for x in samples if x.shape[1] > x.shape[0]]
-    sides = [label_side(cs) for cs in tables] if cfg["from_rules"] else []
-    if (cfg["from_rules"] and len(wide) >= cfg["wide_share"] * len(samples) and any(s > 0 for s in sides)
-            and not any(s < 0 for s in sides)):
-        _note(cost, "rules")
-        return 0
+    if cfg["from_rules"] and len(wide) >= cfg["wide_share"] * len(samples):
+        if binv is None:
+            from .grid_cells import binarise
+            binv = binarise(grey)
+        text = np.where(rules > 0, 0, binv)
+        say = cues(text, tables, scale_px).values()
+        if sum(v > 0 for v in say) >= cfg["min_votes"] and not any(v < 0 for v in say):
+            _note(cost, "rules")
+            return 0
     _note(cost, "read")
     # upright pages are the rule: accept 0 when the samples read confidently as they are
     if wide:
