@@ -1,0 +1,85 @@
+"""Which way up a scanned table page is (pipeline/orient.py): an upright page is decided from
+its tables' cues without reading a crop, a page turned 180° is read and turned back.
+
+The pages are real: a generated report's PDF (training/synth, the narrow-labels geometry,
+not a held-out one) rendered by pdfium at 200 dpi, and the real recogniser."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline import grid
+from pipeline.cost import PageCost
+from pipeline.ocr import RecResult, get_engine
+from pipeline.orient import cues, label_side, orientation
+
+PX = 200 / 72
+
+
+class CountingEngine:
+    """Counts the crops it is asked to read (reads nothing)."""
+
+    def __init__(self):
+        self.crops = 0
+
+    def recognise(self, crops):
+        self.crops += len(crops)
+        return [RecResult("", 0.0) for _ in crops]
+
+
+@pytest.fixture(scope="module")
+def narrow_labels_pages():
+    """Pages 1 and 2 of a generated narrow-labels report, rendered at 200 dpi (grey)."""
+    import pypdfium2 as pdfium
+
+    from training.synth.build import draw_document, load_config
+    cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "synth.yaml")
+    d = draw_document([int(cfg["seed"]), 2, 2], cfg, {"geometry": ["narrow_labels"]}, train=False)
+    assert d["lay"].geometry == ["narrow_labels"]
+    pdf = pdfium.PdfDocument(d["pdf"])
+    pages = [np.asarray(pdf[k].render(scale=PX).to_pil().convert("L")) for k in (0, 1)]
+    pdf.close()
+    return pages
+
+
+def _decide(grey: np.ndarray, engine):
+    import cv2
+    binv = grid.binarise(grey)
+    hor, ver = grid.line_masks(binv, PX)
+    tables = [cs for _, cs in grid.find_tables(hor, ver)]
+    rules = cv2.dilate(cv2.bitwise_or(hor, ver), np.ones((3, 3), np.uint8))
+    cost = PageCost()
+    rot = orientation(grey, tables, rules, engine, PX, cost, binv)
+    return rot, cost.orientation, tables, cues(np.where(rules > 0, 0, binv), tables, PX)
+
+
+def test_an_upright_narrow_label_page_is_decided_without_reading(narrow_labels_pages):
+    """The requests table with narrow labels: its widest column is not a label column, so
+    the rules alone do not tell (before: every crop check ran); the flush-left labels, the
+    header's spans at the top and the labels' spans at the left do: nothing is read."""
+    eng = CountingEngine()
+    rot, how, tables, say = _decide(narrow_labels_pages[1], eng)
+    assert [label_side(cs) for cs in tables] == [0]
+    assert say == {"side": 0, "align": 1, "header": 1, "labels": 1}
+    assert (rot, how, eng.crops) == (0, "rules", 0)
+
+
+def test_a_page_turned_180_whose_rules_look_upright_is_read_and_turned_back(narrow_labels_pages):
+    """Page 1 upside down: its widest column now lies in the left third at twice the last,
+    which the rules alone took for upright (10 of 66 test pages turned 180° were left so).
+    Its header spans now lie at the bottom: the cues disagree, the crops are read (real
+    recogniser) and the page is turned back."""
+    turned = np.ascontiguousarray(np.rot90(narrow_labels_pages[0], 2))
+    rot, how, tables, say = _decide(turned, get_engine("rapidocr"))
+    assert [label_side(cs) for cs in tables] == [1]
+    assert say["header"] == -1
+    assert (rot, how) == (180, "read")
+
+
+def test_cues_flip_when_a_page_is_turned_180(narrow_labels_pages):
+    """Every cue reads the other way on the same page upside down (the same tables found)."""
+    up = _decide(narrow_labels_pages[1], CountingEngine())[3]
+    down = _decide(np.ascontiguousarray(np.rot90(narrow_labels_pages[1], 2)), CountingEngine())[3]
+    assert up == {k: -v for k, v in down.items()}
