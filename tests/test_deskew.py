@@ -38,11 +38,18 @@ def straight(tmp_path_factory):
     return tmp, _grid(tmp / "s0.pdf")[1]
 
 
+@pytest.fixture()
+def search_skew(monkeypatch):
+    """grid.skew.method = search (off by default: docs/speed.md, session 23f)."""
+    from pipeline.pdf import config
+    monkeypatch.setitem(config()["grid"]["skew"], "method", "search")
+
+
 @pytest.mark.parametrize("angle", [0.14, -0.13, 0.6, -2.4])
-def test_a_page_scanned_at_a_known_angle_is_turned_back_with_the_same_cells(straight, angle):
-    """The default estimate (the projection search) turns the page back to within 0.05°,
-    small skews included: the Hough estimate before read 0 for 0.14° and -0.13° and left
-    those pages skewed (docs/speed.md). The table has the same cells as scanned straight."""
+def test_a_page_scanned_at_a_known_angle_is_turned_back_with_the_same_cells(straight, angle, search_skew):
+    """The projection search turns the page back to within 0.05°, small skews included:
+    the Hough estimate reads 0 for 0.14° and -0.13° and leaves those pages skewed
+    (docs/speed.md). The table has the same cells as scanned straight."""
     tmp, cells0 = straight
     assert len(cells0) > 80
     scan(tmp / "t.pdf", tmp / "s.pdf", angle=angle, noise=3)
