@@ -354,9 +354,9 @@ def _orient(grey: np.ndarray, engine):
 
 
 def test_an_upright_rendered_table_page_skips_the_orientation_reading(tmp_path, monkeypatch):
-    """With `grid.orientation.from_rules` (off by default: docs/speed.md) a real rendered,
-    scanned table page (labels left) shows it is upright by its rules: no crop is
-    recognised (before: at least two long label crops per table page)."""
+    """With `grid.orientation.from_rules` (on by default since session 23f: docs/speed.md) a
+    real rendered, scanned table page (labels left) shows it is upright by its tables' cues:
+    no crop is recognised (before: at least two long label crops per table page)."""
     from pipeline.pdf import config
     monkeypatch.setitem(config()["grid"]["orientation"], "from_rules", True)
     eng = CountingEngine()
