@@ -12,8 +12,10 @@ a page costs a few tens of ms.
 
 estimate_skew(binv) returns the angle that rotate_small(grey, angle) takes to deskew.
 `grid.skew.method`: "hough" (the estimate before, the default) or "search" (this one: far
-closer to the true skew and ~24× cheaper, but it moved cells on 2 of 8 test scans where
-the grid is fragile; off until that is understood: docs/speed.md).
+closer to the true skew and ~4× cheaper per table page's `lines` stage). Still off: on test
+scans it cost cells, not through the rules (the same on every page but two, where the search
+was right) but through a cell's one-pixel ink test on a thinned scan and a shadow joined to
+a table, which a rotation 0.01° apart tips (docs/speed.md, session 23f).
 """
 from __future__ import annotations
 
