@@ -98,33 +98,77 @@ def text_tables(binv: np.ndarray, rules: np.ndarray, scale_px: float) -> list:
         return []
     tcfg = config("grid.yaml")["grid_text"]
     boxes = ink_boxes(binv, rules, scale_px, tcfg)
+    # the page's edges print no table (scanner borders, punch holes, a binding's specks)
+    H, W = binv.shape
+    e = cfg["edge"]
+    cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+    boxes = boxes[(cx > e * W) & (cx < (1 - e) * W) & (cy > e * H) & (cy < (1 - e) * H)]
     if len(boxes) < cfg["min_boxes"]:
         return []
     # the unit: the table's CJK character height (digits stand lower: ~0.7 of it), from
-    # the lines of three fields or more (prose, set larger, is one or two wide boxes a
-    # line), each box weighed by its width (a label is one wide box, its numbers narrow)
+    # the lines of three fields or more, two of them narrow (prose, set larger, is wide
+    # runs of text between its commas), each box weighed by its width (a label is one
+    # wide box, its numbers narrow ones)
     h0 = float(np.median(boxes[:, 3] - boxes[:, 1]))
-    lines = _lines(boxes, h0)
-    rows = [ln for ln in lines if len(_fields(ln, h0, cfg["word_gap"])) >= 3]
+    rows = []
+    for ln in _lines(boxes, h0):
+        fs = _fields(ln, h0, cfg["word_gap"])
+        narrow = (fs[:, 2] - fs[:, 0]) <= cfg["number_width"] * h0
+        if len(fs) >= 3 and narrow[1:].sum() >= 2:
+            rows.append(ln)
     h = _text_height(np.concatenate(rows) if rows else boxes, cfg["text_height_pct"])
-    lines = _lines(boxes, h)
-    W = binv.shape[1]
-    # lines that print several number-shaped fields right of their first field
-    fields = [_fields(ln, h, cfg["word_gap"]) for ln in lines]
-    cand = []
-    for i, fs in enumerate(fields):
-        nums = [f for f in fs[1:] if _is_number(f, h, cfg)] if len(fs) > 1 else []
-        if _is_number(fs[0], h, cfg) and len(fs) >= cfg["min_values"] + 1:
-            nums = [f for f in fs if _is_number(f, h, cfg)]
-        if len(nums) >= cfg["min_values"]:
-            cand.append(i)
+    lines, fields, cand = _candidates(boxes, h, cfg)
+    # a skew the page's deskew left (it reads rules: there are none) tilts a row's numbers
+    # across the table: measured on the rows of numbers, taken out of the boxes, put back
+    # into the cells
+    slope = _slope(fields, cand, h, cfg)
+    xm = W / 2
+    if abs(slope) >= cfg["min_slope"]:
+        dy = slope * ((boxes[:, 0] + boxes[:, 2]) / 2 - xm)
+        boxes = np.stack([boxes[:, 0], boxes[:, 1] - dy, boxes[:, 2], boxes[:, 3] - dy], axis=1)
+        lines, fields, cand = _candidates(boxes, h, cfg)
+    else:
+        slope = 0.0
     out = []
     for run in _table_runs(lines, fields, cand, h, W, cfg):
         t = _build(run, lines, fields, h, W, cfg)
-        if t is not None:
-            out.append(t)
+        if t is None:
+            continue
+        (x0, y0, x1, y1), cells = t
+        for c in cells:
+            d = int(round(slope * ((c.x0 + c.x1) / 2 - xm)))
+            c.y0, c.y1 = max(0, c.y0 + d), min(H, c.y1 + d)
+            c.x0, c.x1 = max(0, c.x0), min(W, c.x1)
+        cells = [c for c in cells if c.x1 - c.x0 >= 6 and c.y1 - c.y0 >= 6]
+        if len(cells) < config("ocr.yaml")["grid"]["min_cells"]:
+            continue
+        out.append(((x0, max(0, min(c.y0 for c in cells) - 1), x1, min(H, max(c.y1 for c in cells) + 1)), cells))
     out.sort(key=lambda t: (t[0][1], t[0][0]))
     return out
+
+
+def _candidates(boxes: np.ndarray, h: float, cfg: dict):
+    """(lines, their fields, the lines that print several number-shaped fields after their first)."""
+    lines = _lines(boxes, h)
+    fields = [_fields(ln, h, cfg["word_gap"]) for ln in lines]
+    cand = []
+    for i, fs in enumerate(fields):
+        if len(_values(fs, h, cfg)) >= cfg["min_values"]:
+            cand.append(i)
+    return lines, fields, cand
+
+
+def _slope(fields, cand: list[int], h: float, cfg: dict) -> float:
+    """The median slope (dy/dx) of the number centres along the lines that print three or more."""
+    out = []
+    for i in cand:
+        v = _values(fields[i], h, cfg)
+        if len(v) >= 3:
+            x = (v[:, 0] + v[:, 2]) / 2
+            y = (v[:, 1] + v[:, 3]) / 2
+            if x.max() - x.min() > 5 * h:
+                out.append(float(np.polyfit(x, y, 1)[0]))
+    return float(np.median(out)) if len(out) >= 3 else 0.0
 
 
 def _values(fs: np.ndarray, h: float, cfg: dict) -> np.ndarray:
@@ -271,6 +315,8 @@ def _row_bands(body: list[np.ndarray], bounds: list[float], h: float, cfg: dict)
     their own; boundaries lie midway between rows."""
     boxes = np.concatenate(body) if body else np.zeros((0, 4))
     vx = bounds[1] if len(bounds) > 2 and bounds[1] - bounds[0] >= h else bounds[0]
+    # specks of a heavy scan beside the numbers would join two rows: glyph-sized ink only
+    boxes = boxes[(boxes[:, 3] - boxes[:, 1] >= cfg["min_number_height"] * h) & (boxes[:, 2] - boxes[:, 0] >= 0.2 * h)]
     cx = (boxes[:, 0] + boxes[:, 2]) / 2
     val, lab = boxes[cx > vx], boxes[cx <= vx]
     gap = cfg["row_gap"] * h
