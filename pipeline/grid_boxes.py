@@ -58,15 +58,21 @@ def _lines(boxes: np.ndarray, h: float) -> list[np.ndarray]:
     return [boxes[sorted(ix, key=lambda k: boxes[k, 0])] for ix in out]
 
 
-def _fields(line: np.ndarray, h: float, gap: float) -> np.ndarray:
-    """A line's boxes joined where closer than `gap` × h (a label's spaced words)."""
+def _fields(line: np.ndarray, h: float, gap: float, cfg: dict | None = None) -> np.ndarray:
+    """A line's boxes joined where closer than `gap` × h (a label's spaced words); two
+    digit-high boxes are never joined (a narrow table's numbers stand closer than that;
+    a number's own digits were joined already, ink_boxes)."""
     out: list[list[float]] = []
+    low = (lambda b: b[3] - b[1] <= cfg["max_number_height"] * h) if cfg else (lambda b: False)
+    prev_low = False
     for b in line.tolist():
-        if out and b[0] - out[-1][2] < gap * h:
+        if out and b[0] - out[-1][2] < gap * h and not (prev_low and low(b)):
             f = out[-1]
             f[1], f[2], f[3] = min(f[1], b[1]), max(f[2], b[2]), max(f[3], b[3])
+            prev_low = low(f)
         else:
             out.append(list(b))
+            prev_low = low(b)
     return np.array(out, float).reshape(-1, 4)
 
 
@@ -150,7 +156,7 @@ def text_tables(binv: np.ndarray, rules: np.ndarray, scale_px: float) -> list:
 def _candidates(boxes: np.ndarray, h: float, cfg: dict):
     """(lines, their fields, the lines that print several number-shaped fields after their first)."""
     lines = _lines(boxes, h)
-    fields = [_fields(ln, h, cfg["word_gap"]) for ln in lines]
+    fields = [_fields(ln, h, cfg["word_gap"], cfg) for ln in lines]
     cand = []
     for i, fs in enumerate(fields):
         if len(_values(fs, h, cfg)) >= cfg["min_values"]:
@@ -223,7 +229,8 @@ def _columns(run: list[int], fields, h: float, W: int, cfg: dict):
     cover = np.zeros(W + 1, np.int32)
     for i in run:
         for f in fields[i]:
-            cover[max(0, int(f[0])):int(f[2]) + 1] += 1
+            if _is_number(f, h, cfg):     # a label, a unit (0(件)) or a seal's ring would bridge columns
+                cover[max(0, int(f[0])):int(f[2]) + 1] += 1
     need = min(cfg["min_rows"], max(1, len(run)))
     runs: list[list[float]] = []
     for a, b in _runs(cover, need):
@@ -243,8 +250,10 @@ def _columns(run: list[int], fields, h: float, W: int, cfg: dict):
     first = next((k for k, v in enumerate(kinds) if v), None)
     if first is None:
         return None, []
-    label = (runs[0][0], runs[first - 1][1]) if first else None
-    return label, [(a, b) for (a, b), v in zip(runs[first:], kinds[first:]) if v]
+    cols = [(a, b) for (a, b), v in zip(runs[first:], kinds[first:]) if v]
+    lefts = [float(fields[i][0][0]) for i in run if fields[i][0][2] < cols[0][0]]
+    label = (min(lefts), cols[0][0]) if lefts else None
+    return label, cols
 
 
 def _build(run: list[int], lines, fields, h: float, W: int, cfg: dict):
@@ -256,7 +265,9 @@ def _build(run: list[int], lines, fields, h: float, W: int, cfg: dict):
     # header bands: the lines just above the first row, within the table's width
     top_i = first
     k = first - 1
-    x_lo, x_hi = left - h, cols[-1][1] + 2 * h
+    # (a header or a section title may start left of the labels, a header word centred
+    # over a right-aligned column end right of its numbers)
+    x_lo, x_hi = left - cfg["tail_indent"] * h, cols[-1][1] + cfg["tail_indent"] * h
     while k >= 0 and first - k <= cfg["max_header_lines"]:
         ln = lines[k]
         gap = lines[top_i][:, 1].min() - ln[:, 3].max()
@@ -264,15 +275,26 @@ def _build(run: list[int], lines, fields, h: float, W: int, cfg: dict):
             break
         top_i = k
         k -= 1
-    # … and label-only lines just below the last row (a last row of blanks)
+    # … and below the last row: label-only lines (a row of blanks), rows printing one
+    # value (a merged value cell: 行政许可 66), and the section and sub-header lines
+    # between them (第二十条第（五）项 / 信息内容 本年处理决定数量), kept only when a row
+    # follows them
     bot_i = last
     k = last + 1
+    wait = None
+    vx = cols[0][0] - 0.5 * h
     while k < len(lines):
         ln = lines[k]
-        gap = ln[:, 1].min() - lines[bot_i][:, 3].max()
-        if gap > cfg["row_gap"] * h * 2 or ln[:, 0].min() < x_lo or ln[:, 2].max() >= cols[0][0]:
+        gap = ln[:, 1].min() - lines[wait if wait is not None else bot_i][:, 3].max()
+        if gap > cfg["tail_gap"] * h or ln[:, 0].min() < x_lo or ln[:, 2].max() > x_hi:
             break
-        bot_i = k
+        fs = fields[k]
+        nums = [f for f in fs if f[0] >= vx and _is_number(f, h, cfg)]
+        labelled = fs[0][2] < vx
+        if labelled and (nums or ln[:, 2].max() < vx):
+            bot_i, wait = k, None
+        else:
+            wait = k
         k += 1
     body = [lines[i] for i in range(first, bot_i + 1)]
     head = [lines[i] for i in range(top_i, first)]
