@@ -205,7 +205,7 @@ def _table_runs(lines, fields, cand: list[int], h: float, W: int, cfg: dict) -> 
             gap = lines[i][:, 1].min() - lines[j][:, 3].max()
             prose = any(ln[:, 2].max() - ln[:, 0].min() > cfg["prose_width"] * W and len(fields[k]) <= 2
                         for k, ln in enumerate(lines[j + 1:i], start=j + 1))
-            recent = [_values(fields[k], h, cfg) for k in runs[-1][-3:]]
+            recent = [_values(fields[k], h, cfg) for k in runs[-1][-cfg["align_lines"]:]]
             if gap <= cfg["max_row_gap"] * h and not prose and _fits(_values(fields[i], h, cfg), recent, h, cfg):
                 runs[-1].append(i)
                 continue
@@ -257,6 +257,13 @@ def _columns(run: list[int], fields, h: float, W: int, cfg: dict):
 
 
 def _build(run: list[int], lines, fields, h: float, W: int, cfg: dict):
+    # the table's own text height when its row labels show it (a page's prose may be set
+    # larger than its tables; a table of numbers alone keeps the page's)
+    labels = [fields[i][0] for i in run if fields[i][0][2] - fields[i][0][0] >= cfg["label_min_width"] * h]
+    hr = float(np.median([f[3] - f[1] for f in labels])) if len(labels) >= cfg["min_rows"] else h
+    if hr < h:
+        h = hr
+        fields = {i: _fields(lines[i], h, cfg["word_gap"], cfg) for i in range(len(lines))}
     label, cols = _columns(run, fields, h, W, cfg)
     if len(cols) < cfg["min_cols"]:
         return None
@@ -271,7 +278,8 @@ def _build(run: list[int], lines, fields, h: float, W: int, cfg: dict):
     while k >= 0 and first - k <= cfg["max_header_lines"]:
         ln = lines[k]
         gap = lines[top_i][:, 1].min() - ln[:, 3].max()
-        if gap > cfg["header_gap"] * h or ln[:, 0].min() < x_lo or ln[:, 2].max() > x_hi:
+        if (gap > cfg["header_gap"] * h or ln[:, 0].min() < x_lo or ln[:, 2].max() > x_hi
+                or ln[:, 2].max() - ln[:, 0].min() > cfg["prose_width"] * W):
             break
         top_i = k
         k -= 1
@@ -286,7 +294,8 @@ def _build(run: list[int], lines, fields, h: float, W: int, cfg: dict):
     while k < len(lines):
         ln = lines[k]
         gap = ln[:, 1].min() - lines[wait if wait is not None else bot_i][:, 3].max()
-        if gap > cfg["tail_gap"] * h or ln[:, 0].min() < x_lo or ln[:, 2].max() > x_hi:
+        if (gap > cfg["tail_gap"] * h or ln[:, 0].min() < x_lo or ln[:, 2].max() > x_hi
+                or ln[:, 2].max() - ln[:, 0].min() > cfg["prose_width"] * W):
             break
         fs = fields[k]
         nums = [f for f in fs if f[0] >= vx and _is_number(f, h, cfg)]
