@@ -210,7 +210,11 @@ def _table_runs(lines, fields, cand: list[int], h: float, W: int, cfg: dict) -> 
                 runs[-1].append(i)
                 continue
         runs.append([i])
-    runs = [r for r in runs if sum(len(fields[i]) - 1 for i in r) >= cfg["min_numbers"]]
+    # a table prints `min_numbers` numbers, on one line only when it prints many (the
+    # appeals table's 15): a line of prose a heavy scan broke into pieces is not one
+    def numbers(r):
+        return sum(len(_values(fields[i], h, cfg)) for i in r)
+    runs = [r for r in runs if numbers(r) >= (cfg["min_numbers"] if len(r) > 1 else cfg["one_line_numbers"])]
     # a run just above the next one, no taller than a header, is that table's header
     # (a narrow table's vertical header characters side by side look like numbers)
     keep = []
