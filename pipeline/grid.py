@@ -29,6 +29,7 @@ from .deskew import estimate_skew, rotate_small
 from .grid_cells import RawCell, binarise, find_tables, grid_config, line_masks  # noqa: F401
 from .grid_crops import cell_lines, ink_extent, is_blob, is_dash, is_faint  # noqa: F401  (grid.cell_lines)
 from .grid_tables import join_continued, mark_headers, numeric_like  # noqa: F401
+from .grid_boxes import BOXES, text_tables
 from .grid_text import LINES, faint_masks, refine
 from .model import Cell, CellEvidence, Document, Page, Table, Word
 from .ocr import candidates, get_engine, normalise_text, parse_value
@@ -39,6 +40,7 @@ from .values import blank_marks
 
 
 FAINT_DOUBT = "faint ink (a thinned scan): strokes may be lost, a 0 read as 1 or 11"
+BOXES_DOUBT = "table without ruling lines: the cell's row and column are inferred from the text"
 
 
 def page_scale(page: Page) -> float:
@@ -214,10 +216,15 @@ def recover_page(page: Page, engine) -> None:
     page.rulings = _segments(hor, ver, s)
     page.cost.kind = "table" if tables else "text"
     found = page_tables(grey, binv, hor, ver, tables, pt_px, refine_text=not use_text)
+    if found and not tables:
+        page.cost.kind = "table"
     lap(page, "lines")
     page.tables = [build_table(page, grey, rules, bbox, raw, engine, use_text) for bbox, raw, _, rules in found]
     for t, (_, _, how, _) in zip(page.tables, found):
         t.strategy = how
+        if how == BOXES:            # no rule printed where the cells are: positions are guessed
+            for c in t.cells:
+                c.doubts.append(BOXES_DOUBT)
     _titles_and_text(page, grey, engine, use_text)
     lap(page, "text")
 
@@ -227,12 +234,15 @@ def page_tables(grey: np.ndarray, binv: np.ndarray, hor: np.ndarray, ver: np.nda
     """(bbox, cells, strategy, rule mask to paint out) of each table find_tables found on
     an upright page. On scans (`refine_text`) the text checks the rules' grid per table
     (grid_text.refine: "lines", "faint" or "text"); a table cut by faint rules paints
-    those out of its cells too."""
+    those out of its cells too. A scanned page where the rules show no table gets the
+    tables its text shows ("boxes": grid_boxes.text_tables)."""
     import cv2
     kernel = np.ones((3, 3), np.uint8)
     rules = cv2.dilate(cv2.bitwise_or(hor, ver), kernel)
     if not refine_text:
         return [(bbox, raw, LINES, rules) for bbox, raw in tables]
+    if not tables:
+        return [(bbox, raw, BOXES, rules) for bbox, raw in text_tables(binv, rules, px_per_pt)]
     faint = functools.lru_cache(1)(lambda: faint_masks(grey, px_per_pt))
     out = []
     for bbox, raw in tables:
