@@ -36,3 +36,29 @@ def doubt_joined(out: Decoded, joined: set[str]) -> None:
     p = float(config("classify.yaml").get("joined_row_placement", 0.9))
     for k in joined:
         out.placement[k] = min(out.placement.get(k, 1.0), p)
+
+
+def doubt_block_order(out: Decoded, groups: list[list[str]]) -> set[str]:
+    """Text only (a cell's row is its line). Values printed one a line are separate text blocks, printed in the extractor's block
+    order, which need not be the page's column order (pdftotext's default mode moves a value
+    under a tall vertical header out of its row). A group's equation (total = sum of its
+    parts) holds whatever order its parts came in, so it cannot confirm that order: a part
+    whose value differs from another part of its group is doubtful. `groups`: each group's
+    part keys; a group whose cells share a line (a row printed on one line keeps the page's
+    order) is left as it is. Returns the keys doubted."""
+    p = float(config("classify.yaml").get("block_order_placement", 0.9))
+    doubted: set[str] = set()
+    for keys in groups:
+        cells = {k: out.cells[k] for k in keys if out.cells.get(k) is not None}
+        one_a_line = len({c.row for c in cells.values()}) == len(cells)
+        if one_a_line and len({c.text.strip() for c in cells.values()}) > 1:
+            for k in cells:
+                out.placement[k] = min(out.placement.get(k, 1.0), p)
+            doubted |= set(cells)
+    return doubted
+
+
+def appeal_parts(tpl) -> list[list[str]]:
+    """The appeals table's groups as lists of their part keys (every column but the total)."""
+    return [[f"appeals/{g.key}/{c.key}" for c in tpl.appeal_columns if c.key != "total"] for g in tpl.appeal_groups]
+

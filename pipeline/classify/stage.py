@@ -8,7 +8,7 @@ from ..templates import Template, config, label_classes, templates
 from ..values import parse_value
 from .active_table import decode_active
 from .appeals_table import decode_appeals
-from .decoded import Decoded
+from .decoded import Decoded, appeal_parts, doubt_block_order
 from .guards import guards_on, sanity
 from .mappers import FUZZY, get_mapper
 from .meta import active_template_by_rows, detect_active_template, pre2019, read_title
@@ -155,6 +155,8 @@ def stream_tables(doc: Document, union: Template, active: Template | None = None
         d = Decoded(kind=name, template=st.template, cells=dict(st.cells), missing=dict(st.missing),
                     warnings=list(st.warnings), labels=list(st.labels), placement=dict(st.placement))
         d.unreadable = {k for k, why in st.missing.items() if "cannot be told apart" in why}
+        if name == "appeals":
+            doubt_block_order(d, appeal_parts(union))
         d.warnings.insert(0, f"{name}: read as a stream of labels and values (flattened text)")
         out[name] = d
     return out
