@@ -12,6 +12,10 @@ val --build 30 --work datasets/generated/s23b`), with their truth values:
   block order: `0 2 0 2 4` for 维持 2, 纠正 0, 其他 2, 尚未审结 0, 总计 4 (the 尚未审结 value
   sits under a tall vertical header and moved). The group's sum holds in any order, so the
   document came back `ok` with four wrong cells at 0.9999.
+- v013 (`pdftotext -raw`): every row on its label's line, two cells misprinted by the report
+  (a leaf and a total), five equations broken. More than one misprint may break, so every
+  cell was doubted (0.5), though each row sits under its own label and the two cells explain
+  every broken equation.
 """
 import json
 from pathlib import Path
@@ -28,9 +32,9 @@ FIX = Path(__file__).parent / "fixtures" / "flattened_default"
 REVIEW = 0.995
 
 
-def _case(name: str) -> tuple[dict, dict]:
+def _case(name: str, tool: str = "pdftotext") -> tuple[dict, dict]:
     truth = json.loads((FIX / f"{name}.truth.json").read_text(encoding="utf-8"))["cells"]
-    return truth, to_result(extract(FIX / f"{name}.pdftotext.txt"))
+    return truth, to_result(extract(FIX / f"{name}.{tool}.txt"))
 
 
 def test_labels_in_two_sequences_every_requests_cell_placed():
@@ -73,3 +77,38 @@ def test_one_value_a_line_appeals_order_is_doubtful():
     assert all(res["cells"][f"appeals/review/{c}"]["confidence"] >= REVIEW
                for c in ("upheld", "corrected", "other", "pending", "total"))
     assert res["cells"]["appeals/litigation_direct/total"]["value"] == 4
+
+
+def test_values_one_a_line_without_empty_lines_keep_their_order(tmp_path):
+    """The same text with the empty lines between the values taken out (one cell a line, as a
+    browser's innerText prints a div grid in document order): the order is the document's,
+    so no cell is doubted for it."""
+    from pipeline.classify.decoded import Decoded, appeal_parts, doubt_block_order
+    from pipeline.model import Cell
+    from pipeline.stream.tokens import region as table_region
+    text = (FIX / "v019.pdftotext.txt").read_text(encoding="utf-8")
+    part = table_region(text, "appeals")
+    parts = appeal_parts(templates()["2021"])
+    d = Decoded(kind="appeals", cells={k: Cell(row=i, col=0, text=str(i % 3))
+                                       for i, k in enumerate(k for g in parts for k in g)})
+    assert doubt_block_order(d, parts, part) and all(p < REVIEW for p in d.placement.values())
+    d2 = Decoded(kind="appeals", cells=dict(d.cells))
+    assert doubt_block_order(d2, parts, "\n".join(ln for ln in part.splitlines() if ln.strip())) == set()
+    assert not d2.placement
+
+
+def test_misprints_on_rows_placed_by_their_labels_doubt_only_their_equations():
+    """v013: the cells of the broken equations are doubted (the document goes to review), the
+    others, placed by their own labels, stay sure; every requests cell is right."""
+    from pipeline.stream.equations import misprinted
+    truth, res = _case("v013", "pdftotext-raw")
+    req = {k: v for k, v in truth.items() if k.startswith("requests/")}
+    assert {k: res["cells"][k]["value"] for k in req} == req
+    sure = [k for k in req if res["cells"][k]["confidence"] >= REVIEW]
+    assert len(sure) > len(req) // 2 and len(sure) < len(req)
+    assert res["status"] == "needs_review"
+    # a misaligned reading is no misprint: one row's values dealt to the next row
+    tpl = templates()["2021"]
+    shifted = dict(req)
+    shifted.update({f"requests/granted/{c.key}": req[f"requests/new_received/{c.key}"] for c in tpl.request_columns})
+    assert misprinted(req, tpl) and not misprinted(shifted, tpl)

@@ -95,10 +95,10 @@ def score_cells(truth: dict, cells: dict, threshold: float = 0.995) -> Counter:
         if got is not None:     # reliability: the cell's confidence bin, and whether it is right
             conf = float(got.get("confidence", 1.0))
             b = confidence_bin(conf)
-            c[f"bin_{b}"] += 1
-            c[f"bin_{b}_right"] += verdict == "right"
-            c["accepted"] += conf >= threshold
-            c["accepted_right"] += conf >= threshold and verdict == "right"
+            c[f"rel_bin_{b}"] += 1
+            c[f"rel_bin_{b}_right"] += verdict == "right"
+            c["rel_accepted"] += conf >= threshold
+            c["rel_accepted_right"] += conf >= threshold and verdict == "right"
         if verdict == "wrong" and float(got.get("confidence", 1.0)) >= threshold:
             c["confident_wrong"] += 1
         if key.startswith(MEASURED):
@@ -202,10 +202,11 @@ def _summary(a: Counter) -> dict:
     if "ok" in a:   # gouji (the number stream has no confidences)
         # reliability: per confidence bin, cells and the share right; auto-accepted (at or
         # above the review threshold): share of all truth cells, and precision
-        s["reliability"] = {b: {"cells": a[f"bin_{b}"], "right": round(a[f"bin_{b}_right"] / a[f"bin_{b}"], 4)}
-                            for b in map(confidence_bin, BINS) if a[f"bin_{b}"]}
-        s["auto_accepted"] = round(a["accepted"] / max(1, a["right"] + a["wrong"] + a["missing"]), 4)
-        s["auto_accepted_precision"] = round(a["accepted_right"] / a["accepted"], 5) if a["accepted"] else None
+        s["reliability"] = {b: {"cells": a[f"rel_bin_{b}"], "right": round(a[f"rel_bin_{b}_right"] / a[f"rel_bin_{b}"], 4)}
+                            for b in map(confidence_bin, BINS) if a[f"rel_bin_{b}"]}
+        s["auto_accepted"] = round(a["rel_accepted"] / max(1, a["right"] + a["wrong"] + a["missing"]), 4)
+        s["auto_accepted_precision"] = (round(a["rel_accepted_right"] / a["rel_accepted"], 5)
+                                        if a["rel_accepted"] else None)
         s["ok"] = a["ok"]
         s["ok_with_wrong_cell"] = a["ok_with_wrong"]
         s["confident_wrong_cells"] = a["confident_wrong"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..templates import Template
 from .align import align_values
-from .decoded import Decoded, appeal_parts, doubt_block_order
+from .decoded import Decoded
 from .mappers import FUZZY, short_match
 from .regions import vertical_header
 from .rows import Row
@@ -69,5 +69,3 @@ def decode_appeals(rows: list[Row], mapper, tpl: Template, out: Decoded) -> None
             out.cells[k] = mapping[k]
         else:
             out.missing[k] = why
-    if positions is None and not vrow.aligned:     # text without header positions
-        doubt_block_order(out, appeal_parts(tpl))

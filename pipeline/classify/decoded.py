@@ -2,6 +2,7 @@
 the decoders record in it."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from ..model import Cell
@@ -38,14 +39,21 @@ def doubt_joined(out: Decoded, joined: set[str]) -> None:
         out.placement[k] = min(out.placement.get(k, 1.0), p)
 
 
-def doubt_block_order(out: Decoded, groups: list[list[str]]) -> set[str]:
-    """Text only (a cell's row is its line). Values printed one a line are separate text blocks, printed in the extractor's block
-    order, which need not be the page's column order (pdftotext's default mode moves a value
-    under a tall vertical header out of its row). A group's equation (total = sum of its
-    parts) holds whatever order its parts came in, so it cannot confirm that order: a part
-    whose value differs from another part of its group is doubtful. `groups`: each group's
-    part keys; a group whose cells share a line (a row printed on one line keeps the page's
-    order) is left as it is. Returns the keys doubted."""
+_BLOCKS = re.compile(r"(?m)^[ \t]*[0-9０-９][^\n]*\n[ \t]*\n[ \t]*[0-9０-９]")
+
+
+def doubt_block_order(out: Decoded, groups: list[list[str]], text: str) -> set[str]:
+    """Flattened text whose values stand as paragraphs of their own (an empty line between
+    two value lines, in `text`: the table's region) holds the text blocks of a layout
+    analysis (pdftotext's default mode, pdfminer), printed in the tool's block order, which
+    need not be the page's column order: pdftotext moves a value under a tall vertical
+    header out of its row. A group's equation (total = sum of its parts) holds whatever
+    order its parts came in, so it cannot confirm the order: parts of one group printed one
+    a line (a cell's row is its line) with different values are doubtful. Values one a
+    line without empty lines between (a browser's innerText of a div grid) keep the
+    document's order. `groups`: each group's part keys. Returns the keys doubted."""
+    if not _BLOCKS.search(text):
+        return set()
     p = float(config("classify.yaml").get("block_order_placement", 0.9))
     doubted: set[str] = set()
     for keys in groups:
@@ -55,6 +63,9 @@ def doubt_block_order(out: Decoded, groups: list[list[str]]) -> set[str]:
             for k in cells:
                 out.placement[k] = min(out.placement.get(k, 1.0), p)
             doubted |= set(cells)
+    if doubted:
+        out.warnings.append(f"{out.kind}: values printed as separate text blocks, in the extractor's order; "
+                            f"{len(doubted)} cells whose order no equation confirms doubtful")
     return doubted
 
 

@@ -66,6 +66,9 @@ def classify(doc: Document, settings=None) -> None:
             decoded[name] = d
         else:
             _doubt_disagreements(decoded[name], d)
+    if "appeals" in decoded and doc.text and not any(t.aligned for t in doc.tables):
+        from ..stream import region
+        doubt_block_order(decoded["appeals"], appeal_parts(union), region(doc.text, "appeals") or "")
     req_tpl = decoded.get("requests").template if "requests" in decoded else None
     doc.template = act_tpl or req_tpl or ("2021" if (doc.year or 0) >= 2021 else "2019")
     for name, d in decoded.items():
@@ -155,8 +158,6 @@ def stream_tables(doc: Document, union: Template, active: Template | None = None
         d = Decoded(kind=name, template=st.template, cells=dict(st.cells), missing=dict(st.missing),
                     warnings=list(st.warnings), labels=list(st.labels), placement=dict(st.placement))
         d.unreadable = {k for k, why in st.missing.items() if "cannot be told apart" in why}
-        if name == "appeals":
-            doubt_block_order(d, appeal_parts(union))
         d.warnings.insert(0, f"{name}: read as a stream of labels and values (flattened text)")
         out[name] = d
     return out

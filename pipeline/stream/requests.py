@@ -7,7 +7,7 @@ from ..normalize import normalize
 from ..templates import Template
 from ..values import parse_value
 from .align import assignments, effect_assignments, windows_cost
-from .equations import balance, judge, max_broken, place_by_equations
+from .equations import balance, judge, max_broken, misprinted, place_by_equations
 from .rows import (ValueRow, chunked_rows, inline_anchors, label_blocks, label_rows, place_by_columns, present_rows,
                    value_rows)
 from .prose import drop_prose
@@ -34,6 +34,9 @@ def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
     if by_labels is not None and by_labels.sure and balance(
             {k: None if c is None else parse_value(c.text)[1] for k, c in by_labels.cells.items()}, tpl)[1] == 0:
         return by_labels
+    if by_labels is not None and by_labels.by_labels and not by_labels.missing and misprinted(
+            {k: None if c is None else parse_value(c.text)[1] for k, c in by_labels.cells.items()}, tpl):
+        return by_labels    # each row under its label; misprinted cells explain what breaks
     runs = column_runs(items, tpl, sim)
     if runs is not None and runs.broken == 0:
         return runs     # every run boxed with its header, every equation holding
@@ -291,9 +294,17 @@ def _requests_by_labels(items: list[Item], tpl: Template, sim) -> StreamTable | 
                 out.placement[k] = 1.0 / len(vs)
         out.warnings.append(f"requests: {n_alt} alignments of values to rows fit alike; "
                             f"{len(out.placement)} cells doubtful")
-    broken = judge(out, chosen, tpl, "requests")
+    # placed by the labels alone: one cheapest alignment, each value row in its own label's
+    # window, and each a whole line of one value per column (values one a line are dealt by
+    # count, in the extractor's block order: no such certainty)
+    out.by_labels = (complete and n_alt == 1 and best == 0 and not displaced and not anchors and not partial
+                     and not block_doubt and not free_doubt and any(any(row) for row in cost)
+                     and all(len(v.items) == W and len({it.line for it in v.items}) == 1 for v in vrows))
+    broken = judge(out, chosen, tpl, "requests", placed_by_labels=out.by_labels)
     if broken > max_broken("requests"):
-        out.warnings.append(f"requests: stream alignment leaves {broken} equations broken; cells doubtful")
+        out.warnings.append(f"requests: {broken} equations broken, which misprinted cells explain (rows placed by "
+                            "their labels); their cells doubtful" if out.by_labels and misprinted(chosen, tpl) else
+                            f"requests: stream alignment leaves {broken} equations broken; cells doubtful")
     return out
 
 

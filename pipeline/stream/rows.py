@@ -376,7 +376,9 @@ def chunked_rows(items: list[Item], spans: list[RowSpan], keys: list[list[str]],
     next chunk's first label, each chunk read row- or column-major as its rows' own
     equations prefer. None unless the table prints exactly one value per cell of its
     labelled rows and some chunk holds several rows; also the keys two orders that tie
-    disagree on."""
+    disagree on. A chunk whose every line holds one row's values (`-raw` on a table split
+    over pages: each page's labels, then its rows a line each) is read row by row: the
+    tool put them on one line because they stand on one baseline."""
     W = len(keys[0]) if keys else 0
     vals = [it for it in items if it.kind == "V"]
     if not W or len(vals) != len(spans) * W:
@@ -395,6 +397,7 @@ def chunked_rows(items: list[Item], spans: list[RowSpan], keys: list[list[str]],
         best = "rows"
         if R > 1:
             several = True
+        if R > 1 and _whole_lines(run, W) != R:   # a line of W values is a row: no other order
             got = {name: {kk: value(it) for r, row in enumerate(rs) for kk, it in zip(keys[a + r], row)}
                    for name, rs in orders.items()}
             score = {name: own_balance(v, tpl) for name, v in got.items()}
