@@ -329,3 +329,26 @@ def test_scans_section_on_a_sample_scan(tmp_path):
     md = "\n".join(scans_markdown(sec))
     assert "| scan_light | all | gouji | 1 | " in md and "| scan_light | all | PP-OCR full page (naive) | 1 | 50 | 20 | 10 | — |" in md
     assert cell_scores({"a": 1}, {"a": 1, "b": 2, "c": 3})["missing"] == 2
+
+
+def test_flattened_section_per_extractor_and_geometry(tmp_path):
+    """make bench's flattened-text section (issue #13 item 4): per extractor, then per
+    extractor and table geometry with held-out styles apart, gouji beside the number
+    stream (cells right, documents all right), and the reliability of gouji's confidences."""
+    from training.bench.report import flattened_markdown
+    from training.eval_flattened import build_range, evaluate
+    from pipeline.run import Settings
+    pdfs = build_range(0, 1, tmp_path / "pdf", geometry=["landscape"])     # a held-out style
+    res = evaluate(pdfs, ["pdftotext-raw"], tmp_path / "work", Settings())
+    r = res["pdftotext-raw"]
+    assert set(r["gouji_by_geometry"]) == set(r["number_stream_by_geometry"]) == {"landscape (held out)", "held out"}
+    g = r["gouji"]
+    n = len(json.loads((tmp_path / "pdf" / "test_00000.truth.json").read_text(encoding="utf-8"))["cells"])
+    assert sum(b["cells"] for b in g["reliability"].values()) == n - g["missing"]    # every cell returned, binned
+    assert 0 < g["auto_accepted"] <= 1 and g["confident_wrong_cells"] == 0
+    md = "\n".join(flattened_markdown(res))
+    peer = r["number_stream_by_geometry"]["held out"]
+    assert (f"| pdftotext-raw | held out | 1 | {r['gouji_by_geometry']['held out']['requests_appeals_cells_right']:.1%}"
+            in md)
+    assert f"| {peer['requests_appeals_cells_right']:.1%} | {peer['documents_requests_appeals_right']}/1 |" in md
+    assert "### Reliability of the confidences" in md and "| pdftotext-raw | " in md.split("### Reliability")[1]

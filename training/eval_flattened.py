@@ -92,6 +92,13 @@ def score_cells(truth: dict, cells: dict, threshold: float = 0.995) -> Counter:
         got = cells.get(key)
         verdict = "missing" if got is None else "right" if _same(got["value"], t["value"]) else "wrong"
         c[verdict] += 1
+        if got is not None:     # reliability: the cell's confidence bin, and whether it is right
+            conf = float(got.get("confidence", 1.0))
+            b = confidence_bin(conf)
+            c[f"rel_bin_{b}"] += 1
+            c[f"rel_bin_{b}_right"] += verdict == "right"
+            c["rel_accepted"] += conf >= threshold
+            c["rel_accepted_right"] += conf >= threshold and verdict == "right"
         if verdict == "wrong" and float(got.get("confidence", 1.0)) >= threshold:
             c["confident_wrong"] += 1
         if key.startswith(MEASURED):
@@ -99,6 +106,17 @@ def score_cells(truth: dict, cells: dict, threshold: float = 0.995) -> Counter:
             if verdict == "wrong" and {got["value"], t["value"]} <= {0, None}:
                 c["m_zero_blank"] += 1
     return c
+
+
+# confidence bins of the reliability table (lower edges); the review threshold is one of them
+BINS = (0.0, 0.5, 0.9, 0.99, 0.995, 0.999, 0.9999)
+
+
+def confidence_bin(conf: float) -> str:
+    """The reliability bin of a cell confidence: `[lo, hi)` (the last one closed)."""
+    k = max(i for i, lo in enumerate(BINS) if conf >= lo or i == 0)
+    hi = BINS[k + 1] if k + 1 < len(BINS) else 1.0
+    return f"[{BINS[k]:g}, {hi:g}{']' if k + 1 == len(BINS) else ')'}"
 
 
 def evaluate(pdfs: list[Path], extractors: list[str], work: Path, settings: Settings,
@@ -110,7 +128,7 @@ def evaluate(pdfs: list[Path], extractors: list[str], work: Path, settings: Sett
             continue
         (work / ex).mkdir(parents=True, exist_ok=True)
         agg = {"gouji": Counter(), "number_stream": Counter()}
-        geo: dict[str, Counter] = {}
+        geo: dict[str, dict[str, Counter]] = {"gouji": {}, "number_stream": {}}
         t0 = time.perf_counter()
         for pdf in pdfs:
             doc_id = pdf.name.split(".")[0]
@@ -128,9 +146,8 @@ def evaluate(pdfs: list[Path], extractors: list[str], work: Path, settings: Sett
                                         ("number_stream", peer["cells"], None)):
                 c = score_cells(truth, cells)
                 _add(agg[name], c, status)
-                if name == "gouji":
-                    for g in geometry_groups(truth):
-                        _add(geo.setdefault(g, Counter()), c, status)
+                for g in geometry_groups(truth):
+                    _add(geo[name].setdefault(g, Counter()), c, status)
                 if verbose and name == "gouji" and (c["wrong"] or c["missing"]):
                     print(f"  {ex} {doc_id} {'+'.join(truth.get('geometry') or ()) or 'default'}: {status} "
                           f"right {c['right']} wrong {c['wrong']} missing {c['missing']}", file=sys.stderr)
@@ -138,7 +155,8 @@ def evaluate(pdfs: list[Path], extractors: list[str], work: Path, settings: Sett
             out[ex] = {"skipped": f"no {source_kind(ex)} rendition beside the PDFs"}
             continue
         out[ex] = {name: _summary(a) for name, a in agg.items()}
-        out[ex]["gouji_by_geometry"] = {g: _summary(geo[g]) for g in sorted(geo, key=_geometry_order)}
+        for name, by in geo.items():
+            out[ex][f"{name}_by_geometry"] = {g: _summary(by[g]) for g in sorted(by, key=_geometry_order)}
         out[ex]["seconds"] = round(time.perf_counter() - t0, 1)
     return out
 
@@ -181,7 +199,14 @@ def _summary(a: Counter) -> dict:
          # the ceiling of text that prints blanks as nothing: right but for 0 <-> blank
          "requests_appeals_right_but_zero_blank": round((a["m_right"] + a["m_zero_blank"]) / max(
              1, a["m_right"] + a["m_wrong"] + a["m_missing"]), 4)}
-    if "ok" in a:
+    if "ok" in a:   # gouji (the number stream has no confidences)
+        # reliability: per confidence bin, cells and the share right; auto-accepted (at or
+        # above the review threshold): share of all truth cells, and precision
+        s["reliability"] = {b: {"cells": a[f"rel_bin_{b}"], "right": round(a[f"rel_bin_{b}_right"] / a[f"rel_bin_{b}"], 4)}
+                            for b in map(confidence_bin, BINS) if a[f"rel_bin_{b}"]}
+        s["auto_accepted"] = round(a["rel_accepted"] / max(1, a["right"] + a["wrong"] + a["missing"]), 4)
+        s["auto_accepted_precision"] = (round(a["rel_accepted_right"] / a["rel_accepted"], 5)
+                                        if a["rel_accepted"] else None)
         s["ok"] = a["ok"]
         s["ok_with_wrong_cell"] = a["ok_with_wrong"]
         s["confident_wrong_cells"] = a["confident_wrong"]
@@ -207,26 +232,42 @@ def table(res: dict) -> str:
 
 
 def geometry_table(res: dict) -> str:
-    """Markdown: gouji's req+app cells right per extractor and table geometry style, [right but
-    for 0 ↔ blank], (documents; one with two styles counts under both), held-out styles apart."""
-    groups = []
-    for r in res.values():
-        for g in r.get("gouji_by_geometry", {}):
-            if g not in groups:
-                groups.append(g)
-    groups.sort(key=_geometry_order)
-    lines = ["| extractor | " + " | ".join(groups) + " |", "|---|" + "---|" * len(groups)]
+    """Markdown: one line per extractor and table geometry style (held-out styles apart,
+    after the others; a document with two styles counts under both): gouji's req+app cells
+    right [right but for 0 ↔ blank], its documents with every req+app cell right and `ok`
+    with a wrong cell, beside the number stream's cells and documents on the same text."""
+    lines = ["| extractor | geometry | docs | gouji req+app cells [but 0↔blank] | gouji docs req+app right "
+             "| ok with a wrong cell | number stream req+app cells | number stream docs req+app right |",
+             "|---|---|---|---|---|---|---|---|"]
     for ex, r in res.items():
-        by = r.get("gouji_by_geometry")
-        if not by:
+        by, peer = r.get("gouji_by_geometry") or {}, r.get("number_stream_by_geometry") or {}
+        for g, s in by.items():
+            p = peer.get(g)
+            lines.append(f"| {ex} | {g} | {s['documents']} | {s['requests_appeals_cells_right']:.1%} "
+                         f"[{s['requests_appeals_right_but_zero_blank']:.1%}] | "
+                         f"{s['documents_requests_appeals_right']}/{s['documents']} | "
+                         f"{s.get('ok_with_wrong_cell', '')} | "
+                         + ("| |" if p is None else f"{p['requests_appeals_cells_right']:.1%} | "
+                            f"{p['documents_requests_appeals_right']}/{p['documents']} |"))
+    return "\n".join(lines)
+
+
+def reliability_table(res: dict) -> str:
+    """Markdown: gouji's cells per confidence bin and extractor, as `share right (cells)`,
+    then the share of all truth cells auto-accepted (at or above the review threshold) and
+    their precision; a wrong cell at or above the threshold is a confident wrong cell."""
+    bins = [confidence_bin(b) for b in BINS]
+    lines = ["| extractor | " + " | ".join(bins) + " | auto-accepted | accepted right | confident wrong |",
+             "|---|" + "---|" * (len(bins) + 3)]
+    for ex, r in res.items():
+        g = r.get("gouji")
+        if not g or "reliability" not in g:
             continue
-        row = []
-        for g in groups:
-            s = by.get(g)
-            row.append("" if s is None else f"{s['requests_appeals_cells_right']:.1%} "
-                       f"[{s['requests_appeals_right_but_zero_blank']:.1%}] ({s['documents']})"
-                       + (f" ⚠{s['ok_with_wrong_cell']} ok wrong" if s.get("ok_with_wrong_cell") else ""))
-        lines.append(f"| {ex} | " + " | ".join(row) + " |")
+        rel = g["reliability"]
+        row = [f"{rel[b]['right']:.1%} ({rel[b]['cells']})" if b in rel else "" for b in bins]
+        prec = g["auto_accepted_precision"]
+        lines.append(f"| {ex} | " + " | ".join(row) + f" | {g['auto_accepted']:.1%} | "
+                     f"{'' if prec is None else f'{prec:.2%}'} | {g['confident_wrong_cells']} |")
     return "\n".join(lines)
 
 
@@ -257,6 +298,8 @@ def main(argv=None) -> int:
     print(table(res))
     print()
     print(geometry_table(res))
+    print()
+    print(reliability_table(res))
     if a.json:
         a.json.write_text(json.dumps(res, ensure_ascii=False, indent=1), encoding="utf-8")
     return 0

@@ -2,6 +2,7 @@
 the decoders record in it."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from ..model import Cell
@@ -36,3 +37,39 @@ def doubt_joined(out: Decoded, joined: set[str]) -> None:
     p = float(config("classify.yaml").get("joined_row_placement", 0.9))
     for k in joined:
         out.placement[k] = min(out.placement.get(k, 1.0), p)
+
+
+_BLOCKS = re.compile(r"(?m)^[ \t]*[0-9０-９][^\n]*\n[ \t]*\n[ \t]*[0-9０-９]")
+
+
+def doubt_block_order(out: Decoded, groups: list[list[str]], text: str) -> set[str]:
+    """Flattened text whose values stand as paragraphs of their own (an empty line between
+    two value lines, in `text`: the table's region) holds the text blocks of a layout
+    analysis (pdftotext's default mode, pdfminer), printed in the tool's block order, which
+    need not be the page's column order: pdftotext moves a value under a tall vertical
+    header out of its row. A group's equation (total = sum of its parts) holds whatever
+    order its parts came in, so it cannot confirm the order: parts of one group printed one
+    a line (a cell's row is its line) with different values are doubtful. Values one a
+    line without empty lines between (a browser's innerText of a div grid) keep the
+    document's order. `groups`: each group's part keys. Returns the keys doubted."""
+    if not _BLOCKS.search(text):
+        return set()
+    p = float(config("classify.yaml").get("block_order_placement", 0.9))
+    doubted: set[str] = set()
+    for keys in groups:
+        cells = {k: out.cells[k] for k in keys if out.cells.get(k) is not None}
+        one_a_line = len({c.row for c in cells.values()}) == len(cells)
+        if one_a_line and len({c.text.strip() for c in cells.values()}) > 1:
+            for k in cells:
+                out.placement[k] = min(out.placement.get(k, 1.0), p)
+            doubted |= set(cells)
+    if doubted:
+        out.warnings.append(f"{out.kind}: values printed as separate text blocks, in the extractor's order; "
+                            f"{len(doubted)} cells whose order no equation confirms doubtful")
+    return doubted
+
+
+def appeal_parts(tpl) -> list[list[str]]:
+    """The appeals table's groups as lists of their part keys (every column but the total)."""
+    return [[f"appeals/{g.key}/{c.key}" for c in tpl.appeal_columns if c.key != "total"] for g in tpl.appeal_groups]
+

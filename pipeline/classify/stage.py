@@ -8,7 +8,7 @@ from ..templates import Template, config, label_classes, templates
 from ..values import parse_value
 from .active_table import decode_active
 from .appeals_table import decode_appeals
-from .decoded import Decoded
+from .decoded import Decoded, appeal_parts, doubt_block_order
 from .guards import guards_on, sanity
 from .mappers import FUZZY, get_mapper
 from .meta import active_template_by_rows, detect_active_template, pre2019, read_title
@@ -66,6 +66,9 @@ def classify(doc: Document, settings=None) -> None:
             decoded[name] = d
         else:
             _doubt_disagreements(decoded[name], d)
+    if "appeals" in decoded and doc.text and not any(t.aligned for t in doc.tables):
+        from ..stream import region
+        doubt_block_order(decoded["appeals"], appeal_parts(union), region(doc.text, "appeals") or "")
     req_tpl = decoded.get("requests").template if "requests" in decoded else None
     doc.template = act_tpl or req_tpl or ("2021" if (doc.year or 0) >= 2021 else "2019")
     for name, d in decoded.items():

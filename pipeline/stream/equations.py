@@ -36,17 +36,48 @@ def doubt_broken(out: StreamTable, keys: set[str]) -> None:
         out.placement[k] = min(out.placement.get(k, 1.0), p)
 
 
-def judge(out: StreamTable, got: dict, tpl: Template, kind: str) -> int:
+def judge(out: StreamTable, got: dict, tpl: Template, kind: str, placed_by_labels: bool = False) -> int:
     """The equations `got` (key -> value) breaks, doubted in `out`: a broken equation's cells
-    doubtful, and every cell when more break than one misprint may (`max_broken`). Returns the
+    doubtful, and every cell when more break than one misprint may (`max_broken`), unless
+    every value row sat under its own label (`placed_by_labels`: one alignment, no freedom)
+    and a few misprinted cells explain every broken equation (`misprinted`). Returns the
     count of broken equations."""
     _, broken, in_broken = balance(got, tpl)
     doubt_broken(out, in_broken)
-    if broken > max_broken(kind):
+    if broken > max_broken(kind) and not (placed_by_labels and misprinted(got, tpl)):
         p = float(settings().get("doubtful", 0.5))
         for k in out.cells:
             out.placement[k] = min(out.placement.get(k, 1.0), p)
     return broken
+
+
+def misprinted(got: dict, tpl: Template) -> bool:
+    """Whether printed misprints explain the broken equations: at most `max_misprints` cells,
+    each of which lies only in broken equations that one change of its value would all
+    mend (the same discrepancy, signed by its side), together covering every broken
+    equation once. A value row dealt to the wrong row or column breaks equations that no
+    such cells explain; a misprinted cell breaks exactly its own."""
+    from itertools import combinations
+    eqs = [e for e in tpl.expand_equations(set(got)) if all(k in got for k in e.lhs + e.rhs)]
+    gap = {i: sum(got[k] or 0 for k in e.lhs) - sum(got[k] or 0 for k in e.rhs) for i, e in enumerate(eqs)}
+    broken = {i for i, d in gap.items() if abs(d) >= 1e-6}
+    if not broken:
+        return True
+    cover: dict[str, frozenset] = {}
+    for k in {k for i in broken for k in eqs[i].lhs + eqs[i].rhs}:
+        mine = [i for i, e in enumerate(eqs) if k in e.lhs or k in e.rhs]
+        if not set(mine) <= broken:
+            continue
+        deltas = {round(gap[i] if k in eqs[i].lhs else -gap[i], 6) for i in mine}
+        if len(deltas) == 1:
+            cover[k] = frozenset(mine)
+    limit = int(settings().get("max_misprints", 2))
+    for n in range(1, limit + 1):
+        for ks in combinations(sorted(cover), n):
+            sets = [cover[k] for k in ks]
+            if sum(map(len, sets)) == len(broken) and frozenset().union(*sets) == broken:
+                return True
+    return False
 
 
 def max_broken(kind: str) -> int:

@@ -7,8 +7,9 @@ from ..normalize import normalize
 from ..templates import Template
 from ..values import parse_value
 from .align import assignments, effect_assignments, windows_cost
-from .equations import balance, judge, max_broken, place_by_equations
-from .rows import ValueRow, chunked_rows, label_blocks, label_rows, place_by_columns, present_rows, value_rows
+from .equations import balance, judge, max_broken, misprinted, place_by_equations
+from .rows import (ValueRow, chunked_rows, inline_anchors, label_blocks, label_rows, place_by_columns, present_rows,
+                   value_rows)
 from .prose import drop_prose
 from .tokens import Item, StreamTable, label_only, region, settings, tokens, value
 from .block import block_rows, lone_anchors, value_runs, whole_block
@@ -33,6 +34,9 @@ def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
     if by_labels is not None and by_labels.sure and balance(
             {k: None if c is None else parse_value(c.text)[1] for k, c in by_labels.cells.items()}, tpl)[1] == 0:
         return by_labels
+    if by_labels is not None and by_labels.by_labels and not by_labels.missing and misprinted(
+            {k: None if c is None else parse_value(c.text)[1] for k, c in by_labels.cells.items()}, tpl):
+        return by_labels    # each row under its label; misprinted cells explain what breaks
     runs = column_runs(items, tpl, sim)
     if runs is not None and runs.broken == 0:
         return runs     # every run boxed with its header, every equation holding
@@ -174,12 +178,18 @@ def _requests_by_labels(items: list[Item], tpl: Template, sim) -> StreamTable | 
     if vrows is None or not vrows:
         return None
     displaced = False
-    if len(vrows) > len(spans):
+    present = present_rows(frags, rows, row_sim)
+    if any(s.j in sub_other for s in present):
+        present = [s for s in present if s.j != own_other]
+    anchors = _anchored(items, vrows, spans, present, rows, row_sim)
+    if anchors:
+        # labels in two sequences (pdftotext's default mode): every row printed anywhere,
+        # the value rows that follow their own label anchored to it
+        spans = present
+    if len(vrows) > len(spans) and not anchors:
         # more value rows than rows found in order: some labels were printed elsewhere
         # (pdftotext's default mode prints a merged cell's labels after the values)
-        spans = present_rows(frags, rows, row_sim)
-        if any(s.j in sub_other for s in spans):
-            spans = [s for s in spans if s.j != own_other]
+        spans = present
         if len(vrows) > len(spans):
             return None
         displaced = True
@@ -195,6 +205,8 @@ def _requests_by_labels(items: list[Item], tpl: Template, sim) -> StreamTable | 
     cost = [[0] * len(spans) for _ in vrows] if displaced else windows_cost(vrows, spans)
     if len(vrows) > 1 and spans and all(v.pos > spans[-1].first for v in vrows):
         cost = [[0] * len(spans) for _ in vrows]   # all values after all labels: nor do these
+    if anchors:     # an anchored row goes to its label's row; the others anywhere between
+        cost = [[int(k in anchors and anchors[k] != s.j) for s in spans] for k in range(len(vrows))]
     best, maps, complete = assignments(cost, int(cfg.get("max_alignments", 500)))
     if not maps:
         return None
@@ -246,9 +258,9 @@ def _requests_by_labels(items: list[Item], tpl: Template, sim) -> StreamTable | 
     used = {keyed[ri] for ri in mp}
     if free_doubt:
         # which of the rows the non-zero rows left free hold the zero rows is a guess
-        taken = {keyed[ri] for ki, ri in enumerate(mp) if not zero[ki]}
+        taken = {keyed[ri] for ki, ri in enumerate(mp) if not zero[ki] or ki in anchors}
         zero_cols = {c for ki, v in enumerate(vrows) if zero[ki] for c, it in zip(cols, v.slots) if it is not None}
-        if any(zero) and len(keyed) - len(taken) > sum(zero):
+        if any(zero) and len(keyed) - len(taken) > sum(z for ki, z in enumerate(zero) if ki not in anchors):
             for key in keyed:
                 if key not in taken:
                     for c in zero_cols:
@@ -282,10 +294,40 @@ def _requests_by_labels(items: list[Item], tpl: Template, sim) -> StreamTable | 
                 out.placement[k] = 1.0 / len(vs)
         out.warnings.append(f"requests: {n_alt} alignments of values to rows fit alike; "
                             f"{len(out.placement)} cells doubtful")
-    broken = judge(out, chosen, tpl, "requests")
+    # placed by the labels alone: one cheapest alignment, each value row in its own label's
+    # window, and each a whole line of one value per column (values one a line are dealt by
+    # count, in the extractor's block order: no such certainty)
+    out.by_labels = (complete and n_alt == 1 and best == 0 and not displaced and not anchors and not partial
+                     and not block_doubt and not free_doubt and any(any(row) for row in cost)
+                     and all(len(v.items) == W and len({it.line for it in v.items}) == 1 for v in vrows))
+    broken = judge(out, chosen, tpl, "requests", placed_by_labels=out.by_labels)
     if broken > max_broken("requests"):
-        out.warnings.append(f"requests: stream alignment leaves {broken} equations broken; cells doubtful")
+        out.warnings.append(f"requests: {broken} equations broken, which misprinted cells explain (rows placed by "
+                            "their labels); their cells doubtful" if out.by_labels and misprinted(chosen, tpl) else
+                            f"requests: stream alignment leaves {broken} equations broken; cells doubtful")
     return out
+
+
+def _anchored(items: list[Item], vrows: list[ValueRow], spans: list, present: list, rows: list, row_sim
+              ) -> dict[int, int]:
+    """Value rows anchored by the label printed right before them (rows.inline_anchors),
+    when the labels form two sequences that the monotone label alignment cannot both keep
+    (pdftotext's default mode: one-line labels with their values, the others in a block
+    before or after them): at least `min_inline_anchors` anchored rows, in template order,
+    all among the rows printed anywhere (`present`), and either two anchored rows the
+    alignment left out or printed rows it left out while some value row has no anchor.
+    Else {} (the alignment stands)."""
+    got = inline_anchors(items, vrows, rows, row_sim)
+    js = [got[k] for k in sorted(got)]
+    if (len(got) < int(settings().get("min_inline_anchors", 2)) or js != sorted(set(js))
+            or not set(js) <= {s.j for s in present}):
+        return {}
+    in_spans = {s.j for s in spans}
+    lost = [j for j in js if j not in in_spans]
+    left_out = {s.j for s in present} - in_spans
+    if len(lost) >= int(settings().get("min_inline_anchors", 2)) or (left_out and len(got) < len(vrows)):
+        return got
+    return {}
 
 
 def _block_order(vals: list[Item], keyed: list[str], cols: list[str], tpl: Template

@@ -125,6 +125,38 @@ def present_rows(frags: list[Item], rows: list, sim) -> list[RowSpan]:
     return [best[j] for j in sorted(best)]
 
 
+def inline_anchors(items: list[Item], vrows: list["ValueRow"], rows: list, sim) -> dict[int, int]:
+    """Value rows printed right after their own label (value row index -> row index).
+    pdftotext's default mode reads a one-line label and its values as one block, but a
+    wrapped label or a merged cell's labels as another, printed before or after all the
+    values: the labels then fall into two sequences, each in template order, and a
+    monotone alignment of labels keeps only one. A label that the values follow directly
+    says where those values belong whatever the other labels do. The fragments between
+    the previous value and the row's first value are read whole or by their last few
+    (a header may stand before the label: the first row)."""
+    thr = float(settings().get("present_similarity", 0.75))
+    max_join = int(settings().get("max_start_fragments", 5))
+    index = {it.pos: i for i, it in enumerate(items)}
+    out: dict[int, int] = {}
+    for k, v in enumerate(vrows):
+        i = index.get(v.items[0].pos)
+        if i is None or not v.full:
+            continue
+        b = i
+        while b > 0 and items[b - 1].kind == "F":
+            b -= 1
+        before = items[b:i]
+        found = None
+        for n in range(1, min(max_join, len(before)) + 1):
+            text = " ".join(f.text for f in before[len(before) - n:])
+            s, j = max((sim(text, j), j) for j in range(len(rows)))
+            if s >= thr and _numbered_if_short(text, rows[j]) and (found is None or s > found[0]):
+                found = (s, j)
+        if found is not None:
+            out[k] = found[1]
+    return out
+
+
 def _numbered_if_short(text: str, row) -> bool:
     """A row with a short label (其他, 总计: also column headers) needs its printed number."""
     if len(normalize(row.label)) > 2 or not row.number:
@@ -344,7 +376,9 @@ def chunked_rows(items: list[Item], spans: list[RowSpan], keys: list[list[str]],
     next chunk's first label, each chunk read row- or column-major as its rows' own
     equations prefer. None unless the table prints exactly one value per cell of its
     labelled rows and some chunk holds several rows; also the keys two orders that tie
-    disagree on."""
+    disagree on. A chunk whose every line holds one row's values (`-raw` on a table split
+    over pages: each page's labels, then its rows a line each) is read row by row: the
+    tool put them on one line because they stand on one baseline."""
     W = len(keys[0]) if keys else 0
     vals = [it for it in items if it.kind == "V"]
     if not W or len(vals) != len(spans) * W:
@@ -363,6 +397,7 @@ def chunked_rows(items: list[Item], spans: list[RowSpan], keys: list[list[str]],
         best = "rows"
         if R > 1:
             several = True
+        if R > 1 and _whole_lines(run, W) != R:   # a line of W values is a row: no other order
             got = {name: {kk: value(it) for r, row in enumerate(rs) for kk, it in zip(keys[a + r], row)}
                    for name, rs in orders.items()}
             score = {name: own_balance(v, tpl) for name, v in got.items()}

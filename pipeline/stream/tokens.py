@@ -40,6 +40,7 @@ class StreamTable:
     readings: int = 1   # distinct readings that balance alike (whole_block)
     broken: int = 0     # balance equations its reading leaves broken (whole_block)
     extra: int = 0      # values of the region outside its block (whole_block)
+    by_labels: bool = False     # every value row under its own label, one alignment (requests)
 
     @property
     def placed(self) -> int:

@@ -128,12 +128,7 @@ def write_markdown(report: dict, path: Path) -> None:
                      f"{fmt(m['peak_rss_mb'], 'mb')} | {m['failed']}/{m['docs']} |")
         L.append("")
     if report.get("flattened"):
-        from training.eval_flattened import table
-        L += ["## Flattened text as real extractors write it", "",
-              "The digital PDFs above flattened by each tool; cells right over the requests and appeals "
-              "tables and over all tables, reports with every cell right, reports `ok`, `ok` with a wrong "
-              "cell, and wrong cells at or above the review threshold (0.995); the number stream on the "
-              "same text (docs/flattened-text.md).", "", table(report["flattened"]), ""]
+        L += flattened_markdown(report["flattened"])
     if report.get("joined"):
         from .joined import joined_markdown
         L += joined_markdown(report["joined"])
@@ -214,3 +209,23 @@ def not_measured(cfg: dict, splits: list[str], unavailable: list[str]) -> list[s
             "per-cell confidence.",
             "grid F1 on text inputs: flattened text has no cell boxes; the number stream recovers no grid."]
     return out
+
+
+def flattened_markdown(res: dict) -> list[str]:
+    """The flattened-text section: per extractor, per extractor and table geometry (held-out
+    styles apart), gouji beside the number stream; and the reliability of gouji's cell
+    confidences on that text (training/eval_flattened.py)."""
+    from training.eval_flattened import geometry_table, reliability_table, table
+    return ["## Flattened text as real extractors write it", "",
+            "The digital PDFs above flattened by each tool; cells right over the requests and appeals "
+            "tables and over all tables, reports with every cell right, reports `ok`, `ok` with a wrong "
+            "cell, and wrong cells at or above the review threshold (0.995); the number stream on the "
+            "same text (docs/flattened-text.md).", "", table(res), "",
+            "### Per table geometry", "",
+            "The same per table geometry style the report drew (`default`: none; held-out styles, never "
+            "seen in development, apart); [in brackets] right but for cells read 0 where the report "
+            "printed a blank as nothing, or the other way round.", "", geometry_table(res), "",
+            "### Reliability of the confidences", "",
+            "gouji's cells per confidence bin: share right (cells); auto-accepted = share of all truth "
+            "cells at or above the review threshold, with their precision.", "", reliability_table(res), ""]
+

@@ -9,8 +9,11 @@ from .corpus import ROOT, split_file
 
 def flattened_by_extractors(items: list[dict]) -> dict:
     """The text split as real tools write it (issue #13): each test document's digital PDF
-    flattened by pdftotext (three modes), pdfminer.six and pypdfium2, gouji beside the
-    number stream (training/eval_flattened.py; extractors not installed are reported)."""
+    flattened by every extractor of training/synth/text_tools.py (pdftotext in three modes,
+    pdfminer.six, pypdfium2, pdfplumber, Markdown, Chromium's innerText), gouji beside the
+    number stream, per extractor and per table geometry (held-out styles apart), with the
+    reliability of gouji's confidences (training/eval_flattened.py; extractors not
+    installed are reported)."""
     from pipeline.run import Settings
     from training import eval_flattened
     pdfs = [Path(it["dir"]) / split_file(it["doc"], "digital") for it in items]
