@@ -197,3 +197,50 @@ def test_sure_digit_crops_go_nowhere_else_on_a_rendered_table_page(tmp_path, mon
     assert len(numbers) >= 30 and sum(a[k] == b.get(k) for k in numbers) >= len(numbers) - 1
     got = Counter(v for v in b.values() if isinstance(v, (int, float)))
     assert sum((got & values).values()) >= 0.95 * sum(values.values())
+
+
+def test_a_turned_page_is_read_by_ppocr_alone(tmp_path, monkeypatch):
+    """The same kind of rendered table page scanned turned a quarter: the grid turns it
+    upright (page.rotation), and with routing on none of its crops is routed — every crop
+    reaches PP-OCR's session — while its cells are still read."""
+    from pipeline import grid
+    from pipeline.pdf import config, read_pdf
+    from tablefix import make_pdf, scan
+    make_pdf(tmp_path / "t.pdf", seed=11, pages=1)
+    scan(tmp_path / "t.pdf", tmp_path / "s.pdf", angle=0.0, noise=2, rot90=90)
+    eng = get_engine("rapidocr")
+    monkeypatch.setitem(config()["digits"]["route"], "enabled", True)
+    monkeypatch.setitem(config()["digits"]["route"], "pages", "upright")
+    page = read_pdf(tmp_path / "s.pdf").pages[0]
+    page.cost.start()
+    grid.recover_page(page, eng)
+    assert page.rotation in (90, 270) and page.tables
+    assert page.cost.routed == 0 and page.cost.crops >= 30
+    numbers = [c for t in page.tables for c in t.cells if isinstance((c.readings or [(None, 0)])[0][0], int)]
+    assert len(numbers) >= 30
+
+
+def test_routing_settles_on_the_pages_orientation_and_refuses_unlike_crops():
+    """digits.settled reads page.rotation and page.cost.orientation; digits.in_range sends a
+    crop whose statistics lie outside the calibration ranges to PP-OCR."""
+    from pipeline.digits import crop_stats, in_range, passes, settled
+    from pipeline.model import Page
+    page = Page(number=1)
+    assert not settled(page, {"pages": "upright"})              # orientation never checked
+    page.cost.orientation = "read"
+    assert settled(page, {"pages": "upright"})
+    page.rotation = 270
+    assert not settled(page, {"pages": "upright"}) and settled(page, {"pages": "all"})
+    crop = np.full((40, 120), 230, np.uint8)
+    crop[10:30, 40:50] = 20                                      # one dark stroke
+    st = crop_stats(crop)
+    assert st["height"] == 40 and st["contrast"] == pytest.approx(210) and 0 < st["ink_share"] < 0.1
+    assert st["row_fill"] == pytest.approx(10 / 120)
+    streak = crop.copy()
+    streak[35, :] = 20                                           # a fax streak across the crop
+    assert crop_stats(streak)["row_fill"] == pytest.approx(1.0)
+    ranges = {"row_fill": [0.02, 0.6], "height": [20, 80]}
+    assert in_range(st, ranges) and not in_range(crop_stats(streak), ranges) and in_range(st, {})
+    f = {"value": 1, "score": 0.99, "top": 0.999, "width": 0.3, "chars": 1, **crop_stats(streak)}
+    gate = {"min_char_score": 0.97, "min_top": 0.99, "max_char_width": 0.9}
+    assert passes(f, gate) and not passes(f, {**gate, "in_range": ranges})
