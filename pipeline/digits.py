@@ -176,12 +176,13 @@ def gate_features(crop: np.ndarray, r: RecResult) -> dict:
     return f
 
 
-STATS = ("height", "paper", "contrast", "ink_share", "noise", "row_fill")
+STATS = ("height", "contrast", "ink_share", "noise", "row_fill")
 
 
 def crop_stats(crop: np.ndarray) -> dict:
     """A line crop's look, for the out-of-distribution check (`in_range`): its height in px,
-    paper grey (median), contrast (paper minus the 2nd-percentile grey), share of ink pixels
+    contrast (paper — the median grey, white in cell_lines' crops — minus the 2nd-percentile
+    grey), share of ink pixels
     (darker than halfway), the paper's noise (grey spread of the pixels lighter than
     halfway: speckle, JPEG ringing) and the fullest row's ink share (a streak or a rule
     left across the crop fills a row; digits fill half of one at most)."""
@@ -190,7 +191,7 @@ def crop_stats(crop: np.ndarray) -> dict:
     paper, ink = float(np.median(g)), float(np.percentile(g, 2))
     dark = g < (paper + ink) / 2
     light = g[~dark]
-    return {"height": int(g.shape[0]), "paper": paper, "contrast": paper - ink,
+    return {"height": int(g.shape[0]), "contrast": paper - ink,
             "ink_share": float(dark.mean()), "noise": float(light.std()) if light.size else 0.0,
             "row_fill": float(dark.mean(axis=1).max())}
 
