@@ -154,6 +154,30 @@ def test_rapidocr_batches_are_padded_to_their_own_width():
     assert [candidates(r.slots)[0][0] for r in res] == [12, 305, 3]
 
 
+def test_width_buckets_make_a_crops_reading_independent_of_the_others(monkeypatch):
+    """With `width_step` a crop is padded to its own width bucket and batched only with its
+    bucket: removing other crops (as routing does) leaves its probabilities as they were.
+    Without it, a batch is padded to its widest crop, so a neighbour changes a crop's input."""
+    eng = get_engine("rapidocr")
+    texts = ["12", "305", "3", "4096", "18", "信息公开申请", "7", "其他处理情况", "250", "0"]
+    crops = [_render(t) for t in texts]
+    keep = [0, 2, 4, 6, 8, 9]                       # the others "routed" away
+    monkeypatch.setattr(eng, "width_step", 1.25)
+    monkeypatch.setattr(eng, "batch", 12)
+    assert eng.padded(eng.min_wh * 1.1) == pytest.approx(eng.min_wh * 1.25)
+    assert eng.padded(1.0) == eng.min_wh and eng.padded(eng.min_wh * 1.25) == pytest.approx(eng.min_wh * 1.25)
+    every = eng.raw(crops)
+    some = eng.raw([crops[k] for k in keep])
+    for k, p in zip(keep, some):
+        assert p.shape == every[k].shape and np.allclose(p, every[k], atol=1e-4)
+    ratios = [c.shape[1] / c.shape[0] for c in crops]
+    for ids in eng.batches(list(np.argsort(ratios)), ratios):
+        assert len({eng.padded(ratios[i]) for i in ids}) == 1
+    # padded to the batch's widest crop instead: dropping the wide neighbours changes the input
+    monkeypatch.setattr(eng, "width_step", 0.0)
+    assert eng.padded(eng.min_wh * 1.1) == pytest.approx(eng.min_wh * 1.1)
+
+
 def test_sure_digit_crops_go_nowhere_else_on_a_rendered_table_page(tmp_path, monkeypatch):
     """Digit-first routing on a real rendered, scanned table page: every crop the digit
     model is sure of (page.cost.routed) is one PP-OCR input fewer, counted at PP-OCR's own
