@@ -123,11 +123,29 @@ def combine(primary: list[tuple[object, float]], second: list[tuple[object, floa
     return [(v, round(p / z, 6)) for v, p in out]
 
 
-def sure_numbers(crops: list[np.ndarray], gate: dict | None = None) -> list[RecResult | None]:
+def sure_numbers(crops: list[np.ndarray], gate: dict | None = None, page=None) -> list[RecResult | None]:
     """The digit model's reading of each line crop that it is sure is a number, else None
-    (`sure`; thresholds `digits.route` in configs/ocr.yaml unless `gate` is given)."""
+    (`sure`; thresholds `digits.route` in configs/ocr.yaml unless `gate` is given). Crops of
+    a page whose orientation is not settled (`settled`) are never routed: all None."""
     cfg = _cfg().get("route", {}) if gate is None else gate
+    if not crops or (page is not None and not settled(page, cfg)):
+        return [None] * len(crops)
     return [r if sure(crop, r, cfg) else None for crop, r in zip(crops, route_reader().recognise(crops))]
+
+
+def settled(page, gate: dict | None = None) -> bool:
+    """May this page's crops be routed? Read from what the grid sets on the page
+    (pipeline/model.py): `page.rotation` (the turn the grid applied to make it upright) and
+    `page.cost.orientation` (how orient.py decided: rules | read | none). With `pages:
+    upright` (configs/ocr.yaml digits.route) only a page the grid left as scanned, after
+    its orientation was checked (rules or read), is routed: a turned page's crops (cut
+    after the turn, with the scan's skew and streaks turned with them) and a page whose
+    orientation nothing decided go to PP-OCR. `pages: all` routes every page."""
+    cfg = _cfg().get("route", {}) if gate is None else gate
+    if cfg.get("pages", "upright") == "all":
+        return True
+    how = getattr(getattr(page, "cost", None), "orientation", "")
+    return page.rotation % 360 == 0 and how in ("rules", "read")
 
 
 def route_reader() -> DigitReader:
@@ -144,7 +162,8 @@ def gate_features(crop: np.ndarray, r: RecResult) -> dict:
     """What the gate looks at: the value of the greedy text (None: not a number — a label,
     a unit or a blank mark, whose glyphs the model reads as OTHER, never parses), the mean
     confidence of its characters, whether the top whole-value candidate is that value and
-    how likely, and the ink's width per character read in units of its height."""
+    how likely, the ink's width per character read in units of its height, and the crop's
+    statistics (`crop_stats`: is it like the crops the gate was calibrated on)."""
     ok, v = parse_value(r.text) if r.text else (False, None)
     f = {"value": v if ok else None, "score": r.score, "top": 0.0, "width": math.inf, "chars": len(r.text)}
     if f["value"] is None:
@@ -153,18 +172,53 @@ def gate_features(crop: np.ndarray, r: RecResult) -> dict:
     if top and top[0][0] == v and type(top[0][0]) is type(v):
         f["top"] = top[0][1]
     f["width"], f["chars"] = _ink_width(crop), len(r.text)
+    f.update(crop_stats(crop))
     return f
+
+
+STATS = ("height", "contrast", "ink_share", "noise", "row_fill")
+
+
+def crop_stats(crop: np.ndarray) -> dict:
+    """A line crop's look, for the out-of-distribution check (`in_range`): its height in px,
+    contrast (paper — the median grey, white in cell_lines' crops — minus the 2nd-percentile
+    grey), share of ink pixels
+    (darker than halfway), the paper's noise (grey spread of the pixels lighter than
+    halfway: speckle, JPEG ringing) and the fullest row's ink share (a streak or a rule
+    left across the crop fills a row; digits fill half of one at most)."""
+    g = crop if crop.ndim == 2 else crop.min(axis=2)
+    g = g.astype(np.float32)
+    paper, ink = float(np.median(g)), float(np.percentile(g, 2))
+    dark = g < (paper + ink) / 2
+    light = g[~dark]
+    return {"height": int(g.shape[0]), "contrast": paper - ink,
+            "ink_share": float(dark.mean()), "noise": float(light.std()) if light.size else 0.0,
+            "row_fill": float(dark.mean(axis=1).max())}
+
+
+def in_range(f: dict, ranges: dict | None) -> bool:
+    """Every statistic of `crop_stats` inside the range the calibration crops spanned
+    (`digits.route.in_range`, written by training/eval_digits.py --gate): a crop unlike
+    every crop the gate was calibrated on (a new scanner, a style never seen) is not
+    trusted to it, whatever the model's confidence. No ranges: no check."""
+    for k, (lo, hi) in (ranges or {}).items():
+        v = f.get(k)
+        if v is None or not lo <= v <= hi:
+            return False
+    return True
 
 
 def passes(f: dict, gate: dict) -> bool:
     """Sure of a number: it parses, its characters' mean confidence is at least
-    `min_char_score`, its top candidate is that number at `min_top` or more, and its ink is
+    `min_char_score`, its top candidate is that number at `min_top` or more, its ink is
     no wider than `max_char_width` × its height per character (+0.15 in all: a digit is
-    about half as wide as tall, a Chinese character as wide). Thresholds calibrated against
-    the truth on val crops: training/eval_digits.py --gate, docs/speed.md."""
+    about half as wide as tall, a Chinese character as wide), and the crop looks like the
+    calibration crops (`in_range`). Thresholds calibrated against the truth on val crops:
+    training/eval_digits.py --gate, docs/speed.md."""
     return (f["value"] is not None and f["top"] >= gate.get("min_top", 1.0)
             and f["score"] >= gate.get("min_char_score", 1.0)
-            and f["width"] <= gate.get("max_char_width", 0.0) * f["chars"] + 0.15)
+            and f["width"] <= gate.get("max_char_width", 0.0) * f["chars"] + 0.15
+            and in_range(f, gate.get("in_range")))
 
 
 def _ink_width(crop: np.ndarray) -> float:

@@ -127,7 +127,7 @@ def _recognise(engine, crops: list[np.ndarray], jobs: list[tuple[Cell, int]], pa
             if n == 1:
                 single.append(k)
             k += n
-        for k, r in zip(single, sure_numbers([crops[k] for k in single])):
+        for k, r in zip(single, sure_numbers([crops[k] for k in single], page=page)):
             results[k] = r
     rest = [k for k, r in enumerate(results) if r is None]
     rows = [getattr(cell, "row", None) if n == 1 else None for cell, n in jobs for _ in range(n)]   # row strips

@@ -105,6 +105,10 @@ class RapidOCREngine(OCREngine):
         # each width-sorted batch is padded to its own widest crop, but never below
         # min_width: the recogniser's cost grows with the width (docs/ocr.md, "Speed")
         self.min_wh = cfg.get("min_width", 320) / 48
+        # > 1: every crop is padded to its own width bucket (min_width × width_step^k), and
+        # only crops of one bucket share a batch, so a crop's input — and its reading — never
+        # depends on which other crops the page sends (digit-first routing removes some)
+        self.width_step = float(cfg.get("width_step", 0) or 0)
         self.input = self.session.get_inputs()[0].name
         self._det = None
         import importlib.metadata
@@ -125,9 +129,9 @@ class RapidOCREngine(OCREngine):
         out: list = [None] * len(crops)
         crops = [_to_bgr(c) for c in crops]
         ratios = [c.shape[1] / max(1, c.shape[0]) for c in crops]
-        order = list(np.argsort(ratios))
+        order = list(np.argsort(ratios, kind="stable"))
         for ids in self.batches(order, ratios):
-            max_wh = max(self.min_wh, max(ratios[i] for i in ids))
+            max_wh = max(self.min_wh, max(self.padded(ratios[i]) for i in ids))
             x = np.stack([_resize_norm(crops[i], max_wh) for i in ids])
             y = self.session.run(None, {self.input: x})[0]
             T = y.shape[1]
@@ -137,12 +141,22 @@ class RapidOCREngine(OCREngine):
             del x, y
         return out
 
+    def padded(self, ratio: float) -> float:
+        """Width / height a crop of this ratio is padded to: its bucket's with `width_step`
+        (min_width × width_step^k, the first at least as wide), else its own."""
+        if self.width_step <= 1 or ratio <= self.min_wh:
+            return max(self.min_wh, ratio)
+        k = math.ceil(math.log(ratio / self.min_wh) / math.log(self.width_step) - 1e-9)
+        return self.min_wh * self.width_step ** k
+
     def batches(self, order: list[int], ratios: list[float]):
-        """Width-sorted batches of at most `batch` crops and `batch_width` padded pixels."""
+        """Width-sorted batches of at most `batch` crops and `batch_width` padded pixels
+        (with `width_step`: and of one width bucket only)."""
         ids: list[int] = []
         for i in order:
-            w = max(self.min_wh, ratios[i]) * 48
-            if ids and (len(ids) >= self.batch or (self.batch_width and w * (len(ids) + 1) > self.batch_width)):
+            w = self.padded(ratios[i]) * 48
+            if ids and (len(ids) >= self.batch or (self.batch_width and w * (len(ids) + 1) > self.batch_width)
+                        or (self.width_step > 1 and self.padded(ratios[ids[0]]) != self.padded(ratios[i]))):
                 yield ids
                 ids = []
             ids.append(i)

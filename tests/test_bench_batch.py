@@ -2,7 +2,7 @@
 and how the table pages' orientation decisions are counted."""
 from __future__ import annotations
 
-from training.bench_batch import orientation_line, scan_files
+from training.bench_batch import load_note, orientation_line, routing_line, scan_files
 
 
 def test_scan_splits_take_page_images_of_either_format_and_need_truth(tmp_path):
@@ -20,3 +20,22 @@ def test_orientation_line_counts_table_pages_only():
              {"kind": "table", "orientation": "read"}, {"kind": "text", "orientation": ""}]
     line = orientation_line(pages)
     assert "3 table pages" in line and "lines (nothing read) on 2" in line and "read on 1" in line
+
+
+def test_routing_line_counts_routed_crops_and_recogniser_cpu_per_split():
+    pages = [{"kind": "table", "split": "scan_light", "crops": 60, "routed": 40, "cpu": {"recognise": 2.0}},
+             {"kind": "table", "split": "scan_light", "crops": 100, "routed": 0, "cpu": {"recognise": 4.0}},
+             {"kind": "text", "split": "scan_light", "crops": 0, "routed": 0, "cpu": {}},
+             {"kind": "table", "split": "scan_heavy", "crops": 90, "routed": 10, "cpu": {"recognise": 3.5}}]
+    line = routing_line(pages)
+    assert "scan_light 40/200 = 20.0 % routed, recognise 3.00 CPU s per table page (2 pages)" in line
+    assert "scan_heavy 10/100 = 10.0 % routed" in line
+
+
+def test_wall_times_are_labelled_when_the_machine_was_loaded():
+    info = {"cpus": 2, "load_start": [0.5, 0, 0], "load_end": [0.8, 0, 0],
+            "runs": [{"load_avg_before_after": [0.6, 0.9]}]}
+    assert "loaded machine" not in load_note(info)
+    info["runs"][0]["load_avg_before_after"] = [0.6, 12.5]
+    note = load_note(info)
+    assert "loaded machine" in note and "12.5 on 2 CPUs" in note

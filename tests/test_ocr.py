@@ -154,6 +154,30 @@ def test_rapidocr_batches_are_padded_to_their_own_width():
     assert [candidates(r.slots)[0][0] for r in res] == [12, 305, 3]
 
 
+def test_width_buckets_make_a_crops_reading_independent_of_the_others(monkeypatch):
+    """With `width_step` a crop is padded to its own width bucket and batched only with its
+    bucket: removing other crops (as routing does) leaves its probabilities as they were.
+    Without it, a batch is padded to its widest crop, so a neighbour changes a crop's input."""
+    eng = get_engine("rapidocr")
+    texts = ["12", "305", "3", "4096", "18", "信息公开申请", "7", "其他处理情况", "250", "0"]
+    crops = [_render(t) for t in texts]
+    keep = [0, 2, 4, 6, 8, 9]                       # the others "routed" away
+    monkeypatch.setattr(eng, "width_step", 1.25)
+    monkeypatch.setattr(eng, "batch", 12)
+    assert eng.padded(eng.min_wh * 1.1) == pytest.approx(eng.min_wh * 1.25)
+    assert eng.padded(1.0) == eng.min_wh and eng.padded(eng.min_wh * 1.25) == pytest.approx(eng.min_wh * 1.25)
+    every = eng.raw(crops)
+    some = eng.raw([crops[k] for k in keep])
+    for k, p in zip(keep, some):
+        assert p.shape == every[k].shape and np.allclose(p, every[k], atol=1e-4)
+    ratios = [c.shape[1] / c.shape[0] for c in crops]
+    for ids in eng.batches(list(np.argsort(ratios)), ratios):
+        assert len({eng.padded(ratios[i]) for i in ids}) == 1
+    # padded to the batch's widest crop instead: dropping the wide neighbours changes the input
+    monkeypatch.setattr(eng, "width_step", 0.0)
+    assert eng.padded(eng.min_wh * 1.1) == pytest.approx(eng.min_wh * 1.1)
+
+
 def test_sure_digit_crops_go_nowhere_else_on_a_rendered_table_page(tmp_path, monkeypatch):
     """Digit-first routing on a real rendered, scanned table page: every crop the digit
     model is sure of (page.cost.routed) is one PP-OCR input fewer, counted at PP-OCR's own
@@ -197,3 +221,50 @@ def test_sure_digit_crops_go_nowhere_else_on_a_rendered_table_page(tmp_path, mon
     assert len(numbers) >= 30 and sum(a[k] == b.get(k) for k in numbers) >= len(numbers) - 1
     got = Counter(v for v in b.values() if isinstance(v, (int, float)))
     assert sum((got & values).values()) >= 0.95 * sum(values.values())
+
+
+def test_a_turned_page_is_read_by_ppocr_alone(tmp_path, monkeypatch):
+    """The same kind of rendered table page scanned turned a quarter: the grid turns it
+    upright (page.rotation), and with routing on none of its crops is routed — every crop
+    reaches PP-OCR's session — while its cells are still read."""
+    from pipeline import grid
+    from pipeline.pdf import config, read_pdf
+    from tablefix import make_pdf, scan
+    make_pdf(tmp_path / "t.pdf", seed=11, pages=1)
+    scan(tmp_path / "t.pdf", tmp_path / "s.pdf", angle=0.0, noise=2, rot90=90)
+    eng = get_engine("rapidocr")
+    monkeypatch.setitem(config()["digits"]["route"], "enabled", True)
+    monkeypatch.setitem(config()["digits"]["route"], "pages", "upright")
+    page = read_pdf(tmp_path / "s.pdf").pages[0]
+    page.cost.start()
+    grid.recover_page(page, eng)
+    assert page.rotation in (90, 270) and page.tables
+    assert page.cost.routed == 0 and page.cost.crops >= 30
+    numbers = [c for t in page.tables for c in t.cells if isinstance((c.readings or [(None, 0)])[0][0], int)]
+    assert len(numbers) >= 30
+
+
+def test_routing_settles_on_the_pages_orientation_and_refuses_unlike_crops():
+    """digits.settled reads page.rotation and page.cost.orientation; digits.in_range sends a
+    crop whose statistics lie outside the calibration ranges to PP-OCR."""
+    from pipeline.digits import crop_stats, in_range, passes, settled
+    from pipeline.model import Page
+    page = Page(number=1)
+    assert not settled(page, {"pages": "upright"})              # orientation never checked
+    page.cost.orientation = "read"
+    assert settled(page, {"pages": "upright"})
+    page.rotation = 270
+    assert not settled(page, {"pages": "upright"}) and settled(page, {"pages": "all"})
+    crop = np.full((40, 120), 230, np.uint8)
+    crop[10:30, 40:50] = 20                                      # one dark stroke
+    st = crop_stats(crop)
+    assert st["height"] == 40 and st["contrast"] == pytest.approx(210) and 0 < st["ink_share"] < 0.1
+    assert st["row_fill"] == pytest.approx(10 / 120)
+    streak = crop.copy()
+    streak[35, :] = 20                                           # a fax streak across the crop
+    assert crop_stats(streak)["row_fill"] == pytest.approx(1.0)
+    ranges = {"row_fill": [0.02, 0.6], "height": [20, 80]}
+    assert in_range(st, ranges) and not in_range(crop_stats(streak), ranges) and in_range(st, {})
+    f = {"value": 1, "score": 0.99, "top": 0.999, "width": 0.3, "chars": 1, **crop_stats(streak)}
+    gate = {"min_char_score": 0.97, "min_top": 0.99, "max_char_width": 0.9}
+    assert passes(f, gate) and not passes(f, {**gate, "in_range": ranges})

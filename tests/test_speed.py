@@ -135,6 +135,7 @@ def test_digit_first_routing_takes_sure_numbers_and_leaves_labels(monkeypatch):
     monkeypatch.setitem(config()["digits"]["route"], "enabled", True)
     eng = CountingEngine()
     page = Page(number=1)
+    page.cost.orientation = "read"          # an upright page whose orientation was checked (digits.settled)
     jobs = [(None, 1) for _ in crops]
     res = grid._recognise(eng, crops, jobs, page)
     routed = sum(r is not None for r in sure)

@@ -214,6 +214,34 @@ def orientation_line(pages: list[dict]) -> str:
             + "".join(f", {k} {v}" for k, v in sorted(how.items()) if k not in ("rules", "read")) + ".")
 
 
+def routing_line(pages: list[dict]) -> str:
+    """Per split, on table pages: the share of line crops the digit model read alone
+    (digit-first routing, pipeline/digits.py) and the recogniser's CPU s per table page."""
+    by = defaultdict(list)
+    for p in pages:
+        if p["kind"] == "table":
+            by[p["split"]].append(p)
+    parts = []
+    for split, ps in sorted(by.items()):
+        routed, ppocr = sum(p.get("routed", 0) for p in ps), sum(p["crops"] for p in ps)
+        rec = sum(p["cpu"].get("recognise", 0.0) for p in ps) / len(ps)
+        parts.append(f"{split} {routed}/{routed + ppocr} = {100 * routed / max(1, routed + ppocr):.1f} % routed, "
+                     f"recognise {rec:.2f} CPU s per table page ({len(ps)} pages)")
+    return "Crops read by the digit model alone (table pages): " + ("; ".join(parts) or "none") + "."
+
+
+def load_note(info: dict) -> str:
+    """How far the wall times can be trusted: the load average against the CPUs."""
+    loads = [info["load_start"][0], info["load_end"][0]] + [x for r in info.get("runs", [])
+                                                            for x in r["load_avg_before_after"]]
+    hi, cpus = max(loads), info["cpus"] or 1
+    if hi > 0.5 * cpus:
+        return (f"*Wall times on a loaded machine: load average up to {hi:.1f} on {cpus} CPUs while this ran "
+                f"(other work shared the cores), so pages/min and s/page here are not the speed of a quiet "
+                f"machine; compare CPU seconds.*")
+    return f"Load average at most {hi:.1f} on {cpus} CPUs while this ran."
+
+
 def markdown(info: dict) -> str:
     prof = info.get("profile")
     lines = [f"## Run of {info['when']} (commit {info['commit']})", "",
@@ -229,7 +257,7 @@ def markdown(info: dict) -> str:
                   f"{cpu / max(1, len(pages)):.2f} CPU s/page, median document "
                   f"{statistics.median(d['cpu_s'] / max(1, d['pages']) for d in docs):.2f} CPU s/page; "
                   f"peak RSS of the process {prof['maxrss_mb']:.0f} MB):", "", *head, "",
-                  orientation_line(pages), "",
+                  orientation_line(pages), "", routing_line(pages), "",
                   "Document stages, CPU s per page (`pictures`: page pictures and the result JSON):", "", *drows, "",
                   "**Cell accuracy** (result value = truth value, per split; agency and year right): "
                   + ", ".join(f"{k} {v['right']}/{v['cells']} = {v['accuracy']:.4f} "
@@ -243,7 +271,7 @@ def markdown(info: dict) -> str:
                          f"{r['pages_per_min']} | {r['s_per_page']} | {r['peak_worker_rss_mb']} | "
                          f"{r['peak_total_rss_mb']} | {r['load_avg_before_after'][0]} → "
                          f"{r['load_avg_before_after'][1]} |")
-        lines.append("")
+        lines += ["", load_note(info), ""]
     return "\n".join(lines)
 
 

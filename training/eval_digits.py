@@ -15,7 +15,11 @@ cut from the recovered grid (train_digits build --grid: value and label cells), 
 thresholds whose passed crops are >= --min-precision right, reported on test with the
 held-out degradation styles apart:
 
-    python -m training.eval_digits --gate --val V.npz --test T.npz --out models/digits/gate.json
+    python -m training.eval_digits --gate --val V.npz [V2.npz] --test T.npz --out models/digits/gate.json
+
+With --gate, the crop statistics' ranges over the val crops (digits.route.in_range) are
+written too and applied to every gate (--no-ood: without them); build --grid crops carry
+their page's style, and test is also reported per style (turned, binarised, JPEG ≤ 35, fax).
 """
 from __future__ import annotations
 
@@ -80,19 +84,37 @@ GATE_GRID = {"min_char_score": (0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995),
              "max_char_width": (0.9, 1.2)}
 
 
-def gate_table(crops, texts, kinds, model: Path | None = None) -> list[dict]:
+def features(crops, model: Path | None = None) -> list[dict]:
+    """digits.gate_features of every crop, read by `model` (default: the routing model)."""
+    from pipeline.digits import DigitReader, gate_features, route_reader
+    reader = DigitReader(model) if model else route_reader()
+    return [gate_features(c, r) for c, r in zip(crops, reader.recognise(crops))]
+
+
+def stat_ranges(feats: list[dict], q: float = 0.002) -> dict:
+    """The range of each crop statistic (digits.STATS) over the crops read as numbers,
+    from the q to the 1 - q quantile: digits.route.in_range, the out-of-distribution check."""
+    from pipeline.digits import STATS
+    out = {}
+    for k in STATS:
+        v = np.array([f[k] for f in feats if f.get(k) is not None], float)
+        if len(v):
+            lo, hi = np.quantile(v, [q, 1 - q])
+            out[k] = [round(float(lo), 4), round(float(hi), 4)]
+    return out
+
+
+def gate_table(crops, texts, kinds, model: Path | None = None, ranges: dict | None = None,
+               feats: list[dict] | None = None) -> list[dict]:
     """Every threshold triple of GATE_GRID on these crops (build --grid): how many crops it
     passes and how many passed crops are wrong (read as a number that is not the printed
-    one; anything passed whose print is not a number: a label, a blank mark)."""
+    one; anything passed whose print is not a number: a label, a blank mark). `ranges`:
+    the out-of-distribution check (digits.in_range) applied with every triple."""
     import itertools
-    from pipeline.digits import DigitReader, gate_features, passes
+    from pipeline.digits import passes
     from pipeline.ocr import parse_value
     from pipeline.values import same_number
-    reader = DigitReader(model) if model else None
-    if reader is None:
-        from pipeline.digits import route_reader
-        reader = route_reader()
-    feats = [gate_features(c, r) for c, r in zip(crops, reader.recognise(crops))]
+    feats = features(crops, model) if feats is None else feats
     # what is printed decides, not the cell's role: a label cell printed "6" read as 6 is right
     printed = [parse_value(t) for t in texts]
     truth = [v if ok and v is not None else "not a number" for ok, v in printed]
@@ -101,7 +123,7 @@ def gate_table(crops, texts, kinds, model: Path | None = None) -> list[dict]:
     n_values = sum(k == "value" for k in kinds)
     rows = []
     for a, b, c in itertools.product(*GATE_GRID.values()):
-        gate = {"min_char_score": a, "min_top": b, "max_char_width": c}
+        gate = {"min_char_score": a, "min_top": b, "max_char_width": c, "in_range": ranges}
         passed = wrong = wrong_labels = 0
         for f, t, ok in zip(feats, truth, right):
             if not passes(f, gate):
@@ -109,7 +131,7 @@ def gate_table(crops, texts, kinds, model: Path | None = None) -> list[dict]:
             passed += 1
             wrong += not ok
             wrong_labels += t == "not a number"
-        rows.append({**gate, "passed": passed, "wrong": wrong, "wrong_labels": wrong_labels,
+        rows.append({"min_char_score": a, "min_top": b, "max_char_width": c, "passed": passed, "wrong": wrong, "wrong_labels": wrong_labels,
                      "values": n_values, "labels": len(kinds) - n_values,
                      "pass_share": round(passed / max(1, n_values), 4),
                      "precision": round(1 - wrong / passed, 5) if passed else 1.0})
@@ -124,21 +146,34 @@ def choose_gate(rows: list[dict], min_precision: float = 0.999) -> dict:
     return max(ok, key=lambda r: (r["passed"], r["min_char_score"], r["min_top"])) if ok else {}
 
 
+STYLE_SETS = {"turned": lambda m, i: bool(m["turned"][i]), "binarized": lambda m, i: bool(m["binarized"][i]),
+              "jpeg<=35": lambda m, i: 0 < int(m["jpeg"][i]) <= 35, "fax": lambda m, i: bool(m["fax"][i])}
+
+
 def gate_main(a) -> int:
+    """Calibrate on --val (styles seen in training only), report on --test: per rendering,
+    held-out styles apart, and per page style (turned, binarised, JPEG ≤ 35, fax header)."""
     from training.train_digits import load_grid
     out = {"model": str(a.model or "configs/ocr.yaml digits.route.model"), "min_precision": a.min_precision}
     sets = {}
-    for name, path in (("val", a.val), ("test", a.test)):
-        crops, _t, meta = load_grid(path)
+    for name, paths in (("val", a.val), ("test", a.test)):
+        crops, _t, meta = load_grid(paths)
         held = [bool(h) for h in meta["held_out"]]
         for part, keep in (("seen", [not h for h in held]), ("held_out", held)):
             idx = [i for i, k in enumerate(keep) if k]
-            for rend in ("scan_light", "scan_heavy", "all"):
-                ids = [i for i in idx if rend == "all" or meta["renderings"][i] == rend]
+            groups = [(rend, [i for i in idx if rend == "all" or meta["renderings"][i] == rend])
+                      for rend in ("scan_light", "scan_heavy", "all")]
+            if "turned" in meta:
+                groups += [(st, [i for i in idx if pick(meta, i)]) for st, pick in STYLE_SETS.items()]
+            for rend, ids in groups:
                 if ids:
                     sets[(name, part, rend)] = ([crops[i] for i in ids], [meta["texts"][i] for i in ids],
                                                 [meta["kinds"][i] for i in ids], len(set(meta["docs"][i] for i in ids)))
-    tables = {k: gate_table(c, t, kd, a.model) for k, (c, t, kd, _) in sets.items()}
+    feats = {k: features(c, a.model) for k, (c, *_r) in sets.items()}
+    ranges = stat_ranges([f for f, kd in zip(feats[("val", "seen", "all")], sets[("val", "seen", "all")][2])
+                          if kd == "value" and f["value"] is not None]) if a.ood else None
+    out["in_range"] = ranges
+    tables = {k: gate_table(c, t, kd, a.model, ranges, feats[k]) for k, (c, t, kd, _) in sets.items()}
     chosen = choose_gate(tables[("val", "seen", "all")], a.min_precision)
     out["chosen"] = {k: chosen[k] for k in GATE_GRID} if chosen else None
     from pipeline.pdf import config
@@ -153,7 +188,7 @@ def gate_main(a) -> int:
     if a.out:
         a.out.parent.mkdir(parents=True, exist_ok=True)
         a.out.write_text(json.dumps(out, indent=1), encoding="utf-8")
-    print(json.dumps({k: out[k] for k in ("chosen", "sets", "configured", "sets_configured")}, indent=1))
+    print(json.dumps({k: out[k] for k in ("in_range", "chosen", "sets", "configured", "sets_configured")}, indent=1))
     return 0
 
 
@@ -164,14 +199,17 @@ def main(argv=None) -> int:
                     help="calibrate the routing gate on --val and report it on --test (build --grid crops)")
     ap.add_argument("--model", type=Path, default=None, help="digit model (default: configs/ocr.yaml)")
     ap.add_argument("--min-precision", type=float, default=0.999)
-    ap.add_argument("--val", type=Path, default=Path("datasets/generated/digits_val.npz"))
-    ap.add_argument("--test", type=Path, default=Path("datasets/generated/digits_test.npz"))
+    ap.add_argument("--val", type=Path, nargs="+", default=[Path("datasets/generated/digits_val.npz")])
+    ap.add_argument("--test", type=Path, nargs="+", default=[Path("datasets/generated/digits_test.npz")])
+    ap.add_argument("--no-ood", dest="ood", action="store_false",
+                    help="--gate without the out-of-distribution check (digits.route.in_range)")
     ap.add_argument("--test-docs", type=int, default=10)
     ap.add_argument("--max-crops", type=int, default=1500, help="random subsample per set (PP-OCR is slow)")
     ap.add_argument("--out", type=Path, default=Path("models/digits/eval.json"))
     a = ap.parse_args(argv)
     if a.gate:
         return gate_main(a)
+    a.val, a.test = a.val[0], a.test[0]
     if not a.test.exists():
         build("test", a.test_docs, a.test)
     out = {}

@@ -7,7 +7,8 @@ disagree usefully. Trained in torch (CPU), run in onnxruntime (pipeline/digits.p
 
 Crops: every value cell of a scan rendering, cut by its truth box (`cells`, page points scaled to the render) with the
 pipeline's own cell_lines (rules painted out, trimmed, side-padded); single-line cells
-whose printed text is a plain number (NFKC) only. Pages turned by 90/180/270 are skipped.
+whose printed text is a plain number (NFKC) only. Pages turned by 90/180/270 are skipped
+(`build --grid` keeps them when the grid turns them upright: grid_doc_crops).
 
     python -m training.train_digits build --split train --docs 60 --out datasets/generated/digits_train.npz
     python -m training.train_digits build --split val --docs 8 --out datasets/generated/digits_val.npz
@@ -17,6 +18,7 @@ whose printed text is a plain number (NFKC) only. Pages turned by 90/180/270 are
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -44,6 +46,7 @@ def doc_crops(truth_path: Path, renderings=("scan_light", "scan_heavy")):
     """(crop uint8 grey, label, value) for the single-line numeric value cells of one report."""
     import cv2
     from pipeline import grid
+    from pipeline.ocr import get_engine
     from pipeline.pdf import read_pdf
     truth = json.loads(truth_path.read_text(encoding="utf-8"))
     out = []
@@ -124,6 +127,22 @@ class CropRecorder:
         return []
 
 
+@contextlib.contextmanager
+def _orientation_read_by(engine):
+    """The grid's orientation check reads its label crops with a real recogniser while the
+    cells go to the recorder: a turned page is turned upright as in production."""
+    from pipeline import grid
+    orig = grid.orientation
+
+    def orientation(grey, tables, rules, _engine, scale_px, cost=None):
+        return orig(grey, tables, rules, engine, scale_px, cost)
+    grid.orientation = orientation
+    try:
+        yield
+    finally:
+        grid.orientation = orig
+
+
 def _match(cells, truth_cells, tol: float = 0.5):
     """Recovered cell → truth grid cell: each centre inside the other's box (page points)."""
     out = {}
@@ -142,8 +161,11 @@ def grid_doc_crops(truth_path: Path, renderings=("scan_light", "scan_heavy")):
     """(crop, target, text, rendering, kind, held_out) for every one-line cell the pipeline's
     grid recovers on the scans of one report, matched to the truth grid by position: value
     cells (kind 'value', target its printed number) and label/header cells (kind 'label',
-    target OTHER per glyph). Pages the generator turned (90/180/270) are skipped."""
+    target OTHER per glyph), and the page's style (STYLE_COLS). Pages the generator turned
+    (90/180/270) are kept when the grid turned them back upright (their crops are cut after
+    the turn, as production cuts them); a page left turned is skipped."""
     from pipeline import grid
+    from pipeline.ocr import get_engine
     from pipeline.pdf import read_pdf
     truth = json.loads(truth_path.read_text(encoding="utf-8"))
     value_boxes = {}
@@ -164,11 +186,21 @@ def grid_doc_crops(truth_path: Path, renderings=("scan_light", "scan_heavy")):
         held = bool(r.get("held_out"))
         for page in doc.pages:
             info = r["pages"][page.number - 1] if page.number - 1 < len(r["pages"]) else {}
-            if info.get("rotated_cw", 0) or page.number not in tcells:
+            if page.number not in tcells:
                 page.image = None
                 continue
             rec = CropRecorder()
-            grid.recover_page(page, rec)
+            with _orientation_read_by(get_engine("rapidocr")):
+                grid.recover_page(page, rec)
+            turned = int(info.get("rotated_cw", 0) or 0)
+            if (page.rotation - turned) % 360:
+                # the grid did not turn this page upright: its cells do not sit on the
+                # truth's boxes (and in production it is lost whatever reads it)
+                page.image = None
+                continue
+            style = {"page": page.number, "turned": turned, "held": held, "binarized": bool(info.get("binarized")),
+                     "jpeg": int(info.get("jpeg_quality") or 0),
+                     "fax": any(str(o).startswith("fax") for o in info.get("ops", []))}
             for table in page.tables:
                 m = _match(table.cells, tcells[page.number])
                 for c in table.cells:
@@ -181,9 +213,14 @@ def grid_doc_crops(truth_path: Path, renderings=("scan_light", "scan_heavy")):
                         continue
                     is_value = (t["page"], tuple(round(v, 1) for v in t["bbox"])) in value_boxes
                     out.append((rec.crops[int(toks[0])], tgt, t["text"], name,
-                                "value" if is_value else "label", held))
+                                "value" if is_value else "label", held, style))
             page.image = None
     return out
+
+
+# per crop: its page, the generator's turn of that page (0/90/180/270; the grid turned it
+# back), and the page's degradations the gate must have seen (binarised, JPEG quality, fax header)
+STYLE_COLS = ("page", "turned", "binarized", "jpeg", "fax")
 
 
 def build_grid(folder: Path, n_docs: int, out: Path, seed: int = 0, save_every: int = 2) -> None:
@@ -192,7 +229,7 @@ def build_grid(folder: Path, n_docs: int, out: Path, seed: int = 0, save_every: 
     if n_docs and n_docs < len(truths):
         rng = np.random.default_rng(seed)
         truths = [truths[i] for i in sorted(rng.choice(len(truths), n_docs, replace=False))]
-    cols = {k: [] for k in ("crops", "labels", "texts", "renderings", "kinds", "held_out", "docs")}
+    cols = {k: [] for k in ("crops", "labels", "texts", "renderings", "kinds", "held_out", "docs") + STYLE_COLS}
     t0 = time.time()
     for i, tp in enumerate(truths):
         try:
@@ -200,9 +237,11 @@ def build_grid(folder: Path, n_docs: int, out: Path, seed: int = 0, save_every: 
         except Exception as e:          # one bad document never stops the build
             print(f"{tp.name}: {type(e).__name__}: {e}", file=sys.stderr)
             continue
-        for c, tgt, text, name, kind, held in rows:
+        for c, tgt, text, name, kind, held, style in rows:
             for k, v in zip(("crops", "labels", "texts", "renderings", "kinds", "held_out"), (c, tgt, text, name, kind, held)):
                 cols[k].append(v)
+            for k in STYLE_COLS:
+                cols[k].append(style[k])
             cols["docs"].append(tp.name.split(".")[0])
         print(f"{i + 1}/{len(truths)} {len(cols['crops'])} crops {time.process_time():.0f} CPU s", file=sys.stderr, flush=True)
         if (i + 1) % save_every == 0 or i + 1 == len(truths):      # usable if stopped early
