@@ -21,6 +21,7 @@ from pipeline.export import to_result
 from pipeline.run import extract
 from pipeline.stream.foreign import drop_foreign
 from pipeline.templates import templates
+from pipeline.values import parse_value
 
 FIX = Path(__file__).parent / "fixtures" / "flattened_pdfminer"
 REVIEW = 0.995
@@ -31,7 +32,7 @@ def _case(name: str) -> tuple[dict, dict]:
     return truth, to_result(extract(FIX / f"{name}.pdfminer.txt"))
 
 
-@pytest.mark.parametrize("name", ["t034", "v001"])
+@pytest.mark.parametrize("name", ["t034", "v001", "v000"])
 def test_pdfminer_every_measured_cell_right_none_confident_wrong(name):
     truth, res = _case(name)
     got = {k: res["cells"].get(k, {}).get("value", "missing") for k in truth}
@@ -64,3 +65,20 @@ def test_header_word_broken_after_a_blank_mark_is_no_joined_row():
     text = (FIX / "v001.pdfminer.txt").read_text(encoding="utf-8")
     assert "本年增/\n" in text
     assert unjoin(text) == text
+
+
+def test_boxes_printed_after_their_columns_are_their_columns_bottom_cells():
+    """v000: read column by column, its last three values shift the total column by three and
+    break its equations; read as the bottom cells of three columns printed after the
+    columns, every equation holds, and that reading places every cell right."""
+    text = (FIX / "v000.pdfminer.txt").read_text(encoding="utf-8")
+    truth = json.loads((FIX / "v000.truth.json").read_text(encoding="utf-8"))["cells"]
+    sim = FuzzyMapper().similarity
+    tpl = templates()["2021"]
+    items = drop_foreign(stream.drop_prose(stream.tokens(stream.region(text, "requests"))), sim)
+    vals = [it for it in items if it.kind == "V"]
+    assert [it.text for it in vals[-3:]] == ["0项", "0", "０"] and len(vals) == 25 * 7
+    block = stream.whole_block(vals, tpl, stream.lone_anchors(items, tpl, sim), stream.value_runs(items))
+    assert block is not None and block.broken == 0 and block.readings == 1
+    got = {k: parse_value(c.text)[1] for k, c in block.cells.items()}
+    assert {k: (v, truth[k]) for k, v in got.items() if v != truth[k]} == {}
