@@ -49,7 +49,7 @@ def test_active_values_after_the_requests_title_are_not_requests_values():
     template's requests cells."""
     text = (FIX / "t034.pdfminer.txt").read_text(encoding="utf-8")
     sim = FuzzyMapper().similarity
-    items = stream.drop_prose(stream.tokens(stream.region(text, "requests")))
+    items = stream.tokens(stream.region(text, "requests"))
     kept = [it.text for it in drop_foreign(items, sim) if it.kind == "V"]
     assert "21" in [it.text for it in items if it.kind == "V"] and "21" not in kept and "19" not in kept
     assert kept[:7] == ["0"] * 7        # 一、本年新收… and its seven values
@@ -75,7 +75,7 @@ def test_boxes_printed_after_their_columns_are_their_columns_bottom_cells():
     truth = json.loads((FIX / "v000.truth.json").read_text(encoding="utf-8"))["cells"]
     sim = FuzzyMapper().similarity
     tpl = templates()["2021"]
-    items = drop_foreign(stream.drop_prose(stream.tokens(stream.region(text, "requests"))), sim)
+    items = drop_foreign(stream.tokens(stream.region(text, "requests")), sim)
     vals = [it for it in items if it.kind == "V"]
     assert [it.text for it in vals[-3:]] == ["0项", "0", "０"] and len(vals) == 25 * 7
     block = stream.whole_block(vals, tpl, stream.lone_anchors(items, tpl, sim), stream.value_runs(items))

@@ -9,7 +9,6 @@ from ..values import parse_value
 from .align import assignments, effect_assignments, windows_cost
 from .equations import balance, judge, max_broken, place_by_equations
 from .rows import ValueRow, chunked_rows, label_blocks, label_rows, place_by_columns, present_rows, value_rows
-from .prose import drop_prose
 from .foreign import drop_foreign
 from .tokens import Item, StreamTable, label_only, region, settings, tokens, value
 from .block import block_rows, lone_anchors, value_runs, whole_block
@@ -29,7 +28,7 @@ def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
     part = region(text, "requests")
     if part is None:
         return None
-    items = drop_foreign(drop_prose(tokens(part)), sim)
+    items = drop_foreign(tokens(part), sim)
     by_labels = _requests_by_labels(items, tpl, sim)
     if by_labels is not None and by_labels.sure and balance(
             {k: None if c is None else parse_value(c.text)[1] for k, c in by_labels.cells.items()}, tpl)[1] == 0:
@@ -86,8 +85,8 @@ def spilled(text: str, tpl: Template, sim=None) -> tuple[list[Item], list[Item]]
     if req is None or app is None:
         return None
     n_app = len(tpl.appeal_groups) * len(tpl.appeal_columns)
-    rv = [it for it in drop_foreign(drop_prose(tokens(req)), sim) if it.kind == "V"]
-    av = [it for it in drop_prose(tokens(app)) if it.kind == "V"]
+    rv = [it for it in drop_foreign(tokens(req), sim) if it.kind == "V"]
+    av = [it for it in tokens(app) if it.kind == "V"]
     W = len(tpl.request_columns)
     if len(av) <= n_app or not any(len(ks) * W == len(rv) + len(av) - n_app for ks in block_rows(tpl).values()):
         return None
