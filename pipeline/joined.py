@@ -240,7 +240,9 @@ def unjoin(text: str, doc: Document | None = None, proven: bool = False) -> str:
         lone = not label.strip() and len(printed) == 1 and W > 1 and len(ps[0][1]) >= W
         if not (fused or too_long or lone or len(printed) < W):
             continue                      # a row printed with its separators
-        strong = (fused and (W > 1 or len(ps) > 1)) or too_long
+        # a label glued to one blank mark is no proof: a wrapped header word (`本年增/` over `减`)
+        strong = (fused and (W > 1 or len(ps) > 1) and (len(ps) > 1 or any(ch.isdigit() for ch in run))
+                  ) or too_long
         found.append((n, label, run, ps, table, section, tpl, keys, kinds, fused, strong))
     if not one and not proven and not any(f[-1] for f in found):
         return text                       # no row proves that cells ran together

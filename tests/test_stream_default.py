@@ -23,7 +23,6 @@ from pathlib import Path
 from pipeline.classify import FuzzyMapper
 from pipeline.export import to_result
 from pipeline.run import extract
-from pipeline.stream.prose import drop_prose
 from pipeline.stream.rows import inline_anchors, value_rows
 from pipeline.stream.tokens import region, tokens
 from pipeline.templates import templates
@@ -59,7 +58,7 @@ def test_inline_anchors_are_the_labels_right_before_values():
     tpl = templates()["2021"]
     rows = list(tpl.request_rows)
     sim = FuzzyMapper().similarity
-    items = drop_prose(tokens(region((FIX / "v020.pdftotext.txt").read_text(encoding="utf-8"), "requests")))
+    items = tokens(region((FIX / "v020.pdftotext.txt").read_text(encoding="utf-8"), "requests"))
     vrows = value_rows(items, len(tpl.request_columns))
     got = inline_anchors(items, vrows, rows, lambda t, j: sim(t, f"requests.row:{rows[j].key}"))
     assert [rows[j].key for _, j in sorted(got.items())] == [

@@ -28,7 +28,8 @@ title/footer patterns live in configs/classify.yaml (`stream`).
 Modules: tokens (region, stream items, shared types), rows (labels to printed rows, values
 to value rows), align (value rows to printed rows), equations (balance, placement by the
 equations), block (pdfminer's one-value-per-cell block), colruns (its
-header-boxed column runs), prose (numbers that are words), requests / active / appeals (the table
+header-boxed column runs), foreign (another table's values
+printed inside this one's region), requests / active / appeals (the table
 decoders). Every name other modules
 use is importable from the package as before (`from pipeline import stream; stream.X`).
 """
@@ -40,13 +41,13 @@ from .appeals import decode_appeals, one_page
 from .equations import balance, own_balance, place_by_equations
 from .block import block_rows, lone_anchors, value_runs, whole_block
 from .colruns import column_runs
-from .prose import drop_prose
+from .foreign import drop_foreign
 from .requests import decode_requests, spilled
 from .rows import (RowSpan, ValueRow, chunked_rows, label_blocks, label_rows, place_by_columns,
                    present_rows, value_rows)
 from .tokens import Item, StreamTable, region, settings, tokens
 
 __all__ = ["Item", "RowSpan", "StreamTable", "ValueRow", "assignments", "balance", "block_rows", "chunked_rows", "column_runs",
-           "decode_active", "decode_appeals", "decode_requests", "drop_prose", "effect_assignments", "label_blocks",
+           "decode_active", "decode_appeals", "decode_requests", "drop_foreign", "effect_assignments", "label_blocks",
            "label_rows", "lone_anchors", "one_page", "own_balance", "place_by_columns", "place_by_equations", "present_rows",
            "region", "settings", "spilled", "tokens", "value_rows", "value_runs", "whole_block", "windows_cost"]

@@ -8,7 +8,6 @@ from ..model import Cell
 from ..templates import Template
 from .align import assignments, windows_cost
 from .rows import label_rows, place_by_columns, value_rows
-from .prose import drop_prose
 from .tokens import Item, StreamTable, label_only, region, settings, tokens, value
 
 
@@ -22,7 +21,7 @@ def decode_active(text: str, tpl: Template, sim) -> StreamTable | None:
     part = region(text, "active")
     if part is None:
         return None
-    items = drop_prose(tokens(part))
+    items = tokens(part)
     marks = [(k, m.group(1)) for k, it in enumerate(items) if it.kind == "F" for m in [_SECTION.search(it.text)] if m]
     by_num = {m.group(1): sec for sec in tpl.sections for m in [_SECTION.search(sec.label)] if m}
     out = StreamTable("active", template=tpl.name)

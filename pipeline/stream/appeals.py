@@ -7,7 +7,6 @@ from ..model import Cell
 from ..templates import Template
 from .equations import balance, judge, max_broken, place_by_equations
 from .requests import spilled
-from .prose import drop_prose
 from .tokens import Item, StreamTable, region, settings, tokens, value
 
 
@@ -18,7 +17,7 @@ def decode_appeals(text: str, tpl: Template) -> StreamTable | None:
     if part is None:
         return None
     keys = [f"appeals/{g.key}/{c.key}" for g in tpl.appeal_groups for c in tpl.appeal_columns]
-    items = drop_prose(tokens(part))
+    items = tokens(part)
     vals = _by_x_if_one_band([it for it in items if it.kind == "V"])
     out = StreamTable("appeals", template=tpl.name)
     if len(vals) > len(keys) and (spill := spilled(text, tpl)) is not None:

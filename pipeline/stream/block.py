@@ -11,7 +11,13 @@ must choose between when they cannot (a table of zeros and blanks balances every
   - a value boxed with its row's label (`1.本机关不掌握相关政府信息 11`, one text box): a
     lone value between two label fragments, right after a fragment of row r's label, is
     row r's first-column value printed out of the column's order (`lone_anchors`).
-    Readings with and without these anchors are both tried; the equations choose."""
+    Readings with and without these anchors are both tried; the equations choose.
+  - a value box wider or narrower than its column's (two digits, a full-width ０, a unit:
+    `0项`) may stay out of its column's group and be printed before or after the page's
+    columns: a column-major chunk's first few values may be the top cells of some
+    columns, its last few their bottom cells, each in the columns' left-to-right order
+    (`_displaced`). Tried only when no plain reading holds every equation; a plain reading
+    holding as many wins."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -130,6 +136,41 @@ def _readings(vals: list[Item], R: int, W: int, anchored: dict[int, int], max_ch
                     yield order, chunks, bool(breaks) and breaks <= ends   # no page end: no evidence
 
 
+def _displaced(order: list[int], chunks: list[tuple], W: int, anchored: set[int], max_head: int,
+               max_tail: int):
+    """Readings of one column-major chunk of `order` (value index per cell, row-major) whose
+    first h values are the top cells of h columns and last t values the bottom cells of t
+    columns (left to right), the rest column-major: (order, moved) for each chunk, each
+    h <= max_head, t <= max_tail (h + t > 0), each choice of columns. `anchored`: cells
+    (row-major index) whose values stand elsewhere in the stream (a row's first column
+    boxed with its label): left as they are."""
+    for a, b, by_col in chunks:
+        if not by_col or b - a < 2:
+            continue
+        free = [r * W + c for c in range(W) for r in range(a, b) if r * W + c not in anchored]
+        seq = sorted(order[n] for n in free)
+        tops = [c for c in range(W) if a * W + c not in anchored]
+        bottoms = [c for c in range(W) if (b - 1) * W + c not in anchored]
+        for h in range(max_head + 1):
+            for t in range(max_tail + 1):
+                if not h + t or h + t >= len(seq):
+                    continue
+                for head in combinations(tops, h):
+                    for tail in combinations(bottoms, t):
+                        taken = [a * W + c for c in head] + [(b - 1) * W + c for c in tail]
+                        if len(set(taken)) < len(taken):
+                            continue
+                        new = list(order)
+                        for n, k in zip(taken[:h], seq[:h]):
+                            new[n] = k
+                        for n, k in zip(taken[h:], seq[len(seq) - t:]):
+                            new[n] = k
+                        rest = [n for n in free if n not in set(taken)]
+                        for n, k in zip(rest, seq[h:len(seq) - t]):
+                            new[n] = k
+                        yield new, h + t
+
+
 def whole_block(vals: list[Item], tpl: Template, anchors: dict[int, str] | None = None,
                 runs: list[list[int]] = ()) -> BlockTable | None:
     """The requests table printed one value per cell, labels elsewhere: the table's values
@@ -161,21 +202,39 @@ def whole_block(vals: list[Item], tpl: Template, anchors: dict[int, str] | None 
     nums_all = [value(it) for it in vals]
     max_chunks = int(cfg.get("block_max_chunks", 3))
     anchored = {keyed.index(k): i for i, k in (anchors or {}).items() if k in keyed}
-    cands: dict[tuple, tuple] = {}     # outcome (values row-major) -> (order, chunks, paged)
+    pages = len({it.page for it in vals})
+    cands: dict[tuple, tuple] = {}     # outcome (values row-major) -> (order, chunks, paged, moved)
+    plain: list[tuple] = []            # readings a displaced box may change: (order, chunks, paged, anchored cells)
     for anch in ([{}, anchored] if anchored else [{}]):
         for order, chunks, paged in _readings(vals, R, W, anch, max_chunks, runs):
             v = tuple(nums_all[i] for i in order)
             if v not in cands or (paged and not cands[v][2]):
-                cands[v] = (order, chunks, paged)
+                cands[v] = (order, chunks, paged, 0)
+            if (paged and len(chunks) == pages) or (len(chunks) == 1 and pages == 1):
+                plain.append((order, chunks, paged, {r * W for r in anch}))   # a chunk a page
 
     def held(v) -> int:
         return sum(abs(sum(v[i] or 0 for i in lhs) - sum(v[i] or 0 for i in rhs)) < 1e-6 for lhs, rhs in eqs)
-    scored = [((held(v), cands[v][2]), v) for v in cands]
+    if max(held(v) for v in cands) < len(eqs):
+        heads, tails = int(cfg.get("block_displaced_head", 2)), int(cfg.get("block_displaced_tail", 3))
+        budget = int(cfg.get("block_displaced_max", 20000))
+        for order, chunks, paged, anch_cells in plain:
+            for new, moved in _displaced(order, chunks, W, anch_cells, heads, tails):
+                budget -= 1
+                v = tuple(nums_all[i] for i in new)
+                if v not in cands:
+                    cands[v] = (new, chunks, paged, moved)
+                if budget <= 0:
+                    break
+            if budget <= 0:
+                break
+    # most equations held; then chunks ending at page ends; then the fewest displaced boxes
+    scored = [((held(v), cands[v][2], -cands[v][3]), v) for v in cands]
     top = max(h for h, _ in scored)
     # the first reading shown: most chunks read column by column (pdfminer's usual order);
     # where the winners disagree the cells stay doubtful
     best = sorted((v for h, v in scored if h == top), key=lambda v: -sum(c[2] for c in cands[v][1]))
-    order, chunks, _ = cands[best[0]]
+    order, chunks, _, _ = cands[best[0]]
 
     def swap(v, c1, c2, a=0, b=R):
         v = list(v)

@@ -10,7 +10,7 @@ from .align import assignments, effect_assignments, windows_cost
 from .equations import balance, judge, max_broken, misprinted, place_by_equations
 from .rows import (ValueRow, chunked_rows, inline_anchors, label_blocks, label_rows, place_by_columns, present_rows,
                    value_rows)
-from .prose import drop_prose
+from .foreign import drop_foreign
 from .tokens import Item, StreamTable, label_only, region, settings, tokens, value
 from .block import block_rows, lone_anchors, value_runs, whole_block
 from .colruns import column_runs
@@ -29,7 +29,7 @@ def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
     part = region(text, "requests")
     if part is None:
         return None
-    items = drop_prose(tokens(part))
+    items = drop_foreign(tokens(part), sim)
     by_labels = _requests_by_labels(items, tpl, sim)
     if by_labels is not None and by_labels.sure and balance(
             {k: None if c is None else parse_value(c.text)[1] for k, c in by_labels.cells.items()}, tpl)[1] == 0:
@@ -43,7 +43,7 @@ def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
     anchors = lone_anchors(items, tpl, sim)
     block = whole_block([it for it in items if it.kind == "V"], tpl, anchors, value_runs(items))
     if block is None:
-        spill = spilled(text, tpl)
+        spill = spilled(text, tpl, sim)
         block = whole_block(spill[0], tpl, anchors) if spill else None
     if block is None:
         return by_labels if by_labels is not None else zero_table(items, tpl, sim)
@@ -78,18 +78,19 @@ def _rows(t) -> set[str]:
     return {k.rsplit("/", 1)[0] for k in t.cells}
 
 
-def spilled(text: str, tpl: Template) -> tuple[list[Item], list[Item]] | None:
+def spilled(text: str, tpl: Template, sim=None) -> tuple[list[Item], list[Item]] | None:
     """pdfminer may print the requests table's last value boxes after the appeals title,
     before the appeals table's own values (its last ones). When the requests region's
     values plus the appeals region's values but its last (groups × columns) number
     exactly one template's requests cells, those are the requests values (in that
-    order) and the last ones the appeals row: (requests values, appeals values); else None."""
+    order) and the last ones the appeals row: (requests values, appeals values); else None.
+    With `sim`, the requests region's values of another table are left out (foreign)."""
     req, app = region(text, "requests"), region(text, "appeals")
     if req is None or app is None:
         return None
     n_app = len(tpl.appeal_groups) * len(tpl.appeal_columns)
-    rv = [it for it in drop_prose(tokens(req)) if it.kind == "V"]
-    av = [it for it in drop_prose(tokens(app)) if it.kind == "V"]
+    rv = [it for it in drop_foreign(tokens(req), sim) if it.kind == "V"]
+    av = [it for it in tokens(app) if it.kind == "V"]
     W = len(tpl.request_columns)
     if len(av) <= n_app or not any(len(ks) * W == len(rv) + len(av) - n_app for ks in block_rows(tpl).values()):
         return None

@@ -1,0 +1,84 @@
+"""pdfminer.six `extract_text` as it boxes a report's tables (issue #13).
+
+tests/fixtures/flattened_pdfminer/: the text pdfminer.six (training/synth/text_tools.py) wrote
+for digital PDFs of the synthetic corpus, with the requests and appeals truth:
+  - t034: test split report 34 (`python -m training.eval_flattened --build 40 --work
+    datasets/generated/s22b`, narrow_columns): the active table's last boxes (its column
+    headers, each followed by its values, `现行 / 有效 / 件数` then `0 0 0 0 21 19`) are
+    printed after the requests title, and the requests values after the appeals title;
+  - v001: val split report 1 forced through narrow_columns (`--build 16 --split val
+    --geometry narrow_columns`): a wrapped active header line `本年增/` (over `减`) printed
+    in the requests region, a label glued to a blank mark that is no joined row.
+"""
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline import stream
+from pipeline.classify import FuzzyMapper
+from pipeline.export import to_result
+from pipeline.run import extract
+from pipeline.stream.foreign import drop_foreign
+from pipeline.templates import templates
+from pipeline.values import parse_value
+
+FIX = Path(__file__).parent / "fixtures" / "flattened_pdfminer"
+REVIEW = 0.995
+
+
+def _case(name: str) -> tuple[dict, dict]:
+    truth = json.loads((FIX / f"{name}.truth.json").read_text(encoding="utf-8"))["cells"]
+    return truth, to_result(extract(FIX / f"{name}.pdfminer.txt"))
+
+
+@pytest.mark.parametrize("name", ["t034", "v001", "v000"])
+def test_pdfminer_every_measured_cell_right_none_confident_wrong(name):
+    truth, res = _case(name)
+    got = {k: res["cells"].get(k, {}).get("value", "missing") for k in truth}
+    assert {k: (v, truth[k]) for k, v in got.items() if v != truth[k]} == {}
+    wrong_sure = [k for k, c in res["cells"].items() if k in truth and c["value"] != truth[k]
+                  and c["confidence"] >= REVIEW]
+    assert wrong_sure == []
+
+
+def test_active_values_after_the_requests_title_are_not_requests_values():
+    """t034's requests region opens with the active table's boxes (its headers wrapped a line
+    per fragment, each followed by its values): those values are left out, the requests
+    row's stay, and the region's values with the appeals region's spill make exactly one
+    template's requests cells."""
+    text = (FIX / "t034.pdfminer.txt").read_text(encoding="utf-8")
+    sim = FuzzyMapper().similarity
+    items = stream.tokens(stream.region(text, "requests"))
+    kept = [it.text for it in drop_foreign(items, sim) if it.kind == "V"]
+    assert "21" in [it.text for it in items if it.kind == "V"] and "21" not in kept and "19" not in kept
+    assert kept[:7] == ["0"] * 7        # 一、本年新收… and its seven values
+    spill = stream.spilled(text, templates()["2021"], sim)
+    assert spill is not None and len(spill[0]) == 25 * 7 and len(spill[1]) == 15
+
+
+def test_header_word_broken_after_a_blank_mark_is_no_joined_row():
+    """v001 prints the active header `本年增/减` broken after its `/`: read as a label glued to
+    a blank mark, it made the whole report a joined-cells text and every requests cell was
+    lost."""
+    from pipeline.joined import unjoin
+    text = (FIX / "v001.pdfminer.txt").read_text(encoding="utf-8")
+    assert "本年增/\n" in text
+    assert unjoin(text) == text
+
+
+def test_boxes_printed_after_their_columns_are_their_columns_bottom_cells():
+    """v000: read column by column, its last three values shift the total column by three and
+    break its equations; read as the bottom cells of three columns printed after the
+    columns, every equation holds, and that reading places every cell right."""
+    text = (FIX / "v000.pdfminer.txt").read_text(encoding="utf-8")
+    truth = json.loads((FIX / "v000.truth.json").read_text(encoding="utf-8"))["cells"]
+    sim = FuzzyMapper().similarity
+    tpl = templates()["2021"]
+    items = drop_foreign(stream.tokens(stream.region(text, "requests")), sim)
+    vals = [it for it in items if it.kind == "V"]
+    assert [it.text for it in vals[-3:]] == ["0项", "0", "０"] and len(vals) == 25 * 7
+    block = stream.whole_block(vals, tpl, stream.lone_anchors(items, tpl, sim), stream.value_runs(items))
+    assert block is not None and block.broken == 0 and block.readings == 1
+    got = {k: parse_value(c.text)[1] for k, c in block.cells.items()}
+    assert {k: (v, truth[k]) for k, v in got.items() if v != truth[k]} == {}
