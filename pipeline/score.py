@@ -270,30 +270,26 @@ def _doubt_correction(f) -> None:
 
 
 def _doubt_blank_or_zero(f, cfg: dict) -> None:
-    """A 0 or a blank its own mark does not show cleanly. The equations cannot tell a printed
-    blank from a 0 (both add nothing), so only the cell's mark can: a 0 is clean when it is
-    read as a zero character (`zero_texts`) at `min_p` or more, a blank when no ink or a
-    blank mark was read, blank at `min_p` or more. Anything else (a seal's text or a tick
-    read as 0, a lone solid blob taken for 0, a dash 'corrected' to 0) is doubted: it had
-    been 0.999 sure (issue 14, printed blanks returned as 0 on heavy scans)."""
+    """A 0 or a blank its own mark contradicts. The equations cannot tell a printed blank
+    from a 0 (both add nothing), so only the cell's mark can: a 0 needs a zero character
+    (`zero_texts`) in what was read, a blank no digit. Anything else (a seal's text or a
+    fax streak read as 0, a lone solid blob taken for 0, a dash 'corrected' to 0, a 1
+    'corrected' to blank) is doubted, as is a 0 or blank inferred from the equations: they
+    had been 0.999 sure (issue 14, printed blanks returned as 0 on heavy scans)."""
     v = f.value
     if f.illegible and f.status != "inferred":
         return
     if v is not None and not _is_zero(v):
         return
     t = "".join((f.text or "").split())
-    alts = sorted(((a, float(p)) for a, p in (f.alternatives or []) if _finite(p)), key=lambda x: -x[1])
-    top, p = alts[0] if alts else (None, 0.0)
-    min_p = float(cfg.get("min_p", 0.9))
+    zeros = set(cfg.get("zero_texts", ["0"]))
+    has_zero = any(ch in zeros for ch in t)
     if f.status == "inferred":
         why = f"{'a blank' if v is None else '0'} inferred from the equations, which a blank and a 0 balance alike"
     elif v is None:
-        from .values import blank_marks
-        clean = top is None and p >= min_p and (not t or t in blank_marks("grid_blank_marks"))
-        why = None if clean else f"a blank where {t!r} was read (top reading {top} at {p:.2f})"
+        why = None if not (has_zero or any(ch.isdigit() for ch in t)) else f"a blank where {t!r} was read"
     else:
-        clean = _is_zero(top) and p >= min_p and t in set(cfg.get("zero_texts", ["0"]))
-        why = None if clean else f"0 where {t!r} was read (top reading {top} at {p:.2f}): a mark, not a clean 0"
+        why = None if has_zero else f"0 where {t!r} was read: a mark, not a printed 0"
     if why and why not in f.doubts:
         f.doubts.append(why)
 

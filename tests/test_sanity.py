@@ -230,7 +230,7 @@ def _scored(fields: dict, kind="scanned_pdf", missing=0) -> Document:
     return doc
 
 
-def test_a_0_or_blank_its_mark_does_not_show_cleanly_is_doubted_on_a_scan():
+def test_a_0_or_blank_its_mark_contradicts_is_doubted_on_a_scan():
     """Heavy test scans at 7bc40ad: printed blanks came back as 0 at 0.998–0.99999 (a seal's
     text '生态' read 0 at 1.0, a solid blob taken for 0, a dash corrected to 0); the equations
     balance a blank and a 0 alike, so only the mark can tell them apart."""
@@ -250,6 +250,10 @@ def test_a_0_or_blank_its_mark_does_not_show_cleanly_is_doubted_on_a_scan():
     assert not _scored({k: Field(k, None, text="", alternatives=[(None, 1.0)])}).fields[k].doubts
     assert not _scored({k: Field(k, None, text="—", alternatives=[(None, 0.98), (0, 0.02)])}).fields[k].doubts
     assert not _scored({k: Field(k, 7, text="7", alternatives=[(7, 0.6)])}).fields[k].doubts
+    # an unsure 0 whose mark holds a 0 is for the recogniser's evidence, not this guard
+    assert not _scored({k: Field(k, 0, text="0项", alternatives=[(0, 0.34), (90, 0.31)])}).fields[k].doubts
+    assert _scored({k: Field(k, None, status="corrected", text="1",
+                             alternatives=[(1, 0.6), (None, 0.3)])}).fields[k].doubts
     # a text layer prints what it prints
     assert not _scored({k: Field(k, 0, text="生态", alternatives=[(0, 1.0)])}, kind="digital_pdf").fields[k].doubts
 
