@@ -269,6 +269,47 @@ def _doubt_correction(f) -> None:
         f.doubts.append(why)
 
 
+def _doubt_blank_or_zero(f, cfg: dict) -> None:
+    """A 0 or a blank its own mark contradicts. The equations cannot tell a printed blank
+    from a 0 (both add nothing), so only the cell's mark can: a 0 needs a zero character
+    (`zero_texts`) in what was read, a blank no digit. Anything else (a seal's text or a
+    fax streak read as 0, a lone solid blob taken for 0, a dash 'corrected' to 0, a 1
+    'corrected' to blank) is doubted, as is a 0 or blank inferred from the equations: they
+    had been 0.999 sure (issue 14, printed blanks returned as 0 on heavy scans)."""
+    v = f.value
+    if f.illegible and f.status != "inferred":
+        return
+    if v is not None and not _is_zero(v):
+        return
+    t = "".join((f.text or "").split())
+    zeros = set(cfg.get("zero_texts", ["0"]))
+    has_zero = any(ch in zeros for ch in t)
+    if f.status == "inferred":
+        why = f"{'a blank' if v is None else '0'} inferred from the equations, which a blank and a 0 balance alike"
+    elif v is None:
+        why = None if not (has_zero or any(ch.isdigit() for ch in t)) else f"a blank where {t!r} was read"
+    else:
+        why = None if has_zero else f"0 where {t!r} was read: a mark, not a printed 0"
+    if why and why not in f.doubts:
+        f.doubts.append(why)
+
+
+def _doubt_failed_reading(doc: Document, cfg: dict) -> None:
+    """A document whose reading lost many cells (at least `missing_min` expected cells
+    missing: a table or its rows not found) is a page the reader failed on; there the
+    calibrator, fitted on pages it read, overstates the cells no holding equation confirms
+    (a thinned 4 read as 1 at 0.9999 in a column no equation binds). Those are doubted."""
+    n = int(cfg.get("missing_min", 0) or 0)
+    if n <= 0 or len(doc.missing) < n:
+        return
+    eq_keys = _equation_keys(doc)
+    confirmed = {k for c in doc.checks if c.holds for k in eq_keys.get(c.equation, ())}
+    why = f"{len(doc.missing)} expected cells missing from this document and no equation that holds confirms it"
+    for k, f in doc.fields.items():
+        if k not in confirmed and why not in f.doubts:
+            f.doubts.append(why)
+
+
 def score(doc: Document, model=None) -> None:
     """Set every field's confidence, the document confidence and needs_review (also for
     a count the report's text states differently: crosscheck.narrative)."""
@@ -309,6 +350,12 @@ def score(doc: Document, model=None) -> None:
     if (cfg.get("sanity") or {}).get("corrected_digits", True):
         for k in keys:
             _doubt_correction(doc.fields[k])
+    if not _is_text(doc):       # a text layer prints what it prints: its blanks and 0s are clean
+        bz = (cfg.get("sanity") or {}).get("blank_or_zero")
+        if bz:
+            for k in keys:
+                _doubt_blank_or_zero(doc.fields[k], bz)
+        _doubt_failed_reading(doc, (cfg.get("sanity") or {}).get("failed_reading") or {})
     doubted = np.array([bool(getattr(doc.fields[k], "doubts", None)) for k in keys])
     if doubted.any():
         conf = np.where(doubted, np.minimum(conf, cap), conf)

@@ -187,3 +187,22 @@ def test_a_misread_value_over_two_columns_is_no_row_label():
     col0 = templates()["2019"].request_columns[0].key
     assert doc.fields[f"requests/{rows[4]}/{col0}"].value == 40
     assert not any(m["key"].startswith(f"requests/{rows[4]}/") and "not found" in m["reason"] for m in doc.missing)
+
+
+def test_the_appeals_value_row_is_the_one_printing_every_column_not_a_garbled_row_above():
+    """A heavy test scan: the appeals region ran into the tail of a garbled table above, whose
+    rows print 4 values; the first of those was taken for the appeals row ('4 values in 4
+    fields for 15 columns') and all 15 cells were lost."""
+    junk = Table(cells=[c for r in range(2) for c in
+                        [Cell(row=r, col=0, text="垃圾行")] +
+                        [Cell(row=r, col=1 + k, text="11", readings=[(11, 0.5)]) for k in range(4)]],
+                 page=2, pages=[2], aligned=True)
+    appeals = _appeals_grid(["行政复议", "未经复议直接起诉", "复议后起诉"])
+    doc = Document(Source("garbled.pdf", kind="scanned_pdf"))
+    doc.pages = [Page(number=2, unit="pt", tables=[junk, appeals])]
+    rows = classify.table_rows(doc)
+    out = classify.Decoded(kind="appeals")
+    classify.decode_appeals(rows, classify.get_mapper("auto"), templates()["2021"], out)
+    assert len(out.cells) == 15 and not out.missing
+    assert [out.cells[k].readings[0][0] for k in sorted(out.cells, key=lambda k: out.cells[k].col)] == \
+        [k % 5 for k in range(15)]

@@ -219,3 +219,50 @@ def test_a_row_label_without_values_reads_blank_but_doubtfully(aligned):
     f = doc.fields.get(f"requests/{key}/natural_person")
     if f is not None:
         assert f.value is None and f.placement < THRESHOLD
+
+
+def _scored(fields: dict, kind="scanned_pdf", missing=0) -> Document:
+    doc = Document(Source("scan.pdf", kind=kind))
+    doc.template = "2021"
+    doc.fields = fields
+    doc.missing = [{"key": f"requests/granted/x{i}", "reason": "row not found in the table"} for i in range(missing)]
+    score.score(doc)
+    return doc
+
+
+def test_a_0_or_blank_its_mark_contradicts_is_doubted_on_a_scan():
+    """Heavy test scans at 7bc40ad: printed blanks came back as 0 at 0.998–0.99999 (a seal's
+    text '生态' read 0 at 1.0, a solid blob taken for 0, a dash corrected to 0); the equations
+    balance a blank and a 0 alike, so only the mark can tell them apart."""
+    cap = float(config("scoring.yaml")["sanity"]["cap"])
+    k = "appeals/review/upheld"
+    seal = _scored({k: Field(k, 0, text="生态", alternatives=[(0, 1.0)])}).fields[k]
+    assert seal.doubts and seal.confidence <= cap
+    blob = _scored({k: Field(k, 0, text="", alternatives=[(0, 0.7), (8, 0.1)])}).fields[k]
+    assert blob.doubts
+    dash = _scored({k: Field(k, 0, status="corrected", text="一",
+                             alternatives=[(1, 0.3), (0, 0.27), (None, 0.09)])}).fields[k]
+    assert dash.doubts
+    inferred = _scored({k: Field(k, 0, status="inferred", illegible=True)}).fields[k]
+    assert inferred.doubts
+    # clean marks are not doubted: a 0 read as 0, a blank with no ink, a dash read as blank
+    assert not _scored({k: Field(k, 0, text="0", alternatives=[(0, 0.99), (8, 0.01)])}).fields[k].doubts
+    assert not _scored({k: Field(k, None, text="", alternatives=[(None, 1.0)])}).fields[k].doubts
+    assert not _scored({k: Field(k, None, text="—", alternatives=[(None, 0.98), (0, 0.02)])}).fields[k].doubts
+    assert not _scored({k: Field(k, 7, text="7", alternatives=[(7, 0.6)])}).fields[k].doubts
+    # an unsure 0 whose mark holds a 0 is for the recogniser's evidence, not this guard
+    assert not _scored({k: Field(k, 0, text="0项", alternatives=[(0, 0.34), (90, 0.31)])}).fields[k].doubts
+    assert _scored({k: Field(k, None, status="corrected", text="1",
+                             alternatives=[(1, 0.6), (None, 0.3)])}).fields[k].doubts
+    # a text layer prints what it prints
+    assert not _scored({k: Field(k, 0, text="生态", alternatives=[(0, 1.0)])}, kind="digital_pdf").fields[k].doubts
+
+
+def test_cells_no_equation_confirms_are_doubted_where_the_reading_lost_many_cells():
+    """A thinned scan lost 72 cells; a 4 read as 1 in a column no equation binds was 0.9999 sure."""
+    k = "active/art20_6.admin_penalty/change"
+    n = int(config("scoring.yaml")["sanity"]["failed_reading"]["missing_min"])
+    f = _scored({k: Field(k, 1, text="1", alternatives=[(1, 0.99999)])}, missing=n).fields[k]
+    assert f.doubts and f.confidence < THRESHOLD
+    g = _scored({k: Field(k, 1, text="1", alternatives=[(1, 0.99999)])}, missing=n - 1).fields[k]
+    assert not g.doubts

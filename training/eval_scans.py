@@ -1,7 +1,8 @@
 """Whole-pipeline accuracy on scans, cells right / wrong / missing counted apart, and the
 confident wrong cells (a wrong value at or above the review threshold: what a user would
-trust), per rendering and per degradation style (held-out styles apart: configs/synth.yaml),
-and how many tables each grid strategy gave (tables_lines / tables_faint / tables_text:
+trust), per rendering, held-out apart (degradation styles and table geometry: the truth's
+`held_out`, configs/synth.yaml) and per table geometry style, a reliability table per group
+(confidence bins against the share of cells right), and how many tables each grid strategy gave (tables_lines / tables_faint / tables_text:
 pipeline/grid_text.py).
 
 The grid stage (rendering, OCR) is the costly one: its output is cached per file under
@@ -82,11 +83,42 @@ def styles_of(truth: dict, rendering: str) -> list[str]:
     return list(truth.get("renderings", {}).get(rendering, {}).get("styles", []) or [])
 
 
+def held_out_of(truth: dict, rendering: str) -> list[str]:
+    """What of a rendering is held out from tuning: the truth's own list (degradation
+    styles and table geometry, `renderings[r].held_out`) when the generator wrote one,
+    else its styles among configs/synth.yaml held_out_styles (older corpora)."""
+    r = truth.get("renderings", {}).get(rendering, {})
+    if "held_out" in r:
+        return list(r.get("held_out") or [])
+    held = set(config("synth.yaml").get("held_out_styles", []) or [])
+    return [s for s in styles_of(truth, rendering) if s in held]
+
+
+def geometry_of(truth: dict) -> list[str]:
+    """The table geometry styles a document was drawn with (truth `geometry`; [] = default)."""
+    return list(truth.get("geometry") or [])
+
+
+BINS = (0.0, 0.5, 0.9, 0.99, 0.995, 0.999, 0.9999, 1.0001)
+
+
+def reliability(points: list[tuple[float, bool]]) -> list[dict]:
+    """Cells by confidence bin (BINS) against the share of them right: a calibrated
+    confidence puts each bin's share right inside it."""
+    out = []
+    for lo, hi in zip(BINS, BINS[1:]):
+        got = [ok for p, ok in points if lo <= p < hi]
+        if got:
+            out.append({"bin": f"[{lo:g}, {min(hi, 1):g}{']' if hi > 1 else ')'}", "cells": len(got),
+                        "right": sum(got), "share_right": round(sum(got) / len(got), 4)})
+    return out
+
+
 def evaluate(folder: Path, pattern: str, settings: Settings, cache: Path | None = None,
              regrid: bool = False, limit: int | None = None, errors_out: list | None = None) -> dict:
     thr = float(config("scoring.yaml")["review_threshold"])
-    held = set(config("synth.yaml").get("held_out_styles", []) or [])
     groups: dict[str, Counter] = defaultdict(Counter)
+    points: dict[str, list] = defaultdict(list)     # (confidence, right) per group: reliability
     files = sorted(Path(folder).glob(pattern))[:limit]
     for f in files:
         stem, rendering = f.name.split(".")[0], f.name.split(".")[1]
@@ -95,12 +127,23 @@ def evaluate(folder: Path, pattern: str, settings: Settings, cache: Path | None 
         doc = finish(grid_doc, settings)
         res = to_result(doc)
         c = Counter()
+        why_missing = {m["key"]: m.get("reason", "") for m in res.get("missing", [])}
+        held = held_out_of(truth, rendering)
+        gkeys = [rendering, f"{rendering}:{'held_out' if held else 'not_held_out'}"]
+        gkeys += [f"{rendering}:geometry:{g}" for g in geometry_of(truth) or ["default"]]
         for key, cell in truth["cells"].items():
             got = res["cells"].get(key)
             if got is None:
                 c["missing"] += 1
+                if errors_out is not None:
+                    table = key.split("/")[0]
+                    errors_out.append({"file": f.name, "key": key, "truth": cell["value"], "got": None,
+                                       "confidence": None, "status": "missing",
+                                       "reason": why_missing.get(key) or why_missing.get(f"{table}/*", "")})
                 continue
             ok = same(got["value"], cell["value"])
+            for g in gkeys[:2]:
+                points[g].append((float(got["confidence"]), bool(ok)))
             c["right" if ok else "wrong"] += 1
             if not ok and got["confidence"] >= thr:
                 c["confident_wrong"] += 1
@@ -117,8 +160,7 @@ def evaluate(folder: Path, pattern: str, settings: Settings, cache: Path | None 
         c["documents_all_right"] = int(c["wrong"] == c["missing"] == c["extra"] == 0)
         c["documents_ok_with_wrong"] = int(res["status"] == "ok" and c["wrong"] + c["missing"] > 0)
         c["documents_ok"] = int(res["status"] == "ok")
-        st = styles_of(truth, rendering)
-        for g in (rendering, f"{rendering}:{'held_out' if held & set(st) else 'not_held_out'}"):
+        for g in gkeys:
             groups[g].update(c)
     out = {}
     for g, c in sorted(groups.items()):
@@ -128,6 +170,8 @@ def evaluate(folder: Path, pattern: str, settings: Settings, cache: Path | None 
                                         "documents_ok_with_wrong")},
                   **{k: c[k] for k in sorted(c) if k.startswith("tables_")},
                   "cells_right": round(c["right"] / max(1, cells), 4)}
+        if g in points:
+            out[g]["reliability"] = reliability(points[g])
     return out
 
 
@@ -140,7 +184,8 @@ def main(argv=None) -> int:
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--no-solver", action="store_true")
     ap.add_argument("--no-sanity", action="store_true", help="sanity guards off (the before figure)")
-    ap.add_argument("--errors", type=Path, default=None, help="write every wrong cell here (JSON lines)")
+    ap.add_argument("--errors", type=Path, default=None,
+                    help="write every wrong and every missing cell (with the reason given) here (JSON lines)")
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args(argv)
     if a.no_sanity:

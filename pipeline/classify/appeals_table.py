@@ -31,8 +31,11 @@ def decode_appeals(rows: list[Row], mapper, tpl: Template, out: Decoded) -> None
     if not vrows:
         out.missing.update({k: "appeals values not printed" for k in keys})
         return
-    vrow = vrows[0]
-    header_rows = [r for r in rows if r is not vrow and rows.index(r) < rows.index(vrow)]
+    # the value row prints groups × columns fields: a region that ran into the tail of a
+    # garbled requests table above holds rows of a few values first (test scans: 4 of 15)
+    vrow = next((r for r in vrows if len(r.values) == len(keys)), vrows[0])
+    header_rows = [r for r in rows if r is not vrow and rows.index(r) < rows.index(vrow)
+                   and (not vrow.aligned or r.table is vrow.table)]     # not the rows of a table above
     header_cells = [c for r in header_rows for c in r.labels] + vrow.labels
     positions = None
     # leaf labels by field position (tabbed header / aligned grid)
