@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from itertools import combinations
 
-from ..templates import Template, config
+from ..templates import Equation, Template, config
 from .tokens import Item, value
 
 
@@ -75,7 +75,14 @@ def place(vrows: list[list[Item]], rows: list[list[str]], cost: list[list[int]] 
     if not V or V > R:
         return None
     all_keys = {k for ks in rows for k in ks}
-    eqs = [e for e in tpl.expand_equations(None) if set(e.lhs + e.rhs) <= all_keys]
+    # an equation's term in a row the template does not expect (2019's single 其他处理 in
+    # the union template) is left out when absent; one with an expected row not read is
+    # not used (its values are unknown, not blank)
+    optional = {f"requests/{r.key}/" for r in tpl.request_rows if not r.expected}
+    eqs = [Equation(e.name, tuple(k for k in e.lhs if k in all_keys), tuple(k for k in e.rhs if k in all_keys))
+           for e in tpl.expand_equations(None)
+           if all(k in all_keys or k.startswith(tuple(optional)) for k in e.lhs + e.rhs)]
+    eqs = [e for e in eqs if e.lhs and e.rhs]
     if not eqs:
         return None
     vals = [[value(it) for it in r] for r in vrows]
@@ -146,7 +153,9 @@ def place(vrows: list[list[Item]], rows: list[list[str]], cost: list[list[int]] 
         cons = LinearConstraint(matrix(A_rows + [x[0] for x in extra]), np.array(lo + [x[1] for x in extra]), np.array(hi + [x[2] for x in extra]))
         with quiet_stdout(True):
             res = milp(c_obj, integrality=np.ones(n), bounds=Bounds(np.zeros(n), np.ones(n)), constraints=cons,
-                       options={"time_limit": float(cfg.get("time_limit_s", 5)), "mip_rel_gap": 0})
+                       options={"node_limit": int(cfg.get("node_limit", 5000)),
+                                "time_limit": float(cfg.get("time_limit_s", 60)), "mip_rel_gap": 0})
+        _dbg("milp", res.status, res.message) if res.status != 0 else None
         return None if res.x is None or res.status != 0 else res
 
     first = solve([])
