@@ -140,7 +140,11 @@ def place(vrows: list[list[Item]], rows: list[list[str]], cost: list[list[int]] 
         coef = {j: a for j, a in coef.items() if a}
         if coef:
             add(coef, -1e-6, 1e-6)
-    c_obj = np.array([0.0 if cost is None else float(cost[v][r]) for v, r, _ in var])
+    c_int = np.array([0.0 if cost is None else float(cost[v][r]) for v, r, _ in var])
+    # among readings as cheap, the one that puts each row's values leftmost (what the text's
+    # order suggests when nothing else does; which 0s were printed is doubted anyway)
+    eps = 0.4 / (V * max(len(ps) for ps in cand.values()) + 1)
+    c_obj = c_int + eps * np.array([float(i) for _, _, i in var])
 
     from scipy.sparse import coo_matrix
 
@@ -173,7 +177,7 @@ def place(vrows: list[list[Item]], rows: list[list[str]], cost: list[list[int]] 
     chosen = reading(pick)
     seen: dict[str, set] = {k: {chosen[k]} for k in all_keys}
     open_ = set(all_keys)      # cells not yet shown to read otherwise in an equal placement
-    budget = [(dict(zip(range(n), c_obj)), -np.inf, best + 0.5)] if cost is not None else []
+    budget = [({j: a for j, a in enumerate(c_int) if a}, -np.inf, best + 0.5)] if cost is not None else []
     for _ in range(int(cfg.get("max_alternatives", 12))):
         if not open_:
             break
