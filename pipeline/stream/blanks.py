@@ -160,8 +160,25 @@ def place(vrows: list[list[Item]], rows: list[list[str]], cost: list[list[int]] 
                        options={"node_limit": int(cfg.get("node_limit", 5000)),
                                 "time_limit": float(cfg.get("time_limit_s", 60)), "mip_rel_gap": 0})
         _dbg("milp", res.status, res.message) if res.status != 0 else None
-        return None if res.x is None or res.status != 0 else res
+        if res.status == 2:
+            return None         # infeasible: proved
+        if res.x is None or res.status != 0:
+            raise _Unproved(res.message)    # a bound reached: nothing proved either way
+        return res
 
+    try:
+        return _search(solve, var, n, cand, rows, vrows, all_keys, by_r, col_of, c_int, cost, cfg)
+    except _Unproved as e:
+        _dbg("unproved", e)
+        return None
+
+
+class _Unproved(Exception):
+    """An integer program stopped at its bound: neither a reading nor a proof."""
+
+
+def _search(solve, var, n, cand, rows, vrows, all_keys, by_r, col_of, c_int, cost, cfg):
+    import numpy as np
     first = solve([])
     if first is None:
         _dbg("infeasible", n)
