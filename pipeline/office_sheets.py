@@ -136,7 +136,7 @@ def read_xlsx(data: bytes, doc: Document) -> Document:
         _take_sheet(cells, ws.title, tables, texts)
     wb.close()
     doc.text = "\n".join(texts)
-    return grid_pages(tables, doc)
+    return _joined_sheets(tables, doc) or grid_pages(tables, doc)
 
 
 def _take_sheet(cells, name: str, tables: list, texts: list[str]) -> None:
@@ -187,4 +187,32 @@ def read_xls(data: bytes, doc: Document) -> Document:
         cells = _sheet_cells(get, sh.nrows, sh.ncols, merges)
         _take_sheet(cells, sh.name, tables, texts)
     doc.text = "\n".join(texts)
-    return grid_pages(tables, doc)
+    return _joined_sheets(tables, doc) or grid_pages(tables, doc)
+
+
+def _joined_sheets(tables: list, doc: Document) -> Document | None:
+    """Sheets whose rows' values ran together in one cell (a crawled page exported to
+    Excel: `本年新收…` | `801000081`): the sheets written out as text, a line per row, and
+    read as text with their joined rows split by the equations (pipeline/joined.py), as
+    Word tables are (office_docx). None, doc untouched, when no row ran together."""
+    from .joined import glued_cells, grid_lines, unjoin
+    from .model import Source
+    texts = [c.text for cells, _ in tables for c in cells]
+    if not any(re.search(r"\d\d", t) for t in texts):
+        return None       # no cell holds two digits: nothing can have run together
+    blocks = []
+    for cells, _ in tables:
+        rows: dict[int, dict[int, str]] = {}
+        for c in cells:
+            rows.setdefault(c.row, {}).setdefault(c.col, c.text)   # a merged range once
+        blocks.append(grid_lines([[t for _, t in sorted(r.items())] for _, r in sorted(rows.items())]))
+    probe = Document(Source("probe"))
+    text = unjoin("\n".join(x.rstrip() for x in "\n".join(blocks).split("\n") if x.strip()), probe,
+                  proven=glued_cells(texts))
+    if not probe.joined:
+        return None
+    from .read import read_text
+    doc.joined.extend(probe.joined)
+    doc.warnings.extend(probe.warnings)
+    doc.warnings.append("sheet rows hold values that ran together: read as text and split")
+    return read_text(text, doc)

@@ -569,3 +569,23 @@ def _assert_the_report_read(res):
              "legal_service_org", "other_org", "total")] == [80, 1, 0, 0, 0, 0, 81]
     assert [res["cells"][k]["value"] for k in APP_KEYS] == [1, 1, 0, 0, 2, 4, 0, 0, 1, 5, 1, 0, 1, 0, 2]
     assert res["status"] == "ok", (res["warnings"], res["missing"])
+
+
+@pytest.mark.parametrize("shape", ["row", "values"])
+def test_excel_sheet_cells_holding_joined_rows(shape, tmp_path):
+    """An Excel sheet saved from a crawled page (a portal's "export to Excel"): each row in
+    one cell (`row`), or the label in one cell and every value run together as text in the
+    next (`values`). The sheet is written out as text lines and split by the equations, as
+    Word tables are."""
+    openpyxl = pytest.importorskip("openpyxl")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for line in _report(active_row="规章0025").split("\n"):
+        label, run = joined.split_tail(line)
+        in_table = bool(run) and not line.startswith("第二十条")
+        ws.append([line] if shape == "row" or not in_table else [label, run])
+    p = tmp_path / "joined.xlsx"
+    wb.save(p)
+    res = to_result(extract(p))
+    assert res["source"]["kind"] == "xlsx"
+    _assert_the_report_read(res)

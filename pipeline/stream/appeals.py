@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from ..model import Cell
 from ..templates import Template
+from .blanks import empty_table, read_rows
+from .rows import ValueRow
 from .equations import balance, judge, max_broken, place_by_equations
 from .requests import spilled
 from .tokens import Item, StreamTable, region, settings, tokens, value
@@ -30,6 +32,10 @@ def decode_appeals(text: str, tpl: Template) -> StreamTable | None:
         slots = _appeals_by_header_chars(items, vals, len(keys)) or _appeals_by_pitch(items, vals, len(keys))
         probs = [float(settings().get("column_doubtful", 0.9))] * len(keys)
         heads = str(settings().get("appeals_header_chars", ""))
+        if slots is None and set(heads) <= set(part) and (not vals or read_rows(out, [ValueRow(vals, False)], [keys],
+                                                                           None, tpl) is not None):
+            # printed empty, or one place for every value where all equations hold (blanks.py)
+            return out if vals else empty_table(out, [keys])
         if slots is None and vals and set(heads) <= set(part):
             # no geometry: the equations choose the columns (only under the table's own
             # header: a pre-2019 report's 行政复议数量 line is no appeals row)

@@ -6,6 +6,7 @@ from ..model import Cell
 from ..normalize import normalize
 from ..templates import Template
 from ..values import parse_value
+from .blanks import empty_table, read_rows
 from .align import assignments, effect_assignments, windows_cost
 from .equations import balance, judge, max_broken, misprinted, place_by_equations
 from .rows import (ValueRow, chunked_rows, inline_anchors, label_blocks, label_rows, place_by_columns, present_rows,
@@ -119,14 +120,15 @@ def zero_table(items: list[Item], tpl: Template, sim) -> StreamTable | None:
     """A requests table whose every printed value is 0, its empty cells
     printed as nothing: no reading can say which cells the values were in, but every cell
     is 0 or blank whichever it is. Each cell is read 0 at `doubtful` placement (a person
-    looks; 0 and blank are the only answers). None unless the region's label rows are
-    found (every expected row of its template), it prints at least one value, fewer
+    looks; 0 and blank are the only answers); a table that prints no value at all is
+    read blank (blanks.empty_table). None unless the region's label rows are
+    found (every expected row of its template), it prints fewer
     than the cells (blanks printed as marks keep the count: other readings place them),
     all 0 (a blank mark would say where the blanks are). The template: 2019 when its own 其他处理 row is found, else 2021."""
     cfg = settings()
     vals = [it for it in items if it.kind == "V"]
     frags, spans = _label_spans(items, tpl, sim)
-    if len(spans) < int(cfg.get("min_rows", 5)) or not vals or any(value(it) != 0 for it in vals):
+    if len(spans) < int(cfg.get("min_rows", 5)) or any(value(it) != 0 for it in vals):
         return None
     rows = list(tpl.request_rows)
     name = "2019" if any(rows[s.j].key == "other" for s in spans) else "2021"
@@ -138,6 +140,8 @@ def zero_table(items: list[Item], tpl: Template, sim) -> StreamTable | None:
             r.key not in found for r in rows if r.expected and r.key in block_rows(tpl)[name]):
         return None     # a row not printed: a partial table, whose cells must not be made up
     out = StreamTable("requests", template=name)
+    if not vals:    # every row's label, no value: a table printed empty (blanks.py)
+        return empty_table(out, [[f"requests/{key}/{col}" for col in cols] for key in block_rows(tpl)[name]])
     for key in block_rows(tpl)[name]:
         for c, col in enumerate(cols):
             out.cells[f"requests/{key}/{col}"] = Cell(row=vals[0].line, col=c, text="0")
@@ -208,6 +212,11 @@ def _requests_by_labels(items: list[Item], tpl: Template, sim) -> StreamTable | 
         cost = [[0] * len(spans) for _ in vrows]   # all values after all labels: nor do these
     if anchors:     # an anchored row goes to its label's row; the others anywhere between
         cost = [[int(k in anchors and anchors[k] != s.j) for s in spans] for k in range(len(vrows))]
+    got = read_rows(out, vrows, [[f"requests/{k}/{c}" for c in cols] for k in keyed], cost, tpl)
+    if got is not None:     # rows that lost their blanks: placed where every equation holds (blanks.py)
+        out.missing.update({f"requests/{k}/{c}": "row not found in the flattened text"
+                            for k in expected if k not in keyed for c in cols})
+        return out
     best, maps, complete = assignments(cost, int(cfg.get("max_alignments", 500)))
     if not maps:
         return None
