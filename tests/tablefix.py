@@ -168,3 +168,19 @@ def scan(pdf: Path, out: Path, dpi: int = 200, angle: float = 0.0, noise: float 
         frames[0].save(out, save_all=True, append_images=frames[1:], compression="tiff_deflate")
     else:
         frames[0].save(out)
+
+
+def scanned_page(folder: Path, seed: int = 3, noise: float = 3):
+    """The test table rendered, scanned at 200 dpi and read back grey: (grey image, truth cells)."""
+    import cv2
+    truth = make_pdf(folder / "t.pdf", seed=seed)
+    scan(folder / "t.pdf", folder / "s.png", noise=noise, seed=1)
+    return cv2.imread(str(folder / "s.png"), cv2.IMREAD_GRAYSCALE), truth
+
+
+def page_tables(grey, px_per_pt: float):
+    """grid.page_tables on a grey page, rules found the way the grid stage finds them."""
+    from pipeline import grid
+    binv = grid.binarise(grey)
+    hor, ver = grid.line_masks(binv, px_per_pt)
+    return grid.page_tables(grey, binv, hor, ver, grid.find_tables(hor, ver), px_per_pt)

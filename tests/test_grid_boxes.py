@@ -12,7 +12,7 @@ from pipeline import grid
 from pipeline.grid_boxes import BOXES
 from pipeline.grid_text import LINES
 from pipeline.pdf import read_image
-from tablefix import make_pdf, scan
+from tablefix import page_tables, scanned_page
 
 PX = 200 / 72          # tablefix.scan renders at 200 dpi; boxes are in points
 
@@ -31,18 +31,14 @@ def _erase_rules(img: np.ndarray, truth: list[dict]) -> np.ndarray:
 @pytest.fixture(scope="module")
 def made(tmp_path_factory):
     d = tmp_path_factory.mktemp("gridboxes")
-    truth = make_pdf(d / "t.pdf", seed=3)
-    scan(d / "t.pdf", d / "s.png", noise=3, seed=1)
-    grey = cv2.imread(str(d / "s.png"), cv2.IMREAD_GRAYSCALE)
+    grey, truth = scanned_page(d)
     bare = _erase_rules(grey, truth)
     cv2.imwrite(str(d / "bare.png"), bare)
     return d, truth, grey, bare
 
 
 def _tables(grey):
-    binv = grid.binarise(grey)
-    hor, ver = grid.line_masks(binv, PX)
-    return grid.page_tables(grey, binv, hor, ver, grid.find_tables(hor, ver), PX)
+    return page_tables(grey, PX)
 
 
 def _owner(cells, tc, scale=PX):

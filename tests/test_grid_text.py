@@ -9,24 +9,18 @@ import pytest
 
 from pipeline import grid
 from pipeline.grid_text import FAINT, LINES, TEXT
-from tablefix import make_pdf, scan
+from tablefix import page_tables, scanned_page
 
 PX = 200 / 72          # tablefix.scan renders at 200 dpi; boxes are in points
 
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    d = tmp_path_factory.mktemp("gridtext")
-    truth = make_pdf(d / "t.pdf", seed=3)
-    scan(d / "t.pdf", d / "s.png", noise=3, seed=1)
-    grey = cv2.imread(str(d / "s.png"), cv2.IMREAD_GRAYSCALE)
-    return grey, truth
+    return scanned_page(tmp_path_factory.mktemp("gridtext"))
 
 
 def _tables(grey):
-    binv = grid.binarise(grey)
-    hor, ver = grid.line_masks(binv, PX)
-    return grid.page_tables(grey, binv, hor, ver, grid.find_tables(hor, ver), PX)
+    return page_tables(grey, PX)
 
 
 def _structure(cells) -> dict:
