@@ -111,3 +111,21 @@ def test_misprints_on_rows_placed_by_their_labels_doubt_only_their_equations():
     shifted = dict(req)
     shifted.update({f"requests/granted/{c.key}": req[f"requests/new_received/{c.key}"] for c in tpl.request_columns})
     assert misprinted(req, tpl) and not misprinted(shifted, tpl)
+
+
+def test_appeals_values_in_order_under_whole_headers_keep_full_confidence():
+    """v010 (val_00010, pdftotext default): the appeals values stand as separate text blocks
+    too, but every column header is printed whole for every group, so the tool kept the
+    columns' order: the appeals cells (non-zero parts in litigation_direct) are right and
+    sure, and the document is `ok`. v019's header, broken into characters, stays doubted."""
+    from pipeline.classify.decoded import header_broken
+    from pipeline.stream.tokens import region as table_region
+    truth, res = _case("v010")
+    app = {k: v for k, v in truth.items() if k.startswith("appeals/")}
+    assert any(app[f"appeals/litigation_direct/{c}"] for c in ("upheld", "other", "pending"))
+    assert {k: res["cells"][k]["value"] for k in app} == app
+    assert all(res["cells"][k]["confidence"] >= REVIEW for k in app)
+    assert res["status"] == "ok"
+    v010 = table_region((FIX / "v010.pdftotext.txt").read_text(encoding="utf-8"), "appeals")
+    v019 = table_region((FIX / "v019.pdftotext.txt").read_text(encoding="utf-8"), "appeals")
+    assert not header_broken(v010, 3) and header_broken(v019, 3)

@@ -51,8 +51,9 @@ def doubt_block_order(out: Decoded, groups: list[list[str]], text: str) -> set[s
     order its parts came in, so it cannot confirm the order: parts of one group printed one
     a line (a cell's row is its line) with different values are doubtful. Values one a
     line without empty lines between (a browser's innerText of a div grid) keep the
-    document's order. `groups`: each group's part keys. Returns the keys doubted."""
-    if not _BLOCKS.search(text):
+    document's order. Only a header the tool broke apart gives reason to doubt the order
+    (header_broken). `groups`: each group's part keys. Returns the keys doubted."""
+    if not _BLOCKS.search(text) or not header_broken(text, len(groups)):
         return set()
     p = float(config("classify.yaml").get("block_order_placement", 0.9))
     doubted: set[str] = set()
@@ -67,6 +68,17 @@ def doubt_block_order(out: Decoded, groups: list[list[str]], text: str) -> set[s
         out.warnings.append(f"{out.kind}: values printed as separate text blocks, in the extractor's order; "
                             f"{len(doubted)} cells whose order no equation confirms doubtful")
     return doubted
+
+
+def header_broken(text: str, groups: int) -> bool:
+    """Whether some column header of the appeals table (classify.yaml block_order_headers)
+    is printed whole, whitespace taken out, fewer times than there are groups: the layout
+    analysis split a header's characters into blocks and printed them out of column order,
+    so its value blocks may be out of order too. A header printed whole for every group
+    shows the tool kept the columns' order."""
+    flat = re.sub(r"\s+", "", text)
+    heads = config("classify.yaml").get("block_order_headers") or []
+    return any(flat.count(h) < groups for h in heads)
 
 
 def appeal_parts(tpl) -> list[list[str]]:
