@@ -12,6 +12,7 @@ val --build 30 --work datasets/generated/s23b`), with their truth values:
   block order: `0 2 0 2 4` for 维持 2, 纠正 0, 其他 2, 尚未审结 0, 总计 4 (the 尚未审结 value
   sits under a tall vertical header and moved). The group's sum holds in any order, so the
   document came back `ok` with four wrong cells at 0.9999.
+- t029.appeals: the appeals region of test_00029 of `datasets/generated/s22b` (see the test).
 - v013 (`pdftotext -raw`): every row on its label's line, two cells misprinted by the report
   (a leaf and a total), five equations broken. More than one misprint may break, so every
   cell was doubted (0.5), though each row sits under its own label and the two cells explain
@@ -129,3 +130,17 @@ def test_appeals_values_in_order_under_whole_headers_keep_full_confidence():
     v010 = table_region((FIX / "v010.pdftotext.txt").read_text(encoding="utf-8"), "appeals")
     v019 = table_region((FIX / "v019.pdftotext.txt").read_text(encoding="utf-8"), "appeals")
     assert not header_broken(v010, 3) and header_broken(v019, 3)
+
+
+def test_vertical_header_printed_down_its_columns_keeps_the_order():
+    """t029 (test_00029 of s22b, pdftotext default): the appeals header is vertical and
+    printed a character a line, column by column (`结 / 果 / 维 / 持`; the last two columns
+    side by side, `其 尚 / 他 未`), so `其他` is whole fewer times than there are groups, but
+    the tool read down the columns, not across them: the order of the values stands.
+    v019's header read across the columns (`果 纠 他 未 总 结 结 他`) stays doubted."""
+    from pipeline.classify.decoded import header_broken
+    from pipeline.stream.tokens import region as table_region
+    t029 = table_region((FIX / "t029.appeals.pdftotext.txt").read_text(encoding="utf-8"), "appeals")
+    v019 = table_region((FIX / "v019.pdftotext.txt").read_text(encoding="utf-8"), "appeals")
+    assert t029.replace(" ", "").count("其他") < 3
+    assert not header_broken(t029, 3) and header_broken(v019, 3)

@@ -75,10 +75,21 @@ def header_broken(text: str, groups: int) -> bool:
     is printed whole, whitespace taken out, fewer times than there are groups: the layout
     analysis split a header's characters into blocks and printed them out of column order,
     so its value blocks may be out of order too. A header printed whole for every group
-    shows the tool kept the columns' order."""
+    shows the tool kept the columns' order. With `block_order_across` set, only a header
+    whose characters the tool read across that many columns into one line (`果 纠 他 未`:
+    its lines cut across the columns, not down them) counts: a vertical header printed
+    column by column (`结/果/维/持`), or its words row by row (`结果 结果 其他`), kept
+    each column's characters together."""
     flat = re.sub(r"\s+", "", text)
-    heads = config("classify.yaml").get("block_order_headers") or []
-    return any(flat.count(h) < groups for h in heads)
+    cfg = config("classify.yaml")
+    heads = cfg.get("block_order_headers") or []
+    if not any(flat.count(h) < groups for h in heads):
+        return False
+    across = int(cfg.get("block_order_across", 0))
+    return not across or any(len(_ONE_CHAR.findall(ln)) >= across for ln in text.splitlines())
+
+
+_ONE_CHAR = re.compile(r"(?<!\S)[\u4e00-\u9fff](?!\S)")
 
 
 def appeal_parts(tpl) -> list[list[str]]:

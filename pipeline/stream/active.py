@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from ..model import Cell
+from ..normalize import normalize
 from ..templates import Template
 from .align import assignments, windows_cost
 from .rows import label_rows, place_by_columns, value_rows
@@ -78,6 +79,10 @@ def decode_active(text: str, tpl: Template, sim) -> StreamTable | None:
     alt = _active_by_windows(items, tpl, sim)
     if _sure_cells(alt) > _sure_cells(out):
         out = alt
+    cm = active_by_columns(items, tpl)
+    if cm is not None and (_sure_cells(cm) > _sure_cells(out)
+                           or (not _sure_cells(out) and cfg.get("active_columns_doubtful", True))):
+        out = cm
     for kk in tpl.keys("active"):
         if kk not in out.cells:
             out.missing[kk] = "row not found in the flattened text"
@@ -115,4 +120,78 @@ def _active_by_windows(items: list[Item], tpl: Template, sim) -> StreamTable:
             for kk in keys:
                 out.cells[kk] = None
                 out.placement[kk] = label_only()
+    return out
+
+
+def active_by_columns(items: list[Item], tpl: Template) -> StreamTable | None:
+    """The active table as pdfminer prints it: every cell its own text box, the boxes of one
+    section's column grouped first (rows are closer than columns), so the values come column
+    by column, section by section, with the column headers' boxes between them. Read so when
+    the region holds exactly one value per cell (blank marks included); None otherwise.
+
+    The reading is sure only when every run of values (values with no label between them)
+    holds whole columns and the column headers printed since the previous run name exactly
+    those columns, in order (a run that starts, ends or turns where its headers do not
+    say: pdfminer grouped boxes across sections or columns). Otherwise every cell is
+    doubtful (`stream.doubtful`): the table has no equations to check a guess."""
+    cfg = settings()
+    vals = [it for it in items if it.kind == "V"]
+    groups = [(sec, c) for sec in tpl.sections for c in sec.columns]
+    keys = [f"active/{sec.key}.{r.key}/{c.key}" for sec, c in groups for r in sec.rows]
+    if not vals or len(vals) != len(keys) or len({it.line for it in vals}) < len(vals):
+        return None     # a line of several values: a row, not pdfminer's one box a cell
+    out = StreamTable("active", template=tpl.name)
+    for kk, it in zip(keys, vals):
+        out.cells[kk] = Cell(row=it.line, col=0, text=it.text)
+    if not _columns_named(items, tpl):
+        for kk in keys:
+            out.placement[kk] = float(cfg.get("doubtful", 0.5))
+    return out
+
+
+def _columns_named(items: list[Item], tpl: Template) -> bool:
+    """Column-major, section by section, agrees with the headers: the values between two
+    places where column headers or row labels are printed (other labels do not count: a
+    section title, a running header) hold whole columns, and the headers before them name
+    exactly those columns, in order. (Text printed row by row, one value a line, has a row
+    label before each row's values: a run of one row is not whole columns.)"""
+    cols: list[str] = []                    # the column key of each value, column-major
+    ends: set[int] = {0}                    # value counts at which a column ends
+    for sec in tpl.sections:
+        for c in sec.columns:
+            cols += [c.key] * len(sec.rows)
+            ends.add(len(cols))
+    names = sorted({(normalize(t), c.key) for sec in tpl.sections for c in sec.columns for t in c.texts},
+                   key=lambda x: -len(x[0]))
+    rows = {normalize(t) for sec in tpl.sections for r in sec.rows for t in r.texts} - {""}
+    runs: list[list] = []                   # [headers named before the run, its values]
+    text = ""                               # labels since the last value (a header wraps)
+    for it in items:
+        if it.kind == "V":
+            named = _named(text, names)
+            if named or not runs or any(r in text or (len(text) >= 2 and text in r) for r in rows):
+                runs.append([named, 0])
+            runs[-1][1] += 1
+            text = ""
+        else:
+            text += normalize(it.text)
+    n = 0
+    for heads, size in runs:
+        if n + size not in ends or heads != [cols[k] for k in range(n, n + size) if k in ends]:
+            return False
+        n += size
+    return True
+
+
+def _named(text: str, names: list[tuple[str, str]]) -> list[str]:
+    """Column keys whose labels the text holds, left to right (longest label first at each
+    place, no overlaps)."""
+    out, i = [], 0
+    while i < len(text):
+        hit = next(((t, k) for t, k in names if t and text.startswith(t, i)), None)
+        if hit:
+            out.append(hit[1])
+            i += len(hit[0])
+        else:
+            i += 1
     return out
