@@ -21,7 +21,8 @@ column. So the table's text becomes a stream of label fragments and value tokens
      dealt in order; a block of one value per cell is read row- or column-major
      (pypdfium2), whichever the equations prefer.
 The active table is read section by section, or as one row sequence when its section
-titles are printed after its rows. classify.py uses this when its line-based reading
+titles are printed after its rows, or (pdfminer: a box a cell) column by column, section
+by section, sure only where each run of values is the columns its headers name. classify.py uses this when its line-based reading
 places fewer cells (docs/flattened-text.md: figures per extractor). Thresholds and the
 title/footer patterns live in configs/classify.yaml (`stream`).
 
