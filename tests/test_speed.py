@@ -468,3 +468,33 @@ def test_a_pdf_page_with_a_red_seal_renders_to_the_same_grey_without_pil(tmp_pat
     pdf.close()
     assert np.array_equal(grey, ref)
     assert (ref > rgb.max(axis=2)).any() and (ref < 60).any()   # the seal faded, the black print stayed
+
+
+def test_the_forkservers_warm_up_leaves_the_calibrator_loaded_for_the_workers():
+    """batch/run.py preloads batch.warm in the forkserver: workers forked from it find the
+    calibrator loaded (its cache filled), instead of each unpickling sklearn on its first document."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    code = ("import pipeline.batch.warm; from pipeline.score import load_model; "
+            "assert load_model.cache_info().currsize == 1 and load_model() is not None")
+    r = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    src = (Path(__file__).resolve().parent.parent / "pipeline" / "batch" / "run.py").read_text(encoding="utf-8")
+    assert '"batch.warm"' in src
+
+
+def test_page_pictures_use_the_configured_png_level(monkeypatch):
+    import cv2
+    from pipeline.batch import options, worker
+    levels = []
+    real = cv2.imencode
+    monkeypatch.setattr(cv2, "imencode", lambda ext, a, params=(): levels.append(params[1]) or real(ext, a, params))
+    doc = Document(source=Source(path="x.pdf", kind="scanned_pdf"))
+    p = _blank_page(1)
+    doc.pages.append(p)
+    from pipeline.model import Table
+    p.tables.append(Table(page=1))
+    worker.page_artifacts(doc, 8, 1000)
+    assert levels == [options.config()["thumbnails"]["png_compression"]] and levels[0] < 6
