@@ -228,13 +228,11 @@ def load_model(path: str | None = None):
 
 
 def warm_calibrator() -> None:
-    """Load the calibrators and run each once: unpickling imports sklearn (~3 CPU s) and the
-    first predict_proba its lazy parts (~1 CPU s). Called where workers are forked from
-    (batch/warm.py), so a batch pays it once instead of on each worker's first document."""
-    m = load_model()
-    if m is not None:
-        m["cells"].predict_proba(np.zeros((1, len(FEATURES))))
-        m["document"].predict_proba([[0.0]])
+    """Load the calibrators: unpickling imports sklearn (~3 CPU s). Called where workers
+    are forked from (batch/warm.py), so a batch pays it once instead of on each worker's
+    first document. Not predict_proba: it starts sklearn's OpenMP threads, and a worker
+    forked from a process with OpenMP threads deadlocks in its own first predict (seen)."""
+    load_model()
 
 
 TEXT_KINDS = {"text", "html", "markdown", "digital_pdf"}
