@@ -227,6 +227,14 @@ def load_model(path: str | None = None):
     return load_pickle(p)
 
 
+def warm_calibrator() -> None:
+    """Load the calibrators: unpickling imports sklearn (~3 CPU s). Called where workers
+    are forked from (batch/warm.py), so a batch pays it once instead of on each worker's
+    first document. Not predict_proba: it starts sklearn's OpenMP threads, and a worker
+    forked from a process with OpenMP threads deadlocks in its own first predict (seen)."""
+    load_model()
+
+
 TEXT_KINDS = {"text", "html", "markdown", "digital_pdf"}
 SCAN_KINDS = {"scanned_pdf", "image"}
 

@@ -422,3 +422,79 @@ def test_the_band_above_a_table_is_cut_to_its_lowest_line_of_ink(monkeypatch):
     p.scale = 200 / 72
     grid.recover(Document(Source("x.pdf", kind="scanned_pdf"), pages=[p]))
     assert p.tables and len(eng.bands) == 1 and 30 <= eng.bands[0] <= 90, eng.bands
+
+
+def _grey_whole_page(rgb):
+    """to_grey as first written: the float formula on every pixel (the reference)."""
+    c = rgb[:, :, :3]
+    hi = c.max(axis=2).astype(np.float32)
+    w = np.clip((hi - c.min(axis=2) - 40.0) / 60.0, 0.0, 1.0) * 0.85
+    return (hi + (255.0 - hi) * w).astype(np.uint8)
+
+
+def test_grey_of_coloured_pixels_alone_is_the_whole_page_formula_in_any_channel_order():
+    from pipeline.pdf import to_grey
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    rgb[:150] = rgb[:150, :, :1]                       # half the page grey: no chroma
+    ref = _grey_whole_page(rgb)
+    assert np.array_equal(to_grey(rgb), ref)
+    assert np.array_equal(to_grey(np.ascontiguousarray(rgb[:, :, ::-1])), ref)    # BGR
+    bgrx = np.dstack([rgb[:, :, ::-1], np.full(rgb.shape[:2], 7, np.uint8)])
+    assert np.array_equal(to_grey(bgrx), ref)                                      # BGRx
+
+
+def test_a_pdf_page_with_a_red_seal_renders_to_the_same_grey_without_pil(tmp_path):
+    import pypdfium2 as pdfium
+    from reportlab.pdfgen import canvas
+    from pipeline.pdf import _render
+    path = tmp_path / "seal.pdf"
+    c = canvas.Canvas(str(path), pagesize=(300, 200))
+    c.setFillColorRGB(0, 0, 0)
+    c.rect(20, 20, 200, 4, fill=1)
+    c.setFillColorRGB(0.9, 0.1, 0.1)
+    c.circle(150, 100, 60, stroke=1, fill=0)
+    c.setFont("Helvetica", 30)
+    c.drawString(90, 90, "SEAL 2023")
+    c.save()
+    pdf = pdfium.PdfDocument(str(path))
+    page = pdf[0]
+    bm = page.render(scale=2)
+    rgb = np.asarray(bm.to_pil().convert("RGB"))
+    ref = _grey_whole_page(rgb)
+    bm.close()
+    grey = _render(page, 2)
+    page.close()
+    pdf.close()
+    assert np.array_equal(grey, ref)
+    assert (ref > rgb.max(axis=2)).any() and (ref < 60).any()   # the seal faded, the black print stayed
+
+
+def test_the_forkservers_warm_up_leaves_the_calibrator_loaded_for_the_workers():
+    """batch/run.py preloads batch.warm in the forkserver: workers forked from it find the
+    calibrator loaded (its cache filled), instead of each unpickling sklearn on its first document."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    code = ("import pipeline.batch.warm; from pipeline.score import load_model; "
+            "assert load_model.cache_info().currsize == 1 and load_model() is not None")
+    r = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    src = (Path(__file__).resolve().parent.parent / "pipeline" / "batch" / "run.py").read_text(encoding="utf-8")
+    assert '"batch.warm"' in src
+
+
+def test_page_pictures_use_the_configured_png_level(monkeypatch):
+    import cv2
+    from pipeline.batch import options, worker
+    levels = []
+    real = cv2.imencode
+    monkeypatch.setattr(cv2, "imencode", lambda ext, a, params=(): levels.append(params[1]) or real(ext, a, params))
+    doc = Document(source=Source(path="x.pdf", kind="scanned_pdf"))
+    p = _blank_page(1)
+    doc.pages.append(p)
+    from pipeline.model import Table
+    p.tables.append(Table(page=1))
+    worker.page_artifacts(doc, 8, 1000)
+    assert levels == [options.config()["thumbnails"]["png_compression"]] and levels[0] < 6

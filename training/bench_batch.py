@@ -98,6 +98,8 @@ def profile(splits: dict[str, list[Path]]) -> dict:
     settings = Settings()
     c0 = time.process_time()
     get_engine(settings.ocr_engine)                   # models load once per worker: apart
+    from pipeline.score import warm_calibrator
+    warm_calibrator()                                 # as batch/warm.py does in the forkserver
     load_s = time.process_time() - c0
     pages, docs, acc = [], [], {}
     for split, files in splits.items():

@@ -239,7 +239,7 @@ def _run_locked(paths, out: Path, opts: BatchOptions, state_dir: Path, t_start: 
             elif engine == "local":
                 pool = LocalPool(n_workers, limits, start_method=cfg.get("start_method", "forkserver"),
                                  max_docs_per_worker=int(cfg.get("max_docs_per_worker", 0) or 0),
-                                 preload=tuple(f"{PACKAGE}.{m}" for m in ("batch", "read", "classify")))
+                                 preload=tuple(f"{PACKAGE}.{m}" for m in ("batch", "batch.warm", "read", "classify")))
                 estats = pool.run(jobs, func, on_done)
     except KeyboardInterrupt:
         bar.close()

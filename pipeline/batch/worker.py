@@ -43,6 +43,8 @@ def page_artifacts(doc: Document, max_pages: int, width: int) -> tuple[dict, dic
     for t in doc.tables:
         table_pages.update(t.pages or [])
     want = sorted(keyed_pages | table_pages)[:max_pages]
+    from .options import config
+    level = int(config().get("thumbnails", {}).get("png_compression", 6))
     thumbs, pages = {}, []
     for pg in doc.pages:
         meta = {"number": pg.number, "width": pg.width, "height": pg.height, "unit": pg.unit}
@@ -60,7 +62,7 @@ def page_artifacts(doc: Document, max_pages: int, width: int) -> tuple[dict, dic
                 s = min(1.0, width / max(w, 1))
                 if s < 1.0:
                     a = cv2.resize(a, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-                ok, buf = cv2.imencode(".png", a, [cv2.IMWRITE_PNG_COMPRESSION, 6])
+                ok, buf = cv2.imencode(".png", a, [cv2.IMWRITE_PNG_COMPRESSION, level])
                 if ok:
                     thumbs[pg.number] = buf.tobytes()
                     meta["png_w"], meta["png_h"] = int(a.shape[1]), int(a.shape[0])

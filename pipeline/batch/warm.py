@@ -1,0 +1,10 @@
+"""Imported by the local pool's forkserver before it forks the workers (batch/run.py preload):
+what every worker would otherwise load on its first document is loaded once, in the
+forkserver, and the workers inherit it (docs/speed.md). Today: the confidence calibrator."""
+from __future__ import annotations
+
+try:
+    from ..score import warm_calibrator
+    warm_calibrator()
+except Exception:      # a warm-up is an optimisation: a worker loads the model itself if this fails
+    pass
