@@ -486,7 +486,8 @@ def train_grid(train_npz: Path, val_npz: Path, epochs: int, out: Path, minutes: 
         print(f"epoch {ep + 1}: loss {loss:.4f} val string acc {acc:.4f} {t:.0f}s", file=sys.stderr, flush=True)
     t0 = time.time()
     if freeze_cnn:
-        ep = fit_head(model, crops, labels, epochs, max_lr, rng, report, alphabet=GRID_ALPHABET, views=views)
+        ep = fit_head(model, crops, labels, epochs, max_lr, rng, report, alphabet=GRID_ALPHABET, views=views,
+                      degrade_p=degrade_p)
     else:
         # from a shipped model its BatchNorm is folded (from_onnx): it keeps those statistics
         ep = fit(model, crops, labels, epochs, max_lr, minutes, rng, report, alphabet=GRID_ALPHABET,
@@ -500,11 +501,12 @@ def train_grid(train_npz: Path, val_npz: Path, epochs: int, out: Path, minutes: 
 
 
 def fit_head(model, crops, labels, epochs: int, max_lr: float, rng, on_epoch=None, alphabet: str = GRID_ALPHABET,
-             views: int = 2) -> int:
+             views: int = 2, degrade_p: float = 0.0) -> int:
     """CTC training of the sequence layers and head only, on the convolution stack's
-    features computed once per crop (`views` width-jittered versions each): the CNN a
-    shipped model learned stays, the OTHER class is learned on top, at a fraction of the
-    CPU of full training (the features are the costly part)."""
+    features computed once per crop (`views` width-jittered versions each; after the
+    first, each crop `degrade`d with probability `degrade_p`): the CNN a shipped model
+    learned stays, the OTHER class is learned on top, at a fraction of the CPU of full
+    training (the features are the costly part)."""
     import torch
     idx = {c: i + 1 for i, c in enumerate(alphabet)}
     model.eval()
@@ -517,7 +519,8 @@ def fit_head(model, crops, labels, epochs: int, max_lr: float, rng, on_epoch=Non
         for v in range(views):
             for i in range(0, len(order), bs):
                 b = order[i:i + bs]
-                x = torch.from_numpy(batchify([prep(crops[k], rng if v else None) for k in b]))
+                x = torch.from_numpy(batchify([prep(degrade(crops[k], rng) if v and degrade_p and rng.random() < degrade_p
+                                                    else crops[k], rng if v else None) for k in b]))
                 feats.append((model.cnn(x).flatten(1, 2), b))
     params = list(model.seq.parameters()) + list(model.head.parameters())
     opt = torch.optim.AdamW(params, lr=max_lr, weight_decay=1e-4)
@@ -847,7 +850,8 @@ def main(argv=None) -> int:
     t.add_argument("--freeze-cnn", action="store_true", help="train only the sequence layers and head (with --init)")
     t.add_argument("--views", type=int, default=2, help="width-jittered feature views per crop (with --freeze-cnn)")
     t.add_argument("--degrade", type=float, default=0.0,
-                   help="share of training crops made harder each epoch (degrade: bold/thin strokes, low resolution, blur, JPEG, fading; with --grid)")
+                   help="share of training crops made harder (degrade: bold/thin strokes, low resolution, blur, JPEG, fading; "
+                        "with --grid: each epoch, or in the extra --views with --freeze-cnn)")
     f = sub.add_parser("finetune", help="fine-tune the shipped model on reviewed crops (gouji review)")
     f.add_argument("--add", action="append", required=True, type=Path, metavar="DIR")
     f.add_argument("--model", type=Path, default=ROOT / "models/digits/digits.onnx")
