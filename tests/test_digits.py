@@ -102,3 +102,22 @@ def test_degrade_makes_harder_crops_that_still_hold_their_number():
         assert ink.sum() >= 0.2 * (crop < 128).sum()
         changed += not np.array_equal(d, crop)
     assert changed >= 30
+
+
+def test_crop_builder_reads_orientation_with_the_real_engine_whatever_its_arguments(monkeypatch):
+    """`train_digits build --grid` swaps the recogniser for a recorder but lets the orientation
+    check read with a real engine (`_orientation_read_by`): the hook must pass every argument
+    grid.orientation takes (it lost `binv` once and every build failed)."""
+    from pipeline import grid
+    from training.train_digits import _orientation_read_by
+    seen = {}
+
+    def orientation(grey, tables, rules, engine, scale_px, cost=None, binv=None):
+        seen.update(engine=engine, binv=binv, cost=cost)
+        return 0
+    monkeypatch.setattr(grid, "orientation", orientation)
+    real = object()
+    with _orientation_read_by(real):
+        assert grid.orientation("g", [], "r", "recorder", 2.0, "cost", "binv") == 0
+    assert seen == {"engine": real, "binv": "binv", "cost": "cost"}
+    assert grid.orientation is orientation
