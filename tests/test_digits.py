@@ -84,3 +84,40 @@ def test_gate_passes_clean_numbers_and_rejects_labels_units_and_blanks():
     assert res[len(numbers):] == [None] * len(others)
     # a gate no crop can meet passes nothing
     assert sure_numbers([render("12")], {"min_char_score": 1.01, "min_top": 1.0, "max_char_width": 0.9}) == [None]
+
+
+def test_degrade_makes_harder_crops_that_still_hold_their_number():
+    """Training crops made harder the ways scans break (train_digits.degrade: bold/thin
+    strokes, low resolution, blur, fading, JPEG): same size, still grey uint8, changed on
+    most draws, and never wiped blank — a 0 stays printed, it must not teach "blank"."""
+    pytest.importorskip("cv2")
+    from training.train_digits import degrade
+    rng = np.random.default_rng(3)
+    crop = render("1203")
+    changed = 0
+    for _ in range(40):
+        d = degrade(crop, rng)
+        assert d.shape == crop.shape and d.dtype == np.uint8
+        ink = d < (int(np.median(d)) + int(d.min())) / 2
+        assert ink.sum() >= 0.2 * (crop < 128).sum()
+        changed += not np.array_equal(d, crop)
+    assert changed >= 30
+
+
+def test_crop_builder_reads_orientation_with_the_real_engine_whatever_its_arguments(monkeypatch):
+    """`train_digits build --grid` swaps the recogniser for a recorder but lets the orientation
+    check read with a real engine (`_orientation_read_by`): the hook must pass every argument
+    grid.orientation takes (it lost `binv` once and every build failed)."""
+    from pipeline import grid
+    from training.train_digits import _orientation_read_by
+    seen = {}
+
+    def orientation(grey, tables, rules, engine, scale_px, cost=None, binv=None):
+        seen.update(engine=engine, binv=binv, cost=cost)
+        return 0
+    monkeypatch.setattr(grid, "orientation", orientation)
+    real = object()
+    with _orientation_read_by(real):
+        assert grid.orientation("g", [], "r", "recorder", 2.0, "cost", "binv") == 0
+    assert seen == {"engine": real, "binv": "binv", "cost": "cost"}
+    assert grid.orientation is orientation

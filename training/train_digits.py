@@ -134,8 +134,8 @@ def _orientation_read_by(engine):
     from pipeline import grid
     orig = grid.orientation
 
-    def orientation(grey, tables, rules, _engine, scale_px, cost=None):
-        return orig(grey, tables, rules, engine, scale_px, cost)
+    def orientation(grey, tables, rules, _engine, *rest, **kw):
+        return orig(grey, tables, rules, engine, *rest, **kw)
     grid.orientation = orientation
     try:
         yield
@@ -371,6 +371,42 @@ def prep(crop: np.ndarray, augment=None) -> np.ndarray:
     return runtime.prep(crop, 1.0 if augment is None else float(augment.uniform(0.85, 1.15)), MAX_W)
 
 
+def degrade(crop: np.ndarray, rng) -> np.ndarray:
+    """A harder copy of a line crop, the ways scans break (training only; the label stays):
+    strokes made bolder or thinner (toner, a thin font), the line scanned at a lower
+    resolution and scaled back, blur, JPEG at a low quality, faded ink on toned paper, and
+    speckle. A thinning that would wipe out most of the ink is not applied (a 0 must still
+    be printed, not a blank)."""
+    import cv2
+    a = crop if crop.ndim == 2 else cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+    a = np.ascontiguousarray(a, dtype=np.uint8)
+    h, w = a.shape[:2]
+    k = np.ones((2, 2), np.uint8)
+    u = rng.random()
+    if u < 0.25:
+        a = cv2.erode(a, k)                       # dark grows: bolder strokes
+    elif u < 0.5:
+        t = cv2.dilate(a, k)                      # paper grows: thinner strokes
+        if (t < 128).sum() >= 0.4 * max(1, (a < 128).sum()):
+            a = t
+    if rng.random() < 0.3 and h >= 12:
+        f = float(rng.uniform(0.45, 0.8))
+        small = cv2.resize(a, (max(4, round(w * f)), max(4, round(h * f))), interpolation=cv2.INTER_AREA)
+        a = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    if rng.random() < 0.3:
+        a = cv2.GaussianBlur(a, (3, 3), float(rng.uniform(0.4, 1.1)))
+    if rng.random() < 0.3:
+        lo = float(rng.uniform(60, 160))          # the darkest ink fades to this grey
+        paper = float(rng.uniform(200, 255))
+        a = (lo + a.astype(np.float32) * (paper - lo) / 255.0)
+        a = np.clip(a + rng.normal(0, rng.uniform(0, 10), a.shape), 0, 255).astype(np.uint8)
+    if rng.random() < 0.4:
+        ok, buf = cv2.imencode(".jpg", a, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(10, 50))])
+        if ok:
+            a = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+    return a
+
+
 def batchify(imgs: list[np.ndarray]):
     from pipeline import digits as runtime
     return runtime.batchify(imgs)
@@ -423,7 +459,7 @@ def load_grid(paths):
 
 def train_grid(train_npz: Path, val_npz: Path, epochs: int, out: Path, minutes: float, threads: int = 2,
                n_synth: int = 4000, init: Path | None = None, max_lr: float = 1e-3, zero_share: float = 1.5,
-               freeze_cnn: bool = False, views: int = 2) -> dict:
+               freeze_cnn: bool = False, views: int = 2, degrade_p: float = 0.0) -> dict:
     """Train on the pipeline's own crops (build --grid): value cells and the label cells the
     routing gate must refuse (their glyphs one OTHER each), plus rendered numbers; zeros (most
     cells) capped at `zero_share` × the other value crops. `init`: start from a shipped model
@@ -450,9 +486,12 @@ def train_grid(train_npz: Path, val_npz: Path, epochs: int, out: Path, minutes: 
         print(f"epoch {ep + 1}: loss {loss:.4f} val string acc {acc:.4f} {t:.0f}s", file=sys.stderr, flush=True)
     t0 = time.time()
     if freeze_cnn:
-        ep = fit_head(model, crops, labels, epochs, max_lr, rng, report, alphabet=GRID_ALPHABET, views=views)
+        ep = fit_head(model, crops, labels, epochs, max_lr, rng, report, alphabet=GRID_ALPHABET, views=views,
+                      degrade_p=degrade_p)
     else:
-        ep = fit(model, crops, labels, epochs, max_lr, minutes, rng, report, alphabet=GRID_ALPHABET)
+        # from a shipped model its BatchNorm is folded (from_onnx): it keeps those statistics
+        ep = fit(model, crops, labels, epochs, max_lr, minutes, rng, report, alphabet=GRID_ALPHABET,
+                 freeze_bn=init is not None, degrade_p=degrade_p)
     model.eval()
     export(model, out, GRID_ALPHABET)
     return {"train_crops": len(crops), "corpus_crops": n_real, "rendered_crops": len(sc), "val_crops": len(vcrops),
@@ -462,11 +501,12 @@ def train_grid(train_npz: Path, val_npz: Path, epochs: int, out: Path, minutes: 
 
 
 def fit_head(model, crops, labels, epochs: int, max_lr: float, rng, on_epoch=None, alphabet: str = GRID_ALPHABET,
-             views: int = 2) -> int:
+             views: int = 2, degrade_p: float = 0.0) -> int:
     """CTC training of the sequence layers and head only, on the convolution stack's
-    features computed once per crop (`views` width-jittered versions each): the CNN a
-    shipped model learned stays, the OTHER class is learned on top, at a fraction of the
-    CPU of full training (the features are the costly part)."""
+    features computed once per crop (`views` width-jittered versions each; after the
+    first, each crop `degrade`d with probability `degrade_p`): the CNN a shipped model
+    learned stays, the OTHER class is learned on top, at a fraction of the CPU of full
+    training (the features are the costly part)."""
     import torch
     idx = {c: i + 1 for i, c in enumerate(alphabet)}
     model.eval()
@@ -479,7 +519,8 @@ def fit_head(model, crops, labels, epochs: int, max_lr: float, rng, on_epoch=Non
         for v in range(views):
             for i in range(0, len(order), bs):
                 b = order[i:i + bs]
-                x = torch.from_numpy(batchify([prep(crops[k], rng if v else None) for k in b]))
+                x = torch.from_numpy(batchify([prep(degrade(crops[k], rng) if v and degrade_p and rng.random() < degrade_p
+                                                    else crops[k], rng if v else None) for k in b]))
                 feats.append((model.cnn(x).flatten(1, 2), b))
     params = list(model.seq.parameters()) + list(model.head.parameters())
     opt = torch.optim.AdamW(params, lr=max_lr, weight_decay=1e-4)
@@ -519,9 +560,10 @@ def _ctc_step(y, texts: list[str], idx: dict, ctc, opt, sched) -> float:
 
 
 def fit(model, crops, labels, epochs: int, max_lr: float, minutes: float, rng, on_epoch=None,
-        freeze_bn: bool = False, alphabet: str = ALPHABET) -> int:
+        freeze_bn: bool = False, alphabet: str = ALPHABET, degrade_p: float = 0.0) -> int:
     """CTC training, batches of similar widths, one-cycle LR; returns the last epoch index.
-    freeze_bn: BatchNorm keeps its statistics (fine-tuning a shipped model on few crops)."""
+    freeze_bn: BatchNorm keeps its statistics (fine-tuning a shipped model on few crops).
+    degrade_p: each crop of a batch is `degrade`d (a fresh draw every epoch) this often."""
     import torch
     idx = {c: i + 1 for i, c in enumerate(alphabet)}
     opt = torch.optim.AdamW(model.parameters(), lr=max_lr, weight_decay=1e-4)
@@ -543,7 +585,8 @@ def fit(model, crops, labels, epochs: int, max_lr: float, minutes: float, rng, o
         rng.shuffle(batches)
         tot = 0.0
         for b in batches:
-            x = torch.from_numpy(batchify([prep(crops[i], rng) for i in b]))
+            x = torch.from_numpy(batchify([prep(degrade(crops[i], rng) if degrade_p and rng.random() < degrade_p
+                                                else crops[i], rng) for i in b]))
             y = model(x)                                   # (N, T, C)
             tot += _ctc_step(y, [labels[i] for i in b], idx, ctc, opt, sched if step < total - 1 else None)
             step += 1
@@ -806,6 +849,9 @@ def main(argv=None) -> int:
     t.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (with --grid)")
     t.add_argument("--freeze-cnn", action="store_true", help="train only the sequence layers and head (with --init)")
     t.add_argument("--views", type=int, default=2, help="width-jittered feature views per crop (with --freeze-cnn)")
+    t.add_argument("--degrade", type=float, default=0.0,
+                   help="share of training crops made harder (degrade: bold/thin strokes, low resolution, blur, JPEG, fading; "
+                        "with --grid: each epoch, or in the extra --views with --freeze-cnn)")
     f = sub.add_parser("finetune", help="fine-tune the shipped model on reviewed crops (gouji review)")
     f.add_argument("--add", action="append", required=True, type=Path, metavar="DIR")
     f.add_argument("--model", type=Path, default=ROOT / "models/digits/digits.onnx")
@@ -825,7 +871,8 @@ def main(argv=None) -> int:
         build(a.split, a.docs, a.out)
     elif a.grid:
         print(json.dumps(train_grid(a.train, a.val, a.epochs, a.out, a.minutes, threads=a.threads, n_synth=a.synth,
-                                    init=a.init, max_lr=a.lr, freeze_cnn=a.freeze_cnn, views=a.views)))
+                                    init=a.init, max_lr=a.lr, freeze_cnn=a.freeze_cnn, views=a.views,
+                                    degrade_p=a.degrade)))
     else:
         print(json.dumps(train(a.train[0], a.val, a.epochs, a.out, a.minutes, threads=a.threads, n_synth=a.synth)))
     return 0
