@@ -174,6 +174,9 @@ class CellCalibrator:
         out.method = method or self.method
         raw = self._raw(np.asarray(X_cal, float))
         y_cal = np.asarray(y_cal, int)
+        if len(set(y_cal.tolist())) < 2:
+            raise ValueError(f"recalibration needs right and wrong cells; got {len(y_cal)} cells, all "
+                             f"{'right' if len(y_cal) and y_cal[0] else 'wrong'}")
         if out.method == "isotonic":
             from sklearn.isotonic import IsotonicRegression
             out.iso_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip", increasing=True)

@@ -601,9 +601,9 @@ def main_real(a) -> int:
     from pipeline.score import load_model, settings
     cfg = settings().get("calibration") or {}
     method, fit_on = cfg.get("method", "platt"), cfg.get("fit_on", "undoubted")
-    base = load_model(str(a.out))
+    base = load_model(str(a.base))
     if base is None:
-        raise SystemExit(f"{a.out}: no model to recalibrate (fit the trees first: --truth)")
+        raise SystemExit(f"{a.base}: no model to recalibrate (fit the trees first: --truth)")
     runs = runs_from_cache(a.real, a.pattern, a.cache, held_out=True)
     source = ("real recogniser output (rapidocr through the whole pipeline) on the val scans under "
               + ", ".join(str(f) for f in a.real) + "; trees fitted on simulated scans")
@@ -644,6 +644,7 @@ def main(argv=None) -> int:
                          "(gridded once into --cache; held-out renderings measured, never fitted)")
     ap.add_argument("--cache", type=Path, default=None, help="grid cache for --real (training.eval_scans)")
     ap.add_argument("--pattern", default="*.scan_*.pdf", help="scans under each --real folder")
+    ap.add_argument("--base", type=Path, default=MODEL_DIR / "cells.pkl", help="with --real: the model whose map is refitted")
     ap.add_argument("--measure", type=Path, default=None,
                     help="with --real: also measure before → after on these scans (test; never fitted)")
     ap.add_argument("--measure-cache", type=Path, default=None, help="grid cache for --measure")
