@@ -3,8 +3,9 @@
 Two halves:
 * data → calibrator: `fit_calibrator(rows, labels)` takes per-cell feature rows (from
   pipeline.score.cell_features) and whether each final value was right; nothing else.
-  So it refits unchanged from real OCR output: run the pipeline on scans that have
-  *.truth.json and pass `--from-results DIR` (see docs/solver.md).
+  So it refits unchanged from real OCR output: `--scans ROOT` runs the pipeline on scans
+  that have *.truth.json; `--real VAL… --cache DIR` refits only the map on them through
+  eval_scans' grid cache, held-out renderings measured apart (see docs/solver.md).
 * a scan simulator: truth tables (the corpus' *.truth.json when present, else tables
   generated here, balanced by the template's equations, with printed inconsistencies
   injected) → candidate readings with realistic OCR confusions (3↔8, 1↔7, 0↔8/6/9, a
@@ -607,7 +608,10 @@ def main_real(a) -> int:
     runs = runs_from_cache(a.real, a.pattern, a.cache, held_out=True)
     source = ("real recogniser output (rapidocr through the whole pipeline) on the val scans under "
               + ", ".join(str(f) for f in a.real) + "; trees fitted on simulated scans")
-    model = recalibrate(base, runs, method, fit_on, source)
+    try:
+        model = recalibrate(base, runs, method, fit_on, source)
+    except ValueError as e:
+        raise SystemExit(f"cannot recalibrate on {', '.join(map(str, a.real))}: {e}")
     report = {"meta": {k: v for k, v in model["meta"].items() if k != "test"},
               "val": {"before": measure_real(runs, base), "after": measure_real(runs, model)}}
     if a.measure:
