@@ -83,3 +83,4 @@ def test_recalibrate_records_what_it_was_fitted_on(simulated):
     assert rc["renderings"] == ["val_1.scan_heavy.pdf"] and rc["held_out_renderings"] == ["val_2.scan_light.pdf"]
     assert m["meta"]["data"] == "real output" and m["meta"]["trees"] == "simulated scans"
     assert m["cells"] is not simulated
+    assert "test" not in m["meta"] and m["meta"]["simulated_test_of_base"] == {"x": 1}   # not the refit's figures

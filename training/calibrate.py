@@ -567,8 +567,8 @@ def recalibrate(base: dict, runs, method: str = "platt", fit_on: str = "undoubte
                                    "wrong": int(len(y) - y.sum()),
                                    "renderings": sorted(r["file"] for r in runs if not r.get("held_out")),
                                    "held_out_renderings": sorted(r["file"] for r in runs if r.get("held_out"))}})
-    if "test" in base.get("meta", {}):
-        meta["test"] = base["meta"]["test"]           # the trees' simulated-scan figures
+    if "test" in base.get("meta", {}):     # measured with the base map: kept under its own name
+        meta["simulated_test_of_base"] = base["meta"]["test"]
     return {"cells": cells, "document": base["document"], "meta": meta}
 
 
@@ -617,7 +617,7 @@ def main_real(a) -> int:
     if a.measure:
         tr = runs_from_cache([a.measure], a.pattern, a.measure_cache, held_out=True)
         report["test_scans"] = {"before": measure_real(tr, base), "after": measure_real(tr, model)}
-    report["simulated_test"] = model["meta"].get("test")
+    report["simulated_test_of_base"] = model["meta"].get("simulated_test_of_base")
     save(model, a.out)
     a.report.write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
     for part in ("val", "test_scans"):
