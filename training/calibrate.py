@@ -3,8 +3,9 @@
 Two halves:
 * data → calibrator: `fit_calibrator(rows, labels)` takes per-cell feature rows (from
   pipeline.score.cell_features) and whether each final value was right; nothing else.
-  So it refits unchanged from real OCR output: run the pipeline on scans that have
-  *.truth.json and pass `--from-results DIR` (see docs/solver.md).
+  So it refits unchanged from real OCR output: `--scans ROOT` runs the pipeline on scans
+  that have *.truth.json; `--real VAL… --cache DIR` refits only the map on them through
+  eval_scans' grid cache, held-out renderings measured apart (see docs/solver.md).
 * a scan simulator: truth tables (the corpus' *.truth.json when present, else tables
   generated here, balanced by the template's equations, with printed inconsistencies
   injected) → candidate readings with realistic OCR confusions (3↔8, 1↔7, 0↔8/6/9, a
@@ -324,6 +325,53 @@ def runs_from_scans(root: Path, split: str, settings=None, held_out: bool = Fals
     return out
 
 
+def runs_from_cache(folders, pattern: str = "*.scan_*.pdf", cache: Path | None = None,
+                    held_out: bool = True) -> list[dict]:
+    """Real recogniser output through training.eval_scans' grid cache: each scan under
+    `folders` matching `pattern`, with its `<stem>.truth.json`, is gridded once (cached
+    under `cache`) and then classified, solved and scored as eval_scans does, so a refit
+    sees exactly the cells eval_scans counts. Same records as the simulator, plus `file`,
+    `held_out` (the truth's list for the rendering: never fitted on), `doubted` (a sanity
+    guard's doubt: capped after calibration) and `placement`. Renderings with a held-out
+    style are skipped unless `held_out`."""
+    from pipeline.export import to_result
+    from pipeline.run import Settings
+    from pipeline.values import same_number
+    from pipeline import score as score_mod
+    from training.eval_scans import finish, gridded, held_out_of
+    settings = Settings()
+    out = []
+    for folder in folders:
+        for f in sorted(Path(folder).glob(pattern)):
+            stem, rendering = f.name.split(".")[0], f.name.split(".")[1]
+            tp = f.parent / f"{stem}.truth.json"
+            if not tp.exists():
+                continue
+            d = json.loads(tp.read_text(encoding="utf-8"))
+            held = held_out_of(d, rendering)
+            if held and not held_out:
+                continue
+            doc = finish(gridded(f, settings, cache, False), settings)
+            if not doc.fields:
+                continue
+            res = to_result(doc)["cells"]
+            truth = {k: (c.get("value") if isinstance(c, dict) else c) for k, c in (d.get("cells") or {}).items()}
+            keys, X = score_mod.cell_features(doc)
+            keep = [i for i, k in enumerate(keys) if k in truth and k in res]
+            keys = [keys[i] for i in keep]
+            out.append({"keys": keys, "X": X[keep], "doc": doc, "file": f.name, "held_out": held,
+                        "y": np.array([same_number(res[k]["value"], truth[k]) for k in keys], int),
+                        "doubted": np.array([bool(doc.fields[k].doubts) for k in keys]),
+                        "placement": np.array([min(1.0, float(doc.fields[k].placement)) for k in keys]),
+                        "confidence": np.array([float(doc.fields[k].confidence) for k in keys]),
+                        "before": {k: _top(doc.fields[k]) for k in keys}, "truth": truth,
+                        "injected": _injected_keys(d), "seconds": doc.timings.get("solve", 0.0),
+                        "level": rendering.replace("scan_", "")})
+            print(f"{f.name}: {len(keys)} cells, {int(len(keys) - out[-1]['y'].sum())} wrong"
+                  f"{' (held out: ' + ', '.join(held) + ')' if held else ''}", file=sys.stderr)
+    return out
+
+
 def _right(value, truth, f) -> bool:
     if f.illegible and f.status != "inferred":
         return False
@@ -459,6 +507,71 @@ def measure(runs, model) -> dict:
     return res
 
 
+def fit_rows(runs, fit_on: str = "undoubted"):
+    """The (X, y) a recalibration is fitted on: cells of renderings with no held-out style,
+    and with `fit_on: undoubted` (configs/scoring.yaml calibration) only cells no sanity
+    guard doubts and placed for sure: for the others the guards' caps, not the map, set
+    what a user sees."""
+    rs = [r for r in runs if not r.get("held_out")]
+    if not rs:
+        raise ValueError("no rendering without a held-out style to fit on")
+    X = np.concatenate([r["X"] for r in rs])
+    y = np.concatenate([r["y"] for r in rs])
+    if fit_on == "undoubted":
+        m = np.concatenate([~r["doubted"] & (r["placement"] >= 1) for r in rs])
+        X, y = X[m], y[m]
+    elif fit_on != "all":
+        raise ValueError(f"calibration fit_on: {fit_on!r} (undoubted | all)")
+    return X, y
+
+
+def measure_real(runs, model) -> dict:
+    """Calibration on real recogniser output, per level and held-out apart: cells, wrong,
+    cell ECE (15 bins), the share at or above the review threshold (what users
+    auto-accept), its precision, the confident wrong cells and eval_scans' reliability
+    bins. Each document is scored again with `model` (score.score: the sanity caps after
+    the map, as shipped)."""
+    from pipeline.score import score as score_fn
+    from training.eval_scans import reliability
+    thr = _review_threshold()
+    P: dict = {}
+    for r in runs:
+        score_fn(r["doc"], model=model)
+        c = np.array([r["doc"].fields[k].confidence for k in r["keys"]], float)
+        for g in (r["level"], f"{r['level']}:{'held_out' if r.get('held_out') else 'not_held_out'}"):
+            P.setdefault(g, []).append((c, r["y"]))
+    out = {}
+    for g, parts in sorted(P.items()):
+        c = np.concatenate([p[0] for p in parts])
+        y = np.concatenate([p[1] for p in parts]).astype(bool)
+        acc = c >= thr
+        out[g] = {"documents": len(parts), "cells": int(len(y)), "wrong": int((~y).sum()),
+                  "cell_ece": round(ece(c, y), 4),
+                  "share_at_review_threshold": round(float(acc.mean()), 4),
+                  "precision_at_review_threshold": round(float(y[acc].mean()), 4) if acc.any() else None,
+                  "confident_wrong": int((acc & ~y).sum()),
+                  "reliability": reliability(list(zip(c.tolist(), y.tolist())))}
+    return out
+
+
+def recalibrate(base: dict, runs, method: str = "platt", fit_on: str = "undoubted",
+                source: str = "") -> dict:
+    """The shipped model with its cell map refitted on real output (fit_rows); the trees
+    and the document calibrator are kept."""
+    X, y = fit_rows(runs, fit_on)
+    cells = base["cells"].recalibrated(X, y, method=method)
+    meta = {k: v for k, v in base.get("meta", {}).items() if k != "test"}
+    meta.update({"version": time.strftime("%Y-%m-%d"),
+                 "trees": meta.get("trees", meta.get("data", "")), "data": source,
+                 "recalibration": {"method": method, "fit_on": fit_on, "cells": int(len(y)),
+                                   "wrong": int(len(y) - y.sum()),
+                                   "renderings": sorted(r["file"] for r in runs if not r.get("held_out")),
+                                   "held_out_renderings": sorted(r["file"] for r in runs if r.get("held_out"))}})
+    if "test" in base.get("meta", {}):     # measured with the base map: kept under its own name
+        meta["simulated_test_of_base"] = base["meta"]["test"]
+    return {"cells": cells, "document": base["document"], "meta": meta}
+
+
 def _nothing(v) -> bool:
     return v is None or v == 0
 
@@ -482,6 +595,39 @@ def save(model: dict, path: Path = MODEL_DIR / "cells.pkl") -> Path:
     return path
 
 
+def main_real(a) -> int:
+    """--real: keep the trees, refit the cell map on real val output (configs/scoring.yaml
+    `calibration:`), measure before → after (val in-sample and held-out apart; --measure
+    scans apart), save the model and metrics.json."""
+    from pipeline.score import load_model, settings
+    cfg = settings().get("calibration") or {}
+    method, fit_on = cfg.get("method", "platt"), cfg.get("fit_on", "undoubted")
+    base = load_model(str(a.base))
+    if base is None:
+        raise SystemExit(f"{a.base}: no model to recalibrate (fit the trees first: --truth)")
+    runs = runs_from_cache(a.real, a.pattern, a.cache, held_out=True)
+    source = ("real recogniser output (rapidocr through the whole pipeline) on the val scans under "
+              + ", ".join(str(f) for f in a.real) + "; trees fitted on simulated scans")
+    try:
+        model = recalibrate(base, runs, method, fit_on, source)
+    except ValueError as e:
+        raise SystemExit(f"cannot recalibrate on {', '.join(map(str, a.real))}: {e}")
+    report = {"meta": {k: v for k, v in model["meta"].items() if k != "test"},
+              "val": {"before": measure_real(runs, base), "after": measure_real(runs, model)}}
+    if a.measure:
+        tr = runs_from_cache([a.measure], a.pattern, a.measure_cache, held_out=True)
+        report["test_scans"] = {"before": measure_real(tr, base), "after": measure_real(tr, model)}
+    report["simulated_test_of_base"] = model["meta"].get("simulated_test_of_base")
+    save(model, a.out)
+    a.report.write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
+    for part in ("val", "test_scans"):
+        for when in ("before", "after"):
+            for g, v in (report.get(part) or {}).get(when, {}).items():
+                print(part, when, g, {k: v[k] for k in v if k != "reliability"}, file=sys.stderr)
+    print(f"saved {a.out}", file=sys.stderr)
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=300, help="synthetic tables per split (train; val and test get n/2)")
@@ -497,8 +643,19 @@ def main(argv=None) -> int:
     ap.add_argument("--report", type=Path, default=MODEL_DIR / "metrics.json")
     ap.add_argument("--measure-only", action="store_true",
                     help="load the shipped model and measure it on the test split (no refit)")
+    ap.add_argument("--real", type=Path, nargs="+", default=None,
+                    help="recalibrate on real recogniser output: folders of val scans with <stem>.truth.json "
+                         "(gridded once into --cache; held-out renderings measured, never fitted)")
+    ap.add_argument("--cache", type=Path, default=None, help="grid cache for --real (training.eval_scans)")
+    ap.add_argument("--pattern", default="*.scan_*.pdf", help="scans under each --real folder")
+    ap.add_argument("--base", type=Path, default=MODEL_DIR / "cells.pkl", help="with --real: the model whose map is refitted")
+    ap.add_argument("--measure", type=Path, default=None,
+                    help="with --real: also measure before → after on these scans (test; never fitted)")
+    ap.add_argument("--measure-cache", type=Path, default=None, help="grid cache for --measure")
     a = ap.parse_args(argv)
     t0 = time.time()
+    if a.real:
+        return main_real(a)
     splits = {}
     if a.truth:
         splits = {s: load_truth_tables(a.truth, s) for s in ("train", "val", "test")}
