@@ -22,8 +22,8 @@ def cell_lines(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float,
     # than that (strokes under a pixel wide): between `faint_contrast` and the margin the
     # crop is stretched to full contrast and kept only if its ink is glyph-sized
     cfg = crop_settings()
-    paper = float(np.median(crop))
-    contrast = paper - float(crop.min())
+    paper, dark = _paper_and_ink(crop, scale_px)
+    contrast = paper - dark
     if contrast < cfg["faint_contrast"]:
         return False, []
     faint = contrast < cfg["ink_contrast"]
@@ -112,14 +112,26 @@ def _crop(grey: np.ndarray, rules: np.ndarray, c: RawCell) -> np.ndarray | None:
     return crop
 
 
-def is_faint(grey: np.ndarray, rules: np.ndarray, c: RawCell) -> bool:
+def _paper_and_ink(crop: np.ndarray, scale_px: float) -> tuple[float, float]:
+    """(paper grey, ink grey) of a cell: the median, and the k-th darkest pixel with k a
+    glyph stroke's few pixels (`crops.ink_rank_pt2` × px per pt²). Not the single darkest:
+    on a thinned scan that one pixel moves by a few grey levels when the page turns by
+    0.01° (the cell flipped between ink and blank), and a lone dark speck is no ink."""
+    k = max(1, int(round(crop_settings()["ink_rank_pt2"] * scale_px * scale_px)))
+    flat = crop.ravel()
+    k = min(k, flat.size)
+    return float(np.median(crop)), float(np.partition(flat, k - 1)[k - 1])
+
+
+def is_faint(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float) -> bool:
     """The cell's ink is faint (cell_lines kept it only after stretching): strokes of a
     thinned scan may be lost, so a 0 can read as 1 or 11 (a sanity doubt, not 0.999)."""
     crop = _crop(grey, rules, c)
     if crop is None:
         return False
     cfg = crop_settings()
-    return cfg["faint_contrast"] <= float(np.median(crop)) - float(crop.min()) < cfg["ink_contrast"]
+    paper, dark = _paper_and_ink(crop, scale_px)
+    return cfg["faint_contrast"] <= paper - dark < cfg["ink_contrast"]
 
 
 @functools.lru_cache(maxsize=1)
