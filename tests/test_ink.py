@@ -55,3 +55,23 @@ def test_a_speck_or_a_rule_remnant_stays_blank():
     im = Image.fromarray(noisy)
     ImageDraw.Draw(im).text((52, 12), "7", fill=40, font=ImageFont.truetype(FONT, 22))
     assert cell_lines(np.array(im), rules, cell, SCALE)[0]
+
+
+def test_a_non_zero_value_put_by_the_equations_where_a_broken_0_was_read_is_doubted():
+    """A thinned 0 that lost its lower arc reads 'n'; two other faint 0s of its row and
+    column read 11 and I made the equations 'correct' it to 1 at 0.9999 (test_00003 light,
+    session 24a). A letter of another shape ('a' corrected to 3) stays undoubted."""
+    from pipeline import score
+    from pipeline.model import Document, Field, Source
+    from pipeline.templates import config
+    cap = float(config("scoring.yaml")["sanity"]["cap"])
+    doc = Document(Source("scan.pdf", kind="scanned_pdf"))
+    doc.template = "2021"
+    doc.fields = {"appeals/review/upheld": Field("appeals/review/upheld", 1, status="corrected", text="n",
+                                                 alternatives=[(None, 0.6), (1, 0.4)]),
+                  "appeals/review/corrected": Field("appeals/review/corrected", 3, status="corrected", text="a",
+                                                    alternatives=[(None, 0.6), (3, 0.4)])}
+    score.score(doc)
+    assert doc.fields["appeals/review/upheld"].doubts
+    assert doc.fields["appeals/review/upheld"].confidence <= cap
+    assert not doc.fields["appeals/review/corrected"].doubts
