@@ -93,7 +93,7 @@ def build_table(page: Page, grey: np.ndarray, rules: np.ndarray, bbox_px, raw: l
         if ok:
             jobs.append((cell, len(lines)))
             crops += lines
-            if is_faint(grey, rules, rc):
+            if is_faint(grey, rules, rc, px_per_pt(page, s)):
                 cell.doubts.append(FAINT_DOUBT)
     lap(page, "cells")
     results = _recognise(engine, crops, jobs, page)

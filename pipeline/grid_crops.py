@@ -13,17 +13,26 @@ from .templates import config
 def cell_lines(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float,
                pad: bool = True, whole: bool = False) -> tuple[bool, list[np.ndarray]]:
     """(has_ink, text-line crops) of one cell: rules painted out, specks dropped, trimmed."""
-    import cv2
     crop = _crop(grey, rules, c)
     if crop is None:
         return False, []
+    return _lines(crop, scale_px, pad, whole, bool(crop_settings().get("drop_crossing", False)))
+
+
+def _lines(crop: np.ndarray, scale_px: float, pad: bool, whole: bool,
+           crossing: bool) -> tuple[bool, list[np.ndarray]]:
+    """cell_lines on the cell's pixels. `crossing`: ink that enters and leaves the cell
+    (_crosses) is painted out and the rest read again, once: a printed 0 beside a seal's
+    ring falls under the threshold the ring's darker ink set."""
+    import cv2
+    orig = crop
     # ink is darker than the cell's own background by a margin (light print on a grey
     # scan is still ink; uniform paper tone is not). A thinned scan prints digits fainter
     # than that (strokes under a pixel wide): between `faint_contrast` and the margin the
     # crop is stretched to full contrast and kept only if its ink is glyph-sized
     cfg = crop_settings()
-    paper = float(np.median(crop))
-    contrast = paper - float(crop.min())
+    paper, dark = _paper_and_ink(crop, scale_px)
+    contrast = paper - dark
     if contrast < cfg["faint_contrast"]:
         return False, []
     faint = contrast < cfg["ink_contrast"]
@@ -36,12 +45,22 @@ def cell_lines(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float,
     min_area = max(3, int(0.6 * scale_px * scale_px))   # a decimal point survives
     keep = np.zeros(n, bool)
     hh, ww = ink.shape
+    crossed = []
     for i in range(1, n):
         x, y, w, h, a = st[i]
         border = x == 0 or y == 0 or x + w >= ww or y + h >= hh
         thin = (w <= 3 and h > 0.8 * hh) or (h <= 3 and w > 0.8 * ww)
-        if a >= min_area and not (border and thin):
+        if crossing and a >= min_area and _crosses(x, y, w, h, ww, hh) \
+                and _stroke_only(lab[y:y + h, x:x + w] == i, cfg["crossing_max_half_pt"] * scale_px,
+                                 cfg["crossing_hole_pt2"] * scale_px * scale_px):
+            crossed.append(i)
+        elif a >= min_area and not (border and thin):
             keep[i] = True
+    if crossed:
+        gone = cv2.dilate(np.isin(lab, crossed).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        clean = orig.copy()
+        clean[gone] = 255                # as the rules are painted out (_crop)
+        return _lines(clean, scale_px, pad, whole, False)
     # isolated specks (scan noise) go; small marks next to glyphs (a decimal point) stay
     big = keep & (st[:, 4] >= 1.5 * scale_px * scale_px)
     big[0] = False
@@ -101,6 +120,27 @@ def cell_lines(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float,
     return bool(out), out
 
 
+def _crosses(x: int, y: int, w: int, h: int, ww: int, hh: int) -> bool:
+    """One ink component enters and leaves the cell: it touches its top and bottom, or two
+    sides that meet at a corner (a seal's ring, a streak, a handwritten tick). Printed text
+    sits inside its cell; a number wider than a narrow cell touches only left and right."""
+    left, top, right, bottom = x == 0, y == 0, x + w >= ww, y + h >= hh
+    return (top and bottom) or ((top or bottom) and (left or right))
+
+
+def _stroke_only(mask: np.ndarray, max_half_px: float, hole_px: float) -> bool:
+    """A component that is a bare stroke: no part of it thicker than `max_half_px` each side
+    (a seal's solid star, or a region the threshold cut off by shading, is not) and no hole
+    of `hole_px` or more (a printed 0 the ring or a tick runs into has its counter)."""
+    import cv2
+    m = cv2.copyMakeBorder(mask.astype(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    if float(cv2.distanceTransform(m, cv2.DIST_L2, 3).max()) > max_half_px:
+        return False
+    contours, hier = cv2.findContours(m, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    return not any(h[3] >= 0 and cv2.contourArea(c) >= hole_px for c, h in zip(contours, hier[0])) \
+        if hier is not None else True
+
+
 def _crop(grey: np.ndarray, rules: np.ndarray, c: RawCell) -> np.ndarray | None:
     """The cell's pixels inside its rules (a pixel inset), rules painted out."""
     inset = 1
@@ -112,14 +152,26 @@ def _crop(grey: np.ndarray, rules: np.ndarray, c: RawCell) -> np.ndarray | None:
     return crop
 
 
-def is_faint(grey: np.ndarray, rules: np.ndarray, c: RawCell) -> bool:
+def _paper_and_ink(crop: np.ndarray, scale_px: float) -> tuple[float, float]:
+    """(paper grey, ink grey) of a cell: the median, and the k-th darkest pixel with k a
+    glyph stroke's few pixels (`crops.ink_rank_pt2` × px per pt²). Not the single darkest:
+    on a thinned scan that one pixel moves by a few grey levels when the page turns by
+    0.01° (the cell flipped between ink and blank), and a lone dark speck is no ink."""
+    k = max(1, int(round(crop_settings()["ink_rank_pt2"] * scale_px * scale_px)))
+    flat = crop.ravel()
+    k = min(k, flat.size)
+    return float(np.median(crop)), float(np.partition(flat, k - 1)[k - 1])
+
+
+def is_faint(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float) -> bool:
     """The cell's ink is faint (cell_lines kept it only after stretching): strokes of a
     thinned scan may be lost, so a 0 can read as 1 or 11 (a sanity doubt, not 0.999)."""
     crop = _crop(grey, rules, c)
     if crop is None:
         return False
     cfg = crop_settings()
-    return cfg["faint_contrast"] <= float(np.median(crop)) - float(crop.min()) < cfg["ink_contrast"]
+    paper, dark = _paper_and_ink(crop, scale_px)
+    return cfg["faint_contrast"] <= paper - dark < cfg["ink_contrast"]
 
 
 @functools.lru_cache(maxsize=1)

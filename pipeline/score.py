@@ -277,14 +277,22 @@ def _is_text(doc: Document) -> bool:
         for f in fs)
 
 
-def _doubt_correction(f) -> None:
+def _doubt_correction(f, zero_shapes: frozenset = frozenset()) -> None:
     """A value the solver put in place of a clean printed number with another count of
     digits, 0 in place of a clean non-zero number (a printed 10 or 4 'corrected' to 0
     because other cells of its row were misread), or a non-zero number in place of a clean
-    printed 0 (a thinned scan's faint 0s read as 1 make their total 1): the equations chose
-    it, the page contradicts it."""
+    printed 0 (a thinned scan's faint 0s read as 1 make their total 1) or of one character
+    a whole or broken 0 is read as (`zero_shapes`: a thinned 0 that lost its lower arc
+    reads 'n'): the equations chose it, the page contradicts it."""
     t = "".join(f.text.split())
-    if f.status != "corrected" or not t.isdigit():
+    if f.status != "corrected":
+        return
+    if t and t in zero_shapes and f.value not in (None, 0):
+        why = f"the equations' value {f.value} where {t!r} was read: the shape of a 0"
+        if why not in f.doubts:
+            f.doubts.append(why)
+        return
+    if not t.isdigit():
         return
     v = f.value
     if v is not None and not (isinstance(v, (int, float)) and float(v).is_integer()):
@@ -380,8 +388,10 @@ def score(doc: Document, model=None) -> None:
     # no surer than the cap, below the review threshold
     cap = float((cfg.get("sanity") or {}).get("cap", 0.9))
     if (cfg.get("sanity") or {}).get("corrected_digits", True):
+        bz = (cfg.get("sanity") or {}).get("blank_or_zero") or {}
+        shapes = frozenset(bz.get("zero_texts", ["0"])) | frozenset(bz.get("broken_zero_texts", []))
         for k in keys:
-            _doubt_correction(doc.fields[k])
+            _doubt_correction(doc.fields[k], shapes)
     if not _is_text(doc):       # a text layer prints what it prints: its blanks and 0s are clean
         bz = (cfg.get("sanity") or {}).get("blank_or_zero")
         if bz:

@@ -341,16 +341,16 @@ def test_a_faint_digit_of_a_thinned_scan_is_ink_and_a_gradient_is_not(monkeypatc
     faint = np.array(im)
     rules = np.zeros_like(faint)
     cell = RawCell(0, 0, 120, 50)
-    assert not cell_lines(faint, rules, cell, 200 / 72)[0] and not is_faint(faint, rules, cell)   # default: off
+    assert not cell_lines(faint, rules, cell, 200 / 72)[0] and not is_faint(faint, rules, cell, 200 / 72)   # default: off
     on = {**grid_crops.crop_settings(), "faint_contrast": 20}
     monkeypatch.setattr(grid_crops, "crop_settings", lambda: on)
     ok, lines = cell_lines(faint, rules, cell, 200 / 72)
     assert ok and len(lines) == 1 and lines[0].min() < 60          # stretched: a dark glyph
     # … and doubted (grid.build_table: Cell.doubts caps its confidence below review)
-    assert is_faint(faint, rules, cell)
+    assert is_faint(faint, rules, cell, 200 / 72)
     im = Image.new("L", (120, 50), 240)
     ImageDraw.Draw(im).text((52, 12), "0", fill=40, font=font)
-    assert not is_faint(np.array(im), rules, cell) and cell_lines(np.array(im), rules, cell, 200 / 72)[0]
+    assert not is_faint(np.array(im), rules, cell, 200 / 72) and cell_lines(np.array(im), rules, cell, 200 / 72)[0]
     gradient = np.tile(np.linspace(240, 210, 120).astype(np.uint8), (50, 1))
     assert not cell_lines(gradient, rules, cell, 200 / 72)[0]
     rng = np.random.default_rng(0)
