@@ -218,7 +218,9 @@ def _reread_labels(page: Page, grey: np.ndarray, rules: np.ndarray, cells: list[
 
 def _doubt_relabelled_rows(table: Table, relabelled: list[Cell]) -> None:
     """The value cells of rows whose label was read again are placed by that reading:
-    doubted (capped below the review threshold by score)."""
+    doubted (capped below the review threshold by score) when `relabel.doubt_rows`."""
+    if not relabel_settings().get("doubt_rows"):
+        return
     for lab in relabelled:
         if lab.is_header:
             continue
