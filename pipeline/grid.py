@@ -39,6 +39,8 @@ from .pdf import config, px_per_pt
 from .values import blank_marks
 
 
+RELABEL_DOUBT = ("the row's label was read again from the scan's grey pixels (its cleaned crop read as "
+                 "noise): the row is placed by that reading")
 FAINT_DOUBT = "faint ink (a thinned scan): strokes may be lost, a 0 read as 1 or 11"
 BOXES_DOUBT = "table without ruling lines: the cell's row and column are inferred from the text"
 
@@ -78,11 +80,13 @@ def build_table(page: Page, grey: np.ndarray, rules: np.ndarray, bbox_px, raw: l
     jobs = []        # (cell, n_lines)
     crops = []
     inked = {}
+    recs, raw_of = {}, {}   # id(cell) → its lines' RecResults, its RawCell
     for rc in sorted(raw, key=lambda c: (c.row, c.col)):
         box = (rc.x0 / s, rc.y0 / s, rc.x1 / s, rc.y1 / s)
         cell = Cell(row=rc.row, col=rc.col, rowspan=rc.rowspan, colspan=rc.colspan,
                     bbox=tuple(round(v, 2) for v in box), page=page.number)
         cells.append(cell)
+        raw_of[id(cell)] = rc
         if use_text_layer:
             cell.text = _place_chars(page.words, box)
             if cell.text:
@@ -104,15 +108,126 @@ def build_table(page: Page, grey: np.ndarray, rules: np.ndarray, bbox_px, raw: l
         i += n
         cell.text = "".join(r.text for r in rs)
         cell.char_probs = [cp for r in rs for cp in r.char_probs]
+        recs[id(cell)] = rs
         cell.evidence = CellEvidence(slots=[sl for r in rs for sl in r.slots], lines=crops[i - n:i],
                                      dash=n == 1 and is_dash(crops[i - 1]), blob=n == 1 and is_blob(crops[i - 1]))
         if n == 1:
             cell.ink = ink_extent(crops[i - 1], s)
+    relabelled = _reread_labels(page, grey, rules, cells, recs, raw_of, engine) if not use_text_layer else []
     table = Table(cells=cells, page=page.number, pages=[page.number],
                   bbox=tuple(round(v / s, 2) for v in bbox_px), aligned=True)
     _assign_readings(table, inked)
+    _doubt_relabelled_rows(table, relabelled)
     lap(page, "readings")
     return table
+
+
+def relabel_settings() -> dict:
+    """configs/grid.yaml `relabel:`."""
+    from .templates import config as yaml_config
+    return yaml_config("grid.yaml")["relabel"]
+
+
+def grey_lines(grey: np.ndarray, rules: np.ndarray, rc: RawCell, scale_px: float, cfg: dict) -> list[np.ndarray]:
+    """One cell's text lines cut from the page's grey pixels as printed (rules painted
+    paper-white, nothing thresholded away): what a blurred or emboldened scan leaves of a
+    label's strokes survives here when the cleaned crop (grid_crops.cell_lines, ink kept by
+    Otsu) breaks the glyphs apart."""
+    inset = max(2, int(round(cfg["inset_pt"] * scale_px)))
+    x0, y0, x1, y1 = rc.x0 + inset, rc.y0 + inset, rc.x1 - inset, rc.y1 - inset
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return []
+    crop = grey[y0:y1, x0:x1].copy()
+    paper = float(np.median(crop))
+    crop[rules[y0:y1, x0:x1] > 0] = int(paper)
+    dark = crop < paper - cfg["contrast"]
+    rows = np.where(dark.sum(1) >= 2)[0]
+    if not len(rows):
+        return []
+    gap = max(2, int(round(cfg["line_gap_pt"] * scale_px)))
+    bands, start, prev = [], rows[0], rows[0]
+    for r in rows[1:]:
+        if r - prev > gap:
+            bands.append((start, prev + 1))
+            start = r
+        prev = r
+    bands.append((start, prev + 1))
+    m = max(2, int(round(cfg["margin_pt"] * scale_px)))
+    out = []
+    for a, b in bands:
+        if b - a < cfg["min_line_pt"] * scale_px:
+            continue
+        cols = np.where(dark[a:b].any(0))[0]
+        ya, yb = max(0, a - m), min(crop.shape[0], b + m)
+        xa, xb = max(0, cols[0] - m), min(crop.shape[1], cols[-1] + 1 + m)
+        out.append(np.ascontiguousarray(crop[ya:yb, xa:xb]))
+    return out
+
+
+def _mean_score(results) -> float:
+    n = sum(max(1, len(r.text)) for r in results)
+    return sum(r.score * max(1, len(r.text)) for r in results) / max(n, 1)
+
+
+def _reread_labels(page: Page, grey: np.ndarray, rules: np.ndarray, cells: list[Cell], recs: dict,
+                   raw_of: dict, engine) -> list[Cell]:
+    """Text cells (labels, headers) whose cleaned crops the recogniser read with a low mean
+    confidence are read again from the grey pixels (grey_lines); the new reading is kept
+    when it is surer by `gain` and is text too (a number never turns into a label, nor a
+    label into a number). Returns the cells whose text changed. Why: on blurred, emboldened
+    scans the cleaned crop breaks a narrow column's wrapped label into noise ('二开1sm：'
+    for '（二）部分公开…'), its row is then not found although every value was read."""
+    cfg = relabel_settings()
+    if not cfg.get("enabled"):
+        return []
+    s = page_scale(page)
+    pt_px = px_per_pt(page, s)
+    todo, crops, spans = [], [], []
+    for c in cells:
+        rs = recs.get(id(c))
+        if not rs or not c.text or numeric_like(c):
+            continue
+        if _mean_score(rs) >= cfg["min_score"]:
+            continue
+        lines = grey_lines(grey, rules, raw_of[id(c)], pt_px, cfg)
+        if not lines:
+            continue
+        todo.append((c, _mean_score(rs)))
+        spans.append((len(crops), len(crops) + len(lines)))
+        crops += lines
+    if not crops:
+        return []
+    # one crop per call: PP-OCR pads a batch to its widest crop, and a short line padded
+    # to a long one's width reads worse (docs/speed.md)
+    results = [r for crop in crops for r in engine.recognise([crop])]
+    page.cost.crops += len(crops)
+    changed = []
+    for (c, old), (a, b) in zip(todo, spans):
+        rs = results[a:b]
+        text = "".join(r.text for r in rs)
+        if not text or _mean_score(rs) < old + cfg["gain"]:
+            continue
+        probe = Cell(row=c.row, col=c.col, text=text)
+        if numeric_like(probe):
+            continue
+        c.text = text
+        c.char_probs = [cp for r in rs for cp in r.char_probs]
+        changed.append(c)
+    return changed
+
+
+def _doubt_relabelled_rows(table: Table, relabelled: list[Cell]) -> None:
+    """The value cells of rows whose label was read again are placed by that reading:
+    doubted (capped below the review threshold by score) when `relabel.doubt_rows`."""
+    if not relabel_settings().get("doubt_rows"):
+        return
+    for lab in relabelled:
+        if lab.is_header:
+            continue
+        rows = range(lab.row, lab.row + lab.rowspan)
+        for c in table.cells:
+            if c.row in rows and c.readings and RELABEL_DOUBT not in c.doubts:
+                c.doubts.append(RELABEL_DOUBT)
 
 
 def _recognise(engine, crops: list[np.ndarray], jobs: list[tuple[Cell, int]], page: Page) -> list:

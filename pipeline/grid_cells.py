@@ -38,18 +38,47 @@ def line_masks(binv: np.ndarray, scale_px: float) -> tuple[np.ndarray, np.ndarra
     gaps = gaps[gaps > 4]
     row_h = float(np.percentile(gaps, 10)) if len(gaps) else 20 * scale_px
     ky = int(max(grid_config()["vline_min_px"], min(0.7 * row_h, 13 * scale_px)))
-    ver = cv2.morphologyEx(binv, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, ky)))
-    ver = cv2.morphologyEx(ver, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (1, bridge)))
-    # a vertical rule touches a horizontal one; a glyph stroke of that length does not
+    opened = cv2.morphologyEx(binv, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, ky)))
+    ver = cv2.morphologyEx(opened, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (1, bridge)))
+    # a vertical rule touches a horizontal one; a glyph stroke of that length does not.
+    # The bridge joins the strokes of a wrapped label's lines into one tall column of ink
+    # (on an emboldened scan 2-4 stacked strokes pass the length test, and painting them
+    # out as a rule garbles the label): what counts is the longest piece of unbroken ink
     n, lab, st, _ = cv2.connectedComponentsWithStats(ver, connectivity=8)
+    piece = _longest_pieces(opened, lab, n)
     hd = cv2.dilate(hor, cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7)))
+    stack = grid_config().get("stroke_stack", 0.5)
     keep = np.zeros(n, bool)
     for i in range(1, n):
         x, y, ww, hh, _a = st[i]
-        if hh >= 2.5 * ky or hd[y:y + hh, x:x + ww][lab[y:y + hh, x:x + ww] == i].any():
+        if piece[i] >= 2.5 * ky:
             keep[i] = True
+        elif piece[i] >= stack * hh or hh >= 2.5 * ky:
+            # mostly unbroken ink, or a broken column of ink touching rules at both ends
+            touch = hd[y:y + hh, x:x + ww] & (lab[y:y + hh, x:x + ww] == i)
+            rows = np.where(touch.any(1))[0]
+            if piece[i] >= stack * hh:
+                keep[i] = bool(len(rows))
+            else:
+                keep[i] = bool(len(rows)) and rows[0] <= 0.25 * hh and rows[-1] >= 0.75 * hh
     ver = np.where(keep[lab], 255, 0).astype(np.uint8)
     return hor, ver
+
+
+def _longest_pieces(opened: np.ndarray, lab: np.ndarray, n: int) -> np.ndarray:
+    """For each bridged component (labels `lab`, n of them) the height of its tallest piece
+    of unbroken ink in `opened` (before the bridge closed its gaps)."""
+    import cv2
+    k, plab, pst, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
+    out = np.zeros(n, int)
+    for j in range(1, k):
+        x, y, w, h, _a = pst[j]
+        ys, xs = np.nonzero(plab[y:y + h, x:x + w] == j)
+        if not len(ys):
+            continue
+        i = lab[y + ys[0], x + xs[0]]
+        out[i] = max(out[i], h)
+    return out
 
 
 def clusters(values: list[float], tol: float) -> list[float]:
