@@ -2,9 +2,12 @@
 header (groups × columns), a vertical header rebuilt from its characters."""
 from __future__ import annotations
 
+import re
+
 from ..templates import Template
 from .align import align_values
 from .decoded import Decoded
+from .guards import doubt, guards_on
 from .mappers import FUZZY, short_match
 from .regions import vertical_header
 from .rows import Row
@@ -21,11 +24,34 @@ def _vertical_columns(rows: list[Row]) -> dict[int, str]:
     return cols
 
 
+_CLEAN = re.compile(r"[0-9]+")
+
+
+def _fields(r: Row, n: int) -> Row:
+    """A grid row of the appeals table as its value fields. The table prints no label
+    column: a grid row of exactly `n` body cells in `n` columns is all values, and a cell
+    that rows.py took for a label there is a misread number ('Q', '项', 'U' on heavy scans),
+    not a label that hides the values before it. A reading of such a row whose text is
+    not a clean number ('1)' read as 1, 'I' as 0) is doubted: the recogniser's digits
+    there are a guess the equations may then spread (test scans: 0 0 1) 0 I → total 1)."""
+    if not r.aligned or not r.labels or r.table is None or r.note:
+        return r
+    cells = [c for c in r.table.rows()[r.index] if not c.is_header]
+    if len(cells) != n or len({c.col for c in cells}) != n or any(c.colspan != 1 for c in cells):
+        return r
+    if guards_on():
+        for c in cells:
+            if c.readings and c.text.strip() and not _CLEAN.fullmatch(c.text.strip()):
+                doubt(c, f"{c.text!r} in a value column of the appeals table: not a clean number")
+    return Row([], sorted(cells, key=lambda c: c.col), r.block, r.index, r.aligned, r.table, r.note)
+
+
 def decode_appeals(rows: list[Row], mapper, tpl: Template, out: Decoded) -> None:
     groups = [g.key for g in tpl.appeal_groups]
     leaf = [c.key for c in tpl.appeal_columns]
     leaf_classes = [f"appeals.col:{k}" for k in leaf]
     keys = [f"appeals/{g}/{c}" for g in groups for c in leaf]
+    rows = [_fields(r, len(keys)) for r in rows]
     vrows = [r for r in rows if sum(1 for c in r.values if c.text.strip()) >= 3
              or (len(r.values) >= len(keys) - 2 and any(c.text.strip() for c in r.values))]
     if not vrows:
