@@ -71,3 +71,62 @@ def test_a_row_of_another_shape_is_left_to_the_rows():
     t.cells[-1].text, t.cells[-1].readings = "项", []
     out = _decode(t)
     assert "appeals/review/upheld" not in out.cells
+
+
+def _unreadable_header(t: Table) -> Table:
+    for c in t.cells:
+        if c.row == 1:
+            c.text = "鎮果"            # the leaf labels OCR could not read
+    return t
+
+
+def test_a_lost_rule_under_unreadable_labels_keeps_the_header_columns():
+    """A rule between two value columns lost on the scan: one cell over both prints two
+    numbers. The leaf labels are unreadable, so the header's 15 single-column cells give
+    the columns in template order and the cell is split, not shifted."""
+    t = _unreadable_header(_appeals({}))
+    t.cells = [c for c in t.cells if not (c.row == 2 and c.col == 4)]
+    span = next(c for c in t.cells if c.row == 2 and c.col == 3)
+    span.colspan, span.text, span.readings = 2, "0 3", []
+    out = _decode(t)
+    assert out.cells["appeals/review/pending"].readings[0][0] == 0
+    assert out.cells["appeals/review/total"].readings[0][0] == 3
+    assert out.cells["appeals/litigation_after_review/total"].readings[0][0] == 3
+    assert not out.missing
+
+
+def test_a_column_no_cell_covers_is_missing_not_a_printed_blank():
+    """One number in a cell over two columns: which column it belongs to is a guess, and
+    neither column is reported as a printed blank."""
+    t = _unreadable_header(_appeals({}))
+    t.cells = [c for c in t.cells if not (c.row == 2 and c.col == 4)]
+    span = next(c for c in t.cells if c.row == 2 and c.col == 3)
+    span.colspan, span.text, span.readings = 2, "3", [(3, 0.97)]
+    out = _decode(t)
+    for k in ("appeals/review/pending", "appeals/review/total"):
+        assert out.cells.get(k) is None and k in out.missing
+    assert out.cells["appeals/review/other"].readings[0][0] == 0        # the rest placed by column
+    assert out.cells["appeals/litigation_direct/upheld"].readings[0][0] == 1
+
+
+def test_fields_short_of_the_columns_are_placed_by_the_group_totals():
+    """Rules lost in header and body: 14 fields for 15 columns and no header column. The
+    groups whose totals fix the fields' places are placed (below review); in the group
+    that lost a field only what every balancing placement agrees on is kept."""
+    printed = [1, 2, 0, 0, 3, 4, 0, 1, 0, 5, 2, 2, 1, 0, 5]
+    t = _appeals({})
+    t.cells = [c for c in t.cells if c.row != 1 and not (c.row == 2 and c.col == 11)]
+    for c in t.cells:
+        if c.row == 2:
+            c.row = 1
+            c.col = c.col if c.col < 11 else c.col - 1
+            c.text, c.readings = str(printed[c.col if c.col < 11 else c.col + 1]), \
+                [(printed[c.col if c.col < 11 else c.col + 1], 0.97)]
+    out = _decode(t)
+    keys = [k for k in out.cells if out.cells[k] is not None]
+    assert len(keys) >= 10
+    for j, k in enumerate(sorted(keys, key=lambda k: out.cells[k].col)[:10]):
+        assert out.cells[k].readings[0][0] == printed[j]
+        assert out.placement[k] < 0.995
+    assert "appeals/litigation_after_review/corrected" in out.missing
+    assert out.cells.get("appeals/litigation_after_review/corrected") is None
