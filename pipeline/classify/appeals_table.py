@@ -6,7 +6,7 @@ import re
 from itertools import combinations
 
 from ..templates import Template, config
-from ..values import parse_value
+from ..values import is_value_text, parse_value
 from .align import align_values
 from .decoded import Decoded, appeal_parts
 from .guards import doubt, guards_on
@@ -40,6 +40,9 @@ def _fields(r: Row, n: int) -> Row:
         return r
     cells = [c for c in r.table.rows()[r.index] if not c.is_header]
     if len(cells) != n or len({c.col for c in cells}) != n or any(c.colspan != 1 for c in cells):
+        return r
+    words = sum(1 for c in cells if c.text.strip() and not c.readings and not is_value_text(c.text))
+    if 3 * words > n:       # a header row of leaf labels (HTML marks no header cells)
         return r
     if guards_on():
         for c in cells:
