@@ -27,7 +27,7 @@ from .bands import first_lines, last_lines
 from .cost import lap
 from .deskew import estimate_skew, rotate_small
 from .grid_cells import RawCell, binarise, find_tables, grid_config, line_masks  # noqa: F401
-from .grid_crops import cell_lines, ink_extent, is_blob, is_dash, is_faint  # noqa: F401  (grid.cell_lines)
+from .grid_crops import cell_lines, grey_lines, ink_extent, is_blob, is_dash, is_faint  # noqa: F401  (grid.cell_lines)
 from .grid_tables import join_continued, mark_headers, numeric_like  # noqa: F401
 from .grid_boxes import BOXES, text_tables
 from .grid_text import LINES, faint_masks, refine
@@ -126,42 +126,6 @@ def relabel_settings() -> dict:
     """configs/grid.yaml `relabel:`."""
     from .templates import config as yaml_config
     return yaml_config("grid.yaml")["relabel"]
-
-
-def grey_lines(grey: np.ndarray, rules: np.ndarray, rc: RawCell, scale_px: float, cfg: dict) -> list[np.ndarray]:
-    """One cell's text lines cut from the page's grey pixels as printed (rules painted
-    paper-white, nothing thresholded away): what a blurred or emboldened scan leaves of a
-    label's strokes survives here when the cleaned crop (grid_crops.cell_lines, ink kept by
-    Otsu) breaks the glyphs apart."""
-    inset = max(2, int(round(cfg["inset_pt"] * scale_px)))
-    x0, y0, x1, y1 = rc.x0 + inset, rc.y0 + inset, rc.x1 - inset, rc.y1 - inset
-    if x1 - x0 < 8 or y1 - y0 < 8:
-        return []
-    crop = grey[y0:y1, x0:x1].copy()
-    paper = float(np.median(crop))
-    crop[rules[y0:y1, x0:x1] > 0] = int(paper)
-    dark = crop < paper - cfg["contrast"]
-    rows = np.where(dark.sum(1) >= 2)[0]
-    if not len(rows):
-        return []
-    gap = max(2, int(round(cfg["line_gap_pt"] * scale_px)))
-    bands, start, prev = [], rows[0], rows[0]
-    for r in rows[1:]:
-        if r - prev > gap:
-            bands.append((start, prev + 1))
-            start = r
-        prev = r
-    bands.append((start, prev + 1))
-    m = max(2, int(round(cfg["margin_pt"] * scale_px)))
-    out = []
-    for a, b in bands:
-        if b - a < cfg["min_line_pt"] * scale_px:
-            continue
-        cols = np.where(dark[a:b].any(0))[0]
-        ya, yb = max(0, a - m), min(crop.shape[0], b + m)
-        xa, xb = max(0, cols[0] - m), min(crop.shape[1], cols[-1] + 1 + m)
-        out.append(np.ascontiguousarray(crop[ya:yb, xa:xb]))
-    return out
 
 
 def _mean_score(results) -> float:

@@ -81,14 +81,7 @@ def _lines(crop: np.ndarray, scale_px: float, pad: bool, whole: bool,
     if faint and (ink > 0).mean() > cfg["faint_max_cover"]:
         return False, []                 # a shading or lighting gradient, not faint glyphs
     rows = np.where(ink.any(1))[0]
-    # split into text lines at empty rows
-    lines, start, prev = [], rows[0], rows[0]
-    for r in rows[1:]:
-        if r - prev > 1 + max(1, int(0.4 * scale_px)):
-            lines.append((start, prev + 1))
-            start = r
-        prev = r
-    lines.append((start, prev + 1))
+    lines = line_bands(rows, 1 + max(1, int(0.4 * scale_px)))
     # fold tiny slivers (a stray dot) into their neighbour
     merged: list[list[int]] = []
     for a, b in lines:
@@ -139,6 +132,48 @@ def _stroke_only(mask: np.ndarray, max_half_px: float, hole_px: float) -> bool:
     contours, hier = cv2.findContours(m, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     return not any(h[3] >= 0 and cv2.contourArea(c) >= hole_px for c, h in zip(contours, hier[0])) \
         if hier is not None else True
+
+
+def line_bands(rows: np.ndarray, gap: int) -> list[tuple[int, int]]:
+    """Text lines as (first, last + 1) pixel rows: the inked rows `rows` (ascending, not
+    empty) split where more than `gap` rows lie between two of them."""
+    bands, start, prev = [], rows[0], rows[0]
+    for r in rows[1:]:
+        if r - prev > gap:
+            bands.append((start, prev + 1))
+            start = r
+        prev = r
+    bands.append((start, prev + 1))
+    return bands
+
+
+def grey_lines(grey: np.ndarray, rules: np.ndarray, rc: RawCell, scale_px: float, cfg: dict) -> list[np.ndarray]:
+    """One cell's text lines cut from the page's grey pixels as printed (rules painted
+    paper-white, nothing thresholded away): what a blurred or emboldened scan leaves of a
+    label's strokes survives here when the cleaned crop (grid_crops.cell_lines, ink kept by
+    Otsu) breaks the glyphs apart. `cfg`: configs/grid.yaml `relabel:`."""
+    inset = max(2, int(round(cfg["inset_pt"] * scale_px)))
+    x0, y0, x1, y1 = rc.x0 + inset, rc.y0 + inset, rc.x1 - inset, rc.y1 - inset
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return []
+    crop = grey[y0:y1, x0:x1].copy()
+    paper = float(np.median(crop))
+    crop[rules[y0:y1, x0:x1] > 0] = int(paper)
+    dark = crop < paper - cfg["contrast"]
+    rows = np.where(dark.sum(1) >= 2)[0]
+    if not len(rows):
+        return []
+    bands = line_bands(rows, max(2, int(round(cfg["line_gap_pt"] * scale_px))))
+    m = max(2, int(round(cfg["margin_pt"] * scale_px)))
+    out = []
+    for a, b in bands:
+        if b - a < cfg["min_line_pt"] * scale_px:
+            continue
+        cols = np.where(dark[a:b].any(0))[0]
+        ya, yb = max(0, a - m), min(crop.shape[0], b + m)
+        xa, xb = max(0, cols[0] - m), min(crop.shape[1], cols[-1] + 1 + m)
+        out.append(np.ascontiguousarray(crop[ya:yb, xa:xb]))
+    return out
 
 
 def _crop(grey: np.ndarray, rules: np.ndarray, c: RawCell) -> np.ndarray | None:

@@ -1,5 +1,5 @@
 """Rows of a scanned table whose narrow label column wraps its labels over 2-4 lines
-(pipeline/grid_cells.line_masks, pipeline/grid.grey_lines).
+(pipeline/grid_cells.line_masks, pipeline/grid_crops.grey_lines).
 
 On an emboldened, blurred scan the vertical strokes of a wrapped label's characters stand
 one above the other; the vertical-rule mask's bridge (it closes a rule's dropouts) joined
