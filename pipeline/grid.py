@@ -18,6 +18,7 @@ deskewed image that the grid refers to; cell and table boxes are in page units
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 
@@ -210,9 +211,14 @@ def _recognise(engine, crops: list[np.ndarray], jobs: list[tuple[Cell, int]], pa
             results[k] = r
     rest = [k for k, r in enumerate(results) if r is None]
     rows = [getattr(cell, "row", None) if n == 1 else None for cell, n in jobs for _ in range(n)]   # row strips
-    for k, r in zip(rest, recognise_rows(engine, [crops[k] for k in rest], [rows[k] for k in rest],
-                                         page.cost) if rest else []):
-        results[k] = r
+    # the crops left are padded as if none had been routed: their readings stay those of
+    # PP-OCR reading them all (ocr.RapidOCREngine.padding_of)
+    keep = engine.padding_of(crops) if len(rest) < len(crops) and hasattr(engine, "padding_of") \
+        else contextlib.nullcontext()
+    with keep:
+        for k, r in zip(rest, recognise_rows(engine, [crops[k] for k in rest], [rows[k] for k in rest],
+                                             page.cost) if rest else []):
+            results[k] = r
     page.cost.crops += len(rest)
     page.cost.routed += len(crops) - len(rest)
     return results

@@ -13,6 +13,7 @@ Engines:
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
@@ -110,6 +111,7 @@ class RapidOCREngine(OCREngine):
         # depends on which other crops the page sends (digit-first routing removes some)
         self.width_step = float(cfg.get("width_step", 0) or 0)
         self.input = self.session.get_inputs()[0].name
+        self._plan: dict | None = None      # id(crop) → planned width / height (padding_of)
         self._det = None
         import importlib.metadata
         self.version = f"rapidocr {importlib.metadata.version('rapidocr')} {cfg['rec_model']}"
@@ -127,11 +129,10 @@ class RapidOCREngine(OCREngine):
         next, never held for a whole page. The px per step lets a caller place a step on
         its input (row strips, pipeline/strips.py)."""
         out: list = [None] * len(crops)
+        plan = [self._plan.get(id(c)) for c in crops] if self._plan else [None] * len(crops)
         crops = [_to_bgr(c) for c in crops]
         ratios = [c.shape[1] / max(1, c.shape[0]) for c in crops]
-        order = list(np.argsort(ratios, kind="stable"))
-        for ids in self.batches(order, ratios):
-            max_wh = max(self.min_wh, max(self.padded(ratios[i]) for i in ids))
+        for ids, max_wh in self.padded_batches(ratios, plan):
             x = np.stack([_resize_norm(crops[i], max_wh) for i in ids])
             y = self.session.run(None, {self.input: x})[0]
             T = y.shape[1]
@@ -140,6 +141,48 @@ class RapidOCREngine(OCREngine):
                 out[i] = take(i, y[k, :keep], x.shape[3] / T)
             del x, y
         return out
+
+    def padded_batches(self, ratios: list[float], plan: list) -> list[tuple[list[int], float]]:
+        """(crop indices, width / height they are padded to) of every recogniser call.
+        A crop with a planned width (`padding_of`) is padded to it and batched only with
+        crops of the same planned width; the others as `batches` makes them."""
+        free = [i for i, w in enumerate(plan) if w is None]
+        order = [free[k] for k in np.argsort([ratios[i] for i in free], kind="stable")]
+        out = [(ids, max(self.min_wh, max(self.padded(ratios[i]) for i in ids)))
+               for ids in self.batches(order, ratios)]
+        fixed = sorted((i for i, w in enumerate(plan) if w is not None), key=lambda i: (plan[i], ratios[i]))
+        ids: list[int] = []
+        for i in fixed:
+            if ids and (plan[ids[0]] != plan[i] or len(ids) >= self.batch
+                        or (self.batch_width and plan[i] * 48 * (len(ids) + 1) > self.batch_width)):
+                out.append((ids, plan[ids[0]]))
+                ids = []
+            ids.append(i)
+        if ids:
+            out.append((ids, plan[ids[0]]))
+        return out
+
+    def pads(self, crops: list[np.ndarray]) -> list[float]:
+        """Width / height each crop is padded to when all of `crops` are read in one call."""
+        ratios = [c.shape[1] / max(1, c.shape[0]) for c in crops]
+        out = [0.0] * len(crops)
+        for ids, max_wh in self.padded_batches(ratios, [None] * len(crops)):
+            for i in ids:
+                out[i] = max_wh
+        return out
+
+    @contextlib.contextmanager
+    def padding_of(self, crops: list[np.ndarray]):
+        """Within it, a crop of `crops` is padded to the width it gets when all of `crops`
+        are read in one call, whichever of them are read: digit-first routing takes some
+        away, and with batches padded to their widest crop that changed the other crops'
+        readings (docs/speed.md). The crops the routing leaves are read exactly as
+        without routing, label and header crops included. Crops are known by identity."""
+        self._plan = {id(c): w for c, w in zip(crops, self.pads(crops))}
+        try:
+            yield
+        finally:
+            self._plan = None
 
     def padded(self, ratio: float) -> float:
         """Width / height a crop of this ratio is padded to: its bucket's with `width_step`

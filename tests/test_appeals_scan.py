@@ -130,3 +130,14 @@ def test_fields_short_of_the_columns_are_placed_by_the_group_totals():
         assert out.placement[k] < 0.995
     assert "appeals/litigation_after_review/corrected" in out.missing
     assert out.cells.get("appeals/litigation_after_review/corrected") is None
+
+
+def test_a_number_read_from_a_word_is_doubted_in_a_row_with_no_label_cell():
+    """test_00000 heavy with digit-first routing: the 'Q' that rows.py took for a label was
+    read 0 by the digit model, so the row has no label cell; '1)' (read 1) and 'I' (read 0)
+    must still stay below review."""
+    out = _decode(_appeals({2: ("1)", 1), 4: ("I", 0)}))
+    assert out.cells["appeals/review/other"].doubts
+    assert out.cells["appeals/review/total"].doubts
+    assert not out.cells["appeals/review/upheld"].doubts
+    assert len(out.cells) == 15 and not out.missing

@@ -178,6 +178,30 @@ def test_width_buckets_make_a_crops_reading_independent_of_the_others(monkeypatc
     assert eng.padded(eng.min_wh * 1.1) == pytest.approx(eng.min_wh * 1.1)
 
 
+def test_crops_left_by_routing_are_padded_as_if_all_were_read(monkeypatch):
+    """padding_of: the crops routing leaves to PP-OCR get the padding they get when the page's
+    crops are read together, so their probabilities (labels and headers included) are those
+    of reading them all; without it a batch is padded to its own widest crop and removing
+    crops moves the batches' edges, and with them the other crops' padding."""
+    eng = get_engine("rapidocr")
+    monkeypatch.setattr(eng, "batch", 3)
+    monkeypatch.setattr(eng, "width_step", 0.0)
+    texts = ["12", "305", "其他", "4096", "18", "信息公开申请", "7", "其他处理情况", "250",
+             "0", "申请人情况", "被申请人", "1024"]
+    crops = [_render(t) for t in texts]
+    keep = [2, 5, 7, 8, 10, 11]                 # 12, 305, 4096, 18, 7, 0, 1024 routed away
+    every = eng.raw(crops)
+    planned = eng.pads(crops)
+    assert [planned[k] for k in keep] != eng.pads([crops[k] for k in keep])   # the case it is for
+    with eng.padding_of(crops):
+        some = eng.raw([crops[k] for k in keep])
+    for k, p in zip(keep, some):
+        assert p.shape == every[k].shape and np.allclose(p, every[k], atol=1e-4)
+    ids = [i for ids, _ in eng.padded_batches([c.shape[1] / c.shape[0] for c in crops], [None] * 13)
+           for i in ids]
+    assert sorted(ids) == list(range(13))
+
+
 def test_sure_digit_crops_go_nowhere_else_on_a_rendered_table_page(tmp_path, monkeypatch):
     """Digit-first routing on a real rendered, scanned table page: every crop the digit
     model is sure of (page.cost.routed) is one PP-OCR input fewer, counted at PP-OCR's own

@@ -35,8 +35,10 @@ def _fields(r: Row, n: int) -> Row:
     that rows.py took for a label there is a misread number ('Q', '项', 'U' on heavy scans),
     not a label that hides the values before it. A reading of such a row whose text is
     not a clean number ('1)' read as 1, 'I' as 0) is doubted: the recogniser's digits
-    there are a guess the equations may then spread (test scans: 0 0 1) 0 I → total 1)."""
-    if not r.aligned or not r.labels or r.table is None or r.note:
+    there are a guess the equations may then spread (test scans: 0 0 1) 0 I → total 1).
+    The doubt holds in such a row with no label cell as well (its 'Q' read 0 by the digit
+    model: heavy test_00000 with digit-first routing)."""
+    if not r.aligned or r.table is None or r.note:
         return r
     cells = [c for c in r.table.rows()[r.index] if not c.is_header]
     if len(cells) != n or len({c.col for c in cells}) != n or any(c.colspan != 1 for c in cells):
@@ -48,6 +50,8 @@ def _fields(r: Row, n: int) -> Row:
         for c in cells:
             if c.readings and c.text.strip() and not _CLEAN.fullmatch(c.text.strip()):
                 doubt(c, f"{c.text!r} in a value column of the appeals table: not a clean number")
+    if not r.labels:
+        return r
     return Row([], sorted(cells, key=lambda c: c.col), r.block, r.index, r.aligned, r.table, r.note)
 
 
