@@ -266,3 +266,44 @@ def test_cells_no_equation_confirms_are_doubted_where_the_reading_lost_many_cell
     assert f.doubts and f.confidence < THRESHOLD
     g = _scored({k: Field(k, 1, text="1", alternatives=[(1, 0.99999)])}, missing=n - 1).fields[k]
     assert not g.doubts
+
+
+def test_the_reading_whose_digit_count_fits_the_ink_goes_first_and_is_doubted():
+    # PP-OCR read '65' (the text); mixed with the digit model, which dropped a digit, the top is
+    # 5. The ink is two digits wide: 65 goes first, doubted (no equation confirms a lone cell)
+    tpl = templates()["2019"]
+    first = tpl.request_rows[0].key
+    t = _table(ink=lambda i, k, v: _digit_ink(v))
+    c = next(c for c in t.cells if c.row == 1 and c.col == 2)
+    c.text, c.readings, c.ink = "65", [(5, 0.83), (65, 0.17)], _digit_ink(65)
+    doc = _classify(t)
+    f = doc.fields[f"requests/{first}/natural_person"]
+    assert f.value == 65 and f.alternatives[0] == (65, 0.83) and (5, 0.17) in f.alternatives
+    assert any("digit counts" in d for d in f.doubts)
+    # the same two readings on ink one digit wide: the mixed top stays, no doubt
+    t = _table(ink=lambda i, k, v: _digit_ink(v))
+    c = next(c for c in t.cells if c.row == 1 and c.col == 2)
+    c.text, c.readings, c.ink = "65", [(5, 0.83), (65, 0.17)], _digit_ink(5)
+    f = _classify(t).fields[f"requests/{first}/natural_person"]
+    assert f.value == 5 and not any("digit counts" in d for d in f.doubts)
+
+
+def test_a_digit_count_doubt_is_lifted_where_a_holding_equation_confirms_the_cell():
+    from pipeline.classify.guards import DIGIT_COUNT_DOUBT
+    from pipeline.model import Check
+    from pipeline.solve import equations_for
+    doc = _classify(_table(ink=lambda i, k, v: _digit_ink(v)))
+    e = equations_for(doc)[0]
+    eq, keys = e.name, e.lhs + e.rhs
+    outside = next(k for k in doc.fields if k not in keys and k.startswith("requests/"))
+    for k in (keys[0], outside):
+        doc.fields[k].doubts.append(DIGIT_COUNT_DOUBT)
+    doc.checks = [Check(eq, True)]
+    score.score(doc)
+    assert DIGIT_COUNT_DOUBT not in doc.fields[keys[0]].doubts      # the equation confirms it
+    assert DIGIT_COUNT_DOUBT in doc.fields[outside].doubts          # nothing confirms this one
+    assert doc.fields[outside].confidence <= 0.9
+    doc.checks = [Check(eq, False)]                                 # an equation that fails confirms nothing
+    doc.fields[keys[0]].doubts.append(DIGIT_COUNT_DOUBT)
+    score.score(doc)
+    assert DIGIT_COUNT_DOUBT in doc.fields[keys[0]].doubts
