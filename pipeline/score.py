@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .classify.guards import DIGIT_COUNT_DOUBT
 from .model import Document
 from .templates import config
 from .resources import ROOT, load_pickle
@@ -351,17 +350,6 @@ def _doubt_failed_reading(doc: Document, cfg: dict) -> None:
             f.doubts.append(why)
 
 
-def _lift_confirmed(doc: Document, why: str) -> None:
-    """The doubt `why` is dropped from every cell an equation that holds confirms: there the
-    arithmetic, not the recognisers' disagreement, settled the value."""
-    eq_keys = _equation_keys(doc)
-    confirmed = {k for c in doc.checks if c.holds for k in eq_keys.get(c.equation, ())}
-    for k in confirmed:
-        f = doc.fields.get(k)
-        if f is not None and why in f.doubts:
-            f.doubts.remove(why)
-
-
 def score(doc: Document, model=None) -> None:
     """Set every field's confidence, the document confidence and needs_review (also for
     a count the report's text states differently: crosscheck.narrative)."""
@@ -410,7 +398,6 @@ def score(doc: Document, model=None) -> None:
             for k in keys:
                 _doubt_blank_or_zero(doc.fields[k], bz)
         _doubt_failed_reading(doc, (cfg.get("sanity") or {}).get("failed_reading") or {})
-    _lift_confirmed(doc, DIGIT_COUNT_DOUBT)
     doubted = np.array([bool(getattr(doc.fields[k], "doubts", None)) for k in keys])
     if doubted.any():
         conf = np.where(doubted, np.minimum(conf, cap), conf)

@@ -268,42 +268,26 @@ def test_cells_no_equation_confirms_are_doubted_where_the_reading_lost_many_cell
     assert not g.doubts
 
 
-def test_the_reading_whose_digit_count_fits_the_ink_goes_first_and_is_doubted():
-    # PP-OCR read '65' (the text); mixed with the digit model, which dropped a digit, the top is
-    # 5. The ink is two digits wide: 65 goes first, doubted (no equation confirms a lone cell)
-    tpl = templates()["2019"]
-    first = tpl.request_rows[0].key
-    t = _table(ink=lambda i, k, v: _digit_ink(v))
-    c = next(c for c in t.cells if c.row == 1 and c.col == 2)
-    c.text, c.readings, c.ink = "65", [(5, 0.83), (65, 0.17)], _digit_ink(65)
-    doc = _classify(t)
-    f = doc.fields[f"requests/{first}/natural_person"]
-    assert f.value == 65 and f.alternatives[0] == (65, 0.83) and (5, 0.17) in f.alternatives
-    assert any("digit counts" in d for d in f.doubts)
-    # the same two readings on ink one digit wide: the mixed top stays, no doubt
-    t = _table(ink=lambda i, k, v: _digit_ink(v))
-    c = next(c for c in t.cells if c.row == 1 and c.col == 2)
-    c.text, c.readings, c.ink = "65", [(5, 0.83), (65, 0.17)], _digit_ink(5)
-    f = _classify(t).fields[f"requests/{first}/natural_person"]
-    assert f.value == 5 and not any("digit counts" in d for d in f.doubts)
+def test_the_reading_whose_digit_count_fits_the_ink_goes_first_where_no_equation_binds():
+    # PP-OCR read '65' (the text); mixed with the digit model, which dropped a digit, the top is 5
+    from pipeline.classify.decoded import Decoded
+    from pipeline.classify.guards import DIGIT_COUNT_DOUBT, fit_digit_count
+    from pipeline.templates import templates as tpls
 
+    def cell(ink_digits):
+        return Cell(row=1, col=1, text="65", readings=[(5, 0.83), (65, 0.17)], ink=_digit_ink(10 ** (ink_digits - 1)))
 
-def test_a_digit_count_doubt_is_lifted_where_a_holding_equation_confirms_the_cell():
-    from pipeline.classify.guards import DIGIT_COUNT_DOUBT
-    from pipeline.model import Check
-    from pipeline.solve import equations_for
-    doc = _classify(_table(ink=lambda i, k, v: _digit_ink(v)))
-    e = equations_for(doc)[0]
-    eq, keys = e.name, e.lhs + e.rhs
-    outside = next(k for k in doc.fields if k not in keys and k.startswith("requests/"))
-    for k in (keys[0], outside):
-        doc.fields[k].doubts.append(DIGIT_COUNT_DOUBT)
-    doc.checks = [Check(eq, True)]
-    score.score(doc)
-    assert DIGIT_COUNT_DOUBT not in doc.fields[keys[0]].doubts      # the equation confirms it
-    assert DIGIT_COUNT_DOUBT in doc.fields[outside].doubts          # nothing confirms this one
-    assert doc.fields[outside].confidence <= 0.9
-    doc.checks = [Check(eq, False)]                                 # an equation that fails confirms nothing
-    doc.fields[keys[0]].doubts.append(DIGIT_COUNT_DOUBT)
-    score.score(doc)
-    assert DIGIT_COUNT_DOUBT in doc.fields[keys[0]].doubts
+    eq = tpls()["2019"].equations[0]                 # a requests balance: its four cells are bound
+    free = "active/art20_5.admin_license/decisions"  # no equation binds it
+    assert not any(free in e.lhs + e.rhs for t in tpls().values() for e in t.equations)
+    d = Decoded(kind="active", cells={free: cell(2)})
+    req = Decoded(kind="requests", cells={k: cell(2) for k in eq.lhs + eq.rhs})
+    tied = eq.lhs[0]
+    d2 = Decoded(kind="active", cells={free: cell(1)})
+    assert fit_digit_count({"active": d, "requests": req}) == 1 and fit_digit_count({"active": d2}) == 0
+    # the ink is two digits wide: 65 goes first (with the top's probability), doubted
+    assert d.cells[free].readings == [(65, 0.83), (5, 0.17)] and DIGIT_COUNT_DOUBT in d.cells[free].doubts
+    # an equation binds this one: the solver chooses between the readings, left as they are
+    assert req.cells[tied].readings == [(5, 0.83), (65, 0.17)] and not req.cells[tied].doubts
+    # one digit of ink: the mixed top 5 fits, nothing changes
+    assert d2.cells[free].readings[0] == (5, 0.83) and not d2.cells[free].doubts

@@ -9,7 +9,7 @@ from ..templates import config
 from ..values import parse_value, same_number
 from .decoded import Decoded
 
-# Cell.doubts reason of `fit_digit_count`: score.py lifts it where a holding equation confirms the cell
+# Cell.doubts reason of `fit_digit_count`
 DIGIT_COUNT_DOUBT = "the two recognisers read different digit counts; the ink's width chose"
 
 
@@ -69,17 +69,22 @@ def fit_digit_count(decoded: dict[str, Decoded]) -> int:
     characters, the one whose count the cell's ink fits (width per character ÷ ink height in
     `sanity.digit_count.fit`) goes first when the other's does not. The digit model drops
     digits of faint, blurred print ('65' → 5, '32' → 0, '855(件)' → 80) that PP-OCR reads
-    whole; the equations still choose among the readings, and the cell is doubted unless a
-    holding equation confirms it (score.py). Returns the number of cells changed."""
+    whole. Only in cells no balance equation binds: where one does, both readings are the
+    solver's options and the arithmetic chooses (on val heavy scans swapping those moved the
+    equations' evidence onto another misread cell, which became confidently wrong). The
+    cell is doubted. Returns the number of cells changed."""
     cfg = (config("scoring.yaml").get("sanity", {}) or {}).get("digit_count") or {}
     if not cfg.get("enabled"):
         return 0
     lo, hi = (float(x) for x in cfg["fit"])
     from ..ocr import parse_value as parse_read
+    from ..templates import templates
+    keys = {k for d in decoded.values() for k in d.cells}
+    bound = {k for t in templates().values() for e in t.expand_equations(present=keys) for k in e.lhs + e.rhs}
     n = 0
     for d in decoded.values():
-        for c in d.cells.values():
-            if c is None or not c.ink or not c.readings or c.ink[1] <= 0:
+        for key, c in d.cells.items():
+            if c is None or key in bound or not c.ink or not c.readings or c.ink[1] <= 0:
                 continue
             top = c.readings[0][0]
             text = re.sub(r"\s", "", c.text or "")
