@@ -77,7 +77,7 @@ def fit_digit_count(decoded: dict[str, Decoded]) -> int:
     if not cfg.get("enabled"):
         return 0
     lo, hi = (float(x) for x in cfg["fit"])
-    from ..ocr import parse_value as parse_read
+    from ..ctc import parse_value as parse_read
     from ..templates import templates
     keys = {k for d in decoded.values() for k in d.cells}
     bound = {k for t in templates().values() for e in t.expand_equations(present=keys) for k in e.lhs + e.rhs}
