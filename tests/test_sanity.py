@@ -266,3 +266,28 @@ def test_cells_no_equation_confirms_are_doubted_where_the_reading_lost_many_cell
     assert f.doubts and f.confidence < THRESHOLD
     g = _scored({k: Field(k, 1, text="1", alternatives=[(1, 0.99999)])}, missing=n - 1).fields[k]
     assert not g.doubts
+
+
+def test_the_reading_whose_digit_count_fits_the_ink_goes_first_where_no_equation_binds():
+    # PP-OCR read '65' (the text); mixed with the digit model, which dropped a digit, the top is 5
+    from pipeline.classify.decoded import Decoded
+    from pipeline.classify.guards import DIGIT_COUNT_DOUBT, fit_digit_count
+    from pipeline.templates import templates as tpls
+
+    def cell(ink_digits):
+        return Cell(row=1, col=1, text="65", readings=[(5, 0.83), (65, 0.17)], ink=_digit_ink(10 ** (ink_digits - 1)))
+
+    eq = tpls()["2019"].equations[0]                 # a requests balance: its four cells are bound
+    free = "active/art20_5.admin_license/decisions"  # no equation binds it
+    assert not any(free in e.lhs + e.rhs for t in tpls().values() for e in t.equations)
+    d = Decoded(kind="active", cells={free: cell(2)})
+    req = Decoded(kind="requests", cells={k: cell(2) for k in eq.lhs + eq.rhs})
+    tied = eq.lhs[0]
+    d2 = Decoded(kind="active", cells={free: cell(1)})
+    assert fit_digit_count({"active": d, "requests": req}) == 1 and fit_digit_count({"active": d2}) == 0
+    # the ink is two digits wide: 65 goes first (with the top's probability), doubted
+    assert d.cells[free].readings == [(65, 0.83), (5, 0.17)] and DIGIT_COUNT_DOUBT in d.cells[free].doubts
+    # an equation binds this one: the solver chooses between the readings, left as they are
+    assert req.cells[tied].readings == [(5, 0.83), (65, 0.17)] and not req.cells[tied].doubts
+    # one digit of ink: the mixed top 5 fits, nothing changes
+    assert d2.cells[free].readings[0] == (5, 0.83) and not d2.cells[free].doubts

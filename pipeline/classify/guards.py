@@ -6,8 +6,11 @@ import re
 
 from ..model import Cell
 from ..templates import config
-from ..values import parse_value
+from ..values import parse_value, same_number
 from .decoded import Decoded
+
+# Cell.doubts reason of `fit_digit_count`
+DIGIT_COUNT_DOUBT = "the two recognisers read different digit counts; the ink's width chose"
 
 
 def guards_on() -> bool:
@@ -58,6 +61,49 @@ def _ink_doubt(cell: Cell, ink_cfg: dict) -> str | None:
     if n_chars and w / (n_chars * h) > float(ink_cfg["max_char_width"]):
         return f"{n_chars} characters read from ink {w:.0f} wide and {h:.0f} high: characters or gaps lost"
     return None
+
+
+def fit_digit_count(decoded: dict[str, Decoded]) -> int:
+    """PP-OCR's own text of a one-line scanned cell against the top of its readings (PP-OCR
+    mixed with the digit model, grid._assign_readings): where they hold different counts of
+    characters, the one whose count the cell's ink fits (width per character ÷ ink height in
+    `sanity.digit_count.fit`) goes first when the other's does not. The digit model drops
+    digits of faint, blurred print ('65' → 5, '32' → 0, '855(件)' → 80) that PP-OCR reads
+    whole. Only in cells no balance equation binds: where one does, both readings are the
+    solver's options and the arithmetic chooses (on val heavy scans swapping those moved the
+    equations' evidence onto another misread cell, which became confidently wrong). The
+    cell is doubted. Returns the number of cells changed."""
+    cfg = (config("scoring.yaml").get("sanity", {}) or {}).get("digit_count") or {}
+    if not cfg.get("enabled"):
+        return 0
+    lo, hi = (float(x) for x in cfg["fit"])
+    from ..ctc import parse_value as parse_read
+    from ..templates import templates
+    keys = {k for d in decoded.values() for k in d.cells}
+    bound = {k for t in templates().values() for e in t.expand_equations(present=keys) for k in e.lhs + e.rhs}
+    n = 0
+    for d in decoded.values():
+        for key, c in d.cells.items():
+            if c is None or key in bound or not c.ink or not c.readings or c.ink[1] <= 0:
+                continue
+            top = c.readings[0][0]
+            text = re.sub(r"\s", "", c.text or "")
+            ok, v = parse_read(text) if text else (False, None)
+            if not ok or v is None or top is None or same_number(v, top):
+                continue
+            at = next((i for i, (r, _) in enumerate(c.readings) if same_number(r, v)), None)
+            n_read, n_top = len(text), max(1, _digits(top))
+            if at is None or n_read == n_top:
+                continue
+            aspect = c.ink[0] / c.ink[1]
+            if lo <= aspect / n_read <= hi and not lo <= aspect / n_top <= hi:
+                r = list(c.readings)
+                (vt, pt), (va, pa) = r[0], r[at]
+                r[0], r[at] = (va, pt), (vt, pa)
+                c.readings = r
+                doubt(c, DIGIT_COUNT_DOUBT)
+                n += 1
+    return n
 
 
 def sanity(decoded: dict[str, Decoded]) -> list[str]:
