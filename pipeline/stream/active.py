@@ -81,7 +81,8 @@ def decode_active(text: str, tpl: Template, sim) -> StreamTable | None:
         out = alt
     cm = active_by_columns(items, tpl)
     if cm is not None and (_sure_cells(cm) > _sure_cells(out)
-                           or (not _sure_cells(out) and cfg.get("active_columns_doubtful", True))):
+                           or (not _sure_cells(out) and cfg.get("active_columns_doubtful", True))
+                           or _partly_sure(out, tpl, float(cfg.get("active_columns_over_sure_below", 0.0)))):
         out = cm
     for kk in tpl.keys("active"):
         if kk not in out.cells:
@@ -91,6 +92,15 @@ def decode_active(text: str, tpl: Template, sim) -> StreamTable | None:
 
 def _sure_cells(t: StreamTable) -> int:
     return sum(1 for k in t.cells if t.placement.get(k, 1.0) >= 1.0)
+
+
+def _partly_sure(t: StreamTable, tpl: Template, share: float) -> bool:
+    """A row reading sure of some cells only (fewer than `share` of the table's): a few
+    rows found with values, the others without or doubtful. On text of one value a line
+    whose count is the table's cells, that is the column-by-column text (pdfminer) cut at
+    labels into runs that happen to be as long as a row (`行政许可 / 0 / 6 / 28` were three sections' first column): the column reading,
+    doubtful, is the better guess, and the rows' sure cells were not sure."""
+    return 0 < _sure_cells(t) < share * len(tpl.keys("active"))
 
 
 def _active_by_windows(items: list[Item], tpl: Template, sim) -> StreamTable:
