@@ -8,6 +8,7 @@ from ..model import Cell
 from ..normalize import normalize
 from ..templates import Template
 from .align import assignments, windows_cost
+from .foreign import drop_foreign
 from .rows import label_rows, place_by_columns, value_rows
 from .tokens import Item, StreamTable, label_only, region, settings, tokens, value
 
@@ -84,10 +85,33 @@ def decode_active(text: str, tpl: Template, sim) -> StreamTable | None:
                            or (not _sure_cells(out) and cfg.get("active_columns_doubtful", True))
                            or _partly_sure(out, tpl, float(cfg.get("active_columns_over_sure_below", 0.0)))):
         out = cm
+    if cfg.get("active_spill_doubt", True):
+        _doubt_spilled(text, items, tpl, out, sim)
     for kk in tpl.keys("active"):
         if kk not in out.cells:
             out.missing[kk] = "row not found in the flattened text"
     return out if out.cells else None
+
+
+def _doubt_spilled(text: str, items: list[Item], tpl: Template, out: StreamTable, sim) -> None:
+    """The table's last boxes printed past its region (pdfminer: `采购总金额 / 28.0673` after the
+    requests title, stream.drop_foreign finds them there): a section whose column headers are
+    not all printed in the region lost values to that stretch, and what looks like its row
+    (`政府集中采购 / 0 / 6`) may be two sections' first column. Its cells become doubtful."""
+    nxt = region(text, "requests")
+    if not nxt:
+        return
+    toks = tokens(nxt)
+    if sum(it.kind == "V" for it in drop_foreign(toks, sim)) == sum(it.kind == "V" for it in toks):
+        return
+    head = "".join(normalize(it.text) for it in items if it.kind == "F")
+    for sec in tpl.sections:
+        names = sorted({(normalize(t), c.key) for c in sec.columns for t in c.texts}, key=lambda x: -len(x[0]))
+        if {c.key for c in sec.columns} <= set(_named(head, names)):
+            continue
+        for kk in (f"active/{sec.key}.{r.key}/{c.key}" for r in sec.rows for c in sec.columns):
+            if kk in out.cells:
+                out.placement[kk] = min(out.placement.get(kk, 1.0), float(settings().get("doubtful", 0.5)))
 
 
 def _sure_cells(t: StreamTable) -> int:
