@@ -173,6 +173,13 @@ def _prefer_stream(st: Decoded, line: Decoded) -> bool:
     n_st, n_line = len(st.cells), len(line.cells)
     if n_st != n_line:
         return n_st > n_line
+    if st.kind == "active" and set(st.placement) >= set(st.cells):
+        # both guesses (the stream doubtful everywhere): the stream's, unless the lines are
+        # sure of at least this share of the cells (pdfminer: the column reading is right
+        # where the lines, joined one value a line, are not)
+        share = float(config("classify.yaml").get("stream", {}).get("active_stream_over_doubtful_lines", 0.0))
+        if sum(1 for k in line.cells if line.placement.get(k, 1.0) >= 1.0) < share * n_line:
+            return True
     if not st.placement and not st.missing and bool(line.missing or line.unreadable or line.placement):
         return True
     if st.kind == "requests":

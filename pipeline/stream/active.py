@@ -8,6 +8,7 @@ from ..model import Cell
 from ..normalize import normalize
 from ..templates import Template
 from .align import assignments, windows_cost
+from .foreign import drop_foreign
 from .rows import label_rows, place_by_columns, value_rows
 from .tokens import Item, StreamTable, label_only, region, settings, tokens, value
 
@@ -81,16 +82,49 @@ def decode_active(text: str, tpl: Template, sim) -> StreamTable | None:
         out = alt
     cm = active_by_columns(items, tpl)
     if cm is not None and (_sure_cells(cm) > _sure_cells(out)
-                           or (not _sure_cells(out) and cfg.get("active_columns_doubtful", True))):
+                           or (not _sure_cells(out) and cfg.get("active_columns_doubtful", True))
+                           or _partly_sure(out, tpl, float(cfg.get("active_columns_over_sure_below", 0.0)))):
         out = cm
+    if cfg.get("active_spill_doubt", True):
+        _doubt_spilled(text, items, tpl, out, sim)
     for kk in tpl.keys("active"):
         if kk not in out.cells:
             out.missing[kk] = "row not found in the flattened text"
     return out if out.cells else None
 
 
+def _doubt_spilled(text: str, items: list[Item], tpl: Template, out: StreamTable, sim) -> None:
+    """The table's last boxes printed past its region (pdfminer: `采购总金额 / 28.0673` after the
+    requests title, stream.drop_foreign finds them there): a section whose column headers are
+    not all printed in the region lost values to that stretch, and what looks like its row
+    (`政府集中采购 / 0 / 6`) may be two sections' first column. Its cells become doubtful."""
+    nxt = region(text, "requests")
+    if not nxt:
+        return
+    toks = tokens(nxt)
+    if sum(it.kind == "V" for it in drop_foreign(toks, sim)) == sum(it.kind == "V" for it in toks):
+        return
+    head = "".join(normalize(it.text) for it in items if it.kind == "F")
+    for sec in tpl.sections:
+        names = sorted({(normalize(t), c.key) for c in sec.columns for t in c.texts}, key=lambda x: -len(x[0]))
+        if {c.key for c in sec.columns} <= set(_named(head, names)):
+            continue
+        for kk in (f"active/{sec.key}.{r.key}/{c.key}" for r in sec.rows for c in sec.columns):
+            if kk in out.cells:
+                out.placement[kk] = min(out.placement.get(kk, 1.0), float(settings().get("doubtful", 0.5)))
+
+
 def _sure_cells(t: StreamTable) -> int:
     return sum(1 for k in t.cells if t.placement.get(k, 1.0) >= 1.0)
+
+
+def _partly_sure(t: StreamTable, tpl: Template, share: float) -> bool:
+    """A row reading sure of some cells only (fewer than `share` of the table's): a few
+    rows found with values, the others without or doubtful. On text of one value a line
+    whose count is the table's cells, that is the column-by-column text (pdfminer) cut at
+    labels into runs that happen to be as long as a row (`行政许可 / 0 / 6 / 28` were three sections' first column): the column reading,
+    doubtful, is the better guess, and the rows' sure cells were not sure."""
+    return 0 < _sure_cells(t) < share * len(tpl.keys("active"))
 
 
 def _active_by_windows(items: list[Item], tpl: Template, sim) -> StreamTable:
