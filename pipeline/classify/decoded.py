@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from ..model import Cell
 from ..templates import config
+from ..values import parse_value
 
 
 @dataclass
@@ -52,11 +53,19 @@ def doubt_block_order(out: Decoded, groups: list[list[str]], text: str) -> set[s
     a line (a cell's row is its line) with different values are doubtful. Values one a
     line without empty lines between (a browser's innerText of a div grid) keep the
     document's order. Only a header the tool broke apart gives reason to doubt the order
-    (header_broken). `groups`: each group's part keys. Returns the keys doubted."""
-    if not _BLOCKS.search(text) or not header_broken(text, len(groups)):
+    (header_broken); that, or a reading that shows the order disturbed (_disturbed), also
+    doubts the group totals that only their place reads 0 rather than blank or the other
+    way (guessed_totals). `groups`: each group's part keys. Returns the keys doubted."""
+    if not _BLOCKS.search(text):
         return set()
     p = float(config("classify.yaml").get("block_order_placement", 0.9))
-    doubted: set[str] = set()
+    broken = header_broken(text, len(groups))
+    doubted = guessed_totals(out, groups, p) if broken or _disturbed(out, groups) else set()
+    if not broken:
+        if doubted:
+            out.warnings.append(f"{out.kind}: values printed as separate text blocks; {len(doubted)} group totals "
+                                "read 0 or blank by their place alone doubtful")
+        return doubted
     for keys in groups:
         cells = {k: out.cells[k] for k in keys if out.cells.get(k) is not None}
         one_a_line = len({c.row for c in cells.values()}) == len(cells)
@@ -68,6 +77,63 @@ def doubt_block_order(out: Decoded, groups: list[list[str]], text: str) -> set[s
         out.warnings.append(f"{out.kind}: values printed as separate text blocks, in the extractor's order; "
                             f"{len(doubted)} cells whose order no equation confirms doubtful")
     return doubted
+
+
+def _zero_or_blank(c: Cell | None) -> str:
+    """"0", "blank" (printed as nothing or as a mark) or "other"."""
+    if c is None:
+        return "blank"
+    ok, v = parse_value(c.text)
+    return "other" if not ok else "blank" if v is None else "0" if v == 0 else "other"
+
+
+def guessed_totals(out: Decoded, groups: list[list[str]], p: float) -> set[str]:
+    """Group totals of values printed as separate text blocks that only their place says are
+    0 rather than blank, or blank rather than 0: the total reads one of them while a part
+    of its group reads the other, and the parts sum to 0, so the group's equation holds
+    either way and a block printed out of the page's order (a `／` of one group printed
+    after the next group's values, val_00023 of s23b) swaps them unseen. Asked only where
+    the order is in doubt (doubt_block_order). Placed with probability `p`; returns their
+    keys."""
+    doubted: set[str] = set()
+    for keys in groups:
+        prefix = {k.rsplit("/", 1)[0] for k in keys}
+        totals = [k for k in out.cells if k.rsplit("/", 1)[0] in prefix and k not in keys]
+        kinds = [_zero_or_blank(out.cells.get(k)) for k in keys]
+        if "other" in kinds:
+            continue
+        for k in totals:
+            t = _zero_or_blank(out.cells.get(k))
+            if t != "other" and any(x != t for x in kinds):
+                out.placement[k] = min(out.placement.get(k, 1.0), p)
+                doubted.add(k)
+    return doubted
+
+
+def _disturbed(out: Decoded, groups: list[list[str]]) -> bool:
+    """Whether the reading of a row shows its printed order was disturbed: some cell of its
+    groups already doubted for its place (a value moved, columns chosen by the equations, a
+    broken equation), or a group whose parts do not sum to its total."""
+    for keys in groups:
+        prefix = {k.rsplit("/", 1)[0] for k in keys}
+        cells = [k for k in out.cells if k.rsplit("/", 1)[0] in prefix]
+        if any(out.placement.get(k, 1.0) < 1.0 for k in cells):
+            return True
+        nums = {k: _number(out.cells.get(k)) for k in cells}
+        if any(v is False for v in nums.values()):
+            continue
+        parts = sum(nums[k] or 0 for k in cells if k in keys)
+        if any(abs((nums[k] or 0) - parts) > 1e-6 for k in cells if k not in keys):
+            return True
+    return False
+
+
+def _number(c: Cell | None):
+    """A cell's value (None: blank), or False when its text is no clean number."""
+    if c is None:
+        return None
+    ok, v = parse_value(c.text)
+    return v if ok else False
 
 
 def header_broken(text: str, groups: int) -> bool:
