@@ -10,6 +10,10 @@ small copy over ±`max_skew_deg`, then finely around the best on a larger copy, 
 peak interpolated between the fine steps. Each trial is a bincount over the ink points:
 a page costs a few tens of ms.
 
+`grid.skew.hough_min_blob_frac` > 0 lets only long connected components (rules, tables)
+vote in the Hough transform: half its CPU, but the angle moves as with the search and the
+same fragile pages change cells, so it is off too (docs/speed.md, session 25a).
+
 estimate_skew(binv) returns the angle that rotate_small(grey, angle) takes to deskew.
 `grid.skew.method`: "hough" (the estimate before, the default) or "search" (this one: far
 closer to the true skew and ~4× cheaper per table page's `lines` stage). Still off: on test

@@ -63,6 +63,6 @@ def test_hough_on_long_blobs_reads_the_angle_of_the_whole_page(pages, monkeypatc
 
 @pytest.mark.parametrize("angle", [0.6, -1.3, -2.4])
 def test_search_reads_the_angle_closer_than_hough(pages, monkeypatch, angle):
-    """The projection search (the default `lines` skew since issue #15's session 25a) is
-    within 0.03° of the truth on the scanned table page."""
+    """The projection search (`grid.skew.method: search`, off: docs/speed.md, session 25a)
+    is within 0.03° of the truth on the scanned table page."""
     assert _skew(monkeypatch, pages[angle], method="search") == pytest.approx(-angle, abs=0.03)
