@@ -10,7 +10,7 @@ by page. Per page it prints both skew angles and whether the rule masks, the tab
 and the grid handed on (page_tables) are the same.
 
     nice python -m training.profile_lines datasets/generated/s23f/val --pattern 'val_0000[0-2].scan_*.pdf' \
-        --set grid.skew.method=hough_long [--json out.json]
+        --set grid.skew.hough_min_blob_frac=0.0417 [--json out.json]
 """
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("folder", type=Path)
     ap.add_argument("--pattern", default="*.scan_*.pdf")
-    ap.add_argument("--set", action="append", default=[], help="grid setting for the fast run, e.g. grid.skew.method=hough_long")
+    ap.add_argument("--set", action="append", default=[], help="grid setting for the fast run, e.g. grid.skew.method=search")
     ap.add_argument("--pages", type=int, default=0, help="at most this many pages (0: all)")
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args(argv)
