@@ -10,6 +10,10 @@ small copy over ±`max_skew_deg`, then finely around the best on a larger copy, 
 peak interpolated between the fine steps. Each trial is a bincount over the ink points:
 a page costs a few tens of ms.
 
+`grid.skew.hough_min_blob_frac` > 0 lets only long connected components (rules, tables)
+vote in the Hough transform: half its CPU, but the angle moves as with the search and the
+same fragile pages change cells, so it is off too (docs/speed.md, session 25a).
+
 estimate_skew(binv) returns the angle that rotate_small(grey, angle) takes to deskew.
 `grid.skew.method`: "hough" (the estimate before, the default) or "search" (this one: far
 closer to the true skew and ~4× cheaper per table page's `lines` stage). Still off: on test
@@ -78,6 +82,9 @@ def hough_skew(binv: np.ndarray) -> float:
     small = cv2.resize(binv, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
     small = (small > 100).astype(np.uint8) * 255
     side = min(w, h)
+    blob = skew_config().get("hough_min_blob_frac", 0)
+    if blob:
+        small = long_blobs(small, blob * side / 2)
     step = math.radians(skew_config()["hough_step_deg"])     # Hough angle bins (cost ∝ 1/step)
     lines = cv2.HoughLinesP(small, 1, step, threshold=max(60, side // 12),
                             minLineLength=side // 6, maxLineGap=6)
@@ -102,6 +109,18 @@ def hough_skew(binv: np.ndarray) -> float:
     order = np.argsort(angles)
     cw = np.cumsum(np.array(weights)[order])
     return float(np.array(angles)[order][np.searchsorted(cw, cw[-1] / 2)])
+
+
+def long_blobs(mask: np.ndarray, min_len: float) -> np.ndarray:
+    """The ink of `mask` (255) in connected components whose box is at least `min_len` px
+    long or tall: rules and the tables they join; glyphs, specks and words go. Why: the
+    Hough transform's cost is its votes, one per ink pixel and angle bin; a glyph's pixels
+    vote at every bin and are never taken by a line, so text paid most of it (issue #15)."""
+    import cv2
+    n, lab, st, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    keep = (np.maximum(st[:, cv2.CC_STAT_WIDTH], st[:, cv2.CC_STAT_HEIGHT]) >= min_len)
+    keep[0] = False
+    return np.where(keep[lab], 255, 0).astype(np.uint8)
 
 
 def estimate_skew(binv: np.ndarray) -> float:

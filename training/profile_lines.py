@@ -1,0 +1,171 @@
+"""CPU seconds of each sub-step of the grid's `lines` stage per scanned page, and what the
+fast settings change (issue #15).
+
+Why: `lines` (binarise, skew, rotate, rule masks, tables, the text check of each table)
+was ~2.5 of ~6.85 CPU s per table page; a speed change there must show where the time
+goes and that the grid it hands on is the same. Every page is rendered once; the sub-steps
+run in one process (time.process_time), once with the settings as they are and once with
+`--set` overrides (configs/ocr.yaml `grid:` keys, dotted), the two orders alternated page
+by page. Per page it prints both skew angles and whether the rule masks, the tables' cells
+and the grid handed on (page_tables) are the same.
+
+    nice python -m training.profile_lines datasets/generated/s23f/val --pattern 'val_0000[0-2].scan_*.pdf' \
+        --set grid.skew.hough_min_blob_frac=0.0417 [--json out.json]
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _override(cfg: dict, sets: list[str]) -> dict:
+    import yaml
+    cfg = copy.deepcopy(cfg)
+    for s in sets:
+        key, val = s.split("=", 1)
+        node = cfg
+        parts = key.split(".")
+        for p in parts[:-1]:
+            node = node[p]
+        node[parts[-1]] = yaml.safe_load(val)
+    return cfg
+
+
+def lines_steps(grey: np.ndarray, pt_px: float) -> tuple[dict, dict]:
+    """The `lines` stage of grid.recover_page for a scanned page, sub-step by sub-step:
+    (CPU seconds per step, what it made)."""
+    from pipeline.deskew import estimate_skew, rotate_small
+    from pipeline.grid import page_tables
+    from pipeline.grid_cells import binarise, find_tables, line_masks
+    t = {}
+    out = {}
+    c = time.process_time()
+
+    def lap(name):
+        nonlocal c
+        now = time.process_time()
+        t[name] = t.get(name, 0.0) + now - c
+        c = now
+
+    binv = binarise(grey)
+    lap("binarise")
+    angle = estimate_skew(binv)
+    lap("skew")
+    if abs(angle) >= 0.1:
+        grey = rotate_small(grey, angle)
+        lap("rotate")
+        binv = binarise(grey)
+        lap("binarise")
+    hor, ver = line_masks(binv, pt_px)
+    lap("line_masks")
+    tables = find_tables(hor, ver)
+    lap("find_tables")
+    found = page_tables(grey, binv, hor, ver, tables, pt_px) if tables else []
+    lap("page_tables")
+    out.update(angle=angle, hor=hor, ver=ver, tables=tables, found=found)
+    return t, out
+
+
+def _cells(tables) -> list:
+    return [(bbox, sorted((c.x0, c.y0, c.x1, c.y1, c.row, c.col, c.rowspan, c.colspan) for c in raw))
+            for bbox, raw in tables]
+
+
+def _found(found) -> list:
+    """The grid handed on, by structure: each table's strategy and its cells' rows, columns
+    and spans (boxes move by a pixel with any change of angle)."""
+    return [(how, sorted((c.row, c.col, c.rowspan, c.colspan) for c in raw)) for _, raw, how, _ in found]
+
+
+def main(argv=None) -> int:
+    from pipeline import pdf
+    from pipeline.grid import page_scale
+    from pipeline.pdf import px_per_pt
+    from pipeline.read import read
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("folder", type=Path)
+    ap.add_argument("--pattern", default="*.scan_*.pdf")
+    ap.add_argument("--set", action="append", default=[], help="grid setting for the fast run, e.g. grid.skew.method=search")
+    ap.add_argument("--pages", type=int, default=0, help="at most this many pages (0: all)")
+    ap.add_argument("--json", type=Path, default=None)
+    a = ap.parse_args(argv)
+    base = pdf.config()
+    fast = _override(base, a.set)
+    import pipeline.pdf as P
+    orig = P.config
+
+    rows = []
+    k = 0
+    for f in sorted(a.folder.glob(a.pattern)):
+        doc = read(f)
+        for page in doc.pages:
+            img = page.image
+            if img is None:
+                continue
+            if img.ndim == 3:
+                import cv2
+                img = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+            pt_px = px_per_pt(page, page_scale(page))
+            res = {}
+            order = ("base", "fast") if k % 2 == 0 else ("fast", "base")
+            for name in order:
+                cfg = base if name == "base" else fast
+                _patch(cfg, orig)
+                res[name] = lines_steps(img, pt_px)
+            _patch(None, orig)
+            (tb, ob), (tf, of) = res["base"], res["fast"]
+            row = dict(file=f.name, page=page.number, angle_base=round(ob["angle"], 4), angle_fast=round(of["angle"], 4),
+                       cpu_base={s: round(v, 4) for s, v in tb.items()}, cpu_fast={s: round(v, 4) for s, v in tf.items()},
+                       table=bool(ob["tables"]),
+                       same_masks=bool(np.array_equal(ob["hor"], of["hor"]) and np.array_equal(ob["ver"], of["ver"])),
+                       same_tables=_cells(ob["tables"]) == _cells(of["tables"]),
+                       same_grid=_found(ob["found"]) == _found(of["found"]),
+                       cells_base=sum(len(r) for _, r, _, _ in ob["found"]), cells_fast=sum(len(r) for _, r, _, _ in of["found"]))
+            rows.append(row)
+            print(f"{f.name} p{page.number} {'table' if row['table'] else 'text '} angle {row['angle_base']:+.4f} → "
+                  f"{row['angle_fast']:+.4f}  lines {sum(tb.values()):.3f} → {sum(tf.values()):.3f} CPU s  "
+                  f"masks {'=' if row['same_masks'] else '≠'} tables {'=' if row['same_tables'] else '≠'} "
+                  f"grid {'=' if row['same_grid'] else '≠'} cells {row['cells_base']} → {row['cells_fast']}", flush=True)
+            print("   base " + " ".join(f"{s} {v:.3f}" for s, v in tb.items()))
+            print("   fast " + " ".join(f"{s} {v:.3f}" for s, v in tf.items()))
+            k += 1
+            page.image = None
+            if a.pages and k >= a.pages:
+                break
+        if a.pages and k >= a.pages:
+            break
+    tab = [r for r in rows if r["table"]]
+    for kind, rs in (("table", tab), ("all", rows)):
+        if not rs:
+            continue
+        sb = sum(sum(r["cpu_base"].values()) for r in rs) / len(rs)
+        sf = sum(sum(r["cpu_fast"].values()) for r in rs) / len(rs)
+        steps = sorted({s for r in rs for s in r["cpu_base"]} | {s for r in rs for s in r["cpu_fast"]})
+        print(f"{kind} pages {len(rs)}: lines {sb:.3f} → {sf:.3f} CPU s per page; "
+              + "; ".join(f"{s} {sum(r['cpu_base'].get(s, 0) for r in rs) / len(rs):.3f} → "
+                          f"{sum(r['cpu_fast'].get(s, 0) for r in rs) / len(rs):.3f}" for s in steps))
+        print(f"   same grid {sum(r['same_grid'] for r in rs)}/{len(rs)}, same tables {sum(r['same_tables'] for r in rs)}/{len(rs)}, "
+              f"same masks {sum(r['same_masks'] for r in rs)}/{len(rs)}; "
+              f"|Δangle| max {max(abs(r['angle_base'] - r['angle_fast']) for r in rs):.4f}°")
+    if a.json:
+        a.json.write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+def _patch(cfg, orig) -> None:
+    """Every module that imported pdf.config reads `cfg` (None: as it was)."""
+    import pipeline.deskew as D
+    import pipeline.grid_cells as G
+    import pipeline.pdf as P
+    fn = orig if cfg is None else (lambda: cfg)
+    for m in (P, D, G):
+        m.config = fn
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
