@@ -125,3 +125,34 @@ def test_a_group_label_over_several_rows_is_not_cut(page):
     assert how == grid_text.LINES
     spans = {k: v for k, v in _structure(cells).items() if v[0] > 1}
     assert spans and spans == {k: v for k, v in _truth_structure(truth).items() if v[0] > 1}
+
+
+def _corner_rule_gone(page):
+    """The rule between a label spanning both label columns and the vertical group label
+    below it gone over the group label's column: the two cells join into one L-shaped
+    region."""
+    grey, truth = page
+    img = grey.copy()
+    group = next(c for c in truth if c["col"] == 0 and c["rowspan"] > 1 and c["row"] > 2)
+    x0, y0, x1, _ = group["bbox"]
+    _erase(img, truth, y0, x0, x1)
+    return img
+
+
+def test_an_l_shaped_region_is_cut_into_its_two_cells(page, monkeypatch):
+    _, truth = page
+    [(_, cells, _, _)] = page_tables(_corner_rule_gone(page), PX)
+    assert _structure(cells) == _truth_structure(truth)
+    from pipeline import grid_cells
+    cfg = {**grid_cells.grid_config(), "rect_pieces": {"enabled": False}}
+    monkeypatch.setattr(grid_cells, "grid_config", lambda: cfg)
+    [(_, cells, _, _)] = page_tables(_corner_rule_gone(page), PX)
+    assert _structure(cells) != _truth_structure(truth)       # kept whole: over its neighbours
+
+
+def test_rect_pieces_of_an_l():
+    from pipeline.grid_cells import rect_pieces
+    region = np.zeros((100, 200), bool)
+    region[:30, :] = True              # a row over the whole width
+    region[30:, :50] = True            # a column below its left part
+    assert rect_pieces(region, {"tol_px": 6, "band_fill": 0.85}) == [(0, 0, 200, 30), (0, 30, 50, 100)]
