@@ -91,7 +91,21 @@ def _gaps(c: RawCell, boxes: np.ndarray, h: float, axis: int, cfg: dict) -> list
     if not 2 <= len(groups) <= most or not all(_number_like(g, h, axis, cfg) for g in groups):
         return []
     need = (cfg["row_gap"] if axis == 1 else cfg["col_gap"]) * h
-    return [(a[1], b[0]) for a, b in zip(groups, groups[1:]) if b[0] - a[1] >= need]
+    gaps = [(a[1], b[0]) for a, b in zip(groups, groups[1:])]
+    if len(groups) > cfg["max_numbers"] and any(b - a < need for a, b in gaps):
+        return []       # the numbers of merged rows stand a row apart each; a text's lines closer
+    return [(a, b) for a, b in gaps if b - a >= need]
+
+
+def _numeric_column(c: RawCell, cells: list[RawCell], boxes: np.ndarray, h: float, cfg: dict, tol: float) -> bool:
+    """Most other cells of c's column (same left and right edges) hold one number: a value
+    column, not a label column (a group label printed down its column stands there alone)."""
+    same = [d for d in cells if d is not c and abs(d.x0 - c.x0) <= tol and abs(d.x1 - c.x1) <= tol]
+    ones = 0
+    for d in same:
+        g = _bands(_inside(boxes, d), 1)
+        ones += len(g) == 1 and _number_like(g[0], h, 1, cfg)
+    return len(same) >= 2 and ones >= 0.5 * len(same)
 
 
 def _crossed(c: RawCell, boxes: np.ndarray, at: float, axis: int) -> bool:
@@ -112,7 +126,8 @@ def _split(cells: list[RawCell], boxes: np.ndarray, h: float, axis: int, cfg: di
                                                               or getattr(c, hi) - tol <= e <= getattr(c, hi) + tol)]
             if known and axis == 0:     # a column rule the other rows print there
                 wanted.append((min(known, key=lambda e: abs(e - (a + b) / 2)), [c]))
-            elif known and _rows_cfg(cfg).get("edge_support"):   # a row rule the other columns print
+            elif known and _rows_cfg(cfg).get("edge_support") and _numeric_column(c, cells, boxes, h, cfg, tol):
+                # a row rule the other columns print (in a column of numbers)
                 wanted.append((min(known, key=lambda e: abs(e - (a + b) / 2)), [c]))
             elif axis == 1:         # a column rule no row prints: not cut (seal rings, spaced labels)
                 loose.append((a, b, c))

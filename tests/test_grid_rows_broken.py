@@ -155,4 +155,4 @@ def test_rect_pieces_of_an_l():
     region = np.zeros((100, 200), bool)
     region[:30, :] = True              # a row over the whole width
     region[30:, :50] = True            # a column below its left part
-    assert rect_pieces(region, {"tol_px": 6, "band_fill": 0.85}) == [(0, 0, 200, 30), (0, 30, 50, 100)]
+    assert rect_pieces(region, {"tol_px": 6, "band_fill": 0.85, "cover": 0.95, "jump_px": 30}) == [(0, 0, 200, 30), (0, 30, 50, 100)]
