@@ -18,6 +18,18 @@ def page(tmp_path_factory):
     return scanned_page(tmp_path_factory.mktemp("gridrows"))
 
 
+@pytest.fixture(autouse=True)
+def rows_on(monkeypatch):
+    """Row bands and region pieces on (off by default: configs/grid.yaml grid_text.rows)."""
+    from pipeline import grid_cells
+    tcfg = {**grid_text.settings()}
+    tcfg["rows"] = {**tcfg["rows"], "enabled": True}
+    monkeypatch.setattr(grid_text, "settings", lambda: tcfg)
+    gcfg = {**grid_cells.grid_config()}
+    gcfg["rect_pieces"] = {**gcfg["rect_pieces"], "enabled": True}
+    monkeypatch.setattr(grid_cells, "grid_config", lambda: gcfg)
+
+
 def _structure(cells) -> dict:
     return {(c.row, c.col): (c.rowspan, c.colspan) for c in cells}
 
@@ -144,7 +156,7 @@ def test_an_l_shaped_region_is_cut_into_its_two_cells(page, monkeypatch):
     [(_, cells, _, _)] = page_tables(_corner_rule_gone(page), PX)
     assert _structure(cells) == _truth_structure(truth)
     from pipeline import grid_cells
-    cfg = {**grid_cells.grid_config(), "rect_pieces": {"enabled": False}}
+    cfg = {**grid_cells.grid_config(), "rect_pieces": {"enabled": False}}     # the default
     monkeypatch.setattr(grid_cells, "grid_config", lambda: cfg)
     [(_, cells, _, _)] = page_tables(_corner_rule_gone(page), PX)
     assert _structure(cells) != _truth_structure(truth)       # kept whole: over its neighbours
