@@ -124,8 +124,14 @@ def find_tables(hor: np.ndarray, ver: np.ndarray) -> list[tuple[tuple[int, int, 
         free = cv2.bitwise_not(m)
         k, clab, cst, _ = cv2.connectedComponentsWithStats(free, connectivity=4)
         cells = []
+        pieces = grid_config().get("rect_pieces") or {}
         for j in range(1, k):
             cx, cy, cw, ch, area = cst[j]
+            if pieces.get("enabled") and cw >= 6 and ch >= 6 and area < pieces["fill"] * cw * ch:
+                cut = rect_pieces(clab[cy:cy + ch, cx:cx + cw] == j, pieces)
+                if cut:
+                    cells += [RawCell(x + cx + a, y + cy + b, x + cx + c, y + cy + d) for a, b, c, d in cut]
+                    continue
             if cw < 6 or ch < 6 or area < 60 or area < 0.5 * cw * ch:
                 continue
             cells.append(RawCell(x + cx, y + cy, x + cx + cw, y + cy + ch))
@@ -135,6 +141,41 @@ def find_tables(hor: np.ndarray, ver: np.ndarray) -> list[tuple[tuple[int, int, 
         if len(good) >= grid_config()["min_cells"]:
             out.append(((int(x), int(y), int(x + w), int(y + h)), good))
     out.sort(key=lambda t: (t[0][1], t[0][0]))
+    return out
+
+
+def rect_pieces(region: np.ndarray, cfg: dict) -> list[tuple[int, int, int, int]]:
+    """A free region between rules that is no rectangle, cut into the rectangles it is made
+    of: bands of rows whose extent (first and last free pixel) stays within `tol_px`, each
+    kept when it is mostly free (`band_fill`) and at least 6 px high. Why: where a rule
+    vanished over part of its length (a thinned scan), two cells of different shapes join
+    into one L- or T-shaped region (a label spanning two columns above a group label's
+    column); its bounding box overlaps its neighbours, and a region under half its box was
+    dropped whole, so its labels' rows were not found. Boxes (x0, y0, x1, y1) in the
+    region's own pixels; [] (the region is left as it was) unless the bands cover
+    `cover` of it and each changes extent from the one above by at least `jump_px` (a
+    cell's corner; a seal ring's arc bends the region's edge by a few pixels a band)."""
+    tol = cfg["tol_px"]
+    on = region.any(1)
+    first = np.where(on, region.argmax(1), -1)
+    last = np.where(on, region.shape[1] - 1 - region[:, ::-1].argmax(1), -1)
+    out, start = [], None
+    for yy in range(region.shape[0] + 1):
+        if yy < region.shape[0] and on[yy] and start is not None and \
+                abs(first[yy] - first[start]) <= tol and abs(last[yy] - last[start]) <= tol:
+            continue
+        if start is not None and yy - start >= 6:
+            a, c = int(np.median(first[start:yy])), int(np.median(last[start:yy])) + 1
+            band = region[start:yy, a:c]
+            if c - a >= 6 and band.mean() >= cfg["band_fill"]:
+                out.append((a, start, c, yy))
+        start = yy if yy < region.shape[0] and on[yy] else None
+    if len(out) < 2 or sum(region[b:d, a:c].sum() for a, b, c, d in out) < cfg.get("cover", 0.95) * region.sum():
+        return []
+    jump = cfg.get("jump_px", 0)
+    for (a, b, c, d), (a2, b2, c2, d2) in zip(out, out[1:]):
+        if max(abs(a2 - a), abs(c2 - c)) < jump:
+            return []
     return out
 
 

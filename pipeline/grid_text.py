@@ -87,10 +87,25 @@ def _number_like(group: list[float], h: float, axis: int, cfg: dict) -> bool:
 def _gaps(c: RawCell, boxes: np.ndarray, h: float, axis: int, cfg: dict) -> list[tuple[float, float]]:
     """Open intervals in one cell where numbers printed on both sides show a boundary."""
     groups = _bands(_inside(boxes, c), axis)
-    if not 2 <= len(groups) <= cfg["max_numbers"] or not all(_number_like(g, h, axis, cfg) for g in groups):
+    most = cfg["max_numbers"] if axis == 0 else _rows_cfg(cfg).get("max_numbers", cfg["max_numbers"])
+    if not 2 <= len(groups) <= most or not all(_number_like(g, h, axis, cfg) for g in groups):
         return []
     need = (cfg["row_gap"] if axis == 1 else cfg["col_gap"]) * h
-    return [(a[1], b[0]) for a, b in zip(groups, groups[1:]) if b[0] - a[1] >= need]
+    gaps = [(a[1], b[0]) for a, b in zip(groups, groups[1:])]
+    if len(groups) > cfg["max_numbers"] and any(b - a < need for a, b in gaps):
+        return []       # the numbers of merged rows stand a row apart each; a text's lines closer
+    return [(a, b) for a, b in gaps if b - a >= need]
+
+
+def _numeric_column(c: RawCell, cells: list[RawCell], boxes: np.ndarray, h: float, cfg: dict, tol: float) -> bool:
+    """Most other cells of c's column (same left and right edges) hold one number: a value
+    column, not a label column (a group label printed down its column stands there alone)."""
+    same = [d for d in cells if d is not c and abs(d.x0 - c.x0) <= tol and abs(d.x1 - c.x1) <= tol]
+    ones = 0
+    for d in same:
+        g = _bands(_inside(boxes, d), 1)
+        ones += len(g) == 1 and _number_like(g[0], h, 1, cfg)
+    return len(same) >= 2 and ones >= 0.5 * len(same)
 
 
 def _crossed(c: RawCell, boxes: np.ndarray, at: float, axis: int) -> bool:
@@ -111,6 +126,9 @@ def _split(cells: list[RawCell], boxes: np.ndarray, h: float, axis: int, cfg: di
                                                               or getattr(c, hi) - tol <= e <= getattr(c, hi) + tol)]
             if known and axis == 0:     # a column rule the other rows print there
                 wanted.append((min(known, key=lambda e: abs(e - (a + b) / 2)), [c]))
+            elif known and _rows_cfg(cfg).get("edge_support") and _numeric_column(c, cells, boxes, h, cfg, tol):
+                # a row rule the other columns print (in a column of numbers)
+                wanted.append((min(known, key=lambda e: abs(e - (a + b) / 2)), [c]))
             elif axis == 1:         # a column rule no row prints: not cut (seal rings, spaced labels)
                 loose.append((a, b, c))
     # a boundary no rule shows: the gap shared by at least min_support cells
@@ -129,6 +147,8 @@ def _split(cells: list[RawCell], boxes: np.ndarray, h: float, axis: int, cfg: di
         if len(group) >= cfg["min_support"]:
             near = [e for e in edges if lo_ <= e <= hi_]     # a rule the label columns print there
             mid = (lo_ + hi_) / 2
+            if not near and _rows_cfg(cfg).get("free_cut"):
+                mid = _free_cut(cells, boxes, lo_, hi_, group, tol)
             wanted.append((min(near, key=lambda e: abs(e - mid)) if near else mid, group))
     cuts = 0
     for at, shown in wanted:
@@ -146,6 +166,80 @@ def _split(cells: list[RawCell], boxes: np.ndarray, h: float, axis: int, cfg: di
             cells.remove(c)
             cells += [a, b]
         cuts += bool(hit)
+    return cuts
+
+
+def _rows_cfg(cfg: dict) -> dict:
+    """`grid_text.rows:` (row bands when a row rule vanished over the whole table or part of it)."""
+    r = cfg.get("rows") or {}
+    return r if r.get("enabled") else {}
+
+
+def _free_cut(cells: list[RawCell], boxes: np.ndarray, lo: float, hi: float, shown: list[RawCell],
+              tol: float) -> float:
+    """Where in the numbers' shared gap [lo, hi] to cut a merged row band: the middle of the
+    longest stretch that no other ink of the band crosses (a wrapped label beside a number
+    printed mid-row can reach into the gap's middle), else the gap's middle."""
+    band_lo = min(c.y0 for c in shown) - tol
+    band_hi = max(c.y1 for c in shown) + tol
+    occ = []
+    for c in cells:
+        if c.y0 < lo and c.y1 > hi and c.y0 >= band_lo and c.y1 <= band_hi:
+            for b in _inside(boxes, c):
+                if b[1] < hi and b[3] > lo:
+                    occ.append((max(lo, b[1]), min(hi, b[3])))
+    best, at = (0.0, (lo + hi) / 2), lo
+    for a, b in sorted(occ) + [(hi, hi)]:
+        if a - at > best[0]:
+            best = (a - at, (at + a) / 2)
+        at = max(at, b)
+    return best[1]
+
+
+def _split_labels(cells: list[RawCell], boxes: np.ndarray, h: float, cfg: dict, tol: float) -> int:
+    """Cut a tall cell at a row boundary that the other cells print (at least `min_support`
+    of them, beside it) where its own ink shows two printed rows: lines on both sides, a
+    gap of at least `row_gap` × the text height around the boundary, none crossing it. Why:
+    a row rule that vanished over the label column only (a thinned scan keeps it across
+    the values) leaves two labels in one cell, and one of the two rows is then not found.
+    A group label printed over several rows is one block of lines (wrapped lines stand
+    0.3–0.6 apart): never cut."""
+    rc = _rows_cfg(cfg)
+    if not rc.get("split_labels"):
+        return 0
+    need = cfg["row_gap"] * h
+    cuts = 0
+    for c in list(cells):
+        if c.y1 - c.y0 < 2 * need:
+            continue
+        inside = [e for d in cells if d is not c and (d.x1 <= c.x0 + tol or d.x0 >= c.x1 - tol)
+                  for e in (d.y0, d.y1) if c.y0 + need <= e <= c.y1 - need]
+        if not inside:
+            continue
+        lines = _bands(_inside(boxes, c), 1)
+        if len(lines) < 2:
+            continue
+        at_ = []
+        for e in sorted(set(inside)):
+            support = sum(abs(x - e) <= tol for x in inside)
+            if support < cfg["min_support"]:
+                continue
+            above = [g for g in lines if g[1] <= e]
+            below = [g for g in lines if g[0] >= e]
+            if not above or not below or len(above) + len(below) != len(lines):
+                continue        # a line crosses it, or none on one side
+            if below[0][0] - above[-1][1] < need:
+                continue
+            if not at_ or e - at_[-1] > tol:
+                at_.append(e)
+        for e in at_:
+            piece = next((p for p in cells if p.x0 == c.x0 and p.x1 == c.x1 and p.y0 + tol < e < p.y1 - tol), None)
+            if piece is None:
+                continue
+            a, b = RawCell(piece.x0, piece.y0, piece.x1, int(round(e))), RawCell(piece.x0, int(round(e)), piece.x1, piece.y1)
+            cells.remove(piece)
+            cells += [a, b]
+            cuts += 1
     return cuts
 
 
@@ -237,6 +331,7 @@ def refine(cells: list[RawCell], binv: np.ndarray, rules: np.ndarray, hor: np.nd
     changed = _drop_slivers(work, boxes, h, cfg, scale_px)
     tol = max(4.0, 0.3 * h)
     changed += _split(work, boxes, h, 1, cfg, tol)
+    changed += _split_labels(work, boxes, h, cfg, tol)
     changed += _split(work, boxes, h, 0, cfg, tol)
     if not changed:
         return cells, bbox, how
