@@ -12,7 +12,8 @@ The rule (configs/grid.yaml `page_border:`): the share of dark pixels (grey unde
 `dark_grey`) over a window of `seed_pt` is at least `seed_density` (solid at a scale far
 beyond a glyph or a bold title line); such a region touching the page's edge (within
 `edge_pt`) and of at least `min_area_pt2` is a border. It is extended into its fringe, where
-the share over `fringe_pt` stays at least `fringe_density`, by at most `grow_pt`. Cells that
+the share over `fringe_pt` stays at least `fringe_density`, by at most `grow_pt`, and
+padded by `pad_pt` (the adaptive threshold would draw the edge of what is left as a line). Cells that
 the region covers or reaches (within `doubt_pt`) are doubted (grid.py): what lay under the
 black is lost, and a cell's rule may have gone with it.
 """
@@ -76,7 +77,10 @@ def border_mask(grey: np.ndarray, px_per_pt: float, cfg: dict | None = None) -> 
     # only the fringe connected to a core (not text that the reach happens to cover)
     k, flab = cv2.connectedComponents(mask, connectivity=8)
     hit = np.unique(flab[core > 0])
-    mask = np.isin(flab, hit[hit > 0])
+    mask = np.isin(flab, hit[hit > 0]).astype(np.uint8)
+    p = int(round(cfg["pad_pt"] * ppt))        # the outline a solid region's edge leaves
+    if p > 0:
+        mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * p + 1, 2 * p + 1)))
     if step > 1:
         mask = cv2.resize(mask.astype(np.uint8), (W, H), interpolation=cv2.INTER_NEAREST) > 0
     return mask
