@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline import grid
-from pipeline.page_border import BORDER_DOUBT, border_mask, paint_out
+from pipeline import grid, page_border
+from pipeline.page_border import BORDER_DOUBT, paint_out
 from pipeline.pdf import read_image
 from tablefix import page_tables, scanned_page
 
@@ -19,6 +19,20 @@ PX = 200 / 72          # tablefix.scan renders at 200 dpi; boxes are in points
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
     return scanned_page(tmp_path_factory.mktemp("border"))
+
+
+ON = {**page_border.settings(), "enabled": True}     # shipped off (configs/grid.yaml): tested on
+
+
+def border_mask(grey, px):
+    return page_border.border_mask(grey, px, ON)
+
+
+def test_off_by_default_nothing_is_masked(page):
+    grey, _ = page
+    g = grey.copy()
+    g[:, 1400:] = 12
+    assert page_border.settings()["enabled"] or page_border.border_mask(g, PX) is None
 
 
 def _structure(cells) -> dict:
@@ -99,7 +113,9 @@ def test_printed_things_at_the_edge_are_not_borders(page):
     assert border_mask(g, PX) is None
 
 
-def test_the_grid_stage_paints_the_border_out_and_doubts_the_cells_it_covered(tmp_path, page):
+def test_the_grid_stage_paints_the_border_out_and_doubts_the_cells_it_covered(tmp_path, page, monkeypatch):
+    monkeypatch.setattr(page_border, "settings", lambda: ON)
+    monkeypatch.setattr(grid, "border_settings", lambda: ON)
     grey, truth = page
     right = _table_right(truth)
     g = grey.copy()
