@@ -35,6 +35,7 @@ from .grid_text import LINES, faint_masks, refine
 from .model import Cell, CellEvidence, Document, Page, Table, Word
 from .ocr import candidates, get_engine, normalise_text, parse_value
 from .orient import orientation
+from .page_border import BORDER_DOUBT, border_mask, paint_out, settings as border_settings, touches
 from .strips import recognise as recognise_rows
 from .pdf import config, px_per_pt
 from .values import blank_marks
@@ -271,6 +272,12 @@ def recover_page(page: Page, engine) -> None:
     s = page_scale(page)
     pt_px = px_per_pt(page, s)
     use_text = page.text_layer == "trusted"
+    # a black page border or corner is painted as paper before anything is looked for
+    # (pipeline/page_border.py); `border` follows the page's turns to doubt the cells it covered
+    border = None if use_text else border_mask(grey, pt_px)
+    if border is not None:
+        grey = paint_out(grey, border)
+        border = border.astype(np.uint8) * 255
     binv = binarise(grey)
     if not use_text and np.count_nonzero(binv) < grid_config()["blank_ink_share"] * binv.size:
         page.cost.kind = "blank"      # nothing printed: no rules, no title to read
@@ -281,6 +288,8 @@ def recover_page(page: Page, engine) -> None:
         if abs(angle) >= 0.1:
             grey = rotate_small(grey, angle)
             binv = binarise(grey)
+            if border is not None:
+                border = 255 - rotate_small(255 - border, angle)
             page.skew = round(angle, 3)
     hor, ver = line_masks(binv, pt_px)
     tables = find_tables(hor, ver)
@@ -291,6 +300,8 @@ def recover_page(page: Page, engine) -> None:
         lap(page, "orientation")
         if rot:
             grey = np.ascontiguousarray(np.rot90(grey, k=rot // 90))
+            if border is not None:
+                border = np.ascontiguousarray(np.rot90(border, k=rot // 90))
             page.rotation = (page.rotation + rot) % 360
             if rot in (90, 270):
                 page.width, page.height = page.height, page.width
@@ -310,6 +321,12 @@ def recover_page(page: Page, engine) -> None:
         if how == BOXES:            # no rule printed where the cells are: positions are guessed
             for c in t.cells:
                 c.doubts.append(BOXES_DOUBT)
+    if border is not None:
+        near, border = border_settings()["doubt_pt"] * pt_px, border > 127
+        for t in page.tables:
+            for c in t.cells:
+                if c.bbox and touches(border, tuple(v * s for v in c.bbox), near):
+                    c.doubts.append(BORDER_DOUBT)
     _titles_and_text(page, grey, engine, use_text)
     lap(page, "text")
 
