@@ -54,6 +54,7 @@ def decode_requests(rows: list[Row], mapper, tpl: Template, out: Decoded) -> Non
     # rows of a block without the header: learn that block's first value position
     block_pos: dict[int, int] = {}
     joined: set[str] = set()    # cells of rows joined from one value a line
+    continued: dict[int, list[int]] = {}   # id of a table the header's table goes on in → its positions
     unplaced = any(not r.labels and r.has_numbers and not r.aligned for r in rows[first_val:])
     for r, a in zip(body, assign):
         if a is None:
@@ -64,9 +65,10 @@ def decode_requests(rows: list[Row], mapper, tpl: Template, out: Decoded) -> Non
         out.labels.append(label_record(r, row_classes[a], P[body.index(r), a], "requests"))
         pos = positions if (r.block in header_blocks or r.aligned) else None
         if pos is not None and r.aligned and header_table is not None and r.table is not header_table:
-            # a table continued on the next page: its value columns sit at the right edge
-            # like the header's, while the label columns before them may differ in number
-            pos = [p + (r.table.n_cols - header_table.n_cols) for p in pos]
+            if id(r.table) not in continued:
+                continued[id(r.table)] = continued_positions([found[f"requests.col:{k}"] for k in cols],
+                                                             pos, header_table, r.table)
+            pos = continued[id(r.table)]
         if pos is None and positions is not None and not r.aligned:
             if r.block in block_pos:
                 pos = [block_pos[r.block] + (p - positions[0]) for p in positions]
@@ -122,6 +124,46 @@ def decode_requests(rows: list[Row], mapper, tpl: Template, out: Decoded) -> Non
         out.template = "2019"
     elif any(k.split("/")[1].startswith("other_") for k in out.cells):
         out.template = "2021"
+
+
+def continued_positions(header_cells: list, pos: list[int], header_table, body_table) -> list[int]:
+    """The body columns under a header's columns when the table goes on on another page.
+
+    The same table keeps its column widths from page to page, so a header cell's centre, as
+    a share of its table's width, falls in its body column. Where a page's grid splits or
+    merges a column the other does not (a stray rule, a faint one), counting columns puts
+    every value one or two columns off while the row and column sums still hold (val_00011
+    light: natural persons read as research institutes at 0.99998). Without boxes, or where
+    the shares do not give one column per header in order, the value columns are taken to
+    sit at the right edge like the header's (the label columns before them may differ)."""
+    by_count = [p + (body_table.n_cols - header_table.n_cols) for p in pos]
+    spans = column_spans(body_table)
+    if header_table.bbox is None or body_table.bbox is None or not spans \
+            or any(c.bbox is None for c in header_cells):
+        return by_count
+    hx0, _, hx1, _ = header_table.bbox
+    bx0, _, bx1, _ = body_table.bbox
+    if hx1 <= hx0 or bx1 <= bx0:
+        return by_count
+    out = []
+    for c in header_cells:
+        share = ((c.bbox[0] + c.bbox[2]) / 2 - hx0) / (hx1 - hx0)
+        x = bx0 + share * (bx1 - bx0)
+        inside = [j for j, (a, b) in spans.items() if a <= x <= b]
+        if len(inside) != 1:
+            return by_count
+        out.append(inside[0])
+    return out if out == sorted(set(out)) else by_count
+
+
+def column_spans(table) -> dict[int, tuple[float, float]]:
+    """Each column's x extent, from the boxes of the cells one column wide (median edges)."""
+    edges: dict[int, list[tuple[float, float]]] = {}
+    for c in table.cells:
+        if c.colspan == 1 and c.bbox is not None:
+            edges.setdefault(c.col, []).append((c.bbox[0], c.bbox[2]))
+    return {j: (float(np.median([a for a, _ in e])), float(np.median([b for _, b in e])))
+            for j, e in edges.items()}
 
 
 def one_row_other_contradicted(P: np.ndarray, assign: list, row_classes: list[str], out: Decoded):
