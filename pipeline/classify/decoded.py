@@ -81,10 +81,10 @@ def doubt_block_order(out: Decoded, groups: list[list[str]], text: str) -> set[s
 
 def _zero_or_blank(c: Cell | None) -> str:
     """"0", "blank" (printed as nothing or as a mark) or "other"."""
-    if c is None:
-        return "blank"
-    ok, v = parse_value(c.text)
-    return "other" if not ok else "blank" if v is None else "0" if v == 0 else "other"
+    v = _number(c)
+    if v is False:
+        return "other"
+    return "blank" if v is None else "0" if v == 0 else "other"
 
 
 def guessed_totals(out: Decoded, groups: list[list[str]], p: float) -> set[str]:
