@@ -278,6 +278,9 @@ class CallCounter:
 def _read_table(scanned_pdf, monkeypatch, strips_on: bool):
     from pipeline.pdf import config
     monkeypatch.setitem(config()["strips"], "enabled", strips_on)
+    # every crop to PP-OCR: digit-first routing (on by default) would take whole rows of
+    # numbers away from the strips this measures
+    monkeypatch.setitem(config()["digits"]["route"], "enabled", False)
     eng = get_engine("rapidocr")
     counter = CallCounter(eng.session)
     monkeypatch.setattr(eng, "session", counter)
