@@ -26,11 +26,11 @@ data: setup            ## generate the synthetic corpus (sizes in configs/synth.
 train: setup           ## train the cell-key classifier into models/keys/
 	$(PY) -m training.train_keys
 
-bench: setup           ## benchmarks side by side with peers → docs/benchmarks.md (BENCH_ARGS="--stop-at 05:55 --scan-docs 4"; training/bench/)
+bench: setup-test      ## benchmarks side by side with peers → docs/benchmarks.md (BENCH_ARGS="--stop-at 05:55 --scan-docs 4"; training/bench/)
 	$(PIP) install -q -e ".[bench]"
 	$(PY) -m training.bench --mode full $(BENCH_ARGS)
 
-bench-quick: setup     ## the same on one test document + the seeds → out/bench-quick (a few minutes)
+bench-quick: setup-test ## the same on one test document + the seeds → out/bench-quick (a few minutes)
 	$(PIP) install -q -e ".[bench]"
 	$(PY) -m training.bench --mode quick $(BENCH_ARGS)
 

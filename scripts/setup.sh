@@ -23,7 +23,9 @@ done
 apt_packages() {
   echo fonts-noto-cjk fonts-wqy-zenhei fonts-wqy-microhei fonts-arphic-ukai fonts-arphic-uming
   # LibreOffice converts .doc/.wps/.rtf/.odt/.et for pipeline/office.py (its tests run for real)
-  if [ "$1" = test ]; then echo libreoffice-writer-nogui libreoffice-calc-nogui chromium shellcheck; fi
+  # poppler-utils: pdftotext, the extractor most users flatten PDFs with (the flattened-text
+  # tests, `make data` and `make bench` run it for real)
+  if [ "$1" = test ]; then echo libreoffice-writer-nogui libreoffice-calc-nogui chromium shellcheck poppler-utils; fi
   # Debian's python3 makes no venv without this one (a Python of its own, e.g. pyenv, does)
   if ! "${PYTHON:-python3}" -c "import ensurepip" >/dev/null 2>&1; then echo python3-venv; fi
 }
