@@ -125,9 +125,29 @@ def long_blobs(mask: np.ndarray, min_len: float) -> np.ndarray:
 
 def estimate_skew(binv: np.ndarray) -> float:
     """Skew of a binarised page (ink = 255) in degrees, by `grid.skew.method`."""
-    if skew_config()["method"] == "hough":
+    method = skew_config()["method"]
+    if method == "hough":
         return hough_skew(binv)
+    if method == "checked":
+        return checked_skew(binv)
     return search_skew(binv)
+
+
+def checked_skew(binv: np.ndarray) -> float:
+    """The search's angle, but Hough's where the search lands near the page-turn cliff.
+
+    Why: a page is turned only when |angle| >= `grid.skew.turn_min_deg`; there a few
+    hundredths of a degree decide whether a page is turned at all, and a page Hough left
+    unturned (test_00000 heavy p3: a black corner's axis-aligned edges pull Hough to 0°,
+    the search finds the table's 0.126°) changed its grid when turned (docs/speed.md,
+    session 25a). Within `check_band_deg` of the search's angle Hough decides as before;
+    elsewhere (most pages: skewed by ~0.3–3°, or level) the search's ~0.05 CPU s replaces
+    Hough's ~1–2 (issue #15)."""
+    a = search_skew(binv)
+    lo, hi = skew_config()["check_band_deg"]
+    if lo <= abs(a) <= hi:
+        return hough_skew(binv)
+    return a
 
 
 def search_skew(binv: np.ndarray) -> float:

@@ -26,7 +26,7 @@ import numpy as np
 
 from .bands import first_lines, last_lines
 from .cost import lap
-from .deskew import estimate_skew, rotate_small
+from .deskew import estimate_skew, rotate_small, skew_config
 from .grid_cells import RawCell, binarise, find_tables, grid_config, line_masks  # noqa: F401
 from .grid_crops import cell_lines, grey_lines, ink_extent, is_blob, is_dash, is_faint  # noqa: F401  (grid.cell_lines)
 from .grid_tables import join_continued, mark_headers, numeric_like  # noqa: F401
@@ -285,7 +285,7 @@ def recover_page(page: Page, engine) -> None:
         return
     if not use_text:
         angle = estimate_skew(binv)
-        if abs(angle) >= 0.1:
+        if abs(angle) >= skew_config()["turn_min_deg"]:
             grey = rotate_small(grey, angle)
             binv = binarise(grey)
             if border is not None:

@@ -66,3 +66,34 @@ def test_search_reads_the_angle_closer_than_hough(pages, monkeypatch, angle):
     """The projection search (`grid.skew.method: search`, off: docs/speed.md, session 25a)
     is within 0.03° of the truth on the scanned table page."""
     assert _skew(monkeypatch, pages[angle], method="search") == pytest.approx(-angle, abs=0.03)
+
+
+@pytest.fixture(scope="module")
+def near_level(tmp_path_factory):
+    """The test table scanned 0.12° off: the search's angle lies in `check_band_deg`."""
+    import cv2
+    tmp = tmp_path_factory.mktemp("lines_level")
+    make_pdf(tmp / "t.pdf", seed=3, pages=1)
+    scan(tmp / "t.pdf", tmp / "s.png", angle=0.12, noise=3, seed=1)
+    return binarise(cv2.imread(str(tmp / "s.png"), cv2.IMREAD_GRAYSCALE))
+
+
+def test_checked_takes_the_search_off_the_cliff_without_hough(pages, monkeypatch):
+    """`method: checked` on a page skewed well past the turn threshold: the search's angle,
+    and Hough is never run (it is the cost this saves)."""
+    def no_hough(binv):
+        raise AssertionError("Hough ran on a page far from the turn threshold")
+    monkeypatch.setattr(deskew, "hough_skew", no_hough)
+    for angle in (0.6, -1.3, -2.4):
+        search = _skew(monkeypatch, pages[angle], method="search")
+        assert _skew(monkeypatch, pages[angle], method="checked") == search
+
+
+def test_checked_asks_hough_near_the_turn_threshold(near_level, monkeypatch):
+    """Near the turn threshold Hough decides, as before: its angle comes back unchanged;
+    with the band shut the search's own angle does."""
+    search = _skew(monkeypatch, near_level, method="search")
+    assert search == pytest.approx(-0.12, abs=0.03)
+    monkeypatch.setattr(deskew, "hough_skew", lambda binv: 0.0)
+    assert _skew(monkeypatch, near_level, method="checked", check_band_deg=[0.03, 0.25]) == 0.0
+    assert _skew(monkeypatch, near_level, method="checked", check_band_deg=[0.3, 0.3]) == search
