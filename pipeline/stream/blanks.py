@@ -268,6 +268,30 @@ def read_rows(out, vrows: list, rows: list[list[str]], cost: list[list[int]] | N
     return {k: None if it is None else value(it) for k, it in items.items()}
 
 
+def blank_rows_sure(label_alone: int, with_values: int, stray: int, broken: int, doubted: int) -> bool:
+    """Whether a table's rows printed as a label alone are surely blank rows (the one
+    document-level rule for them, used by the stream decoders and the joined-row solver).
+
+    A label with nothing after it is a row that printed nothing (a row of blanks printed as
+    nothing, the habit of offices that leave zeros empty or whole zero rows empty) or a
+    row whose values the reading lost (a wrapped label's values on a line of their own, a
+    line taken for a page number). The document itself rules the second out only when
+    all of these hold: every value of the table's text sits in some other row (`stray`
+    values no row took: 0), every balance equation of the table holds with those rows
+    blank (`broken`: 0; a lost row that was not all zeros breaks its column sums), each
+    value row is placed under its own label with no other reading (`doubted`: cells of
+    the table doubted for where their row or column is: 0), and enough rows printed their
+    values (`min_rows_with_values`) for those equations to say something. Then the row's
+    cells are blank, not 0, as the text printed them. Otherwise they stay below the review
+    threshold (classify.yaml label_only_row_placement). Settings: configs/values.yaml
+    printed_nothing.blank_rows."""
+    cfg = dict(settings().get("blank_rows") or {})
+    if not cfg.get("enabled", False) or label_alone < 1:
+        return False
+    return (with_values >= int(cfg.get("min_rows_with_values", 3)) and stray <= 0 and broken <= 0
+            and doubted <= int(cfg.get("max_doubted", 0)))
+
+
 def _cell(it: Item, col: int):
     from ..model import Cell
     return Cell(row=it.line, col=col, text=it.text)
