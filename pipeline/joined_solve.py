@@ -118,10 +118,8 @@ def settle_blank_rows(doc: Document, placed: list[tuple[JoinedRun, list[str]]]) 
     doubted = sum(1 for row, ks in rows.items() for k in ks if k not in in_lone
                   and (doc.fields[k].doubts or (doc.fields[k].placement < 1.0
                                                 and {a[0] for a in doc.fields[k].alternatives} != {0, None})))
-    _dbg = __import__("os").environ.get("BLANKS_DEBUG")
-    if _dbg:
-        print("settle", len(lone), with_values, stray, broken, doubted)
-    if not blank_rows_sure(len(lone), with_values, stray, broken, doubted):
+    marks = sum(1 for run in doc.joined if run.table == table for kind, _ in run.pieces if kind == "b")
+    if not blank_rows_sure(len(lone), with_values, stray, broken, doubted, marks):
         return []
     out = []
     for row, ks in lone.items():

@@ -268,7 +268,8 @@ def read_rows(out, vrows: list, rows: list[list[str]], cost: list[list[int]] | N
     return {k: None if it is None else value(it) for k, it in items.items()}
 
 
-def blank_rows_sure(label_alone: int, with_values: int, stray: int, broken: int, doubted: int) -> bool:
+def blank_rows_sure(label_alone: int, with_values: int, stray: int, broken: int, doubted: int,
+                    marks: int) -> bool:
     """Whether a table's rows printed as a label alone are surely blank rows (the one
     document-level rule for them, used by the stream decoders and the joined-row solver).
 
@@ -280,8 +281,10 @@ def blank_rows_sure(label_alone: int, with_values: int, stray: int, broken: int,
     values no row took: 0), every balance equation of the table holds with those rows
     blank (`broken`: 0; a lost row that was not all zeros breaks its column sums), each
     value row is placed under its own label with no other reading (`doubted`: cells of
-    the table doubted for where their row or column is: 0), and enough rows printed their
-    values (`min_rows_with_values`) for those equations to say something. Then the row's
+    the table doubted for where their row or column is: 0), the table prints no blank mark
+    (`marks`: a table that marks its blanks — `—`, `/` — would mark a blank row too, so a
+    row there printing nothing lost its values), and enough rows printed their values
+    (`min_rows_with_values`) for those equations to say something. Then the row's
     cells are blank, not 0, as the text printed them. Otherwise they stay below the review
     threshold (classify.yaml label_only_row_placement). Settings: configs/values.yaml
     printed_nothing.blank_rows."""
@@ -289,7 +292,7 @@ def blank_rows_sure(label_alone: int, with_values: int, stray: int, broken: int,
     if not cfg.get("enabled", False) or label_alone < 1:
         return False
     return (with_values >= int(cfg.get("min_rows_with_values", 3)) and stray <= 0 and broken <= 0
-            and doubted <= int(cfg.get("max_doubted", 0)))
+            and doubted <= int(cfg.get("max_doubted", 0)) and marks <= int(cfg.get("max_marks", 0)))
 
 
 def _cell(it: Item, col: int):
