@@ -15,6 +15,7 @@ Settings: configs/joined.yaml. Figures: docs/joined-cells.md.
 from __future__ import annotations
 
 import math
+import re
 
 from .joined_cells import Split, TooMany, fmt, kind_of, settings, splits
 from .model import Document, JoinedRun
@@ -115,9 +116,18 @@ def settle_blank_rows(doc: Document, placed: list[tuple[JoinedRun, list[str]]]) 
             continue
         broken += abs(d) > 1e-6
     in_lone = {k for ks in rows.values() for k in ks if k.rsplit("/", 1)[0] in lone}
-    doubted = sum(1 for row, ks in rows.items() for k in ks if k not in in_lone
-                  and (doc.fields[k].doubts or (doc.fields[k].placement < 1.0
-                                                and {a[0] for a in doc.fields[k].alternatives} != {0, None})))
+    # any doubt elsewhere in the table counts, a 0 against a blank too: where rows lose cells
+    # one by one, runs of zeros fit many rows alike, and a row left bare may be a shifted one
+    doubted = sum(1 for ks in rows.values() for k in ks if k not in in_lone
+                  and (doc.fields[k].doubts or doc.fields[k].placement < 1.0))
+    # a bare row whose printed label holds digits (beyond its ordinal) had values the
+    # reading did not take (`1.属于国家秘密000000-3-`: a page number glued after them)
+    for rec in doc.labels:
+        cls = str(rec.get("class", ""))
+        if cls.startswith("requests.row:") and f"{table}/{cls.split(':', 1)[1]}" in lone:
+            words = " ".join(str(x) for x in (rec.get("text"), (rec.get("context") or {}).get("prev")) if x)
+            if _DIGITS.search(_ORDINAL.sub("", words)):
+                stray += 1
     marks = sum(1 for run in doc.joined if run.table == table for kind, _ in run.pieces if kind == "b")
     if not blank_rows_sure(len(lone), with_values, stray, broken, doubted, marks):
         return []
@@ -230,6 +240,10 @@ def resolve_placed(doc: Document, placed: list[tuple[JoinedRun, list[str]]], cfg
                                 f"{_text(run)!r} split {len(options)} ways alike; the cells they read "
                                 "differently are doubtful")
     return decided
+
+
+_ORDINAL = re.compile(r"(^|\s)\d{1,2}\s*[.．、]")
+_DIGITS = re.compile(r"\d")
 
 
 def _text(run: JoinedRun) -> str:
