@@ -242,13 +242,15 @@ def _search(solve, var, n, cand, rows, vrows, all_keys, by_r, col_of, c_int, cos
 
 
 
-def read_rows(out, vrows: list, rows: list[list[str]], cost: list[list[int]] | None, tpl: Template
-              ) -> dict[str, object] | None:
+def read_rows(out, vrows: list, rows: list[list[str]], cost: list[list[int]] | None, tpl: Template,
+              stray: int = 0) -> dict[str, object] | None:
     """A stream decoder's value rows (rows.ValueRow) read into `out` (a StreamTable) by
     `place` when some row printed fewer values than columns and the text kept no
     positions to place them by (no row placed by its geometry). Returns the reading (key
     -> value; the decoder judges its equations) or None, `out` untouched, when the rule
-    does not apply or no placement holds every equation."""
+    does not apply or no placement holds every equation. A row the search leaves without
+    a value row printed nothing: its blanks are sure only by `blank_rows_sure` (`stray`:
+    the table's values outside `vrows`)."""
     if any(v.full and any(s is None for s in v.slots) for v in vrows):
         return None     # a row placed by the page's geometry: the text keeps positions
     toks = [list(v.items) for v in vrows]
@@ -258,6 +260,12 @@ def read_rows(out, vrows: list, rows: list[list[str]], cost: list[list[int]] | N
     if got is None:
         return None
     items, placement = got
+    bare = {k for ks in rows if all(items[k] is None for k in ks) for k in ks}
+    if bare and not blank_rows_sure(len(bare) // len(rows[0]), len(rows) - len(bare) // len(rows[0]), stray, 0,
+                                    sum(1 for k in placement if k not in bare), 0):
+        from .tokens import label_only
+        for k in bare:
+            placement[k] = min(placement.get(k, 1.0), label_only())
     col = {k: c for ks in rows for c, k in enumerate(ks)}
     for k, it in items.items():
         out.cells[k] = None if it is None else _cell(it, col[k])

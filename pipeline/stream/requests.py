@@ -212,7 +212,8 @@ def _requests_by_labels(items: list[Item], tpl: Template, sim) -> StreamTable | 
         cost = [[0] * len(spans) for _ in vrows]   # all values after all labels: nor do these
     if anchors:     # an anchored row goes to its label's row; the others anywhere between
         cost = [[int(k in anchors and anchors[k] != s.j) for s in spans] for k in range(len(vrows))]
-    got = read_rows(out, vrows, [[f"requests/{k}/{c}" for c in cols] for k in keyed], cost, tpl)
+    got = read_rows(out, vrows, [[f"requests/{k}/{c}" for c in cols] for k in keyed], cost, tpl,
+                    stray=len(vals) - sum(len(v.items) for v in vrows))
     if got is not None:     # rows that lost their blanks: placed where every equation holds (blanks.py)
         out.missing.update({f"requests/{k}/{c}": "row not found in the flattened text"
                             for k in expected if k not in keyed for c in cols})
