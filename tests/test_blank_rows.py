@@ -44,6 +44,7 @@ def _blank_rows(truth: dict) -> set[str]:
 def test_rule_needs_every_piece_of_evidence():
     assert blank_rows_sure(13, 10, stray=0, broken=0, doubted=0, marks=0)
     assert not blank_rows_sure(0, 10, stray=0, broken=0, doubted=0, marks=0)     # nothing to decide
+    assert not blank_rows_sure(1, 22, stray=0, broken=0, doubted=0, marks=0)     # one bare row: maybe lost zeros
     assert not blank_rows_sure(13, 10, stray=7, broken=0, doubted=0, marks=0)    # values no row took
     assert not blank_rows_sure(13, 10, stray=0, broken=1, doubted=0, marks=0)    # an equation broken
     assert not blank_rows_sure(13, 10, stray=0, broken=0, doubted=3, marks=0)    # a placement in doubt

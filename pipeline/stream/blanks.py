@@ -292,12 +292,15 @@ def blank_rows_sure(label_alone: int, with_values: int, stray: int, broken: int,
     the table doubted for where their row or column is: 0), the table prints no blank mark
     (`marks`: a table that marks its blanks — `—`, `/` — would mark a blank row too, so a
     row there printing nothing lost its values), and enough rows printed their values
-    (`min_rows_with_values`) for those equations to say something. Then the row's
+    (`min_rows_with_values`) for those equations to say something, and the table shows the
+    habit more than once (`min_blank_rows` rows printed as a label alone: one bare row in a
+    table that prints every other row whole is as likely a line of zeros the extractor
+    lost, tests/test_joined.py). Then the row's
     cells are blank, not 0, as the text printed them. Otherwise they stay below the review
     threshold (classify.yaml label_only_row_placement). Settings: configs/values.yaml
     printed_nothing.blank_rows."""
     cfg = dict(settings().get("blank_rows") or {})
-    if not cfg.get("enabled", False) or label_alone < 1:
+    if not cfg.get("enabled", False) or label_alone < int(cfg.get("min_blank_rows", 2)):
         return False
     return (with_values >= int(cfg.get("min_rows_with_values", 3)) and stray <= 0 and broken <= 0
             and doubted <= int(cfg.get("max_doubted", 0)) and marks <= int(cfg.get("max_marks", 0)))
