@@ -15,6 +15,7 @@ Settings: configs/joined.yaml. Figures: docs/joined-cells.md.
 from __future__ import annotations
 
 import math
+import re
 
 from .joined_cells import Split, TooMany, fmt, kind_of, settings, splits
 from .model import Document, JoinedRun
@@ -72,7 +73,74 @@ def resolve(doc: Document) -> set[str]:
     if not placed:
         return set()
     unread_rows(doc, placed, cfg)
-    return resolve_placed(doc, placed, cfg)
+    decided = resolve_placed(doc, placed, cfg)
+    settle_blank_rows(doc, placed)
+    return decided
+
+
+def settle_blank_rows(doc: Document, placed: list[tuple[JoinedRun, list[str]]]) -> list[str]:
+    """Rows of the requests table printed as a label alone, read blank by the readers below
+    the review threshold: sure blanks where the document rules out lost values
+    (stream.blanks.blank_rows_sure, the one rule; its evidence here: every joined run of
+    the table placed, every equation of the table holding with the chosen splits, no
+    cell of the table doubted for its place beyond a 0 against a blank within its own
+    row). Returns the row prefixes made sure."""
+    from .solve import equations_for
+    from .stream.blanks import blank_rows_sure
+    from .stream.tokens import label_only
+    table = "requests"
+    taken = {k for _, ks in placed for k in ks}
+    stray = sum(1 for run in doc.joined if run.table == table) - sum(1 for run, _ in placed if run.table == table)
+    rows: dict[str, list[str]] = {}
+    for k in doc.fields:
+        if k.startswith(table + "/"):
+            rows.setdefault(k.rsplit("/", 1)[0], []).append(k)
+    lone = {}
+    low = label_only()
+    for row, ks in rows.items():
+        fs = [doc.fields[k] for k in ks]
+        if not any(k in taken for k in ks) and all(f.value is None and not f.illegible for f in fs):
+            lone[row] = [k for k, f in zip(ks, fs) if abs(f.placement - low) < 1e-9 and not f.doubts]
+    if not lone or not any(lone.values()):
+        return []
+    with_values = sum(1 for ks in rows.values() if any(doc.fields[k].value is not None for k in ks))
+    lost = sum(1 for m in doc.missing if str(m.get("key", "")).startswith(table + "/"))
+    broken = lost
+    for e in equations_for(doc):
+        if not all(k.startswith(table + "/") for k in e.lhs + e.rhs):
+            continue
+        try:
+            d = sum(float(doc.fields[k].value or 0) for k in e.lhs) - sum(float(doc.fields[k].value or 0) for k in e.rhs)
+        except (TypeError, ValueError):
+            broken += 1
+            continue
+        broken += abs(d) > 1e-6
+    in_lone = {k for ks in rows.values() for k in ks if k.rsplit("/", 1)[0] in lone}
+    # any doubt elsewhere in the table counts, a 0 against a blank too: where rows lose cells
+    # one by one, runs of zeros fit many rows alike, and a row left bare may be a shifted one
+    doubted = sum(1 for ks in rows.values() for k in ks if k not in in_lone
+                  and (doc.fields[k].doubts or doc.fields[k].placement < 1.0))
+    # a bare row whose printed label holds digits (beyond its ordinal) had values the
+    # reading did not take (`1.属于国家秘密000000-3-`: a page number glued after them)
+    for rec in doc.labels:
+        cls = str(rec.get("class", ""))
+        if cls.startswith("requests.row:") and f"{table}/{cls.split(':', 1)[1]}" in lone:
+            words = " ".join(str(x) for x in (rec.get("text"), (rec.get("context") or {}).get("prev")) if x)
+            if _DIGITS.search(_ORDINAL.sub("", words)):
+                stray += 1
+    marks = sum(1 for run in doc.joined if run.table == table for kind, _ in run.pieces if kind == "b")
+    if not blank_rows_sure(len(lone), with_values, stray, broken, doubted, marks):
+        return []
+    out = []
+    for row, ks in lone.items():
+        if len(ks) == len(rows[row]):
+            for k in ks:
+                doc.fields[k].placement = 1.0
+            out.append(row)
+    if out:
+        doc.warnings.append(f"{len(out)} rows printed as a label alone read blank for sure: every digit of the "
+                            "table placed, every equation holds, no other placement doubted")
+    return out
 
 
 def unread_rows(doc: Document, placed: list[tuple[JoinedRun, list[str]]], cfg: dict) -> list[str]:
@@ -172,6 +240,10 @@ def resolve_placed(doc: Document, placed: list[tuple[JoinedRun, list[str]]], cfg
                                 f"{_text(run)!r} split {len(options)} ways alike; the cells they read "
                                 "differently are doubtful")
     return decided
+
+
+_ORDINAL = re.compile(r"(^|\s)\d{1,2}\s*[.．、]")
+_DIGITS = re.compile(r"\d")
 
 
 def _text(run: JoinedRun) -> str:

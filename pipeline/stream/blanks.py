@@ -242,13 +242,15 @@ def _search(solve, var, n, cand, rows, vrows, all_keys, by_r, col_of, c_int, cos
 
 
 
-def read_rows(out, vrows: list, rows: list[list[str]], cost: list[list[int]] | None, tpl: Template
-              ) -> dict[str, object] | None:
+def read_rows(out, vrows: list, rows: list[list[str]], cost: list[list[int]] | None, tpl: Template,
+              stray: int = 0) -> dict[str, object] | None:
     """A stream decoder's value rows (rows.ValueRow) read into `out` (a StreamTable) by
     `place` when some row printed fewer values than columns and the text kept no
     positions to place them by (no row placed by its geometry). Returns the reading (key
     -> value; the decoder judges its equations) or None, `out` untouched, when the rule
-    does not apply or no placement holds every equation."""
+    does not apply or no placement holds every equation. A row the search leaves without
+    a value row printed nothing: its blanks are sure only by `blank_rows_sure` (`stray`:
+    the table's values outside `vrows`)."""
     if any(v.full and any(s is None for s in v.slots) for v in vrows):
         return None     # a row placed by the page's geometry: the text keeps positions
     toks = [list(v.items) for v in vrows]
@@ -258,6 +260,12 @@ def read_rows(out, vrows: list, rows: list[list[str]], cost: list[list[int]] | N
     if got is None:
         return None
     items, placement = got
+    bare = {k for ks in rows if all(items[k] is None for k in ks) for k in ks}
+    if bare and not blank_rows_sure(len(bare) // len(rows[0]), len(rows) - len(bare) // len(rows[0]), stray, 0,
+                                    sum(1 for k in placement if k not in bare), 0):
+        from .tokens import label_only
+        for k in bare:
+            placement[k] = min(placement.get(k, 1.0), label_only())
     col = {k: c for ks in rows for c, k in enumerate(ks)}
     for k, it in items.items():
         out.cells[k] = None if it is None else _cell(it, col[k])
@@ -266,6 +274,36 @@ def read_rows(out, vrows: list, rows: list[list[str]], cost: list[list[int]] | N
     out.warnings.append(f"{out.kind}: {sum(len(t) < len(rows[0]) for t in toks)} rows printed fewer values than "
                         f"columns: placed where every equation holds ({zeros}); {len(placement)} cells doubtful")
     return {k: None if it is None else value(it) for k, it in items.items()}
+
+
+def blank_rows_sure(label_alone: int, with_values: int, stray: int, broken: int, doubted: int,
+                    marks: int) -> bool:
+    """Whether a table's rows printed as a label alone are surely blank rows (the one
+    document-level rule for them, used by the stream decoders and the joined-row solver).
+
+    A label with nothing after it is a row that printed nothing (a row of blanks printed as
+    nothing, the habit of offices that leave zeros empty or whole zero rows empty) or a
+    row whose values the reading lost (a wrapped label's values on a line of their own, a
+    line taken for a page number). The document itself rules the second out only when
+    all of these hold: every value of the table's text sits in some other row (`stray`
+    values no row took: 0), every balance equation of the table holds with those rows
+    blank (`broken`: 0; a lost row that was not all zeros breaks its column sums), each
+    value row is placed under its own label with no other reading (`doubted`: cells of
+    the table doubted for where their row or column is: 0), the table prints no blank mark
+    (`marks`: a table that marks its blanks — `—`, `/` — would mark a blank row too, so a
+    row there printing nothing lost its values), and enough rows printed their values
+    (`min_rows_with_values`) for those equations to say something, and the table shows the
+    habit more than once (`min_blank_rows` rows printed as a label alone: one bare row in a
+    table that prints every other row whole is as likely a line of zeros the extractor
+    lost, tests/test_joined.py). Then the row's
+    cells are blank, not 0, as the text printed them. Otherwise they stay below the review
+    threshold (classify.yaml label_only_row_placement). Settings: configs/values.yaml
+    printed_nothing.blank_rows."""
+    cfg = dict(settings().get("blank_rows") or {})
+    if not cfg.get("enabled", False) or label_alone < int(cfg.get("min_blank_rows", 2)):
+        return False
+    return (with_values >= int(cfg.get("min_rows_with_values", 3)) and stray <= 0 and broken <= 0
+            and doubted <= int(cfg.get("max_doubted", 0)) and marks <= int(cfg.get("max_marks", 0)))
 
 
 def _cell(it: Item, col: int):

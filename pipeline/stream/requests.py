@@ -6,7 +6,7 @@ from ..model import Cell
 from ..normalize import normalize
 from ..templates import Template
 from ..values import parse_value
-from .blanks import empty_table, read_rows
+from .blanks import blank_rows_sure, empty_table, read_rows
 from .align import assignments, effect_assignments, windows_cost
 from .equations import balance, judge, max_broken, misprinted, place_by_equations
 from .rows import (ValueRow, chunked_rows, inline_anchors, label_blocks, label_rows, place_by_columns, present_rows,
@@ -212,7 +212,8 @@ def _requests_by_labels(items: list[Item], tpl: Template, sim) -> StreamTable | 
         cost = [[0] * len(spans) for _ in vrows]   # all values after all labels: nor do these
     if anchors:     # an anchored row goes to its label's row; the others anywhere between
         cost = [[int(k in anchors and anchors[k] != s.j) for s in spans] for k in range(len(vrows))]
-    got = read_rows(out, vrows, [[f"requests/{k}/{c}" for c in cols] for k in keyed], cost, tpl)
+    got = read_rows(out, vrows, [[f"requests/{k}/{c}" for c in cols] for k in keyed], cost, tpl,
+                    stray=len(vals) - sum(len(v.items) for v in vrows))
     if got is not None:     # rows that lost their blanks: placed where every equation holds (blanks.py)
         out.missing.update({f"requests/{k}/{c}": "row not found in the flattened text"
                             for k in expected if k not in keyed for c in cols})
@@ -277,13 +278,14 @@ def _requests_by_labels(items: list[Item], tpl: Template, sim) -> StreamTable | 
                         out.placement[f"requests/{key}/{c}"] = float(cfg.get("doubtful", 0.5))
             out.warnings.append(f"requests: {sum(zero)} rows of zeros among {len(keyed) - len(taken)} "
                                 "rows: which of them are blank is a guess; doubtful")
-    for key in keyed:
-        if key not in used:
-            for c in cols:
-                # the row printed nothing (blanks), or its values sit where the reading lost
-                # them (a block the text moved, a line taken for a page number): never sure
-                out.cells[f"requests/{key}/{c}"] = None
-                out.placement[f"requests/{key}/{c}"] = label_only()
+    lone = [key for key in keyed if key not in used]
+    for key in lone:
+        for c in cols:
+            # the row printed nothing (blanks), or its values sit where the reading lost
+            # them (a block the text moved, a line taken for a page number): sure only
+            # where the document rules the loss out (blanks.blank_rows_sure, below)
+            out.cells[f"requests/{key}/{c}"] = None
+            out.placement[f"requests/{key}/{c}"] = label_only()
     for key in expected:
         if key not in keyed:
             for c in cols:
@@ -311,6 +313,17 @@ def _requests_by_labels(items: list[Item], tpl: Template, sim) -> StreamTable | 
                      and not block_doubt and not free_doubt and any(any(row) for row in cost)
                      and all(len(v.items) == W and len({it.line for it in v.items}) == 1 for v in vrows))
     broken = judge(out, chosen, tpl, "requests", placed_by_labels=out.by_labels)
+    if (lone and complete and n_alt == 1 and best == 0 and any(any(r) for r in cost)
+            and not (displaced or anchors or partial or block_doubt or free_doubt)):
+        lone_keys = {f"requests/{key}/{c}" for key in lone for c in cols}
+        stray = len(vals) - sum(len(vrows[ki].items) for ki in range(len(mp)))
+        doubted = sum(1 for k, p in out.placement.items() if p < 1.0 and k not in lone_keys)
+        marks = sum(1 for it in vals if value(it) is None)
+        if blank_rows_sure(len(lone), len(used), stray, broken, doubted, marks):
+            for k in lone_keys:
+                del out.placement[k]
+            out.warnings.append(f"requests: {len(lone)} rows printed as a label alone read blank for sure "
+                                "(every value of the table placed under its own label, every equation holds)")
     if broken > max_broken("requests"):
         out.warnings.append(f"requests: {broken} equations broken, which misprinted cells explain (rows placed by "
                             "their labels); their cells doubtful" if out.by_labels and misprinted(chosen, tpl) else
