@@ -8,7 +8,9 @@ for digital PDFs of the synthetic corpus, with the requests and appeals truth:
     printed after the requests title, and the requests values after the appeals title;
   - v001: val split report 1 forced through narrow_columns (`--build 16 --split val
     --geometry narrow_columns`): a wrapped active header line `本年增/` (over `减`) printed
-    in the requests region, a label glued to a blank mark that is no joined row.
+    in the requests region, a label glued to a blank mark that is no joined row;
+  - t003: test split report 3 (s22b, default geometry): the appeals header printed a
+    character a line, the row `— — — — — — — — — — 0` then four 0s a line each.
 """
 import json
 from pathlib import Path
@@ -32,7 +34,7 @@ def _case(name: str) -> tuple[dict, dict]:
     return truth, to_result(extract(FIX / f"{name}.pdfminer.txt"))
 
 
-@pytest.mark.parametrize("name", ["t034", "v001", "v000"])
+@pytest.mark.parametrize("name", ["t034", "v001", "v000", "t003"])
 def test_pdfminer_every_measured_cell_right_none_confident_wrong(name):
     truth, res = _case(name)
     got = {k: res["cells"].get(k, {}).get("value", "missing") for k in truth}
@@ -82,3 +84,17 @@ def test_boxes_printed_after_their_columns_are_their_columns_bottom_cells():
     assert block is not None and block.broken == 0 and block.readings == 1
     got = {k: parse_value(c.text)[1] for k, c in block.cells.items()}
     assert {k: (v, truth[k]) for k, v in got.items() if v != truth[k]} == {}
+
+
+def test_appeals_stream_over_a_line_reading_without_header():
+    """t003: the line-based appeals reading finds no header (its characters printed one a
+    line) and takes a row reaching past the table in template order (a 1 from elsewhere);
+    the stream reads exactly the region's 15 values, sure and balanced. The stream's reading
+    stands; the cells the two disagree on stay doubtful, the others are sure."""
+    truth, res = _case("t003")
+    app = {k: c for k, c in res["cells"].items() if k.startswith("appeals/")}
+    assert {k: c["value"] for k, c in app.items()} == {k: v for k, v in truth.items() if k.startswith("appeals/")}
+    assert "appeals: read as a stream of labels and values (flattened text)" in res["warnings"]
+    doubted = {k for k, c in app.items() if c["confidence"] < REVIEW}
+    assert "appeals/litigation_after_review/other" in doubted      # the line reading's 1
+    assert "appeals/review/upheld" not in doubted                  # both read it blank
