@@ -179,6 +179,7 @@ def decode_appeals(rows: list[Row], mapper, tpl: Template, out: Decoded) -> None
                 positions = pos
         elif len(seq) < len(leaf) or not group_ok:
             out.warnings.append("appeals: header incomplete; values taken in template order")
+            out.order_guessed = True
     if positions is None and vrow.aligned:
         positions = _leaf_columns(vrow, len(keys))
     mapping, why = align_values(vrow, keys, positions)

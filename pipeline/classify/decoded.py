@@ -23,6 +23,7 @@ class Decoded:
     unreadable: set[str] = field(default_factory=set)  # printed but not placeable: the solver may infer
     absent_cols: list[str] = field(default_factory=list)
     placement: dict[str, float] = field(default_factory=dict)  # key -> P(placed right), when doubtful
+    order_guessed: bool = False   # appeals: no header found to order the values by (template order taken)
 
 
 def label_only_placement() -> float:

@@ -63,6 +63,8 @@ def classify(doc: Document, settings=None) -> None:
             decoded[name] = d
             continue
         if _prefer_stream(d, decoded[name]):
+            if _guessed_appeals(d, decoded[name]):
+                _doubt_disagreements(d, decoded[name])     # taken over a guess, not proven by it
             decoded[name] = d
         else:
             _doubt_disagreements(decoded[name], d)
@@ -188,8 +190,19 @@ def _prefer_stream(st: Decoded, line: Decoded) -> bool:
         label_only = {k for k, c in line.cells.items() if c is None and k in line.placement}
         if label_only and all(st.cells.get(k) is not None for k in label_only) and _broken(st) <= _broken(line):
             return True   # rows the lines read as label-only (blank, doubtful) hold values in the stream
-    # the appeals row as many cells: the reading whose equations hold
-    return st.kind == "appeals" and _broken(st) < _broken(line)
+    # the appeals row as many cells: the reading whose equations hold, or the stream's sure and
+    # balanced reading of its own region over a line reading that found no header to order by
+    return st.kind == "appeals" and (_broken(st) < _broken(line) or _guessed_appeals(st, line))
+
+
+def _guessed_appeals(st: Decoded, line: Decoded) -> bool:
+    """The line-based appeals reading took its values in template order for want of a header
+    (its row may reach past the table: pdfminer prints the row one value a line after the
+    header's characters), while the stream read exactly one value per cell of its region,
+    sure, every equation holding: the stream's reading stands (classify then doubts the
+    cells the two disagree on)."""
+    return (st.kind == "appeals" and line.order_guessed and not st.placement and not st.missing
+            and len(st.cells) == len(line.cells) and _broken(st) == 0)
 
 
 def _broken(d: Decoded) -> int:

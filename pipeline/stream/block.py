@@ -137,38 +137,66 @@ def _readings(vals: list[Item], R: int, W: int, anchored: dict[int, int], max_ch
 
 
 def _displaced(order: list[int], chunks: list[tuple], W: int, anchored: set[int], max_head: int,
-               max_tail: int):
+               max_tail: int, max_lead: int = 0):
     """Readings of one column-major chunk of `order` (value index per cell, row-major) whose
     first h values are the top cells of h columns and last t values the bottom cells of t
     columns (left to right), the rest column-major: (order, moved) for each chunk, each
     h <= max_head, t <= max_tail (h + t > 0), each choice of columns. `anchored`: cells
     (row-major index) whose values stand elsewhere in the stream (a row's first column
-    boxed with its label): left as they are."""
+    boxed with its label): left as they are. With `max_lead` L > 0, also the readings whose
+    first l <= L columns come whole before the displaced top cells (a column boxed with the
+    row labels, printed before the page's other columns: its values stand between the
+    labels; the top cells are then those of the other columns)."""
     for a, b, by_col in chunks:
         if not by_col or b - a < 2:
             continue
         free = [r * W + c for c in range(W) for r in range(a, b) if r * W + c not in anchored]
         seq = sorted(order[n] for n in free)
-        tops = [c for c in range(W) if a * W + c not in anchored]
-        bottoms = [c for c in range(W) if (b - 1) * W + c not in anchored]
-        for h in range(max_head + 1):
-            for t in range(max_tail + 1):
-                if not h + t or h + t >= len(seq):
+        for lead in range(min(max_lead, W - 1) + 1):
+            first = [n for n in free if n % W < lead]      # the lead columns' cells, column-major
+            m = len(first)
+            tops = [c for c in range(lead, W) if a * W + c not in anchored]
+            bottoms = [c for c in range(lead, W) if (b - 1) * W + c not in anchored]
+            for h in range(max_head + 1):
+                for t in range(max_tail + 1):
+                    if not h + t or m + h + t >= len(seq) or (lead and not h):
+                        continue
+                    for head in combinations(tops, h):
+                        for tail in combinations(bottoms, t):
+                            taken = [a * W + c for c in head] + [(b - 1) * W + c for c in tail]
+                            if len(set(taken)) < len(taken):
+                                continue
+                            new = list(order)
+                            for n, k in zip(first, seq[:m]):
+                                new[n] = k
+                            for n, k in zip(taken[:h], seq[m:m + h]):
+                                new[n] = k
+                            for n, k in zip(taken[h:], seq[len(seq) - t:]):
+                                new[n] = k
+                            rest = [n for n in free if n not in set(taken) and n % W >= lead]
+                            for n, k in zip(rest, seq[m + h:len(seq) - t]):
+                                new[n] = k
+                            yield new, h + t
+
+
+def _column_moves(order: list[int], chunks: list[tuple], W: int):
+    """Readings of `order` (value index per cell, row-major) with one column of one
+    column-major chunk taken out and put back at another place among the chunk's columns."""
+    for a, b, by_col in chunks:
+        if not by_col or b - a < 2:
+            continue
+        for i in range(W):
+            for j in range(W):
+                if j in (i, i + 1):
                     continue
-                for head in combinations(tops, h):
-                    for tail in combinations(bottoms, t):
-                        taken = [a * W + c for c in head] + [(b - 1) * W + c for c in tail]
-                        if len(set(taken)) < len(taken):
-                            continue
-                        new = list(order)
-                        for n, k in zip(taken[:h], seq[:h]):
-                            new[n] = k
-                        for n, k in zip(taken[h:], seq[len(seq) - t:]):
-                            new[n] = k
-                        rest = [n for n in free if n not in set(taken)]
-                        for n, k in zip(rest, seq[h:len(seq) - t]):
-                            new[n] = k
-                        yield new, h + t
+                cols = list(range(W))
+                cols.insert(j, cols[i])
+                del cols[i + (j < i)]
+                new = list(order)
+                for r in range(a, b):
+                    for c, src in enumerate(cols):
+                        new[r * W + c] = order[r * W + src]
+                yield new
 
 
 def whole_block(vals: list[Item], tpl: Template, anchors: dict[int, str] | None = None,
@@ -217,9 +245,10 @@ def whole_block(vals: list[Item], tpl: Template, anchors: dict[int, str] | None 
         return sum(abs(sum(v[i] or 0 for i in lhs) - sum(v[i] or 0 for i in rhs)) < 1e-6 for lhs, rhs in eqs)
     if max(held(v) for v in cands) < len(eqs):
         heads, tails = int(cfg.get("block_displaced_head", 2)), int(cfg.get("block_displaced_tail", 3))
+        leads = int(cfg.get("block_displaced_lead", 0))
         budget = int(cfg.get("block_displaced_max", 20000))
         for order, chunks, paged, anch_cells in plain:
-            for new, moved in _displaced(order, chunks, W, anch_cells, heads, tails):
+            for new, moved in _displaced(order, chunks, W, anch_cells, heads, tails, leads):
                 budget -= 1
                 v = tuple(nums_all[i] for i in new)
                 if v not in cands:
@@ -228,6 +257,16 @@ def whole_block(vals: list[Item], tpl: Template, anchors: dict[int, str] | None 
                     break
             if budget <= 0:
                 break
+    if max(held(v) for v in cands) < len(eqs) and int(cfg.get("block_column_moves", 0)):
+        # a column printed out of its place (pdfminer grouped a column with odd boxes after
+        # the others): the best readings so far with one column of one column-major chunk moved
+        ranked = sorted(cands, key=lambda v: (-held(v), -cands[v][3]))[:int(cfg.get("block_column_moves", 0))]
+        for v0 in ranked:
+            order0, chunks0, paged0, moved0 = cands[v0]
+            for new in _column_moves(order0, chunks0, W):
+                v = tuple(nums_all[i] for i in new)
+                if v not in cands:
+                    cands[v] = (new, chunks0, paged0, moved0 + 1)
     # most equations held; then chunks ending at page ends; then the fewest displaced boxes
     scored = [((held(v), cands[v][2], -cands[v][3]), v) for v in cands]
     top = max(h for h, _ in scored)
