@@ -16,6 +16,8 @@ val --build 30 --work datasets/generated/s23b`), with their truth values:
 - t038 / t026 / t005.appeals: the appeals regions of test_00038, 00026 and 00005 of
   `datasets/generated/s22b`: rows with empty cells printed as nothing, the values among the
   header's words (see the tests).
+- v012.appeals.pdfminer: the appeals region pdfminer.six wrote for val_00012 of
+  `datasets/generated/s23b` (the whole header first, then the values).
 - v013 (`pdftotext -raw`): every row on its label's line, two cells misprinted by the report
   (a leaf and a total), five equations broken. More than one misprint may break, so every
   cell was doubted (0.5), though each row sits under its own label and the two cells explain
@@ -195,3 +197,16 @@ def test_appeals_one_run_after_the_whole_header_is_not_placed_by_it():
     items = tokens(region((FIX / "t005.appeals.pdftotext.txt").read_text(encoding="utf-8"), "appeals"))
     assert by_header_count(items, [it for it in items if it.kind == "V"], tpl) is None
     assert all(p < REVIEW for _, p in _appeals("t005").values())
+
+
+def test_appeals_header_count_needs_a_run_as_long_as_its_cells():
+    """v012 (pdfminer): the three groups' headers printed first, then eight values, then
+    `总计 尚未审结` and one value: two runs, but neither holds as many values as header cells
+    were printed before it, so nothing says the values follow their own headers (they do not:
+    the first group holds four of the eight). The rule stays out."""
+    from pipeline.stream.appeals import by_header_count
+    tpl = templates()["2021"]
+    items = tokens(region((FIX / "v012.appeals.pdfminer.txt").read_text(encoding="utf-8"), "appeals"))
+    vals = [it for it in items if it.kind == "V"]
+    assert len(vals) == 9
+    assert by_header_count(items, vals, tpl) is None

@@ -120,8 +120,10 @@ def by_header_count(items: list[Item], vals: list[Item], tpl: Template
     is a guess), each its own when as many. Slots (group-major, as the keys) and their
     placement probabilities, or None unless every column's header is printed once per group,
     the values fall into at least two runs (one run after the whole header says nothing of
-    where its values stand), no run holds more values than cells, the runs' cells follow
-    each other in column order, and every balance equation holds."""
+    where its values stand), some run holds as many values as cells (the sign that values
+    follow their own header: pdfminer prints the whole header, then the values), no run
+    holds more values than cells, the runs' cells follow each other in column order, and
+    every balance equation holds."""
     cfg = settings()
     marks = dict(cfg.get("appeals_column_marks") or {})
     cols = [c.key for c in tpl.appeal_columns]
@@ -149,8 +151,8 @@ def by_header_count(items: list[Item], vals: list[Item], tpl: Template
                 since = []
             else:
                 runs[-1][1].append(it)
-    if count != [G] * W or len(runs) < 2:
-        return None
+    if count != [G] * W or len(runs) < 2 or not any(len(cells) == len(vs) for cells, vs in runs):
+        return None     # no run of as many values as cells: no sign the values follow their headers
     n = G * W
     doubtful = float(cfg.get("doubtful", 0.5))
     slots: list[Item | None] = [None] * n
