@@ -13,6 +13,11 @@ val --build 30 --work datasets/generated/s23b`), with their truth values:
   sits under a tall vertical header and moved). The group's sum holds in any order, so the
   document came back `ok` with four wrong cells at 0.9999.
 - t029.appeals: the appeals region of test_00029 of `datasets/generated/s22b` (see the test).
+- t038 / t026 / t005.appeals: the appeals regions of test_00038, 00026 and 00005 of
+  `datasets/generated/s22b`: rows with empty cells printed as nothing, the values among the
+  header's words (see the tests).
+- v012.appeals.pdfminer: the appeals region pdfminer.six wrote for val_00012 of
+  `datasets/generated/s23b` (the whole header first, then the values).
 - v013 (`pdftotext -raw`): every row on its label's line, two cells misprinted by the report
   (a leaf and a total), five equations broken. More than one misprint may break, so every
   cell was doubted (0.5), though each row sits under its own label and the two cells explain
@@ -144,3 +149,64 @@ def test_vertical_header_printed_down_its_columns_keeps_the_order():
     v019 = table_region((FIX / "v019.pdftotext.txt").read_text(encoding="utf-8"), "appeals")
     assert t029.replace(" ", "").count("其他") < 3
     assert not header_broken(t029, 3) and header_broken(v019, 3)
+
+
+def _appeals(name: str) -> dict:
+    from pipeline.stream import decode_appeals
+    t = decode_appeals((FIX / f"{name}.appeals.pdftotext.txt").read_text(encoding="utf-8"), templates()["2021"])
+    return {k.split("/", 1)[1]: (None if c is None else int(c.text), t.placement.get(k, 1.0))
+            for k, c in t.cells.items()}
+
+
+def test_appeals_values_among_header_words_go_to_the_group_of_their_header():
+    """t038: groups 1 and 2 printed empty, group 3 `1 1 1 2 5`, each value printed right after
+    its column's third header cell (`复议后起诉 / 总计 / 结果 / 维持 / 1 / 结果 其他 / 纠正 结果 / 1 /
+    1 / 尚未 / 审结 / 总计 / 2 / 5`). A group's values balance in any group, so the equations
+    alone put them in the first; the header printed last before each value says the third.
+    The first value's run follows 11 header cells: which of them the empty ones were is the
+    header's guess, so those are doubtful; the runs of as many values as cells are sure."""
+    got = _appeals("t038")
+    assert {k: v for k, (v, _) in got.items()} == {
+        **{f"{g}/{c}": None for g in ("review", "litigation_direct")
+           for c in ("upheld", "corrected", "other", "pending", "total")},
+        "litigation_after_review/upheld": 1, "litigation_after_review/corrected": 1,
+        "litigation_after_review/other": 1, "litigation_after_review/pending": 2,
+        "litigation_after_review/total": 5}
+    assert got["review/upheld"][1] < REVIEW and got["litigation_after_review/upheld"][1] < REVIEW
+    assert all(got[f"litigation_after_review/{c}"][1] == 1.0 for c in ("corrected", "other", "pending", "total"))
+
+
+def test_appeals_header_count_fewer_values_than_cells_is_doubtful():
+    """t026: 11 zeros in four runs (1, 3, 5 values after as many header cells; the last two
+    after six): the last run's two are the last two cells printed before them (尚未审结,
+    总计 of the third group), every cell of that run doubtful; the others sure."""
+    got = _appeals("t026")
+    blank = {"litigation_direct/total", "litigation_after_review/upheld", "litigation_after_review/corrected",
+             "litigation_after_review/other"}
+    assert {k for k, (v, _) in got.items() if v is None} == blank
+    assert all(v == 0 for k, (v, _) in got.items() if k not in blank)
+    assert {k for k, (_, p) in got.items() if p < REVIEW} == blank | {
+        "litigation_after_review/pending", "litigation_after_review/total"}
+
+
+def test_appeals_one_run_after_the_whole_header_is_not_placed_by_it():
+    """t005: nine zeros after the whole header: the header says nothing of where they stand
+    (the first group holds three of them), so the rule stays out and every cell is doubtful."""
+    from pipeline.stream.appeals import by_header_count
+    tpl = templates()["2021"]
+    items = tokens(region((FIX / "t005.appeals.pdftotext.txt").read_text(encoding="utf-8"), "appeals"))
+    assert by_header_count(items, [it for it in items if it.kind == "V"], tpl) is None
+    assert all(p < REVIEW for _, p in _appeals("t005").values())
+
+
+def test_appeals_header_count_needs_a_run_as_long_as_its_cells():
+    """v012 (pdfminer): the three groups' headers printed first, then eight values, then
+    `总计 尚未审结` and one value: two runs, but neither holds as many values as header cells
+    were printed before it, so nothing says the values follow their own headers (they do not:
+    the first group holds four of the eight). The rule stays out."""
+    from pipeline.stream.appeals import by_header_count
+    tpl = templates()["2021"]
+    items = tokens(region((FIX / "v012.appeals.pdfminer.txt").read_text(encoding="utf-8"), "appeals"))
+    vals = [it for it in items if it.kind == "V"]
+    assert len(vals) == 9
+    assert by_header_count(items, vals, tpl) is None

@@ -31,6 +31,11 @@ def decode_appeals(text: str, tpl: Template) -> StreamTable | None:
     if len(vals) < len(keys):
         slots = _appeals_by_header_chars(items, vals, len(keys)) or _appeals_by_pitch(items, vals, len(keys))
         probs = [float(settings().get("column_doubtful", 0.9))] * len(keys)
+        if slots is None and (counted := by_header_count(items, vals, tpl)) is not None:
+            slots, probs = counted
+            out.warnings.append(f"appeals: {len(vals)} values for {len(keys)} columns, printed among the header's "
+                                "words: each placed under its column's header printed last before it "
+                                f"({sum(p < 1 for p in probs)} cells doubtful)")
         heads = str(settings().get("appeals_header_chars", ""))
         if slots is None and set(heads) <= set(part) and (not vals or read_rows(out, [ValueRow(vals, False)], [keys],
                                                                            None, tpl) is not None):
@@ -49,7 +54,8 @@ def decode_appeals(text: str, tpl: Template) -> StreamTable | None:
             return None
         for k, it, p in zip(keys, slots, probs):
             out.cells[k] = None if it is None else Cell(row=it.line, col=keys.index(k), text=it.text)
-            out.placement[k] = p
+            if p < 1:
+                out.placement[k] = p
         vals = slots
     elif len(vals) != len(keys):
         return None
@@ -100,6 +106,76 @@ def _by_x_if_one_band(vals: list[Item]) -> list[Item]:
     if any(b - a < 3 for a, b in zip(row, row[1:])):
         return vals     # single-space separated: no geometry to order by
     return sorted(vals, key=lambda it: it.x)
+
+
+def by_header_count(items: list[Item], vals: list[Item], tpl: Template
+                    ) -> tuple[list[Item | None], list[float]] | None:
+    """The appeals row printed with empty cells among its header's words (pdftotext's default
+    mode: each value a text block of its own, printed after the header cell above it; the
+    three groups' headers repeat the same five column words). A column's k-th printed
+    header (configs/classify.yaml `appeals_column_marks`: one character each) is group k's,
+    so a run of values printed after some header cells, and before the next, belongs to those
+    cells: the last of them in column order when the run holds fewer values than cells
+    printed since the previous run (those cells doubtful: which of them the empty ones were
+    is a guess), each its own when as many. Slots (group-major, as the keys) and their
+    placement probabilities, or None unless every column's header is printed once per group,
+    the values fall into at least two runs (one run after the whole header says nothing of
+    where its values stand), some run holds as many values as cells (the sign that values
+    follow their own header: pdfminer prints the whole header, then the values), no run
+    holds more values than cells, the runs' cells follow each other in column order, and
+    every balance equation holds."""
+    cfg = settings()
+    marks = dict(cfg.get("appeals_column_marks") or {})
+    cols = [c.key for c in tpl.appeal_columns]
+    G, W = len(tpl.appeal_groups), len(cols)
+    if not marks or set(marks) != set(cols) or not vals:
+        return None
+    mark_col = {str(marks[c]): i for i, c in enumerate(cols)}
+    at = {it.pos for it in vals}
+    count = [0] * W
+    since: list[int] = []                           # cells whose header printed since the last value
+    runs: list[tuple[list[int], list[Item]]] = []
+    for it in items:
+        if it.kind == "F":
+            for ch in it.text:
+                c = mark_col.get(ch)
+                if c is None:
+                    continue
+                count[c] += 1
+                if count[c] > G:
+                    return None
+                since.append((count[c] - 1) * W + c)
+        elif it.pos in at:
+            if since or not runs:
+                runs.append((sorted(since), [it]))
+                since = []
+            else:
+                runs[-1][1].append(it)
+    if count != [G] * W or len(runs) < 2 or not any(len(cells) == len(vs) for cells, vs in runs):
+        return None     # no run of as many values as cells: no sign the values follow their headers
+    n = G * W
+    doubtful = float(cfg.get("doubtful", 0.5))
+    slots: list[Item | None] = [None] * n
+    probs = [1.0] * n
+    last = -1
+    for cells, vs in runs:
+        if len(vs) > len(cells):
+            return None
+        take = cells[len(cells) - len(vs):]
+        if take[0] <= last:
+            return None
+        for s, it in zip(take, vs):
+            slots[s] = it
+        if len(vs) < len(cells):
+            for s in cells:
+                probs[s] = doubtful
+        last = take[-1]
+    for s in since:         # header cells printed after the last value: blank, as far as the text says
+        probs[s] = doubtful
+    keys = [f"appeals/{g.key}/{c}" for g in tpl.appeal_groups for c in cols]
+    if balance({k: None if it is None else value(it) for k, it in zip(keys, slots)}, tpl)[1]:
+        return None
+    return slots, probs
 
 
 def _appeals_by_header_chars(items: list[Item], vals: list[Item], n: int) -> list[Item | None] | None:
