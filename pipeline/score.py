@@ -307,6 +307,28 @@ def floor_blank_rows(conf: np.ndarray, X: np.ndarray, keys: list[str], doc: Docu
     return out
 
 
+def map_unbound_top(conf: np.ndarray, X: np.ndarray, keys: list[str], doc: Document, cfg: dict,
+                    threshold: float) -> np.ndarray:
+    """A number read (status read) in a cell no balance equation binds (the 主动公开 table),
+    its calibrated confidence at least `from`: mapped linearly from [from, 1] onto
+    [threshold, 1] (configs/scoring.yaml unbound_top; monotone, so a surer reading stays
+    surer). There the recogniser is the only evidence, and the calibrator learnt it from
+    simulated probabilities: on real output (issue 14, session 26d, docs/scans.md) every
+    such cell it put in [0.99, 0.995) was right, the wrong ones sat below 0.2. Doubts and
+    placement still cap the result."""
+    if not cfg.get("enabled"):
+        return conf
+    lo = float(cfg.get("from", 0.99))
+    col = {f: i for i, f in enumerate(FEATURES)}
+    out = np.array(conf, dtype=float)
+    for i, k in enumerate(keys):
+        f = doc.fields[k]
+        if (f.value is not None and f.status == "read" and not f.illegible and X[i][col["in_equations"]] == 0
+                and lo <= out[i] < threshold):
+            out[i] = threshold + (out[i] - lo) / (1 - lo) * (1 - threshold)
+    return out
+
+
 def _doubt_correction(f, zero_shapes: frozenset = frozenset()) -> None:
     """A value the solver put in place of a clean printed number with another count of
     digits, 0 in place of a clean non-zero number (a printed 10 or 4 'corrected' to 0
@@ -428,6 +450,7 @@ def score(doc: Document, model=None) -> None:
         else:
             conf = m["cells"].predict_proba(X)[:, 1]
             conf = floor_blank_rows(conf, X, keys, doc, cfg.get("blank_rows") or {})
+            conf = map_unbound_top(conf, X, keys, doc, cfg.get("unbound_top") or {}, float(cfg["review_threshold"]))
             doc.models["confidence"] = f"calibration {m.get('meta', {}).get('version', '?')}"
             doc_conf = float(m["document"].predict_proba([np.sum(np.log(conf))])[0, 1])
     # a value read right but put under a doubtful key is no surer than its placement

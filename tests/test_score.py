@@ -195,3 +195,26 @@ def test_a_wholly_blank_row_whose_equations_hold_is_accepted(model, monkeypatch)
     keys = _blank_row(doc, "requests/denied_state_secret")
     run(doc, model)
     assert all(doc.fields[k].confidence < thr for k in keys)
+
+
+def test_an_unbound_reading_the_calibrator_puts_just_below_review_is_mapped_above(model):
+    """Session 26d (issue 14): a number in no equation (主动公开) rests on the recogniser alone;
+    on real output every one the calibrator put in [0.99, 0.995) was right. unbound_top maps
+    [from, 1] onto [threshold, 1]: monotone, a doubt still caps it, a weak reading stays below."""
+    thr = score_mod.settings()["review_threshold"]
+    lo = score_mod.settings()["unbound_top"]["from"]
+    keys = ["active/art20_1.regulations/issued", "active/art20_1.normative_docs/issued",
+            "active/art20_1.regulations/repealed"]
+    conf = np.array([lo, (lo + thr) / 2, lo - 0.01])
+    doc = scanned()
+    _, X = score_mod.cell_features(doc)
+    rows = [list(doc.fields).index(k) for k in keys]
+    out = score_mod.map_unbound_top(conf, X[rows], keys, doc, {"enabled": True, "from": lo}, thr)
+    assert out[0] >= thr and out[1] > out[0] and out[2] == conf[2]
+    bound = "requests/granted/commercial_enterprise"
+    i = list(doc.fields).index(bound)
+    assert score_mod.map_unbound_top(np.array([lo]), X[[i]], [bound], doc, {"enabled": True, "from": lo}, thr)[0] == lo
+    read(doc, keys[0], [(3, 0.96), (8, 0.03)])
+    doc.fields[keys[0]].doubts.append("faint ink")
+    run(doc, model)
+    assert doc.fields[keys[0]].confidence <= score_mod.settings()["sanity"]["cap"]

@@ -51,7 +51,7 @@ def rule_of(why: str) -> str:
 
 def cells_of(folder: Path, pattern: str, cache: Path, limit: int | None = None):
     """(file, held_out, [cell record]) per cached rendering."""
-    from pipeline.score import FEATURES, cell_features, floor_blank_rows, load_model
+    from pipeline.score import FEATURES, cell_features, floor_blank_rows, load_model, map_unbound_top
     from training.eval_scans import finish, gridded, held_out_of
     thr = float(config("scoring.yaml")["review_threshold"])
     settings = Settings(solver=True)
@@ -66,7 +66,9 @@ def cells_of(folder: Path, pattern: str, cache: Path, limit: int | None = None):
         keys, X = cell_features(doc)
         raw = model["cells"].predict_proba(X)[:, 1] if len(keys) else []
         if len(keys):   # the calibrator's output as score uses it (before the placement and doubt caps)
-            raw = floor_blank_rows(raw, X, keys, doc, config("scoring.yaml").get("blank_rows") or {})
+            sc = config("scoring.yaml")
+            raw = floor_blank_rows(raw, X, keys, doc, sc.get("blank_rows") or {})
+            raw = map_unbound_top(raw, X, keys, doc, sc.get("unbound_top") or {}, thr)
         from pipeline.crosscheck import NarrativeCheck
         doc_info = {"missing": len(doc.missing),
                     "narrative_broken": any(isinstance(c, NarrativeCheck) and not c.holds for c in doc.checks)}
