@@ -51,7 +51,8 @@ def rule_of(why: str) -> str:
 
 def cells_of(folder: Path, pattern: str, cache: Path, limit: int | None = None):
     """(file, held_out, [cell record]) per cached rendering."""
-    from pipeline.score import FEATURES, cell_features, floor_blank_rows, load_model, map_unbound_top
+    from pipeline import score as scoring
+    from pipeline.score import FEATURES, cell_features, load_model
     from training.eval_scans import finish, gridded, held_out_of
     thr = float(config("scoring.yaml")["review_threshold"])
     settings = Settings(solver=True)
@@ -67,8 +68,9 @@ def cells_of(folder: Path, pattern: str, cache: Path, limit: int | None = None):
         raw = model["cells"].predict_proba(X)[:, 1] if len(keys) else []
         if len(keys):   # the calibrator's output as score uses it (before the placement and doubt caps)
             sc = config("scoring.yaml")
-            raw = floor_blank_rows(raw, X, keys, doc, sc.get("blank_rows") or {})
-            raw = map_unbound_top(raw, X, keys, doc, sc.get("unbound_top") or {}, thr)
+            if hasattr(scoring, "floor_blank_rows"):      # (absent before session 26d: the tool measures a base too)
+                raw = scoring.floor_blank_rows(raw, X, keys, doc, sc.get("blank_rows") or {})
+                raw = scoring.map_unbound_top(raw, X, keys, doc, sc.get("unbound_top") or {}, thr)
         from pipeline.crosscheck import NarrativeCheck
         doc_info = {"missing": len(doc.missing),
                     "narrative_broken": any(isinstance(c, NarrativeCheck) and not c.holds for c in doc.checks)}
