@@ -277,6 +277,58 @@ def _is_text(doc: Document) -> bool:
         for f in fs)
 
 
+def floor_blank_rows(conf: np.ndarray, X: np.ndarray, keys: list[str], doc: Document, cfg: dict) -> np.ndarray:
+    """A printed blank (or dash) in a row printed wholly blank, in at least `min_sat`
+    balance equations that hold and none broken, gets at least `floor` (configs/scoring.yaml
+    blank_rows). The calibrator learnt blanks from simulated scans where a missed 0 reads as
+    a sure blank at a few per cent per cell and row, and gives every such blank 0.84–0.93;
+    on real recogniser output a wholly blank row whose row and column equations hold was
+    right in every cell measured (issue 14, docs/scans.md). A lost row of non-zero numbers
+    breaks its column equation; a doubted or misplaced cell is still capped after this."""
+    if not cfg.get("enabled"):
+        return conf
+    col = {f: i for i, f in enumerate(FEATURES)}
+    floor, n_sat = float(cfg.get("floor", 0.998)), float(cfg.get("min_sat", 2))
+    n_sat_marks = float(cfg.get("marks_min_sat", n_sat))
+    min_top = _logit(float(cfg.get("min_top", 0.9)), 1e9)
+    from .values import blank_marks
+    from .ocr import normalise_text
+    marks = blank_marks("grid_blank_marks") - {""}
+    out = np.array(conf, dtype=float)
+    for i, k in enumerate(keys):
+        f, r = doc.fields[k], X[i]
+        if not (f.value is None and f.status == "read" and not f.illegible and f.alternatives
+                and f.alternatives[0][0] is None and r[col["logit_top"]] >= min_top
+                and r[col["row_blank_share"]] >= 1.0 and r[col["n_viol"]] == 0):
+            continue
+        printed = normalise_text(f.text or "") in marks      # a mark read, not a cell without ink
+        if r[col["n_sat"]] >= (n_sat_marks if printed else n_sat):
+            out[i] = max(out[i], floor)
+    return out
+
+
+def map_unbound_top(conf: np.ndarray, X: np.ndarray, keys: list[str], doc: Document, cfg: dict,
+                    threshold: float) -> np.ndarray:
+    """A number read (status read) in a cell no balance equation binds (the 主动公开 table),
+    its calibrated confidence at least `from`: mapped linearly from [from, 1] onto
+    [threshold, 1] (configs/scoring.yaml unbound_top; monotone, so a surer reading stays
+    surer). There the recogniser is the only evidence, and the calibrator learnt it from
+    simulated probabilities: on real output (issue 14, session 26d, docs/scans.md) every
+    such cell it put in [0.99, 0.995) was right, the wrong ones sat below 0.2. Doubts and
+    placement still cap the result."""
+    if not cfg.get("enabled"):
+        return conf
+    lo = float(cfg.get("from", 0.99))
+    col = {f: i for i, f in enumerate(FEATURES)}
+    out = np.array(conf, dtype=float)
+    for i, k in enumerate(keys):
+        f = doc.fields[k]
+        if (f.value is not None and f.status == "read" and not f.illegible and X[i][col["in_equations"]] == 0
+                and lo <= out[i] < threshold):
+            out[i] = threshold + (out[i] - lo) / (1 - lo) * (1 - threshold)
+    return out
+
+
 def _doubt_correction(f, zero_shapes: frozenset = frozenset()) -> None:
     """A value the solver put in place of a clean printed number with another count of
     digits, 0 in place of a clean non-zero number (a printed 10 or 4 'corrected' to 0
@@ -397,6 +449,8 @@ def score(doc: Document, model=None) -> None:
             doc_conf = float(np.exp(np.sum(np.log(np.clip(conf, 1e-6, 1)))))
         else:
             conf = m["cells"].predict_proba(X)[:, 1]
+            conf = floor_blank_rows(conf, X, keys, doc, cfg.get("blank_rows") or {})
+            conf = map_unbound_top(conf, X, keys, doc, cfg.get("unbound_top") or {}, float(cfg["review_threshold"]))
             doc.models["confidence"] = f"calibration {m.get('meta', {}).get('version', '?')}"
             doc_conf = float(m["document"].predict_proba([np.sum(np.log(conf))])[0, 1])
     # a value read right but put under a doubtful key is no surer than its placement

@@ -141,3 +141,18 @@ def test_a_number_read_from_a_word_is_doubted_in_a_row_with_no_label_cell():
     assert out.cells["appeals/review/total"].doubts
     assert not out.cells["appeals/review/upheld"].doubts
     assert len(out.cells) == 15 and not out.missing
+
+
+def test_a_text_that_says_what_its_reading_says_is_not_doubted():
+    """Session 26d (issue 14): the clean-number doubt capped 'O' and '0件' read 0 and whole
+    groups printed '/' read blank, all right on the test scans; '1)' and 'I' stay doubted."""
+    t = _appeals({2: ("O", 0), 3: ("0件", 0), 7: ("1)", 1), 8: ("I", 0)})
+    for c in t.cells:
+        if c.row == 2 and 10 <= c.col < 15:      # the third group printed '/' throughout
+            c.text, c.readings = "/", [(None, 1.0)]
+    out = _decode(t)
+    assert not out.cells["appeals/review/other"].doubts and not out.cells["appeals/review/pending"].doubts
+    assert out.cells["appeals/litigation_direct/other"].doubts       # '1)' read 1
+    assert out.cells["appeals/litigation_direct/pending"].doubts     # 'I' read 0
+    assert not any(out.cells[f"appeals/litigation_after_review/{c}"].doubts
+                   for c in ("upheld", "corrected", "other", "pending", "total"))

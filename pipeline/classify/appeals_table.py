@@ -48,11 +48,40 @@ def _fields(r: Row, n: int) -> Row:
         return r
     if guards_on():
         for c in cells:
+            if _clean_after_all(c):
+                continue
             if c.readings and c.text.strip() and not _CLEAN.fullmatch(c.text.strip()):
                 doubt(c, f"{c.text!r} in a value column of the appeals table: not a clean number")
     if not r.labels:
         return r
     return Row([], sorted(cells, key=lambda c: c.col), r.block, r.index, r.aligned, r.table, r.note)
+
+
+def _clean_after_all(c) -> bool:
+    """A value-row cell of the appeals table whose text is not bare digits but still says
+    what its top reading says (classify.yaml `appeals_clean`; issue 14, session 26d: on the
+    test scans the doubt hit 'O', '0件', '0项' and '/' read right and capped whole groups):
+    a printed blank mark read as that blank (`blank_marks`), digits and a unit the recogniser's
+    rules know (`units`: '0件'), or one character a printed 0 is read as, read 0 (`zero_shapes`,
+    scoring.yaml sanity.blank_or_zero.zero_texts: 'O'). '1)', 'I', '一' stay doubted."""
+    cfg = config("classify.yaml").get("appeals_clean") or {}
+    if not c.readings:
+        return False
+    from ..ocr import normalise_text
+    from ..values import blank_marks, parse_rules
+    top, text = c.readings[0][0], normalise_text(c.text)
+    if cfg.get("blank_marks") and top is None and text in blank_marks("grid_blank_marks"):
+        return True
+    if cfg.get("units") and top is not None:
+        units = "|".join(map(re.escape, parse_rules("recognised").units))
+        m = re.fullmatch(r"([0-9]+)(?:" + units + ")", text) if units else None
+        if m and int(m.group(1)) == top:
+            return True
+    if cfg.get("zero_shapes") and top == 0:
+        zeros = ((config("scoring.yaml").get("sanity") or {}).get("blank_or_zero") or {}).get("zero_texts", ["0"])
+        if text in zeros:
+            return True
+    return False
 
 
 def _leaf_columns(vrow: Row, n: int) -> list[int] | None:
