@@ -28,7 +28,7 @@ from .bands import first_lines, last_lines
 from .cost import lap
 from .deskew import estimate_skew, rotate_small, skew_config
 from .grid_cells import RawCell, binarise, find_tables, grid_config, line_masks  # noqa: F401
-from .grid_crops import cell_lines, grey_lines, ink_extent, is_blob, is_dash, is_faint  # noqa: F401  (grid.cell_lines)
+from .grid_crops import cell_lines, cut_cell_lines, grey_lines, ink_extent, is_blob, is_dash, is_faint  # noqa: F401  (grid.cell_lines)
 from .grid_tables import join_continued, mark_headers, numeric_like  # noqa: F401
 from .grid_boxes import BOXES, text_tables
 from .grid_text import LINES, faint_masks, refine
@@ -94,7 +94,7 @@ def build_table(page: Page, grey: np.ndarray, rules: np.ndarray, bbox_px, raw: l
             if cell.text:
                 inked[id(cell)] = True
                 continue
-        ok, lines = cell_lines(grey, rules, rc, px_per_pt(page, s))
+        ok, lines, cell.cut = cut_cell_lines(grey, rules, rc, px_per_pt(page, s))
         inked[id(cell)] = ok
         if ok:
             jobs.append((cell, len(lines)))

@@ -13,19 +13,31 @@ from .templates import config
 def cell_lines(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float,
                pad: bool = True, whole: bool = False) -> tuple[bool, list[np.ndarray]]:
     """(has_ink, text-line crops) of one cell: rules painted out, specks dropped, trimmed."""
+    ok, lines, _cut = cut_cell_lines(grey, rules, c, scale_px, pad, whole)
+    return ok, lines
+
+
+def cut_cell_lines(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float,
+                   pad: bool = True, whole: bool = False) -> tuple[bool, list[np.ndarray], float | None]:
+    """cell_lines and the cell's `cut` (model.Cell.cut): None when no ink crossing the cell
+    was painted out (`crops.drop_crossing`), else how far (pt) the ink kept lies from what
+    was painted out (inf: nothing kept). Near 0 the cut ran through or beside what is read:
+    a fragment of the stroke or of a glyph it touched may be all that is left."""
     crop = _crop(grey, rules, c)
     if crop is None:
-        return False, []
+        return False, [], None
     return _lines(crop, scale_px, pad, whole, bool(crop_settings().get("drop_crossing", False)))
 
 
 def _lines(crop: np.ndarray, scale_px: float, pad: bool, whole: bool,
-           crossing: bool) -> tuple[bool, list[np.ndarray]]:
-    """cell_lines on the cell's pixels. `crossing`: ink that enters and leaves the cell
+           crossing: bool, gone: np.ndarray | None = None) -> tuple[bool, list[np.ndarray], float | None]:
+    """cut_cell_lines on the cell's pixels. `crossing`: ink that enters and leaves the cell
     (_crosses) is painted out and the rest read again, once: a printed 0 beside a seal's
-    ring falls under the threshold the ring's darker ink set."""
+    ring falls under the threshold the ring's darker ink set. `gone`: the pixels painted
+    out so (the second pass), whose distance to the ink kept is returned as the cut."""
     import cv2
     orig = crop
+    none = (False, [], None if gone is None else float("inf"))
     # ink is darker than the cell's own background by a margin (light print on a grey
     # scan is still ink; uniform paper tone is not). A thinned scan prints digits fainter
     # than that (strokes under a pixel wide): between `faint_contrast` and the margin the
@@ -34,7 +46,7 @@ def _lines(crop: np.ndarray, scale_px: float, pad: bool, whole: bool,
     paper, dark = _paper_and_ink(crop, scale_px)
     contrast = paper - dark
     if contrast < cfg["faint_contrast"]:
-        return False, []
+        return none
     faint = contrast < cfg["ink_contrast"]
     if faint:
         lo = float(crop.min())
@@ -60,12 +72,12 @@ def _lines(crop: np.ndarray, scale_px: float, pad: bool, whole: bool,
         gone = cv2.dilate(np.isin(lab, crossed).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         clean = orig.copy()
         clean[gone] = 255                # as the rules are painted out (_crop)
-        return _lines(clean, scale_px, pad, whole, False)
+        return _lines(clean, scale_px, pad, whole, False, gone)
     # isolated specks (scan noise) go; small marks next to glyphs (a decimal point) stay
     big = keep & (st[:, 4] >= 1.5 * scale_px * scale_px)
     big[0] = False
     if not big.any():
-        return False, []                 # only specks: an empty cell on a noisy scan
+        return none                      # only specks: an empty cell on a noisy scan
     bx0, by0 = st[big, 0].min(), st[big, 1].min()
     bx1, by1 = (st[big, 0] + st[big, 2]).max(), (st[big, 1] + st[big, 3]).max()
     reach = 0.35 * (by1 - by0)
@@ -77,9 +89,9 @@ def _lines(crop: np.ndarray, scale_px: float, pad: bool, whole: bool,
     ink = np.where(keep[lab], 255, 0).astype(np.uint8)
     # a small light '0' in a wide merged cell is still ink: the bar is absolute (px per pt²)
     if (ink > 0).sum() < grid_config()["min_ink_pt2"] * scale_px * scale_px:
-        return False, []
+        return none
     if faint and (ink > 0).mean() > cfg["faint_max_cover"]:
-        return False, []                 # a shading or lighting gradient, not faint glyphs
+        return none                      # a shading or lighting gradient, not faint glyphs
     rows = np.where(ink.any(1))[0]
     lines = line_bands(rows, 1 + max(1, int(0.4 * scale_px)))
     # fold tiny slivers (a stray dot) into their neighbour
@@ -110,7 +122,16 @@ def _lines(crop: np.ndarray, scale_px: float, pad: bool, whole: bool,
         if side and pad:
             clean = cv2.copyMakeBorder(clean, 0, 0, side, side, cv2.BORDER_CONSTANT, value=255)
         out.append(clean)
-    return bool(out), out
+    return bool(out), out, _cut_distance(gone, ink, scale_px) if out else none[2]
+
+
+def _cut_distance(gone: np.ndarray | None, ink: np.ndarray, scale_px: float) -> float | None:
+    """How far (pt) the ink kept (`ink` > 0) lies from the pixels painted out (`gone`)."""
+    if gone is None:
+        return None
+    import cv2
+    d = cv2.distanceTransform((~gone).astype(np.uint8), cv2.DIST_L2, 3)
+    return round(float(d[ink > 0].min()) / scale_px, 2)
 
 
 def _crosses(x: int, y: int, w: int, h: int, ww: int, hh: int) -> bool:

@@ -58,6 +58,10 @@ class Cell:
     ink: tuple[float, float] | None = None  # (width, height) of a one-line cell's ink, in page
                                      # units (scans): what the sanity guards check digits against
     doubts: list[str] = field(default_factory=list)  # sanity guards' reasons (classify.sanity)
+    cut: float | None = field(default=None, compare=False, repr=False)  # scans, configs/grid.yaml crops.drop_crossing: ink crossing the
+                                     # cell (a seal's ring, a streak) was painted out, and the ink kept
+                                     # lies this far from it (pt; inf: none kept). None: nothing painted
+                                     # out. The sanity guard `cut` doubts readings cut close
     evidence: CellEvidence | None = field(default=None, repr=False, compare=False)
 
 

@@ -388,15 +388,23 @@ def _doubt_blank_or_zero(f, cfg: dict) -> None:
 
 def _doubt_failed_reading(doc: Document, cfg: dict) -> None:
     """A document whose reading lost many cells (at least `missing_min` expected cells
-    missing: a table or its rows not found) is a page the reader failed on; there the
+    missing: a table or its rows not found), or whose cells the sanity guards doubt by
+    the share `doubted_share` or more (and `missing_min` cells at least) (marks, seals, broken strokes read all over its
+    tables), is a page the reader failed on; there the
     calibrator, fitted on pages it read, overstates the cells no holding equation confirms
     (a thinned 4 read as 1 at 0.9999 in a column no equation binds). Those are doubted."""
     n = int(cfg.get("missing_min", 0) or 0)
-    if n <= 0 or len(doc.missing) < n:
+    share = cfg.get("doubted_share")
+    doubted = sum(1 for f in doc.fields.values() if f.doubts)
+    if n > 0 and len(doc.missing) >= n:
+        why = f"{len(doc.missing)} expected cells missing from this document and no equation that holds confirms it"
+    elif share is not None and doubted >= max(float(share) * len(doc.fields), n):
+        why = (f"{doubted} of the document's {len(doc.fields)} cells doubted by the sanity guards and no "
+               "equation that holds confirms it")
+    else:
         return
     eq_keys = _equation_keys(doc)
     confirmed = {k for c in doc.checks if c.holds for k in eq_keys.get(c.equation, ())}
-    why = f"{len(doc.missing)} expected cells missing from this document and no equation that holds confirms it"
     for k, f in doc.fields.items():
         if k not in confirmed and why not in f.doubts:
             f.doubts.append(why)

@@ -112,3 +112,44 @@ def test_a_solid_mark_touching_two_sides_is_not_painted_out(crossing_on):
     cv2.fillPoly(star, [np.array([[50, 44], [82, 10], [82, 44]])], 80)   # solid, in the bottom-right corner
     cv2.ellipse(star, (45, 25), (5, 8), 0, 0, 360, 80, 2)
     assert cell_lines(star, rules, cell, SCALE)[0]
+
+
+def test_a_cut_says_how_close_the_painted_out_stroke_ran_to_the_ink_kept(crossing_on):
+    """Cell.cut (grid_crops.cut_cell_lines): None when nothing was painted out, inf when the
+    crossing stroke was all the ink, and the distance (pt) from it to the ink kept otherwise:
+    a tick whose end ran into a broken 0's left arc takes the arc with it and leaves the
+    right one a hair away (test_00000 heavy, appeals/review/total: the 0 read '1')."""
+    from pipeline.grid_crops import cut_cell_lines
+    cell, rules = RawCell(0, 0, 82, 44), np.zeros((44, 82), np.uint8)
+    plain = _noisy()
+    cv2.ellipse(plain, (41, 22), (5, 8), 0, 0, 360, 90, 2)             # a printed 0, nothing crossing
+    assert cut_cell_lines(plain, rules, cell, SCALE)[2] is None
+    ring = _noisy()
+    cv2.ellipse(ring, (10, 60), (70, 75), 0, 270, 360, 90, 4)          # an arc from the top to the right
+    ok, _, cut = cut_cell_lines(ring, rules, cell, SCALE)
+    assert not ok and cut == float("inf")
+    far = ring.copy()
+    cv2.ellipse(far, (20, 26), (5, 8), 0, 0, 360, 90, 2)               # a 0 well clear of the arc
+    ok, _, cut_far = cut_cell_lines(far, rules, cell, SCALE)
+    assert ok and cut_far > 3
+    tick = _noisy()
+    cv2.line(tick, (0, 10), (36, 22), 60, 3)                           # a tick from the left edge …
+    cv2.line(tick, (36, 22), (70, 0), 60, 3)                           # … up to the top: crosses
+    cv2.ellipse(tick, (40, 28), (4, 8), 0, 100, 260, 90, 2)            # a broken 0's left arc, touching it
+    cv2.ellipse(tick, (45, 28), (4, 8), 0, -60, 60, 90, 2)             # … and its right arc, apart
+    ok, lines, cut_near = cut_cell_lines(tick, rules, cell, SCALE)
+    assert ok and len(lines) == 1                                      # the right arc alone: a '1'
+    assert cut_near < 1
+
+
+def test_a_reading_cut_close_is_doubted_and_one_cut_far_or_not_cut_is_not():
+    """classify/guards._cut_doubt with configs/scoring.yaml sanity.cut.near_pt."""
+    from pipeline.classify.guards import _cut_doubt
+    from pipeline.model import Cell
+    cfg = {"near_pt": 1.0}
+    close = Cell(row=0, col=0, text="1", readings=[(1, 0.99)], cut=0.3)
+    assert _cut_doubt(close, cfg)
+    assert not _cut_doubt(Cell(row=0, col=0, text="1", readings=[(1, 0.99)], cut=4.0), cfg)
+    assert not _cut_doubt(Cell(row=0, col=0, text="1", readings=[(1, 0.99)]), cfg)
+    assert not _cut_doubt(Cell(row=0, col=0, text="", readings=[], cut=0.3), cfg)
+    assert not _cut_doubt(close, {})                                   # no near_pt: the guard is off

@@ -63,6 +63,18 @@ def _ink_doubt(cell: Cell, ink_cfg: dict) -> str | None:
     return None
 
 
+def _cut_doubt(cell: Cell, cut_cfg: dict) -> str | None:
+    """Why a scanned cell's reading may be a fragment: ink crossing the cell (a seal's ring,
+    a streak) was painted out (configs/grid.yaml crops.drop_crossing) within `near_pt` of
+    the ink read (model.Cell.cut). What the cut leaves there is a stub of the stroke (a
+    ring's grey edge read '1') or a glyph the stroke ran into, broken."""
+    cut = getattr(cell, "cut", None)          # grids cached before Cell.cut have none
+    near = cut_cfg.get("near_pt")
+    if cut is None or near is None or not cell.readings or cut > float(near):
+        return None
+    return f"ink crossing the cell was painted out {cut:.1f} pt from what was read: a fragment?"
+
+
 def fit_digit_count(decoded: dict[str, Decoded]) -> int:
     """PP-OCR's own text of a one-line scanned cell against the top of its readings (PP-OCR
     mixed with the digit model, grid._assign_readings): where they hold different counts of
@@ -119,6 +131,9 @@ def sanity(decoded: dict[str, Decoded]) -> list[str]:
         for k, c in d.cells.items():
             rows.setdefault(k.rsplit("/", 1)[0], []).append((k, c))
             why = _ink_doubt(c, cfg.get("ink", {})) if c is not None and "ink" in cfg else None
+            if why and doubt(c, why):
+                warnings.append(f"{k}: {why}")
+            why = _cut_doubt(c, cfg.get("cut") or {}) if c is not None else None
             if why and doubt(c, why):
                 warnings.append(f"{k}: {why}")
         for row, cells in rows.items():
