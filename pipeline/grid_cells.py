@@ -248,7 +248,25 @@ def drop_stray_splits(cells: list[RawCell], xs: list[float], ys: list[float], to
             merged = RawCell(left.x0, min(left.y0, right.y0), right.x1, max(left.y1, right.y1))
             cells = [c for c in cells if c is not left and c is not right] + [merged]
         xs.remove(xb)
+    if grid_config().get("lone_edges"):
+        drop_lone_edges(cells, xs, tol)
     return cells
+
+
+def drop_lone_edges(cells: list[RawCell], xs: list[float], tol: float) -> int:
+    """A vertical boundary inside the table that one cell's edge alone uses is no rule: a
+    rule has a cell on both of its sides, and such an edge borders ink that is no cell (a
+    bold glyph or a seal's blob touching two rules, a black corner's speckle), not a column.
+    Kept, it adds a column that every other row spans (their cells then read as merged
+    cells, the row "not found"); forgotten, the cell's edge goes to the nearest boundary
+    the other rows use. Returns how many were dropped (`xs` is changed in place)."""
+    n = 0
+    for xb in list(xs[1:-1]):
+        users = [c for c in cells if abs(c.x0 - xb) <= tol or abs(c.x1 - xb) <= tol]
+        if len(users) == 1 and len(xs) > 2:
+            xs.remove(xb)
+            n += 1
+    return n
 
 
 def thickness(mask: np.ndarray, axis: int) -> float:
