@@ -257,13 +257,18 @@ def drop_lone_edges(cells: list[RawCell], xs: list[float], tol: float) -> int:
     """A vertical boundary inside the table that one cell's edge alone uses is no rule: a
     rule has a cell on both of its sides, and such an edge borders ink that is no cell (a
     bold glyph or a seal's blob touching two rules, a black corner's speckle), not a column.
-    Kept, it adds a column that every other row spans (their cells then read as merged
-    cells, the row "not found"); forgotten, the cell's edge goes to the nearest boundary
-    the other rows use. Returns how many were dropped (`xs` is changed in place)."""
+    Cells lower than half the median cell count for nothing here: the holes of a bold
+    header glyph closed by the rules are such "cells". Kept, such a boundary adds a column
+    that every other row spans (their value cells then read as merged cells, the row "not
+    found"); forgotten, each edge goes to the nearest boundary the other rows use. Returns
+    how many were dropped (`xs` is changed in place)."""
+    if not cells:
+        return 0
+    low = 0.5 * float(np.median([c.y1 - c.y0 for c in cells]))
     n = 0
     for xb in list(xs[1:-1]):
-        users = [c for c in cells if abs(c.x0 - xb) <= tol or abs(c.x1 - xb) <= tol]
-        if len(users) == 1 and len(xs) > 2:
+        users = [c for c in cells if (abs(c.x0 - xb) <= tol or abs(c.x1 - xb) <= tol) and c.y1 - c.y0 >= low]
+        if len(users) <= 1 and len(xs) > 2:
             xs.remove(xb)
             n += 1
     return n
