@@ -137,7 +137,8 @@ def find_tables(hor: np.ndarray, ver: np.ndarray) -> list[tuple[tuple[int, int, 
             cells.append(RawCell(x + cx, y + cy, x + cx + cw, y + cy + ch))
         if len(cells) < grid_config()["min_cells"]:
             continue
-        good = index_cells(cells, hor[y:y + h, x:x + w], ver[y:y + h, x:x + w])
+        good = index_cells(cells, hor[y:y + h, x:x + w], ver[y:y + h, x:x + w],
+                           lone=bool(grid_config().get("lone_edges")))
         if len(good) >= grid_config()["min_cells"]:
             out.append(((int(x), int(y), int(x + w), int(y + h)), good))
     out.sort(key=lambda t: (t[0][1], t[0][0]))
@@ -179,7 +180,7 @@ def rect_pieces(region: np.ndarray, cfg: dict) -> list[tuple[int, int, int, int]
     return out
 
 
-def index_cells(cells: list[RawCell], hor: np.ndarray, ver: np.ndarray) -> list[RawCell]:
+def index_cells(cells: list[RawCell], hor: np.ndarray, ver: np.ndarray, lone: bool = False) -> list[RawCell]:
     """Row, column and spans of every cell (px boxes) from the clustered cell edges; `hor`
     and `ver` are the table region's rule masks (their thickness sets the tolerance)."""
     # the two edges of one rule lie a rule's thickness apart (thick on blurred scans)
@@ -188,6 +189,8 @@ def index_cells(cells: list[RawCell], hor: np.ndarray, ver: np.ndarray) -> list[
     tol = max(8.0, 1.5 * thickness(hor, axis=0) + 4)
     ys = clusters([c.y0 for c in cells] + [c.y1 for c in cells], tol)
     cells = drop_stray_splits(cells, xs, ys, tol)
+    if lone and len(ys) >= 8:
+        drop_lone_edges(cells, xs, tol)
     good = []
     for c in cells:
         c.col, c.row = nearest(xs, c.x0), nearest(ys, c.y0)
@@ -248,8 +251,6 @@ def drop_stray_splits(cells: list[RawCell], xs: list[float], ys: list[float], to
             merged = RawCell(left.x0, min(left.y0, right.y0), right.x1, max(left.y1, right.y1))
             cells = [c for c in cells if c is not left and c is not right] + [merged]
         xs.remove(xb)
-    if grid_config().get("lone_edges"):
-        drop_lone_edges(cells, xs, tol)
     return cells
 
 
