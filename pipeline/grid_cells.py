@@ -137,7 +137,8 @@ def find_tables(hor: np.ndarray, ver: np.ndarray) -> list[tuple[tuple[int, int, 
             cells.append(RawCell(x + cx, y + cy, x + cx + cw, y + cy + ch))
         if len(cells) < grid_config()["min_cells"]:
             continue
-        good = index_cells(cells, hor[y:y + h, x:x + w], ver[y:y + h, x:x + w])
+        good = index_cells(cells, hor[y:y + h, x:x + w], ver[y:y + h, x:x + w],
+                           lone=bool(grid_config().get("lone_edges")))
         if len(good) >= grid_config()["min_cells"]:
             out.append(((int(x), int(y), int(x + w), int(y + h)), good))
     out.sort(key=lambda t: (t[0][1], t[0][0]))
@@ -179,7 +180,7 @@ def rect_pieces(region: np.ndarray, cfg: dict) -> list[tuple[int, int, int, int]
     return out
 
 
-def index_cells(cells: list[RawCell], hor: np.ndarray, ver: np.ndarray) -> list[RawCell]:
+def index_cells(cells: list[RawCell], hor: np.ndarray, ver: np.ndarray, lone: bool = False) -> list[RawCell]:
     """Row, column and spans of every cell (px boxes) from the clustered cell edges; `hor`
     and `ver` are the table region's rule masks (their thickness sets the tolerance)."""
     # the two edges of one rule lie a rule's thickness apart (thick on blurred scans)
@@ -188,6 +189,8 @@ def index_cells(cells: list[RawCell], hor: np.ndarray, ver: np.ndarray) -> list[
     tol = max(8.0, 1.5 * thickness(hor, axis=0) + 4)
     ys = clusters([c.y0 for c in cells] + [c.y1 for c in cells], tol)
     cells = drop_stray_splits(cells, xs, ys, tol)
+    if lone and len(ys) >= 8:
+        drop_lone_edges(cells, xs, tol)
     good = []
     for c in cells:
         c.col, c.row = nearest(xs, c.x0), nearest(ys, c.y0)
@@ -249,6 +252,27 @@ def drop_stray_splits(cells: list[RawCell], xs: list[float], ys: list[float], to
             cells = [c for c in cells if c is not left and c is not right] + [merged]
         xs.remove(xb)
     return cells
+
+
+def drop_lone_edges(cells: list[RawCell], xs: list[float], tol: float) -> int:
+    """A vertical boundary inside the table that one cell's edge alone uses is no rule: a
+    rule has a cell on both of its sides, and such an edge borders ink that is no cell (a
+    bold glyph or a seal's blob touching two rules, a black corner's speckle), not a column.
+    Cells lower than half the median cell count for nothing here: the holes of a bold
+    header glyph closed by the rules are such "cells". Kept, such a boundary adds a column
+    that every other row spans (their value cells then read as merged cells, the row "not
+    found"); forgotten, each edge goes to the nearest boundary the other rows use. Returns
+    how many were dropped (`xs` is changed in place)."""
+    if not cells:
+        return 0
+    low = 0.5 * float(np.median([c.y1 - c.y0 for c in cells]))
+    n = 0
+    for xb in list(xs[1:-1]):
+        users = [c for c in cells if (abs(c.x0 - xb) <= tol or abs(c.x1 - xb) <= tol) and c.y1 - c.y0 >= low]
+        if len(users) <= 1 and len(xs) > 2:
+            xs.remove(xb)
+            n += 1
+    return n
 
 
 def thickness(mask: np.ndarray, axis: int) -> float:

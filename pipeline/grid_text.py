@@ -120,6 +120,11 @@ def _split(cells: list[RawCell], boxes: np.ndarray, h: float, axis: int, cfg: di
     edges = sorted({getattr(c, lo) for c in cells} | {getattr(c, hi) for c in cells})
     wanted: list[tuple[float, list[RawCell]]] = []     # (cut, the cells that show it)
     loose: list[tuple[float, float, RawCell]] = []
+    if axis == 0 and cfg.get("col_rule_users", 1) > 1:
+        # a column rule other rows print is the edge of several cells; one cell's edge alone
+        # borders a blob (a seal's fill, a black corner's speckle), not a column
+        need = cfg["col_rule_users"]
+        edges = [e for e in edges if sum(abs(c.x0 - e) <= tol or abs(c.x1 - e) <= tol for c in cells) >= need]
     for c in cells:
         for a, b in _gaps(c, boxes, h, axis, cfg):
             known = [e for e in edges if a <= e <= b and not (getattr(c, lo) - tol <= e <= getattr(c, lo) + tol

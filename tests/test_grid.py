@@ -356,3 +356,48 @@ def test_a_faint_digit_of_a_thinned_scan_is_ink_and_a_gradient_is_not(monkeypatc
     rng = np.random.default_rng(0)
     noisy = np.clip(240 + rng.normal(0, 3, (50, 120)), 0, 255).astype(np.uint8)
     assert not cell_lines(noisy, rules, cell, 200 / 72)[0]
+
+
+def _blob_in_header(lone: bool, monkeypatch):
+    """An 11-row table whose first row holds a bold glyph's blob touching both of its rules
+    (x 300-340, inside column 1): find_tables with grid_cells.lone_edges on or off."""
+    import cv2
+    from pipeline import grid_cells
+    cfg = dict(grid_cells.grid_config(), lone_edges=lone)
+    monkeypatch.setattr(grid_cells, "grid_config", lambda: cfg)
+    rows = [50 + 40 * i for i in range(11)]
+    cols = [50, 250, 400, 550, 700, 850]
+    img = _ruled(rows, cols)
+    cv2.rectangle(img, (300, rows[0]), (340, rows[1]), 0, -1)
+    binv = grid.binarise(img)
+    hor, ver = grid.line_masks(binv, 200 / 72)
+    [(_, cells)] = grid.find_tables(hor, ver)
+    return cells
+
+
+def test_a_blob_touching_two_rules_is_no_column(monkeypatch):
+    """A boundary only one cell's edge uses (beside a blob, not a cell) is forgotten with
+    lone_edges on: the body keeps its five columns, none merged (test_00000 heavy: a bold
+    header glyph made every value cell of one column span two, the rows 'merged cells')."""
+    off = _blob_in_header(False, monkeypatch)
+    assert max(c.col + c.colspan for c in off) == 6         # the blob (its two edges one "rule") was a column
+    assert any(c.colspan == 2 for c in off if c.row > 0)
+    on = _blob_in_header(True, monkeypatch)
+    assert max(c.col + c.colspan for c in on) == 5
+    assert all(c.colspan == 1 for c in on if c.row > 0)
+
+
+def test_lone_edges_keep_a_real_column_in_one_row(monkeypatch):
+    """A column the last row alone prints has a cell on both sides of its rule: it stays."""
+    import cv2
+    from pipeline import grid_cells
+    cfg = dict(grid_cells.grid_config(), lone_edges=True)
+    monkeypatch.setattr(grid_cells, "grid_config", lambda: cfg)
+    rows = [50 + 40 * i for i in range(11)]
+    cols = [50, 250, 400, 550, 700, 850]
+    img = _ruled(rows, cols)
+    cv2.line(img, (100, rows[9]), (100, rows[10]), 0, 2)
+    binv = grid.binarise(img)
+    hor, ver = grid.line_masks(binv, 200 / 72)
+    [(_, cells)] = grid.find_tables(hor, ver)
+    assert max(c.col + c.colspan for c in cells) == 6

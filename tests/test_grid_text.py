@@ -130,3 +130,21 @@ def test_a_wrapped_label_and_side_by_side_label_characters_are_not_cut(page):
     [(_, cells, how, _)] = _tables(img)
     assert how == LINES
     assert _structure(cells) == _truth_structure(truth)
+
+
+def test_a_column_cut_needs_a_rule_several_cells_use():
+    """Two numbers side by side in one cell are cut at a column rule other rows print; with
+    col_rule_users 2 an edge that one cell alone has (beside a seal's blob) is no such rule."""
+    from pipeline import grid_text
+    from pipeline.grid_cells import RawCell
+    cfg = dict(grid_text.settings())
+
+    def cells():
+        return [RawCell(0, 0, 100, 40), RawCell(100, 0, 150, 40),            # row 0: a blob at 150-160
+                RawCell(0, 40, 100, 80), RawCell(100, 40, 200, 80),
+                RawCell(0, 80, 100, 120), RawCell(100, 80, 200, 120)]
+    boxes = np.array([[105, 50, 115, 65], [180, 50, 190, 65]])             # two numbers, one cell
+    cfg["col_rule_users"] = 1
+    assert grid_text._split(cells(), boxes, 15.0, 0, cfg, 4.0) == 1
+    cfg["col_rule_users"] = 2
+    assert grid_text._split(cells(), boxes, 15.0, 0, cfg, 4.0) == 0
