@@ -329,15 +329,18 @@ def map_unbound_top(conf: np.ndarray, X: np.ndarray, keys: list[str], doc: Docum
     return out
 
 
-def _doubt_correction(f, zero_shapes: frozenset = frozenset()) -> None:
+def _doubt_correction(f, zero_shapes: frozenset = frozenset(), statuses: tuple = ("corrected",)) -> None:
     """A value the solver put in place of a clean printed number with another count of
     digits, 0 in place of a clean non-zero number (a printed 10 or 4 'corrected' to 0
     because other cells of its row were misread), or a non-zero number in place of a clean
     printed 0 (a thinned scan's faint 0s read as 1 make their total 1) or of one character
     a whole or broken 0 is read as (`zero_shapes`: a thinned 0 that lost its lower arc
-    reads 'n'): the equations chose it, the page contradicts it."""
+    reads 'n'): the equations chose it, the page contradicts it. With `statuses` holding
+    "read" too: a reading the solver chose among a cell's readings (the digit model's, where
+    PP-OCR's text of the cell holds another count of digits: val_00006 heavy, a printed 186 read
+    '100' by PP-OCR taken as 0 at 0.995) is held to the same test."""
     t = "".join(f.text.split())
-    if f.status != "corrected":
+    if f.status not in statuses:
         return
     if t and t in zero_shapes and f.value not in (None, 0):
         why = f"the equations' value {f.value} where {t!r} was read: the shape of a 0"
@@ -472,8 +475,11 @@ def score(doc: Document, model=None) -> None:
     if (cfg.get("sanity") or {}).get("corrected_digits", True):
         bz = (cfg.get("sanity") or {}).get("blank_or_zero") or {}
         shapes = frozenset(bz.get("zero_texts", ["0"])) | frozenset(bz.get("broken_zero_texts", []))
+        # a text layer's cell text is the printed value itself (or a joined run): only scans
+        read_too = (cfg.get("sanity") or {}).get("read_digits", False) and not _is_text(doc)
+        statuses = ("corrected", "read") if read_too else ("corrected",)
         for k in keys:
-            _doubt_correction(doc.fields[k], shapes)
+            _doubt_correction(doc.fields[k], shapes, statuses)
     if not _is_text(doc):       # a text layer prints what it prints: its blanks and 0s are clean
         bz = (cfg.get("sanity") or {}).get("blank_or_zero")
         if bz:

@@ -242,3 +242,22 @@ def test_a_document_whose_cells_the_guards_doubt_all_over_is_a_failed_reading(mo
     assert all(any("doubted by the sanity guards" in d for d in doc.fields[k].doubts) for k in rest)
     doc, rest = doubted(2)
     assert not any(doc.fields[k].doubts for k in rest)
+
+
+def test_a_reading_the_cells_own_text_contradicts_is_doubted(model):
+    """val_00006 heavy (fax header): PP-OCR read a printed 186 as '100', the solver took the
+    digit model's 0 among the cell's readings (status read) and it came out at 0.995. A chosen
+    reading whose digit count or zero-ness the cell's clean text contradicts is doubted."""
+    doc = run(scanned(), model)
+    key = next(k for k, f in doc.fields.items() if k.startswith("requests/") and f.value == 0)
+    f = doc.fields[key]
+    assert f.status == "read" and not f.doubts
+    f.text = "100"
+    score_mod.score(doc, model=model)
+    assert any("100" in d for d in f.doubts)
+    assert f.confidence <= score_mod.settings()["sanity"]["cap"]
+    same = run(scanned(), model)                   # the text agrees: nothing to doubt
+    g = same.fields[key]
+    g.text = "0"
+    score_mod.score(same, model=model)
+    assert not g.doubts and g.confidence >= score_mod.settings()["review_threshold"]
