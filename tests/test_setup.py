@@ -78,17 +78,20 @@ def test_sudo_user_installs_through_sudo_with_the_frontend_kept(tmp_path):
     assert apt[1].endswith("install -y -q --no-install-recommends " + " ".join(FONTS))
 
 
-def test_test_mode_adds_chromium_and_shellcheck_only_where_missing(tmp_path):
+def test_test_mode_adds_chromium_shellcheck_and_poppler_only_where_missing(tmp_path):
     r, calls = _run(tmp_path, "test", "--system-only", installed=" ".join(FONTS + OFFICE + ["chromium"]))
     assert r.returncode == 0, r.stderr
-    assert _installs(calls)[-1].endswith("--no-install-recommends shellcheck")
-    r, calls = _run(tmp_path, "test", "--system-only", installed=" ".join(FONTS + ["chromium", "shellcheck"]))
+    assert _installs(calls)[-1].endswith("--no-install-recommends shellcheck poppler-utils")
+    r, calls = _run(tmp_path, "test", "--system-only",
+                    installed=" ".join(FONTS + OFFICE + ["chromium", "shellcheck"]))
+    assert _installs(calls)[-1].endswith("--no-install-recommends poppler-utils")
+    r, calls = _run(tmp_path, "test", "--system-only", installed=" ".join(FONTS + ["chromium", "shellcheck", "poppler-utils"]))
     assert _installs(calls)[-1].endswith("--no-install-recommends " + " ".join(OFFICE))
 
 
 def test_nothing_missing_means_no_apt_get_at_all(tmp_path):
     r, calls = _run(tmp_path, "test", "--system-only", uid=1000,
-                    installed=" ".join(FONTS + OFFICE + ["chromium", "shellcheck"]))
+                    installed=" ".join(FONTS + OFFICE + ["chromium", "shellcheck", "poppler-utils"]))
     assert r.returncode == 0, r.stderr
     assert not _installs(calls) and not _installs(calls, "sudo")
     assert "present: " in r.stdout
