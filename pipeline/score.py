@@ -277,15 +277,19 @@ def _is_text(doc: Document) -> bool:
         for f in fs)
 
 
-def floor_blank_rows(conf: np.ndarray, X: np.ndarray, keys: list[str], doc: Document, cfg: dict) -> np.ndarray:
+def floor_blank_rows(conf: np.ndarray, X: np.ndarray, keys: list[str], doc: Document, cfg: dict,
+                     failed: bool = False) -> np.ndarray:
     """A printed blank (or dash) in a row printed wholly blank, in at least `min_sat`
     balance equations that hold and none broken, gets at least `floor` (configs/scoring.yaml
     blank_rows). The calibrator learnt blanks from simulated scans where a missed 0 reads as
     a sure blank at a few per cent per cell and row, and gives every such blank 0.84–0.93;
     on real recogniser output a wholly blank row whose row and column equations hold was
     right in every cell measured (issue 14, docs/scans.md). A lost row of non-zero numbers
-    breaks its column equation; a doubted or misplaced cell is still capped after this."""
-    if not cfg.get("enabled"):
+    breaks its column equation; a doubted or misplaced cell is still capped after this. Not
+    on a page the reader failed on (`failed`, score.failed_reading): val_00001 light (thin,
+    held out) lost a row printed 1 0 0 0 0 0 1 as ink-less blanks whose equations held with
+    the totals misread too, 7 cells at 0.998."""
+    if not cfg.get("enabled") or failed:
         return conf
     col = {f: i for i, f in enumerate(FEATURES)}
     floor, n_sat = float(cfg.get("floor", 0.998)), float(cfg.get("min_sat", 2))
@@ -389,13 +393,9 @@ def _doubt_blank_or_zero(f, cfg: dict) -> None:
         f.doubts.append(why)
 
 
-def _doubt_failed_reading(doc: Document, cfg: dict) -> None:
-    """A document whose reading lost many cells (at least `missing_min` expected cells
-    missing: a table or its rows not found), or whose cells the sanity guards doubt by
-    the share `doubted_share` or more (and `missing_min` cells at least) (marks, seals, broken strokes read all over its
-    tables), is a page the reader failed on; there the
-    calibrator, fitted on pages it read, overstates the cells no holding equation confirms
-    (a thinned 4 read as 1 at 0.9999 in a column no equation binds). Those are doubted."""
+def failed_reading(doc: Document, cfg: dict) -> str | None:
+    """Why the reader failed on this document (configs/scoring.yaml sanity.failed_reading:
+    `missing_min` expected cells missing, or `doubted_share` of its cells doubted), or None."""
     n = int(cfg.get("missing_min", 0) or 0)
     share = cfg.get("doubted_share")
     doubted = sum(1 for f in doc.fields.values() if f.doubts)
@@ -405,6 +405,19 @@ def _doubt_failed_reading(doc: Document, cfg: dict) -> None:
         why = (f"{doubted} of the document's {len(doc.fields)} cells doubted by the sanity guards and no "
                "equation that holds confirms it")
     else:
+        return None
+    return why
+
+
+def _doubt_failed_reading(doc: Document, cfg: dict) -> None:
+    """A document whose reading lost many cells (at least `missing_min` expected cells
+    missing: a table or its rows not found), or whose cells the sanity guards doubt by
+    the share `doubted_share` or more (and `missing_min` cells at least) (marks, seals, broken strokes read all over its
+    tables), is a page the reader failed on; there the
+    calibrator, fitted on pages it read, overstates the cells no holding equation confirms
+    (a thinned 4 read as 1 at 0.9999 in a column no equation binds). Those are doubted."""
+    why = failed_reading(doc, cfg)
+    if why is None:
         return
     eq_keys = _equation_keys(doc)
     confirmed = {k for c in doc.checks if c.holds for k in eq_keys.get(c.equation, ())}
@@ -460,7 +473,8 @@ def score(doc: Document, model=None) -> None:
             doc_conf = float(np.exp(np.sum(np.log(np.clip(conf, 1e-6, 1)))))
         else:
             conf = m["cells"].predict_proba(X)[:, 1]
-            conf = floor_blank_rows(conf, X, keys, doc, cfg.get("blank_rows") or {})
+            failed = failed_reading(doc, (cfg.get("sanity") or {}).get("failed_reading") or {}) is not None
+            conf = floor_blank_rows(conf, X, keys, doc, cfg.get("blank_rows") or {}, failed)
             conf = map_unbound_top(conf, X, keys, doc, cfg.get("unbound_top") or {}, float(cfg["review_threshold"]))
             doc.models["confidence"] = f"calibration {m.get('meta', {}).get('version', '?')}"
             doc_conf = float(m["document"].predict_proba([np.sum(np.log(conf))])[0, 1])

@@ -261,3 +261,16 @@ def test_a_reading_the_cells_own_text_contradicts_is_doubted(model):
     g.text = "0"
     score_mod.score(same, model=model)
     assert not g.doubts and g.confidence >= score_mod.settings()["review_threshold"]
+
+
+def test_no_blank_row_floor_on_a_page_the_reader_failed_on(model):
+    """val_00001 light (thin, held out): a row printed 1 0 0 0 0 0 1 came back as ink-less
+    blanks whose equations held (its totals misread too), 7 cells at the floor's 0.998, in a
+    document with 75 expected cells missing. A failed reading gets no blank-row floor."""
+    thr = score_mod.settings()["review_threshold"]
+    doc = scanned()
+    keys = _blank_row(doc, "requests/denied_state_secret")
+    n = score_mod.settings()["sanity"]["failed_reading"]["missing_min"]
+    doc.missing = [{"key": f"active/lost/{i}", "reason": "row not found"} for i in range(n)]
+    run(doc, model)
+    assert all(doc.fields[k].confidence < thr for k in keys)
