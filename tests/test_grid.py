@@ -155,10 +155,15 @@ def test_seal_stroke_over_two_rows_is_not_a_column():
     assert len(cells) == 50 and all(c.colspan == 1 and c.rowspan == 1 for c in cells)
 
 
-def test_real_column_in_one_row_at_the_table_end_stays():
+@pytest.mark.parametrize("lone_edges", [True, False])
+def test_real_column_in_one_row_at_the_table_end_stays(lone_edges, monkeypatch):
     """A narrow column only the last row uses (the 三、本年度办理结果 header column that
-    starts at the foot of a page) is a column, not a stray split."""
+    starts at the foot of a page) is a column, not a stray split — with grid.lone_edges too:
+    that row has a cell on both sides of its rule."""
     import cv2
+    from pipeline import grid_cells
+    cfg = dict(grid_cells.grid_config(), lone_edges=lone_edges)
+    monkeypatch.setattr(grid_cells, "grid_config", lambda: cfg)
     rows = [50 + 40 * i for i in range(11)]
     cols = [50, 250, 400, 550, 700, 850]
     img = _ruled(rows, cols)
@@ -385,19 +390,3 @@ def test_a_blob_touching_two_rules_is_no_column(monkeypatch):
     on = _blob_in_header(True, monkeypatch)
     assert max(c.col + c.colspan for c in on) == 5
     assert all(c.colspan == 1 for c in on if c.row > 0)
-
-
-def test_lone_edges_keep_a_real_column_in_one_row(monkeypatch):
-    """A column the last row alone prints has a cell on both sides of its rule: it stays."""
-    import cv2
-    from pipeline import grid_cells
-    cfg = dict(grid_cells.grid_config(), lone_edges=True)
-    monkeypatch.setattr(grid_cells, "grid_config", lambda: cfg)
-    rows = [50 + 40 * i for i in range(11)]
-    cols = [50, 250, 400, 550, 700, 850]
-    img = _ruled(rows, cols)
-    cv2.line(img, (100, rows[9]), (100, rows[10]), 0, 2)
-    binv = grid.binarise(img)
-    hor, ver = grid.line_masks(binv, 200 / 72)
-    [(_, cells)] = grid.find_tables(hor, ver)
-    assert max(c.col + c.colspan for c in cells) == 6
