@@ -72,18 +72,25 @@ def test_header_word_broken_after_a_blank_mark_is_no_joined_row():
     assert unjoin(text) == text
 
 
+def _requests_block(name: str):
+    """The requests region of fixture `name`'s pdfminer text read as one value block: its
+    values, the block (stream.whole_block) and the truth's cells."""
+    text = (FIX / f"{name}.pdfminer.txt").read_text(encoding="utf-8")
+    truth = json.loads((FIX / f"{name}.truth.json").read_text(encoding="utf-8"))["cells"]
+    sim = FuzzyMapper().similarity
+    items = drop_foreign(stream.tokens(stream.region(text, "requests")), sim)
+    vals = [it for it in items if it.kind == "V"]
+    block = stream.whole_block(vals, templates()["2021"], stream.lone_anchors(items, templates()["2021"], sim),
+                               stream.value_runs(items))
+    return vals, block, truth
+
+
 def test_boxes_printed_after_their_columns_are_their_columns_bottom_cells():
     """v000: read column by column, its last three values shift the total column by three and
     break its equations; read as the bottom cells of three columns printed after the
     columns, every equation holds, and that reading places every cell right."""
-    text = (FIX / "v000.pdfminer.txt").read_text(encoding="utf-8")
-    truth = json.loads((FIX / "v000.truth.json").read_text(encoding="utf-8"))["cells"]
-    sim = FuzzyMapper().similarity
-    tpl = templates()["2021"]
-    items = drop_foreign(stream.tokens(stream.region(text, "requests")), sim)
-    vals = [it for it in items if it.kind == "V"]
+    vals, block, truth = _requests_block("v000")
     assert [it.text for it in vals[-3:]] == ["0项", "0", "０"] and len(vals) == 25 * 7
-    block = stream.whole_block(vals, tpl, stream.lone_anchors(items, tpl, sim), stream.value_runs(items))
     assert block is not None and block.broken == 0 and block.readings == 1
     got = {k: parse_value(c.text)[1] for k, c in block.cells.items()}
     assert {k: (v, truth[k]) for k, v in got.items() if v != truth[k]} == {}
@@ -111,14 +118,8 @@ def test_first_column_with_the_labels_displaced_boxes_and_a_column_out_of_place(
     first column before the displaced tops and that column moved back, every cell is right;
     the readings that balance alike (part columns the equations cannot tell apart) leave
     their disagreements doubtful."""
-    text = (FIX / "t032.pdfminer.txt").read_text(encoding="utf-8")
-    truth = json.loads((FIX / "t032.truth.json").read_text(encoding="utf-8"))["cells"]
-    sim = FuzzyMapper().similarity
-    tpl = templates()["2021"]
-    items = drop_foreign(stream.tokens(stream.region(text, "requests")), sim)
-    vals = [it for it in items if it.kind == "V"]
+    vals, block, truth = _requests_block("t032")
     assert len(vals) == 23 * 7 and [it.text for it in vals[20:22]] == ["12", "10"]
-    block = stream.whole_block(vals, tpl, stream.lone_anchors(items, tpl, sim), stream.value_runs(items))
     assert block is not None and block.template == "2019"
     got = {k: parse_value(c.text)[1] for k, c in block.cells.items()}
     assert {k: (v, truth[k]) for k, v in got.items() if v != truth[k]} == {}
