@@ -279,16 +279,10 @@ def _is_text(doc: Document) -> bool:
 
 def floor_blank_rows(conf: np.ndarray, X: np.ndarray, keys: list[str], doc: Document, cfg: dict,
                      failed: bool = False) -> np.ndarray:
-    """A printed blank (or dash) in a row printed wholly blank, in at least `min_sat`
-    balance equations that hold and none broken, gets at least `floor` (configs/scoring.yaml
-    blank_rows). The calibrator learnt blanks from simulated scans where a missed 0 reads as
-    a sure blank at a few per cent per cell and row, and gives every such blank 0.84–0.93;
-    on real recogniser output a wholly blank row whose row and column equations hold was
-    right in every cell measured (issue 14, docs/scans.md). A lost row of non-zero numbers
-    breaks its column equation; a doubted or misplaced cell is still capped after this. Not
-    on a page the reader failed on (`failed`, score.failed_reading): val_00001 light (thin,
-    held out) lost a row printed 1 0 0 0 0 0 1 as ink-less blanks whose equations held with
-    the totals misread too, 7 cells at 0.998."""
+    """A printed blank in a wholly blank row, in `min_sat`+ holding equations and none broken,
+    gets at least `floor` (configs/scoring.yaml blank_rows: the calibrator, fitted on simulated
+    misses, gives them 0.84–0.93; on real output they were right). Not on a page the reader
+    failed on (`failed`: val_00001 light lost a row 1 0 0 0 0 0 1 as blanks, totals alike)."""
     if not cfg.get("enabled") or failed:
         return conf
     col = {f: i for i, f in enumerate(FEATURES)}
@@ -313,13 +307,9 @@ def floor_blank_rows(conf: np.ndarray, X: np.ndarray, keys: list[str], doc: Docu
 
 def map_unbound_top(conf: np.ndarray, X: np.ndarray, keys: list[str], doc: Document, cfg: dict,
                     threshold: float) -> np.ndarray:
-    """A number read (status read) in a cell no balance equation binds (the 主动公开 table),
-    its calibrated confidence at least `from`: mapped linearly from [from, 1] onto
-    [threshold, 1] (configs/scoring.yaml unbound_top; monotone, so a surer reading stays
-    surer). There the recogniser is the only evidence, and the calibrator learnt it from
-    simulated probabilities: on real output (issue 14, session 26d, docs/scans.md) every
-    such cell it put in [0.99, 0.995) was right, the wrong ones sat below 0.2. Doubts and
-    placement still cap the result."""
+    """A number read in a cell no equation binds (主动公开), calibrated at `from`+: mapped
+    linearly from [from, 1] onto [threshold, 1] (configs/scoring.yaml unbound_top; on real
+    output every such cell in [0.99, 0.995) was right, docs/scans.md). Doubts still cap it."""
     if not cfg.get("enabled"):
         return conf
     lo = float(cfg.get("from", 0.99))
@@ -339,10 +329,8 @@ def _doubt_correction(f, zero_shapes: frozenset = frozenset(), statuses: tuple =
     because other cells of its row were misread), or a non-zero number in place of a clean
     printed 0 (a thinned scan's faint 0s read as 1 make their total 1) or of one character
     a whole or broken 0 is read as (`zero_shapes`: a thinned 0 that lost its lower arc
-    reads 'n'): the equations chose it, the page contradicts it. With `statuses` holding
-    "read" too: a reading the solver chose among a cell's readings (the digit model's, where
-    PP-OCR's text of the cell holds another count of digits: val_00006 heavy, a printed 186 read
-    '100' by PP-OCR taken as 0 at 0.995) is held to the same test."""
+    reads 'n'): the equations chose it, the page contradicts it. `statuses` with "read": a
+    reading chosen among the cell's readings too (val_00006 heavy: 186 read '100', taken as 0)."""
     t = "".join(f.text.split())
     if f.status not in statuses:
         return
@@ -400,22 +388,17 @@ def failed_reading(doc: Document, cfg: dict) -> str | None:
     share = cfg.get("doubted_share")
     doubted = sum(1 for f in doc.fields.values() if f.doubts)
     if n > 0 and len(doc.missing) >= n:
-        why = f"{len(doc.missing)} expected cells missing from this document and no equation that holds confirms it"
-    elif share is not None and doubted >= max(float(share) * len(doc.fields), n):
-        why = (f"{doubted} of the document's {len(doc.fields)} cells doubted by the sanity guards and no "
-               "equation that holds confirms it")
-    else:
-        return None
-    return why
+        return f"{len(doc.missing)} expected cells missing from this document and no equation that holds confirms it"
+    if share is not None and doubted >= max(float(share) * len(doc.fields), n):
+        return (f"{doubted} of the document's {len(doc.fields)} cells doubted by the sanity guards and no "
+                "equation that holds confirms it")
+    return None
 
 
 def _doubt_failed_reading(doc: Document, cfg: dict) -> None:
-    """A document whose reading lost many cells (at least `missing_min` expected cells
-    missing: a table or its rows not found), or whose cells the sanity guards doubt by
-    the share `doubted_share` or more (and `missing_min` cells at least) (marks, seals, broken strokes read all over its
-    tables), is a page the reader failed on; there the
-    calibrator, fitted on pages it read, overstates the cells no holding equation confirms
-    (a thinned 4 read as 1 at 0.9999 in a column no equation binds). Those are doubted."""
+    """On a page the reader failed on (failed_reading) the calibrator, fitted on pages it
+    read, overstates the cells no holding equation confirms (a thinned 4 read as 1 at
+    0.9999 in a column no equation binds): those are doubted."""
     why = failed_reading(doc, cfg)
     if why is None:
         return
