@@ -122,6 +122,9 @@ def _solve(doc: Document) -> None:
                 evidence[c.key] = {"gap": None, "in_equations": True, "locked": c.locked}
             continue
         n_milp += _solve_component(doc, comp_cells, comp_eqs, cfg, evidence)
+    from .solve_blanks import nothing_as_printed   # a 0 no mark shows, written as the table prints nothing
+    for key in nothing_as_printed(doc, cfg.get("nothing_as_printed") or {}):
+        evidence.setdefault(key, {})["nothing_as_printed"] = True
     _checks(doc, eqs, mark_conflicts=False)
     if any(f.status == "conflict" for f in doc.fields.values()) and doc.status == "ok":
         doc.status = "needs_review"

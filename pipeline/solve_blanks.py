@@ -1,0 +1,82 @@
+"""Solve stage, part 3: a 0 the equations cannot tell from a blank, written as the table prints "nothing".
+
+A printed blank and a 0 add alike in the balance equations, so where a scan's cell holds
+no 0 at all (a seal's text '店区', a dash read 'T', a ring's stub read '1', nothing read)
+and its readings say 0, the arithmetic has no say: the digit model, knowing only numbers,
+proposes 0 for any mark. What the page does say is how its table prints "nothing": the
+cells whose marks are clean (a 0 read as one, a blank read as nothing or a printed blank
+mark). Such a 0 is written as a blank where the other cells of its row print nothing as a
+blank more often than as 0, or, the row undecided, where its table does
+(configs/solver.yaml `nothing_as_printed`). The cell stays doubted: its mark said neither.
+
+Scans only: a text layer's blank is what the text prints.
+"""
+from __future__ import annotations
+
+from .model import Document
+from .templates import config
+from .values import blank_marks
+
+SCAN_KINDS = ("scanned_pdf", "image")
+DOUBT = "a 0 from a mark that holds no 0, written blank as its row or table prints nothing"
+
+
+def _zero_texts() -> frozenset:
+    """Characters a printed 0 is read as (configs/scoring.yaml sanity.blank_or_zero.zero_texts)."""
+    bz = ((config("scoring.yaml").get("sanity") or {}).get("blank_or_zero") or {})
+    return frozenset(bz.get("zero_texts", ["0"]))
+
+
+def _is_zero(v) -> bool:
+    return v is not None and not isinstance(v, bool) and isinstance(v, (int, float)) and v == 0
+
+
+def kinds(doc: Document, zeros: frozenset, marks: frozenset) -> dict[str, str]:
+    """Each cell's mark: "zero" (0 read from a 0), "blank" (blank read from nothing or a
+    printed blank mark), "unmarked_zero" (0 from a mark without a 0) or "" (anything else)."""
+    out = {}
+    for k, f in doc.fields.items():
+        t = "".join((f.text or "").split())
+        if f.illegible or f.status in ("inferred", "conflict"):
+            out[k] = ""
+        elif _is_zero(f.value):
+            out[k] = ("zero" if t and all(ch in zeros for ch in t) else
+                      "unmarked_zero" if not any(ch in zeros for ch in t) else "")
+        elif f.value is None:
+            out[k] = "blank" if t == "" or t in marks else ""
+        else:
+            out[k] = ""
+    return out
+
+
+def habit(kind: dict[str, str], key: str, prefix: str) -> str | None:
+    """How the cells under `prefix` other than `key` print nothing: "blank", "zero" or None (a tie)."""
+    b = sum(1 for k, c in kind.items() if k != key and k.startswith(prefix) and c == "blank")
+    z = sum(1 for k, c in kind.items() if k != key and k.startswith(prefix) and c == "zero")
+    return None if b == z else "blank" if b > z else "zero"
+
+
+def nothing_as_printed(doc: Document, cfg: dict | None = None) -> list[str]:
+    """Write unmarked 0s blank where their row (else table) prints nothing blank; returns the
+    keys changed. Only cells `read` or `corrected` (an inferred value has its own rule,
+    solve._prints_nothing_blank) in equations where a blank counts as 0."""
+    cfg = cfg if cfg is not None else (config("solver.yaml").get("nothing_as_printed") or {})
+    if not cfg.get("enabled") or getattr(doc.source, "kind", None) not in SCAN_KINDS:
+        return []
+    from .solve import equations_for
+    strict = {k for eq in equations_for(doc) if not eq.null_as_zero for k in eq.lhs + eq.rhs}
+    kind = kinds(doc, _zero_texts(), blank_marks("grid_blank_marks") - {""})
+    changed = []
+    for key, c in kind.items():
+        if c != "unmarked_zero" or key in strict:
+            continue
+        row, table = key.rsplit("/", 1)[0] + "/", key.split("/")[0] + "/"
+        h = habit(kind, key, row) or (habit(kind, key, table) if cfg.get("table", True) else None)
+        if h == "blank":
+            changed.append(key)
+    for key in changed:
+        f = doc.fields[key]
+        f.value = None
+        if DOUBT not in f.doubts:
+            f.doubts.append(DOUBT)
+    return changed
