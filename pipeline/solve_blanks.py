@@ -71,7 +71,7 @@ def nothing_as_printed(doc: Document, cfg: dict | None = None) -> list[str]:
         if c != "unmarked_zero" or key in strict:
             continue
         row, table = key.rsplit("/", 1)[0] + "/", key.split("/")[0] + "/"
-        h = habit(kind, key, row) or (habit(kind, key, table) if cfg.get("table", True) else None)
+        h = habit(kind, key, row) or (habit(kind, key, table) if cfg.get("table") else None)
         if h == "blank":
             changed.append(key)
     for key in changed:
