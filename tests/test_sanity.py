@@ -291,3 +291,31 @@ def test_the_reading_whose_digit_count_fits_the_ink_goes_first_where_no_equation
     assert req.cells[tied].readings == [(5, 0.83), (65, 0.17)] and not req.cells[tied].doubts
     # one digit of ink: the mixed top 5 fits, nothing changes
     assert d2.cells[free].readings[0] == (5, 0.83) and not d2.cells[free].doubts
+
+
+def test_text_first_puts_ppocrs_clean_number_first_where_no_equation_binds(monkeypatch):
+    # a faint '6' that the digit model read 0 (same digit count: the ink's width cannot choose)
+    from pipeline.classify import guards
+    from pipeline.classify.decoded import Decoded
+    real = guards.config
+
+    def cfg(name, on):
+        c = real(name)
+        if name != "scoring.yaml":
+            return c
+        c = dict(c)
+        c["sanity"] = {**c["sanity"], "digit_count": {**c["sanity"]["digit_count"], "text_first": on}}
+        return c
+
+    free = "active/art20_9.central_procurement/procurement_items"
+    for on, top in ((False, 0), (True, 6)):
+        monkeypatch.setattr(guards, "config", lambda name, on=on: cfg(name, on))
+        d = Decoded(kind="active", cells={free: Cell(row=1, col=1, text="6", readings=[(0, 0.83), (6, 0.17)],
+                                                     ink=_digit_ink(1))})
+        assert guards.fit_digit_count({"active": d}) == int(on)
+        assert d.cells[free].readings[0] == (top, 0.83)
+        assert (guards.TEXT_FIRST_DOUBT in d.cells[free].doubts) == on
+    # the ink fits the top's count (two digits) and not the text's (one): left alone
+    d = Decoded(kind="active", cells={free: Cell(row=1, col=1, text="6", readings=[(60, 0.83), (6, 0.17)],
+                                                 ink=_digit_ink(10))})
+    assert guards.fit_digit_count({"active": d}) == 0

@@ -9,8 +9,9 @@ from ..templates import config
 from ..values import parse_value, same_number
 from .decoded import Decoded
 
-# Cell.doubts reason of `fit_digit_count`
+# Cell.doubts reasons of `fit_digit_count`
 DIGIT_COUNT_DOUBT = "the two recognisers read different digit counts; the ink's width chose"
+TEXT_FIRST_DOUBT = "the two recognisers disagree where no equation binds; PP-OCR's clean number goes first"
 
 
 def guards_on() -> bool:
@@ -84,11 +85,16 @@ def fit_digit_count(decoded: dict[str, Decoded]) -> int:
     whole. Only in cells no balance equation binds: where one does, both readings are the
     solver's options and the arithmetic chooses (on val heavy scans swapping those moved the
     equations' evidence onto another misread cell, which became confidently wrong). The
-    cell is doubted. Returns the number of cells changed."""
+    cell is doubted. Returns the number of cells changed.
+
+    With `text_first`, PP-OCR's clean number goes first in such a cell whenever it differs
+    from the top, unless the ink fits the top's count and not the text's: where no equation
+    binds, the digit model's 0 for a faint '6' or '28' had nothing to correct it."""
     cfg = (config("scoring.yaml").get("sanity", {}) or {}).get("digit_count") or {}
     if not cfg.get("enabled"):
         return 0
     lo, hi = (float(x) for x in cfg["fit"])
+    text_first = bool(cfg.get("text_first"))
     from ..ctc import parse_value as parse_read
     from ..templates import templates
     keys = {k for d in decoded.values() for k in d.cells}
@@ -105,15 +111,18 @@ def fit_digit_count(decoded: dict[str, Decoded]) -> int:
                 continue
             at = next((i for i, (r, _) in enumerate(c.readings) if same_number(r, v)), None)
             n_read, n_top = len(text), max(1, _digits(top))
-            if at is None or n_read == n_top:
+            if at is None or (n_read == n_top and not text_first):
                 continue
             aspect = c.ink[0] / c.ink[1]
-            if lo <= aspect / n_read <= hi and not lo <= aspect / n_top <= hi:
+            fits_text, fits_top = lo <= aspect / n_read <= hi, lo <= aspect / n_top <= hi
+            why = (DIGIT_COUNT_DOUBT if n_read != n_top and fits_text and not fits_top else
+                   TEXT_FIRST_DOUBT if text_first and not (fits_top and not fits_text) else None)
+            if why:
                 r = list(c.readings)
                 (vt, pt), (va, pa) = r[0], r[at]
                 r[0], r[at] = (va, pt), (vt, pa)
                 c.readings = r
-                doubt(c, DIGIT_COUNT_DOUBT)
+                doubt(c, why)
                 n += 1
     return n
 
