@@ -6,8 +6,8 @@ and its readings say 0, the arithmetic has no say: the digit model, knowing only
 proposes 0 for any mark. What the page does say is how its table prints "nothing": the
 cells whose marks are clean (a 0 read as one, a blank read as nothing or a printed blank
 mark). Such a 0 is written as a blank where the other cells of its row print nothing as a
-blank more often than as 0, or, the row undecided, where its table does
-(configs/solver.yaml `nothing_as_printed`). The cell stays doubted: its mark said neither.
+blank more often than as 0 (with `table`: the row undecided, where its table does;
+configs/solver.yaml `nothing_as_printed`). The cell stays doubted: its mark said neither.
 
 Scans only: a text layer's blank is what the text prints.
 """
@@ -59,16 +59,21 @@ def habit(kind: dict[str, str], key: str, prefix: str) -> str | None:
 def nothing_as_printed(doc: Document, cfg: dict | None = None) -> list[str]:
     """Write unmarked 0s blank where their row (else table) prints nothing blank; returns the
     keys changed. Only cells `read` or `corrected` (an inferred value has its own rule,
-    solve._prints_nothing_blank) in equations where a blank counts as 0."""
+    solve._prints_nothing_blank) that equations where a blank counts as 0 bind: in a cell no
+    equation binds (主动公开) the reading is all the evidence there is, and the short rows
+    there vote on two or three cells (test_00014 heavy: a printed 0 read '天' written blank
+    after one lost 0 beside it)."""
     cfg = cfg if cfg is not None else (config("solver.yaml").get("nothing_as_printed") or {})
     if not cfg.get("enabled") or getattr(doc.source, "kind", None) not in SCAN_KINDS:
         return []
     from .solve import equations_for
-    strict = {k for eq in equations_for(doc) if not eq.null_as_zero for k in eq.lhs + eq.rhs}
+    eqs = equations_for(doc)
+    strict = {k for eq in eqs if not eq.null_as_zero for k in eq.lhs + eq.rhs}
+    bound = {k for eq in eqs if eq.null_as_zero for k in eq.lhs + eq.rhs} - strict
     kind = kinds(doc, _zero_texts(), blank_marks("grid_blank_marks") - {""})
     changed = []
     for key, c in kind.items():
-        if c != "unmarked_zero" or key in strict:
+        if c != "unmarked_zero" or key not in bound:
             continue
         row, table = key.rsplit("/", 1)[0] + "/", key.split("/")[0] + "/"
         h = habit(kind, key, row) or (habit(kind, key, table) if cfg.get("table") else None)

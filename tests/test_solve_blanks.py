@@ -60,3 +60,12 @@ def test_in_the_solver_stage(monkeypatch):
     solve_mod.solve(d)
     assert d.fields["requests/rejected_petition/natural_person"].value is None
     assert d.solver_evidence["requests/rejected_petition/natural_person"]["nothing_as_printed"]
+
+
+def test_cells_no_equation_binds_are_left_as_read():
+    d = doc_with({"rejected_petition": [(0, "店区")] + BLANKS[1:]})
+    for col, v in (("issued", 0), ("repealed", None), ("in_force", None)):
+        k = f"active/art20_1.regulations/{col}"
+        d.fields[k] = Field(k, v, alternatives=[(v, 0.6)], text="天" if v == 0 else "")
+    assert nothing_as_printed(d, ON) == ["requests/rejected_petition/natural_person"]
+    assert d.fields["active/art20_1.regulations/issued"].value == 0
