@@ -69,3 +69,15 @@ def test_cells_no_equation_binds_are_left_as_read():
         d.fields[k] = Field(k, v, alternatives=[(v, 0.6)], text="天" if v == 0 else "")
     assert nothing_as_printed(d, ON) == ["requests/rejected_petition/natural_person"]
     assert d.fields["active/art20_1.regulations/issued"].value == 0
+
+
+def test_broken_zero_shapes_and_failed_readings_are_left_as_read():
+    # 'n' is a thinned 0's upper arc (scoring.yaml broken_zero_texts): a 0's mark, kept
+    d = doc_with({"rejected_petition": [(0, "n")] + BLANKS[1:]})
+    assert nothing_as_printed(d, ON) == []
+    # a document with expected cells missing (score.failed_reading): its lost 0s look like blanks
+    d = doc_with({"rejected_petition": [(0, "门")] + BLANKS[1:]})
+    d.missing = [{"key": f"requests/x{i}/total", "reason": "row not found"} for i in range(10)]
+    assert nothing_as_printed(d, ON) == []
+    d.missing = d.missing[:9]
+    assert nothing_as_printed(d, ON) == ["requests/rejected_petition/natural_person"]
