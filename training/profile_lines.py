@@ -114,6 +114,8 @@ def main(argv=None) -> int:
     ap.add_argument("--cache", type=Path, action="append", default=[],
                     help="eval_scans grid cache(s) of the base: each page's quarter-turn is taken from there, "
                          "and the base's grid is checked against the cached one")
+    ap.add_argument("--fast-only", action="store_true",
+                    help="run only the --set settings and compare their grid with the cached one (no CPU pairing)")
     a = ap.parse_args(argv)
     base = pdf.config()
     fast = _override(base, a.set)
@@ -137,15 +139,21 @@ def main(argv=None) -> int:
             rot = (cp.rotation - page.rotation) % 360 if cp is not None else 0
             res = {}
             order = ("base", "fast") if k % 2 == 0 else ("fast", "base")
+            if a.fast_only:
+                order = ("fast",)
             for name in order:
                 cfg = base if name == "base" else fast
                 _patch(cfg, orig)
                 res[name] = lines_steps(img, pt_px, rot)
             _patch(None, orig)
+            if a.fast_only:      # the base as the cache holds it
+                res["base"] = ({}, dict(angle=cp.skew if cp is not None else float("nan"), hor=None, ver=None, tables=[],
+                                        found=[(None, [_Raw(*k) for k in g], how, None)
+                                               for how, g in (_cached_grid(cached, page.number) if cp is not None else [])]))
             (tb, ob), (tf, of) = res["base"], res["fast"]
             row = dict(file=f.name, page=page.number, angle_base=round(ob["angle"], 4), angle_fast=round(of["angle"], 4),
                        cpu_base={s: round(v, 4) for s, v in tb.items()}, cpu_fast={s: round(v, 4) for s, v in tf.items()},
-                       table=bool(ob["tables"] or ob["found"]),
+                       table=bool(ob["tables"] or ob["found"] or of["found"]),
                        cache_grid=None if cp is None else _found(ob["found"]) == _cached_grid(cached, page.number),
                        same_masks=bool(np.array_equal(ob["hor"], of["hor"]) and np.array_equal(ob["ver"], of["ver"])),
                        same_tables=_cells(ob["tables"]) == _cells(of["tables"]),
@@ -185,6 +193,12 @@ def main(argv=None) -> int:
     if a.json:
         a.json.write_text(json.dumps(rows, indent=1))
     return 0
+
+
+class _Raw:
+    """A cached cell's structure (row, column, spans), as _found reads a RawCell."""
+    def __init__(self, row, col, rowspan, colspan):
+        self.row, self.col, self.rowspan, self.colspan = row, col, rowspan, colspan
 
 
 def _cached(caches: list[Path], name: str) -> dict:
