@@ -154,7 +154,7 @@ def main(argv=None) -> int:
             row = dict(file=f.name, page=page.number, angle_base=round(ob["angle"], 4), angle_fast=round(of["angle"], 4),
                        cpu_base={s: round(v, 4) for s, v in tb.items()}, cpu_fast={s: round(v, 4) for s, v in tf.items()},
                        table=bool(ob["tables"] or ob["found"] or of["found"]),
-                       cache_grid=None if cp is None else _found(ob["found"]) == _cached_grid(cached, page.number),
+                       cache_grid=None if cp is None or a.fast_only else _found(ob["found"]) == _cached_grid(cached, page.number),
                        same_masks=bool(np.array_equal(ob["hor"], of["hor"]) and np.array_equal(ob["ver"], of["ver"])),
                        same_tables=_cells(ob["tables"]) == _cells(of["tables"]),
                        same_grid=_found(ob["found"]) == _found(of["found"]),
