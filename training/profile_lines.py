@@ -11,6 +11,12 @@ and the grid handed on (page_tables) are the same.
 
     nice python -m training.profile_lines datasets/generated/s23f/val --pattern 'val_0000[0-2].scan_*.pdf' \
         --set grid.skew.hough_min_blob_frac=0.0417 [--json out.json]
+
+With `--cache DIR` (an eval_scans grid cache of the base; repeatable) each page is turned by
+the quarter-turn the orientation stage gave it there, as grid.recover_page does, and the
+base's grid is checked against the cached one; `--fast-only` builds only the `--set`
+candidate's grid and compares it with the cache's (every page's grid checked without OCR,
+~0.8 CPU s a page: docs/speed.md, session 27e).
 """
 from __future__ import annotations
 
