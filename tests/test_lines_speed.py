@@ -97,3 +97,38 @@ def test_checked_asks_hough_near_the_turn_threshold(near_level, monkeypatch):
     monkeypatch.setattr(deskew, "hough_skew", lambda binv: 0.0)
     assert _skew(monkeypatch, near_level, method="checked", check_band_deg=[0.03, 0.25]) == 0.0
     assert _skew(monkeypatch, near_level, method="checked", check_band_deg=[0.3, 0.3]) == search
+
+
+@pytest.fixture(scope="module")
+def turned_page(tmp_path_factory):
+    """The test table scanned 0.6° off, upright and turned a quarter (landscape): two grey pages."""
+    import cv2
+    tmp = tmp_path_factory.mktemp("lines_turn")
+    make_pdf(tmp / "t.pdf", seed=3, pages=1)
+    out = []
+    for rot in (0, 90):
+        scan(tmp / "t.pdf", tmp / f"s{rot}.png", angle=0.6, noise=3, seed=1, rot90=rot)
+        out.append(cv2.imread(str(tmp / f"s{rot}.png"), cv2.IMREAD_GRAYSCALE))
+    return out
+
+
+def test_profile_lines_follows_the_pages_turn_and_reads_the_cached_grid(turned_page):
+    """training.profile_lines (the paired CPU and grid check of the `lines` stage) builds the
+    grid of a page turned a quarter as of the upright page once it is given the turn the
+    orientation stage found (not before); and it reads a cached page's own grid in the form
+    it compares (a table continued from another page is not this page's; a cell less differs)."""
+    from pipeline.model import Cell, Page, Table
+    from training.profile_lines import _cached_grid, _found, lines_steps
+    upright, turned = turned_page
+    pt_px = 200 / 72
+    want = _found(lines_steps(upright, pt_px)[1]["found"])
+    assert want and len(want[0][1]) > 20
+    assert _found(lines_steps(turned, pt_px)[1]["found"]) != want
+    found = lines_steps(turned, pt_px, 270)[1]["found"]        # PIL turned it 90° counter-clockwise
+    assert _found(found) == want
+    tables = [Table(cells=[Cell(row=c.row, col=c.col, rowspan=c.rowspan, colspan=c.colspan) for c in raw],
+                    strategy=how, page=1) for _, raw, how, _ in found]
+    cached = {1: Page(number=1, tables=tables + [Table(cells=[Cell(row=0, col=0)], page=2)])}
+    assert _cached_grid(cached, 1) == want
+    tables[0].cells.pop()
+    assert _cached_grid(cached, 1) != want

@@ -11,6 +11,12 @@ and the grid handed on (page_tables) are the same.
 
     nice python -m training.profile_lines datasets/generated/s23f/val --pattern 'val_0000[0-2].scan_*.pdf' \
         --set grid.skew.hough_min_blob_frac=0.0417 [--json out.json]
+
+With `--cache DIR` (an eval_scans grid cache of the base; repeatable) each page is turned by
+the quarter-turn the orientation stage gave it there, as grid.recover_page does, and the
+base's grid is checked against the cached one; `--fast-only` builds only the `--set`
+candidate's grid and compares it with the cache's (every page's grid checked without OCR,
+~0.8 CPU s a page: docs/speed.md, session 27e).
 """
 from __future__ import annotations
 
@@ -36,12 +42,16 @@ def _override(cfg: dict, sets: list[str]) -> dict:
     return cfg
 
 
-def lines_steps(grey: np.ndarray, pt_px: float) -> tuple[dict, dict]:
+def lines_steps(grey: np.ndarray, pt_px: float, rot: int = 0) -> tuple[dict, dict]:
     """The `lines` stage of grid.recover_page for a scanned page, sub-step by sub-step:
-    (CPU seconds per step, what it made)."""
-    from pipeline.deskew import estimate_skew, rotate_small
+    (CPU seconds per step, what it made). As recover_page: the black border painted out,
+    binarise, the blank-page test, skew, turn, rules, tables; `rot` (a quarter-turn the
+    orientation stage gave the page, e.g. from a cached grid: reading is not redone here)
+    then turns the page and finds its rules again; then page_tables (grid_text.refine)."""
+    from pipeline.deskew import estimate_skew, rotate_small, skew_config
     from pipeline.grid import page_tables
-    from pipeline.grid_cells import binarise, find_tables, line_masks
+    from pipeline.grid_cells import binarise, find_tables, grid_config, line_masks
+    from pipeline.page_border import border_mask, paint_out
     t = {}
     out = {}
     c = time.process_time()
@@ -52,11 +62,19 @@ def lines_steps(grey: np.ndarray, pt_px: float) -> tuple[dict, dict]:
         t[name] = t.get(name, 0.0) + now - c
         c = now
 
+    border = border_mask(grey, pt_px)
+    if border is not None:
+        grey = paint_out(grey, border)
+    lap("border")
     binv = binarise(grey)
     lap("binarise")
+    angle = 0.0
+    out.update(angle=angle, hor=None, ver=None, tables=[], found=[])
+    if np.count_nonzero(binv) < grid_config()["blank_ink_share"] * binv.size:
+        return t, out
     angle = estimate_skew(binv)
     lap("skew")
-    if abs(angle) >= 0.1:
+    if abs(angle) >= skew_config()["turn_min_deg"]:
         grey = rotate_small(grey, angle)
         lap("rotate")
         binv = binarise(grey)
@@ -65,7 +83,13 @@ def lines_steps(grey: np.ndarray, pt_px: float) -> tuple[dict, dict]:
     lap("line_masks")
     tables = find_tables(hor, ver)
     lap("find_tables")
-    found = page_tables(grey, binv, hor, ver, tables, pt_px) if tables else []
+    if rot and tables:
+        grey = np.ascontiguousarray(np.rot90(grey, k=rot // 90))
+        binv = binarise(grey)
+        hor, ver = line_masks(binv, pt_px)
+        tables = find_tables(hor, ver)
+        lap("turn")
+    found = page_tables(grey, binv, hor, ver, tables, pt_px)
     lap("page_tables")
     out.update(angle=angle, hor=hor, ver=ver, tables=tables, found=found)
     return t, out
@@ -93,6 +117,11 @@ def main(argv=None) -> int:
     ap.add_argument("--set", action="append", default=[], help="grid setting for the fast run, e.g. grid.skew.method=search")
     ap.add_argument("--pages", type=int, default=0, help="at most this many pages (0: all)")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--cache", type=Path, action="append", default=[],
+                    help="eval_scans grid cache(s) of the base: each page's quarter-turn is taken from there, "
+                         "and the base's grid is checked against the cached one")
+    ap.add_argument("--fast-only", action="store_true",
+                    help="run only the --set settings and compare their grid with the cached one (no CPU pairing)")
     a = ap.parse_args(argv)
     base = pdf.config()
     fast = _override(base, a.set)
@@ -103,6 +132,7 @@ def main(argv=None) -> int:
     k = 0
     for f in sorted(a.folder.glob(a.pattern)):
         doc = read(f)
+        cached = _cached(a.cache, f.name)
         for page in doc.pages:
             img = page.image
             if img is None:
@@ -111,17 +141,26 @@ def main(argv=None) -> int:
                 import cv2
                 img = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
             pt_px = px_per_pt(page, page_scale(page))
+            cp = cached.get(page.number)
+            rot = (cp.rotation - page.rotation) % 360 if cp is not None else 0
             res = {}
             order = ("base", "fast") if k % 2 == 0 else ("fast", "base")
+            if a.fast_only:
+                order = ("fast",)
             for name in order:
                 cfg = base if name == "base" else fast
                 _patch(cfg, orig)
-                res[name] = lines_steps(img, pt_px)
+                res[name] = lines_steps(img, pt_px, rot)
             _patch(None, orig)
+            if a.fast_only:      # the base as the cache holds it
+                res["base"] = ({}, dict(angle=cp.skew if cp is not None else float("nan"), hor=None, ver=None, tables=[],
+                                        found=[(None, [_Raw(*k) for k in g], how, None)
+                                               for how, g in (_cached_grid(cached, page.number) if cp is not None else [])]))
             (tb, ob), (tf, of) = res["base"], res["fast"]
             row = dict(file=f.name, page=page.number, angle_base=round(ob["angle"], 4), angle_fast=round(of["angle"], 4),
                        cpu_base={s: round(v, 4) for s, v in tb.items()}, cpu_fast={s: round(v, 4) for s, v in tf.items()},
-                       table=bool(ob["tables"]),
+                       table=bool(ob["tables"] or ob["found"] or of["found"]),
+                       cache_grid=None if cp is None or a.fast_only else _found(ob["found"]) == _cached_grid(cached, page.number),
                        same_masks=bool(np.array_equal(ob["hor"], of["hor"]) and np.array_equal(ob["ver"], of["ver"])),
                        same_tables=_cells(ob["tables"]) == _cells(of["tables"]),
                        same_grid=_found(ob["found"]) == _found(of["found"]),
@@ -130,7 +169,8 @@ def main(argv=None) -> int:
             print(f"{f.name} p{page.number} {'table' if row['table'] else 'text '} angle {row['angle_base']:+.4f} → "
                   f"{row['angle_fast']:+.4f}  lines {sum(tb.values()):.3f} → {sum(tf.values()):.3f} CPU s  "
                   f"masks {'=' if row['same_masks'] else '≠'} tables {'=' if row['same_tables'] else '≠'} "
-                  f"grid {'=' if row['same_grid'] else '≠'} cells {row['cells_base']} → {row['cells_fast']}", flush=True)
+                  f"grid {'=' if row['same_grid'] else '≠'} cells {row['cells_base']} → {row['cells_fast']}"
+                  + ("" if cp is None else f"  base = cache {'yes' if row['cache_grid'] else 'NO'} (turn {rot}°)"), flush=True)
             print("   base " + " ".join(f"{s} {v:.3f}" for s, v in tb.items()))
             print("   fast " + " ".join(f"{s} {v:.3f}" for s, v in tf.items()))
             k += 1
@@ -151,10 +191,37 @@ def main(argv=None) -> int:
                           f"{sum(r['cpu_fast'].get(s, 0) for r in rs) / len(rs):.3f}" for s in steps))
         print(f"   same grid {sum(r['same_grid'] for r in rs)}/{len(rs)}, same tables {sum(r['same_tables'] for r in rs)}/{len(rs)}, "
               f"same masks {sum(r['same_masks'] for r in rs)}/{len(rs)}; "
-              f"|Δangle| max {max(abs(r['angle_base'] - r['angle_fast']) for r in rs):.4f}°")
+              f"|Δangle| max {max(abs(r['angle_base'] - r['angle_fast']) for r in rs):.4f}°"
+              + (f"; base grid = cached grid {sum(bool(r['cache_grid']) for r in rs)}/{sum(r['cache_grid'] is not None for r in rs)}"
+                 if any(r["cache_grid"] is not None for r in rs) else ""))
+    changed = [f"{r['file']} p{r['page']}" for r in rows if not r["same_grid"]]
+    print("grid changed on: " + (", ".join(changed) or "no page"))
     if a.json:
         a.json.write_text(json.dumps(rows, indent=1))
     return 0
+
+
+class _Raw:
+    """A cached cell's structure (row, column, spans), as _found reads a RawCell."""
+    def __init__(self, row, col, rowspan, colspan):
+        self.row, self.col, self.rowspan, self.colspan = row, col, rowspan, colspan
+
+
+def _cached(caches: list[Path], name: str) -> dict:
+    """page number → cached page (eval_scans' grid cache of the base), {} when none has the file."""
+    import pickle
+    for c in caches:
+        cf = c / (name + ".pages.pkl")
+        if cf.exists():
+            with open(cf, "rb") as fh:
+                return {p.number: p for p in pickle.load(fh).pages}
+    return {}
+
+
+def _cached_grid(cached: dict, number: int) -> list:
+    """A cached page's own tables by structure, as _found gives them."""
+    return [(t.strategy, sorted((c.row, c.col, c.rowspan, c.colspan) for c in t.cells))
+            for t in cached[number].tables if t.page in (None, number)]
 
 
 def _patch(cfg, orig) -> None:
