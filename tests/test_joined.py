@@ -603,3 +603,15 @@ def test_one_line_appeals_value_lifted_over_its_unit():
     assert lines[i + 1:i + 3] == ["00000200300000", "项"]
     # not a run of another length, nor a decimal's digits
     assert "5" not in split_one_line(head + "50000020030000项五、存在的主要问题及改进情况").split("\n")
+
+
+def test_one_line_ascii_page_number_glued_to_a_run():
+    """One-line test_00010: `（一）予以公开260004030-3-西安市…` — the page number `-3-` (ASCII
+    hyphens) glued after the row's run is a page break, not the run's digits (configs/joined.yaml
+    footer, tried where no dash form is printed)."""
+    from pipeline.joined import split_one_line
+    text = ("三、收到和处理政府信息公开申请情况申请人情况…数量（一）予以公开260004030-3-西安市某局2020年度报告"
+            "（二）部分公开000-4-某局")
+    lines = split_one_line("行政许可000-2-某局" + text).split("\n")
+    assert any(line.endswith("予以公开260004030") for line in lines)
+    assert not any("-3-" in line for line in lines)
