@@ -111,6 +111,10 @@ def split_one_line(text: str, cfg: dict | None = None) -> str:
     rows = sorted({w for t in templates().values() for sec in t.sections for r in sec.rows for w in r.texts},
                   key=len, reverse=True)
     act_rows = "|".join(r"\s*".join(map(re.escape, w)) for w in rows)
+    n_app = len(templates()["2021"].keys("appeals"))
+    bare_units = "|".join(map(re.escape, sorted(cfg["units"], key=len, reverse=True)))
+    lifted = (re.compile(rf"(?<![\d.．])(\d)(\d{{{n_app - 1}}})({bare_units})$") if cfg.get("one_line_lifted_value", False)
+              else None)
     for line, (table, _) in zip(lines, _regions(lines)):
         if table == "active":   # the header runs into the first row: cut before each row label
             line = re.sub(rf"(?<=\S)({act_rows})", r"\n\1", line)
@@ -122,7 +126,12 @@ def split_one_line(text: str, cfg: dict | None = None) -> str:
             # after each value run: a digit (with its unit) or a blank mark before a label
             line = re.sub(rf"(\d(?:{unit})?|[{marks(cfg)}])(?=[\u4e00-\u9fff（(])(?!{unit})"
                           rf"(?![{cfg['words_after_numbers']}])", r"\1\n", line)
-        out += [s.strip() for s in line.split("\n") if s.strip()]
+        for s in (s.strip() for s in line.split("\n") if s.strip()):
+            m = lifted.search(s) if table == "appeals" and lifted is not None else None
+            # the appeals row with one value lifted over its wrapped unit (`5` over `项`, the
+            # line of the other 14 between them: `500000200300000项`): the three lines they
+            # were, for the run to take the value as a floating piece (_lifted)
+            out += [p for p in (s[:m.start()].strip(), *m.groups()) if p] if m else [s]
     return "\n".join(out)
 
 

@@ -129,6 +129,11 @@ def settle_blank_rows(doc: Document, placed: list[tuple[JoinedRun, list[str]]]) 
             if _DIGITS.search(_ORDINAL.sub("", words)):
                 stray += 1
     marks = sum(1 for run in doc.joined if run.table == table for kind, _ in run.pieces if kind == "b")
+    # values the other tables' regions print beyond their cells (a lost row printed elsewhere)
+    name = doc.table_templates.get(table) or doc.template
+    if doc.text and name in templates():
+        from .stream.requests import values_elsewhere
+        stray += values_elsewhere(doc.text, templates()[name])
     if not blank_rows_sure(len(lone), with_values, stray, broken, doubted, marks):
         return []
     out = []

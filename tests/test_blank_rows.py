@@ -86,3 +86,22 @@ def test_broken_equations_keep_label_alone_rows_doubtful(tmp_path):
     assert blank
     assert all(res["cells"][k]["value"] is None and res["cells"][k]["confidence"] < REVIEW
                for k in blank if k in res["cells"])
+
+
+def test_rows_printed_apart_are_no_blank_rows(tmp_path):
+    """pdfminer's text of test report 008 (landscape, every cell 0): nine requests rows' value
+    boxes printed after the appeals title (63 zeros before the appeals row's 15), their
+    labels alone in the requests region. Values printed beyond another table's cells are
+    stray values for the rule (stream.requests.values_elsewhere): the rows are not read as
+    sure blanks (was: `ok` with 63 wrong cells at 0.9998)."""
+    from pipeline import stream
+    from pipeline.templates import templates
+    text = (FIX / "t08.pdfminer.txt").read_text(encoding="utf-8")
+    assert stream.requests.values_elsewhere(text, templates()["2021"]) == 63
+    p = tmp_path / "t08.txt"
+    p.write_text(text, encoding="utf-8")
+    res = to_result(extract(p))
+    truth = _truth("t08")
+    wrong = [k for k, c in res["cells"].items() if k in truth["cells"] and c["value"] != truth["cells"][k]["value"]]
+    assert not [k for k in wrong if res["cells"][k]["confidence"] >= REVIEW]
+    assert res["status"] != "ok" or not wrong

@@ -589,3 +589,29 @@ def test_excel_sheet_cells_holding_joined_rows(shape, tmp_path):
     res = to_result(extract(p))
     assert res["source"]["kind"] == "xlsx"
     _assert_the_report_read(res)
+
+
+def test_one_line_appeals_value_lifted_over_its_unit():
+    """One-line test_00024: `…结果果500000200300000项` — the direct-litigation total `5` printed
+    above its wrapped unit `项`, the other 14 cells between them, all run together: the first
+    digit is cut off as the lifted value (configs/joined.yaml one_line_lifted_value), the
+    14 digits left as the row's run, and the unit alone (joined.split_one_line)."""
+    from pipeline.joined import split_one_line
+    head = "四、政府信息公开行政复议、行政诉讼情况行政复议行政诉讼未经复议直接起诉复议后起诉结果维持"
+    lines = split_one_line(head + "500000200300000项五、存在的主要问题及改进情况").split("\n")
+    i = lines.index("5")
+    assert lines[i + 1:i + 3] == ["00000200300000", "项"]
+    # not a run of another length, nor a decimal's digits
+    assert "5" not in split_one_line(head + "50000020030000项五、存在的主要问题及改进情况").split("\n")
+
+
+def test_one_line_ascii_page_number_glued_to_a_run():
+    """One-line test_00010: `（一）予以公开260004030-3-西安市…` — the page number `-3-` (ASCII
+    hyphens) glued after the row's run is a page break, not the run's digits (configs/joined.yaml
+    footer, tried where no dash form is printed)."""
+    from pipeline.joined import split_one_line
+    text = ("三、收到和处理政府信息公开申请情况申请人情况…数量（一）予以公开260004030-3-西安市某局2020年度报告"
+            "（二）部分公开000-4-某局")
+    lines = split_one_line("行政许可000-2-某局" + text).split("\n")
+    assert any(line.endswith("予以公开260004030") for line in lines)
+    assert not any("-3-" in line for line in lines)

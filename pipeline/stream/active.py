@@ -11,6 +11,7 @@ from .align import assignments, windows_cost
 from .foreign import drop_foreign
 from .rows import label_rows, place_by_columns, value_rows
 from .tokens import Item, StreamTable, label_only, region, settings, tokens, value
+from .xcolumns import read_xcolumns
 
 
 _SECTION = re.compile(r"第\s*二十\s*条\s*第\s*[（(]?\s*([一二三四五六七八九十]+)\s*[)）]?\s*项")
@@ -178,6 +179,11 @@ def active_by_columns(items: list[Item], tpl: Template) -> StreamTable | None:
     for kk, it in zip(keys, vals):
         out.cells[kk] = Cell(row=it.line, col=0, text=it.text)
     if not _columns_named(items, tpl):
+        names = sorted({(normalize(t), c.key) for sec in tpl.sections for c in sec.columns for t in c.texts},
+                       key=lambda x: -len(x[0]))
+        xcol = read_xcolumns(items, tpl, lambda t: _named(t, names))
+        if xcol is not None:    # one x column's boxes grouped across sections (stream.xcolumns)
+            return xcol
         for kk in keys:
             out.placement[kk] = float(cfg.get("doubtful", 0.5))
     return out

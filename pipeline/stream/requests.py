@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..model import Cell
 from ..normalize import normalize
-from ..templates import Template
+from ..templates import Template, templates
 from ..values import parse_value
 from .blanks import blank_rows_sure, empty_table, read_rows
 from .align import assignments, effect_assignments, windows_cost
@@ -31,7 +31,7 @@ def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
     if part is None:
         return None
     items = drop_foreign(tokens(part), sim)
-    by_labels = _requests_by_labels(items, tpl, sim)
+    by_labels = _requests_by_labels(items, tpl, sim, elsewhere=values_elsewhere(text, tpl))
     if by_labels is not None and by_labels.sure and balance(
             {k: None if c is None else parse_value(c.text)[1] for k, c in by_labels.cells.items()}, tpl)[1] == 0:
         return by_labels
@@ -151,8 +151,26 @@ def zero_table(items: list[Item], tpl: Template, sim) -> StreamTable | None:
     return out
 
 
-def _requests_by_labels(items: list[Item], tpl: Template, sim) -> StreamTable | None:
-    """The requests table read by its row labels (the alignment of the module docstring)."""
+def values_elsewhere(text: str, tpl: Template) -> int:
+    """Values the other tables' regions print beyond their own cells: the appeals region's
+    beyond its row's (groups × columns), the active region's beyond its cells. pdfminer may
+    print requests rows' value boxes there (test_00008: nine rows of 0s after the appeals
+    title): evidence that a requests row printed as a label alone lost its values, so
+    blanks.blank_rows_sure counts them as stray values."""
+    n = 0
+    # the active table may follow another template than the requests table: its largest
+    active = max(len(t.keys("active")) for t in templates().values())
+    for kind, cells in (("appeals", len(tpl.appeal_groups) * len(tpl.appeal_columns)), ("active", active)):
+        part = region(text, kind)
+        if part is not None:
+            n += max(0, sum(1 for it in tokens(part) if it.kind == "V") - cells)
+    return n
+
+
+def _requests_by_labels(items: list[Item], tpl: Template, sim, elsewhere: int = 0) -> StreamTable | None:
+    """The requests table read by its row labels (the alignment of the module docstring).
+    `elsewhere`: values printed in other tables' regions beyond their cells (stray values
+    for the blank-row rule)."""
     cfg = settings()
     cols = [c.key for c in tpl.request_columns]
     W = len(cols)
@@ -213,7 +231,7 @@ def _requests_by_labels(items: list[Item], tpl: Template, sim) -> StreamTable | 
     if anchors:     # an anchored row goes to its label's row; the others anywhere between
         cost = [[int(k in anchors and anchors[k] != s.j) for s in spans] for k in range(len(vrows))]
     got = read_rows(out, vrows, [[f"requests/{k}/{c}" for c in cols] for k in keyed], cost, tpl,
-                    stray=len(vals) - sum(len(v.items) for v in vrows))
+                    stray=len(vals) - sum(len(v.items) for v in vrows) + elsewhere)
     if got is not None:     # rows that lost their blanks: placed where every equation holds (blanks.py)
         out.missing.update({f"requests/{k}/{c}": "row not found in the flattened text"
                             for k in expected if k not in keyed for c in cols})
@@ -316,7 +334,7 @@ def _requests_by_labels(items: list[Item], tpl: Template, sim) -> StreamTable | 
     if (lone and complete and n_alt == 1 and best == 0 and any(any(r) for r in cost)
             and not (displaced or anchors or partial or block_doubt or free_doubt)):
         lone_keys = {f"requests/{key}/{c}" for key in lone for c in cols}
-        stray = len(vals) - sum(len(vrows[ki].items) for ki in range(len(mp)))
+        stray = len(vals) - sum(len(vrows[ki].items) for ki in range(len(mp))) + elsewhere
         doubted = sum(1 for k, p in out.placement.items() if p < 1.0 and k not in lone_keys)
         marks = sum(1 for it in vals if value(it) is None)
         if blank_rows_sure(len(lone), len(used), stray, broken, doubted, marks):
