@@ -1,7 +1,7 @@
-"""The first value column of a recovered grid (classify/rows.first_value_column): a label
-column where one garbled label reads as a number is not taken for it (val_00010 heavy,
-session 27b: a vertical label column's '1果' made every label right of it a value and the
-requests table's rows were not found)."""
+"""Rows of a scanned grid whose labels the scan garbled (session 27b, issue #14): the first value
+column is not a label column where one garbled label reads as a number (classify/rows.
+first_value_column; val_00010 heavy lost its requests table so), and requests rows whose labels
+were read as noise are placed by the rows around them (requests_table.fill_row_gaps; val_00004)."""
 from pipeline import classify
 from pipeline.classify import rows as rows_mod
 from pipeline.classify.rows import first_value_column, table_rows, value_columns
@@ -72,3 +72,40 @@ def test_share_zero_is_the_old_rule(monkeypatch):
     monkeypatch.setattr(rows_mod, "config", cfg)
     t = _table(stray_number=True)
     assert first_value_column(t, value_columns(t)) == 1
+
+
+# -- requests rows between two placed rows (requests_table.fill_row_gaps) -------------------------
+
+def _rows(n_values: list[bool]):
+    from pipeline.classify.rows import Row
+    return [Row([Cell(row=i, col=0, text="x")], [Cell(row=i, col=1, text="0")] if v else [], 0, i, True)
+            for i, v in enumerate(n_values)]
+
+
+def test_a_garbled_row_between_two_placed_rows_is_the_row_between():
+    from pipeline.classify.requests_table import fill_row_gaps
+    keys = ["a", "b", "c", "d", "e"]
+    got, placed = fill_row_gaps([0, None, 2, None, None, 4], _rows([True] * 6), keys, [keys])
+    assert got == [0, 1, 2, None, None, 4] and placed == [1]     # c..e: two rows for one: left
+
+
+def test_a_label_only_row_does_not_count_and_another_layout_may_fit():
+    from pipeline.classify.requests_table import fill_row_gaps
+    keys = ["a", "b", "x", "c"]
+    got, placed = fill_row_gaps([0, None, None, 3], _rows([True, False, True, True]), keys,
+                                [["a", "b", "x", "c"], ["a", "b", "c"]])
+    assert got == [0, None, 1, 3] and placed == [2]
+
+
+def test_garbled_requests_labels_are_placed_by_position_and_doubted():
+    tpl = templates()["2019"]
+    t = _table(stray_number=False)
+    k = next(i for i, r in enumerate(tpl.request_rows) if r.key == "rejected_repeated")
+    lab = next(c for c in t.cells if c.row == k + 1 and c.col == 2)
+    lab.text = "わ我サロ"
+    g = 1 + next(i for i, r in enumerate(tpl.request_rows) if r.key == "granted")
+    t.cells = [c for c in t.cells if c.row != g]     # 22 rows: no layout's count, no positional prior
+    doc = _classify(t)
+    f = doc.fields["requests/rejected_repeated/total"]
+    assert f.value == 10 * k + len(HEADS) - 1
+    assert f.placement < 0.995
