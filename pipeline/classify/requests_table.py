@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 
-from ..templates import Template, templates
+from ..templates import Template, config, templates
 from .align import align_values, monotone_assign, row_check
 from .decoded import Decoded, doubt_joined, label_only_placement
 from .guards import doubt, guards_on
@@ -51,6 +51,11 @@ def decode_requests(rows: list[Row], mapper, tpl: Template, out: Decoded) -> Non
     redo = None if not guards_on() else one_row_other_contradicted(P, assign, row_classes, out)
     if redo is not None:
         assign, moved = redo[0], {id(body[i]) for i in redo[1]}
+    filled: set[int] = set()    # ids of rows placed by the rows around them (label unreadable)
+    if config("classify.yaml").get("fill_row_gaps"):
+        assign, gaps = fill_row_gaps(assign, body, keys, [[r.key for r in tpl.request_rows if r.expected]]
+                                     + [[r.key for r in t.request_rows] for t in templates().values()])
+        filled = {id(body[i]) for i in gaps}
     # rows of a block without the header: learn that block's first value position
     block_pos: dict[int, int] = {}
     joined: set[str] = set()    # cells of rows joined from one value a line
@@ -93,6 +98,8 @@ def decode_requests(rows: list[Row], mapper, tpl: Template, out: Decoded) -> Non
             out.warnings.append(f"requests/{key}: {why}")
         if "+" in r.note and not r.aligned:
             joined.update(f"requests/{key}/{c}" for c in mapping)
+        if id(r) in filled:
+            out.placement.update({f"requests/{key}/{c}": label_only_placement() for c in mapping})
         first = next((c for c in mapping.values() if c is not None), None)
         if first is not None and not r.aligned and r.block not in header_blocks and r.block not in block_pos:
             block_pos[r.block] = first.col
@@ -124,6 +131,33 @@ def decode_requests(rows: list[Row], mapper, tpl: Template, out: Decoded) -> Non
         out.template = "2019"
     elif any(k.split("/")[1].startswith("other_") for k in out.cells):
         out.template = "2021"
+
+
+def fill_row_gaps(assign: list[int | None], body: list[Row], keys: list[str],
+                  layouts: list[list[str]]) -> tuple[list[int | None], list[int]]:
+    """Grid rows whose labels were read as noise, between two rows the labels placed: when the
+    rows printing values between them are exactly as many as the rows one template layout
+    prints between those two, they are those rows, in order ('2.車賃中品' between 1.信访举报
+    and 3.要求提供公开出版物 is 2.重复申请). Returns the assignment and the rows so placed
+    (their cells are doubted: placed by position, not by a label; classify.yaml fill_row_gaps).
+    A run of another count (a repeated header, a rule's sliver row) is left as it was."""
+    out = list(assign)
+    placed = []
+    idx = [i for i, a in enumerate(assign) if a is not None]
+    for p, q in zip(idx, idx[1:]):
+        run = [i for i in range(p + 1, q) if body[i].has_values and body[i].aligned]
+        if not run:
+            continue
+        ka, kb = keys[assign[p]], keys[assign[q]]
+        for seq in layouts:
+            if ka in seq and kb in seq and seq.index(ka) < seq.index(kb):
+                between = seq[seq.index(ka) + 1:seq.index(kb)]
+                if len(between) == len(run):
+                    for i, k in zip(run, between):
+                        out[i] = keys.index(k)
+                        placed.append(i)
+                    break
+    return out, placed
 
 
 def continued_positions(header_cells: list, pos: list[int], header_table, body_table) -> list[int]:

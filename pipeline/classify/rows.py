@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from ..model import Cell, Document, Table
+from ..templates import config
 from ..values import is_value_text
 
 
@@ -67,6 +68,22 @@ def value_columns(t: Table) -> set[int]:
     return {k for k, v in seen.items() if sum(v) >= 0.5 * len(v)}
 
 
+def first_value_column(t: Table, vcols: set[int]) -> int | None:
+    """The leftmost value column of a grid: a column of `vcols` whose body cells hold numbers
+    (a top reading that is not a blank) in at least `first_value_share` (configs/classify.yaml)
+    as many rows as the column holding the most. A label column where one garbled label reads
+    as a number ('1果' under a vertical label: its grid column was taken for a numeric one, its
+    labels got readings) is not the first value column: taken for it, every label right of it
+    was read as a value and the table's rows were not found (val_00010 heavy, session 27b)."""
+    share = float(config("classify.yaml").get("first_value_share", 0.0))
+    counts = {k: 0 for k in vcols}
+    for c in t.cells:
+        if c.col in counts and c.readings and c.readings[0][0] is not None:
+            counts[c.col] += 1
+    most = max(counts.values(), default=0)
+    return min((k for k, n in counts.items() if n and n >= share * most), default=None)
+
+
 def table_rows(doc: Document) -> list[Row]:
     """All grid rows of all tables in reading order, split into labels and values.
 
@@ -78,8 +95,7 @@ def table_rows(doc: Document) -> list[Row]:
         vcols = value_columns(t)
         # a grid's label columns lie left of its value columns: a number there is a label
         # whose words were lost (a sub-row's ordinal "2" on a heavy scan), not a value
-        first_v = min((k for k in vcols if any(c.col == k and c.readings and c.readings[0][0] is not None
-                                               for c in t.cells)), default=None) if t.aligned else None
+        first_v = first_value_column(t, vcols) if t.aligned else None
         for i, cells in enumerate(t.rows()):
             if not cells:
                 continue

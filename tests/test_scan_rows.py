@@ -1,0 +1,111 @@
+"""Rows of a scanned grid whose labels the scan garbled (session 27b, issue #14): the first value
+column is not a label column where one garbled label reads as a number (classify/rows.
+first_value_column; val_00010 heavy lost its requests table so), and requests rows whose labels
+were read as noise are placed by the rows around them (requests_table.fill_row_gaps; val_00004)."""
+from pipeline import classify
+from pipeline.classify import rows as rows_mod
+from pipeline.classify.rows import first_value_column, table_rows, value_columns
+from pipeline.model import Cell, Document, Page, Source, Table
+from pipeline.run import Settings
+from pipeline.templates import templates
+
+HEADS = ["自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他", "总计"]
+
+
+def _table(stray_number: bool) -> Table:
+    """The 2019 requests table as a scan's grid draws it: an empty column at the page's margin
+    (col 0: a fax header's rule widened the table), a vertical label column (col 1, one cell a
+    row), the row labels (col 2), seven value columns. With `stray_number` two of the vertical
+    column's cells read as numbers, as a heavy scan's garbled characters do."""
+    tpl = templates()["2019"]
+    n = len(HEADS)
+    cells = [Cell(row=0, col=0, text="", colspan=3, is_header=True)]
+    cells += [Cell(row=0, col=3 + k, text=h, is_header=True) for k, h in enumerate(HEADS)]
+    for i, r in enumerate(tpl.request_rows):
+        row = i + 1
+        cells.append(Cell(row=row, col=0, text=""))
+        vert = Cell(row=row, col=1, text="", readings=[(None, 1.0)])
+        if stray_number and i in (5, 9):
+            vert.text, vert.readings = "1果", [(1, 0.36)]
+        cells.append(vert)
+        cells.append(Cell(row=row, col=2, text=r.label))
+        cells += [Cell(row=row, col=3 + k, text=str(10 * i + k), readings=[(10 * i + k, 0.99)]) for k in range(n)]
+    return Table(cells=cells, page=1, pages=[1], aligned=True, title="三、收到和处理政府信息公开申请情况")
+
+
+def _classify(table: Table) -> Document:
+    doc = Document(Source("vertical.pdf", kind="scanned_pdf"))
+    doc.pages = [Page(number=1, unit="pt", tables=[table])]
+    classify.classify(doc, Settings())
+    return doc
+
+
+def test_a_label_column_with_a_stray_number_is_not_the_first_value_column():
+    t = _table(stray_number=True)
+    assert 1 in value_columns(t)           # the vertical column's cells all got readings
+    assert first_value_column(t, value_columns(t)) == 3
+
+
+def test_the_first_value_column_of_a_clean_grid():
+    t = _table(stray_number=False)
+    assert first_value_column(t, value_columns(t)) == 3
+
+
+def test_rows_keep_their_labels_and_the_table_is_read():
+    tpl = templates()["2019"]
+    doc = Document(Source("x.pdf", kind="scanned_pdf"), pages=[Page(number=1, unit="pt", tables=[_table(True)])])
+    body = [r for r in table_rows(doc) if r.has_numbers]
+    assert [r.last_label for r in body] == [r.label for r in tpl.request_rows]
+    doc = _classify(_table(stray_number=True))
+    first = tpl.request_rows[0].key
+    assert [doc.fields[f"requests/{first}/{c.key}"].value for c in tpl.request_columns] == list(range(len(HEADS)))
+
+
+def test_share_zero_is_the_old_rule(monkeypatch):
+    real = rows_mod.config
+
+    def cfg(name):
+        d = dict(real(name))
+        if name == "classify.yaml":
+            d["first_value_share"] = 0.0
+        return d
+    monkeypatch.setattr(rows_mod, "config", cfg)
+    t = _table(stray_number=True)
+    assert first_value_column(t, value_columns(t)) == 1
+
+
+# -- requests rows between two placed rows (requests_table.fill_row_gaps) -------------------------
+
+def _rows(n_values: list[bool]):
+    from pipeline.classify.rows import Row
+    return [Row([Cell(row=i, col=0, text="x")], [Cell(row=i, col=1, text="0")] if v else [], 0, i, True)
+            for i, v in enumerate(n_values)]
+
+
+def test_a_garbled_row_between_two_placed_rows_is_the_row_between():
+    from pipeline.classify.requests_table import fill_row_gaps
+    keys = ["a", "b", "c", "d", "e"]
+    got, placed = fill_row_gaps([0, None, 2, None, None, 4], _rows([True] * 6), keys, [keys])
+    assert got == [0, 1, 2, None, None, 4] and placed == [1]     # c..e: two rows for one: left
+
+
+def test_a_label_only_row_does_not_count_and_another_layout_may_fit():
+    from pipeline.classify.requests_table import fill_row_gaps
+    keys = ["a", "b", "x", "c"]
+    got, placed = fill_row_gaps([0, None, None, 3], _rows([True, False, True, True]), keys,
+                                [["a", "b", "x", "c"], ["a", "b", "c"]])
+    assert got == [0, None, 1, 3] and placed == [2]
+
+
+def test_garbled_requests_labels_are_placed_by_position_and_doubted():
+    tpl = templates()["2019"]
+    t = _table(stray_number=False)
+    k = next(i for i, r in enumerate(tpl.request_rows) if r.key == "rejected_repeated")
+    lab = next(c for c in t.cells if c.row == k + 1 and c.col == 2)
+    lab.text = "わ我サロ"
+    g = 1 + next(i for i, r in enumerate(tpl.request_rows) if r.key == "granted")
+    t.cells = [c for c in t.cells if c.row != g]     # 22 rows: no layout's count, no positional prior
+    doc = _classify(t)
+    f = doc.fields["requests/rejected_repeated/total"]
+    assert f.value == 10 * k + len(HEADS) - 1
+    assert f.placement < 0.995
