@@ -149,16 +149,19 @@ def _reread_labels(page: Page, grey: np.ndarray, rules: np.ndarray, cells: list[
     s = page_scale(page)
     pt_px = px_per_pt(page, s)
     todo, crops, spans = [], [], []
+    first_num = min((c.col for c in cells if numeric_like(c)), default=None)
     for c in cells:
         rs = recs.get(id(c))
-        if not rs or not c.text or numeric_like(c):
+        if not rs or numeric_like(c):
             continue
-        if _mean_score(rs) >= cfg["min_score"]:
+        if not c.text and not _empty_label(c, first_num, cfg):
+            continue
+        if c.text and _mean_score(rs) >= cfg["min_score"]:
             continue
         lines = grey_lines(grey, rules, raw_of[id(c)], pt_px, cfg)
         if not lines:
             continue
-        todo.append((c, _mean_score(rs)))
+        todo.append((c, _mean_score(rs) if c.text else 0.0))
         spans.append((len(crops), len(crops) + len(lines)))
         crops += lines
     if not crops:
@@ -173,6 +176,8 @@ def _reread_labels(page: Page, grey: np.ndarray, rules: np.ndarray, cells: list[
         text = "".join(r.text for r in rs)
         if not text or _mean_score(rs) < old + cfg["gain"]:
             continue
+        if not c.text and _mean_score(rs) < cfg["empty_min_score"]:
+            continue
         probe = Cell(row=c.row, col=c.col, text=text)
         if numeric_like(probe):
             continue
@@ -180,6 +185,14 @@ def _reread_labels(page: Page, grey: np.ndarray, rules: np.ndarray, cells: list[
         c.char_probs = [cp for r in rs for cp in r.char_probs]
         changed.append(c)
     return changed
+
+
+def _empty_label(c: Cell, first_num: int | None, cfg: dict) -> bool:
+    """An inked cell read as nothing, left of every column that holds a number: a label
+    whose faint print the cleaned crop's threshold gave to the paper (a seal's ring through
+    the cell set the threshold: only the ring was kept, and read as nothing). Read again
+    from the grey pixels when `relabel.empty_labels`."""
+    return bool(cfg.get("empty_labels")) and first_num is not None and c.col + c.colspan <= first_num
 
 
 def _doubt_relabelled_rows(table: Table, relabelled: list[Cell]) -> None:

@@ -180,7 +180,7 @@ def grey_lines(grey: np.ndarray, rules: np.ndarray, rc: RawCell, scale_px: float
     crop = grey[y0:y1, x0:x1].copy()
     paper = float(np.median(crop))
     crop[rules[y0:y1, x0:x1] > 0] = int(paper)
-    dark = crop < paper - cfg["contrast"]
+    dark = crop < paper - _grey_contrast(crop, paper, scale_px, cfg)
     rows = np.where(dark.sum(1) >= 2)[0]
     if not len(rows):
         return []
@@ -195,6 +195,21 @@ def grey_lines(grey: np.ndarray, rules: np.ndarray, rc: RawCell, scale_px: float
         xa, xb = max(0, cols[0] - m), min(crop.shape[1], cols[-1] + 1 + m)
         out.append(np.ascontiguousarray(crop[ya:yb, xa:xb]))
     return out
+
+
+def _grey_contrast(crop: np.ndarray, paper: float, scale_px: float, cfg: dict) -> float:
+    """How much darker than the paper a pixel of grey_lines' crop must be to be ink:
+    `contrast`, or less on a cell printed faintly: `contrast_share` of the cell's own ink
+    contrast (paper against its k-th darkest pixel, _paper_and_ink). On a thinned scan
+    (light 8 pt labels, 60 grey levels under the paper) a simple glyph's thin strokes
+    (行 of 行政许可) stay above `contrast`: the line was cut after it and read 政作可."""
+    share = cfg.get("contrast_share")
+    if not share:
+        return cfg["contrast"]
+    k = max(1, int(round(crop_settings()["ink_rank_pt2"] * scale_px * scale_px)))
+    flat = crop.ravel()
+    dark = float(np.partition(flat, min(k, flat.size) - 1)[min(k, flat.size) - 1])
+    return min(cfg["contrast"], max(cfg.get("min_contrast", 0), share * (paper - dark)))
 
 
 def _crop(grey: np.ndarray, rules: np.ndarray, c: RawCell) -> np.ndarray | None:
