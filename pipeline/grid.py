@@ -29,7 +29,7 @@ from .cost import lap
 from .deskew import estimate_skew, rotate_small, skew_config
 from .grid_cells import RawCell, binarise, find_tables, grid_config, line_masks  # noqa: F401
 from .grid_crops import cell_lines, cut_cell_lines, grey_lines, ink_extent, is_blob, is_dash, is_faint  # noqa: F401  (grid.cell_lines)
-from .grid_tables import join_continued, mark_headers, numeric_like  # noqa: F401
+from .grid_tables import empty_labels, join_continued, mark_headers, numeric_like  # noqa: F401
 from .grid_boxes import BOXES, text_tables
 from .grid_text import LINES, faint_masks, refine
 from .model import Cell, CellEvidence, Document, Page, Table, Word
@@ -149,12 +149,12 @@ def _reread_labels(page: Page, grey: np.ndarray, rules: np.ndarray, cells: list[
     s = page_scale(page)
     pt_px = px_per_pt(page, s)
     todo, crops, spans = [], [], []
-    first_num = min((c.col for c in cells if numeric_like(c)), default=None)
+    labels = empty_labels(cells, recs) if cfg.get("empty_labels") else set()
     for c in cells:
         rs = recs.get(id(c))
         if not rs or numeric_like(c):
             continue
-        if not c.text and not _empty_label(c, first_num, cfg):
+        if not c.text and id(c) not in labels:
             continue
         if c.text and _mean_score(rs) >= cfg["min_score"]:
             continue
@@ -185,14 +185,6 @@ def _reread_labels(page: Page, grey: np.ndarray, rules: np.ndarray, cells: list[
         c.char_probs = [cp for r in rs for cp in r.char_probs]
         changed.append(c)
     return changed
-
-
-def _empty_label(c: Cell, first_num: int | None, cfg: dict) -> bool:
-    """An inked cell read as nothing, left of every column that holds a number: a label
-    whose faint print the cleaned crop's threshold gave to the paper (a seal's ring through
-    the cell set the threshold: only the ring was kept, and read as nothing). Read again
-    from the grey pixels when `relabel.empty_labels`."""
-    return bool(cfg.get("empty_labels")) and first_num is not None and c.col + c.colspan <= first_num
 
 
 def _doubt_relabelled_rows(table: Table, relabelled: list[Cell]) -> None:

@@ -68,12 +68,32 @@ def test_the_floor_keeps_paper_noise_out():
     assert grey_lines(grey, np.zeros_like(grey), RawCell(0, 0, grey.shape[1], grey.shape[0]), PX, rel) == []
 
 
-def test_only_empty_cells_left_of_the_numbers_are_labels():
-    on = {"empty_labels": True}
-    first_num = 3
-    assert grid._empty_label(Cell(row=4, col=2), first_num, on)
-    assert grid._empty_label(Cell(row=4, col=0, colspan=3), first_num, on)
-    assert not grid._empty_label(Cell(row=4, col=3), first_num, on)          # a value column
-    assert not grid._empty_label(Cell(row=4, col=2, colspan=2), first_num, on)
-    assert not grid._empty_label(Cell(row=4, col=0), None, on)                 # no number on the table
-    assert not grid._empty_label(Cell(row=4, col=0), first_num, {"empty_labels": False})
+def _cells(rows):
+    """Cells from (col, text | None) rows (None: no ink, so no reading); `recs` as grid's."""
+    cells, recs = [], {}
+    for r, row in enumerate(rows):
+        for col, text in row:
+            c = Cell(row=r, col=col, text=text or "")
+            cells.append(c)
+            if text is not None:
+                recs[id(c)] = ["a reading"]
+    return cells, recs
+
+
+def test_an_empty_cell_in_a_column_of_labels_is_read_again():
+    """Label column 0, numbers from column 1: the inked cell read as nothing in row 2 is a
+    label to read again; the empty value cell and the cell with no ink are not."""
+    cells, recs = _cells([[(0, "1.信访举报投诉类申请"), (1, "0")], [(0, ""), (1, "")],
+                          [(0, "3.要求提供公开出版物"), (1, "0")], [(0, None), (1, "2")]])
+    assert grid.empty_labels(cells, recs) == {id(cells[2])}
+
+
+def test_a_column_of_dashes_read_as_nothing_is_no_label_column():
+    """A value column of printed dashes PP-OCR read as nothing lies left of the first number
+    read (test_00004 light's 自然人 column): one header's text there, five empty cells: none."""
+    rows = [[(0, "申请人情况"), (1, "自然人"), (2, "商业企业")]]
+    rows += [[(0, f"{k}. 属于国家秘密"), (1, ""), (2, "3")] for k in range(5)]
+    cells, recs = _cells(rows)
+    assert grid.empty_labels(cells, recs) == set()
+    cells, recs = _cells([[(0, "行政许可"), (1, "")]])          # no number: nothing
+    assert grid.empty_labels(cells, recs) == set()
