@@ -97,3 +97,39 @@ def test_a_column_of_dashes_read_as_nothing_is_no_label_column():
     assert grid.empty_labels(cells, recs) == set()
     cells, recs = _cells([[(0, "行政许可"), (1, "")]])          # no number: nothing
     assert grid.empty_labels(cells, recs) == set()
+
+
+def _table(ink: int, faint_digit: int, paper: int = 236):
+    """A row of 10 cells 40 × 16 pt at 150 dpi: 9 labels printed `ink` under the paper and
+    one digit `faint_digit` under it (grey, RawCells)."""
+    w, h = int(40 * PX), int(16 * PX)
+    img = Image.new("L", (10 * w, h), paper)
+    d = ImageDraw.Draw(img)
+    font = ImageFont.truetype(FONT, int(8 * PX))
+    for k in range(9):
+        d.text((k * w + int(12 * PX), int(3 * PX)), "行政", fill=paper - ink, font=font)
+    d.text((9 * w + int(18 * PX), int(3 * PX)), "5", fill=paper - faint_digit, font=font)
+    return np.array(img), [RawCell(k * w, 0, (k + 1) * w, h) for k in range(10)]
+
+
+def test_a_faint_table_takes_its_faint_digits_and_a_dark_one_does_not(monkeypatch):
+    """grid_crops.faint_table (configs/grid.yaml crops.faint_table, off by default): a table
+    printed 60 levels under the paper lowers the faint-ink bar, so its digit printed 30 under
+    is ink (stretched, and doubted: is_faint); a table printed 150 under keeps the bar, and
+    the same digit stays a blank. Off: no bar."""
+    from pipeline import grid_crops
+    from pipeline.grid_crops import cell_lines, cut_cell_lines, faint_table, is_faint
+    on = {**grid_crops.crop_settings(), "ink_contrast": 36, "faint_contrast": 36,
+          "faint_table": {"enabled": True, "max_median": 100, "min_cells": 8, "contrast": 20}}
+    monkeypatch.setattr(grid_crops, "crop_settings", lambda: on)
+    grey, raw = _table(ink=60, faint_digit=30)
+    rules = np.zeros_like(grey)
+    bar = faint_table(grey, rules, raw, PX)
+    assert bar == 20
+    assert not cell_lines(grey, rules, raw[9], PX)[0]                       # the page's bar: a blank
+    ok, lines, _ = cut_cell_lines(grey, rules, raw[9], PX, faint_from=bar)
+    assert ok and len(lines) == 1 and is_faint(grey, rules, raw[9], PX, bar)
+    dark, raw = _table(ink=150, faint_digit=30)
+    assert faint_table(dark, np.zeros_like(dark), raw, PX) is None
+    monkeypatch.setattr(grid_crops, "crop_settings", lambda: {**on, "faint_table": {"enabled": False}})
+    assert faint_table(grey, rules, raw, PX) is None
