@@ -28,8 +28,8 @@ from .bands import first_lines, last_lines
 from .cost import lap
 from .deskew import estimate_skew, rotate_small, skew_config
 from .grid_cells import RawCell, binarise, find_tables, grid_config, line_masks  # noqa: F401
-from .grid_crops import cell_lines, cut_cell_lines, grey_lines, ink_extent, is_blob, is_dash, is_faint  # noqa: F401  (grid.cell_lines)
-from .grid_tables import join_continued, mark_headers, numeric_like  # noqa: F401
+from .grid_crops import cell_lines, cut_cell_lines, faint_table, grey_lines, ink_extent, is_blob, is_dash, is_faint  # noqa: F401
+from .grid_tables import empty_labels, join_continued, mark_headers, numeric_like  # noqa: F401
 from .grid_boxes import BOXES, text_tables
 from .grid_text import LINES, faint_masks, refine
 from .model import Cell, CellEvidence, Document, Page, Table, Word
@@ -83,6 +83,7 @@ def build_table(page: Page, grey: np.ndarray, rules: np.ndarray, bbox_px, raw: l
     crops = []
     inked = {}
     recs, raw_of = {}, {}   # id(cell) → its lines' RecResults, its RawCell
+    faint = None if use_text_layer else faint_table(grey, rules, raw, px_per_pt(page, s))
     for rc in sorted(raw, key=lambda c: (c.row, c.col)):
         box = (rc.x0 / s, rc.y0 / s, rc.x1 / s, rc.y1 / s)
         cell = Cell(row=rc.row, col=rc.col, rowspan=rc.rowspan, colspan=rc.colspan,
@@ -94,12 +95,12 @@ def build_table(page: Page, grey: np.ndarray, rules: np.ndarray, bbox_px, raw: l
             if cell.text:
                 inked[id(cell)] = True
                 continue
-        ok, lines, cell.cut = cut_cell_lines(grey, rules, rc, px_per_pt(page, s))
+        ok, lines, cell.cut = cut_cell_lines(grey, rules, rc, px_per_pt(page, s), faint_from=faint)
         inked[id(cell)] = ok
         if ok:
             jobs.append((cell, len(lines)))
             crops += lines
-            if is_faint(grey, rules, rc, px_per_pt(page, s)):
+            if is_faint(grey, rules, rc, px_per_pt(page, s), faint):
                 cell.doubts.append(FAINT_DOUBT)
     lap(page, "cells")
     results = _recognise(engine, crops, jobs, page)
@@ -149,16 +150,19 @@ def _reread_labels(page: Page, grey: np.ndarray, rules: np.ndarray, cells: list[
     s = page_scale(page)
     pt_px = px_per_pt(page, s)
     todo, crops, spans = [], [], []
+    labels = empty_labels(cells, recs) if cfg.get("empty_labels") else set()
     for c in cells:
         rs = recs.get(id(c))
-        if not rs or not c.text or numeric_like(c):
+        if not rs or numeric_like(c):
             continue
-        if _mean_score(rs) >= cfg["min_score"]:
+        if not c.text and id(c) not in labels:
+            continue
+        if c.text and _mean_score(rs) >= cfg["min_score"]:
             continue
         lines = grey_lines(grey, rules, raw_of[id(c)], pt_px, cfg)
         if not lines:
             continue
-        todo.append((c, _mean_score(rs)))
+        todo.append((c, _mean_score(rs) if c.text else 0.0))
         spans.append((len(crops), len(crops) + len(lines)))
         crops += lines
     if not crops:
@@ -172,6 +176,8 @@ def _reread_labels(page: Page, grey: np.ndarray, rules: np.ndarray, cells: list[
         rs = results[a:b]
         text = "".join(r.text for r in rs)
         if not text or _mean_score(rs) < old + cfg["gain"]:
+            continue
+        if not c.text and _mean_score(rs) < cfg["empty_min_score"]:
             continue
         probe = Cell(row=c.row, col=c.col, text=text)
         if numeric_like(probe):

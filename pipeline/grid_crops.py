@@ -18,19 +18,22 @@ def cell_lines(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float,
 
 
 def cut_cell_lines(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float,
-                   pad: bool = True, whole: bool = False) -> tuple[bool, list[np.ndarray], float | None]:
+                   pad: bool = True, whole: bool = False,
+                   faint_from: float | None = None) -> tuple[bool, list[np.ndarray], float | None]:
     """cell_lines and the cell's `cut` (model.Cell.cut): None when no ink crossing the cell
     was painted out (`crops.drop_crossing`), else how far (pt) the ink kept lies from what
     was painted out (inf: nothing kept). Near 0 the cut ran through or beside what is read:
-    a fragment of the stroke or of a glyph it touched may be all that is left."""
+    a fragment of the stroke or of a glyph it touched may be all that is left.
+    `faint_from`: the table's faint-ink bar (faint_table) where lower than `faint_contrast`."""
     crop = _crop(grey, rules, c)
     if crop is None:
         return False, [], None
-    return _lines(crop, scale_px, pad, whole, bool(crop_settings().get("drop_crossing", False)))
+    return _lines(crop, scale_px, pad, whole, bool(crop_settings().get("drop_crossing", False)),
+                  faint_from=faint_from)
 
 
-def _lines(crop: np.ndarray, scale_px: float, pad: bool, whole: bool,
-           crossing: bool, gone: np.ndarray | None = None) -> tuple[bool, list[np.ndarray], float | None]:
+def _lines(crop: np.ndarray, scale_px: float, pad: bool, whole: bool, crossing: bool,
+           gone: np.ndarray | None = None, faint_from: float | None = None) -> tuple[bool, list[np.ndarray], float | None]:
     """cut_cell_lines on the cell's pixels. `crossing`: ink that enters and leaves the cell
     (_crosses) is painted out and the rest read again, once: a printed 0 beside a seal's
     ring falls under the threshold the ring's darker ink set. `gone`: the pixels painted
@@ -45,7 +48,7 @@ def _lines(crop: np.ndarray, scale_px: float, pad: bool, whole: bool,
     cfg = crop_settings()
     paper, dark = _paper_and_ink(crop, scale_px)
     contrast = paper - dark
-    if contrast < cfg["faint_contrast"]:
+    if contrast < _faint_bar(cfg, faint_from):
         return none
     faint = contrast < cfg["ink_contrast"]
     if faint:
@@ -72,7 +75,7 @@ def _lines(crop: np.ndarray, scale_px: float, pad: bool, whole: bool,
         gone = cv2.dilate(np.isin(lab, crossed).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         clean = orig.copy()
         clean[gone] = 255                # as the rules are painted out (_crop)
-        return _lines(clean, scale_px, pad, whole, False, gone)
+        return _lines(clean, scale_px, pad, whole, False, gone, faint_from)
     # isolated specks (scan noise) go; small marks next to glyphs (a decimal point) stay
     big = keep & (st[:, 4] >= 1.5 * scale_px * scale_px)
     big[0] = False
@@ -180,7 +183,7 @@ def grey_lines(grey: np.ndarray, rules: np.ndarray, rc: RawCell, scale_px: float
     crop = grey[y0:y1, x0:x1].copy()
     paper = float(np.median(crop))
     crop[rules[y0:y1, x0:x1] > 0] = int(paper)
-    dark = crop < paper - cfg["contrast"]
+    dark = crop < paper - _grey_contrast(crop, paper, scale_px, cfg)
     rows = np.where(dark.sum(1) >= 2)[0]
     if not len(rows):
         return []
@@ -195,6 +198,21 @@ def grey_lines(grey: np.ndarray, rules: np.ndarray, rc: RawCell, scale_px: float
         xa, xb = max(0, cols[0] - m), min(crop.shape[1], cols[-1] + 1 + m)
         out.append(np.ascontiguousarray(crop[ya:yb, xa:xb]))
     return out
+
+
+def _grey_contrast(crop: np.ndarray, paper: float, scale_px: float, cfg: dict) -> float:
+    """How much darker than the paper a pixel of grey_lines' crop must be to be ink:
+    `contrast`, or less on a cell printed faintly: `contrast_share` of the cell's own ink
+    contrast (paper against its k-th darkest pixel, _paper_and_ink). On a thinned scan
+    (light 8 pt labels, 60 grey levels under the paper) a simple glyph's thin strokes
+    (行 of 行政许可) stay above `contrast`: the line was cut after it and read 政作可."""
+    share = cfg.get("contrast_share")
+    if not share:
+        return cfg["contrast"]
+    k = max(1, int(round(crop_settings()["ink_rank_pt2"] * scale_px * scale_px)))
+    flat = crop.ravel()
+    dark = float(np.partition(flat, min(k, flat.size) - 1)[min(k, flat.size) - 1])
+    return min(cfg["contrast"], max(cfg.get("min_contrast", 0), share * (paper - dark)))
 
 
 def _crop(grey: np.ndarray, rules: np.ndarray, c: RawCell) -> np.ndarray | None:
@@ -219,7 +237,8 @@ def _paper_and_ink(crop: np.ndarray, scale_px: float) -> tuple[float, float]:
     return float(np.median(crop)), float(np.partition(flat, k - 1)[k - 1])
 
 
-def is_faint(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float) -> bool:
+def is_faint(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float,
+             faint_from: float | None = None) -> bool:
     """The cell's ink is faint (cell_lines kept it only after stretching): strokes of a
     thinned scan may be lost, so a 0 can read as 1 or 11 (a sanity doubt, not 0.999)."""
     crop = _crop(grey, rules, c)
@@ -227,7 +246,33 @@ def is_faint(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float) -
         return False
     cfg = crop_settings()
     paper, dark = _paper_and_ink(crop, scale_px)
-    return cfg["faint_contrast"] <= paper - dark < cfg["ink_contrast"]
+    return _faint_bar(cfg, faint_from) <= paper - dark < cfg["ink_contrast"]
+
+
+def _faint_bar(cfg: dict, faint_from: float | None) -> float:
+    return cfg["faint_contrast"] if faint_from is None else min(cfg["faint_contrast"], faint_from)
+
+
+def faint_table(grey: np.ndarray, rules: np.ndarray, raw: list[RawCell], scale_px: float) -> float | None:
+    """The faint-ink bar of a table printed faintly throughout (`crops.faint_table`), or None.
+    A thinned scan prints a whole table light: labels 50–90 grey levels under the paper, its
+    digits 25–57, so 5, 3 and 55 fell under `ink_contrast` and read as blanks. Faint ink on
+    every page (`faint_contrast` 20) lost cells of darkly printed heavy scans (a streak, a
+    shadow under the bar); here the bar drops only in a table whose inked cells' median
+    contrast stays under `max_median` (a dark table's median is 2–3 times that)."""
+    cfg = crop_settings().get("faint_table") or {}
+    if not cfg.get("enabled"):
+        return None
+    seen = []
+    for c in raw:
+        crop = _crop(grey, rules, c)
+        if crop is not None:
+            paper, dark = _paper_and_ink(crop, scale_px)
+            seen.append(paper - dark)
+    inked = [v for v in seen if v >= crop_settings()["ink_contrast"]]
+    if len(inked) < cfg["min_cells"] or float(np.median(inked)) >= cfg["max_median"]:
+        return None
+    return float(cfg["contrast"])
 
 
 @functools.lru_cache(maxsize=1)

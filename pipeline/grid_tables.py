@@ -23,6 +23,29 @@ def numeric_like(c: Cell) -> bool:
     return len(t) <= 10 and digits >= max(1, 0.5 * len(t))
 
 
+def empty_labels(cells: list[Cell], recs: dict) -> set[int]:
+    """ids of the inked cells read as nothing that may be labels, read again when
+    `relabel.empty_labels`: left of every column holding a number, in a column with at least
+    two cells of text and twice as many as cells inked but read as nothing (`recs`: the
+    inked cells' readings). An empty label is one whose faint print the cleaned crop's
+    threshold gave to the paper (a seal's ring through the cell set it: only the ring kept,
+    read as nothing). A column of printed dashes read as nothing left of the first number
+    read is no label column: its cells have no text but a header."""
+    first_num = min((c.col for c in cells if numeric_like(c)), default=None)
+    if first_num is None:
+        return set()
+    text, empty = {}, {}
+    for c in cells:
+        if id(c) not in recs or c.col + c.colspan > first_num:
+            continue
+        d = text if c.text and not numeric_like(c) else empty if not c.text else None
+        if d is not None:
+            d[c.col] = d.get(c.col, 0) + 1
+    cols = {col for col, n in text.items() if n >= max(2, 2 * empty.get(col, 0))}
+    return {id(c) for c in cells if id(c) in recs and not c.text and c.col in cols
+            and c.col + c.colspan <= first_num}
+
+
 def mark_headers(table: Table) -> set[int]:
     """Mark the header rows (Cell.is_header); returns the numeric columns.
 
