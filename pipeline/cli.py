@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--time-limit", type=_non_negative, default=None, metavar="S",
                    help="seconds per document (default: configs/batch.yaml, 600)")
     e.add_argument("--memory-limit", type=_non_negative, default=None, metavar="MB",
-                   help="resident memory per worker before it is stopped (default: configs/batch.yaml, 4096)")
+                   help="resident memory per worker before it is stopped (default: configs/batch.yaml memory_limit_mb)")
     e.add_argument("--force", action="store_true", help="redo documents already done")
     e.add_argument("--no-progress", action="store_true", help="no progress bar")
     i = sub.add_parser("inspect", help="draw the detected tables, grid and values on a page")

@@ -155,15 +155,16 @@ def route_reader() -> DigitReader:
 
 def sure(crop: np.ndarray, r: RecResult, gate: dict) -> bool:
     """The routing gate, one crop (`gate_features` then `passes`)."""
-    return passes(gate_features(crop, r), gate)
+    return passes(gate_features(crop, r, gate.get("ink", "fixed")), gate)
 
 
-def gate_features(crop: np.ndarray, r: RecResult) -> dict:
+def gate_features(crop: np.ndarray, r: RecResult, ink: str = "fixed") -> dict:
     """What the gate looks at: the value of the greedy text (None: not a number — a label,
     a unit or a blank mark, whose glyphs the model reads as OTHER, never parses), the mean
     confidence of its characters, whether the top whole-value candidate is that value and
     how likely, the ink's width per character read in units of its height, and the crop's
-    statistics (`crop_stats`: is it like the crops the gate was calibrated on)."""
+    statistics (`crop_stats`: is it like the crops the gate was calibrated on). `ink`: how
+    the width check finds ink (`_ink_width`)."""
     ok, v = parse_value(r.text) if r.text else (False, None)
     f = {"value": v if ok else None, "score": r.score, "top": 0.0, "width": math.inf, "chars": len(r.text)}
     if f["value"] is None:
@@ -171,7 +172,7 @@ def gate_features(crop: np.ndarray, r: RecResult) -> dict:
     top = candidates(r.slots)[:1]
     if top and top[0][0] == v and type(top[0][0]) is type(v):
         f["top"] = top[0][1]
-    f["width"], f["chars"] = _ink_width(crop), len(r.text)
+    f["width"], f["chars"] = _ink_width(crop, ink == "relative"), len(r.text)
     f.update(crop_stats(crop))
     return f
 
@@ -188,8 +189,7 @@ def crop_stats(crop: np.ndarray) -> dict:
     left across the crop fills a row; digits fill half of one at most)."""
     g = crop if crop.ndim == 2 else crop.min(axis=2)
     g = g.astype(np.float32)
-    paper, ink = float(np.median(g)), float(np.percentile(g, 2))
-    dark = g < (paper + ink) / 2
+    paper, ink, dark = _dark(g)
     light = g[~dark]
     return {"height": int(g.shape[0]), "contrast": paper - ink,
             "ink_share": float(dark.mean()), "noise": float(light.std()) if light.size else 0.0,
@@ -221,9 +221,22 @@ def passes(f: dict, gate: dict) -> bool:
             and in_range(f, gate.get("in_range")))
 
 
-def _ink_width(crop: np.ndarray) -> float:
-    """Width of the crop's ink in units of its height (inf when it has none)."""
-    ink = crop < 128
+def _dark(g: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """(paper grey: the median, ink grey: the 2nd percentile, pixels darker than halfway)."""
+    paper, ink = float(np.median(g)), float(np.percentile(g, 2))
+    return paper, ink, g < (paper + ink) / 2
+
+
+def _ink_width(crop: np.ndarray, relative: bool = False) -> float:
+    """Width of the crop's ink in units of its height (inf when it has none). Ink: darker
+    than 128, or with `relative` darker than halfway between paper and ink (`_dark`, as
+    `crop_stats` counts it): a faded scan's digits (darkest grey ~150) have no ink below 128,
+    so their width was inf and the gate sent every one to PP-OCR (docs/speed.md, 27f)."""
+    if relative:
+        g = (crop if crop.ndim == 2 else crop.min(axis=2)).astype(np.float32)
+        ink = _dark(g)[2]
+    else:
+        ink = crop < 128
     rows, cols = np.where(ink.any(1))[0], np.where(ink.any(0))[0]
     if not len(rows):
         return math.inf
