@@ -184,3 +184,14 @@ def page_tables(grey, px_per_pt: float):
     binv = grid.binarise(grey)
     hor, ver = grid.line_masks(binv, px_per_pt)
     return grid.page_tables(grey, binv, hor, ver, grid.find_tables(hor, ver), px_per_pt)
+
+
+def classify_table(table, name: str = "scan.pdf"):
+    """A one-page scanned Document holding `table`, classified with the default settings."""
+    from pipeline import classify
+    from pipeline.model import Document, Page, Source
+    from pipeline.run import Settings
+    doc = Document(Source(name, kind="scanned_pdf"))
+    doc.pages = [Page(number=1, unit="pt", tables=[table])]
+    classify.classify(doc, Settings())
+    return doc

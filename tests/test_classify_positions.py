@@ -5,6 +5,7 @@ from pipeline import classify
 from pipeline.model import Cell, Document, Page, Source, Table
 from pipeline.run import Settings
 from pipeline.templates import templates
+from tablefix import classify_table
 
 GARBLED = ["罐電", "打此識色", "わ我サロ", "打戲移明", "ü", "1F112", "氯け公开", "∴段有機"]
 
@@ -23,10 +24,7 @@ def _requests_table(n_rows: int, title: str) -> Table:
 
 
 def _classify(table: Table) -> Document:
-    doc = Document(Source("garbled.pdf", kind="scanned_pdf"))
-    doc.pages = [Page(number=1, unit="pt", tables=[table])]
-    classify.classify(doc, Settings())
-    return doc
+    return classify_table(table, "garbled.pdf")
 
 
 def test_unreadable_labels_follow_the_template_order_when_the_row_count_fits():

@@ -7,8 +7,8 @@ import pytest
 
 from pipeline import classify, score
 from pipeline.model import Cell, Document, Field, Page, Source, Table
-from pipeline.run import Settings
 from pipeline.templates import config, templates
+from tablefix import classify_table
 
 HEADS = ["自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他", "总计"]
 THRESHOLD = float(config("scoring.yaml")["review_threshold"])
@@ -30,10 +30,7 @@ def _table(tpl_name="2019", value=lambda i, k: 10 * i + k, ink=None) -> Table:
 
 
 def _classify(table: Table) -> Document:
-    doc = Document(Source("scan.pdf", kind="scanned_pdf"))
-    doc.pages = [Page(number=1, unit="pt", tables=[table])]
-    classify.classify(doc, Settings())
-    return doc
+    return classify_table(table, "scan.pdf")
 
 
 def _digit_ink(v, h=7.0):

@@ -2,12 +2,11 @@
 column is not a label column where one garbled label reads as a number (classify/rows.
 first_value_column; val_00010 heavy lost its requests table so), and requests rows whose labels
 were read as noise are placed by the rows around them (requests_table.fill_row_gaps; val_00004)."""
-from pipeline import classify
 from pipeline.classify import rows as rows_mod
 from pipeline.classify.rows import first_value_column, table_rows, value_columns
 from pipeline.model import Cell, Document, Page, Source, Table
-from pipeline.run import Settings
 from pipeline.templates import templates
+from tablefix import classify_table
 
 HEADS = ["自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他", "总计"]
 
@@ -34,10 +33,7 @@ def _table(stray_number: bool) -> Table:
 
 
 def _classify(table: Table) -> Document:
-    doc = Document(Source("vertical.pdf", kind="scanned_pdf"))
-    doc.pages = [Page(number=1, unit="pt", tables=[table])]
-    classify.classify(doc, Settings())
-    return doc
+    return classify_table(table, "vertical.pdf")
 
 
 def test_a_label_column_with_a_stray_number_is_not_the_first_value_column():
