@@ -19,6 +19,56 @@ from .colruns import column_runs
 
 # -- the table decoders -----------------------------------------------------------------------
 
+def wrapped_totals(items: list[Item], width: int) -> list[Item]:
+    """A row's total wrapped over lines in its narrow cell (`72 0 0 36 54 0` / `１６` / `２`:
+    162, pdftotext -raw, pypdfium2) joined back onto its row's line. Taken only where the text
+    says it: a line of exactly `width` - 1 values (nothing else on it), followed at once by
+    2 to `wrapped_total_max_lines` lines of one digit run each (the first not a 0), whose
+    digits read together are the sum of that line's values (the row's total: the requests
+    table's last column is the sum of the others). Settings: configs/classify.yaml stream
+    `wrapped_total`, `wrapped_total_max_lines`."""
+    import unicodedata
+    cfg = settings()
+    if not cfg.get("wrapped_total", True) or width < 3:
+        return items
+    most = int(cfg.get("wrapped_total_max_lines", 3))
+    lines: dict[int, list[Item]] = {}
+    for it in items:
+        lines.setdefault(it.line, []).append(it)
+
+    def digits(it: Item) -> str | None:
+        t = unicodedata.normalize("NFKC", it.text)
+        return t if it.kind == "V" and t.isdigit() and len(lines[it.line]) == 1 else None
+    out: list[Item] = []
+    i = 0
+    while i < len(items):
+        it = items[i]
+        row = lines[it.line]
+        if it is row[-1] and len(row) == width - 1 and all(x.kind == "V" for x in row):
+            vals = [value(x) for x in row]
+            frags: list[str] = []
+            j = i + 1
+            while j < len(items) and len(frags) < most and digits(items[j]) is not None \
+                    and items[j].line == items[j - 1].line + 1:
+                frags.append(digits(items[j]))
+                j += 1
+            k = next((k for k in range(len(frags), 1, -1)
+                      if not frags[0].startswith("0") and None not in vals
+                      and int("".join(frags[:k])) == sum(vals)), 0)
+            if k:
+                out.append(it)
+                out.append(Item("V", "".join(frags[:k]), it.line, x=it.x + 1, page=it.page))
+                i += 1 + k
+                continue
+        out.append(it)
+        i += 1
+    if len(out) == len(items):
+        return items
+    for n, it in enumerate(out):
+        it.pos = n
+    return out
+
+
 def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
     """The requests table from flattened text, or None when the stream cannot be read
     (no title, no label rows, a value run that cannot be cut into rows). Read by its
@@ -30,7 +80,7 @@ def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
     part = region(text, "requests")
     if part is None:
         return None
-    items = drop_foreign(tokens(part), sim)
+    items = wrapped_totals(drop_foreign(tokens(part), sim), len(tpl.request_columns))
     by_labels = _requests_by_labels(items, tpl, sim, elsewhere=values_elsewhere(text, tpl))
     if by_labels is not None and by_labels.sure and balance(
             {k: None if c is None else parse_value(c.text)[1] for k, c in by_labels.cells.items()}, tpl)[1] == 0:
