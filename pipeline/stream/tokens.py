@@ -77,9 +77,20 @@ def region(text: str, kind: str) -> str | None:
     search = text
     for rx in footers:
         search = rx.sub(lambda m: " " * len(m.group(0)), search)
-    m = find(kind, 0)
+    # the tables come in the template's order: a title matched before an earlier table's title
+    # is the report's opening paragraph naming the sections (`行政复议和行政诉讼情况、…` at a
+    # line's start), not the table (`titles_in_order`)
+    lo = 0
+    if cfg.get("titles_in_order", True):
+        for prev in order[:order.index(kind)]:
+            p = find(prev, lo)
+            if p is not None:
+                lo += p.start()
+    m = find(kind, lo)
+    if m is None and lo:
+        lo, m = 0, find(kind, 0)    # none after them (a title inside a pipe row): as before
     if m is not None:
-        s = m.end()
+        s = lo + m.end()
     else:   # no title printed: the table starts at the line of its first header words
         hits = [h.start() for p in cfg.get("untitled_starts", {}).get(kind, []) for h in [re.search(p, text)] if h]
         if not hits:

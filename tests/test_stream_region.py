@@ -1,0 +1,34 @@
+"""Issue #13: a table's title is looked for after the earlier tables' titles (stream.tokens.region,
+configs/classify.yaml stream.titles_in_order): the opening paragraph of val_00027 of
+datasets/generated/s23b breaks a line right before `行政复议和行政诉讼情况、…`, which read as the
+appeals title, so the appeals region held the whole report and the table was lost."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.export import to_result
+from pipeline.run import extract
+from pipeline.stream.tokens import region
+from pipeline.templates import config
+
+FIX = Path(__file__).parent / "fixtures" / "flattened_wrapped"
+TEXT = ("报告全文包括总体情况、主动公开政府信息情况、收到和处理政府信息公开申请情况、政府信息公开\n"
+        "行政复议和行政诉讼情况、存在的主要问题及改进情况。\n"
+        "三、收到和处理政府信息公开申请情况\n自然人 总计\n一、本年新收政府信息公开申请数量 1 1\n"
+        "行政复议\n维持 纠正\n行政诉讼\n0 0 0\n五、存在的主要问题及改进情况\n无。\n")
+
+
+def test_appeals_title_after_the_requests_title():
+    app = region(TEXT, "appeals")
+    assert app is not None and "本年新收" not in app and "0 0 0" in app
+
+
+def test_switched_off_takes_the_first_match(monkeypatch):
+    monkeypatch.setitem(config("classify.yaml")["stream"], "titles_in_order", False)
+    assert "本年新收" in region(TEXT, "appeals")
+
+
+def test_report_whose_opening_names_the_sections_reads_its_appeals():
+    res = to_result(extract(FIX / "v027.pdftotext-raw.txt"))
+    app = {k: c["value"] for k, c in res["cells"].items() if k.startswith("appeals/")}
+    assert len(app) == 15 and set(app.values()) == {0}
