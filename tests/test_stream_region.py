@@ -32,3 +32,17 @@ def test_report_whose_opening_names_the_sections_reads_its_appeals():
     res = to_result(extract(FIX / "v027.pdftotext-raw.txt"))
     app = {k: c["value"] for k, c in res["cells"].items() if k.startswith("appeals/")}
     assert len(app) == 15 and set(app.values()) == {0}
+
+
+def test_page_number_broken_over_crlf_lines_ends_the_page():
+    """pypdfium2 (val_00011) ends its lines with \\r\\n and breaks `— 2 —` as `— 2 \\r\\n—\\f行政复议`:
+    the broken page number is joined (stream.split_footers allows the \\r) and the next page's
+    appeals title found; the requests values read right (170 cells lost before)."""
+    import json
+    text = (FIX / "v011.pypdfium2.txt").read_bytes().decode("utf-8")
+    assert "\r\n" in text
+    assert "0 0 0 0 0 0 0 0 0 0 0 0 0 0 0" not in region(text, "requests")
+    truth = json.loads((FIX / "v011.truth.json").read_text(encoding="utf-8"))["cells"]
+    res = to_result(extract(FIX / "v011.pypdfium2.txt"))
+    wrong = [k for k, v in truth.items() if k not in res["cells"] or res["cells"][k]["value"] != v]
+    assert not wrong, wrong[:5]

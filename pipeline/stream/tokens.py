@@ -70,7 +70,7 @@ def region(text: str, kind: str) -> str | None:
         hits = [m for p in titles.get(name, []) for m in [re.search(_title(p), search[start:])] if m]
         return min(hits, key=lambda m: m.start(), default=None)
 
-    text = bare_page_numbers(text)
+    text = bare_page_numbers(join_split_footers(text))
     # titles are looked for with page footers blanked: pypdfium2 glues `— 2 —` to the next
     # page's first words (`— 2 —行政复议`); blanked to spaces, so offsets stay the text's
     footers = [re.compile(p, re.M) for p in cfg.get("footers", [])]
@@ -101,6 +101,14 @@ def region(text: str, kind: str) -> str | None:
              for h in [re.search(p, text[s:])] if h]
     e = min(ends, default=len(text))
     return text[s:e]
+
+
+def join_split_footers(text: str) -> str:
+    """A page number broken over two lines (pypdfium2 `— 2` / `—`) made one line again
+    (configs/classify.yaml stream.split_footers), so the footer rules see it whole."""
+    for p in settings().get("split_footers", []):
+        text = re.sub(p, lambda m: " ".join(m.groups()), text)
+    return text
 
 
 def bare_page_numbers(text: str) -> str:
@@ -134,8 +142,7 @@ def tokens(text: str) -> list[Item]:
     cfg = settings()
     footers = [re.compile(p) for p in cfg.get("footers", [])]
     running = [re.compile(p, re.M) for p in config("classify.yaml").get("running_headers", [])]
-    for p in cfg.get("split_footers", []):   # a page number broken over two lines: one line
-        text = re.sub(p, lambda m: " ".join(m.groups()), text)
+    text = join_split_footers(text)
     out: list[Item] = []
     ln = 0
     page = -1
