@@ -23,8 +23,9 @@ REVIEW = 0.995
 
 @pytest.fixture(autouse=True)
 def rule_on(monkeypatch):
-    """The rule ships off (configs/values.yaml: pdfminer's test_00008 rows of zeros printed
-    apart read as blank rows); these tests pin what it does when switched on."""
+    """The rule ships on since session 28 (configs/values.yaml; it was off for pdfminer's
+    test_00008 rows of zeros printed apart); these tests pin what it does when on, whatever
+    the shipped setting."""
     from pipeline.templates import config
     monkeypatch.setitem(config("values.yaml")["printed_nothing"]["blank_rows"], "enabled", True)
 
