@@ -70,8 +70,8 @@ def zero_extent(cells, zero_texts, min_zeros: int) -> tuple[float, float] | None
     """(median width, median height) of the ink of a table's one-line cells read as one
     zero character (`zero_texts`): the printed width of one digit on that table, whatever
     the font, the scan's scale or its blur. None with fewer than `min_zeros` such cells."""
-    zs = sorted((c.ink[0], c.ink[1]) for c in cells
-                if c is not None and c.ink and re.sub(r"\s", "", c.text or "") in zero_texts)
+    zs = [(c.ink[0], c.ink[1]) for c in cells
+          if c is not None and c.ink and re.sub(r"\s", "", c.text or "") in zero_texts]
     if len(zs) < max(1, min_zeros):
         return None
     ws, hs = sorted(w for w, _ in zs), sorted(h for _, h in zs)
@@ -161,7 +161,8 @@ def fit_digit_count(decoded: dict[str, Decoded]) -> int:
 
 def sanity(decoded: dict[str, Decoded]) -> list[str]:
     """Guards against confident readings the page contradicts (configs/scoring.yaml:
-    sanity): a cell's ink too narrow or too wide for the characters read from it, a row
+    sanity): a cell's ink too narrow or too wide for the characters read from it (also
+    against the width of the table's own printed 0s: `_wide_ink_doubt`), a row
     whose non-zero values are all copies of one reading, a printed blank among a row of
     zeros or a lone 0 among blanks. Each doubted cell gets a reason in Cell.doubts (the
     score stage caps its confidence below the review threshold); returns warnings."""
