@@ -316,3 +316,42 @@ def test_text_first_puts_ppocrs_clean_number_first_where_no_equation_binds(monke
     d = Decoded(kind="active", cells={free: Cell(row=1, col=1, text="6", readings=[(60, 0.83), (6, 0.17)],
                                                  ink=_digit_ink(10))})
     assert guards.fit_digit_count({"active": d}) == 0
+
+
+def _zeros_table(wide_at=None, wide_ink=(9.4, 7.2), text="0"):
+    """A requests table printing 0s (ink 5.8 × 7.2 pt) but for row 0's natural-person cell,
+    printed 42: its ink `wide_ink`, read `text` as a clean 0 by both recognisers."""
+    t = _table(value=lambda i, k: 0, ink=lambda i, k, v: wide_ink if (i, k) == wide_at else (5.8, 7.2))
+    if wide_at is not None:
+        i, k = wide_at
+        c = next(c for c in t.cells if c.row == i + 1 and c.col == 2 + k)
+        c.text = text
+    return t
+
+
+def test_a_0_read_from_ink_two_digits_wide_is_doubted():
+    # val_00006 heavy: a blurred 42 read '0' at 0.995, every equation holding on zeros
+    doc = _classify(_zeros_table(wide_at=(0, 0)))
+    first = templates()["2019"].request_rows[0].key
+    f = doc.fields[f"requests/{first}/natural_person"]
+    assert f.value == 0 and any("as wide per character" in d for d in f.doubts)
+    assert not doc.fields[f"requests/{first}/commercial_enterprise"].doubts   # a 0's own width
+
+
+def test_ink_as_wide_but_higher_than_a_digit_or_read_as_two_characters_is_not_doubted_as_wide():
+    first = templates()["2019"].request_rows[0].key
+    key = f"requests/{first}/natural_person"
+    # a seal's text or a streak widens the ink and makes it higher than the 0s: other guards' matter
+    doc = _classify(_zeros_table(wide_at=(0, 0), wide_ink=(9.4, 12.0)))
+    assert not any("as wide per character" in d for d in doc.fields[key].doubts)
+    # '0项': two characters read, the ink fits them
+    doc = _classify(_zeros_table(wide_at=(0, 0), text="0项"))
+    assert not any("as wide per character" in d for d in doc.fields[key].doubts)
+
+
+def test_without_enough_printed_0s_the_wide_ink_guard_has_no_measure():
+    from pipeline.classify.guards import zero_extent
+    cells = [Cell(row=0, col=k, text="0", ink=(5.0 + k, 7.0)) for k in range(4)]
+    assert zero_extent(cells, {"0"}, 5) is None
+    cells.append(Cell(row=0, col=4, text="O", ink=(9.0, 8.0)))
+    assert zero_extent(cells, {"0", "O"}, 5) == (7.0, 7.0)

@@ -12,6 +12,8 @@ from .decoded import Decoded
 # Cell.doubts reasons of `fit_digit_count`
 DIGIT_COUNT_DOUBT = "the two recognisers read different digit counts; the ink's width chose"
 TEXT_FIRST_DOUBT = "the two recognisers disagree where no equation binds; PP-OCR's clean number goes first"
+# Cell.doubts reason of `_wide_ink_doubt` (formatted with the counts)
+WIDE_INK_DOUBT = "ink {ratio:.1f} times as wide per character as the table's printed 0s for {n} read: a digit lost?"
 
 
 def guards_on() -> bool:
@@ -62,6 +64,36 @@ def _ink_doubt(cell: Cell, ink_cfg: dict) -> str | None:
     if n_chars and w / (n_chars * h) > float(ink_cfg["max_char_width"]):
         return f"{n_chars} characters read from ink {w:.0f} wide and {h:.0f} high: characters or gaps lost"
     return None
+
+
+def zero_extent(cells, zero_texts, min_zeros: int) -> tuple[float, float] | None:
+    """(median width, median height) of the ink of a table's one-line cells read as one
+    zero character (`zero_texts`): the printed width of one digit on that table, whatever
+    the font, the scan's scale or its blur. None with fewer than `min_zeros` such cells."""
+    zs = [(c.ink[0], c.ink[1]) for c in cells
+          if c is not None and c.ink and re.sub(r"\s", "", c.text or "") in zero_texts]
+    if len(zs) < max(1, min_zeros):
+        return None
+    ws, hs = sorted(w for w, _ in zs), sorted(h for _, h in zs)
+    return ws[len(ws) // 2], hs[len(hs) // 2]
+
+
+def _wide_ink_doubt(cell: Cell, zero: tuple[float, float] | None, wide_cfg: dict) -> str | None:
+    """Why a one-line scanned cell's ink holds more digits than were read from it, or None:
+    its ink as high as the table's printed 0s (within `height_tol`) and, per character read
+    (the top reading's digits or the text's characters, whichever more), at least `ratio`
+    times as wide as they are. A blurred printed 42 read as a clean 0 by both recognisers
+    (val_00006 heavy: ink 9.4 pt wide where the table's 0s are 5.8) balanced every equation on
+    zeros; its ink is two digits wide. Ink a seal or a streak widens is also higher than a
+    digit, and left to the other guards."""
+    if zero is None or not cell.ink or not cell.readings or cell.readings[0][0] is None:
+        return None
+    (w, h), (zw, zh) = cell.ink, zero
+    if zw <= 0 or zh <= 0 or abs(h / zh - 1) > float(wide_cfg["height_tol"]):
+        return None
+    n = max(1, _digits(cell.readings[0][0]), len(re.sub(r"\s", "", cell.text or "")))
+    ratio = w / (n * zw)
+    return WIDE_INK_DOUBT.format(ratio=ratio, n=n) if ratio >= float(wide_cfg["ratio"]) else None
 
 
 def _cut_doubt(cell: Cell, cut_cfg: dict) -> str | None:
@@ -129,15 +161,22 @@ def fit_digit_count(decoded: dict[str, Decoded]) -> int:
 
 def sanity(decoded: dict[str, Decoded]) -> list[str]:
     """Guards against confident readings the page contradicts (configs/scoring.yaml:
-    sanity): a cell's ink too narrow or too wide for the characters read from it, a row
+    sanity): a cell's ink too narrow or too wide for the characters read from it (also
+    against the width of the table's own printed 0s: `_wide_ink_doubt`), a row
     whose non-zero values are all copies of one reading, a printed blank among a row of
     zeros or a lone 0 among blanks. Each doubted cell gets a reason in Cell.doubts (the
     score stage caps its confidence below the review threshold); returns warnings."""
     cfg = config("scoring.yaml").get("sanity", {}) or {}
+    wide = (cfg.get("ink") or {}).get("wide") or {}
+    zero_texts = frozenset((cfg.get("blank_or_zero") or {}).get("zero_texts", ["0"]))
     warnings: list[str] = []
     for d in decoded.values():
         rows: dict[str, list[tuple[str, Cell | None]]] = {}
+        zero = zero_extent(d.cells.values(), zero_texts, int(wide.get("min_zeros", 5))) if wide.get("enabled") else None
         for k, c in d.cells.items():
+            why = _wide_ink_doubt(c, zero, wide) if c is not None else None
+            if why and doubt(c, why):
+                warnings.append(f"{k}: {why}")
             rows.setdefault(k.rsplit("/", 1)[0], []).append((k, c))
             why = _ink_doubt(c, cfg.get("ink", {})) if c is not None and "ink" in cfg else None
             if why and doubt(c, why):
