@@ -123,17 +123,35 @@ def long_blobs(mask: np.ndarray, min_len: float) -> np.ndarray:
     return np.where(keep[lab], 255, 0).astype(np.uint8)
 
 
-def estimate_skew(binv: np.ndarray) -> float:
-    """Skew of a binarised page (ink = 255) in degrees, by `grid.skew.method`."""
+def estimate_skew(binv: np.ndarray, grey: np.ndarray | None = None) -> float:
+    """Skew of a binarised page (ink = 255) in degrees, by `grid.skew.method`; `grey` (the
+    page as binarised) lets `checked` fall back to Hough on faintly printed pages."""
     method = skew_config()["method"]
     if method == "hough":
         return hough_skew(binv)
     if method == "checked":
-        return checked_skew(binv)
+        return checked_skew(binv, grey)
     return search_skew(binv)
 
 
-def checked_skew(binv: np.ndarray) -> float:
+def ink_contrast(grey: np.ndarray, binv: np.ndarray, step: int = 3) -> float:
+    """Grey levels between the page's paper and its ink: the median grey of the pixels the
+    binarisation left as paper minus that of its ink (every `step`-th row and column).
+
+    Why: on a thinned or faded scan (strokes under a pixel wide) the ink stands 35–85 levels
+    under the paper, on every other page of the corpus mostly far more; there a cell's ink
+    test (`crops.ink_contrast`), the glyph boxes' size floor and the binarised rules sit at
+    their thresholds, and a rotation a few hundredths of a degree apart tips them (session
+    27e: every grid that the search's angle changed on a thinned scan was under 85)."""
+    g = grey[::step, ::step]
+    b = binv[::step, ::step] > 0
+    n = int(np.count_nonzero(b))
+    if n == 0 or n == b.size:
+        return 255.0
+    return float(np.median(g[~b])) - float(np.median(g[b]))
+
+
+def checked_skew(binv: np.ndarray, grey: np.ndarray | None = None) -> float:
     """The search's angle, but Hough's where the search lands near the page-turn cliff.
 
     Why: a page is turned only when |angle| >= `grid.skew.turn_min_deg`; there a few
@@ -143,8 +161,12 @@ def checked_skew(binv: np.ndarray) -> float:
     session 25a). Within `check_band_deg` of the search's angle Hough decides as before;
     elsewhere (most pages: skewed by ~0.3–3°, or level) the search's ~0.05 CPU s replaces
     Hough's ~1–2 (issue #15)."""
+    cfg = skew_config()
+    thin = cfg.get("thin_contrast", 0)
+    if thin and grey is not None and ink_contrast(grey, binv) < thin:
+        return hough_skew(binv)              # a faint page: its grid and ink tests as before
     a = search_skew(binv)
-    lo, hi = skew_config()["check_band_deg"]
+    lo, hi = cfg["check_band_deg"]
     if lo <= abs(a) <= hi:
         return hough_skew(binv)
     return a

@@ -290,7 +290,7 @@ def recover_page(page: Page, engine) -> None:
         lap(page, "lines")
         return
     if not use_text:
-        angle = estimate_skew(binv)
+        angle = estimate_skew(binv, grey)
         if abs(angle) >= skew_config()["turn_min_deg"]:
             grey = rotate_small(grey, angle)
             binv = binarise(grey)

@@ -132,3 +132,40 @@ def test_profile_lines_follows_the_pages_turn_and_reads_the_cached_grid(turned_p
     assert _cached_grid(cached, 1) == want
     tables[0].cells.pop()
     assert _cached_grid(cached, 1) != want
+
+
+@pytest.fixture(scope="module")
+def crisp_and_faint(tmp_path_factory):
+    """The test table scanned 1.3° off, grey: as printed, and faded to a quarter of its ink's
+    darkness (a thinned scan's strokes stand ~35–85 grey levels under the paper)."""
+    import cv2
+    tmp = tmp_path_factory.mktemp("lines_faint")
+    make_pdf(tmp / "t.pdf", seed=3, pages=1)
+    scan(tmp / "t.pdf", tmp / "s.png", angle=1.3, noise=3, seed=1)
+    grey = cv2.imread(str(tmp / "s.png"), cv2.IMREAD_GRAYSCALE)
+    faint = (255 - (255 - grey.astype(np.float32)) * 0.25).astype(np.uint8)
+    return grey, faint
+
+
+def test_ink_contrast_tells_a_faint_page_from_a_printed_one(crisp_and_faint):
+    grey, faint = crisp_and_faint
+    assert deskew.ink_contrast(grey, binarise(grey)) > 150
+    assert deskew.ink_contrast(faint, binarise(faint)) < 85
+    blank = np.full((100, 100), 250, np.uint8)
+    assert deskew.ink_contrast(blank, binarise(blank)) == 255.0     # no ink: never faint
+
+
+def test_checked_asks_hough_on_a_faint_page_only(crisp_and_faint, monkeypatch):
+    """`grid.skew.thin_contrast`: on a page whose ink stands less than that under the paper
+    Hough decides (its grid as before: a thinned scan's cells tip at their ink thresholds when
+    the page turns a few hundredths of a degree differently, docs/speed.md session 28f); on a
+    printed page the search's angle, Hough never run; 0 turns the test off."""
+    grey, faint = crisp_and_faint
+    monkeypatch.setattr(deskew, "hough_skew", lambda binv: 99.0)
+    for k, v in dict(method="checked", thin_contrast=85, check_band_deg=[0.03, 0.25]).items():
+        monkeypatch.setitem(deskew.skew_config(), k, v)
+    assert deskew.estimate_skew(binarise(faint), faint) == 99.0
+    a = deskew.estimate_skew(binarise(grey), grey)
+    assert a == pytest.approx(-1.3, abs=0.05)
+    monkeypatch.setitem(deskew.skew_config(), "thin_contrast", 0)
+    assert deskew.estimate_skew(binarise(faint), faint) == pytest.approx(-1.3, abs=0.1)

@@ -48,7 +48,7 @@ def lines_steps(grey: np.ndarray, pt_px: float, rot: int = 0) -> tuple[dict, dic
     binarise, the blank-page test, skew, turn, rules, tables; `rot` (a quarter-turn the
     orientation stage gave the page, e.g. from a cached grid: reading is not redone here)
     then turns the page and finds its rules again; then page_tables (grid_text.refine)."""
-    from pipeline.deskew import estimate_skew, rotate_small, skew_config
+    from pipeline.deskew import estimate_skew, ink_contrast, rotate_small, skew_config
     from pipeline.grid import page_tables
     from pipeline.grid_cells import binarise, find_tables, grid_config, line_masks
     from pipeline.page_border import border_mask, paint_out
@@ -69,10 +69,11 @@ def lines_steps(grey: np.ndarray, pt_px: float, rot: int = 0) -> tuple[dict, dic
     binv = binarise(grey)
     lap("binarise")
     angle = 0.0
-    out.update(angle=angle, hor=None, ver=None, tables=[], found=[])
+    out.update(angle=angle, hor=None, ver=None, tables=[], found=[], contrast=round(ink_contrast(grey, binv), 1))
+    c = time.process_time()          # (the contrast reported is not counted in the steps)
     if np.count_nonzero(binv) < grid_config()["blank_ink_share"] * binv.size:
         return t, out
-    angle = estimate_skew(binv)
+    angle = estimate_skew(binv, grey)
     lap("skew")
     if abs(angle) >= skew_config()["turn_min_deg"]:
         grey = rotate_small(grey, angle)
@@ -164,12 +165,13 @@ def main(argv=None) -> int:
                        same_masks=bool(np.array_equal(ob["hor"], of["hor"]) and np.array_equal(ob["ver"], of["ver"])),
                        same_tables=_cells(ob["tables"]) == _cells(of["tables"]),
                        same_grid=_found(ob["found"]) == _found(of["found"]),
+                       contrast=of.get("contrast"),
                        cells_base=sum(len(r) for _, r, _, _ in ob["found"]), cells_fast=sum(len(r) for _, r, _, _ in of["found"]))
             rows.append(row)
             print(f"{f.name} p{page.number} {'table' if row['table'] else 'text '} angle {row['angle_base']:+.4f} → "
                   f"{row['angle_fast']:+.4f}  lines {sum(tb.values()):.3f} → {sum(tf.values()):.3f} CPU s  "
                   f"masks {'=' if row['same_masks'] else '≠'} tables {'=' if row['same_tables'] else '≠'} "
-                  f"grid {'=' if row['same_grid'] else '≠'} cells {row['cells_base']} → {row['cells_fast']}"
+                  f"grid {'=' if row['same_grid'] else '≠'} contrast {row['contrast']} cells {row['cells_base']} → {row['cells_fast']}"
                   + ("" if cp is None else f"  base = cache {'yes' if row['cache_grid'] else 'NO'} (turn {rot}°)"), flush=True)
             print("   base " + " ".join(f"{s} {v:.3f}" for s, v in tb.items()))
             print("   fast " + " ".join(f"{s} {v:.3f}" for s, v in tf.items()))
