@@ -232,7 +232,7 @@ def _recognise(engine, crops: list[np.ndarray], jobs: list[tuple[Cell, int]], pa
     return results
 
 
-def _read_as_slash(c: Cell) -> bool:
+def read_as_slash(c: Cell) -> bool:
     """The recognisers read a slash-shaped crop as a slash is misread: PP-OCR's text is a 1
     (configs/ocr.yaml grid.slash.texts), or the readings' top is 1 or nothing. A tick over a
     printed 0 (PP-OCR reads nothing, the digit model 0) keeps its 0."""
@@ -266,7 +266,7 @@ def _assign_readings(table: Table, inked: dict) -> None:
                 if config().get("digits", {}).get("enabled"):
                     from .digits import second_opinion
                     c.readings = second_opinion(c.readings, ev.lines)
-                if ev.slash and _read_as_slash(c):
+                if ev.slash and read_as_slash(c):
                     # a printed ／ read as 1 (or nothing): a blank, the equations may say 1
                     c.readings = [tuple(x) for x in grid_config()["slash"]["prior"]]
         else:

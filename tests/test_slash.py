@@ -42,3 +42,13 @@ def test_the_slant_is_measured_anticlockwise_from_the_horizontal():
 def test_the_prior_of_a_slash_is_mostly_blank():
     prior = dict((v, p) for v, p in grid_config()["slash"]["prior"])
     assert prior[None] > 0.5 and abs(sum(prior.values()) - 1) < 1e-9
+
+
+def test_a_slash_read_as_1_or_nothing_takes_the_prior_and_a_ticked_0_keeps_its_0():
+    from pipeline.grid import read_as_slash
+    from pipeline.model import Cell
+    assert read_as_slash(Cell(row=0, col=0, text="1", readings=[(0, 0.8), (1, 0.2)]))   # PP-OCR: 1, digit model: 0
+    assert read_as_slash(Cell(row=0, col=0, text="", readings=[(1, 0.4), (0, 0.3)]))
+    assert read_as_slash(Cell(row=0, col=0, text="", readings=[]))
+    assert not read_as_slash(Cell(row=0, col=0, text="", readings=[(0, 0.83), (1, 0.17)]))   # a tick over a 0
+    assert not read_as_slash(Cell(row=0, col=0, text="7", readings=[(7, 0.9), (1, 0.1)]))

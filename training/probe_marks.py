@@ -6,7 +6,7 @@ each cell is matched by page and box to the field it gave on the cached grid
 
     nice python -m training.probe_marks datasets/generated/s26scans/test \
         --pattern 'test_000*.scan_heavy.pdf' --cache datasets/generated/m27/cache_h \
-        --out /tmp/marks_h.jsonl [--crops DIR]
+        --out /tmp/marks_h.jsonl [--crops DIR] [--blind]
 
 One JSON line per numeric cell with one crop: file, key, truth value and text, what the
 cached pipeline returned, and `grid_crops.slash_shape` of the crop (and whether
@@ -27,7 +27,20 @@ from pipeline.run import Settings
 from training.eval_scans import finish, gridded
 
 
-def crops_of(path: Path, settings: Settings) -> dict:
+class _Blind:
+    """An OCR engine that reads nothing (`--blind`): a page's orientation is then decided by
+    its rules alone (upright unless they say otherwise); cells of a page turned otherwise than
+    the cache's do not match and are left out."""
+    version = "blind"
+
+    def recognise(self, crops):
+        return [RecResult(text="", score=0.0) for _ in crops]
+
+    def read_lines(self, image):
+        return []
+
+
+def crops_of(path: Path, settings: Settings, blind: bool = False) -> dict:
     """(page, bbox) → the cell's line crops, from a grid stage that reads nothing."""
     seen: dict = {}
 
@@ -38,13 +51,15 @@ def crops_of(path: Path, settings: Settings) -> dict:
             k += n
         return [RecResult(text="", score=0.0) for _ in crops]
 
-    real, rr = grid._recognise, grid._reread_labels
+    real, rr, ge = grid._recognise, grid._reread_labels, grid.get_engine
     grid._recognise, grid._reread_labels = fake_recognise, (lambda *a, **k: [])
+    if blind:
+        grid.get_engine = lambda name: _Blind()
     try:
         doc = read.read(path, settings)
         grid.recover(doc, settings, join=False)
     finally:
-        grid._recognise, grid._reread_labels = real, rr
+        grid._recognise, grid._reread_labels, grid.get_engine = real, rr, ge
     return seen
 
 
@@ -55,6 +70,7 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, required=True, help="eval_scans grid cache (read only)")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--crops", type=Path, default=None)
+    ap.add_argument("--blind", action="store_true", help="no OCR at all (faster; orientation from the rules)")
     a = ap.parse_args()
     settings = Settings()
     with open(a.out, "w", encoding="utf-8") as out:
@@ -65,12 +81,15 @@ def main() -> None:
             truth = json.loads((f.parent / f"{f.name.split('.')[0]}.truth.json").read_text(encoding="utf-8"))
             doc = finish(gridded(f, settings, a.cache, False), settings)
             res = to_result(doc)
-            crops = crops_of(f, settings)
+            crops = crops_of(f, settings, a.blind)
+            matched = 0
             for key, fl in doc.fields.items():
                 tc = truth["cells"].get(key)
                 if tc is None or fl.bbox is None:
                     continue
                 lines = crops.get((fl.page, tuple(round(v, 1) for v in fl.bbox)))
+                if lines:
+                    matched += 1
                 if not lines or len(lines) != 1:
                     continue
                 shape = slash_shape(lines[0])
@@ -86,7 +105,7 @@ def main() -> None:
                     name = f"{f.name.split('.')[0]}.{f.name.split('.')[1]}.{key.replace('/', '_')}.png"
                     cv2.imwrite(str(a.crops / name), lines[0])
             out.flush()
-            print(f.name, flush=True)
+            print(f.name, "fields", len(doc.fields), "matched", matched, flush=True)
 
 
 if __name__ == "__main__":
