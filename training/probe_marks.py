@@ -1,7 +1,7 @@
 """Shape features of scanned cells' one-line crops against the truth (issue #14: printed
-blank marks read as digits). The grid stage is run WITHOUT reading the cells (its crops are
-cut and kept, PP-OCR and the digit model never run), so a whole split is probed in minutes;
-each cell is matched by page and box to the field it gave on the cached grid
+blank marks read as digits). The grid stage is run again (`--blind`: with an OCR engine that
+reads nothing, faster; a page whose orientation needed reading may then not match) and each
+one-line cell's crop is kept as the grid stage cut it; each cell is matched by page and box to the field it gave on the cached grid
 (training/eval_scans.py caches, read only) and so to its truth value and printed text.
 
     nice python -m training.probe_marks datasets/generated/s26scans/test \
@@ -41,25 +41,26 @@ class _Blind:
 
 
 def crops_of(path: Path, settings: Settings, blind: bool = False) -> dict:
-    """(page, bbox) → the cell's line crops, from a grid stage that reads nothing."""
+    """(page, bbox) → the cell's line crops, as the grid stage cut them: taken from each
+    table's cells when the grid stage marks its headers (`grid.mark_headers`, run while the
+    cells still hold their CellEvidence)."""
     seen: dict = {}
+    real_mark, real_engine = grid.mark_headers, grid.get_engine
 
-    def fake_recognise(engine, crops, jobs, page):
-        k = 0
-        for cell, n in jobs:
-            seen[(page.number, tuple(round(v, 1) for v in cell.bbox))] = crops[k:k + n]
-            k += n
-        return [RecResult(text="", score=0.0) for _ in crops]
+    def mark_headers(table):
+        for c in table.cells:
+            if c.evidence is not None and c.bbox is not None:
+                seen[(c.page, tuple(round(v, 1) for v in c.bbox))] = list(c.evidence.lines)
+        return real_mark(table)
 
-    real, rr, ge = grid._recognise, grid._reread_labels, grid.get_engine
-    grid._recognise, grid._reread_labels = fake_recognise, (lambda *a, **k: [])
+    grid.mark_headers = mark_headers
     if blind:
         grid.get_engine = lambda name: _Blind()
     try:
         doc = read.read(path, settings)
         grid.recover(doc, settings, join=False)
     finally:
-        grid._recognise, grid._reread_labels, grid.get_engine = real, rr, ge
+        grid.mark_headers, grid.get_engine = real_mark, real_engine
     return seen
 
 
