@@ -321,8 +321,6 @@ def ink_extent(crop: np.ndarray, px_per_unit: float) -> tuple[float, float] | No
             round(float(rows[-1] + 1 - rows[0]) / px_per_unit, 2))
 
 
-
-
 def slash_shape(line: np.ndarray) -> dict | None:
     """The shape of a line crop's ink (its big components, as `one_glyph` counts them):
     `parts` how many, `angle` of its principal axis in degrees from the horizontal, counted
