@@ -28,7 +28,7 @@ from .bands import first_lines, last_lines
 from .cost import lap
 from .deskew import estimate_skew, rotate_small, skew_config
 from .grid_cells import RawCell, binarise, find_tables, grid_config, line_masks  # noqa: F401
-from .grid_crops import cell_lines, cut_cell_lines, faint_table, grey_lines, ink_extent, is_blob, is_dash, is_faint  # noqa: F401
+from .grid_crops import cell_lines, cut_cell_lines, faint_table, grey_lines, ink_extent, is_blob, is_dash, is_faint, is_slash  # noqa: F401
 from .grid_tables import empty_labels, join_continued, mark_headers, numeric_like  # noqa: F401
 from .grid_boxes import BOXES, text_tables
 from .grid_text import LINES, faint_masks, refine
@@ -113,7 +113,8 @@ def build_table(page: Page, grey: np.ndarray, rules: np.ndarray, bbox_px, raw: l
         cell.char_probs = [cp for r in rs for cp in r.char_probs]
         recs[id(cell)] = rs
         cell.evidence = CellEvidence(slots=[sl for r in rs for sl in r.slots], lines=crops[i - n:i],
-                                     dash=n == 1 and is_dash(crops[i - 1]), blob=n == 1 and is_blob(crops[i - 1]))
+                                     dash=n == 1 and is_dash(crops[i - 1]), blob=n == 1 and is_blob(crops[i - 1]),
+                                     slash=n == 1 and is_slash(crops[i - 1]))
         if n == 1:
             cell.ink = ink_extent(crops[i - 1], s)
     relabelled = _reread_labels(page, grey, rules, cells, recs, raw_of, engine) if not use_text_layer else []
@@ -231,6 +232,15 @@ def _recognise(engine, crops: list[np.ndarray], jobs: list[tuple[Cell, int]], pa
     return results
 
 
+def read_as_slash(c: Cell) -> bool:
+    """The recognisers read a slash-shaped crop as a slash is misread: PP-OCR's text is a 1
+    (configs/ocr.yaml grid.slash.texts), or the readings' top is 1 or nothing. A tick over a
+    printed 0 (PP-OCR reads nothing, the digit model 0) keeps its 0."""
+    cfg = grid_config()["slash"]
+    top = c.readings[0][0] if c.readings else None
+    return normalise_text(c.text) in set(cfg["texts"]) or top is None or top == 1
+
+
 def _assign_readings(table: Table, inked: dict) -> None:
     """Numeric cells get ranked readings; header rows are marked."""
     numeric_cols = mark_headers(table)
@@ -256,6 +266,9 @@ def _assign_readings(table: Table, inked: dict) -> None:
                 if config().get("digits", {}).get("enabled"):
                     from .digits import second_opinion
                     c.readings = second_opinion(c.readings, ev.lines)
+                if ev.slash and read_as_slash(c):
+                    # a printed ／ read as 1 (or nothing): a blank, the equations may say 1
+                    c.readings = [tuple(x) for x in grid_config()["slash"]["prior"]]
         else:
             c.readings = []
         if not c.readings and ev is not None and ev.blob and not c.is_header and in_numeric_col:

@@ -321,3 +321,37 @@ def ink_extent(crop: np.ndarray, px_per_unit: float) -> tuple[float, float] | No
             round(float(rows[-1] + 1 - rows[0]) / px_per_unit, 2))
 
 
+def slash_shape(line: np.ndarray) -> dict | None:
+    """The shape of a line crop's ink (its big components, as `one_glyph` counts them):
+    `parts` how many, `angle` of its principal axis in degrees from the horizontal, counted
+    anticlockwise (a ／ rising to the right ~60, an upright 1 ~90, a \\ ~120), `elong` the
+    square root of the axes' variance ratio (a thin straight stroke: its length over its
+    width, ×1), `h` its height in px. None when the crop has no ink."""
+    import cv2
+    _, ink = cv2.threshold(line, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    n, lab, st, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    if n < 2:
+        return None
+    big = [i + 1 for i, a in enumerate(st[1:, 4]) if a >= 0.2 * st[1:, 4].max()]
+    ys, xs = np.nonzero(np.isin(lab, big))
+    if len(xs) < 3:
+        return None
+    cov = np.cov(np.stack([xs.astype(float), -ys.astype(float)]))
+    w, v = np.linalg.eigh(cov)
+    major = v[:, 1]
+    angle = float(np.degrees(np.arctan2(major[1], major[0]))) % 180.0
+    return {"parts": len(big), "angle": round(angle, 1),
+            "elong": round(float(np.sqrt(w[1] / max(w[0], 1e-6))), 2),
+            "h": int(ys.max() - ys.min() + 1), "w": int(xs.max() - xs.min() + 1)}
+
+
+def is_slash(line: np.ndarray) -> bool:
+    """One straight stroke rising to the right at a slant and nothing else: a printed ／
+    (a blank mark), which PP-OCR and the digit model read as 1 when a scan made it thick
+    (configs/ocr.yaml `grid.slash`; an upright 1's axis is near 90°)."""
+    cfg = grid_config().get("slash") or {}
+    if not cfg.get("enabled"):
+        return False
+    s = slash_shape(line)
+    return (s is not None and s["parts"] == 1 and cfg["min_angle"] <= s["angle"] <= cfg["max_angle"]
+            and s["elong"] >= cfg["min_elong"] and s["h"] >= cfg["min_h"])

@@ -33,6 +33,7 @@ class CellEvidence:
                                      # what the digit model reads for its second opinion
     dash: bool = False               # one line whose only ink is one flat bar: a printed dash
     blob: bool = False               # one line whose ink is one solid digit-shaped blob (heavy scans)
+    slash: bool = False              # one line whose only ink is one slanted straight stroke: a printed ／
 
 
 @dataclass(slots=True)
