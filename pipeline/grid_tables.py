@@ -46,6 +46,29 @@ def empty_labels(cells: list[Cell], recs: dict) -> set[int]:
             and c.col + c.colspan <= first_num}
 
 
+def garbled_values(table: Table, numeric_cols: set[int]) -> set[int]:
+    """ids of body cells read as numbers although their column is not numeric: a one-column
+    cell right of the table's first numeric column, in no header row, whose text is a glyph or
+    two with a letter or character in it (`grid.garbled_values.max_chars`, configs/ocr.yaml).
+    A thinned, blurred scan's 0 reads 'U', 'A', 'I' …; where every figure of a column reads so
+    (a narrow applicant column, an active section's 增/减 column under repeated headers), the
+    column is not numeric and its cells had no readings: illegible, lost. Blank marks and
+    dashes read as nothing are left alone (no letter: '_', '一', '')."""
+    cfg = grid_config().get("garbled_values") or {}
+    if not cfg.get("enabled") or not numeric_cols:
+        return set()
+    first = min(numeric_cols)
+    out = set()
+    for c in table.cells:
+        if c.is_header or c.colspan != 1 or c.col <= first or c.col in numeric_cols:
+            continue
+        t = normalise_text(c.text)
+        if not t or len(t) > cfg["max_chars"] or numeric_like(c) or not any(ch.isalnum() for ch in t):
+            continue
+        out.add(id(c))
+    return out
+
+
 def mark_headers(table: Table) -> set[int]:
     """Mark the header rows (Cell.is_header); returns the numeric columns.
 
