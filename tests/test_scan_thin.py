@@ -98,3 +98,19 @@ def test_labels_and_headers_never_get_readings(monkeypatch):
     from pipeline import grid_tables
     monkeypatch.setattr(grid_tables, "grid_config", lambda: {"garbled_values": {"enabled": False}})
     assert garbled_values(t, cols) == set()
+
+
+def test_cells_placed_by_position_count_as_not_found_for_failed_reading():
+    """A document whose rows were found by position alone is a reading that failed as much as
+    one whose rows were not found: its unconfirmed cells stay doubted (a thinned 4 read 1 at
+    0.9999 in test_00003 light once its active rows were placed by position)."""
+    from pipeline.model import POSITION_DOUBT, Document, Field, Source
+    from pipeline.score import failed_reading
+    doc = Document(Source("x.pdf", kind="scanned_pdf"))
+    doc.fields = {f"active/k{i}": Field(f"active/k{i}", 1) for i in range(20)}
+    doc.missing = [{"key": f"m{i}", "reason": "row not found in the table"} for i in range(4)]
+    cfg = {"missing_min": 10}
+    assert failed_reading(doc, cfg) is None
+    for i in range(6):
+        doc.fields[f"active/k{i}"].doubts.append(POSITION_DOUBT)
+    assert failed_reading(doc, cfg) is not None
