@@ -387,8 +387,7 @@ def failed_reading(doc: Document, cfg: dict) -> str | None:
     n = int(cfg.get("missing_min", 0) or 0)
     share = cfg.get("doubted_share")
     doubted = sum(1 for f in doc.fields.values() if f.doubts)
-    # a cell its row's position placed (the label unread) was not found by the reader either
-    lost = len(doc.missing) + sum(1 for f in doc.fields.values() if POSITION_DOUBT in f.doubts)
+    lost = len(doc.missing) + sum(1 for f in doc.fields.values() if POSITION_DOUBT in f.doubts)  # placed by position: not found
     if n > 0 and lost >= n:
         return f"{lost} expected cells missing or placed by position alone in this document and no equation that holds confirms it"
     if share is not None and doubted >= max(float(share) * len(doc.fields), n):
