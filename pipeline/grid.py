@@ -29,7 +29,7 @@ from .cost import lap
 from .deskew import estimate_skew, rotate_small, skew_config
 from .grid_cells import RawCell, binarise, find_tables, grid_config, line_masks  # noqa: F401
 from .grid_crops import cell_lines, cut_cell_lines, faint_table, grey_lines, ink_extent, is_blob, is_dash, is_faint, is_slash  # noqa: F401
-from .grid_tables import empty_labels, join_continued, mark_headers, numeric_like  # noqa: F401
+from .grid_tables import empty_labels, garbled_values, join_continued, mark_headers, numeric_like  # noqa: F401
 from .grid_boxes import BOXES, text_tables
 from .grid_text import LINES, faint_masks, refine
 from .model import Cell, CellEvidence, Document, Page, Table, Word
@@ -245,6 +245,7 @@ def _assign_readings(table: Table, inked: dict) -> None:
     """Numeric cells get ranked readings; header rows are marked."""
     numeric_cols = mark_headers(table)
     num = {id(c): numeric_like(c) for c in table.cells}
+    num.update({k: True for k in garbled_values(table, numeric_cols)})
     for c in table.cells:
         ev = c.evidence                          # None: a text-layer cell (or no ink)
         slots = ev.slots if ev is not None else None

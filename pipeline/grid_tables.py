@@ -46,6 +46,34 @@ def empty_labels(cells: list[Cell], recs: dict) -> set[int]:
             and c.col + c.colspan <= first_num}
 
 
+def garbled_values(table: Table, numeric_cols: set[int]) -> set[int]:
+    """ids of body cells read as numbers although their column is not numeric: a one-column
+    cell right of the table's first numeric column, in no header row, whose text is a glyph or
+    two with a letter or character in it (`grid.garbled_values.max_chars`, configs/ocr.yaml).
+    A thinned, blurred scan's 0 reads 'U', 'A', 'I' …; where every figure of a column reads so
+    (a narrow applicant column, an active section's 增/减 column under repeated headers), the
+    column is not numeric and its cells had no readings: illegible, lost. In a column holding
+    such a cell, the cells inked but read as nothing are read as numbers too. Blank marks and
+    dashes are left alone (no letter: '_', '一'; a column of them read as nothing holds none).
+    (A cell without ink never reaches its readings: grid._assign_readings reads it blank.)"""
+    cfg = grid_config().get("garbled_values") or {}
+    if not cfg.get("enabled") or not numeric_cols:
+        return set()
+    first = min(numeric_cols)
+    out, cols = set(), set()
+    body = [c for c in table.cells if not c.is_header and c.colspan == 1 and c.col > first
+            and c.col not in numeric_cols]
+    for c in body:
+        t = normalise_text(c.text)
+        if not t or len(t) > cfg["max_chars"] or numeric_like(c) or not any(ch.isalnum() for ch in t):
+            continue
+        out.add(id(c))
+        cols.add(c.col)
+    # … and in such a column the cells inked but read as nothing (a 0 too faint for any glyph)
+    out.update(id(c) for c in body if c.col in cols and not c.text.strip())
+    return out
+
+
 def mark_headers(table: Table) -> set[int]:
     """Mark the header rows (Cell.is_header); returns the numeric columns.
 

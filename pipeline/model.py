@@ -12,6 +12,11 @@ from typing import Any
 
 BBox = tuple[float, float, float, float]  # x0, y0, x1, y1; origin top-left
 
+# classify → score: the doubt (Field.doubts) of a cell whose row its position in the template
+# placed, its label unread (classify/labels.positional_prior). The scorer counts such cells with
+# the missing ones when it asks whether the reader failed on a document (score.failed_reading).
+POSITION_DOUBT = "row placed by its position in the template: its label was not read"
+
 
 @dataclass
 class Word:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .model import Document
+from .model import POSITION_DOUBT, Document
 from .templates import config
 from .resources import ROOT, load_pickle
 
@@ -385,10 +385,10 @@ def failed_reading(doc: Document, cfg: dict) -> str | None:
     """Why the reader failed on this document (configs/scoring.yaml sanity.failed_reading:
     `missing_min` expected cells missing, or `doubted_share` of its cells doubted), or None."""
     n = int(cfg.get("missing_min", 0) or 0)
-    share = cfg.get("doubted_share")
-    doubted = sum(1 for f in doc.fields.values() if f.doubts)
-    if n > 0 and len(doc.missing) >= n:
-        return f"{len(doc.missing)} expected cells missing from this document and no equation that holds confirms it"
+    share, doubted = cfg.get("doubted_share"), sum(1 for f in doc.fields.values() if f.doubts)
+    lost = len(doc.missing) + sum(1 for f in doc.fields.values() if POSITION_DOUBT in f.doubts)  # placed by position: not found
+    if n > 0 and lost >= n:
+        return f"{lost} expected cells missing or placed by position alone in this document and no equation that holds confirms it"
     if share is not None and doubted >= max(float(share) * len(doc.fields), n):
         return (f"{doubted} of the document's {len(doc.fields)} cells doubted by the sanity guards and no "
                 "equation that holds confirms it")

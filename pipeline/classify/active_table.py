@@ -2,11 +2,11 @@
 article 20, each with its own header."""
 from __future__ import annotations
 
-from ..model import Cell
+from ..model import POSITION_DOUBT, Cell
 from ..templates import Template
 from .align import align_values, monotone_assign
 from .decoded import Decoded, doubt_joined, label_only_placement
-from .guards import guards_on
+from .guards import doubt, guards_on
 from .labels import header_columns, header_records, label_record, positional_prior, row_probs, unique_best
 from .mappers import short_match
 from .rows import Row
@@ -21,7 +21,7 @@ def decode_active(rows: list[Row], mapper, tpl: Template, out: Decoded) -> None:
         out.missing.update({k: "table cut off: no row printed" for k in tpl.keys("active")})
         return
     P = row_probs(mapper, body, row_classes, "active")
-    positional_prior(P, body, [list(range(len(row_classes)))])
+    by_position = set(positional_prior(P, body, [list(range(len(row_classes)))]))
     assign = monotone_assign(P)
     header_of: dict[int, list[Cell]] = {}
     last_header: list[Cell] = []
@@ -68,6 +68,8 @@ def decode_active(rows: list[Row], mapper, tpl: Template, out: Decoded) -> None:
         if "+" in r.note and not r.aligned:
             joined.update(f"active/{sec_key}.{row_key}/{c}" for c in mapping)
         for c in cols:
+            if c in mapping and i in by_position:
+                doubt(mapping[c], POSITION_DOUBT)
             if c in mapping:
                 out.cells[f"active/{sec_key}.{row_key}/{c}"] = mapping[c]
             else:

@@ -132,13 +132,17 @@ def _ordinal_only(rows: list[Row], classes: list[str], P: np.ndarray) -> None:
             P[i, hits] = 0.98 / len(hits)
 
 
-def positional_prior(P: np.ndarray, rows: list[Row], layouts: list[list[int]]) -> None:
+def positional_prior(P: np.ndarray, rows: list[Row], layouts: list[list[int]]) -> list[int]:
     """Mix a prior for template order into the label probabilities of a grid's value rows
-    when their count equals a layout's row count (configs/classify.yaml: why)."""
+    when their count equals a layout's row count (configs/classify.yaml: why). A header row
+    (Row.header_only) is no value row even where its blank cell reads as a value field: an
+    active section printing two columns in a four-column grid (第二十条第(八)项, (九)项) leaves
+    its header's last cell blank, and counted so the rows were 10, no layout's 8 (session 28b).
+    Returns the rows whose label was unread (`positional_prior_unreadable`): placed by position."""
     w = float(config("classify.yaml").get("positional_prior", 0.0))
-    vidx = [i for i, r in enumerate(rows) if r.has_values and r.aligned]
+    vidx = [i for i, r in enumerate(rows) if r.has_values and r.aligned and not r.header_only]
     if w <= 0 or not vidx:
-        return
+        return []
     # a region may run into the next table's rows: count the rows of its main table
     main = max({id(rows[i].table): rows[i].table for i in vidx}.values(),
                key=lambda t: sum(rows[i].table is t for i in vidx))
@@ -146,8 +150,12 @@ def positional_prior(P: np.ndarray, rows: list[Row], layouts: list[list[int]]) -
     w_unread = float(config("classify.yaml").get("positional_prior_unreadable", w))
     for seq in layouts:
         if len(seq) == len(vidx):
+            unread = []
             for i, j in zip(vidx, seq):
                 wi = w_unread if P[i, :-1].max() < ROW_MIN_P else w
+                if P[i, :-1].max() < ROW_MIN_P:
+                    unread.append(i)
                 P[i] *= 1.0 - wi
                 P[i, j] += wi
-            return
+            return unread
+    return []

@@ -48,6 +48,13 @@ class Row:
         return bool(self.values)
 
     @property
+    def header_only(self) -> bool:
+        """Every cell of the row is a header cell (grid_tables.mark_headers): a header row whose
+        blank cell (a column its section does not print) still reads as a value field."""
+        cells = self.labels + self.values
+        return bool(cells) and all(c.is_header for c in cells)
+
+    @property
     def has_numbers(self) -> bool:
         return any(c.text.strip() for c in self.values)
 
