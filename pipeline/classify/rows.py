@@ -51,6 +51,15 @@ class Row:
     def has_numbers(self) -> bool:
         return any(c.text.strip() for c in self.values)
 
+    @property
+    def label_unread(self) -> bool:
+        """A grid row printing numbers whose label was printed but read as nothing: no label
+        cell, and a body cell outside the value columns inked but read as nothing (the grid
+        gives such a cell no readings; an empty cell gets a blank reading, a value cell a
+        number or a blank). A seal's ring through a faint label leaves it so."""
+        return self.aligned and not self.labels and self.has_numbers and any(
+            not c.is_header and not c.text.strip() and c.readings == [] for c in self.values)
+
 
 def _is_label(cell: Cell) -> bool:
     return bool(cell.text.strip()) and not is_value_text(cell.text)
