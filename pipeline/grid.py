@@ -82,6 +82,7 @@ def build_table(page: Page, grey: np.ndarray, rules: np.ndarray, bbox_px, raw: l
     cells: list[Cell] = []
     jobs = []        # (cell, n_lines)
     crops = []
+    glyph_jobs, glyph_crops = [], []   # cells inked by faint_glyphs alone (crops.faint_glyphs)
     inked = {}
     recs, raw_of = {}, {}   # id(cell) → its lines' RecResults, its RawCell
     faint = None if use_text_layer else faint_table(grey, rules, raw, px_per_pt(page, s))
@@ -101,13 +102,17 @@ def build_table(page: Page, grey: np.ndarray, rules: np.ndarray, bbox_px, raw: l
                                              glyphs_from=glyphs)
         inked[id(cell)] = ok
         if ok:
-            jobs.append((cell, len(lines)))
-            crops += lines
-            if is_faint(grey, rules, rc, px_per_pt(page, s), faint) \
-                    or is_faint_glyphs(grey, rules, rc, px_per_pt(page, s), faint, glyphs):
+            band = is_faint_glyphs(grey, rules, rc, px_per_pt(page, s), faint, glyphs)
+            (glyph_jobs if band else jobs).append((cell, len(lines)))
+            (glyph_crops if band else crops).extend(lines)
+            if band or is_faint(grey, rules, rc, px_per_pt(page, s), faint):
                 cell.doubts.append(FAINT_DOUBT)
     lap(page, "cells")
     results = _recognise(engine, crops, jobs, page)
+    if glyph_jobs:      # read apart: PP-OCR's readings depend on the batch, the others' stay as without them
+        results += _recognise(engine, glyph_crops, glyph_jobs, page)
+        jobs += glyph_jobs
+        crops += glyph_crops
     lap(page, "recognise")
     i = 0
     for cell, n in jobs:
