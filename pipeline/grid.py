@@ -28,7 +28,8 @@ from .bands import first_lines, last_lines
 from .cost import lap
 from .deskew import estimate_skew, rotate_small, skew_config
 from .grid_cells import RawCell, binarise, find_tables, grid_config, line_masks  # noqa: F401
-from .grid_crops import cell_lines, cut_cell_lines, faint_table, grey_lines, ink_extent, is_blob, is_dash, is_faint, is_slash  # noqa: F401
+from .grid_crops import (cell_lines, cut_cell_lines, faint_glyphs, faint_table, grey_lines, ink_extent,  # noqa: F401
+                         is_blob, is_dash, is_faint, is_faint_glyphs, is_slash)
 from .grid_tables import empty_labels, garbled_values, join_continued, mark_headers, numeric_like  # noqa: F401
 from .grid_boxes import BOXES, text_tables
 from .grid_text import LINES, faint_masks, refine
@@ -81,9 +82,11 @@ def build_table(page: Page, grey: np.ndarray, rules: np.ndarray, bbox_px, raw: l
     cells: list[Cell] = []
     jobs = []        # (cell, n_lines)
     crops = []
+    glyph_jobs, glyph_crops = [], []   # cells inked by faint_glyphs alone (crops.faint_glyphs)
     inked = {}
     recs, raw_of = {}, {}   # id(cell) → its lines' RecResults, its RawCell
     faint = None if use_text_layer else faint_table(grey, rules, raw, px_per_pt(page, s))
+    glyphs = None if use_text_layer else faint_glyphs(grey, rules, raw, px_per_pt(page, s))
     for rc in sorted(raw, key=lambda c: (c.row, c.col)):
         box = (rc.x0 / s, rc.y0 / s, rc.x1 / s, rc.y1 / s)
         cell = Cell(row=rc.row, col=rc.col, rowspan=rc.rowspan, colspan=rc.colspan,
@@ -95,15 +98,21 @@ def build_table(page: Page, grey: np.ndarray, rules: np.ndarray, bbox_px, raw: l
             if cell.text:
                 inked[id(cell)] = True
                 continue
-        ok, lines, cell.cut = cut_cell_lines(grey, rules, rc, px_per_pt(page, s), faint_from=faint)
+        ok, lines, cell.cut = cut_cell_lines(grey, rules, rc, px_per_pt(page, s), faint_from=faint,
+                                             glyphs_from=glyphs)
         inked[id(cell)] = ok
         if ok:
-            jobs.append((cell, len(lines)))
-            crops += lines
-            if is_faint(grey, rules, rc, px_per_pt(page, s), faint):
+            band = is_faint_glyphs(grey, rules, rc, px_per_pt(page, s), faint, glyphs)
+            (glyph_jobs if band else jobs).append((cell, len(lines)))
+            (glyph_crops if band else crops).extend(lines)
+            if band or is_faint(grey, rules, rc, px_per_pt(page, s), faint):
                 cell.doubts.append(FAINT_DOUBT)
     lap(page, "cells")
     results = _recognise(engine, crops, jobs, page)
+    if glyph_jobs:      # read apart: PP-OCR's readings depend on the batch, the others' stay as without them
+        results += _recognise(engine, glyph_crops, glyph_jobs, page)
+        jobs += glyph_jobs
+        crops += glyph_crops
     lap(page, "recognise")
     i = 0
     for cell, n in jobs:

@@ -19,21 +19,25 @@ def cell_lines(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float,
 
 def cut_cell_lines(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float,
                    pad: bool = True, whole: bool = False,
-                   faint_from: float | None = None) -> tuple[bool, list[np.ndarray], float | None]:
+                   faint_from: float | None = None,
+                   glyphs_from: float | None = None) -> tuple[bool, list[np.ndarray], float | None]:
     """cell_lines and the cell's `cut` (model.Cell.cut): None when no ink crossing the cell
     was painted out (`crops.drop_crossing`), else how far (pt) the ink kept lies from what
     was painted out (inf: nothing kept). Near 0 the cut ran through or beside what is read:
     a fragment of the stroke or of a glyph it touched may be all that is left.
-    `faint_from`: the table's faint-ink bar (faint_table) where lower than `faint_contrast`."""
+    `faint_from`: the table's faint-ink bar (faint_table) where lower than `faint_contrast`.
+    `glyphs_from`: the table's bar for faint ink shaped like digits (faint_glyphs): ink from
+    there up to the faint bar is kept only when it is (_glyph_shaped)."""
     crop = _crop(grey, rules, c)
     if crop is None:
         return False, [], None
     return _lines(crop, scale_px, pad, whole, bool(crop_settings().get("drop_crossing", False)),
-                  faint_from=faint_from)
+                  faint_from=faint_from, glyphs_from=glyphs_from)
 
 
 def _lines(crop: np.ndarray, scale_px: float, pad: bool, whole: bool, crossing: bool,
-           gone: np.ndarray | None = None, faint_from: float | None = None) -> tuple[bool, list[np.ndarray], float | None]:
+           gone: np.ndarray | None = None, faint_from: float | None = None,
+           glyphs_from: float | None = None) -> tuple[bool, list[np.ndarray], float | None]:
     """cut_cell_lines on the cell's pixels. `crossing`: ink that enters and leaves the cell
     (_crosses) is painted out and the rest read again, once: a printed 0 beside a seal's
     ring falls under the threshold the ring's darker ink set. `gone`: the pixels painted
@@ -48,7 +52,9 @@ def _lines(crop: np.ndarray, scale_px: float, pad: bool, whole: bool, crossing: 
     cfg = crop_settings()
     paper, dark = _paper_and_ink(crop, scale_px)
     contrast = paper - dark
-    if contrast < _faint_bar(cfg, faint_from):
+    bar = _faint_bar(cfg, faint_from)
+    glyphs_only = contrast < bar          # faint_glyphs' band: kept only if shaped like digits
+    if contrast < (bar if glyphs_from is None else min(bar, glyphs_from)):
         return none
     faint = contrast < cfg["ink_contrast"]
     if faint:
@@ -75,7 +81,7 @@ def _lines(crop: np.ndarray, scale_px: float, pad: bool, whole: bool, crossing: 
         gone = cv2.dilate(np.isin(lab, crossed).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         clean = orig.copy()
         clean[gone] = 255                # as the rules are painted out (_crop)
-        return _lines(clean, scale_px, pad, whole, False, gone, faint_from)
+        return _lines(clean, scale_px, pad, whole, False, gone, faint_from, glyphs_from)
     # isolated specks (scan noise) go; small marks next to glyphs (a decimal point) stay
     big = keep & (st[:, 4] >= 1.5 * scale_px * scale_px)
     big[0] = False
@@ -95,6 +101,8 @@ def _lines(crop: np.ndarray, scale_px: float, pad: bool, whole: bool, crossing: 
         return none
     if faint and (ink > 0).mean() > cfg["faint_max_cover"]:
         return none                      # a shading or lighting gradient, not faint glyphs
+    if glyphs_only and not _glyph_shaped(st[keep], scale_px, cfg["faint_glyphs"]):
+        return none
     rows = np.where(ink.any(1))[0]
     lines = line_bands(rows, 1 + max(1, int(0.4 * scale_px)))
     # fold tiny slivers (a stray dot) into their neighbour
@@ -251,6 +259,55 @@ def is_faint(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float,
 
 def _faint_bar(cfg: dict, faint_from: float | None) -> float:
     return cfg["faint_contrast"] if faint_from is None else min(cfg["faint_contrast"], faint_from)
+
+
+def is_faint_glyphs(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float,
+                    faint_from: float | None, glyphs_from: float | None) -> bool:
+    """The cell's ink lies in faint_glyphs' band (under the faint bar, from `glyphs_from`)."""
+    crop = _crop(grey, rules, c)
+    if crop is None or glyphs_from is None:
+        return False
+    paper, dark = _paper_and_ink(crop, scale_px)
+    return glyphs_from <= paper - dark < _faint_bar(crop_settings(), faint_from)
+
+
+def _glyph_shaped(stats: np.ndarray, scale_px: float, cfg: dict) -> bool:
+    """The ink kept (components' x, y, w, h, area rows) is a few digits on one line: at most
+    `max_glyphs` components, none taller or wider than `glyph_max_pt`, and those at least
+    `glyph_min_pt` tall (a digit, not a minus sign) overlapping vertically (one text line).
+    A faint streak, a shadow's edge or a rule's remnant is longer, or lies on another line."""
+    if not len(stats) or len(stats) > cfg["max_glyphs"]:
+        return False
+    lo, hi = cfg["glyph_min_pt"] * scale_px, cfg["glyph_max_pt"] * scale_px
+    if (stats[:, 2] > hi).any() or (stats[:, 3] > hi).any():
+        return False
+    tall = stats[stats[:, 3] >= lo]          # a minus sign or a decimal point is no glyph's height
+    if not len(tall):
+        return False
+    return bool(tall[:, 1].max() < (tall[:, 1] + tall[:, 3]).min())
+
+
+def faint_glyphs(grey: np.ndarray, rules: np.ndarray, raw: list[RawCell], scale_px: float) -> float | None:
+    """The bar for faint ink shaped like digits in this table (`crops.faint_glyphs`), or None.
+    A thinned scan prints its digits 25–36 grey levels under the paper, under `faint_contrast`:
+    5, 3, 55 and a lone 1 read as blanks (test_00003 light). A cell is measured against its
+    own table's print: ink at least `share` of the table's median ink contrast (its inked
+    cells) and at least `contrast` is kept when _glyph_shaped, stretched and doubted
+    (is_faint_glyphs). A dark table's share stays over the faint bar: nothing changes."""
+    cfg = crop_settings().get("faint_glyphs") or {}
+    if not cfg.get("enabled"):
+        return None
+    seen = []
+    for c in raw:
+        crop = _crop(grey, rules, c)
+        if crop is not None:
+            paper, dark = _paper_and_ink(crop, scale_px)
+            seen.append(paper - dark)
+    inked = [v for v in seen if v >= crop_settings()["ink_contrast"]]
+    if len(inked) < cfg.get("min_cells", 8):
+        return None
+    bar = max(float(cfg["contrast"]), cfg["share"] * float(np.median(inked)))
+    return bar if bar < crop_settings()["faint_contrast"] else None
 
 
 def faint_table(grey: np.ndarray, rules: np.ndarray, raw: list[RawCell], scale_px: float) -> float | None:

@@ -105,3 +105,79 @@ def test_garbled_requests_labels_are_placed_by_position_and_doubted():
     f = doc.fields["requests/rejected_repeated/total"]
     assert f.value == 10 * k + len(HEADS) - 1
     assert f.placement < 0.995
+
+
+# -- a row whose printed label read as nothing (requests_table.with_unread_rows), and the active
+# table's rows between a section's title and a placed row (active_table.fill_active_gaps) ---------
+
+def test_a_requests_row_whose_label_read_as_nothing_is_placed_between_its_neighbours():
+    tpl = templates()["2019"]
+    t = _table(stray_number=False)
+    k = next(i for i, r in enumerate(tpl.request_rows) if r.key == "rejected_reconfirm")
+    lab = next(c for c in t.cells if c.row == k + 1 and c.col == 2)
+    lab.text, lab.readings, lab.char_probs = "", [], []   # inked, read as nothing (a seal's ring)
+    g = 1 + next(i for i, r in enumerate(tpl.request_rows) if r.key == "granted")
+    t.cells = [c for c in t.cells if c.row != g]     # no layout's count: no positional prior
+    doc = _classify(t)
+    f = doc.fields["requests/rejected_reconfirm/total"]
+    assert f.value == 10 * k + len(HEADS) - 1
+    assert f.placement < 0.995
+
+
+def test_a_requests_row_with_an_empty_uninked_label_is_not_placed():
+    tpl = templates()["2019"]
+    t = _table(stray_number=False)
+    k = next(i for i, r in enumerate(tpl.request_rows) if r.key == "rejected_reconfirm")
+    lab = next(c for c in t.cells if c.row == k + 1 and c.col == 2)
+    lab.text, lab.readings = "", [(None, 1.0)]   # nothing printed there: no label read as nothing
+    lab.char_probs = None
+    g = 1 + next(i for i, r in enumerate(tpl.request_rows) if r.key == "granted")
+    t.cells = [c for c in t.cells if c.row != g]
+    doc = _classify(t)
+    f = doc.fields.get("requests/rejected_reconfirm/total")
+    assert f is None or f.value is None
+
+
+def _active(garbled: str | None) -> Table:
+    """The 2019 active table as a scan's grid draws it: each section's title row, its 信息内容
+    header row, its rows; `garbled`: that row's label read as noise."""
+    tpl = templates()["2019"]
+    cells, row = [], 0
+    for s in tpl.sections:
+        cells.append(Cell(row=row, col=0, text=s.label, colspan=len(s.columns) + 1, is_header=True))
+        row += 1
+        cells.append(Cell(row=row, col=0, text="信息内容", is_header=True))
+        cells += [Cell(row=row, col=1 + j, text=c.label, is_header=True) for j, c in enumerate(s.columns)]
+        row += 1
+        for r in s.rows:
+            if r.key == "central_procurement":
+                continue                     # not printed: no layout's count, no positional prior
+            cells.append(Cell(row=row, col=0, text="现录" if r.key == garbled else r.label))
+            cells += [Cell(row=row, col=1 + j, text=str(row * 10 + j), readings=[(row * 10 + j, 0.99)])
+                      for j in range(len(s.columns))]
+            row += 1
+    return Table(cells=cells, page=1, pages=[1], aligned=True, title="二、主动公开政府信息情况")
+
+
+def test_an_active_row_between_its_sections_title_and_a_placed_row_is_placed_and_doubted():
+    clean = _classify(_active(None))
+    doc = _classify(_active("regulations"))
+    key = "active/art20_1.regulations/new_made"
+    assert clean.fields[key].value == 20
+    assert doc.fields[key].value == 20 and doc.fields[key].placement < 0.995
+    assert doc.fields["active/art20_1.normative_docs/new_made"].value == 30
+
+
+def test_fill_active_gaps_switched_off_leaves_the_row_unplaced(monkeypatch):
+    from pipeline.classify import active_table
+    real = active_table.config
+
+    def cfg(name):
+        d = dict(real(name))
+        if name == "classify.yaml":
+            d["fill_active_gaps"] = False
+        return d
+    monkeypatch.setattr(active_table, "config", cfg)
+    doc = _classify(_active("regulations"))
+    f = doc.fields.get("active/art20_1.regulations/new_made")
+    assert f is None or f.value is None

@@ -36,6 +36,9 @@ def decode_requests(rows: list[Row], mapper, tpl: Template, out: Decoded) -> Non
             positions = None  # merged header cells (one per line): positions are not columns
         out.absent_cols = [k.split(":")[1] for k in col_classes if k not in found]
     body = [r for r in rows[first_val:] if r.labels]
+    fill = config("classify.yaml").get("fill_row_gaps")
+    unread = [r for r in rows[first_val:] if r.label_unread] \
+        if fill and config("classify.yaml").get("fill_unread_labels") else []
     header_blocks = {r.block for r in rows[:first_val]}
     first_col = found.get(col_classes[0]) or next(iter(found.values()), None)
     header_table = next((r.table for r in rows[:first_val] if first_col is not None
@@ -52,7 +55,9 @@ def decode_requests(rows: list[Row], mapper, tpl: Template, out: Decoded) -> Non
     if redo is not None:
         assign, moved = redo[0], {id(body[i]) for i in redo[1]}
     filled: set[int] = set()    # ids of rows placed by the rows around them (label unreadable)
-    if config("classify.yaml").get("fill_row_gaps"):
+    if fill:
+        if unread:          # rows whose printed label read as nothing take part in the gaps
+            body, assign, P = with_unread_rows(rows[first_val:], body, assign, P)
         assign, gaps = fill_row_gaps(assign, body, keys, [[r.key for r in tpl.request_rows if r.expected]]
                                      + [[r.key for r in t.request_rows] for t in templates().values()])
         filled = {id(body[i]) for i in gaps}
@@ -67,7 +72,8 @@ def decode_requests(rows: list[Row], mapper, tpl: Template, out: Decoded) -> Non
                 out.unmapped.append(r.label)  # a printed row with numbers and no canonical key
             continue
         key = row_classes[a].split(":")[1]
-        out.labels.append(label_record(r, row_classes[a], P[body.index(r), a], "requests"))
+        if r.labels:        # a row placed with no label read is no labelled sample
+            out.labels.append(label_record(r, row_classes[a], P[body.index(r), a], "requests"))
         pos = positions if (r.block in header_blocks or r.aligned) else None
         if pos is not None and r.aligned and header_table is not None and r.table is not header_table:
             if id(r.table) not in continued:
@@ -158,6 +164,25 @@ def fill_row_gaps(assign: list[int | None], body: list[Row], keys: list[str],
                         placed.append(i)
                     break
     return out, placed
+
+
+def with_unread_rows(rows: list[Row], body: list[Row], assign: list[int | None],
+                     P: np.ndarray) -> tuple[list[Row], list[int | None], np.ndarray]:
+    """`body` with the rows whose printed label read as nothing (Row.label_unread) put back in
+    their places, unassigned and with no label probability: fill_row_gaps may then place them
+    by the rows around them. A seal's ring through 5.要求行政机关确认或重新出具已获取信息 (thin
+    test_00003 light) left its label cell inked but read as nothing: no label, so the row was
+    no body row and its seven cells "row not found" though 4.无正当理由… and (六)其他处理 were
+    read around it (classify.yaml fill_unread_labels)."""
+    keep = {id(r) for r in body} | {id(r) for r in rows if r.label_unread}
+    merged = [r for r in rows if id(r) in keep]
+    at = {id(r): i for i, r in enumerate(body)}
+    new_assign = [assign[at[id(r)]] if id(r) in at else None for r in merged]
+    P2 = np.zeros((len(merged), P.shape[1]), dtype=P.dtype)
+    for i, r in enumerate(merged):
+        if id(r) in at:
+            P2[i] = P[at[id(r)]]
+    return merged, new_assign, P2
 
 
 def continued_positions(header_cells: list, pos: list[int], header_table, body_table) -> list[int]:

@@ -58,6 +58,16 @@ class Row:
     def has_numbers(self) -> bool:
         return any(c.text.strip() for c in self.values)
 
+    @property
+    def label_unread(self) -> bool:
+        """A grid row printing numbers whose label was printed but read as nothing: no label
+        cell, and a body cell outside the value columns recognised (`char_probs` set: a scan's
+        inked cell) but read as nothing and given no readings (an empty cell gets a blank
+        reading, a value cell a number or a blank). A seal's ring through a faint label."""
+        return self.aligned and not self.labels and self.has_numbers and any(
+            not c.is_header and c.char_probs is not None and not c.text.strip() and not c.readings
+            for c in self.values)
+
 
 def _is_label(cell: Cell) -> bool:
     return bool(cell.text.strip()) and not is_value_text(cell.text)
