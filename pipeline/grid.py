@@ -30,7 +30,7 @@ from .deskew import estimate_skew, rotate_small, skew_config
 from .grid_cells import RawCell, binarise, find_tables, grid_config, line_masks  # noqa: F401
 from .grid_crops import (cell_lines, cut_cell_lines, faint_glyphs, faint_table, grey_lines, ink_extent,  # noqa: F401
                          is_blob, is_dash, is_faint, is_faint_glyphs, is_slash)
-from .grid_tables import empty_labels, garbled_values, join_continued, mark_headers, numeric_like  # noqa: F401
+from .grid_tables import empty_labels, garbled_values, join_continued, mark_headers, numeric_like, read_as_slash  # noqa: F401
 from .grid_boxes import BOXES, text_tables
 from .grid_text import LINES, faint_masks, refine
 from .model import Cell, CellEvidence, Document, Page, Table, Word
@@ -239,15 +239,6 @@ def _recognise(engine, crops: list[np.ndarray], jobs: list[tuple[Cell, int]], pa
     page.cost.crops += len(rest)
     page.cost.routed += len(crops) - len(rest)
     return results
-
-
-def read_as_slash(c: Cell) -> bool:
-    """The recognisers read a slash-shaped crop as a slash is misread: PP-OCR's text is a 1
-    (configs/ocr.yaml grid.slash.texts), or the readings' top is 1 or nothing. A tick over a
-    printed 0 (PP-OCR reads nothing, the digit model 0) keeps its 0."""
-    cfg = grid_config()["slash"]
-    top = c.readings[0][0] if c.readings else None
-    return normalise_text(c.text) in set(cfg["texts"]) or top is None or top == 1
 
 
 def _assign_readings(table: Table, inked: dict) -> None:

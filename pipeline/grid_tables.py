@@ -23,6 +23,15 @@ def numeric_like(c: Cell) -> bool:
     return len(t) <= 10 and digits >= max(1, 0.5 * len(t))
 
 
+def read_as_slash(c: Cell) -> bool:
+    """The recognisers read a slash-shaped crop as a slash is misread: PP-OCR's text is a 1
+    (configs/ocr.yaml grid.slash.texts), or the readings' top is 1 or nothing. A tick over a
+    printed 0 (PP-OCR reads nothing, the digit model 0) keeps its 0."""
+    cfg = grid_config()["slash"]
+    top = c.readings[0][0] if c.readings else None
+    return normalise_text(c.text) in set(cfg["texts"]) or top is None or top == 1
+
+
 def empty_labels(cells: list[Cell], recs: dict) -> set[int]:
     """ids of the inked cells read as nothing that may be labels, read again when
     `relabel.empty_labels`: left of every column holding a number, in a column with at least
