@@ -329,7 +329,31 @@ def faint_table(grey: np.ndarray, rules: np.ndarray, raw: list[RawCell], scale_p
     inked = [v for v in seen if v >= crop_settings()["ink_contrast"]]
     if len(inked) < cfg["min_cells"] or float(np.median(inked)) >= cfg["max_median"]:
         return None
+    if cfg.get("max_rule_contrast") is not None and not rules_faint(grey, rules, raw, cfg):
+        return None
     return float(cfg["contrast"])
+
+
+def rule_contrast(grey: np.ndarray, rules: np.ndarray, raw: list[RawCell], pct: float) -> float | None:
+    """How far the table's rules stand under its paper: the page's grey median inside the
+    table's box less the `pct`-th percentile grey of its rule pixels (the dark core of the
+    strokes, not the halo the painted-out mask spreads around them). None: no rule there."""
+    if not raw:
+        return None
+    x0, y0 = max(0, min(c.x0 for c in raw)), max(0, min(c.y0 for c in raw))
+    x1, y1 = max(c.x1 for c in raw), max(c.y1 for c in raw)
+    g, m = grey[y0:y1, x0:x1], rules[y0:y1, x0:x1] > 0
+    if not m.any() or m.all():
+        return None
+    return float(np.median(g[~m])) - float(np.percentile(g[m], pct))
+
+
+def rules_faint(grey: np.ndarray, rules: np.ndarray, raw: list[RawCell], cfg: dict) -> bool:
+    """faint_table's gate (`crops.faint_table.max_rule_contrast`): a thinned scan thins the
+    rules with the text (0.8 pt rules standing ~60–90 levels under the paper), a heavy one
+    prints them dark whatever its text's contrast (test_00004 heavy: text median 51–56)."""
+    c = rule_contrast(grey, rules, raw, cfg.get("rule_pct", 10))
+    return c is not None and c < cfg["max_rule_contrast"]
 
 
 @functools.lru_cache(maxsize=1)

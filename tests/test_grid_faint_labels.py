@@ -133,3 +133,38 @@ def test_a_faint_table_takes_its_faint_digits_and_a_dark_one_does_not(monkeypatc
     assert faint_table(dark, np.zeros_like(dark), raw, PX) is None
     monkeypatch.setattr(grid_crops, "crop_settings", lambda: {**on, "faint_table": {"enabled": False}})
     assert faint_table(grey, rules, raw, PX) is None
+
+
+def _ruled(grey: np.ndarray, raw, rule: int, paper: int = 236):
+    """The cells' rules drawn 2 px wide `rule` levels under the paper (grey with rules, the
+    rule mask dilated as grid.page_tables hands it on)."""
+    import cv2
+    g = grey.copy()
+    mask = np.zeros_like(g)
+    for c in raw:
+        cv2.rectangle(mask, (c.x0, c.y0), (c.x1 - 1, c.y1 - 1), 255, 2)
+    g[mask > 0] = paper - rule
+    return g, cv2.dilate(mask, np.ones((3, 3), np.uint8))
+
+
+def test_faint_table_fires_only_where_the_rules_are_faint_too(monkeypatch):
+    """crops.faint_table.max_rule_contrast (session 28a): a thinned scan thins the rules with
+    the text, a heavy scan prints faint text between dark rules. The same table printed 60
+    under the paper takes the faint bar between rules 80 under it, not between rules 200
+    under it; rule_contrast measures the rules' dark core against the paper off them."""
+    from pipeline import grid_crops
+    from pipeline.grid_crops import faint_table, rule_contrast
+    on = {**grid_crops.crop_settings(), "ink_contrast": 36, "faint_contrast": 36,
+          "faint_table": {"enabled": True, "max_median": 100, "min_cells": 8, "contrast": 20,
+                          "max_rule_contrast": 120, "rule_pct": 10}}
+    monkeypatch.setattr(grid_crops, "crop_settings", lambda: on)
+    grey, raw = _table(ink=60, faint_digit=30)
+    thin, thin_rules = _ruled(grey, raw, rule=80)
+    dark, dark_rules = _ruled(grey, raw, rule=200)
+    assert abs(rule_contrast(thin, thin_rules, raw, 10) - 80) <= 2
+    assert abs(rule_contrast(dark, dark_rules, raw, 10) - 200) <= 2
+    assert faint_table(thin, thin_rules, raw, PX) == 20
+    assert faint_table(dark, dark_rules, raw, PX) is None
+    no_gate = {**on, "faint_table": {**on["faint_table"], "max_rule_contrast": None}}
+    monkeypatch.setattr(grid_crops, "crop_settings", lambda: no_gate)
+    assert faint_table(dark, dark_rules, raw, PX) == 20
