@@ -287,6 +287,19 @@ def _glyph_shaped(stats: np.ndarray, scale_px: float, cfg: dict) -> bool:
     return bool(tall[:, 1].max() < (tall[:, 1] + tall[:, 3]).min())
 
 
+def inked_contrasts(grey: np.ndarray, rules: np.ndarray, raw: list[RawCell], scale_px: float) -> list[float]:
+    """Ink contrast (grey levels under the paper) of a table's cells inked over `ink_contrast`:
+    the table's print, which faint_glyphs and faint_table measure a faint cell against."""
+    out = []
+    for c in raw:
+        crop = _crop(grey, rules, c)
+        if crop is not None:
+            paper, dark = _paper_and_ink(crop, scale_px)
+            if paper - dark >= crop_settings()["ink_contrast"]:
+                out.append(paper - dark)
+    return out
+
+
 def faint_glyphs(grey: np.ndarray, rules: np.ndarray, raw: list[RawCell], scale_px: float) -> float | None:
     """The bar for faint ink shaped like digits in this table (`crops.faint_glyphs`), or None.
     A thinned scan prints its digits 25–36 grey levels under the paper, under `faint_contrast`:
@@ -297,13 +310,7 @@ def faint_glyphs(grey: np.ndarray, rules: np.ndarray, raw: list[RawCell], scale_
     cfg = crop_settings().get("faint_glyphs") or {}
     if not cfg.get("enabled"):
         return None
-    seen = []
-    for c in raw:
-        crop = _crop(grey, rules, c)
-        if crop is not None:
-            paper, dark = _paper_and_ink(crop, scale_px)
-            seen.append(paper - dark)
-    inked = [v for v in seen if v >= crop_settings()["ink_contrast"]]
+    inked = inked_contrasts(grey, rules, raw, scale_px)
     if len(inked) < cfg.get("min_cells", 8):
         return None
     bar = max(float(cfg["contrast"]), cfg["share"] * float(np.median(inked)))
@@ -320,13 +327,7 @@ def faint_table(grey: np.ndarray, rules: np.ndarray, raw: list[RawCell], scale_p
     cfg = crop_settings().get("faint_table") or {}
     if not cfg.get("enabled"):
         return None
-    seen = []
-    for c in raw:
-        crop = _crop(grey, rules, c)
-        if crop is not None:
-            paper, dark = _paper_and_ink(crop, scale_px)
-            seen.append(paper - dark)
-    inked = [v for v in seen if v >= crop_settings()["ink_contrast"]]
+    inked = inked_contrasts(grey, rules, raw, scale_px)
     if len(inked) < cfg["min_cells"] or float(np.median(inked)) >= cfg["max_median"]:
         return None
     if cfg.get("max_rule_contrast") is not None and not rules_faint(grey, rules, raw, cfg):
