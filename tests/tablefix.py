@@ -195,3 +195,18 @@ def classify_table(table, name: str = "scan.pdf"):
     doc.pages = [Page(number=1, unit="pt", tables=[table])]
     classify.classify(doc, Settings())
     return doc
+
+
+def faint_row(ink: int, paper: int = 236, dpi: int = 150):
+    """A row of 10 cells 40 × 16 pt: 9 labels 行政 printed `ink` grey levels under the paper,
+    the last cell empty for the caller to mark (the faint-ink tests). Returns the image,
+    an ImageDraw on it, the font, px per pt and the cells' (x0, y0, x1, y1) boxes in px."""
+    from PIL import Image, ImageDraw, ImageFont
+    px = dpi / 72
+    w, h = int(40 * px), int(16 * px)
+    img = Image.new("L", (10 * w, h), paper)
+    d = ImageDraw.Draw(img)
+    font = ImageFont.truetype(FONT, int(8 * px))
+    for k in range(9):
+        d.text((k * w + int(12 * px), int(3 * px)), "行政", fill=paper - ink, font=font)
+    return img, d, font, px, [(k * w, 0, (k + 1) * w, h) for k in range(10)]

@@ -6,12 +6,11 @@ not, and a dark table keeps the page's bar. No OCR: crops only."""
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
 
 from pipeline import grid_crops
 from pipeline.grid_cells import RawCell
 from pipeline.grid_crops import cut_cell_lines, faint_glyphs, is_faint_glyphs
-from tablefix import FONT
+from tablefix import faint_row
 
 PX = 150 / 72
 ON = {"enabled": True, "share": 0.4, "contrast": 20, "min_cells": 8, "max_glyphs": 6,
@@ -21,17 +20,13 @@ ON = {"enabled": True, "share": 0.4, "contrast": 20, "min_cells": 8, "max_glyphs
 def _table(ink: int, faint: int, mark: str = "digit", paper: int = 236):
     """A row of 10 cells 40 × 16 pt at 150 dpi: 9 labels printed `ink` under the paper and, in
     the last cell, `faint` under it: the digits 55 (`mark` "digit") or a long thin streak."""
-    w, h = int(40 * PX), int(16 * PX)
-    img = Image.new("L", (10 * w, h), paper)
-    d = ImageDraw.Draw(img)
-    font = ImageFont.truetype(FONT, int(8 * PX))
-    for k in range(9):
-        d.text((k * w + int(12 * PX), int(3 * PX)), "行政", fill=paper - ink, font=font)
+    img, d, font, _, boxes = faint_row(ink, paper)
+    w = boxes[0][2]
     if mark == "digit":
         d.text((9 * w + int(16 * PX), int(3 * PX)), "55", fill=paper - faint, font=font)
     else:
         d.line([(9 * w + int(4 * PX), int(8 * PX)), (10 * w - int(4 * PX), int(8 * PX))], fill=paper - faint, width=2)
-    return np.array(img), [RawCell(k * w, 0, (k + 1) * w, h) for k in range(10)]
+    return np.array(img), [RawCell(*b) for b in boxes]
 
 
 def _on(monkeypatch, **kw):

@@ -18,7 +18,7 @@ from pipeline import grid
 from pipeline.grid_crops import grey_lines
 from pipeline.grid_cells import RawCell
 from pipeline.model import Cell
-from tablefix import FONT
+from tablefix import FONT, faint_row
 
 PX = 150 / 72
 
@@ -102,14 +102,10 @@ def test_a_column_of_dashes_read_as_nothing_is_no_label_column():
 def _table(ink: int, faint_digit: int, paper: int = 236):
     """A row of 10 cells 40 × 16 pt at 150 dpi: 9 labels printed `ink` under the paper and
     one digit `faint_digit` under it (grey, RawCells)."""
-    w, h = int(40 * PX), int(16 * PX)
-    img = Image.new("L", (10 * w, h), paper)
-    d = ImageDraw.Draw(img)
-    font = ImageFont.truetype(FONT, int(8 * PX))
-    for k in range(9):
-        d.text((k * w + int(12 * PX), int(3 * PX)), "行政", fill=paper - ink, font=font)
+    img, d, font, _, boxes = faint_row(ink, paper)
+    w = boxes[0][2]
     d.text((9 * w + int(18 * PX), int(3 * PX)), "5", fill=paper - faint_digit, font=font)
-    return np.array(img), [RawCell(k * w, 0, (k + 1) * w, h) for k in range(10)]
+    return np.array(img), [RawCell(*b) for b in boxes]
 
 
 def test_a_faint_table_takes_its_faint_digits_and_a_dark_one_does_not(monkeypatch):
