@@ -93,14 +93,22 @@ def test_a_label_only_row_does_not_count_and_another_layout_may_fit():
     assert got == [0, None, 1, 3] and placed == [2]
 
 
-def test_garbled_requests_labels_are_placed_by_position_and_doubted():
+def _without_granted(key: str, **label):
+    """The requests table with row `key`'s label cell set to `label` and the 'granted' row cut
+    out (a row count no layout has: no positional prior). Returns the table and the row's index."""
     tpl = templates()["2019"]
     t = _table(stray_number=False)
-    k = next(i for i, r in enumerate(tpl.request_rows) if r.key == "rejected_repeated")
+    k = next(i for i, r in enumerate(tpl.request_rows) if r.key == key)
     lab = next(c for c in t.cells if c.row == k + 1 and c.col == 2)
-    lab.text = "わ我サロ"
+    for name, v in label.items():
+        setattr(lab, name, v)
     g = 1 + next(i for i, r in enumerate(tpl.request_rows) if r.key == "granted")
-    t.cells = [c for c in t.cells if c.row != g]     # 22 rows: no layout's count, no positional prior
+    t.cells = [c for c in t.cells if c.row != g]
+    return t, k
+
+
+def test_garbled_requests_labels_are_placed_by_position_and_doubted():
+    t, k = _without_granted("rejected_repeated", text="わ我サロ")
     doc = _classify(t)
     f = doc.fields["requests/rejected_repeated/total"]
     assert f.value == 10 * k + len(HEADS) - 1
@@ -111,13 +119,8 @@ def test_garbled_requests_labels_are_placed_by_position_and_doubted():
 # table's rows between a section's title and a placed row (active_table.fill_active_gaps) ---------
 
 def test_a_requests_row_whose_label_read_as_nothing_is_placed_between_its_neighbours():
-    tpl = templates()["2019"]
-    t = _table(stray_number=False)
-    k = next(i for i, r in enumerate(tpl.request_rows) if r.key == "rejected_reconfirm")
-    lab = next(c for c in t.cells if c.row == k + 1 and c.col == 2)
-    lab.text, lab.readings, lab.char_probs = "", [], []   # inked, read as nothing (a seal's ring)
-    g = 1 + next(i for i, r in enumerate(tpl.request_rows) if r.key == "granted")
-    t.cells = [c for c in t.cells if c.row != g]     # no layout's count: no positional prior
+    # inked, read as nothing (a seal's ring)
+    t, k = _without_granted("rejected_reconfirm", text="", readings=[], char_probs=[])
     doc = _classify(t)
     f = doc.fields["requests/rejected_reconfirm/total"]
     assert f.value == 10 * k + len(HEADS) - 1
@@ -125,14 +128,8 @@ def test_a_requests_row_whose_label_read_as_nothing_is_placed_between_its_neighb
 
 
 def test_a_requests_row_with_an_empty_uninked_label_is_not_placed():
-    tpl = templates()["2019"]
-    t = _table(stray_number=False)
-    k = next(i for i, r in enumerate(tpl.request_rows) if r.key == "rejected_reconfirm")
-    lab = next(c for c in t.cells if c.row == k + 1 and c.col == 2)
-    lab.text, lab.readings = "", [(None, 1.0)]   # nothing printed there: no label read as nothing
-    lab.char_probs = None
-    g = 1 + next(i for i, r in enumerate(tpl.request_rows) if r.key == "granted")
-    t.cells = [c for c in t.cells if c.row != g]
+    # nothing printed there: no label read as nothing
+    t, _ = _without_granted("rejected_reconfirm", text="", readings=[(None, 1.0)], char_probs=None)
     doc = _classify(t)
     f = doc.fields.get("requests/rejected_reconfirm/total")
     assert f is None or f.value is None
