@@ -115,7 +115,11 @@ def split_one_line(text: str, cfg: dict | None = None) -> str:
     bare_units = "|".join(map(re.escape, sorted(cfg["units"], key=len, reverse=True)))
     lifted = (re.compile(rf"(?<![\d.．])(\d)(\d{{{n_app - 1}}})({bare_units})$") if cfg.get("one_line_lifted_value", False)
               else None)
+    head = re.compile(cfg["running_header"]) if cfg.get("running_header") else None
     for line, (table, _) in zip(lines, _regions(lines)):
+        if head is not None and head.fullmatch(line):
+            out.append(line)      # a running head: its year is no value run
+            continue
         if table == "active":   # the header runs into the first row: cut before each row label
             line = re.sub(rf"(?<=\S)({act_rows})", r"\n\1", line)
         if table is not None:
@@ -151,16 +155,23 @@ def _is_title(squeezed: str, title: str) -> bool:
 
 
 def _drop_page_numbers(text: str, cfg: dict) -> str:
-    """Page numbers (— 1 —, —2—) in order 1, 2, 3 … become line breaks; other matches stay.
+    """Page numbers (— 1 —, —2—, 第2页) in order 1, 2, 3 … become line breaks; other matches
+    stay. A running head glued after one (`第4页某局2022年政府信息公开工作年度报告…`, the next
+    page's) becomes a line of its own (configs/joined.yaml `running_header`).
     The spaced form when the report has it (a row's `02— 2 —` is then not `—02—`)."""
     pats = cfg["footer"] if isinstance(cfg["footer"], list) else [cfg["footer"]]
     pat = next((p for p in pats if re.search(p, text)), pats[-1])
+    head = re.compile(cfg["running_header"]) if cfg.get("running_header") else None
     out, pos, want = [], 0, None
     for m in re.finditer(pat, text):
         k = int(m.group(1))
         if (want is None and k <= 2) or k == want:
             out.append(text[pos:m.start()] + "\n")
             pos, want = m.end(), k + 1
+            h = head.match(text, pos) if head is not None else None
+            if h:   # the next page's running head (the report's title) is a line of its own
+                out.append(h.group(0) + "\n")
+                pos = h.end()
     return "".join(out) + text[pos:]
 
 
@@ -255,7 +266,7 @@ def unjoin(text: str, doc: Document | None = None, proven: bool = False) -> str:
         found.append((n, label, run, ps, table, section, tpl, keys, kinds, fused, strong))
     if not one and not proven and not any(f[-1] for f in found):
         return text                       # no row proves that cells ran together
-    found = _lifted(found, lines, cfg)
+    found = _lifted(_rejoined(found, lines, cfg), lines, cfg)
     for n, label, run, ps, table, section, tpl, keys, kinds, fused, strong in found:
         W = len(kinds)
         if W == 1 and len(ps) == 1:
@@ -333,6 +344,37 @@ def _room(ps) -> int:
 
 # a value whose unit wrapped after its opening bracket (`0(` over `件)`): the value alone
 _WRAPPED_UNIT = re.compile(r"^(\s*\d+(?:\.\d+)?)\s*[（(]\s*$")
+
+
+def _rejoined(found: list, lines: list[str], cfg) -> list:
+    """One row printed as two runs around a value whose unit wrapped (`pdftotext -raw`:
+    `000002003` / `5` / `项` / `00000`, the cells left of the wrapped one, its number, its
+    unit, the cells right of it): one run again, in that order, when the two runs and the
+    value fill the row exactly and nothing but the value and its unit stands between them
+    (configs/joined.yaml `rejoin_split_row`). Before `_lifted`, which would float the value."""
+    if not cfg.get("rejoin_split_row", False):
+        return found
+    unit_line = re.compile(rf"\s*{unit_rx(cfg)}\s*")
+    out, skip = [], set()
+    for a, v, b in zip(found, found[1:], found[2:]):
+        if {a[0], v[0], b[0]} & skip:
+            continue
+        if (any(f[1].strip() for f in (a, v, b)) or len({(f[4], f[5]) for f in (a, v, b)}) != 1
+                or not a[0] < v[0] < b[0] or len(v[3]) != 1 or v[3][0][0] != "d"
+                or cell_value(v[3][0][1], "amount", cfg) is NO_CELL):
+            continue
+        between = [lines[j] for j in range(a[0] + 1, b[0]) if j != v[0]]
+        wrapped = v[0] + 1 < b[0] and unit_line.fullmatch(lines[v[0] + 1]) is not None
+        W = len(a[8])
+        if (not wrapped or not all(not s.strip() or unit_line.fullmatch(s) for s in between)
+                or _room(a[3]) + 1 + _room(b[3]) != W or min(_room(a[3]), _room(b[3])) < 1):
+            continue
+        run = f"{a[2].strip()} {v[2].strip()} {b[2].strip()}"
+        out.append((a[0], "", run, a[3] + v[3] + b[3]) + a[4:9] + (False, a[10] or b[10]))
+        for j in range(a[0] + 1, b[0] + 1):
+            lines[j] = ""
+        skip |= {a[0], v[0], b[0]}
+    return sorted([f for f in found if f[0] not in skip] + out, key=lambda f: f[0])
 
 
 def _lifted(found: list, lines: list[str], cfg) -> list:
