@@ -615,3 +615,41 @@ def test_one_line_ascii_page_number_glued_to_a_run():
     lines = split_one_line("行政许可000-2-某局" + text).split("\n")
     assert any(line.endswith("予以公开260004030") for line in lines)
     assert not any("-3-" in line for line in lines)
+
+
+def test_raw_appeals_row_in_two_runs_around_a_wrapped_value(tmp_path):
+    """joined-raw test_00024: `pdftotext -raw` prints the appeals row as the cells left of the
+    one whose unit wrapped, its number, its unit, the cells right of it (`110024001` / `5` /
+    `项` / `10102`): one run again, in that order (joined._rejoined); before, the two halves
+    were read as two short rows and the 15 cells were missing."""
+    p = tmp_path / "raw.txt"
+    p.write_text(_report().replace("110024001510102", "110024001\n5\n项\n10102"), encoding="utf-8")
+    res = to_result(extract(p))
+    assert [res["cells"][k]["value"] for k in APP_KEYS] == [1, 1, 0, 0, 2, 4, 0, 0, 1, 5, 1, 0, 1, 0, 2]
+    assert all(res["cells"][k]["confidence"] >= 0.995 for k in APP_KEYS)
+    # the two halves and the value must fill the row exactly, with nothing else between them
+    for other in ("110024001\n5\n项\n1010", "110024001\n5\n结果\n项\n10102", "110024001\n5\n10102"):
+        doc = _doc(_report().replace("110024001510102", other))
+        assert not [r for r in doc.joined if r.table == "appeals" and len(r.pieces) == 3], other
+
+
+def test_one_line_page_footer_and_running_head(tmp_path):
+    """One-line test_00031: `…000000000000000项第4页某局2022年政府信息公开工作年度报告五、…` —
+    the page number 第N页 (in page order) is a page break and the next page's running head
+    after it a line of its own (configs/joined.yaml footer, running_header): its year is no
+    value run. Before, `第4` and `…局2022` were read as two more appeals rows and the table
+    was lost."""
+    text = _report(active_row="规章0025")
+    text = text.replace("三、收到", "第1页某市某局2022年度政府信息公开工作年度报告三、收到")
+    text = text.replace("110024001510102", "110024001510102第2页某市某局2022年度政府信息公开工作年度报告")
+    lines = joined.split_one_line(text.replace("\n", "")).split("\n")
+    assert lines.count("某市某局2022年度政府信息公开工作年度报告") == 3
+    assert not any("页" in line and joined.split_tail(line)[1] for line in lines)
+    assert any(line.endswith("110024001510102") for line in lines)
+    p = tmp_path / "one_line.txt"
+    p.write_text(text.replace("\n", ""), encoding="utf-8")
+    res = to_result(extract(p))
+    assert [res["cells"][k]["value"] for k in APP_KEYS] == [1, 1, 0, 0, 2, 4, 0, 0, 1, 5, 1, 0, 1, 0, 2]
+    # a 第N页 out of page order is no page break: no running head is cut after it
+    lines = joined.split_one_line(text.replace("\n", "").replace("第2页", "第7页")).split("\n")
+    assert lines.count("某市某局2022年度政府信息公开工作年度报告") == 2
