@@ -16,7 +16,11 @@ from .mappers import short_match
 from .rows import Row
 
 
-def decode_requests(rows: list[Row], mapper, tpl: Template, out: Decoded) -> None:
+def decode_requests(rows: list[Row], mapper, tpl: Template, out: Decoded, template_columns: bool = False) -> None:
+    """`template_columns`: the rows were rewritten as the template's cells, in its column
+    order (joined rows split by pipeline/joined.py): the header's words, run together by the
+    same loss (`自然社会法律` / `商业科研总计` for a header wrapped over lines), do not decide
+    which columns are printed."""
     col_classes = [f"requests.col:{c.key}" for c in tpl.request_columns]
     row_classes = [f"requests.row:{r.key}" for r in tpl.request_rows]
     first_val = next((i for i, r in enumerate(rows) if r.has_numbers and r.labels and
@@ -25,7 +29,10 @@ def decode_requests(rows: list[Row], mapper, tpl: Template, out: Decoded) -> Non
     found = unique_best(header_columns(header, col_classes, mapper=mapper), col_classes)
     out.labels += header_records(found, "requests")
     by_elimination(found, col_classes, rows[:first_val])
-    if len(found) < 3:
+    if template_columns:
+        cols = [c.key for c in tpl.request_columns]
+        positions = None
+    elif len(found) < 3:
         out.warnings.append("requests: header not recognised; columns taken in template order")
         cols = [c.key for c in tpl.request_columns]
         positions = None

@@ -51,7 +51,7 @@ def classify(doc: Document, settings=None) -> None:
             d.template = tpl.name
             decode_active(rows[s:e], mapper, tpl, d)
         elif name == "requests":
-            decode_requests(rows[s:e], mapper, union, d)
+            decode_requests(rows[s:e], mapper, union, d, template_columns=_joined_columns(doc, union))
         else:
             decode_appeals(rows[s:e], mapper, union, d)
         decoded[name] = d
@@ -114,6 +114,16 @@ def classify(doc: Document, settings=None) -> None:
     elif doc.missing:
         doc.status = "needs_review"
         doc.warnings.append(f"{len(doc.missing)} expected cells or tables missing (see `missing`)")
+
+
+def _joined_columns(doc: Document, tpl: Template) -> bool:
+    """The requests rows were rewritten by the joined-rows reader (pipeline/joined.py) as the
+    template's cells in its column order, every one of them (configs/joined.yaml
+    `template_columns`)."""
+    from ..joined import settings as joined_settings
+    runs = [r for r in doc.joined if r.table == "requests"]
+    return (bool(joined_settings().get("template_columns", False)) and bool(runs)
+            and all(r.width == len(tpl.request_columns) for r in runs))
 
 
 def mark_tables(doc: Document, rows: list, regions: dict[str, tuple[int, int]], decoded: dict[str, Decoded]) -> None:
