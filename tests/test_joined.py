@@ -653,3 +653,37 @@ def test_one_line_page_footer_and_running_head(tmp_path):
     # a 第N页 out of page order is no page break: no running head is cut after it
     lines = joined.split_one_line(text.replace("\n", "").replace("第2页", "第7页")).split("\n")
     assert lines.count("某市某局2022年度政府信息公开工作年度报告") == 2
+
+
+def test_requests_header_wrapped_and_fused_takes_the_template_columns(tmp_path):
+    """joined-rows val_00009: the requests header printed over five lines (`自然` / `人`,
+    `商业` / `企业` …), its gaps removed as the rows' were: `自然社会法律`, `商业科研总计`,
+    `人公益服务其他`. Three fused lines matched three columns and the other four were read
+    absent (every requests cell missing where the line reading was kept). The rows unjoin
+    rewrote are the template's cells in its order, so the table takes the template's
+    columns (configs/joined.yaml template_columns)."""
+    from pipeline.classify.decoded import Decoded
+    from pipeline.classify.mappers import get_mapper
+    from pipeline.classify.regions import find_regions
+    from pipeline.classify.requests_table import decode_requests
+    from pipeline.classify.rows import table_rows
+    from pipeline.classify.stage import _joined_columns
+    from pipeline.templates import label_classes
+    header = "申请人情况自然人法人或其他组织总计商业企业科研机构社会公益组织法律服务机构其他"
+    wrapped = "\n".join(["申请人情况", "法人或其他组织", "(本列数据的勾稽关系为：第一项加第",
+                         "二项之和，等于第三项加第四项之和)自然社会法律", "商业科研总计",
+                         "人公益服务其他", "企业机构", "组织机构"])
+    doc = _doc(_report(active_row="规章0025").replace(header, wrapped))
+    union = templates()["2021"]
+    assert _joined_columns(doc, union)
+    rows = table_rows(doc)
+    s, e = find_regions(rows, label_classes(union))["requests"]
+    d = Decoded(kind="requests")      # (without the flag, the shipped key model reads 4 columns absent)
+    decode_requests(rows[s:e], get_mapper("auto"), union, d, template_columns=True)
+    assert d.absent_cols == [] and not d.missing
+    assert [d.cells[f"requests/new_received/{c.key}"].text for c in union.request_columns] == \
+        ["80", "1", "0", "0", "0", "0", "81"]
+    p = tmp_path / "wrapped_header.txt"       # and the whole reading
+    p.write_text(doc.text, encoding="utf-8")
+    res = to_result(extract(p))
+    assert not [m for m in res["missing"] if m["key"].startswith("requests/")]
