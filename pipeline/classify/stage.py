@@ -51,7 +51,8 @@ def classify(doc: Document, settings=None) -> None:
             d.template = tpl.name
             decode_active(rows[s:e], mapper, tpl, d)
         elif name == "requests":
-            decode_requests(rows[s:e], mapper, union, d, template_columns=_joined_columns(doc, union))
+            decode_requests(rows[s:e], mapper, union, d,
+                            template_columns="requests" not in streamed and _joined_columns(doc, union))
         else:
             decode_appeals(rows[s:e], mapper, union, d)
         decoded[name] = d
@@ -119,7 +120,9 @@ def classify(doc: Document, settings=None) -> None:
 def _joined_columns(doc: Document, tpl: Template) -> bool:
     """The requests rows were rewritten by the joined-rows reader (pipeline/joined.py) as the
     template's cells in its column order, every one of them (configs/joined.yaml
-    `template_columns`)."""
+    `template_columns`). Used where the stream decoder has no reading of the table: where it
+    has one, it is compared with the line reading as before (joined-rows val_00003: the line
+    reading with the template's columns left three label-only rows the stream read)."""
     from ..joined import settings as joined_settings
     runs = [r for r in doc.joined if r.table == "requests"]
     return (bool(joined_settings().get("template_columns", False)) and bool(runs)
