@@ -414,8 +414,10 @@ def _titles_and_text(page: Page, grey: np.ndarray, engine, use_text: bool) -> No
                 rows = last_lines(grey[ya:yb], pt_px, lines_cfg["table_title_lines"])
             if rows is not None:         # no line of ink found: the whole band, as it was
                 ya, yb = ya + rows[0], ya + rows[1]
+            until = title_read if t is None and lines_cfg.get("stop_at_title") and \
+                getattr(engine, "READS_UNTIL", False) else None
             try:
-                found = engine.read_lines(grey[ya:yb])
+                found = engine.read_lines(grey[ya:yb], enough=until) if until else engine.read_lines(grey[ya:yb])
             except Exception:            # page text is a help for classify, never fatal
                 found = []
             lines = [Word(w.text, (w.bbox[0] / s, (w.bbox[1] + ya) / s, w.bbox[2] / s, (w.bbox[3] + ya) / s),
@@ -423,6 +425,13 @@ def _titles_and_text(page: Page, grey: np.ndarray, engine, use_text: bool) -> No
             page.words.extend(lines)
         if t is not None and lines:
             t.title = max(lines, key=lambda w: w.bbox[3]).text
+
+
+def title_read(words: list[Word]) -> bool:
+    """The report's title (agency and year, classify.meta.read_title) is in these lines."""
+    from .classify.meta import read_title
+    agency, year = read_title("\n".join(w.text for w in words))
+    return agency is not None and year is not None
 
 
 def line_words(words: list[Word]) -> list[Word]:
