@@ -16,7 +16,8 @@ Turned 180° every cue flips sign. The rules alone (side) took 10 of 66 test pag
 for upright without reading only when at least `min_votes` cues say so, none says the
 opposite, and its long text runs lie along the rows (not turned a quarter). Otherwise a
 few label crops are read, first as printed, then in the other orientations only when
-they do not read surely.
+they do not read surely; read in every turn, they are read a few at a time until the
+ones left cannot change the decision (`settled`, `settle_early`).
 """
 from __future__ import annotations
 
