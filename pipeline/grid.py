@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from .bands import first_lines, last_lines
+from .bands import first_lines, last_lines, title_read
 from .cost import lap
 from .deskew import estimate_skew, rotate_small, skew_config
 from .grid_cells import RawCell, binarise, find_tables, grid_config, line_masks  # noqa: F401
@@ -425,13 +425,6 @@ def _titles_and_text(page: Page, grey: np.ndarray, engine, use_text: bool) -> No
             page.words.extend(lines)
         if t is not None and lines:
             t.title = max(lines, key=lambda w: w.bbox[3]).text
-
-
-def title_read(words: list[Word]) -> bool:
-    """The report's title (agency and year, classify.meta.read_title) is in these lines."""
-    from .classify.meta import read_title
-    agency, year = read_title("\n".join(w.text for w in words))
-    return agency is not None and year is not None
 
 
 def line_words(words: list[Word]) -> list[Word]:
