@@ -59,3 +59,11 @@ def last_lines(grey: np.ndarray, px_per_pt: float, n: int, pad_pt: float | None 
         return None
     pad = int((band_config()["pad_pt"] if pad_pt is None else pad_pt) * px_per_pt)
     return max(0, lines[-n:][0][0] - pad), min(grey.shape[0], lines[-1][1] + pad)
+
+
+def title_read(words) -> bool:
+    """The report's title (agency and year, classify.meta.read_title) is in these lines (Words):
+    page 1's band is read until then (`stop_at_title`)."""
+    from .classify.meta import read_title
+    agency, year = read_title("\n".join(w.text for w in words))
+    return agency is not None and year is not None

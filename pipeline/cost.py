@@ -2,7 +2,8 @@
 
 Why: speed work on scans needs to know which stage and which kind of page pays
 (issue #15). CPU time (time.process_time, onnxruntime's threads included) is the
-figure, because the machines are shared and wall time is noisy. A page's clock is a
+figure, because the machines are shared and wall time is noisy; the wall seconds of
+the same laps are kept beside them (`wall`), for a page's median wall time. A page's clock is a
 lap timer: `lap(page, stage)` charges everything since the page's previous lap to
 `stage`, so every CPU second of a page lands in exactly one stage. Document stages
 (classify, solve, score) are charged to the document. The totals also go into
@@ -29,15 +30,20 @@ class PageCost:
     alone: int = 0                 # line crops PP-OCR read on their own (not in a strip)
     orientation: str = ""          # how its orientation was decided: rules | read | none (orient.py)
     mark: float | None = None      # process_time of the last lap
+    wall: dict[str, float] = field(default_factory=dict)   # wall seconds per stage (perf_counter)
+    wall_mark: float | None = None  # perf_counter of the last lap
 
     def start(self) -> None:
         self.mark = time.process_time()
+        self.wall_mark = time.perf_counter()
 
     def lap(self, stage: str) -> None:
-        now = time.process_time()
+        now, wnow = time.process_time(), time.perf_counter()
         if self.mark is not None:
             self.cpu[stage] = self.cpu.get(stage, 0.0) + now - self.mark
-        self.mark = now
+        if self.wall_mark is not None:
+            self.wall[stage] = self.wall.get(stage, 0.0) + wnow - self.wall_mark
+        self.mark, self.wall_mark = now, wnow
 
 
 def lap(page, stage: str) -> None:

@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from .bands import first_lines, last_lines
+from .bands import first_lines, last_lines, title_read
 from .cost import lap
 from .deskew import estimate_skew, rotate_small, skew_config
 from .grid_cells import RawCell, binarise, find_tables, grid_config, line_masks  # noqa: F401
@@ -414,8 +414,10 @@ def _titles_and_text(page: Page, grey: np.ndarray, engine, use_text: bool) -> No
                 rows = last_lines(grey[ya:yb], pt_px, lines_cfg["table_title_lines"])
             if rows is not None:         # no line of ink found: the whole band, as it was
                 ya, yb = ya + rows[0], ya + rows[1]
+            until = title_read if t is None and lines_cfg.get("stop_at_title") and \
+                getattr(engine, "READS_UNTIL", False) else None
             try:
-                found = engine.read_lines(grey[ya:yb])
+                found = engine.read_lines(grey[ya:yb], enough=until) if until else engine.read_lines(grey[ya:yb])
             except Exception:            # page text is a help for classify, never fatal
                 found = []
             lines = [Word(w.text, (w.bbox[0] / s, (w.bbox[1] + ya) / s, w.bbox[2] / s, (w.bbox[3] + ya) / s),

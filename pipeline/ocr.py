@@ -206,8 +206,30 @@ class RapidOCREngine(OCREngine):
         if ids:
             yield ids
 
-    def read_lines(self, image: np.ndarray) -> list[Word]:
-        """Detect text lines (PP-OCRv6 det) and read them with our recogniser."""
+    READS_UNTIL = True      # read_lines takes `enough` (grid._titles_and_text)
+
+    def read_lines(self, image: np.ndarray, enough=None) -> list[Word]:
+        """Detect text lines (PP-OCRv6 det) and read them with our recogniser.
+
+        `enough(words read so far)`: the lines are read one at a time in the detector's order
+        (top to bottom), each padded as when all are read in one call (padding_of: the same
+        readings), and the reading stops once it returns True (the report's title is read:
+        the paragraph lines under it cost the most and are not used)."""
+        crops, boxes = self.detect_lines(image)
+        if enough is None:
+            return [Word(r.text, b, r.score) for r, b in zip(self.recognise(crops), boxes) if r.text]
+        words: list[Word] = []
+        with self.padding_of(crops):
+            for c, b in zip(crops, boxes):
+                r = self.recognise([c])[0]
+                if r.text:
+                    words.append(Word(r.text, b, r.score))
+                if enough(words):
+                    break
+        return words
+
+    def detect_lines(self, image: np.ndarray) -> tuple[list[np.ndarray], list[tuple]]:
+        """Crops and boxes (x0, y0, x1, y1) of the text lines the detector finds."""
         if self._det is None:
             from rapidocr import RapidOCR
             cfg = config()["engines"]["rapidocr"]
@@ -218,7 +240,7 @@ class RapidOCREngine(OCREngine):
                                          "EngineConfig.onnxruntime.intra_op_num_threads": ort_threads(cfg)})
         det = self._det._load_det_model()(_to_bgr(image))
         if det.boxes is None or len(det.boxes) == 0:
-            return []
+            return [], []
         crops, boxes = [], []
         for quad in det.boxes:
             x0, y0 = np.floor(quad.min(0)).astype(int)
@@ -229,8 +251,7 @@ class RapidOCREngine(OCREngine):
                 continue
             crops.append(c)
             boxes.append((float(x0), float(y0), float(x1), float(y1)))
-        res = self.recognise(crops)
-        return [Word(r.text, b, r.score) for r, b in zip(res, boxes) if r.text]
+        return crops, boxes
 
 
 PADDLE_MISSING = ("the paddle engine is not installed: bash scripts/install_paddle.sh "

@@ -16,7 +16,8 @@ Turned 180° every cue flips sign. The rules alone (side) took 10 of 66 test pag
 for upright without reading only when at least `min_votes` cues say so, none says the
 opposite, and its long text runs lie along the rows (not turned a quarter). Otherwise a
 few label crops are read, first as printed, then in the other orientations only when
-they do not read surely.
+they do not read surely; read in every turn, they are read a few at a time until the
+ones left cannot change the decision (`settled`, `settle_early`).
 """
 from __future__ import annotations
 
@@ -172,19 +173,69 @@ def orientation(grey: np.ndarray, tables: list[list[RawCell]], rules: np.ndarray
         turns, samples = (0, 180), wide
     else:
         turns, samples = (0, 90, 270), [x for x in samples if x.shape[0] > x.shape[1]]
+    return _turn_scores(engine, samples, turns, cfg.get("settle_early", False))
+
+
+PER_CROP = 6        # a crop adds at most its confidence (≤ 1) × min(characters, 6) to its turn's score
+RATIO = 1.3         # a turn other than 0 wins only with this × the score of 0
+
+
+def _decide(score: dict[int, float]) -> int:
+    best = max(score, key=score.get)
+    if best != 0 and score[best] < RATIO * score[0]:
+        return 0
+    return best
+
+
+def settled(score: dict[int, float], left: int) -> int | None:
+    """The decision `_decide` gives after all samples, when the `left` samples not yet read
+    cannot change it whatever they read (each adds 0 .. PER_CROP to each turn), else None.
+    0 stays when no other turn can reach RATIO × 0's score; a turn r stays when no other
+    can pass it and it keeps RATIO × 0's score if 0 gains the most."""
+    gain = PER_CROP * left
+    if not left:
+        return _decide(score)
+    if all(score[r] + gain < RATIO * score[0] for r in score if r != 0):
+        return 0
+    d = _decide(score)
+    if d != 0 and all(score[d] > score[o] + gain for o in score if o != d) \
+            and score[d] >= RATIO * (score[0] + gain):
+        return d
+    return None
+
+
+def _turn_scores(engine, samples: list[np.ndarray], turns: tuple[int, ...], early: bool) -> int:
+    """Every sample read in each turn; the turn whose readings are surest and longest wins
+    (0 unless another beats it by RATIO). With `early` (grid.orientation.settle_early) the
+    samples are read a few at a time and the reading stops once the ones left cannot change
+    the decision (`settled`): the same decision as reading them all, because every crop is
+    padded as in the one call that reads them all (ocr.padding_of), so each reads the same."""
     crops, tags = [], []
     for s in samples:
         for r in turns:
             crops.append(np.ascontiguousarray(np.rot90(s, k=r // 90)))  # counter-clockwise
             tags.append(r)
-    res = engine.recognise(crops)
     score = {r: 0.0 for r in turns}
-    for r, x in zip(tags, res):
-        score[r] += x.score * min(len(x.text), 6)
-    best = max(score, key=score.get)
-    if best != 0 and score[best] < 1.3 * score[0]:
-        return 0
-    return best
+    if not early or not hasattr(engine, "padding_of"):
+        for r, x in zip(tags, engine.recognise(crops)):
+            score[r] += x.score * min(len(x.text), 6)
+        return _decide(score)
+    n, k = len(samples), len(turns)
+    # no decision can settle before more than half the samples are read: read those at once
+    cuts = [n // 2 + 1] + list(range(n // 2 + 2, n + 1))
+    done = 0
+    with engine.padding_of(crops):
+        for cut in cuts:
+            cut = min(cut, n)
+            if cut <= done:
+                continue
+            for r, x in zip(tags[done * k:cut * k], engine.recognise(crops[done * k:cut * k])):
+                score[r] += x.score * min(len(x.text), 6)
+            done = cut
+            d = settled(score, n - done)
+            if d is not None:
+                return d
+    return _decide(score)
 
 
 def _note(cost, how: str) -> None:

@@ -2,7 +2,11 @@
 and how the table pages' orientation decisions are counted."""
 from __future__ import annotations
 
-from training.bench_batch import load_note, orientation_line, routing_line, scan_files
+import json
+import time
+
+from pipeline.cost import PageCost
+from training.bench_batch import load_note, orientation_line, page_walls, routing_line, scan_files, wall_line
 
 
 def test_scan_splits_take_page_images_of_either_format_and_need_truth(tmp_path):
@@ -39,3 +43,42 @@ def test_wall_times_are_labelled_when_the_machine_was_loaded():
     info["runs"][0]["load_avg_before_after"] = [0.6, 12.5]
     note = load_note(info)
     assert "loaded machine" in note and "12.5 on 2 CPUs" in note
+
+
+def test_splits_and_match_pick_the_pdfs_of_the_named_documents(tmp_path):
+    """A generated corpus holds every page of the heavy scan as an image beside its PDF:
+    `--splits scan_light scan_heavy` leaves those out, `--match` picks documents by name."""
+    for name in ("d1.scan_light.pdf", "d1.scan_heavy.pdf", "d1.scan_heavy.p1.png", "d1.truth.json",
+                 "d7.scan_light.pdf", "d7.scan_heavy.pdf", "d7.truth.json", "d8.scan_light.pdf", "d8.truth.json"):
+        (tmp_path / name).write_bytes(b"")
+    got = {k: [f.name for f in v] for k, v in scan_files(tmp_path, splits=["scan_light", "scan_heavy"],
+                                                          match="d[17].*").items()}
+    assert got == {"scan_light": ["d1.scan_light.pdf", "d7.scan_light.pdf"],
+                   "scan_heavy": ["d1.scan_heavy.pdf", "d7.scan_heavy.pdf"]}
+
+
+def test_median_page_wall_counts_each_page_once_at_its_documents_rate(tmp_path):
+    """run_batch's result files hold each document's wall s and pages: a 1-page document
+    done in 5 s and a 4-page one in 2 s give pages at 5, 0.5, 0.5, 0.5, 0.5 s: median 0.5
+    (the mean of documents, 2.75 s, is not what the done-when asks)."""
+    (tmp_path / "a.json").write_text(json.dumps({"batch": {"pages": 1, "wall_s": 5.0}}))
+    (tmp_path / "b.json").write_text(json.dumps({"batch": {"pages": 4, "wall_s": 2.0}}))
+    (tmp_path / "run_summary.json").write_text(json.dumps({"timings": {}}))
+    walls = page_walls(tmp_path)
+    assert sorted(walls) == [0.5, 0.5, 0.5, 0.5, 5.0]
+    pages = [{"kind": "table", "wall": {"lines": 1.0, "recognise": 2.0}, "doc_wall_per_page": 3.5},
+             {"kind": "table", "wall": {"lines": 0.5}, "doc_wall_per_page": 3.5},
+             {"kind": "text", "wall": {"lines": 0.25}, "doc_wall_per_page": 0.5}]
+    line = wall_line(pages)
+    assert "table 1.75 s (2 pages)" in line and "text 0.25 s (1 pages)" in line
+    assert "document wall / pages: 3.5 s" in line
+
+
+def test_page_cost_laps_wall_time_beside_cpu():
+    """Sleeping costs wall time and (almost) no CPU: the lap charges each to the stage."""
+    c = PageCost()
+    c.start()
+    time.sleep(0.05)
+    c.lap("lines")
+    assert c.wall["lines"] >= 0.045
+    assert c.cpu["lines"] < c.wall["lines"]

@@ -83,3 +83,59 @@ def test_cues_flip_when_a_page_is_turned_180(narrow_labels_pages):
     up = _decide(narrow_labels_pages[1], CountingEngine())[3]
     down = _decide(np.ascontiguousarray(np.rot90(narrow_labels_pages[1], 2)), CountingEngine())[3]
     assert up == {k: -v for k, v in down.items()}
+
+
+class ScriptedEngine:
+    """Reads each crop as `read` says, counts the crops of each call; padding_of is a no-op."""
+
+    def __init__(self, read):
+        self.read, self.calls = read, []
+
+    def recognise(self, crops):
+        self.calls.append(len(crops))
+        return [self.read(c) for c in crops]
+
+    def padding_of(self, crops):
+        import contextlib
+        return contextlib.nullcontext()
+
+
+def test_settled_only_when_the_samples_left_cannot_change_the_decision():
+    from pipeline.orient import PER_CROP, settled
+    # 0 leads 30 to 2 with one sample left (6 at most to each turn): 2 + 6 < 1.3 × 30
+    assert settled({0: 30.0, 180: 2.0}, 1) == 0
+    # 180 leads 30 to 4: one sample left cannot bring 0 to 30, and 30 ≥ 1.3 × (4 + 6)
+    assert settled({0: 4.0, 180: 30.0}, 1) == 180
+    # close: either may still win
+    assert settled({0: 12.0, 180: 10.0}, 1) is None
+    assert settled({0: 10.0, 180: 14.0}, 1) is None
+    # nothing left: the decision itself (180 by less than 1.3 × 0's score stays 0)
+    assert settled({0: 10.0, 180: 12.0}, 0) == 0
+    assert PER_CROP == 6
+
+
+@pytest.mark.parametrize("turned", [0, 180])
+def test_reading_a_few_at_a_time_gives_the_decision_of_reading_all(turned):
+    """Six wide samples read in turns 0 and 180: as printed they read surely only the right way
+    up. With settle_early the reading stops after 4 of 6 samples (4 × 6 = 24 against at most
+    0 + 2 × 6 for the other turn) and decides as reading all six does."""
+    from pipeline.orient import _turn_scores
+    samples = [np.zeros((30, 300), np.uint8) + k for k in range(6)]
+
+    # crops come sample by sample, each in turns 0 then 180: only the scripted turn reads surely
+    order = []
+
+    def reader(crop):
+        order.append(crop)
+        k = len(order) - 1
+        turn = (0, 180)[k % 2]
+        good = turn == turned
+        return RecResult("政府信息公开", 0.99) if good else RecResult("", 0.0)
+
+    full = ScriptedEngine(reader)
+    want = _turn_scores(full, samples, (0, 180), early=False)
+    order.clear()
+    early = ScriptedEngine(reader)
+    got = _turn_scores(early, samples, (0, 180), early=True)
+    assert want == got == turned
+    assert full.calls == [12] and early.calls == [8]

@@ -501,3 +501,31 @@ def test_page_pictures_use_the_configured_png_level(monkeypatch):
     p.tables.append(Table(page=1))
     worker.page_artifacts(doc, 8, 1000)
     assert levels == [options.config()["thumbnails"]["png_compression"]] and levels[0] < 6
+
+
+def test_page_one_title_lines_are_read_one_by_one_until_the_title_is_read(monkeypatch):
+    """stop_at_title: the detector's lines are read top to bottom, one per call, each padded as
+    when all are read together (the engine's plan covers every line while it reads), and the
+    reading stops at the line that completes the title (agency and year): a title wrapped
+    over two lines is read whole, the paragraph under it is not read."""
+    from pipeline.model import Word
+    eng = get_engine("rapidocr")
+    crops = [np.full((40, w), 255, np.uint8) for w in (900, 200, 1000)]
+    texts = {id(crops[0]): "某市某区应急管理局2019年度政府信息公开工作",
+             id(crops[1]): "年度报告",
+             id(crops[2]): "根据《中华人民共和国政府信息公开条例》第三十一条规定"}
+    calls, planned = [], []
+
+    def recognise(cs):
+        calls.append(len(cs))
+        planned.append(set(eng._plan or {}))
+        return [RecResult(texts[id(c)], 0.99) for c in cs]
+
+    monkeypatch.setattr(eng, "detect_lines", lambda image: (crops, [(0, 0, 1, 1)] * 3))
+    monkeypatch.setattr(eng, "recognise", recognise)
+    words = eng.read_lines(np.zeros((10, 10), np.uint8), enough=grid.title_read)
+    assert [w.text for w in words] == [texts[id(crops[0])], "年度报告"]
+    assert calls == [1, 1] and all(p == {id(c) for c in crops} for p in planned)
+    calls.clear()
+    assert len(eng.read_lines(np.zeros((10, 10), np.uint8))) == 3 and calls == [3]   # as before: one call
+    assert not grid.title_read([Word(texts[id(crops[0])], (0, 0, 1, 1))])

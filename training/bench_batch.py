@@ -24,6 +24,7 @@ and, with --doc, a Markdown page (docs/speed.md).
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import platform
@@ -41,12 +42,21 @@ SPLITS = {"scan_light": ("*.scan_light.pdf",), "scan_heavy": ("*.scan_heavy.pdf"
           "scan_image": ("*.scan_heavy.p*.png", "*.scan_heavy.p*.jpg")}   # the corpus writes both
 
 
-def scan_files(data: Path, limit: int = 0) -> dict[str, list[Path]]:
-    """Files of each scan split that have a truth file beside them."""
+def scan_files(data: Path, limit: int = 0, splits: list[str] | None = None,
+               match: str = "") -> dict[str, list[Path]]:
+    """Files of each scan split (`splits`: these only) that have a truth file beside them.
+
+    A page image (`NAME.scan_heavy.pN.png`) is one page of its document: its accuracy is
+    counted against the whole document's truth (the samples' one image page reads ~5 %).
+    The generated corpora put every page of the heavy scan beside it as an image, so there
+    `--splits scan_light scan_heavy` measures the documents as the PDFs hold them."""
     out = {}
     for split, patterns in SPLITS.items():
+        if splits and split not in splits:
+            continue
         files = [f for f in sorted(g for pattern in patterns for g in data.glob(pattern))
-                 if (f.parent / f"{f.name.split('.')[0]}.truth.json").exists()]
+                 if (f.parent / f"{f.name.split('.')[0]}.truth.json").exists()
+                 and (not match or fnmatch.fnmatch(f.name, match))]
         if files:
             out[split] = files[:limit] if limit else files
     return out
@@ -127,7 +137,9 @@ def profile(splits: dict[str, list[Path]]) -> dict:
                               "crops": p.cost.crops, "routed": p.cost.routed,
                               "inputs": p.cost.strips + p.cost.alone,
                               "orientation": p.cost.orientation, "skew": getattr(p, "skew", 0.0),
-                              "cpu": {k: round(v, 4) for k, v in p.cost.cpu.items()}})
+                              "cpu": {k: round(v, 4) for k, v in p.cost.cpu.items()},
+                              "wall": {k: round(v, 4) for k, v in p.cost.wall.items()},
+                              "doc_wall_per_page": round(wall / max(1, len(doc.pages)), 4)})
             print(f"  {f.name}: {ok}/{len(truth['cells'])} cells right, {cpu:.1f} CPU s, "
                   f"{len(doc.pages)} pages", file=sys.stderr)
         acc[split] = {"right": right, "cells": total, "accuracy": round(right / max(1, total), 4),
@@ -156,6 +168,25 @@ def long_scan(files: list[Path], n: int, dst: Path) -> Path:
     return dst
 
 
+def page_walls(out: Path) -> list[float]:
+    """Each page's share of its document's wall time in a run_batch output folder (the
+    worker's wall s of the document / its pages, once per page): the median of these is the
+    median wall time per page of the run (issue #15's done-when)."""
+    per = []
+    for f in sorted(out.glob("*.json")):
+        try:
+            b = json.loads(f.read_text(encoding="utf-8")).get("batch") or {}
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(b, dict) and b.get("pages") and b.get("wall_s"):
+            per += [b["wall_s"] / b["pages"]] * int(b["pages"])
+    return per
+
+
+def median_or_none(xs: list[float]) -> float | None:
+    return round(statistics.median(xs), 3) if xs else None
+
+
 def throughput(files: list[Path], workers: int, out: Path, engine: str, time_limit: float) -> dict:
     """Part 2/3: the files through run_batch from scratch."""
     from pipeline.batch import run_batch
@@ -171,6 +202,7 @@ def throughput(files: list[Path], workers: int, out: Path, engine: str, time_lim
             "wall_s": round(wall, 2), "engine_wall_s": round(s.wall_s, 2),
             "pages_per_min": round(s.pages / s.wall_s * 60, 1) if s.wall_s else None,
             "s_per_page": round(s.wall_s / s.pages, 3) if s.pages else None,
+            "median_page_wall_s": median_or_none(page_walls(out)),
             "peak_worker_rss_mb": mem.get("peak_worker_rss_mb"),
             "peak_total_rss_mb": mem.get("peak_total_workers_rss_mb"), "counts": s.counts,
             "per_doc_s": d["timings"]["per_doc_s"],
@@ -202,6 +234,20 @@ def stage_table(pages: list[dict], docs: list[dict]) -> tuple[list[str], list[st
     drows = ["| " + " | ".join(DOC_STAGES) + " | total |", "|" + "---|" * (len(DOC_STAGES) + 1),
              "| " + " | ".join(f"{doc[s]:.3f}" for s in DOC_STAGES) + f" | **{sum(doc.values()):.3f}** |"]
     return head + rows, drows
+
+
+def wall_line(pages: list[dict]) -> str:
+    """Median wall seconds per page in the profile (one process): the page stages alone, and
+    the page's share of its document's wall time (document stages included), by page kind."""
+    parts = []
+    for kind in ("table", "text", "blank"):
+        ps = [p for p in pages if p["kind"] == kind]
+        if ps:
+            parts.append(f"{kind} {median_or_none([sum(p.get('wall', {}).values()) for p in ps])} s "
+                         f"({len(ps)} pages)")
+    shares = [p["doc_wall_per_page"] for p in pages if "doc_wall_per_page" in p]
+    return ("Median wall s per page, page stages (one process): " + "; ".join(parts)
+            + f"; median over pages of document wall / pages: {median_or_none(shares)} s.")
 
 
 def orientation_line(pages: list[dict]) -> str:
@@ -259,18 +305,21 @@ def markdown(info: dict) -> str:
                   f"{cpu / max(1, len(pages)):.2f} CPU s/page, median document "
                   f"{statistics.median(d['cpu_s'] / max(1, d['pages']) for d in docs):.2f} CPU s/page; "
                   f"peak RSS of the process {prof['maxrss_mb']:.0f} MB):", "", *head, "",
+                  wall_line(pages), "",
                   orientation_line(pages), "", routing_line(pages), "",
                   "Document stages, CPU s per page (`pictures`: page pictures and the result JSON):", "", *drows, "",
                   "**Cell accuracy** (result value = truth value, per split; agency and year right): "
                   + ", ".join(f"{k} {v['right']}/{v['cells']} = {v['accuracy']:.4f} "
                               f"({v['titles_right']}/{v['documents']})" for k, v in prof["accuracy"].items()), ""]
     if info.get("runs"):
-        lines += ["**Throughput** (`run_batch`, fresh output, model loading included):", "",
-                  "| input | workers | docs | pages | wall s | pages/min | s/page | peak RSS/worker MB | "
-                  "peak RSS all workers MB | load before → after |", "|---|---|---|---|---|---|---|---|---|---|"]
+        lines += ["**Throughput** (`run_batch`, fresh output, model loading included; median s/page: each "
+                  "page's share of its document's wall time in the worker, median over pages):", "",
+                  "| input | workers | docs | pages | wall s | pages/min | s/page | median s/page | peak RSS/worker MB | "
+                  "peak RSS all workers MB | load before → after |", "|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in info["runs"]:
             lines.append(f"| {r['input']} | {r['workers']} | {r['documents']} | {r['pages']} | {r['engine_wall_s']} | "
-                         f"{r['pages_per_min']} | {r['s_per_page']} | {r['peak_worker_rss_mb']} | "
+                         f"{r['pages_per_min']} | {r['s_per_page']} | {r.get('median_page_wall_s')} | "
+                         f"{r['peak_worker_rss_mb']} | "
                          f"{r['peak_total_rss_mb']} | {r['load_avg_before_after'][0]} → "
                          f"{r['load_avg_before_after'][1]} |")
         lines += ["", load_note(info), ""]
@@ -292,6 +341,9 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=ROOT / "datasets" / "samples")
     ap.add_argument("--limit", type=int, default=0, help="at most this many files per scan split")
+    ap.add_argument("--match", default="", help="only files whose name matches this glob (e.g. 'test_0000[07].*')")
+    ap.add_argument("--splits", nargs="*", default=None, choices=list(SPLITS),
+                    help="only these scan splits (generated corpora: scan_light scan_heavy, see scan_files)")
     ap.add_argument("--workers", type=int, nargs="*", default=[1, 2])
     ap.add_argument("--engine", choices=["local", "ray"], default="local")
     ap.add_argument("--no-profile", action="store_true", help="skip part 1")
@@ -305,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="change configs/ocr.yaml settings for part 1 (e.g. digits.route.enabled=false)")
     a = ap.parse_args(argv)
     changed = apply_settings(a.set)
-    splits = scan_files(a.data, a.limit)
+    splits = scan_files(a.data, a.limit, a.splits, a.match)
     if not splits:
         print(f"no scan files with truth under {a.data}", file=sys.stderr)
         return 2
