@@ -254,6 +254,7 @@ def _recognise(engine, crops: list[np.ndarray], jobs: list[tuple[Cell, int]], pa
             k += n
         for k, r in zip(single, sure_numbers([crops[k] for k in single], page=page)):
             results[k] = r
+    page.cost.routed += sum(r is not None for r in results)
     _read_wrapped(engine, crops, jobs, results, page)
     rest = [k for k, r in enumerate(results) if r is None]
     rows = [getattr(cell, "row", None) if n == 1 else None for cell, n in jobs for _ in range(n)]   # row strips
@@ -266,7 +267,6 @@ def _recognise(engine, crops: list[np.ndarray], jobs: list[tuple[Cell, int]], pa
                                              page.cost) if rest else []):
             results[k] = r
     page.cost.crops += len(rest)
-    page.cost.routed += len(crops) - len(rest)
     return results
 
 
