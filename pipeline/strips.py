@@ -119,3 +119,46 @@ def recognise(engine, crops: list[np.ndarray], rows: list, cost=None) -> list[Re
     if cost is not None:
         cost.alone += len(rest)
     return results
+
+
+# -- wrapped cells ------------------------------------------------------------------------------
+
+def wrapped_config() -> dict:
+    return config().get("wrapped", {})
+
+
+def join(lines: list[np.ndarray], margin: float, gap: float, pad: float) -> np.ndarray:
+    """A wrapped cell's line crops as one line: each trimmed to its ink ± `margin` × its
+    height and scaled to HEIGHT, set side by side with `gap` × HEIGHT white between them and
+    `pad` × HEIGHT around them (what the grid's `side_pad` leaves beside a one-line crop)."""
+    pieces = [fit(c, margin) for c in lines]
+    g, p = int(round(gap * HEIGHT)), int(round(pad * HEIGHT))
+    width = sum(q.shape[1] for q in pieces) + g * (len(pieces) - 1) + 2 * p
+    out = np.full((HEIGHT, width), 255, np.uint8)
+    x = p
+    for q in pieces:
+        out[:, x:x + q.shape[1]] = q
+        x += q.shape[1] + g
+    return out
+
+
+def read_wrapped(engine, cells: list[list[np.ndarray]]) -> list[RecResult]:
+    """One RecResult per wrapped cell (its lines read as one input, `join`): the words of a
+    wrapped label or header are one line of text cut by the column's width; read whole, the
+    recogniser pays for the ink once instead of each line's padding (docs/speed.md, 29d).
+    Spaces (the gaps) count as blank: a cell's lines join without one, as the text of lines
+    read one by one does."""
+    cfg = wrapped_config()
+    images = [join(ls, cfg["margin"], cfg["gap"], cfg["pad"]) for ls in cells]
+    dec = engine.decoder
+    space = len(dec.charset) - 1 if dec.charset[-1] == " " else None
+
+    def take(i, probs, px):
+        p = probs
+        if space is not None:
+            p = probs.copy()
+            p[:, 0] += p[:, space]
+            p[:, space] = 0.0
+        return dec.decode(p)
+    return engine.map_probs(images, take)
+
