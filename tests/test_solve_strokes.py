@@ -97,3 +97,20 @@ def test_a_locked_stroke_reading_gets_no_zero_option():
     assert sure.locked and [v for v, _ in sure.options] == [1]
     assert [v for v, _ in unsure.options] == [1, 7, 0]
     assert unsure.options[-1][1] == pytest.approx(float(cfg["stroke_zero"]["prob"]))
+
+
+def test_solver_costs_show_why_the_column_moved(monkeypatch):
+    from training.solver_costs import compare
+    cfg = dict(solve_mod.settings())
+    cfg["stroke_zero"] = {**cfg["stroke_zero"], "enabled": False}
+    monkeypatch.setattr(solve_mod, "settings", lambda: cfg)
+    before = thin_scan()
+    doc = thin_scan()
+    solve_mod.solve(doc)
+    rows = {r["key"]: r for r in compare(before, {k: f.value for k, f in doc.fields.items()}, printed(), "requests/")}
+    stuck = rows["requests/other/commercial_enterprise"]
+    assert stuck["truth_cost"] == float("inf") and not stuck["other"]     # 0 was out of reach
+    assert sum(r["chosen_cost"] for r in rows.values()) > sum(r["truth_cost"] for k, r in rows.items() if k != stuck["key"])
+    monkeypatch.undo()
+    solve_mod.solve(doc := thin_scan())
+    assert compare(thin_scan(), {k: f.value for k, f in doc.fields.items()}, printed(), "requests/") == []
