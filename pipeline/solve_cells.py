@@ -34,6 +34,20 @@ def number(v) -> Any:
         return BAD
 
 
+def stroke_zero(text: str | None, readings: dict, cfg: dict) -> bool:
+    """Whether a cell's reading is what a broken 0 leaves, with no way to be 0: its text only
+    vertical strokes (`chars`: a thinned or faded 0 that lost its arcs reads '1', '11', 'I',
+    ')'), and neither 0 nor a blank among its readings (the recognisers' per-character
+    alternatives are truncated and renormalised, so a 0 neither listed is not ruled out by
+    them, only by this list). configs/solver.yaml `stroke_zero`; docs/solver.md."""
+    if not cfg.get("enabled"):
+        return False
+    t = "".join((text or "").split())
+    if not t or any(ch not in cfg.get("chars", "") for ch in t):
+        return False
+    return not any(v is None or (isinstance(v, (int, float)) and v == 0) for v in readings)
+
+
 @dataclass
 class CellVar:
     """One cell's options in the integer program."""
@@ -87,6 +101,8 @@ def cell_var(f, cfg, prior: dict | None = None, fixed: bool = False) -> CellVar:
                                if p >= cfg["min_candidate_prob"]]
     other = (not locked) and p_top < cfg["other_below"]
     residual = max(1.0 - sum(p for _, p in opts), cfg["min_residual"])
+    if not locked and stroke_zero(f.text, merged, cfg.get("stroke_zero") or {}):
+        opts.append((0, float(cfg["stroke_zero"]["prob"])))   # a broken 0's sides: 0 stays possible
     tie = cfg["conflict_tiebreak"] * min(p_top, 1.0) - (cfg["total_tiebreak"] if f.key.endswith("/total")
                                                          or "/total/" in f.key else 0.0)
     return CellVar(f.key, opts, top, p_top, illegible=False, other=other,
