@@ -384,3 +384,9 @@ def test_a_printed_1_as_high_as_the_0s_or_narrow_or_without_a_0_reading_stays_1(
                           ((4.4, 5.4), ((1, 0.9), (7, 0.1)))]:    # no 0 among the readings
         f = _classify(_broken_zero_table(ink, readings=readings)).fields[key]
         assert f.value == 1 and not any("sides of a 0" in d for d in f.doubts)
+
+
+def test_a_1_read_surely_is_no_broken_0():
+    key = f"requests/{templates()['2019'].request_rows[0].key}/natural_person"
+    f = _classify(_broken_zero_table((4.4, 5.4), readings=((1, 0.95), (0, 0.05)))).fields[key]
+    assert f.value == 1

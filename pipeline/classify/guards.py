@@ -110,7 +110,8 @@ def broken_zeros(decoded: dict[str, Decoded]) -> int:
     digits (its stem spans the digit height) and, in most fonts, narrower than a 0. So a cell
     whose top reading is made of 1s while its ink is at least `min_width` and at most
     `max_width` times as wide as the table's printed 0s (guards.zero_extent) and lower than
-    them (at most `max_height` of their height, at least `min_height`) holds the sides of a 0:
+    them (at most `max_height` of their height, at least `min_height`), read unsurely (top under
+    `max_top`: a printed 1 is read at 1.0), holds the sides of a 0:
     0 goes first when it is among the readings (the two swap places, probabilities stay where
     they were, as in fit_digit_count), and the cell is doubted. The 0s measured are the
     table's own (at least `min_zeros` cells read as one 0), else the document's tables'
@@ -134,6 +135,8 @@ def broken_zeros(decoded: dict[str, Decoded]) -> int:
             if not (float(cfg["min_width"]) <= w <= float(cfg["max_width"])
                     and float(cfg["min_height"]) <= h <= float(cfg["max_height"])):
                 continue
+            if c.readings[0][1] >= float(cfg.get("max_top", 1.0)):
+                continue                 # read surely: a printed 1
             at = next((i for i, (v, _) in enumerate(c.readings) if v is not None and v == 0), None)
             if at is None:
                 continue
