@@ -355,3 +355,38 @@ def test_without_enough_printed_0s_the_wide_ink_guard_has_no_measure():
     assert zero_extent(cells, {"0"}, 5) is None
     cells.append(Cell(row=0, col=4, text="O", ink=(9.0, 8.0)))
     assert zero_extent(cells, {"0", "O"}, 5) == (7.0, 7.0)
+
+
+def _broken_zero_table(ink, readings=((1, 0.5), (0, 0.3), (3, 0.1)), text="I"):
+    """A requests table printing 0s (ink 5.8 × 7.2 pt) but for row 0's natural-person cell,
+    read `text` with `readings` from ink `ink`."""
+    t = _zeros_table(wide_at=(0, 0), wide_ink=ink, text=text)
+    c = next(c for c in t.cells if c.row == 1 and c.col == 2)
+    c.readings = list(readings)
+    return t
+
+
+def test_ones_read_from_a_0s_width_of_ink_lower_than_the_0s_are_a_broken_0():
+    # test_00003 light (thin): a 0 whose top and bottom faded, its two sides read 'I' (1 first)
+    key = f"requests/{templates()['2019'].request_rows[0].key}/natural_person"
+    doc = _classify(_broken_zero_table((4.4, 5.4)))
+    f = doc.fields[key]
+    assert f.value == 0 and any("sides of a 0" in d for d in f.doubts)
+    # '11' read from the same ink: the same
+    doc = _classify(_broken_zero_table((4.4, 5.4), readings=((11, 0.5), (0, 0.3)), text="11"))
+    assert doc.fields[key].value == 0
+
+
+def test_a_printed_1_as_high_as_the_0s_or_narrow_or_without_a_0_reading_stays_1():
+    key = f"requests/{templates()['2019'].request_rows[0].key}/natural_person"
+    for ink, readings in [((5.0, 7.2), ((1, 0.5), (0, 0.3))),     # a serif 1: a 0's width, full height
+                          ((1.8, 5.4), ((1, 0.5), (0, 0.3))),     # a lone stroke, narrower than a 0
+                          ((4.4, 5.4), ((1, 0.9), (7, 0.1)))]:    # no 0 among the readings
+        f = _classify(_broken_zero_table(ink, readings=readings)).fields[key]
+        assert f.value == 1 and not any("sides of a 0" in d for d in f.doubts)
+
+
+def test_a_1_read_surely_is_no_broken_0():
+    key = f"requests/{templates()['2019'].request_rows[0].key}/natural_person"
+    f = _classify(_broken_zero_table((4.4, 5.4), readings=((1, 0.95), (0, 0.05)))).fields[key]
+    assert f.value == 1

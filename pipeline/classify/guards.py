@@ -14,6 +14,9 @@ DIGIT_COUNT_DOUBT = "the two recognisers read different digit counts; the ink's 
 TEXT_FIRST_DOUBT = "the two recognisers disagree where no equation binds; PP-OCR's clean number goes first"
 # Cell.doubts reason of `_wide_ink_doubt` (formatted with the counts)
 WIDE_INK_DOUBT = "ink {ratio:.1f} times as wide per character as the table's printed 0s for {n} read: a digit lost?"
+# Cell.doubts reason of `broken_zeros`
+BROKEN_ZERO_DOUBT = ("read {v} from ink as wide as the table's printed 0s and lower than them: the sides of a 0 "
+                     "whose top and bottom faded (0 put first)")
 
 
 def guards_on() -> bool:
@@ -94,6 +97,56 @@ def _wide_ink_doubt(cell: Cell, zero: tuple[float, float] | None, wide_cfg: dict
     n = max(1, _digits(cell.readings[0][0]), len(re.sub(r"\s", "", cell.text or "")))
     ratio = w / (n * zw)
     return WIDE_INK_DOUBT.format(ratio=ratio, n=n) if ratio >= float(wide_cfg["ratio"]) else None
+
+
+def _ones_only(v) -> bool:
+    """A reading made of 1s only (1, 11): what the recognisers make of upright strokes."""
+    return isinstance(v, int) and v > 0 and set(str(v)) == {"1"}
+
+
+def broken_zeros(decoded: dict[str, Decoded]) -> int:
+    """A thinned scan (hairline strokes, partly broken) loses a 0's top and bottom arcs: its two
+    sides are left, read `1`, `11`, `I`, `Ⅱ`. A printed 1 is one upright stroke as high as the
+    digits (its stem spans the digit height) and, in most fonts, narrower than a 0. So a cell
+    whose top reading is made of 1s while its ink is at least `min_width` and at most
+    `max_width` times as wide as the table's printed 0s (guards.zero_extent) and lower than
+    them (at most `max_height` of their height, at least `min_height`), read unsurely (top under
+    `max_top`: a printed 1 is read at 1.0), holds the sides of a 0:
+    0 goes first when it is among the readings (the two swap places, probabilities stay where
+    they were, as in fit_digit_count), and the cell is doubted. The 0s measured are the
+    table's own (at least `min_zeros` cells read as one 0), else the document's tables'
+    together (one print). configs/scoring.yaml `sanity.broken_zero`. Returns the cells changed."""
+    cfg = (config("scoring.yaml").get("sanity", {}) or {}).get("broken_zero") or {}
+    if not cfg.get("enabled"):
+        return 0
+    zero_texts = frozenset(((config("scoring.yaml").get("sanity", {}) or {}).get("blank_or_zero")
+                            or {}).get("zero_texts", ["0"]))
+    min_zeros = int(cfg.get("min_zeros", 5))
+    whole = zero_extent([c for d in decoded.values() for c in d.cells.values()], zero_texts, min_zeros)
+    n = 0
+    for d in decoded.values():
+        zero = zero_extent(d.cells.values(), zero_texts, min_zeros) or whole
+        if zero is None or zero[0] <= 0 or zero[1] <= 0:
+            continue
+        for c in d.cells.values():
+            if c is None or not c.ink or not c.readings or not _ones_only(c.readings[0][0]):
+                continue
+            w, h = c.ink[0] / zero[0], c.ink[1] / zero[1]
+            if not (float(cfg["min_width"]) <= w <= float(cfg["max_width"])
+                    and float(cfg["min_height"]) <= h <= float(cfg["max_height"])):
+                continue
+            if c.readings[0][1] >= float(cfg.get("max_top", 1.0)):
+                continue                 # read surely: a printed 1
+            at = next((i for i, (v, _) in enumerate(c.readings) if v is not None and v == 0), None)
+            if at is None:
+                continue
+            r = list(c.readings)
+            (v1, p1), (v0, p0) = r[0], r[at]
+            r[0], r[at] = (v0, p1), (v1, p0)
+            c.readings = r
+            doubt(c, BROKEN_ZERO_DOUBT.format(v=v1))
+            n += 1
+    return n
 
 
 def _cut_doubt(cell: Cell, cut_cfg: dict) -> str | None:

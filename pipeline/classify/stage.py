@@ -9,7 +9,7 @@ from ..values import parse_value
 from .active_table import decode_active
 from .appeals_table import decode_appeals
 from .decoded import Decoded, appeal_parts, doubt_block_order
-from .guards import fit_digit_count, guards_on, sanity
+from .guards import broken_zeros, fit_digit_count, guards_on, sanity
 from .mappers import FUZZY, get_mapper
 from .meta import active_template_by_rows, detect_active_template, pre2019, read_title
 from .regions import find_regions
@@ -90,6 +90,7 @@ def classify(doc: Document, settings=None) -> None:
             doc.missing.append({"key": f"{name}/*", "reason": f"{tpl.table_titles.get(name, name)}: table not found"})
     if guards_on():
         fit_digit_count(decoded)
+        broken_zeros(decoded)
         doc.warnings += sanity(decoded)
     for d in decoded.values():
         for k, cell in d.cells.items():
