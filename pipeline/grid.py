@@ -34,10 +34,10 @@ from .grid_tables import empty_labels, garbled_values, join_continued, mark_head
 from .grid_boxes import BOXES, text_tables
 from .grid_text import LINES, faint_masks, refine
 from .model import Cell, CellEvidence, Document, Page, Table, Word
-from .ocr import RecResult, candidates, get_engine, is_numeric_text, normalise_text, parse_value
+from .ocr import candidates, get_engine, normalise_text, parse_value
 from .orient import orientation
 from .page_border import BORDER_DOUBT, border_mask, paint_out, settings as border_settings, touches
-from .strips import recognise as recognise_rows
+from .strips import read_wrapped_cells, recognise as recognise_rows
 from .pdf import config, px_per_pt
 from .values import blank_marks
 
@@ -212,34 +212,6 @@ def _doubt_relabelled_rows(table: Table, relabelled: list[Cell]) -> None:
                 c.doubts.append(RELABEL_DOUBT)
 
 
-def _read_wrapped(engine, crops: list[np.ndarray], jobs: list[tuple[Cell, int]], results: list, page: Page) -> None:
-    """With `wrapped.enabled` (configs/ocr.yaml): each cell of 2 to `max_lines` lines is read
-    as one input (strips.read_wrapped), its first line's result the whole cell's, its other
-    lines' empty (with the cell's score: a cell's mean score stays its reading's). A cell
-    whose joined reading is nothing or a number is read line by line as before. The crops
-    left keep the padding of all crops read together (grid._recognise), so their readings
-    do not move."""
-    from .strips import read_wrapped, wrapped_config
-    cfg = wrapped_config()
-    if not cfg.get("enabled") or not hasattr(engine, "map_probs"):
-        return
-    spans, k = [], 0
-    for _, n in jobs:
-        if 2 <= n <= cfg.get("max_lines", 8) and all(r is None for r in results[k:k + n]):
-            spans.append((k, n))
-        k += n
-    if not spans:
-        return
-    for (a, n), r in zip(spans, read_wrapped(engine, [crops[a:a + n] for a, n in spans])):
-        page.cost.crops += 1
-        if not r.text or is_numeric_text(r.text):
-            continue        # a number's lines are no words cut by a column: read line by line as before
-        results[a] = r
-        for j in range(a + 1, a + n):
-            results[j] = RecResult("", r.score, [], [])
-        page.cost.joined += n
-
-
 def _recognise(engine, crops: list[np.ndarray], jobs: list[tuple[Cell, int]], page: Page) -> list:
     """Every crop's RecResult. A one-line cell the small digit model reads as a number
     with confidence (digits.sure_numbers) is not sent to PP-OCR: ~40× the cost per crop
@@ -255,7 +227,7 @@ def _recognise(engine, crops: list[np.ndarray], jobs: list[tuple[Cell, int]], pa
         for k, r in zip(single, sure_numbers([crops[k] for k in single], page=page)):
             results[k] = r
     page.cost.routed += sum(r is not None for r in results)
-    _read_wrapped(engine, crops, jobs, results, page)
+    read_wrapped_cells(engine, crops, jobs, results, page)
     rest = [k for k, r in enumerate(results) if r is None]
     rows = [getattr(cell, "row", None) if n == 1 else None for cell, n in jobs for _ in range(n)]   # row strips
     # the crops left are padded as if none had been routed: their readings stay those of

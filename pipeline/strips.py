@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .ctc import RecResult, candidates
+from .ctc import RecResult, candidates, is_numeric_text
+from .model import Cell, Page
 from .pdf import config
 
 HEIGHT = 48          # the recogniser's input height (ocr._resize_norm)
@@ -162,3 +163,29 @@ def read_wrapped(engine, cells: list[list[np.ndarray]]) -> list[RecResult]:
         return dec.decode(p)
     return engine.map_probs(images, take)
 
+
+def read_wrapped_cells(engine, crops: list[np.ndarray], jobs: list[tuple[Cell, int]], results: list, page: Page) -> None:
+    """With `wrapped.enabled` (configs/ocr.yaml): each cell of 2 to `max_lines` lines is read
+    as one input (strips.read_wrapped), its first line's result the whole cell's, its other
+    lines' empty (with the cell's score: a cell's mean score stays its reading's). A cell
+    whose joined reading is nothing or a number is read line by line as before. The crops
+    left keep the padding of all crops read together (grid._recognise), so their readings
+    do not move."""
+    cfg = wrapped_config()
+    if not cfg.get("enabled") or not hasattr(engine, "map_probs"):
+        return
+    spans, k = [], 0
+    for _, n in jobs:
+        if 2 <= n <= cfg.get("max_lines", 8) and all(r is None for r in results[k:k + n]):
+            spans.append((k, n))
+        k += n
+    if not spans:
+        return
+    for (a, n), r in zip(spans, read_wrapped(engine, [crops[a:a + n] for a, n in spans])):
+        page.cost.crops += 1
+        if not r.text or is_numeric_text(r.text):
+            continue        # a number's lines are no words cut by a column: read line by line as before
+        results[a] = r
+        for j in range(a + 1, a + n):
+            results[j] = RecResult("", r.score, [], [])
+        page.cost.joined += n
