@@ -60,7 +60,7 @@ def _lines(crop: np.ndarray, scale_px: float, pad: bool, whole: bool, crossing: 
     if faint:
         lo = float(crop.min())
         crop = np.clip((crop.astype(np.float32) - lo) * (255.0 / max(paper - lo, 1.0)), 0, 255).astype(np.uint8)
-    _, ink = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    ink = ink_mask(crop, scale_px, cfg)
     # drop specks and rule remnants touching the crop border
     n, lab, st, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     min_area = max(3, int(0.6 * scale_px * scale_px))   # a decimal point survives
@@ -134,6 +134,26 @@ def _lines(crop: np.ndarray, scale_px: float, pad: bool, whole: bool, crossing: 
             clean = cv2.copyMakeBorder(clean, 0, 0, side, side, cv2.BORDER_CONSTANT, value=255)
         out.append(clean)
     return bool(out), out, _cut_distance(gone, ink, scale_px) if out else none[2]
+
+
+def ink_mask(crop: np.ndarray, scale_px: float, cfg: dict) -> np.ndarray:
+    """The cell's ink (255) by Otsu's threshold. Otsu splits the crop in two classes; when the
+    print is a small share of a wide cell (one 0 in a merged 主动公开 cell) the paper is the
+    only class it sees and its threshold lands inside the paper's own grain: half a noisy
+    scan's paper turns to ink (specks over the whole cell, read `天`, `造` or nothing).
+    `crops.paper_split`: where the threshold lies within `share` of the cell's contrast
+    (paper grey less its ink grey, _paper_and_ink) of the paper, the ink is cut at `cut` of
+    that contrast under the paper instead — between the paper and the print."""
+    import cv2
+    t, ink = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    ps = cfg.get("paper_split") or {}
+    if not ps.get("enabled", False):
+        return ink
+    paper, dark = _paper_and_ink(crop, scale_px)
+    contrast = paper - dark
+    if contrast <= 0 or t < paper - ps["share"] * contrast:
+        return ink
+    return np.where(crop < paper - ps["cut"] * contrast, 255, 0).astype(np.uint8)
 
 
 def _cut_distance(gone: np.ndarray | None, ink: np.ndarray, scale_px: float) -> float | None:
