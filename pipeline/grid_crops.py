@@ -139,21 +139,28 @@ def _lines(crop: np.ndarray, scale_px: float, pad: bool, whole: bool, crossing: 
 def ink_mask(crop: np.ndarray, scale_px: float, cfg: dict) -> np.ndarray:
     """The cell's ink (255) by Otsu's threshold. Otsu splits the crop in two classes; when the
     print is a small share of a wide cell (one 0 in a merged 主动公开 cell) the paper is the
-    only class it sees and its threshold lands inside the paper's own grain: half a noisy
-    scan's paper turns to ink (specks over the whole cell, read `天`, `造` or nothing).
-    `crops.paper_split`: where the threshold lies within `share` of the cell's contrast
-    (paper grey less its ink grey, _paper_and_ink) of the paper, the ink is cut at `cut` of
-    that contrast under the paper instead — between the paper and the print."""
+    only class it sees, and its threshold lands inside the paper's own grain (or between two
+    paper tones): half a noisy scan's paper turns to ink, specks over the whole cell, read
+    `天`, `造` or nothing. `crops.paper_split`: where Otsu's threshold lies less than
+    `within_sigma` grain deviations (paper_grain) under the paper grey, the ink is what stands
+    `cut_sigma` deviations (at least `min_cut` grey levels) under the paper instead."""
     import cv2
     t, ink = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
     ps = cfg.get("paper_split") or {}
     if not ps.get("enabled", False):
         return ink
-    paper, dark = _paper_and_ink(crop, scale_px)
-    contrast = paper - dark
-    if contrast <= 0 or t < paper - ps["share"] * contrast:
+    paper, sigma = paper_grain(crop)
+    if t < paper - ps["within_sigma"] * sigma:
         return ink
-    return np.where(crop < paper - ps["cut"] * contrast, 255, 0).astype(np.uint8)
+    cut = paper - max(ps["cut_sigma"] * sigma, ps["min_cut"])
+    return np.where(crop < cut, 255, 0).astype(np.uint8)
+
+
+def paper_grain(crop: np.ndarray) -> tuple[float, float]:
+    """(paper grey, the grain's deviation): the crop's median and 1.4826 × the median absolute
+    deviation from it (a robust standard deviation: the print, a small share, does not count)."""
+    paper = float(np.median(crop))
+    return paper, 1.4826 * float(np.median(np.abs(crop.astype(np.float32) - paper)))
 
 
 def _cut_distance(gone: np.ndarray | None, ink: np.ndarray, scale_px: float) -> float | None:
