@@ -150,9 +150,13 @@ def ink_mask(crop: np.ndarray, scale_px: float, cfg: dict) -> np.ndarray:
     if not ps.get("enabled", False):
         return ink
     paper, sigma = paper_grain(crop)
-    if t < paper - ps["within_sigma"] * sigma:
-        return ink
     cut = paper - max(ps["cut_sigma"] * sigma, ps["min_cut"])
+    _, dark = _paper_and_ink(crop, scale_px)
+    # only where the threshold lies in the paper, under its grey, and the print stands far out
+    # of the grain (twice as far under the paper as the cut): a cell mostly ink (a bold label on
+    # a binarised scan) or two paper tones (a seal's shade) have no grain to measure so
+    if not (paper - ps["within_sigma"] * sigma <= t < paper) or dark > paper - 2 * (paper - cut):
+        return ink
     return np.where(crop < cut, 255, 0).astype(np.uint8)
 
 
