@@ -142,8 +142,9 @@ def ink_mask(crop: np.ndarray, scale_px: float, cfg: dict) -> np.ndarray:
     only class it sees, and its threshold lands inside the paper's own grain (or between two
     paper tones): half a noisy scan's paper turns to ink, specks over the whole cell, read
     `天`, `造` or nothing. `crops.paper_split`: where Otsu's threshold lies less than
-    `within_sigma` grain deviations (paper_grain) under the paper grey, the ink is what stands
-    `cut_sigma` deviations (at least `min_cut` grey levels) under the paper instead."""
+    `within_sigma` grain deviations (paper_grain) under the paper grey and the print stands
+    `far_sigma` deviations under it, the ink is what stands `cut_sigma` deviations (at least
+    `min_cut` grey levels) under the paper instead."""
     import cv2
     t, ink = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
     ps = cfg.get("paper_split") or {}
@@ -153,9 +154,11 @@ def ink_mask(crop: np.ndarray, scale_px: float, cfg: dict) -> np.ndarray:
     cut = paper - max(ps["cut_sigma"] * sigma, ps["min_cut"])
     _, dark = _paper_and_ink(crop, scale_px)
     # only where the threshold lies in the paper, under its grey, and the print stands far out
-    # of the grain (twice as far under the paper as the cut): a cell mostly ink (a bold label on
-    # a binarised scan) or two paper tones (a seal's shade) have no grain to measure so
-    if not (paper - ps["within_sigma"] * sigma <= t < paper) or dark > paper - 2 * (paper - cut):
+    # of the grain (`far_sigma` deviations, at least twice `min_cut`, under the paper): a cell
+    # mostly ink (a bold label on a binarised scan) or two paper tones (a seal's shade) have no
+    # grain to measure so
+    far = max(ps["far_sigma"] * sigma, 2 * ps["min_cut"])
+    if not (paper - ps["within_sigma"] * sigma <= t < paper) or dark > paper - far:
         return ink
     return np.where(crop < cut, 255, 0).astype(np.uint8)
 

@@ -36,7 +36,7 @@ def _cell(text: str, width_pt: float, seed: int = 0, paper: int = 218, ink: int 
 
 def _settings(monkeypatch, enabled: bool):
     cfg = {**grid_crops.crop_settings(),
-           "paper_split": {"enabled": enabled, "within_sigma": 1.0, "cut_sigma": 5.0, "min_cut": 20}}
+           "paper_split": {"enabled": enabled, "within_sigma": 1.0, "cut_sigma": 5.0, "far_sigma": 10.0, "min_cut": 20}}
     monkeypatch.setattr(grid_crops, "crop_settings", lambda: cfg)
     return cfg
 
