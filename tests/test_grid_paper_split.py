@@ -35,8 +35,8 @@ def _cell(text: str, width_pt: float, seed: int = 0, paper: int = 218, ink: int 
 
 
 def _settings(monkeypatch, enabled: bool):
-    cfg = {**grid_crops.crop_settings(),
-           "paper_split": {"enabled": enabled, "within_sigma": 1.0, "cut_sigma": 5.0, "far_sigma": 10.0, "min_cut": 20}}
+    base = grid_crops.crop_settings()
+    cfg = {**base, "paper_split": {**base["paper_split"], "enabled": enabled}}     # the shipped settings
     monkeypatch.setattr(grid_crops, "crop_settings", lambda: cfg)
     return cfg
 
@@ -67,3 +67,15 @@ def test_paper_grain_is_the_papers_not_the_prints():
     grey, _ = _cell("0", 280, grain=6.0)
     paper, sigma = paper_grain(grey)
     assert abs(paper - 218) < 3 and 3.0 < sigma < 8.0
+
+
+def test_a_cell_mostly_ink_keeps_otsu(monkeypatch):
+    """A bold label filling its cell on a binarised scan (test_00000 heavy 法律服务机构): the
+    median is no paper and its deviation no grain; Otsu's cut stands."""
+    cfg = _settings(monkeypatch, True)
+    grey = np.full((60, 90), 255, np.uint8)
+    grey[5:55, 5:85] = 0
+    grey[20:40, 30:60] = 255
+    import cv2
+    _, otsu = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    assert (ink_mask(grey, PX, cfg) == otsu).all()
