@@ -52,3 +52,34 @@ def test_report_with_a_wrapped_total_reads_right(tmp_path):
     wrong = [k for k, v in truth.items() if k not in res["cells"] or res["cells"][k]["value"] != v]
     assert not wrong, wrong[:5]
     assert res["cells"]["requests/unavailable_not_held/total"]["value"] == 162
+
+
+def test_wrapped_total_around_its_row_beside_label_lines():
+    # -layout / pdfplumber: the cell's text centred on the row, its pieces beside the wrapped label
+    text = ("1 0 0 0 0 0 1\n1.本机关不掌握相    １６\n   72 0 0 36 54 0\n关政府信息    ２\n33 0 0 0 0 0 33\n")
+    assert _values(text) == [["1", "0", "0", "0", "0", "0", "1"], ["72", "0", "0", "36", "54", "0", "162"],
+                             ["33", "0", "0", "0", "0", "0", "33"]]
+    labels = [it.text for it in wrapped_totals(tokens(text), 7) if it.kind == "F"]
+    assert labels == ["1.本机关不掌握相", "关政府信息"]     # the label words stay
+
+
+def test_pieces_around_a_row_kept_apart_unless_one_reading():
+    # not the sum either way: kept
+    assert len(_values("4\n72 0 0 36 54 0\n７\n")) == 3
+    # `1` / `6` above and `2` below: only all three read together make 162
+    assert _values("1\n6\n72 0 0 36 54 0\n2\n")[-1] == ["72", "0", "0", "36", "54", "0", "162"]
+    # `16` above and `2` below: joined
+    assert len(_values("16\n72 0 0 36 54 0\n2\n")) == 1
+    # `16` / `2` above and `16` / `2` below: two runs of two lines make 162, neither taken
+    assert len(_values("16\n2\n72 0 0 36 54 0\n16\n2\n")) == 5
+
+
+def test_report_with_a_total_wrapped_around_its_row_reads_right():
+    """val_00009 as pdftotext -layout and pdfplumber print it (`１６` beside the label's first line,
+    `２` beside its second): 165 and 175 requests cells lost before, every cell right now."""
+    truth = json.loads((FIX / "v009.truth.json").read_text(encoding="utf-8"))["cells"]
+    for name in ("v009.pdftotext-layout.txt", "v009.pdfplumber.txt"):
+        res = to_result(extract(FIX / name))
+        wrong = [k for k, v in truth.items() if k not in res["cells"] or res["cells"][k]["value"] != v]
+        assert not wrong, (name, wrong[:5])
+        assert res["cells"]["requests/unavailable_not_held/total"]["value"] == 162

@@ -20,13 +20,19 @@ from .colruns import column_runs
 # -- the table decoders -----------------------------------------------------------------------
 
 def wrapped_totals(items: list[Item], width: int) -> list[Item]:
-    """A row's total wrapped over lines in its narrow cell (`72 0 0 36 54 0` / `１６` / `２`:
-    162, pdftotext -raw, pypdfium2) joined back onto its row's line. Taken only where the text
-    says it: a line of exactly `width` - 1 values (nothing else on it), followed at once by
-    2 to `wrapped_total_max_lines` lines of one digit run each (the first not a 0), whose
-    digits read together are the sum of that line's values (the row's total: the requests
-    table's last column is the sum of the others). Settings: configs/classify.yaml stream
-    `wrapped_total`, `wrapped_total_max_lines`."""
+    """A row's total wrapped over lines in its narrow cell joined back onto its row's line:
+    below the row's values (`72 0 0 36 54 0` / `１６` / `２`: 162, pdftotext -raw, pypdfium2) or
+    around them, its pieces beside the row's wrapped label lines (`1.本机关不掌握相  １６` /
+    `72 0 0 36 54 0` / `关政府信息  ２`: -layout, pdfplumber, the cell's text centred on the
+    row). Taken only where the text says it: a line of exactly `width` - 1 values (nothing else
+    on it), the lines right above and right below it holding one digit run each (beside label
+    words at most), 2 to `wrapped_total_max_lines` of them, the first not a 0, whose digits
+    read together top to bottom are the sum of that line's values (the row's total: the
+    requests table's last column is the sum of the others); when several such runs of lines
+    make the sum, the one with the most lines, and none when two of that size do. The joined
+    value stands where its pieces stood (-layout: the total's column), or right after the row
+    in text without positions. Settings: configs/classify.yaml stream `wrapped_total`,
+    `wrapped_total_max_lines`."""
     import unicodedata
     cfg = settings()
     if not cfg.get("wrapped_total", True) or width < 3:
@@ -36,34 +42,47 @@ def wrapped_totals(items: list[Item], width: int) -> list[Item]:
     for it in items:
         lines.setdefault(it.line, []).append(it)
 
-    def digits(it: Item) -> str | None:
-        t = unicodedata.normalize("NFKC", it.text)
-        return t if it.kind == "V" and t.isdigit() and len(lines[it.line]) == 1 else None
-    out: list[Item] = []
-    i = 0
-    while i < len(items):
-        it = items[i]
-        row = lines[it.line]
-        if it is row[-1] and len(row) == width - 1 and all(x.kind == "V" for x in row):
-            vals = [value(x) for x in row]
-            frags: list[str] = []
-            j = i + 1
-            while j < len(items) and len(frags) < most and digits(items[j]) is not None \
-                    and items[j].line == items[j - 1].line + 1:
-                frags.append(digits(items[j]))
-                j += 1
-            k = next((k for k in range(len(frags), 1, -1)
-                      if not frags[0].startswith("0") and None not in vals
-                      and int("".join(frags[:k])) == sum(vals)), 0)
-            if k:
-                out.append(it)
-                out.append(Item("V", "".join(frags[:k]), it.line, x=it.x + 1, page=it.page))
-                i += 1 + k
-                continue
-        out.append(it)
-        i += 1
-    if len(out) == len(items):
+    def piece(ln: int) -> Item | None:
+        """The one value of line `ln` when it is a digit run beside label words at most."""
+        vs = [x for x in lines.get(ln, ()) if x.kind == "V"]
+        return vs[0] if len(vs) == 1 and unicodedata.normalize("NFKC", vs[0].text).isdigit() else None
+    taken: set[int] = set()
+    joined: dict[int, Item] = {}     # the row's last value's pos → the joined total
+    for ln, row in lines.items():
+        if len(row) != width - 1 or not all(x.kind == "V" for x in row):
+            continue
+        vals = [value(x) for x in row]
+        if None in vals:
+            continue
+        above: list[Item] = []
+        while len(above) < most and (p := piece(ln - 1 - len(above))) is not None and p.pos not in taken:
+            above.insert(0, p)
+        below: list[Item] = []
+        while len(below) < most and (p := piece(ln + 1 + len(below))) is not None:
+            below.append(p)
+        fits = [above[len(above) - a:] + below[:b] for a in range(len(above) + 1) for b in range(len(below) + 1)
+                if 2 <= a + b <= most]
+        fits = [f for f in fits if not unicodedata.normalize("NFKC", f[0].text).startswith("0")
+                and int("".join(unicodedata.normalize("NFKC", x.text) for x in f)) == sum(vals)]
+        if not fits:
+            continue
+        n = max(len(f) for f in fits)
+        if sum(len(f) == n for f in fits) > 1:
+            continue    # two runs of lines make the sum: the text does not say which
+        f = next(f for f in fits if len(f) == n)
+        taken |= {x.pos for x in f}
+        digits = "".join(unicodedata.normalize("NFKC", x.text) for x in f)
+        joined[row[-1].pos] = Item("V", digits, row[-1].line, x=max(row[-1].x + 1, max(x.x for x in f)),
+                                   page=row[-1].page)
+    if not joined:
         return items
+    out: list[Item] = []
+    for it in items:
+        if it.pos in taken:
+            continue
+        out.append(it)
+        if it.pos in joined:
+            out.append(joined[it.pos])
     for n, it in enumerate(out):
         it.pos = n
     return out
