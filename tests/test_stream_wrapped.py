@@ -76,10 +76,22 @@ def test_pieces_around_a_row_kept_apart_unless_one_reading():
 
 def test_report_with_a_total_wrapped_around_its_row_reads_right():
     """val_00009 as pdftotext -layout and pdfplumber print it (`１６` beside the label's first line,
-    `２` beside its second): 165 and 175 requests cells lost before, every cell right now."""
+    `２` beside its second), and as the default mode does (one value a line, `１６` / `２` with no
+    blank line between): 165, 175 and 154 requests cells lost before, every cell right now."""
     truth = json.loads((FIX / "v009.truth.json").read_text(encoding="utf-8"))["cells"]
-    for name in ("v009.pdftotext-layout.txt", "v009.pdfplumber.txt"):
+    for name in ("v009.pdftotext-layout.txt", "v009.pdfplumber.txt", "v009.pdftotext.txt"):
         res = to_result(extract(FIX / name))
         wrong = [k for k, v in truth.items() if k not in res["cells"] or res["cells"][k]["value"] != v]
         assert not wrong, (name, wrong[:5])
         assert res["cells"]["requests/unavailable_not_held/total"]["value"] == 162
+
+
+def test_values_one_a_line_take_pieces_only_from_one_cells_lines():
+    # the default mode: a blank line between cells, none between a wrapped cell's lines
+    text = "1.本机关不掌握相\n关政府信息\n\n72\n\n0\n\n0\n\n36\n\n54\n\n0\n\n１６\n２\n\n（四）无法提供\n"
+    assert [v for v in sum(_values(text), []) if v not in ("0",)] == ["72", "36", "54", "162"]
+    # the same digits as two cells (a blank line between them): not one wrapped total
+    apart = text.replace("１６\n２", "１６\n\n２")
+    assert "162" not in sum(_values(apart), [])
+    # values before another value, not a label: not a row's end
+    assert "162" not in sum(_values(text.replace("（四）无法提供", "7")), [])

@@ -31,8 +31,11 @@ def wrapped_totals(items: list[Item], width: int) -> list[Item]:
     requests table's last column is the sum of the others); when several such runs of lines
     make the sum, the one with the most lines, and none when two of that size do. The joined
     value stands where its pieces stood (-layout: the total's column), or right after the row
-    in text without positions. Settings: configs/classify.yaml stream `wrapped_total`,
-    `wrapped_total_max_lines`."""
+    in text without positions. Values one a line (pdftotext's default mode, a blank line
+    between cells): a label, `width` - 1 values, then 2 to `wrapped_total_max_lines` digit runs
+    on lines that follow each other with no blank line between (one cell's text), then a
+    label or the table's end; joined the same way. Settings: configs/classify.yaml stream
+    `wrapped_total`, `wrapped_total_max_lines`."""
     import unicodedata
     cfg = settings()
     if not cfg.get("wrapped_total", True) or width < 3:
@@ -46,20 +49,44 @@ def wrapped_totals(items: list[Item], width: int) -> list[Item]:
         """The one value of line `ln` when it is a digit run beside label words at most."""
         vs = [x for x in lines.get(ln, ()) if x.kind == "V"]
         return vs[0] if len(vs) == 1 and unicodedata.normalize("NFKC", vs[0].text).isdigit() else None
-    taken: set[int] = set()
-    joined: dict[int, Item] = {}     # the row's last value's pos → the joined total
+    def alone(it: Item) -> bool:
+        return it.kind == "V" and len(lines[it.line]) == 1
+
+    # the rows that may have lost their total: (the row's values, pieces above, pieces below)
+    rows: list[tuple[list[Item], list[Item], list[Item]]] = []
     for ln, row in lines.items():
         if len(row) != width - 1 or not all(x.kind == "V" for x in row):
             continue
-        vals = [value(x) for x in row]
-        if None in vals:
-            continue
         above: list[Item] = []
-        while len(above) < most and (p := piece(ln - 1 - len(above))) is not None and p.pos not in taken:
+        while len(above) < most and (p := piece(ln - 1 - len(above))) is not None:
             above.insert(0, p)
         below: list[Item] = []
         while len(below) < most and (p := piece(ln + 1 + len(below))) is not None:
             below.append(p)
+        rows.append((row, above, below))
+    # values one a line (pdftotext's default mode: a blank line between cells): right after a
+    # label, `width` - 1 values, then the total's pieces on lines of their own with no blank
+    # line between them (one cell's text), then a label or the table's end
+    for i, it in enumerate(items[:-width]):
+        row = items[i + 1:i + width]
+        if it.kind != "F" or not all(alone(x) for x in row):
+            continue
+        below = []
+        j = i + width
+        while (j < len(items) and len(below) < most and alone(items[j]) and piece(items[j].line) is not None
+               and (not below or items[j].line == below[-1].line + 1)):
+            below.append(items[j])
+            j += 1
+        if len(below) >= 2 and (j == len(items) or items[j].kind == "F"):
+            rows.append((row, [], below))
+    taken: set[int] = set()
+    joined: dict[int, Item] = {}     # the row's last value's pos → the joined total
+    for row, above, below in rows:
+        vals = [value(x) for x in row]
+        if None in vals or any(x.pos in taken for x in below):
+            continue
+        cut = [k for k, x in enumerate(above) if x.pos in taken]
+        above = above[cut[-1] + 1:] if cut else above     # a taken piece ends the run upward
         fits = [above[len(above) - a:] + below[:b] for a in range(len(above) + 1) for b in range(len(below) + 1)
                 if 2 <= a + b <= most]
         fits = [f for f in fits if not unicodedata.normalize("NFKC", f[0].text).startswith("0")
@@ -72,7 +99,9 @@ def wrapped_totals(items: list[Item], width: int) -> list[Item]:
         f = next(f for f in fits if len(f) == n)
         taken |= {x.pos for x in f}
         digits = "".join(unicodedata.normalize("NFKC", x.text) for x in f)
-        joined[row[-1].pos] = Item("V", digits, row[-1].line, x=max(row[-1].x + 1, max(x.x for x in f)),
+        same_line = len({x.line for x in row}) == 1
+        joined[row[-1].pos] = Item("V", digits, row[-1].line if same_line else f[0].line,
+                                   x=max(row[-1].x + 1, max(x.x for x in f)) if same_line else f[0].x,
                                    page=row[-1].page)
     if not joined:
         return items
