@@ -117,6 +117,52 @@ def wrapped_totals(items: list[Item], width: int) -> list[Item]:
     return out
 
 
+def wrapped_boxes(items: list[Item]) -> list[Item]:
+    """A number wrapped inside its cell's box in text that prints one value a box, a blank line
+    after every box (pdfminer: `１６` / `２` with no blank line between, 162, val_00009), joined
+    into one value. Taken only where the text says it: every value of the table stands alone
+    on its line, the table's value lines are separated by blank lines except in exactly one
+    run of 2 to `wrapped_total_max_lines` digit lines (the first not a 0). A second such run
+    (a column block printed without its blank lines: pdftotext's default mode) leaves them all
+    apart. Settings: configs/classify.yaml stream `wrapped_box`, `wrapped_total_max_lines`."""
+    import unicodedata
+    cfg = settings()
+    if not cfg.get("wrapped_box", True):
+        return items
+    most = int(cfg.get("wrapped_total_max_lines", 3))
+    lines: dict[int, list[Item]] = {}
+    for it in items:
+        lines.setdefault(it.line, []).append(it)
+    vals = [it for it in items if it.kind == "V"]
+    if len(vals) < 2 or any(len(lines[it.line]) > 1 for it in vals):
+        return items
+    runs: list[list[Item]] = [[vals[0]]]
+    for a, b in zip(vals, vals[1:]):
+        if b.line == a.line + 1 and b.pos == a.pos + 1:
+            runs[-1].append(b)
+        else:
+            runs.append([b])
+    long = [r for r in runs if len(r) > 1]
+    if len(long) != 1:
+        return items
+    run = long[0]
+    texts = [unicodedata.normalize("NFKC", it.text) for it in run]
+    if len(run) > most or not all(t.isdigit() for t in texts) or texts[0].startswith("0"):
+        return items
+    first = run[0]
+    joined = Item("V", "".join(texts), first.line, x=first.x, page=first.page)
+    drop = {it.pos for it in run}
+    out = []
+    for it in items:
+        if it.pos == first.pos:
+            out.append(joined)
+        elif it.pos not in drop:
+            out.append(it)
+    for n, it in enumerate(out):
+        it.pos = n
+    return out
+
+
 def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
     """The requests table from flattened text, or None when the stream cannot be read
     (no title, no label rows, a value run that cannot be cut into rows). Read by its
@@ -128,7 +174,7 @@ def decode_requests(text: str, tpl: Template, sim) -> StreamTable | None:
     part = region(text, "requests")
     if part is None:
         return None
-    items = wrapped_totals(drop_foreign(tokens(part), sim), len(tpl.request_columns))
+    items = wrapped_boxes(wrapped_totals(drop_foreign(tokens(part), sim), len(tpl.request_columns)))
     by_labels = _requests_by_labels(items, tpl, sim, elsewhere=values_elsewhere(text, tpl))
     if by_labels is not None and by_labels.sure and balance(
             {k: None if c is None else parse_value(c.text)[1] for k, c in by_labels.cells.items()}, tpl)[1] == 0:
