@@ -46,3 +46,28 @@ def test_page_number_broken_over_crlf_lines_ends_the_page():
     res = to_result(extract(FIX / "v011.pypdfium2.txt"))
     wrong = [k for k, v in truth.items() if k not in res["cells"] or res["cells"][k]["value"] != v]
     assert not wrong, wrong[:5]
+
+
+def test_page_number_interleaved_with_the_running_header_is_put_back():
+    """pdftotext (-layout, val_00028) prints `— 4 —` and the running header over it as
+    `— 4 2023` / `沈阳市…局  — 年政府信息公开工作年度报告`: the number's closing dash and the
+    header's year trade lines (stream.split_footers, an entry with its own repl). Put back, the
+    page number is a footer and the header a running header; before, `— 4 2023` was read as a
+    row of values in the requests table and its 175 cells were lost."""
+    from pipeline.stream.tokens import join_split_footers, tokens
+    text = "  1.本机关不掌握相关政府信息   0  0  0\n\f      — 4 2023\n   某某局  — 年政府信息公开工作年度报告\n"
+    fixed = join_split_footers(text)
+    assert "— 4 —\n" in fixed and "某某局 2023年政府信息公开工作年度报告" in fixed
+    assert [it.text for it in tokens(text) if it.kind == "V"] == ["0", "0", "0"]
+    import json
+    truth = json.loads((FIX / "v028.truth.json").read_text(encoding="utf-8"))["cells"]
+    res = to_result(extract(FIX / "v028.pdftotext-layout.txt"))
+    wrong = [k for k, v in truth.items() if k not in res["cells"] or res["cells"][k]["value"] != v]
+    assert not wrong, wrong[:5]
+
+
+def test_page_number_and_a_bare_year_line_untouched():
+    # a line `— 4 2023` not followed by a running header's dash and words: left as it is
+    from pipeline.stream.tokens import join_split_footers
+    text = "— 4 2023\n0 0 0\n"
+    assert join_split_footers(text) == text

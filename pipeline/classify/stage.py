@@ -63,8 +63,10 @@ def classify(doc: Document, settings=None) -> None:
         if name not in decoded:
             decoded[name] = d
             continue
-        if _prefer_stream(d, decoded[name]):
-            if _guessed_appeals(d, decoded[name]):
+        prefer = _prefer_stream(d, decoded[name])
+        filled = not prefer and _fills_label_only(d, decoded[name])
+        if prefer or filled:
+            if filled or _guessed_appeals(d, decoded[name]):
                 _doubt_disagreements(d, decoded[name])     # taken over a guess, not proven by it
             decoded[name] = d
         else:
@@ -207,6 +209,26 @@ def _prefer_stream(st: Decoded, line: Decoded) -> bool:
     # the appeals row as many cells: the reading whose equations hold, or the stream's sure and
     # balanced reading of its own region over a line reading that found no header to order by
     return st.kind == "appeals" and (_broken(st) < _broken(line) or _guessed_appeals(st, line))
+
+
+def _fills_label_only(st: Decoded, line: Decoded) -> bool:
+    """The requests table's stream reading holds the line-based one and more: it reads a value
+    for every cell of the rows the lines read as a label alone (blank, doubtful: Chromium's
+    innerText prints each value on its own line, val_00003), and the very value the lines read
+    for every other cell. The lines' blanks are then values they did not see, not evidence
+    (their fewer broken equations come from the blanks: a misprinted row read blank balances),
+    so the stream stands even with more equations broken (where _prefer_stream would keep the
+    lines); classify then doubts the cells the two disagree on. Switch: configs/classify.yaml
+    stream `fill_label_only_rows`."""
+    if st.kind != "requests" or not config("classify.yaml").get("stream", {}).get("fill_label_only_rows", True):
+        return False
+    label_only = {k for k, c in line.cells.items() if c is None and k in line.placement}
+    if not label_only or any(st.cells.get(k) is None for k in label_only):
+        return False
+
+    def num(c):
+        return None if c is None else parse_value(c.text)[1]
+    return all(k in st.cells and num(st.cells[k]) == num(c) for k, c in line.cells.items() if k not in label_only)
 
 
 def _guessed_appeals(st: Decoded, line: Decoded) -> bool:

@@ -104,10 +104,14 @@ def region(text: str, kind: str) -> str | None:
 
 
 def join_split_footers(text: str) -> str:
-    """A page number broken over two lines (pypdfium2 `— 2` / `—`) made one line again
+    """A page number broken over two lines (pypdfium2 `— 2` / `—`) made one line again, or
+    (an entry with its own `repl`) put back together from the lines it was interleaved with
     (configs/classify.yaml stream.split_footers), so the footer rules see it whole."""
     for p in settings().get("split_footers", []):
-        text = re.sub(p, lambda m: " ".join(m.groups()), text)
+        if isinstance(p, dict):
+            text = re.sub(p["pattern"], p["repl"], text)
+        else:
+            text = re.sub(p, lambda m: " ".join(m.groups()), text)
     return text
 
 
