@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pipeline.export import to_result
 from pipeline.run import extract
-from pipeline.stream.requests import wrapped_totals
+from pipeline.stream.wrapped import wrapped_totals
 from pipeline.stream.tokens import tokens
 from pipeline.templates import config
 
@@ -98,7 +98,7 @@ def test_values_one_a_line_take_pieces_only_from_one_cells_lines():
 
 
 def _boxed(text: str) -> list[str]:
-    from pipeline.stream.requests import wrapped_boxes
+    from pipeline.stream.wrapped import wrapped_boxes
     return [it.text for it in wrapped_boxes(tokens(text)) if it.kind == "V"]
 
 
