@@ -69,6 +69,16 @@ def _ink_doubt(cell: Cell, ink_cfg: dict) -> str | None:
     return None
 
 
+def sanity_config() -> dict:
+    """configs/scoring.yaml `sanity`: every guard's settings."""
+    return config("scoring.yaml").get("sanity", {}) or {}
+
+
+def printed_zeros() -> frozenset:
+    """The texts that are a printed 0 (`sanity.blank_or_zero.zero_texts`)."""
+    return frozenset((sanity_config().get("blank_or_zero") or {}).get("zero_texts", ["0"]))
+
+
 def zero_extent(cells, zero_texts, min_zeros: int) -> tuple[float, float] | None:
     """(median width, median height) of the ink of a table's one-line cells read as one
     zero character (`zero_texts`): the printed width of one digit on that table, whatever
@@ -116,11 +126,10 @@ def broken_zeros(decoded: dict[str, Decoded]) -> int:
     they were, as in fit_digit_count), and the cell is doubted. The 0s measured are the
     table's own (at least `min_zeros` cells read as one 0), else the document's tables'
     together (one print). configs/scoring.yaml `sanity.broken_zero`. Returns the cells changed."""
-    cfg = (config("scoring.yaml").get("sanity", {}) or {}).get("broken_zero") or {}
+    cfg = sanity_config().get("broken_zero") or {}
     if not cfg.get("enabled"):
         return 0
-    zero_texts = frozenset(((config("scoring.yaml").get("sanity", {}) or {}).get("blank_or_zero")
-                            or {}).get("zero_texts", ["0"]))
+    zero_texts = printed_zeros()
     min_zeros = int(cfg.get("min_zeros", 5))
     whole = zero_extent([c for d in decoded.values() for c in d.cells.values()], zero_texts, min_zeros)
     n = 0
@@ -175,7 +184,7 @@ def fit_digit_count(decoded: dict[str, Decoded]) -> int:
     With `text_first`, PP-OCR's clean number goes first in such a cell whenever it differs
     from the top, unless the ink fits the top's count and not the text's: where no equation
     binds, the digit model's 0 for a faint '6' or '28' had nothing to correct it."""
-    cfg = (config("scoring.yaml").get("sanity", {}) or {}).get("digit_count") or {}
+    cfg = sanity_config().get("digit_count") or {}
     if not cfg.get("enabled"):
         return 0
     lo, hi = (float(x) for x in cfg["fit"])
@@ -219,9 +228,9 @@ def sanity(decoded: dict[str, Decoded]) -> list[str]:
     whose non-zero values are all copies of one reading, a printed blank among a row of
     zeros or a lone 0 among blanks. Each doubted cell gets a reason in Cell.doubts (the
     score stage caps its confidence below the review threshold); returns warnings."""
-    cfg = config("scoring.yaml").get("sanity", {}) or {}
+    cfg = sanity_config()
     wide = (cfg.get("ink") or {}).get("wide") or {}
-    zero_texts = frozenset((cfg.get("blank_or_zero") or {}).get("zero_texts", ["0"]))
+    zero_texts = printed_zeros()
     warnings: list[str] = []
     for d in decoded.values():
         rows: dict[str, list[tuple[str, Cell | None]]] = {}
