@@ -169,3 +169,20 @@ def test_checked_asks_hough_on_a_faint_page_only(crisp_and_faint, monkeypatch):
     assert a == pytest.approx(-1.3, abs=0.05)
     monkeypatch.setitem(deskew.skew_config(), "thin_contrast", 0)
     assert deskew.estimate_skew(binarise(faint), faint) == pytest.approx(-1.3, abs=0.1)
+
+
+def test_moved_documents_lists_only_scans_whose_table_pages_turn_or_grid_differ():
+    """profile_lines --changed: a scan is regridded when a table page's grid differs or its applied
+    turn does (under turn_min both are 0: not turned either way); text pages and the cache's
+    3-decimal rounding move nothing."""
+    from training.profile_lines import moved_documents
+
+    def row(f, base, fast, table=True, same=True):
+        return dict(file=f, angle_base=base, angle_fast=fast, table=table, same_grid=same)
+    rows = [row("a.pdf", 0.46, 0.4712),                 # turned 0.011° apart: crops resampled
+            row("b.pdf", 0.0, 0.06), row("b.pdf", -0.912, -0.9121),   # both unturned; rounding
+            row("c.pdf", 1.2, 1.7, table=False),        # a text page
+            row("d.pdf", 2.44, 2.44, same=False),       # same turn, another grid
+            row("e.pdf", 0.0, 0.11)]                    # turned only by the candidate
+    assert moved_documents(rows, 0.1) == ["a.pdf", "d.pdf", "e.pdf"]
+    assert moved_documents(rows, 0.2) == ["a.pdf", "d.pdf"]

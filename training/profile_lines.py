@@ -16,7 +16,9 @@ With `--cache DIR` (an eval_scans grid cache of the base; repeatable) each page 
 the quarter-turn the orientation stage gave it there, as grid.recover_page does, and the
 base's grid is checked against the cached one; `--fast-only` builds only the `--set`
 candidate's grid and compares it with the cache's (every page's grid checked without OCR,
-~0.8 CPU s a page: docs/speed.md, session 27e).
+~0.8 CPU s a page: docs/speed.md, session 27e). `--changed FILE` writes the scans that must be
+regridded to measure the candidate's cells: those with a table page whose grid or applied turn
+differs (`moved_documents`; every other scan's grid, crops and readings are the base's).
 """
 from __future__ import annotations
 
@@ -123,6 +125,8 @@ def main(argv=None) -> int:
                          "and the base's grid is checked against the cached one")
     ap.add_argument("--fast-only", action="store_true",
                     help="run only the --set settings and compare their grid with the cached one (no CPU pairing)")
+    ap.add_argument("--changed", type=Path, default=None,
+                    help="write the scans to regrid (a table page's grid or applied turn differs), one a line")
     a = ap.parse_args(argv)
     base = pdf.config()
     fast = _override(base, a.set)
@@ -200,7 +204,23 @@ def main(argv=None) -> int:
     print("grid changed on: " + (", ".join(changed) or "no page"))
     if a.json:
         a.json.write_text(json.dumps(rows, indent=1))
+    if a.changed:
+        from pipeline.deskew import skew_config
+        moved = moved_documents(rows, skew_config()["turn_min_deg"])
+        a.changed.write_text("".join(f + "\n" for f in moved))
+        print(f"{len(moved)} of {len({r['file'] for r in rows})} scans to regrid → {a.changed}")
     return 0
+
+
+def moved_documents(rows: list[dict], turn_min: float, tol: float = 0.0006) -> list[str]:
+    """The scans with a table page whose grid differs or that is turned differently: the angle
+    applied (0 under `turn_min`, as grid.recover_page) more than `tol` apart (the cache keeps
+    3 decimals). Why: only those can read a cell differently (crops resampled), so only those
+    need --regrid to measure a skew candidate's cells (docs/speed.md, session 30a)."""
+    def applied(a: float) -> float:
+        return a if abs(a) >= turn_min else 0.0
+    return sorted({r["file"] for r in rows if r["table"] and (
+        not r["same_grid"] or abs(applied(r["angle_base"]) - applied(r["angle_fast"])) > tol)})
 
 
 class _Raw:
