@@ -84,6 +84,14 @@ def session_options(threads: int):
     return so
 
 
+def rec_model_path(name: str, wheel_dir: Path) -> Path:
+    """configs/ocr.yaml `engines.rapidocr.rec_model`: a bare file name is one of the rapidocr
+    wheel's models; a path with a folder ("models/…") is relative to the checkout / package
+    root (a quantized model built by training/quantize_rec.py)."""
+    from .resources import ROOT
+    return ROOT / name if "/" in name else wheel_dir / name
+
+
 class RapidOCREngine(OCREngine):
     """PP-OCRv6 small recogniser from the rapidocr wheel, run on our own ORT session."""
     name = "rapidocr"
@@ -93,7 +101,7 @@ class RapidOCREngine(OCREngine):
         import rapidocr
         cfg = config()["engines"]["rapidocr"]
         self.model_dir = Path(rapidocr.__file__).parent / "models"
-        self.session = ort.InferenceSession(str(self.model_dir / cfg["rec_model"]),
+        self.session = ort.InferenceSession(str(rec_model_path(cfg["rec_model"], self.model_dir)),
                                             session_options(ort_threads(cfg)),
                                             providers=["CPUExecutionProvider"])
         meta = self.session.get_modelmeta().custom_metadata_map
