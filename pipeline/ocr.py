@@ -60,6 +60,12 @@ def _resize_norm(img: np.ndarray, max_wh: float, h: int = 48) -> np.ndarray:
     return out
 
 
+def rec_input(img: np.ndarray, max_wh: float) -> np.ndarray:
+    """One crop as PP-OCR's recogniser takes it: BGR, height 48, padded to max_wh × 48
+    (training/quantize_rec.py records and replays these)."""
+    return _resize_norm(_to_bgr(img), max_wh)
+
+
 def ort_threads(cfg: dict) -> int:
     """onnxruntime threads: the batch engine sets GOUJI_THREADS (cores // workers) so that
     parallel workers do not fight over the same cores; else configs/ocr.yaml."""
@@ -141,7 +147,7 @@ class RapidOCREngine(OCREngine):
         crops = [_to_bgr(c) for c in crops]
         ratios = [c.shape[1] / max(1, c.shape[0]) for c in crops]
         for ids, max_wh in self.padded_batches(ratios, plan):
-            x = np.stack([_resize_norm(crops[i], max_wh) for i in ids])
+            x = np.stack([rec_input(crops[i], max_wh) for i in ids])
             y = self.session.run(None, {self.input: x})[0]
             T = y.shape[1]
             for k, i in enumerate(ids):

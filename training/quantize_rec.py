@@ -6,7 +6,8 @@ and the paired measurement that decides whether it may replace the fp32 model.
         datasets/generated/s26scans/val/val_00000.scan_heavy.pdf ...
     # 2. quantize (QDQ, per-channel int8 weights, uint8 activations)
     python -m training.quantize_rec quantize --calib /tmp/calib.pkl --out /tmp/rec_int8.onnx \\
-        [--ops Conv] [--reduce-range] [--exclude Conv.0,...] [--method minmax|percentile]
+        [--ops Conv] [--no-reduce-range] [--exclude sensitive|Conv.0,...] \\
+        [--method minmax|percentile --fixed 10 --n 150]
     # 3. paired on recorded crops (one process, the models alternating batch by batch, 1 ORT
     #    thread): CPU ms per crop, identical texts, number crops' value and candidates
     python -m training.quantize_rec compare --cand /tmp/rec_int8.onnx --data /tmp/evalv.pkl
@@ -42,11 +43,11 @@ def record(paths: list[str]) -> list[list[tuple[np.ndarray, float]]]:
     from pipeline import ocr
     pending: list = []
     batches: list = []
-    resize = ocr._resize_norm               # noqa: SLF001 (a measuring tool wraps the engine's input)
+    prepare = ocr.rec_input
 
-    def recording_resize(img, max_wh, h=48):
+    def recording_input(img, max_wh):
         pending.append((np.ascontiguousarray(img), float(max_wh)))
-        return resize(img, max_wh, h)
+        return prepare(img, max_wh)
 
     class Recorder:
         def __init__(self, session):
@@ -66,7 +67,7 @@ def record(paths: list[str]) -> list[list[tuple[np.ndarray, float]]]:
         init(self, *a, **k)
         self.session = Recorder(self.session)
 
-    ocr._resize_norm, ocr.RapidOCREngine.__init__ = recording_resize, recording_init
+    ocr.rec_input, ocr.RapidOCREngine.__init__ = recording_input, recording_init
     ocr.get_engine.cache_clear()           # an engine made before would not record
     try:
         for p in paths:
@@ -74,29 +75,42 @@ def record(paths: list[str]) -> list[list[tuple[np.ndarray, float]]]:
             pipeline.extract(p)
             print(f"{p}: {len(batches)} batches so far, {time.time() - t:.0f} s", flush=True)
     finally:
-        ocr._resize_norm, ocr.RapidOCREngine.__init__ = resize, init
+        ocr.rec_input, ocr.RapidOCREngine.__init__ = prepare, init
     return batches
 
 
 def inputs(batch, fixed: float = 0.0) -> np.ndarray:
     """The recogniser's input for one recorded batch (`fixed`: its first crop alone, padded
     to width `fixed` × 48: the histogram calibrators want one shape for every input)."""
-    from pipeline.ocr import _resize_norm, _to_bgr     # noqa: PLC2701 (the engine's own preprocessing)
+    from pipeline.ocr import rec_input
     if fixed:
-        return np.stack([_resize_norm(_to_bgr(batch[0][0]), fixed)])
-    return np.stack([_resize_norm(_to_bgr(c), w) for c, w in batch])
+        return np.stack([rec_input(batch[0][0], fixed)])
+    return np.stack([rec_input(c, w) for c, w in batch])
 
 
 # -- 2. quantization ----------------------------------------------------------------------
 
-def opset13(src: Path, dst: Path) -> Path:
-    """The wheel's model is opset 11; per-channel DequantizeLinear (axis) needs 13."""
+# the convolutions `--exclude sensitive` keeps in fp32 (PP-OCRv6 rec small's node names): the
+# stem (0-2), the squeeze-excite pairs on pooled tensors (6/7, 20/21, 28/29, 36/37, 47/48), the
+# depthwise 3x3 (5, 10, …, 51, 56) and the neck's last (53-55). With them in int8 as well
+# ("all Conv") 88.5 % of val crops read the same text, without them 93.1 % (docs/speed.md).
+SENSITIVE = tuple(f"Conv.{i}" for i in (0, 1, 2, 6, 7, 20, 21, 28, 29, 36, 37, 47, 48, 5, 10, 13, 16,
+                                        19, 24, 27, 32, 35, 40, 43, 46, 51, 56, 53, 54, 55))
+
+
+def opset13(src: Path, dst: Path, optimise: bool = True) -> Path:
+    """The wheel's model is opset 11; per-channel DequantizeLinear (axis) needs 13. Then
+    onnxruntime's quantization pre-processing (graph optimisation; its symbolic shape
+    inference fails on this model and is skipped)."""
     import onnx
     from onnx import version_converter
     m = onnx.load(str(src))
     if max(o.version for o in m.opset_import if o.domain in ("", "ai.onnx")) < 13:
         m = version_converter.convert_version(m, 13)
     onnx.save(m, str(dst))
+    if optimise:
+        from onnxruntime.quantization.shape_inference import quant_pre_process
+        quant_pre_process(str(dst), str(dst), skip_symbolic_shape=True)
     return dst
 
 
@@ -185,11 +199,12 @@ def main(argv=None) -> None:
     q.add_argument("--calib", required=True)
     q.add_argument("--out", required=True)
     q.add_argument("--ops", default="Conv")
-    q.add_argument("--exclude", default="")
+    q.add_argument("--exclude", default="", help="node names kept fp32, comma-separated, or 'sensitive'")
     q.add_argument("--no-reduce-range", action="store_true")
     q.add_argument("--method", default="minmax", choices=["minmax", "percentile"])
     q.add_argument("--n", type=int, default=60)
-    q.add_argument("--fixed", type=float, default=0.0)
+    q.add_argument("--fixed", type=float, default=0.0,
+                   help="percentile: each calibration input one crop padded to this width / 48 (one shape)")
     c = sub.add_parser("compare")
     c.add_argument("--base", default="")
     c.add_argument("--cand", nargs="+", required=True)
@@ -202,7 +217,8 @@ def main(argv=None) -> None:
         print(f"{len(b)} batches, {sum(len(x) for x in b)} crops -> {a.out}")
     elif a.cmd == "quantize":
         b = pickle.loads(Path(a.calib).read_bytes())
-        quantize(b, Path(a.out), ops=a.ops.split(","), exclude=[e for e in a.exclude.split(",") if e],
+        exclude = SENSITIVE if a.exclude == "sensitive" else [e for e in a.exclude.split(",") if e]
+        quantize(b, Path(a.out), ops=a.ops.split(","), exclude=exclude,
                  reduce_range=not a.no_reduce_range, method=a.method, n=a.n, fixed=a.fixed)
         print("->", a.out)
     else:
