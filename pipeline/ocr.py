@@ -60,6 +60,12 @@ def _resize_norm(img: np.ndarray, max_wh: float, h: int = 48) -> np.ndarray:
     return out
 
 
+def rec_input(img: np.ndarray, max_wh: float) -> np.ndarray:
+    """One crop as PP-OCR's recogniser takes it: BGR, height 48, padded to max_wh × 48
+    (training/quantize_rec.py records and replays these)."""
+    return _resize_norm(_to_bgr(img), max_wh)
+
+
 def ort_threads(cfg: dict) -> int:
     """onnxruntime threads: the batch engine sets GOUJI_THREADS (cores // workers) so that
     parallel workers do not fight over the same cores; else configs/ocr.yaml."""
@@ -84,6 +90,14 @@ def session_options(threads: int):
     return so
 
 
+def rec_model_path(name: str, wheel_dir: Path) -> Path:
+    """configs/ocr.yaml `engines.rapidocr.rec_model`: a bare file name is one of the rapidocr
+    wheel's models; a path with a folder ("models/…") is relative to the checkout / package
+    root (a quantized model built by training/quantize_rec.py)."""
+    from .resources import ROOT
+    return ROOT / name if "/" in name else wheel_dir / name
+
+
 class RapidOCREngine(OCREngine):
     """PP-OCRv6 small recogniser from the rapidocr wheel, run on our own ORT session."""
     name = "rapidocr"
@@ -93,7 +107,7 @@ class RapidOCREngine(OCREngine):
         import rapidocr
         cfg = config()["engines"]["rapidocr"]
         self.model_dir = Path(rapidocr.__file__).parent / "models"
-        self.session = ort.InferenceSession(str(self.model_dir / cfg["rec_model"]),
+        self.session = ort.InferenceSession(str(rec_model_path(cfg["rec_model"], self.model_dir)),
                                             session_options(ort_threads(cfg)),
                                             providers=["CPUExecutionProvider"])
         meta = self.session.get_modelmeta().custom_metadata_map
@@ -133,7 +147,7 @@ class RapidOCREngine(OCREngine):
         crops = [_to_bgr(c) for c in crops]
         ratios = [c.shape[1] / max(1, c.shape[0]) for c in crops]
         for ids, max_wh in self.padded_batches(ratios, plan):
-            x = np.stack([_resize_norm(crops[i], max_wh) for i in ids])
+            x = np.stack([rec_input(crops[i], max_wh) for i in ids])
             y = self.session.run(None, {self.input: x})[0]
             T = y.shape[1]
             for k, i in enumerate(ids):
