@@ -2,7 +2,7 @@
 
 `record`: every one-line cell crop the grid hands the recogniser on the scans matching
 PATTERN, read by PP-OCR with routing off (what production reads for a crop it does not
-route: digits.route keeps the others' padding, grid._recognise), the routing model's gate
+route: digits.route keeps the others' padding), the routing model's gate
 features under both ink rules (`digits.route.ink`), whether the page may be routed
 (digits.settled), the grid's ranked readings and the truth cell's printed text (matched
 by position, as training/train_digits.py builds its crops). `table`: for each ink rule and
@@ -43,26 +43,33 @@ def record(folder: Path, pattern: str, out: Path) -> None:
     from pipeline import digits, grid, read
     from pipeline.pdf import config
     from pipeline.run import Settings
-    from training.train_digits import _match
+    from training.train_digits import match_cells
     config()["digits"]["route"]["enabled"] = False       # PP-OCR reads every crop
     seen: list[dict] = []
-    orig = grid._recognise
+    calls: list = []
+    orig = grid.read_wrapped_cells
 
-    def recognise(engine, crops, jobs, page):
-        res = orig(engine, crops, jobs, page)
-        single, k = [], 0
-        for cell, n in jobs:
-            if n == 1:
-                single.append((cell, k))
-            k += n
-        rr = digits.route_reader().recognise([crops[k] for _, k in single]) if single else []
-        for (cell, k), r in zip(single, rr):
-            seen.append({"cell": cell, "page": page.number, "settled": digits.settled(page, {"pages": "upright"}),
-                         "crop": crops[k], "ptext": res[k].text, "rtext": r.text,
-                         "f": digits.gate_features(crops[k], r, "fixed"),
-                         "f_rel": digits.gate_features(crops[k], r, "relative")})
-        return res
-    grid._recognise = recognise
+    def wrapped_cells(engine, crops, jobs, results, page):
+        # called by the grid's recogniser with every crop of a table before PP-OCR fills
+        # `results` in place: the crops, their cells and the list PP-OCR's readings land in
+        orig(engine, crops, jobs, results, page)
+        calls.append((list(crops), list(jobs), results, page))   # the grid extends its lists later
+    grid.read_wrapped_cells = wrapped_cells
+
+    def collect():
+        for crops, jobs, res, page in calls:
+            single, k = [], 0
+            for cell, n in jobs:
+                if n == 1:
+                    single.append((cell, k))
+                k += n
+            rr = digits.route_reader().recognise([crops[k] for _, k in single]) if single else []
+            for (cell, k), r in zip(single, rr):
+                seen.append({"cell": cell, "page": page.number, "settled": digits.settled(page, {"pages": "upright"}),
+                             "crop": crops[k], "ptext": res[k].text if res[k] is not None else "", "rtext": r.text,
+                             "f": digits.gate_features(crops[k], r, "fixed"),
+                             "f_rel": digits.gate_features(crops[k], r, "relative")})
+        calls.clear()
     rows = []
     for pdf in sorted(Path(folder).glob(pattern)):
         t0 = time.process_time()
@@ -76,12 +83,13 @@ def record(folder: Path, pattern: str, out: Path) -> None:
         seen.clear()
         doc = read.read(pdf, Settings())
         grid.recover(doc, Settings(), join=False)
+        collect()
         for x in seen:
             page = doc.pages[x["page"] - 1]
             info = r["pages"][page.number - 1] if page.number - 1 < len(r["pages"]) else {}
             t = None
             if (page.rotation - int(info.get("rotated_cw", 0) or 0)) % 360 == 0:
-                t = _match([x["cell"]], tcells.get(page.number, [])).get(id(x["cell"]))
+                t = match_cells([x["cell"]], tcells.get(page.number, [])).get(id(x["cell"]))
             c = x.pop("cell")
             x.update(doc=name, rendering=rend, held=bool(r.get("held_out")), row=c.row, col=c.col,
                      readings=list(c.readings or [])[:3], truth=None if t is None else t["text"])
@@ -89,7 +97,7 @@ def record(folder: Path, pattern: str, out: Path) -> None:
         print(pdf.name, len(seen), f"{time.process_time() - t0:.0f} CPU s", file=sys.stderr, flush=True)
         with open(out, "wb") as fh:
             pickle.dump(rows, fh)
-    grid._recognise = orig
+    grid.read_wrapped_cells = orig
 
 
 def tabulate(rows: list[dict], gates=GATES, max_char_width: float = 0.9) -> list[dict]:
