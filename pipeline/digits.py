@@ -215,10 +215,26 @@ def passes(f: dict, gate: dict) -> bool:
     about half as wide as tall, a Chinese character as wide), and the crop looks like the
     calibration crops (`in_range`). Thresholds calibrated against the truth on val crops:
     training/eval_digits.py --gate, docs/speed.md."""
-    return (f["value"] is not None and f["top"] >= gate.get("min_top", 1.0)
-            and f["score"] >= gate.get("min_char_score", 1.0)
-            and f["width"] <= gate.get("max_char_width", 0.0) * f["chars"] + 0.15
-            and in_range(f, gate.get("in_range")))
+    return not failures(f, gate)
+
+
+def failures(f: dict, gate: dict) -> list[str]:
+    """Which of `passes`'s conditions a crop fails (empty: it is routed): `value` (not a
+    number), `top`, `score`, `width` (`width_none` when the ink check found no ink at
+    all: faded print under `ink: fixed`), `range`. Why crops are not routed is counted
+    from this (training/route_crops.py, docs/speed.md session 30d)."""
+    if f["value"] is None:
+        return ["value"]
+    out = []
+    if f["top"] < gate.get("min_top", 1.0):
+        out.append("top")
+    if f["score"] < gate.get("min_char_score", 1.0):
+        out.append("score")
+    if f["width"] > gate.get("max_char_width", 0.0) * f["chars"] + 0.15:
+        out.append("width_none" if f["width"] == math.inf else "width")
+    if not in_range(f, gate.get("in_range")):
+        out.append("range")
+    return out
 
 
 def _dark(g: np.ndarray) -> tuple[float, float, np.ndarray]:

@@ -26,3 +26,37 @@ def test_relative_ink_keeps_a_faded_label_too_wide_for_its_reading():
     dark = _render("12")
     assert digits._ink_width(dark) == digits._ink_width(dark, relative=True) or \
         abs(digits._ink_width(dark) - digits._ink_width(dark, relative=True)) < 0.1
+
+
+def _features(**kw):
+    f = {"value": 7, "score": 0.99, "top": 0.995, "width": 0.5, "chars": 1}
+    f.update(kw)
+    return f
+
+
+def test_failures_names_each_gate_condition_a_crop_fails_and_passes_is_their_absence():
+    gate = {"min_char_score": 0.97, "min_top": 0.99, "max_char_width": 0.9}
+    assert digits.failures(_features(), gate) == [] and digits.passes(_features(), gate)
+    assert digits.failures(_features(value=None), gate) == ["value"]
+    assert digits.failures(_features(score=0.8, top=0.5), gate) == ["top", "score"]
+    assert digits.failures(_features(width=float("inf")), gate) == ["width_none"]     # no ink below 128
+    assert digits.failures(_features(width=1.2), gate) == ["width"]
+    assert digits.failures(_features(height=40), dict(gate, in_range={"height": [10, 30]})) == ["range"]
+    assert not digits.passes(_features(width=float("inf")), gate)
+
+
+def test_route_crops_table_counts_routed_wrong_and_why_on_recorded_crops():
+    from training.route_crops import tabulate
+    faded = _features(width=float("inf"))
+    rows = [
+        {"settled": True, "truth": "7", "f": _features(), "f_rel": _features(), "ptext": "7", "readings": [(7, 0.9)]},
+        {"settled": True, "truth": "7", "f": faded, "f_rel": _features(width=0.6), "ptext": "7", "readings": [(7, 0.9)]},
+        {"settled": True, "truth": "1", "f": _features(), "f_rel": _features(), "ptext": "1", "readings": [(1, 0.9)]},
+        {"settled": True, "truth": "其他", "f": _features(value=None), "f_rel": _features(value=None), "ptext": "其他",
+         "readings": []},
+        {"settled": False, "truth": "7", "f": _features(), "f_rel": _features(), "ptext": "7", "readings": []},
+    ]
+    fixed, rel = [r for r in tabulate(rows, gates=[(0.97, 0.99)])]
+    assert (fixed["numeric"], fixed["routed"], fixed["wrong"]) == (3, 2, 1)
+    assert fixed["not_routed_because"] == {"width_none": 1} and fixed["labels_routed"] == 0
+    assert (rel["routed"], rel["wrong"], rel["differs_ppocr"]) == (3, 1, 1)

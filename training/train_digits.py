@@ -143,7 +143,7 @@ def _orientation_read_by(engine):
         grid.orientation = orig
 
 
-def _match(cells, truth_cells, tol: float = 0.5):
+def match_cells(cells, truth_cells, tol: float = 0.5):
     """Recovered cell → truth grid cell: each centre inside the other's box (page points)."""
     out = {}
     for c in cells:
@@ -202,7 +202,7 @@ def grid_doc_crops(truth_path: Path, renderings=("scan_light", "scan_heavy")):
                      "jpeg": int(info.get("jpeg_quality") or 0),
                      "fax": any(str(o).startswith("fax") for o in info.get("ops", []))}
             for table in page.tables:
-                m = _match(table.cells, tcells[page.number])
+                m = match_cells(table.cells, tcells[page.number])
                 for c in table.cells:
                     toks = re.findall(r"<(\d+)>", c.text or "")
                     t = m.get(id(c))
