@@ -368,7 +368,9 @@ def main(argv: list[str] | None = None) -> int:
             "load_start": [round(x, 2) for x in os.getloadavg()], "runs": [], "settings": changed}
     if not a.no_profile:
         print(f"profile ({a.threads} onnxruntime threads):", file=sys.stderr)
+        from pipeline.engines import share_cores
         os.environ["GOUJI_THREADS"] = str(a.threads)   # as a worker of a pool of cores/threads
+        share_cores(a.threads)                         # OpenCV's and OpenMP's pools too
         info["profile"] = profile(splits)
         info["profile"]["threads"] = a.threads
         os.environ.pop("GOUJI_THREADS")
