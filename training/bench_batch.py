@@ -62,6 +62,17 @@ def scan_files(data: Path, limit: int = 0, splits: list[str] | None = None,
     return out
 
 
+def corpus_hint(data: Path) -> str:
+    """How to build a generated corpus folder that is absent (`make bench-batch` reads the
+    scan splits of datasets/generated/s26scans/test: the first 16 test reports of
+    configs/synth.yaml's seed, light and heavy scans)."""
+    split = data.name if data.name in ("train", "val", "test") else ""
+    if not split or data.exists():
+        return ""
+    return (f"; build it with: python -m training.synth.build --split {split} --n 16 "
+            f"--renderings scan_light,scan_heavy --out {data.parent}  (a few minutes on 2 cores)")
+
+
 def _commit() -> str:
     try:
         c = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -359,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     changed = apply_settings(a.set)
     splits = scan_files(a.data, a.limit, a.splits, a.match)
     if not splits:
-        print(f"no scan files with truth under {a.data}", file=sys.stderr)
+        print(f"no scan files with truth under {a.data}{corpus_hint(a.data)}", file=sys.stderr)
         return 2
     files = [f for fs in splits.values() for f in fs]
     info = {"data": str(a.data), "files": {k: [f.name for f in v] for k, v in splits.items()},
