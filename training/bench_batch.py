@@ -380,11 +380,16 @@ def main(argv: list[str] | None = None) -> int:
     if not a.no_profile:
         print(f"profile ({a.threads} onnxruntime threads):", file=sys.stderr)
         from pipeline.engines import share_cores
+        env = {k: os.environ.get(k) for k in ("GOUJI_THREADS", "OMP_NUM_THREADS")}
         os.environ["GOUJI_THREADS"] = str(a.threads)   # as a worker of a pool of cores/threads
         share_cores(a.threads)                         # OpenCV's and OpenMP's pools too
         info["profile"] = profile(splits)
         info["profile"]["threads"] = a.threads
-        os.environ.pop("GOUJI_THREADS")
+        for k, v in env.items():                       # the pools' workers set their own share
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     for w in a.workers:
         print(f"throughput, {w} workers:", file=sys.stderr)
         r = throughput(files, w, a.out / f"{a.engine}-w{w}", a.engine, a.time_limit)
