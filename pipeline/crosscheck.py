@@ -92,12 +92,6 @@ def _prose(text: str, cfg: dict) -> list[str]:
     return out
 
 
-def warm_segmenter() -> None:
-    """Load jieba and its dictionary now (~0.85 CPU s): called where batch workers are forked
-    from (batch/warm.py), so each worker does not pay it on its first document's prose."""
-    _jieba()
-
-
 @functools.lru_cache(maxsize=1)
 def _jieba():
     import jieba

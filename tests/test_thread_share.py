@@ -35,18 +35,3 @@ def test_share_cores_sets_opencv_threads():
                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     _, after = map(int, out.stdout.split())
     assert after == 1
-
-
-def test_the_forkserver_warmup_loads_jieba_and_starts_no_thread():
-    """batch/warm.py runs in the forkserver: what it loads every worker inherits (jieba's
-    dictionary, ~0.85 CPU s a worker), and a thread started there would not survive the fork."""
-    code = ("import os, sys; n = lambda: len(os.listdir('/proc/self/task')); "
-            "import pipeline.batch, pipeline.read, pipeline.classify; a = n(); "
-            "import pipeline.batch.warm; loaded = 'jieba' in sys.modules; import jieba; "
-            "print(a, n(), loaded, jieba.dt.initialized)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    before, after, loaded, ready = out.stdout.split()
-    assert (loaded, ready) == ("True", "True")
-    if os.path.isdir("/proc/self/task"):
-        assert int(after) <= int(before) + 2     # the calibrator's scipy BLAS pool: as before this change
