@@ -35,3 +35,21 @@ def test_share_cores_sets_opencv_threads():
                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     _, after = map(int, out.stdout.split())
     assert after == 1
+
+
+def _openmp(_job) -> dict:
+    import sklearn.ensemble  # noqa: F401  (loads the OpenMP runtime, as the calibrator does)
+    from threadpoolctl import threadpool_info
+    return {"openmp": sorted({i["num_threads"] for i in threadpool_info() if i["internal_api"] == "openmp"})}
+
+
+def test_limit_openmp_sizes_the_openmp_pool_when_asked(monkeypatch):
+    monkeypatch.delenv("GOUJI_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    import sklearn.ensemble  # noqa: F401  (loaded before the fork: OMP_NUM_THREADS then comes too late)
+    cores = os.cpu_count() or 1
+    share = max(1, cores // 2)
+    seen = []
+    LocalPool(2, Limits(memory_mb=0, limit_openmp=True), start_method="fork").run(
+        [1], _openmp, lambda job, out: seen.append(out))
+    assert seen == [{"openmp": [share]}]
