@@ -382,7 +382,8 @@ def main(argv: list[str] | None = None) -> int:
         from pipeline.engines import share_cores
         env = {k: os.environ.get(k) for k in ("GOUJI_THREADS", "OMP_NUM_THREADS")}
         os.environ["GOUJI_THREADS"] = str(a.threads)   # as a worker of a pool of cores/threads
-        share_cores(a.threads)                         # OpenCV's and OpenMP's pools too
+        from pipeline.templates import config as load_config
+        share_cores(a.threads, bool(load_config("batch.yaml").get("limit_openmp", False)))   # as a worker
         info["profile"] = profile(splits)
         info["profile"]["threads"] = a.threads
         for k, v in env.items():                       # the pools' workers set their own share
