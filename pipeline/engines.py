@@ -58,6 +58,7 @@ class Limits:
     address_space_mb: float = 0.0     # RLIMIT_AS in local workers; 0 = off
     poll_s: float = 0.2
     workers: int = 0                  # local pool size (sets GOUJI_THREADS = cores // workers)
+    limit_openmp: bool = False        # also size the OpenMP pool (configs/batch.yaml limit_openmp)
 
 
 @dataclass
@@ -111,14 +112,41 @@ def die_with_parent(parent_pid: int) -> None:
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True, name="gouji-parent-watch").start()
 
 
-def _worker_main(conn, func, address_space_mb: float, threads: int = 0, parent_pid: int = 0) -> None:
+def share_cores(threads: int, openmp: bool = True) -> None:
+    """A worker's fair share of the cores (cores // workers), for every library that sizes a
+    thread pool: onnxruntime reads GOUJI_THREADS (ocr.ort_threads); OpenCV's pool and the
+    OpenMP runtime scikit-learn's calibrator predicts with (score.py) were sized to every core
+    when loaded — OpenMP in the forkserver (batch/warm.py), before OMP_NUM_THREADS is set —
+    so they are resized here. Thread counts change no result: OpenCV's and the calibrator's
+    outputs are computed per pixel / per row (measured identical, docs/speed.md session 30e)."""
+    os.environ.setdefault("GOUJI_THREADS", str(threads))
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    try:
+        n = max(1, int(os.environ["GOUJI_THREADS"]))
+    except ValueError:
+        n = threads
+    try:
+        import cv2
+        cv2.setNumThreads(n)
+    except ImportError:
+        pass
+    if not openmp:
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(n, user_api="openmp")    # stays set (not used as a context)
+    except Exception:       # threadpoolctl comes with scikit-learn; without either, nothing to size
+        pass
+
+
+def _worker_main(conn, func, address_space_mb: float, threads: int = 0, parent_pid: int = 0,
+                 openmp: bool = False) -> None:
     """Worker loop: receive a job, run func, send the outcome; exit on None or EOF."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the parent's business
     if parent_pid:
         die_with_parent(parent_pid)
-    if threads:   # a fair share of the cores, for libraries that size their thread pools from it
-        os.environ.setdefault("GOUJI_THREADS", str(threads))
-        os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    if threads:
+        share_cores(threads, openmp)
     if address_space_mb:
         lim = int(address_space_mb * 2**20)
         resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
@@ -146,7 +174,8 @@ class _Worker:
         parent, child = ctx.Pipe(duplex=True)
         self.conn = parent
         threads = max(1, (os.cpu_count() or 1) // max(1, limits.workers)) if limits.workers else 0
-        self.proc = ctx.Process(target=_worker_main, args=(child, func, limits.address_space_mb, threads, os.getpid()),
+        self.proc = ctx.Process(target=_worker_main, args=(child, func, limits.address_space_mb, threads, os.getpid(),
+                                                          limits.limit_openmp),
                                 daemon=True)
         self.proc.start()
         child.close()

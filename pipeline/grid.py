@@ -27,7 +27,7 @@ import numpy as np
 from .bands import first_lines, last_lines, title_read
 from .cost import lap
 from .deskew import estimate_skew, rotate_small, skew_config
-from .grid_cells import RawCell, binarise, find_tables, grid_config, line_masks  # noqa: F401
+from .grid_cells import RawCell, binarise, components, find_tables, grid_config, line_masks  # noqa: F401
 from .grid_crops import (cell_lines, cut_cell_lines, faint_glyphs, faint_table, grey_lines, ink_extent,  # noqa: F401
                          is_blob, is_dash, is_faint, is_faint_glyphs, is_slash)
 from .grid_tables import empty_labels, garbled_values, join_continued, mark_headers, numeric_like, read_as_slash  # noqa: F401
@@ -437,10 +437,9 @@ def line_words(words: list[Word]) -> list[Word]:
 
 
 def _segments(hor, ver, s) -> list:
-    import cv2
     out = []
     for m in (hor, ver):
-        n, _, st, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+        n, _, st = components(m)
         for i in range(1, n):
             x, y, w, h, _ = st[i]
             out.append((round(x / s, 2), round(y / s, 2), round((x + w) / s, 2), round((y + h) / s, 2)))

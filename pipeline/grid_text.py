@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .grid_cells import RawCell, index_cells
+from .grid_cells import RawCell, components, index_cells
 from .templates import config
 
 LINES, FAINT, TEXT = "lines", "faint", "text"
@@ -40,7 +40,7 @@ def ink_boxes(binv: np.ndarray, rules: np.ndarray, scale_px: float, cfg: dict) -
     ink = np.where(rules > 0, 0, binv).astype(np.uint8)
     k = max(2, int(round(cfg["join_pt"] * scale_px)))
     joined = cv2.dilate(ink, cv2.getStructuringElement(cv2.MORPH_RECT, (k, 1)))
-    n, _, st, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    n, _, st = components(joined)
     if n < 2:
         return np.zeros((0, 4), int)
     st = st[1:]

@@ -82,3 +82,11 @@ def test_page_cost_laps_wall_time_beside_cpu():
     c.lap("lines")
     assert c.wall["lines"] >= 0.045
     assert c.cpu["lines"] < c.wall["lines"]
+
+
+def test_an_absent_corpus_says_how_to_build_it(tmp_path):
+    from training.bench_batch import corpus_hint
+    hint = corpus_hint(tmp_path / "s26scans" / "test")
+    assert "training.synth.build --split test --n 16" in hint and str(tmp_path / "s26scans") in hint
+    assert corpus_hint(tmp_path) == ""                       # an existing folder: no hint
+    assert corpus_hint(tmp_path / "nowhere") == ""           # not a split folder: nothing to say

@@ -62,6 +62,17 @@ def scan_files(data: Path, limit: int = 0, splits: list[str] | None = None,
     return out
 
 
+def corpus_hint(data: Path) -> str:
+    """How to build a generated corpus folder that is absent (`make bench-batch` reads the
+    scan splits of datasets/generated/s26scans/test: the first 16 test reports of
+    configs/synth.yaml's seed, light and heavy scans)."""
+    split = data.name if data.name in ("train", "val", "test") else ""
+    if not split or data.exists():
+        return ""
+    return (f"; build it with: python -m training.synth.build --split {split} --n 16 "
+            f"--renderings scan_light,scan_heavy --out {data.parent}  (a few minutes on 2 cores)")
+
+
 def _commit() -> str:
     try:
         c = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -359,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     changed = apply_settings(a.set)
     splits = scan_files(a.data, a.limit, a.splits, a.match)
     if not splits:
-        print(f"no scan files with truth under {a.data}", file=sys.stderr)
+        print(f"no scan files with truth under {a.data}{corpus_hint(a.data)}", file=sys.stderr)
         return 2
     files = [f for fs in splits.values() for f in fs]
     info = {"data": str(a.data), "files": {k: [f.name for f in v] for k, v in splits.items()},
@@ -368,10 +379,18 @@ def main(argv: list[str] | None = None) -> int:
             "load_start": [round(x, 2) for x in os.getloadavg()], "runs": [], "settings": changed}
     if not a.no_profile:
         print(f"profile ({a.threads} onnxruntime threads):", file=sys.stderr)
+        from pipeline.engines import share_cores
+        env = {k: os.environ.get(k) for k in ("GOUJI_THREADS", "OMP_NUM_THREADS")}
         os.environ["GOUJI_THREADS"] = str(a.threads)   # as a worker of a pool of cores/threads
+        from pipeline.templates import config as load_config
+        share_cores(a.threads, bool(load_config("batch.yaml").get("limit_openmp", False)))   # as a worker
         info["profile"] = profile(splits)
         info["profile"]["threads"] = a.threads
-        os.environ.pop("GOUJI_THREADS")
+        for k, v in env.items():                       # the pools' workers set their own share
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     for w in a.workers:
         print(f"throughput, {w} workers:", file=sys.stderr)
         r = throughput(files, w, a.out / f"{a.engine}-w{w}", a.engine, a.time_limit)

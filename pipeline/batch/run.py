@@ -222,7 +222,8 @@ def _run_locked(paths, out: Path, opts: BatchOptions, state_dir: Path, t_start: 
 
     from ..engines import Limits, LocalPool, RayEngine
     limits = Limits(time_s=time_limit, memory_mb=mem, poll_s=float(cfg.get("poll_s", 0.2)),
-                    address_space_mb=float(cfg.get("address_space_limit_mb", 0) or 0))
+                    address_space_mb=float(cfg.get("address_space_limit_mb", 0) or 0),
+                    limit_openmp=bool(cfg.get("limit_openmp", False)))
     func = opts.func or process_document
     estats = None
     try:
