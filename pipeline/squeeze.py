@@ -40,9 +40,12 @@ def squeeze(crop: np.ndarray, factor: float) -> np.ndarray:
 
 
 def squeezable(crop: np.ndarray, cfg: dict) -> bool:
-    """A line crop wider than `min_ratio` × its height (text, not a number) and at least
-    `min_height` px high (a low wide crop is a speck row or a rule's remnant, not a line of text)."""
-    return crop.shape[0] >= cfg.get("min_height", 0) and crop.shape[1] > cfg["min_ratio"] * max(1, crop.shape[0])
+    """A line crop wider than `min_ratio` × its height (text, not a number), at least
+    `min_height` px high (a low wide crop is a speck row or a rule's remnant, not a line of
+    text) and with ink darker than `max_ink` (a faint or thinned scan's crop — its strokes, or
+    the noise a faint value cell holds — is read as it is)."""
+    return (crop.shape[0] >= cfg.get("min_height", 0) and crop.shape[1] > cfg["min_ratio"] * max(1, crop.shape[0])
+            and int(crop.min()) < cfg.get("max_ink", 256))
 
 
 def narrowed(crops: list[np.ndarray], cost=None) -> list[np.ndarray]:

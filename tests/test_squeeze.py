@@ -46,6 +46,8 @@ def test_only_long_lines_are_squeezed_the_others_are_the_same_arrays(monkeypatch
     out = narrowed(crops, cost)
     assert [o is c for o, c in zip(out, crops)] == [True, True, False, True]
     assert cost.squeezed == 1
+    faint = 255 - (255 - crops[2]) // 3           # the same label, its ink no darker than ~170
+    assert narrowed([faint])[0] is faint
     monkeypatch.setitem(config()["squeeze"], "enabled", False)
     assert narrowed(crops) is crops
 
