@@ -37,6 +37,7 @@ from .model import Cell, CellEvidence, Document, Page, Table, Word
 from .ocr import candidates, get_engine, normalise_text, parse_value
 from .orient import orientation
 from .page_border import BORDER_DOUBT, border_mask, paint_out, settings as border_settings, touches
+from .squeeze import narrowed
 from .strips import read_wrapped_cells, recognise as recognise_rows
 from .pdf import config, px_per_pt
 from .values import blank_marks
@@ -213,9 +214,8 @@ def _doubt_relabelled_rows(table: Table, relabelled: list[Cell]) -> None:
 
 
 def _recognise(engine, crops: list[np.ndarray], jobs: list[tuple[Cell, int]], page: Page) -> list:
-    """Every crop's RecResult. A one-line cell the small digit model reads as a number
-    with confidence (digits.sure_numbers) is not sent to PP-OCR: ~40× the cost per crop
-    (docs/speed.md, where the routing's accuracy is measured)."""
+    """Every crop's RecResult. A one-line cell the small digit model reads as a number with confidence
+    (digits.sure_numbers) is not sent to PP-OCR: ~40× the cost per crop (docs/speed.md)."""
     results: list = [None] * len(crops)
     if crops and config().get("digits", {}).get("route", {}).get("enabled"):
         from .digits import sure_numbers
@@ -230,13 +230,13 @@ def _recognise(engine, crops: list[np.ndarray], jobs: list[tuple[Cell, int]], pa
     read_wrapped_cells(engine, crops, jobs, results, page)
     rest = [k for k, r in enumerate(results) if r is None]
     rows = [getattr(cell, "row", None) if n == 1 else None for cell, n in jobs for _ in range(n)]   # row strips
-    # the crops left are padded as if none had been routed: their readings stay those of
-    # PP-OCR reading them all (ocr.RapidOCREngine.padding_of)
-    keep = engine.padding_of(crops) if len(rest) < len(crops) and hasattr(engine, "padding_of") \
-        else contextlib.nullcontext()
+    reads = narrowed([crops[k] for k in rest], page.cost)     # long text lines squeezed (pipeline/squeeze.py)
+    # the crops left (not squeezed) are padded as if none had been routed or squeezed: their readings
+    # stay those of PP-OCR reading them all (ocr.RapidOCREngine.padding_of)
+    moved = len(rest) < len(crops) or any(a is not crops[k] for a, k in zip(reads, rest))
+    keep = engine.padding_of(crops) if moved and hasattr(engine, "padding_of") else contextlib.nullcontext()
     with keep:
-        for k, r in zip(rest, recognise_rows(engine, [crops[k] for k in rest], [rows[k] for k in rest],
-                                             page.cost) if rest else []):
+        for k, r in zip(rest, recognise_rows(engine, reads, [rows[k] for k in rest], page.cost) if rest else []):
             results[k] = r
     page.cost.crops += len(rest)
     return results

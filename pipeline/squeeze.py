@@ -1,0 +1,60 @@
+"""Long text lines read narrower: a label or header line squeezed horizontally before PP-OCR.
+
+Why: the recogniser's cost is linear in its padded input width (~0.1 ms per px per crop at
+height 48, docs/speed.md) and row labels and column headers are ~75 % of its pixels on a
+table page, numbers ~15-28 % (session 29d). A CJK glyph at height 48 is ~48 px wide and the
+model's CTC steps are 8 px, so at `factor` 0.6 a glyph still spans ~3-4 steps. Label and
+header texts only have to be good enough for `classify` (trained on OCR noise) to map them
+to keys; they are not exported character by character.
+
+Which crops: decided before reading, from the crop's shape alone — a line wider than
+`min_ratio` × its height is text (a table's numbers, cut to their ink with their height of
+white either side, are ~2.5 × as wide as high; the widest numbers seen, amounts with 万元, ~6.6).
+Every other crop is handed back as the same array, so `ocr.RapidOCREngine.padding_of` keeps
+its padding (and its reading) as when nothing is squeezed (grid._recognise).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .pdf import config
+
+HEIGHT = 48          # the recogniser's input height (ocr._resize_norm)
+
+
+def squeeze_config() -> dict:
+    """configs/ocr.yaml `squeeze:`."""
+    return config().get("squeeze", {})
+
+
+def squeeze(crop: np.ndarray, factor: float) -> np.ndarray:
+    """The crop at the recogniser's height (HEIGHT) and `factor` × the width that keeps its
+    shape, resampled in one step: a 29 px line at 0.6 keeps its horizontal pixels one for one
+    (0.6 × 48 / 29 ≈ 1), where squeezing it first and scaling it up after (ocr._resize_norm)
+    averaged a thinned scan's 1 px strokes into grey (test_00003 heavy lost rows so)."""
+    import cv2
+    h, w = crop.shape[:2]
+    nw = max(1, int(round(w * factor * HEIGHT / max(1, h))))
+    shrink = nw < w and HEIGHT < h
+    return cv2.resize(crop, (nw, HEIGHT), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+def squeezable(crop: np.ndarray, cfg: dict) -> bool:
+    """A line crop wider than `min_ratio` × its height (text, not a number), at least
+    `min_height` px high (a low wide crop is a speck row or a rule's remnant, not a line of
+    text) and with ink darker than `max_ink` (a faint or thinned scan's crop — its strokes, or
+    the noise a faint value cell holds — is read as it is)."""
+    return (crop.shape[0] >= cfg.get("min_height", 0) and crop.shape[1] > cfg["min_ratio"] * max(1, crop.shape[0])
+            and int(crop.min()) < cfg.get("max_ink", 256))
+
+
+def narrowed(crops: list[np.ndarray], cost=None) -> list[np.ndarray]:
+    """`crops` with each long text line squeezed (`squeeze.enabled`); the others — and all of
+    them when off — the very same arrays. `cost` (a PageCost) counts the crops squeezed."""
+    cfg = squeeze_config()
+    if not cfg.get("enabled"):
+        return crops
+    out = [squeeze(c, cfg["factor"]) if squeezable(c, cfg) else c for c in crops]
+    if cost is not None:
+        cost.squeezed += sum(a is not b for a, b in zip(out, crops))
+    return out
