@@ -210,3 +210,23 @@ def faint_row(ink: int, paper: int = 236, dpi: int = 150):
     for k in range(9):
         d.text((k * w + int(12 * px), int(3 * px)), "行政", fill=paper - ink, font=font)
     return img, d, font, px, [(k * w, 0, (k + 1) * w, h) for k in range(10)]
+
+
+def line_crop(text: str, h: int = 40):
+    """A line crop as the grid cuts it: the text with its height of white on either side."""
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFont
+    font = ImageFont.truetype(FONT, 28)
+    w = int(font.getlength(text)) + 2 * h
+    im = Image.new("L", (w, h), 255)
+    ImageDraw.Draw(im).text((h, 4), text, font=font, fill=0)
+    return np.asarray(im)
+
+
+def crop_page():
+    """A page stand-in for the recogniser's routing code: its number, rotation and cost."""
+    import types
+    from pipeline.cost import PageCost
+    page = types.SimpleNamespace(number=1, rotation=0, cost=PageCost())
+    page.cost.orientation = "rules"
+    return page

@@ -3,35 +3,16 @@ from __future__ import annotations
 
 import types
 
-import numpy as np
-
 from pipeline import grid
 from pipeline.cost import PageCost
 from pipeline.ocr import get_engine
 from pipeline.pdf import config
 from pipeline.squeeze import narrowed, squeeze
-
-FONT = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
-
-
-def _line(text: str, h: int = 32) -> np.ndarray:
-    """A line crop as the grid cuts it: the text with its height of white on either side."""
-    from PIL import Image, ImageDraw, ImageFont
-    font = ImageFont.truetype(FONT, 28)
-    w = int(font.getlength(text)) + 2 * h
-    im = Image.new("L", (w, h), 255)
-    ImageDraw.Draw(im).text((h, 4), text, font=font, fill=0)
-    return np.asarray(im)
-
-
-def _page():
-    page = types.SimpleNamespace(number=1, rotation=0, cost=PageCost())
-    page.cost.orientation = "rules"
-    return page
+from tablefix import crop_page, line_crop
 
 
 def test_squeeze_narrows_keeps_height_and_ink():
-    a = _line("其他处理情况")
+    a = line_crop("其他处理情况", 32)
     b = squeeze(a, 0.6)
     assert b.shape[0] == 48 and b.dtype == a.dtype        # at the recogniser's height, in one resampling
     assert abs(b.shape[1] - 0.6 * a.shape[1] * 48 / a.shape[0]) <= 1
@@ -41,7 +22,7 @@ def test_squeeze_narrows_keeps_height_and_ink():
 
 def test_only_long_lines_are_squeezed_the_others_are_the_same_arrays(monkeypatch):
     monkeypatch.setitem(config()["squeeze"], "enabled", True)
-    crops = [_line("12"), _line("305"), _line("本年新制作数量"), _line("其他")]
+    crops = [line_crop("12", 32), line_crop("305", 32), line_crop("本年新制作数量", 32), line_crop("其他", 32)]
     cost = PageCost()
     out = narrowed(crops, cost)
     assert [o is c for o, c in zip(out, crops)] == [True, True, False, True]
@@ -58,7 +39,7 @@ def test_a_label_read_squeezed_gives_the_same_text_and_numbers_do_not_move(monke
     eng = get_engine("rapidocr")
     monkeypatch.setitem(config()["digits"]["route"], "enabled", False)
     texts = ["12", "本年新制作数量", "305", "其他处理情况合计", "7", "政府信息公开行政复议"]
-    crops = [_line(t) for t in texts]
+    crops = [line_crop(t, 32) for t in texts]
     jobs = [(types.SimpleNamespace(row=i), 1) for i in range(len(texts))]
     widths = []
     run = eng.session.run
@@ -73,10 +54,10 @@ def test_a_label_read_squeezed_gives_the_same_text_and_numbers_do_not_move(monke
                                          run(names, feeds))[1]
     monkeypatch.setattr(eng, "session", counting)
     monkeypatch.setitem(config()["squeeze"], "enabled", False)
-    off = grid._recognise(eng, crops, jobs, _page())
+    off = grid._recognise(eng, crops, jobs, crop_page())
     px_off, widths[:] = sum(widths), []
     monkeypatch.setitem(config()["squeeze"], "enabled", True)
-    page = _page()
+    page = crop_page()
     on = grid._recognise(eng, crops, jobs, page)
     assert page.cost.squeezed == 3
     assert sum(widths) < px_off

@@ -6,32 +6,13 @@ import types
 import numpy as np
 
 from pipeline import grid
-from pipeline.cost import PageCost
 from pipeline.ocr import get_engine
 from pipeline.pdf import config
 from pipeline.strips import HEIGHT, join
-
-FONT = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
-
-
-def _line(text: str, h: int = 40) -> np.ndarray:
-    """A line crop as the grid cuts it: the text with its height of white on either side."""
-    from PIL import Image, ImageDraw, ImageFont
-    font = ImageFont.truetype(FONT, 28)
-    w = int(font.getlength(text)) + 2 * h
-    im = Image.new("L", (w, h), 255)
-    ImageDraw.Draw(im).text((h, 4), text, font=font, fill=0)
-    return np.asarray(im)
-
-
-def _page():
-    page = types.SimpleNamespace(number=1, rotation=0, cost=PageCost())
-    page.cost.orientation = "rules"
-    return page
-
+from tablefix import crop_page, line_crop
 
 def test_join_trims_each_line_to_its_ink_and_sets_them_side_by_side():
-    a, b = _line("本年新制"), _line("作数量")
+    a, b = line_crop("本年新制"), line_crop("作数量")
     out = join([a, b], margin=0.1, gap=0.25, pad=0.5)
     assert out.shape[0] == HEIGHT and out.dtype == np.uint8
     # the lines' own white (a height each side) is cut to the margin: narrower than the crops
@@ -51,12 +32,12 @@ def test_a_wrapped_label_is_read_once_and_the_other_cells_as_before(monkeypatch)
     eng = get_engine("rapidocr")
     monkeypatch.setitem(config()["digits"]["route"], "enabled", False)
     cells = [("12",), ("本年新制", "作数量"), ("305",), ("其他处理情况",), ("1", "0"), ("7",)]
-    crops = [_line(t) for ls in cells for t in ls]
+    crops = [line_crop(t) for ls in cells for t in ls]
     jobs = [(types.SimpleNamespace(row=i), len(ls)) for i, ls in enumerate(cells)]
     monkeypatch.setitem(config()["wrapped"], "enabled", False)
-    off = grid._recognise(eng, crops, jobs, _page())
+    off = grid._recognise(eng, crops, jobs, crop_page())
     monkeypatch.setitem(config()["wrapped"], "enabled", True)
-    page = _page()
+    page = crop_page()
     inputs = []
     run = eng.session.run
 
