@@ -230,3 +230,19 @@ def crop_page():
     page = types.SimpleNamespace(number=1, rotation=0, cost=PageCost())
     page.cost.orientation = "rules"
     return page
+
+
+def spy_runs(monkeypatch, eng, record) -> None:
+    """Wrap `eng.session` so that `record(batch)` sees every input batch PP-OCR's recogniser runs."""
+    session = eng.session
+    run = session.run
+
+    class Spy:
+        def __getattr__(self, k):
+            return getattr(session, k)
+
+        def run(self, names, feeds):
+            record(feeds[eng.input])
+            return run(names, feeds)
+
+    monkeypatch.setattr(eng, "session", Spy())

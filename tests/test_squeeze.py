@@ -8,7 +8,7 @@ from pipeline.cost import PageCost
 from pipeline.ocr import get_engine
 from pipeline.pdf import config
 from pipeline.squeeze import narrowed, squeeze
-from tablefix import crop_page, line_crop
+from tablefix import crop_page, line_crop, spy_runs
 
 
 def test_squeeze_narrows_keeps_height_and_ink():
@@ -42,17 +42,7 @@ def test_a_label_read_squeezed_gives_the_same_text_and_numbers_do_not_move(monke
     crops = [line_crop(t, 32) for t in texts]
     jobs = [(types.SimpleNamespace(row=i), 1) for i in range(len(texts))]
     widths = []
-    run = eng.session.run
-
-    class Counting:
-        def __getattr__(self, k):
-            return getattr(eng.session_, k)
-
-    monkeypatch.setattr(eng, "session_", eng.session, raising=False)
-    counting = Counting()
-    counting.run = lambda names, feeds: (widths.append(feeds[eng.input].shape[0] * feeds[eng.input].shape[3]),
-                                         run(names, feeds))[1]
-    monkeypatch.setattr(eng, "session", counting)
+    spy_runs(monkeypatch, eng, lambda x: widths.append(x.shape[0] * x.shape[3]))
     monkeypatch.setitem(config()["squeeze"], "enabled", False)
     off = grid._recognise(eng, crops, jobs, crop_page())
     px_off, widths[:] = sum(widths), []

@@ -9,7 +9,7 @@ from pipeline import grid
 from pipeline.ocr import get_engine
 from pipeline.pdf import config
 from pipeline.strips import HEIGHT, join
-from tablefix import crop_page, line_crop
+from tablefix import crop_page, line_crop, spy_runs
 
 def test_join_trims_each_line_to_its_ink_and_sets_them_side_by_side():
     a, b = line_crop("本年新制"), line_crop("作数量")
@@ -39,16 +39,7 @@ def test_a_wrapped_label_is_read_once_and_the_other_cells_as_before(monkeypatch)
     monkeypatch.setitem(config()["wrapped"], "enabled", True)
     page = crop_page()
     inputs = []
-    run = eng.session.run
-
-    class Counting:
-        def __getattr__(self, k):
-            return getattr(eng.session_, k)
-
-    monkeypatch.setattr(eng, "session_", eng.session, raising=False)
-    counting = Counting()
-    counting.run = lambda names, feeds: (inputs.append(len(feeds[eng.input])), run(names, feeds))[1]
-    monkeypatch.setattr(eng, "session", counting)
+    spy_runs(monkeypatch, eng, lambda x: inputs.append(len(x)))
     on = grid._recognise(eng, crops, jobs, page)
     # two joined inputs (the label; the number, whose joined reading is thrown away), then
     # the 4 one-line cells and the number's 2 lines as before: the label's 2 lines are 1 input
