@@ -232,6 +232,27 @@ def test_kill9_resumes_without_loss_or_duplication(tmp_path):
     assert not list(out.rglob("*.tmp")), "stale temp files are cleaned up"
 
 
+def test_a_result_whose_manifest_line_a_kill_took_is_listed_again(tmp_path):
+    """A kill -9 between a result's rename (its commit point) and its manifest line leaves
+    the result on disk unlisted: the next run takes it as done, not redone, and writes the
+    line, so every result is in the manifest once."""
+    d = _inputs(tmp_path, 2)
+    out = tmp_path / "out"
+    run_batch([d], out, workers=1, progress=False)
+    man = out / ".gouji" / "manifest.jsonl"
+    lines = man.read_text().splitlines()
+    results = [i for i, x in enumerate(lines) if x.strip() and "abs" in json.loads(x)]
+    lost = json.loads(lines[results[-1]])
+    man.write_text("".join(x + "\n" for i, x in enumerate(lines) if i != results[-1]))
+    mtime = (out / f"{lost['name']}.json").stat().st_mtime_ns
+    s = run_batch([d], out, workers=1, progress=False)
+    assert s.processed == 0 and s.already_done == 2
+    assert (out / f"{lost['name']}.json").stat().st_mtime_ns == mtime          # not redone
+    recs = [json.loads(x) for x in man.read_text().splitlines() if x.strip()]
+    keys = [(r["abs"], r["key"]) for r in recs if "abs" in r]
+    assert len(keys) == len(set(keys)) == 2 and (lost["abs"], lost["key"]) in keys
+
+
 def test_options_and_one_review_threshold(tmp_path):
     """run_batch takes a BatchOptions (or its fields as keywords, nothing else); the review
     queue's threshold is the scorer's (configs/scoring.yaml), the one that makes a document

@@ -42,9 +42,17 @@ class ResultWriter:
                 + "; batch.abs_path_hex holds its exact bytes")
         f = outdir.write_json(self.out / f"{e.name}.json", result, claim=False)
         e.result_file = f
-        outdir.manifest.add({"abs": e.abs, "path": str(e.path), "name": e.name, "key": e.key, "sha256": e.sha256,
-                             "size": e.size, "mtime_ns": e.mtime_ns, "status": result.get("status"),
-                             "duplicate_of": b.get("duplicate_of"), "retry": b["retry"], "t": round(time.time(), 3)})
+        self.record(e, result)
+
+    def record(self, e: Entry, result: dict) -> None:
+        """The manifest line of a committed result. Also written when a run finds a result on
+        disk whose line is missing: a kill -9 between the rename and the line took it, and
+        without it the summary, the report and later runs would not list that result."""
+        b = result.get("batch") or {}
+        self.outdir.manifest.add({"abs": e.abs, "path": str(e.path), "name": e.name, "key": e.key, "sha256": e.sha256,
+                                  "size": e.size, "mtime_ns": e.mtime_ns, "status": result.get("status"),
+                                  "duplicate_of": b.get("duplicate_of"), "retry": bool(b.get("retry")),
+                                  "t": round(time.time(), 3)})
 
     def duplicate(self, e: Entry, primary_file: Path, primary_path: str) -> None:
         """Identical content under another name: a copy of the primary's result, marked

@@ -112,6 +112,8 @@ def _plan(entries: list[Entry], out: Path, opts: BatchOptions, writer: ResultWri
                 b = (r or {}).get("batch") or {}
                 if not (b.get("key") == e.key and result_abs(r) == e.abs and not b.get("retry")):
                     r = None
+                else:           # committed, but a kill took its manifest line: written now
+                    writer.record(e, r)
             if r is not None:
                 e.state, e.result_file = "done", f
                 plan.already += 1
