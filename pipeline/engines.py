@@ -121,10 +121,8 @@ def share_cores(threads: int, openmp: bool = True) -> None:
     outputs are computed per pixel / per row (measured identical, docs/speed.md session 30e)."""
     os.environ.setdefault("GOUJI_THREADS", str(threads))
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
-    try:
-        n = max(1, int(os.environ["GOUJI_THREADS"]))
-    except ValueError:
-        n = threads
+    from .ocr import ort_threads
+    n = ort_threads({"threads": threads})       # the one reading of GOUJI_THREADS
     try:
         import cv2
         cv2.setNumThreads(n)
