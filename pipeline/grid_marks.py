@@ -14,7 +14,8 @@ def grey_marks(crop: np.ndarray, lab: np.ndarray, st: np.ndarray, keep: np.ndarr
     component's darkest grey ≥ `min_contrast`: a thinned scan's digits are light because
     thin, and differ by as much); a component is grey ink when its darkest pixel stands
     `min_lighter` × that contrast above the print's and its strokes are wide (≥ `min_core_pt2`
-    pixels survive a 3×3 erosion: not a thin minus sign or a blurred stroke). Off: none."""
+    pixels survive a 3×3 erosion: not a thin minus sign or a blurred stroke), and the cell's
+    components fall in two groups apart by `min_gap`. Off: none."""
     import cv2
     if not cfg.get("enabled"):
         return []
@@ -32,6 +33,14 @@ def grey_marks(crop: np.ndarray, lab: np.ndarray, st: np.ndarray, keep: np.ndarr
         if m > bar and np.count_nonzero(cv2.erode(np.pad(lab[y:y + h, x:x + w] == i, 1).astype(np.uint8),
                                                   np.ones((3, 3), np.uint8))) >= core:
             out.append(i)
+    # two inks, not one ink of varying weight: the print's lightest big component stands
+    # `min_gap` × the contrast under the marks' darkest (a light font's 一 and 人 are lighter
+    # than its dense characters by every degree between: test_00014 light's labels)
+    if out:
+        print_rel = [m for m in mins if m <= bar]
+        gap = min(m for i, m in zip(big, mins) if i in out) - max(print_rel)
+        if gap < cfg["min_gap"] * (paper - ref):
+            return []
     return out
 
 

@@ -95,3 +95,18 @@ def test_the_same_marks_in_black_print_go(monkeypatch):
     assert len(on) == 1 and _grey_pixels(on[0]) == 0 and on[0].min() == 10
     _settings(monkeypatch, False)
     assert _grey_pixels(_lines(grey)[0]) > 200
+
+
+def test_a_light_fonts_lighter_glyphs_stay(monkeypatch):
+    """test_00014 light's header 本年收费金额（单位：万元）in a light font: its simple glyphs stand 0.4-0.6
+    of the contrast above its dense ones with every degree between (one ink): nothing painted out.
+    Without `min_gap` (0) the lightest glyphs were painted out."""
+    grey = _crop("light_font_label.png")
+    cfg = _settings(monkeypatch, False)
+    off = _lines(grey)
+    _settings(monkeypatch, True)
+    on = _lines(grey)
+    assert [l.shape for l in on] == [l.shape for l in off] and all(np.array_equal(a, b) for a, b in zip(on, off))
+    cfg = {**cfg, "grey_marks": {**cfg["grey_marks"], "enabled": True, "min_gap": 0.0}}
+    monkeypatch.setattr(grid_crops, "crop_settings", lambda: cfg)
+    assert not all(np.array_equal(a, b) for a, b in zip(_lines(grey), off))
