@@ -14,7 +14,8 @@ def grey_marks(crop: np.ndarray, lab: np.ndarray, st: np.ndarray, keep: np.ndarr
     component's darkest grey ≥ `min_contrast`: a thinned scan's digits are light because
     thin, and differ by as much); a component is grey ink when its darkest pixel stands
     `min_lighter` × that contrast above the print's and its strokes are wide (≥ `min_core_pt2`
-    pixels survive a 3×3 erosion: not a thin minus sign or a blurred stroke), and the cell's
+    pixels survive a 3×3 erosion, and at least `min_core_share` of its pixels: not a thin
+    minus sign, not a light font's thin strokes), and the cell's
     components fall in two groups apart by `min_gap`. Off: none."""
     import cv2
     if not cfg.get("enabled"):
@@ -30,8 +31,11 @@ def grey_marks(crop: np.ndarray, lab: np.ndarray, st: np.ndarray, keep: np.ndarr
     out = []
     for i, m in zip(big, mins):
         x, y, w, h = st[i, :4]
-        if m > bar and np.count_nonzero(cv2.erode(np.pad(lab[y:y + h, x:x + w] == i, 1).astype(np.uint8),
-                                                  np.ones((3, 3), np.uint8))) >= core:
+        if m <= bar:
+            continue
+        n = np.count_nonzero(cv2.erode(np.pad(lab[y:y + h, x:x + w] == i, 1).astype(np.uint8),
+                                       np.ones((3, 3), np.uint8)))
+        if n >= core and n >= cfg["min_core_share"] * st[i, 4]:
             out.append(i)
     # two inks, not one ink of varying weight: the print's lightest big component stands
     # `min_gap` × the contrast under the marks' darkest (a light font's 一 and 人 are lighter
