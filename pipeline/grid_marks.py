@@ -16,7 +16,8 @@ def grey_marks(crop: np.ndarray, lab: np.ndarray, st: np.ndarray, keep: np.ndarr
     `min_lighter` × that contrast above the print's and its strokes are wide (≥ `min_core_pt2`
     pixels survive a 3×3 erosion, and at least `min_core_share` of its pixels: not a thin
     minus sign, not a light font's thin strokes), and the cell's
-    components fall in two groups apart by `min_gap`. Off: none."""
+    components fall in two groups apart by `min_gap`, and it is at least `min_area_share` of
+    the print's largest component. Off: none."""
     import cv2
     if not cfg.get("enabled"):
         return []
@@ -45,6 +46,9 @@ def grey_marks(crop: np.ndarray, lab: np.ndarray, st: np.ndarray, keep: np.ndarr
         gap = min(m for i, m in zip(big, mins) if i in out) - max(print_rel)
         if gap < cfg["min_gap"] * (paper - ref):
             return []
+        # a mark is glyph-sized or more: not one light bar of a vertical label's light font (val_00010/11 heavy)
+        largest = max(int(st[i, 4]) for i, m in zip(big, mins) if m <= bar)
+        out = [i for i in out if st[i, 4] >= cfg["min_area_share"] * largest]
     return out
 
 

@@ -124,3 +124,16 @@ def test_a_light_font_with_one_black_glyph_stays(monkeypatch):
     cfg = {**cfg, "grey_marks": {**cfg["grey_marks"], "enabled": True, "min_core_share": 0.0}}
     monkeypatch.setattr(grid_crops, "crop_settings", lambda: cfg)
     assert not all(np.array_equal(a, b) for a, b in zip(_lines(grey), off))
+
+
+def test_a_small_light_bar_beside_big_black_print_stays(monkeypatch):
+    """A light bar 0.14× the print's largest glyph (val_00010/11 heavy: one stroke of a vertical
+    label's light font) is no seal: `min_area_share` keeps it; set to 0 it is painted out."""
+    grey = np.full((60, 140), 230, np.uint8)
+    grey[15:41, 20:44] = 10                                 # a black glyph, 624 px
+    grey[26:31, 70:88] = 110                                # a light bar (0.45), 90 px, wide strokes
+    cfg = _settings(monkeypatch, True)
+    assert _grey_pixels(_lines(grey)[0]) >= 90
+    cfg = {**cfg, "grey_marks": {**cfg["grey_marks"], "min_area_share": 0.0}}
+    monkeypatch.setattr(grid_crops, "crop_settings", lambda: cfg)
+    assert _grey_pixels(_lines(grey)[0]) == 0
