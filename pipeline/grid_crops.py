@@ -7,6 +7,7 @@ import functools
 import numpy as np
 
 from .grid_cells import RawCell, grid_config
+from .grid_marks import grey_marks, st_min
 from .templates import config
 
 
@@ -37,7 +38,7 @@ def cut_cell_lines(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: fl
 
 def _lines(crop: np.ndarray, scale_px: float, pad: bool, whole: bool, crossing: bool,
            gone: np.ndarray | None = None, faint_from: float | None = None,
-           glyphs_from: float | None = None) -> tuple[bool, list[np.ndarray], float | None]:
+           glyphs_from: float | None = None, greyed: bool = False) -> tuple[bool, list[np.ndarray], float | None]:
     """cut_cell_lines on the cell's pixels. `crossing`: ink that enters and leaves the cell
     (_crosses) is painted out and the rest read again, once: a printed 0 beside a seal's
     ring falls under the threshold the ring's darker ink set. `gone`: the pixels painted
@@ -81,7 +82,13 @@ def _lines(crop: np.ndarray, scale_px: float, pad: bool, whole: bool, crossing: 
         gone = cv2.dilate(np.isin(lab, crossed).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         clean = orig.copy()
         clean[gone] = 255                # as the rules are painted out (_crop)
-        return _lines(clean, scale_px, pad, whole, False, gone, faint_from, glyphs_from)
+        return _lines(clean, scale_px, pad, whole, False, gone, faint_from, glyphs_from, greyed)
+    grey = [] if faint or greyed else grey_marks(crop, lab, st, keep, paper, scale_px, cfg.get("grey_marks") or {})
+    if grey:                             # a seal's grey ring or characters beside darker print: painted out
+        halo = cv2.dilate(np.isin(lab, grey).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        clean = orig.copy()
+        clean[halo & (orig > min(st_min(crop, lab, grey)) - 1)] = 255
+        return _lines(clean, scale_px, pad, whole, crossing, gone, faint_from, glyphs_from, True)
     # isolated specks (scan noise) go; small marks next to glyphs (a decimal point) stay
     big = keep & (st[:, 4] >= 1.5 * scale_px * scale_px)
     big[0] = False
