@@ -166,8 +166,16 @@ def ink_mask(crop: np.ndarray, scale_px: float, cfg: dict) -> np.ndarray:
 def paper_grain(crop: np.ndarray) -> tuple[float, float]:
     """(paper grey, the grain's deviation): the crop's median and 1.4826 × the median absolute
     deviation from it (a robust standard deviation: the print, a small share, does not count)."""
-    paper = float(np.median(crop))
-    return paper, 1.4826 * float(np.median(np.abs(crop.astype(np.float32) - paper)))
+    if crop.dtype != np.uint8:
+        paper = float(np.median(crop))
+        return paper, 1.4826 * float(np.median(np.abs(crop.astype(np.float32) - paper)))
+    # from the grey histogram as _paper_and_ink, ~4× cheaper: the same values (deviations are halves, exact)
+    hist, mid = np.bincount(crop.ravel(), minlength=256), [(crop.size - 1) // 2 + 1, crop.size // 2 + 1]
+    paper = float(np.searchsorted(np.cumsum(hist), mid).sum()) / 2
+    dev = np.abs(np.arange(256) - paper)
+    order = np.argsort(dev, kind="stable")
+    at = np.searchsorted(np.cumsum(hist[order]), mid)
+    return paper, 1.4826 * ((float(dev[order][at[0]]) + float(dev[order][at[1]])) / 2)
 
 
 def _cut_distance(gone: np.ndarray | None, ink: np.ndarray, scale_px: float) -> float | None:
@@ -278,10 +286,8 @@ def _paper_and_ink(crop: np.ndarray, scale_px: float) -> tuple[float, float]:
     k = min(k, flat.size)
     if crop.dtype != np.uint8:
         return float(np.median(crop)), float(np.partition(flat, k - 1)[k - 1])
-    # both ranks from one grey histogram: the same values as np.median and np.partition
-    # (a uint8 median is the mean of its middle one or two values), ~4× cheaper for a cell
-    upto = np.cumsum(np.bincount(flat, minlength=256))
-    n = flat.size
+    # from one grey histogram, ~3× cheaper: np.median's and np.partition's values (the mean of the middle two)
+    n, upto = flat.size, np.cumsum(np.bincount(flat, minlength=256))
     mid_lo, mid_hi, kth = np.searchsorted(upto, [(n - 1) // 2 + 1, n // 2 + 1, k])   # values at ranks
     return (float(mid_lo) + float(mid_hi)) / 2, float(kth)
 
@@ -439,9 +445,8 @@ def is_dash(line: np.ndarray, g=False) -> bool:
 
 
 def shape_flags(line: np.ndarray) -> tuple[bool, bool, bool]:
-    """(is_dash, is_blob, is_slash) of a one-line cell's crop from one threshold and one
-    component count, not three: the same answers (a ／ is one glyph, so a crop with none or
-    several is no slash), for every one-line cell of a table (grid.build_table)."""
+    """(is_dash, is_blob, is_slash) of a one-line cell's crop from one threshold and component count,
+    not three: the same answers (a ／ is one glyph: a crop with none or several is no slash)."""
     comps = _components(line)
     g = one_glyph(line, comps)
     if g is None:

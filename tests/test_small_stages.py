@@ -11,7 +11,7 @@ import pytest
 
 from pipeline import digits
 from pipeline.ctc import RecResult
-from pipeline.grid_crops import _paper_and_ink, crop_settings
+from pipeline.grid_crops import _paper_and_ink, crop_settings, paper_grain
 from pipeline.solve_cells import CellVar
 from pipeline.solve_milp import Program
 from pipeline.templates import Equation
@@ -39,6 +39,19 @@ def test_paper_and_ink_from_a_histogram_are_the_median_and_the_kth_darkest():
     assert seen_half             # an even count whose middle values differ (a .5 median) was checked
     with pytest.raises(AssertionError):   # the test can fail: a median off by one level is caught
         assert _paper_and_ink(np.array([[10, 12]], np.uint8), 1.0) == (12.0, 10.0)
+
+
+def test_paper_grain_from_a_histogram_is_the_median_and_its_mad():
+    rng = np.random.default_rng(11)
+    for t in range(300):
+        h, w = int(rng.integers(1, 40)), int(rng.integers(1, 120))
+        crop = rng.integers(0, 256, (h, w)).astype(np.uint8)
+        if t % 2:               # paper grain around a tone, a few strokes
+            crop = np.clip(rng.normal(235, 6, (h, w)), 0, 255).astype(np.uint8)
+            crop[rng.random((h, w)) < 0.05] = 30
+        paper = float(np.median(crop))
+        assert paper_grain(crop) == (paper, 1.4826 * float(np.median(np.abs(crop.astype(np.float32) - paper))))
+    assert paper_grain(np.array([[200, 200, 210, 240]], np.uint8)) == (205.0, 1.4826 * 5.0)
 
 
 def _program_pieces():
