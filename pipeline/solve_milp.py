@@ -33,10 +33,12 @@ def quiet_stdout(on: bool):
     finally:
         os.dup2(saved, 1)
         os.close(saved)
+
+
 class _Rows:
     """The constraint matrix built entry by entry, as scipy's lil_matrix was (`A[r, j] = a`
     overwrites, a 0 stores nothing) and handed over as the same CSR matrix (columns sorted
-    per row, float64): lil's per-entry indexing was ~10 % of the solve stage (docs/speed.md)."""
+    per row, float64): lil's per-entry indexing was most of a program's build (docs/speed.md, 31c)."""
 
     def __init__(self):
         self.rows: dict[int, dict[int, float]] = {}
