@@ -172,24 +172,26 @@ def gate_features(crop: np.ndarray, r: RecResult, ink: str = "fixed") -> dict:
     top = candidates(r.slots)[:1]
     if top and top[0][0] == v and type(top[0][0]) is type(v):
         f["top"] = top[0][1]
-    f["width"], f["chars"] = _ink_width(crop, ink == "relative"), len(r.text)
-    f.update(crop_stats(crop))
+    dk = _dark((crop if crop.ndim == 2 else crop.min(axis=2)).astype(np.float32))   # once, not twice
+    f["width"], f["chars"] = _ink_width(crop, ink == "relative", dk), len(r.text)
+    f.update(crop_stats(crop, dk))
     return f
 
 
 STATS = ("height", "contrast", "ink_share", "noise", "row_fill")
 
 
-def crop_stats(crop: np.ndarray) -> dict:
+def crop_stats(crop: np.ndarray, dk: tuple | None = None) -> dict:
     """A line crop's look, for the out-of-distribution check (`in_range`): its height in px,
     contrast (paper — the median grey, white in cell_lines' crops — minus the 2nd-percentile
     grey), share of ink pixels
     (darker than halfway), the paper's noise (grey spread of the pixels lighter than
     halfway: speckle, JPEG ringing) and the fullest row's ink share (a streak or a rule
-    left across the crop fills a row; digits fill half of one at most)."""
+    left across the crop fills a row; digits fill half of one at most). `dk`: `_dark` of the
+    crop's grey, when known."""
     g = crop if crop.ndim == 2 else crop.min(axis=2)
     g = g.astype(np.float32)
-    paper, ink, dark = _dark(g)
+    paper, ink, dark = dk or _dark(g)
     light = g[~dark]
     return {"height": int(g.shape[0]), "contrast": paper - ink,
             "ink_share": float(dark.mean()), "noise": float(light.std()) if light.size else 0.0,
@@ -243,14 +245,13 @@ def _dark(g: np.ndarray) -> tuple[float, float, np.ndarray]:
     return paper, ink, g < (paper + ink) / 2
 
 
-def _ink_width(crop: np.ndarray, relative: bool = False) -> float:
+def _ink_width(crop: np.ndarray, relative: bool = False, dk: tuple | None = None) -> float:
     """Width of the crop's ink in units of its height (inf when it has none). Ink: darker
     than 128, or with `relative` darker than halfway between paper and ink (`_dark`, as
     `crop_stats` counts it): a faded scan's digits (darkest grey ~150) have no ink below 128,
     so their width was inf and the gate sent every one to PP-OCR (docs/speed.md, 27f)."""
     if relative:
-        g = (crop if crop.ndim == 2 else crop.min(axis=2)).astype(np.float32)
-        ink = _dark(g)[2]
+        ink = (dk or _dark((crop if crop.ndim == 2 else crop.min(axis=2)).astype(np.float32)))[2]
     else:
         ink = crop < 128
     rows, cols = np.where(ink.any(1))[0], np.where(ink.any(0))[0]

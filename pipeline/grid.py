@@ -29,7 +29,7 @@ from .cost import lap
 from .deskew import estimate_skew, rotate_small, skew_config
 from .grid_cells import RawCell, binarise, components, find_tables, grid_config, line_masks  # noqa: F401
 from .grid_crops import (cell_lines, cut_cell_lines, faint_glyphs, faint_table, grey_lines, ink_extent,  # noqa: F401
-                         is_blob, is_dash, is_faint, is_faint_glyphs, is_slash)
+                         is_dash, is_faint, is_faint_glyphs, shape_flags)
 from .grid_tables import empty_labels, garbled_values, join_continued, mark_headers, numeric_like, read_as_slash  # noqa: F401
 from .grid_boxes import BOXES, text_tables
 from .grid_text import LINES, faint_masks, refine
@@ -122,9 +122,9 @@ def build_table(page: Page, grey: np.ndarray, rules: np.ndarray, bbox_px, raw: l
         cell.text = "".join(r.text for r in rs)
         cell.char_probs = [cp for r in rs for cp in r.char_probs]
         recs[id(cell)] = rs
+        dash, blob, slash = shape_flags(crops[i - 1]) if n == 1 else (False, False, False)   # one component count
         cell.evidence = CellEvidence(slots=[sl for r in rs for sl in r.slots], lines=crops[i - n:i],
-                                     dash=n == 1 and is_dash(crops[i - 1]), blob=n == 1 and is_blob(crops[i - 1]),
-                                     slash=n == 1 and is_slash(crops[i - 1]))
+                                     dash=dash, blob=blob, slash=slash)
         if n == 1:
             cell.ink = ink_extent(crops[i - 1], s)
     relabelled = _reread_labels(page, grey, rules, cells, recs, raw_of, engine) if not use_text_layer else []

@@ -173,8 +173,16 @@ def ink_mask(crop: np.ndarray, scale_px: float, cfg: dict) -> np.ndarray:
 def paper_grain(crop: np.ndarray) -> tuple[float, float]:
     """(paper grey, the grain's deviation): the crop's median and 1.4826 × the median absolute
     deviation from it (a robust standard deviation: the print, a small share, does not count)."""
-    paper = float(np.median(crop))
-    return paper, 1.4826 * float(np.median(np.abs(crop.astype(np.float32) - paper)))
+    if crop.dtype != np.uint8:
+        paper = float(np.median(crop))
+        return paper, 1.4826 * float(np.median(np.abs(crop.astype(np.float32) - paper)))
+    # from the grey histogram as _paper_and_ink, ~4× cheaper: the same values (deviations are halves, exact)
+    hist, mid = np.bincount(crop.ravel(), minlength=256), [(crop.size - 1) // 2 + 1, crop.size // 2 + 1]
+    paper = float(np.searchsorted(np.cumsum(hist), mid).sum()) / 2
+    dev = np.abs(np.arange(256) - paper)
+    order = np.argsort(dev, kind="stable")
+    at = np.searchsorted(np.cumsum(hist[order]), mid)
+    return paper, 1.4826 * ((float(dev[order][at[0]]) + float(dev[order][at[1]])) / 2)
 
 
 def _cut_distance(gone: np.ndarray | None, ink: np.ndarray, scale_px: float) -> float | None:
@@ -283,7 +291,12 @@ def _paper_and_ink(crop: np.ndarray, scale_px: float) -> tuple[float, float]:
     k = max(1, int(round(crop_settings()["ink_rank_pt2"] * scale_px * scale_px)))
     flat = crop.ravel()
     k = min(k, flat.size)
-    return float(np.median(crop)), float(np.partition(flat, k - 1)[k - 1])
+    if crop.dtype != np.uint8:
+        return float(np.median(crop)), float(np.partition(flat, k - 1)[k - 1])
+    # from one grey histogram, ~3× cheaper: np.median's and np.partition's values (the mean of the middle two)
+    n, upto = flat.size, np.cumsum(np.bincount(flat, minlength=256))
+    mid_lo, mid_hi, kth = np.searchsorted(upto, [(n - 1) // 2 + 1, n // 2 + 1, k])   # values at ranks
+    return (float(mid_lo) + float(mid_hi)) / 2, float(kth)
 
 
 def is_faint(grey: np.ndarray, rules: np.ndarray, c: RawCell, scale_px: float,
@@ -404,32 +417,48 @@ def crop_settings() -> dict:
     return config("grid.yaml")["crops"]
 
 
-def one_glyph(line: np.ndarray):
-    """(x, y, w, h, area) of the line's only big ink component (specks under a fifth of
-    the biggest do not count), or None when there are none or several."""
+def _components(line: np.ndarray):
+    """(n, labels, stats) of the line's ink (Otsu) components, 8-connected."""
     import cv2
     _, ink = cv2.threshold(line, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
-    n, _, st, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    n, lab, st, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    return n, lab, st
+
+
+def one_glyph(line: np.ndarray, comps=None):
+    """(x, y, w, h, area) of the line's only big ink component (specks under a fifth of
+    the biggest do not count), or None when there are none or several."""
+    n, _, st = comps or _components(line)
     if n < 2:
         return None
     big = st[1:][st[1:, 4] >= 0.2 * st[1:, 4].max()]
     return tuple(int(v) for v in big[0]) if len(big) == 1 else None
 
 
-def is_blob(line: np.ndarray) -> bool:
+def is_blob(line: np.ndarray, g=False) -> bool:
     """One solid glyph-sized blob (a 0, 6, 8 or 9 whose holes a heavy scan filled)."""
-    g = one_glyph(line)
+    g = one_glyph(line) if g is False else g
     if g is None:
         return False
     x, y, w, h, a = g
     return 1.1 <= h / max(w, 1) <= 2.6 and a >= 0.72 * w * h and h >= 8
 
 
-def is_dash(line: np.ndarray) -> bool:
+def is_dash(line: np.ndarray, g=False) -> bool:
     """One flat bar and nothing else: a printed blank (— - 一 _), which PP-OCR often reads
     as nothing or as 一 and the digit model, knowing only numbers, as 0."""
-    g = one_glyph(line)
+    g = one_glyph(line) if g is False else g
     return g is not None and g[2] >= 3 * g[3] and g[2] >= 6
+
+
+def shape_flags(line: np.ndarray) -> tuple[bool, bool, bool]:
+    """(is_dash, is_blob, is_slash) of a one-line cell's crop from one threshold and component count,
+    not three: the same answers (a ／ is one glyph: a crop with none or several is no slash)."""
+    comps = _components(line)
+    g = one_glyph(line, comps)
+    if g is None:
+        return False, False, False
+    return is_dash(line, g), is_blob(line, g), is_slash(line, comps)
 
 
 
@@ -444,15 +473,13 @@ def ink_extent(crop: np.ndarray, px_per_unit: float) -> tuple[float, float] | No
             round(float(rows[-1] + 1 - rows[0]) / px_per_unit, 2))
 
 
-def slash_shape(line: np.ndarray) -> dict | None:
+def slash_shape(line: np.ndarray, comps=None) -> dict | None:
     """The shape of a line crop's ink (its big components, as `one_glyph` counts them):
     `parts` how many, `angle` of its principal axis in degrees from the horizontal, counted
     anticlockwise (a ／ rising to the right ~60, an upright 1 ~90, a \\ ~120), `elong` the
     square root of the axes' variance ratio (a thin straight stroke: its length over its
-    width, ×1), `h` its height in px. None when the crop has no ink."""
-    import cv2
-    _, ink = cv2.threshold(line, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
-    n, lab, st, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    width, ×1), `h` its height in px. None when the crop has no ink. `comps`: _components(line)."""
+    n, lab, st = comps or _components(line)
     if n < 2:
         return None
     big = [i + 1 for i, a in enumerate(st[1:, 4]) if a >= 0.2 * st[1:, 4].max()]
@@ -468,13 +495,13 @@ def slash_shape(line: np.ndarray) -> dict | None:
             "h": int(ys.max() - ys.min() + 1), "w": int(xs.max() - xs.min() + 1)}
 
 
-def is_slash(line: np.ndarray) -> bool:
+def is_slash(line: np.ndarray, comps=None) -> bool:
     """One straight stroke rising to the right at a slant and nothing else: a printed ／
     (a blank mark), which PP-OCR and the digit model read as 1 when a scan made it thick
     (configs/ocr.yaml `grid.slash`; an upright 1's axis is near 90°)."""
     cfg = grid_config().get("slash") or {}
     if not cfg.get("enabled"):
         return False
-    s = slash_shape(line)
+    s = slash_shape(line, comps)
     return (s is not None and s["parts"] == 1 and cfg["min_angle"] <= s["angle"] <= cfg["max_angle"]
             and s["elong"] >= cfg["min_elong"] and s["h"] >= cfg["min_h"])

@@ -3,6 +3,7 @@ equations (scipy.optimize.milp / HiGHS), and the grouping itself. See pipeline/s
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import sys
@@ -32,6 +33,37 @@ def quiet_stdout(on: bool):
     finally:
         os.dup2(saved, 1)
         os.close(saved)
+
+
+class _Rows:
+    """The constraint matrix built entry by entry, as scipy's lil_matrix was (`A[r, j] = a`
+    overwrites, a 0 stores nothing) and handed over as the same CSR matrix (columns sorted
+    per row, float64): lil's per-entry indexing was most of a program's build (docs/speed.md, 31c)."""
+
+    def __init__(self):
+        self.rows: dict[int, dict[int, float]] = {}
+
+    def __setitem__(self, rj, a) -> None:
+        r, j = rj
+        row = self.rows.setdefault(r, {})
+        if a == 0:
+            row.pop(j, None)
+        else:
+            row[j] = float(a)
+
+    def tocsr(self, n_rows: int, n_cols: int):
+        from scipy.sparse import csr_matrix
+        indptr, indices, data = [0], [], []
+        for r in range(n_rows):
+            row = self.rows.get(r, {})
+            for j in sorted(row):
+                indices.append(j)
+                data.append(row[j])
+            indptr.append(len(indices))
+        return csr_matrix((np.array(data, np.float64), np.array(indices, np.int32), np.array(indptr, np.int32)),
+                          shape=(n_rows, n_cols))
+
+
 class Program:
     """The integer program of one connected group of cells and equations.
 
@@ -46,7 +78,6 @@ class Program:
     def __init__(self, cells: list[CellVar], eqs: list[Equation], cfg: dict,
                  conflict_keys: set | None = None, free_keys: set | None = None,
                  elastic: float | None = None):
-        from scipy.sparse import lil_matrix
         conflict_keys, free_keys = conflict_keys or set(), free_keys or set()
         self.cells, self.eqs, self.cfg = cells, eqs, cfg
         self.conflicts = bool(conflict_keys)
@@ -78,7 +109,7 @@ class Program:
         if elastic:
             slack = [(var(elastic, 0, np.inf, 0), var(elastic, 0, np.inf, 0)) for _ in eqs]
         n = len(cost)
-        A = lil_matrix((5 * len(cells) + len(eqs) + 1, n))
+        A = _Rows()
         rlo, rhi = [], []
         r = 0
 
@@ -121,9 +152,8 @@ class Program:
             for j, a in coef.items():
                 A[r, j] = a
             rlo.append(0); rhi.append(0); r += 1
-        A.resize((r, n))
         self.slack = slack
-        self.A = A.tocsr()
+        self.A = A.tocsr(r, n)
         self.rlo, self.rhi = np.array(rlo, float), np.array(rhi, float)
         self.cost = np.array(cost, float)
         self.lb, self.ub = np.array(lb, float), np.array(ub, float)
@@ -208,9 +238,11 @@ class Program:
             return 2
         return 3
 
-    @property
+    @functools.cached_property
     def conflict_floor(self) -> float:
-        """A lower bound of the cost of any assignment with one more conflict."""
+        """A lower bound of the cost of any assignment with one more conflict. Computed once per
+        program (gap() asks for it per cell: it was a quarter of the stage; the cells' options do
+        not change while a program lives)."""
         base = sum(min([-math.log(max(p, 1e-12)) for _, p in c.options]
                        + ([c.other_cost] if c.other and c.options else [])
                        + ([0.0] if not c.options else [])) for c in self.cells)

@@ -52,3 +52,23 @@ def test_a_slash_read_as_1_or_nothing_takes_the_prior_and_a_ticked_0_keeps_its_0
     assert read_as_slash(Cell(row=0, col=0, text="", readings=[]))
     assert not read_as_slash(Cell(row=0, col=0, text="", readings=[(0, 0.83), (1, 0.17)]))   # a tick over a 0
     assert not read_as_slash(Cell(row=0, col=0, text="7", readings=[(7, 0.9), (1, 0.1)]))
+
+
+@pytest.mark.parametrize("bold", [0, 2])
+def test_shape_flags_give_what_the_three_tests_give(bold):
+    """grid_crops.shape_flags (one threshold and component count for a one-line cell) answers as
+    is_dash, is_blob and is_slash each do on their own: a slash, a dash, a filled blob, digits,
+    two glyphs, specks and an empty crop."""
+    from pipeline.grid_crops import is_blob, is_dash, shape_flags
+    rng = np.random.default_rng(3)
+    blob = np.full((30, 60), 255, np.uint8)
+    blob[4:26, 24:36] = 0
+    specks = np.where(rng.random((24, 50)) < 0.05, 0, 255).astype(np.uint8)
+    crops = [crop(t, FONTS[0], bold) for t in ("／", "/", "—", "-", "0", "1", "11", "7")]
+    crops += [blob, specks, np.full((20, 40), 255, np.uint8)]
+    seen = set()
+    for c in crops:
+        flags = shape_flags(c)
+        assert flags == (is_dash(c), is_blob(c), is_slash(c))
+        seen.add(flags)
+    assert (False, False, True) in seen and (True, False, False) in seen and (False, True, False) in seen
