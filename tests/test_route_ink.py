@@ -60,3 +60,24 @@ def test_route_crops_table_counts_routed_wrong_and_why_on_recorded_crops():
     assert (fixed["numeric"], fixed["routed"], fixed["wrong"]) == (3, 2, 1)
     assert fixed["not_routed_because"] == {"width_none": 1} and fixed["labels_routed"] == 0
     assert (rel["routed"], rel["wrong"], rel["differs_ppocr"]) == (3, 1, 1)
+
+
+def test_route_crops_share_counts_the_numbers_left_to_ppocr_per_page_and_why():
+    from training.route_crops import padded_px, share
+    gate = {"min_char_score": 0.97, "min_top": 0.99, "max_char_width": 0.9, "ink": "relative"}
+    short, label = np.full((30, 60), 255, np.uint8), np.full((30, 300), 255, np.uint8)
+    label[10:20, 10:290] = 0
+    assert padded_px(short) == 160 and padded_px(label) == 48 * 10 * 0.6     # long dark lines squeezed
+    row = {"doc": "d", "rendering": "scan_heavy", "page": 1, "settled": True, "crop": short}
+    rows = [
+        dict(row, truth="7", f_rel=_features()),                               # routed
+        dict(row, truth="0", f_rel=_features(value=None)),                     # a printed 0 read as OTHER
+        dict(row, truth="3", f_rel=_features(score=0.8)),
+        dict(row, page=2, truth="4", settled=False, f_rel=_features()),        # a page never routed
+        dict(row, page=2, truth="其他", crop=label, f_rel=_features(value=None)),
+    ]
+    s = share(rows, gate)
+    assert (s["pages"], s["routed"], s["ppocr_number"], s["ppocr_label"]) == (2, 1, 3, 1)
+    assert s["numbers_to_ppocr_per_page"] == 1.5
+    assert s["numbers_px_share"] == round(3 * 160 / (3 * 160 + 288), 3)
+    assert s["not_routed_because"] == {"value (printed 0)": 1, "score": 1, "page": 1}

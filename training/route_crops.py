@@ -12,6 +12,12 @@ or the grid, and which gate condition (digits.failures) keeps the rest from rout
     nice python -m training.route_crops record datasets/generated/s26scans/val \\
         'val_000*.scan_heavy.pdf' /tmp/vh.pkl
     python -m training.route_crops table /tmp/vh.pkl
+    python -m training.route_crops table /tmp/vh.pkl --model NEW.onnx --share
+
+`--model`: the gate features recomputed with another routing model (a retrained one,
+measured crop by crop against the truth before any end-to-end run); `--share`: per table
+page, the one-line crops left to PP-OCR under the configured gate, how many are numbers,
+and their estimated share of PP-OCR's input width (its cost is ~linear in the padded width).
 """
 from __future__ import annotations
 
@@ -134,6 +140,57 @@ def tabulate(rows: list[dict], gates=GATES, max_char_width: float = 0.9) -> list
     return out
 
 
+def rescore(rows: list[dict], model: Path) -> list[dict]:
+    """The recorded crops with their gate features (`f`, `f_rel`) and digit text (`rtext`)
+    recomputed by the routing model at `model`."""
+    from pipeline import digits
+    reader = digits.DigitReader(model)
+    out = []
+    for x, r in zip(rows, reader.recognise([x["crop"] for x in rows])):
+        out.append({**x, "rtext": r.text, "f": digits.gate_features(x["crop"], r, "fixed"),
+                    "f_rel": digits.gate_features(x["crop"], r, "relative")})
+    return out
+
+
+def padded_px(crop, min_width: int = 160, squeeze: float = 7.0, factor: float = 0.6) -> float:
+    """Estimated width in px at PP-OCR's height 48 a crop is padded to read alone: its own
+    width, squeezed as squeeze.py squeezes long dark lines, never below `min_width`."""
+    h, w = crop.shape[:2]
+    r = w / max(1, h)
+    if r > squeeze and h >= 18 and crop.min() < 128:
+        r *= factor
+    return max(min_width, 48 * r)
+
+
+def share(rows: list[dict], gate: dict | None = None) -> dict:
+    """Per table page (pages with recorded crops): one-line crops, routed under `gate`
+    (configs/ocr.yaml digits.route when None), left to PP-OCR by truth kind, the numbers'
+    estimated share of the left crops' padded width, and why the numbers were not routed."""
+    from pipeline.digits import failures
+    from pipeline.pdf import config
+    gate = gate or config()["digits"]["route"]
+    ink = "f_rel" if gate.get("ink", "fixed") == "relative" else "f"
+    pages = {(x["doc"], x.get("rendering", x.get("rend")), x["page"]) for x in rows}
+    c, px, why = Counter(), Counter(), Counter()
+    for x in rows:
+        t = truth_value(x["truth"])
+        kind = "none" if t is None else "label" if t == "label" else "number"
+        fl = failures(x[ink], gate) if x["settled"] else ["page"]
+        c["crops"] += 1
+        if not fl:
+            c["routed"] += 1
+            continue
+        c["ppocr_" + kind] += 1
+        px[kind] += padded_px(x["crop"])
+        if kind == "number":
+            why["+".join(fl) + ("" if fl != ["value"] or t != 0 else " (printed 0)")] += 1
+    n = max(1, len(pages))
+    return {"pages": len(pages), **c, "numbers_to_ppocr_per_page": round(c["ppocr_number"] / n, 1),
+            "numbers_px_share": round(px["number"] / max(1.0, sum(px.values())), 3),
+            "numbers_ms_per_page": round(px["number"] * 0.1 / n),          # ~0.1 ms per padded px
+            "not_routed_because": dict(why.most_common())}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -143,11 +200,18 @@ def main(argv=None) -> int:
     r.add_argument("out", type=Path)
     t = sub.add_parser("table")
     t.add_argument("pkl", type=Path, nargs="+")
+    t.add_argument("--model", type=Path, default=None, help="recompute the gate features with this routing model")
+    t.add_argument("--share", action="store_true", help="the crops left to PP-OCR per page (configured gate)")
     a = ap.parse_args(argv)
     if a.cmd == "record":
         record(a.folder, a.pattern, a.out)
         return 0
     rows = [x for p in a.pkl for x in pickle.loads(p.read_bytes())]
+    if a.model:
+        rows = rescore(rows, a.model)
+    if a.share:
+        print(json.dumps(share(rows), ensure_ascii=False))
+        return 0
     for line in tabulate(rows):
         print(json.dumps(line, ensure_ascii=False))
     return 0

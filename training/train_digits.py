@@ -157,6 +157,22 @@ def match_cells(cells, truth_cells, tol: float = 0.5):
     return out
 
 
+@contextlib.contextmanager
+def recorder_settings():
+    """Within it every one-line crop reaches the recorder as cut: digit-first routing (on
+    since session 25b) took the crops the routing model was sure of before the recogniser
+    saw them, so a build kept only the hard numbers (~30 % of a page's values, session 31d),
+    and `squeeze` handed long labels narrowed, which the routing model never sees."""
+    from pipeline.pdf import config
+    route, squeeze = config()["digits"]["route"], config().setdefault("squeeze", {})
+    was = route.get("enabled"), squeeze.get("enabled")
+    route["enabled"] = squeeze["enabled"] = False
+    try:
+        yield
+    finally:
+        route["enabled"], squeeze["enabled"] = was
+
+
 def grid_doc_crops(truth_path: Path, renderings=("scan_light", "scan_heavy")):
     """(crop, target, text, rendering, kind, held_out) for every one-line cell the pipeline's
     grid recovers on the scans of one report, matched to the truth grid by position: value
@@ -190,7 +206,7 @@ def grid_doc_crops(truth_path: Path, renderings=("scan_light", "scan_heavy")):
                 page.image = None
                 continue
             rec = CropRecorder()
-            with _orientation_read_by(get_engine("rapidocr")):
+            with _orientation_read_by(get_engine("rapidocr")), recorder_settings():
                 grid.recover_page(page, rec)
             turned = int(info.get("rotated_cw", 0) or 0)
             if (page.rotation - turned) % 360:
@@ -848,6 +864,8 @@ def main(argv=None) -> int:
     t.add_argument("--init", type=Path, default=None, help="start from this ONNX model (with --grid)")
     t.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (with --grid)")
     t.add_argument("--freeze-cnn", action="store_true", help="train only the sequence layers and head (with --init)")
+    t.add_argument("--zero-share", type=float, default=1.5,
+                   help="printed 0 crops kept at most this × the other value crops (with --grid)")
     t.add_argument("--views", type=int, default=2, help="width-jittered feature views per crop (with --freeze-cnn)")
     t.add_argument("--degrade", type=float, default=0.0,
                    help="share of training crops made harder (degrade: bold/thin strokes, low resolution, blur, JPEG, fading; "
@@ -872,7 +890,7 @@ def main(argv=None) -> int:
     elif a.grid:
         print(json.dumps(train_grid(a.train, a.val, a.epochs, a.out, a.minutes, threads=a.threads, n_synth=a.synth,
                                     init=a.init, max_lr=a.lr, freeze_cnn=a.freeze_cnn, views=a.views,
-                                    degrade_p=a.degrade)))
+                                    degrade_p=a.degrade, zero_share=a.zero_share)))
     else:
         print(json.dumps(train(a.train[0], a.val, a.epochs, a.out, a.minutes, threads=a.threads, n_synth=a.synth)))
     return 0
