@@ -59,7 +59,8 @@ def label_side(jobs: list, results: list) -> list[str | None] | None:
     once the digit model has read the sure numbers (`results`: the routed crops' readings,
     None elsewhere): "label" left of the first column it read a number in, "header" a line
     of a wrapped cell (2+ lines) above the first row it read a number in, else None.
-    None when neither `label` nor `header` is enabled, or nothing was routed."""
+    None when neither `label` nor `header` is enabled, or when the digit model read fewer than
+    `min_routed` × the one-line crops (its first column may then be any value column)."""
     from .ctc import is_numeric_text
     cfg = squeeze_config()
     on = {k for k in ("label", "header") if cfg.get(k, {}).get("enabled")}
@@ -67,8 +68,9 @@ def label_side(jobs: list, results: list) -> list[str | None] | None:
         return None
     at = [(getattr(cell, "row", None), getattr(cell, "col", None), n) for cell, n in jobs for _ in range(n)]
     num = [a for a, r in zip(at, results) if r is not None and a[1] is not None and is_numeric_text(r.text)]
-    if not num:
-        return None
+    single = sum(n == 1 for _, _, n in at)
+    if not num or len(num) < cfg.get("min_routed", 0) * single:
+        return None         # few numbers routed (a thinned scan): a value column left of them looks like labels
     col, row = min(a[1] for a in num), min(a[0] for a in num)
     return ["label" if "label" in on and c is not None and c < col else
             "header" if "header" in on and n >= 2 and r is not None and r < row else None for r, c, n in at]

@@ -78,6 +78,11 @@ def test_label_side_flags_the_cells_left_of_the_first_column_the_digit_model_rea
     results[0] = num                                    # a number read in column 0, row 0: no label, no header
     assert label_side(jobs, results) == [None] * 6
     assert label_side(jobs, [None, None, None, word, None, None]) is None     # no number: no position
+    results = [None] * 5 + [num]
+    monkeypatch.setitem(config()["squeeze"], "min_routed", 0.25)        # 1 of 4 one-line crops routed: enough
+    assert label_side(jobs, results) == [L, L, L, L, L, None]
+    monkeypatch.setitem(config()["squeeze"], "min_routed", 0.5)         # … too few
+    assert label_side(jobs, results) is None
 
 
 def test_a_short_label_is_squeezed_by_position_only(monkeypatch):
