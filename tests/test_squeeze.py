@@ -65,6 +65,8 @@ def test_label_side_flags_the_cells_left_of_the_first_column_the_digit_model_rea
     num, word = RecResult("12", 1.0, [], []), RecResult("合计", 1.0, [], [])
     results = [None, None, None, None, None, num]       # the digit model read a number in column 3 only
     monkeypatch.setitem(config()["squeeze"], "enabled", True)
+    monkeypatch.setitem(config()["squeeze"], "min_routed", 0)
+    monkeypatch.setitem(config()["squeeze"]["header"], "enabled", False)
     monkeypatch.setitem(config()["squeeze"]["label"], "enabled", False)
     assert label_side(jobs, results) is None
     monkeypatch.setitem(config()["squeeze"]["label"], "enabled", True)
@@ -87,6 +89,7 @@ def test_label_side_flags_the_cells_left_of_the_first_column_the_digit_model_rea
 
 def test_a_short_label_is_squeezed_by_position_only(monkeypatch):
     monkeypatch.setitem(config()["squeeze"], "enabled", True)
+    monkeypatch.setitem(config()["squeeze"]["header"], "enabled", False)
     monkeypatch.setitem(config()["squeeze"]["label"], "enabled", True)
     crops = [line_crop("其他情况", 32), line_crop("12345", 32), line_crop("其他", 32)]
     out = narrowed(crops, None, ["label", None, "header"])
