@@ -126,6 +126,7 @@ class RapidOCREngine(OCREngine):
         self.width_step = float(cfg.get("width_step", 0) or 0)
         self.input = self.session.get_inputs()[0].name
         self._plan: dict | None = None      # id(crop) → planned width / height (padding_of)
+        self._others_min = 0.0              # … and the least width / height of the crops not planned
         self._det = None
         import importlib.metadata
         self.version = f"rapidocr {importlib.metadata.version('rapidocr')} {cfg['rec_model']}"
@@ -162,7 +163,9 @@ class RapidOCREngine(OCREngine):
         crops of the same planned width; the others as `batches` makes them."""
         free = [i for i, w in enumerate(plan) if w is None]
         order = [free[k] for k in np.argsort([ratios[i] for i in free], kind="stable")]
-        out = [(ids, max(self.min_wh, max(self.padded(ratios[i]) for i in ids)))
+        low = self._others_min if self._plan and self._others_min else None
+        width = self.padded if low is None else (lambda r: max(low, r))
+        out = [(ids, max(self.min_wh if low is None else low, max(width(ratios[i]) for i in ids)))
                for ids in self.batches(order, ratios)]
         fixed = sorted((i for i, w in enumerate(plan) if w is not None), key=lambda i: (plan[i], ratios[i]))
         ids: list[int] = []
@@ -186,13 +189,16 @@ class RapidOCREngine(OCREngine):
         return out
 
     @contextlib.contextmanager
-    def padding_of(self, crops: list[np.ndarray]):
+    def padding_of(self, crops: list[np.ndarray], others_min: int = 0):
         """Within it, a crop of `crops` is padded to the width it gets when all of `crops`
         are read in one call, whichever of them are read: digit-first routing takes some
         away, and with batches padded to their widest crop that changed the other crops'
         readings (docs/speed.md). The crops the routing leaves are read exactly as
-        without routing, label and header crops included. Crops are known by identity."""
+        without routing, label and header crops included. Crops are known by identity.
+        A crop not among `crops` (a squeezed one, pipeline/squeeze.py) is batched with the
+        other such crops, padded to their widest and at least `others_min` px (0: min_width)."""
         self._plan = {id(c): w for c, w in zip(crops, self.pads(crops))}
+        self._others_min = others_min / 48
         try:
             yield
         finally:

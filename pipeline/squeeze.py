@@ -12,6 +12,12 @@ Which crops: decided before reading, from the crop's shape alone — a line wide
 white either side, are ~2.5 × as wide as high; the widest numbers seen, amounts with 万元, ~6.6).
 Every other crop is handed back as the same array, so `ocr.RapidOCREngine.padding_of` keeps
 its padding (and its reading) as when nothing is squeezed (grid._recognise).
+
+`label:` a shorter line is squeezed too when its cell lies left of the table's first column
+that the digit model read a number in (`label_side`: the row labels, known by position once
+the digit-first routing has read the sure numbers, before PP-OCR reads anything); squeezed
+crops are batched apart and padded to at least `min_width` px (the recogniser's usual 160 px
+minimum would pad a squeezed short label back to its width).
 """
 from __future__ import annotations
 
@@ -48,13 +54,51 @@ def squeezable(crop: np.ndarray, cfg: dict) -> bool:
             and int(crop.min()) < cfg.get("max_ink", 256))
 
 
-def narrowed(crops: list[np.ndarray], cost=None) -> list[np.ndarray]:
-    """`crops` with each long text line squeezed (`squeeze.enabled`); the others — and all of
+def label_side(jobs: list, results: list) -> list[str | None] | None:
+    """Per crop of `jobs` ((cell, lines) in grid._recognise), what its cell is by position
+    once the digit model has read the sure numbers (`results`: the routed crops' readings,
+    None elsewhere): "label" left of the first column it read a number in, "header" a line
+    of a wrapped cell (2+ lines) above the first row it read a number in, else None.
+    None when neither `label` nor `header` is enabled, or when the digit model read fewer than
+    `min_routed` × the one-line crops (its first column may then be any value column)."""
+    from .ctc import is_numeric_text
+    cfg = squeeze_config()
+    on = {k for k in ("label", "header") if cfg.get(k, {}).get("enabled")}
+    if not cfg.get("enabled") or not on:
+        return None
+    at = [(getattr(cell, "row", None), getattr(cell, "col", None), n) for cell, n in jobs for _ in range(n)]
+    num = [a for a, r in zip(at, results) if r is not None and a[1] is not None and is_numeric_text(r.text)]
+    single = sum(n == 1 for _, _, n in at)
+    if not num or len(num) < cfg.get("min_routed", 0) * single:
+        return None         # few numbers routed (a thinned scan): a value column left of them looks like labels
+    col, row = min(a[1] for a in num), min(a[0] for a in num)
+    return ["label" if "label" in on and c is not None and c < col else
+            "header" if "header" in on and n >= 2 and r is not None and r < row else None for r, c, n in at]
+
+
+def min_width() -> int:
+    """Least padded width (px at height 48) of a squeezed crop; 0: the recogniser's min_width."""
+    cfg = squeeze_config()
+    return int(cfg.get("min_width", 0)) if cfg.get("enabled") else 0
+
+
+def narrowed(crops: list[np.ndarray], cost=None, where: list | None = None) -> list[np.ndarray]:
+    """`crops` with each long text line squeezed (`squeeze.enabled`), and with `where` (per
+    crop "label", "header" or None by position, `label_side`) each label or header line that
+    passes its block (`label:` / `header:`), at its block's `factor`; the others — and all of
     them when off — the very same arrays. `cost` (a PageCost) counts the crops squeezed."""
     cfg = squeeze_config()
     if not cfg.get("enabled"):
         return crops
-    out = [squeeze(c, cfg["factor"]) if squeezable(c, cfg) else c for c in crops]
+    where = where if where is not None else [None] * len(crops)
+    out = []
+    for c, w in zip(crops, where):
+        blk = cfg.get(w, {}) if w else {}
+        if squeezable(c, cfg):
+            c = squeeze(c, cfg["factor"])
+        elif blk.get("enabled") and squeezable(c, blk):
+            c = squeeze(c, blk.get("factor", cfg["factor"]))
+        out.append(c)
     if cost is not None:
         cost.squeezed += sum(a is not b for a, b in zip(out, crops))
     return out

@@ -55,3 +55,60 @@ def test_a_label_read_squeezed_gives_the_same_text_and_numbers_do_not_move(monke
         assert on[k].text == off[k].text and on[k].slots == off[k].slots
     for k in (1, 3, 5):
         assert on[k].text == off[k].text == texts[k]
+
+
+def test_label_side_flags_the_cells_left_of_the_first_column_the_digit_model_read(monkeypatch):
+    from pipeline.ctc import RecResult
+    from pipeline.squeeze import label_side
+    cell = lambda r, c: types.SimpleNamespace(row=r, col=c)
+    jobs = [(cell(0, 0), 1), (cell(0, 1), 2), (cell(0, 2), 1), (cell(1, 0), 1), (cell(1, 3), 1)]
+    num, word = RecResult("12", 1.0, [], []), RecResult("合计", 1.0, [], [])
+    results = [None, None, None, None, None, num]       # the digit model read a number in column 3 only
+    monkeypatch.setitem(config()["squeeze"], "enabled", True)
+    monkeypatch.setitem(config()["squeeze"], "min_routed", 0)
+    monkeypatch.setitem(config()["squeeze"]["header"], "enabled", False)
+    monkeypatch.setitem(config()["squeeze"]["label"], "enabled", False)
+    assert label_side(jobs, results) is None
+    monkeypatch.setitem(config()["squeeze"]["label"], "enabled", True)
+    L = "label"
+    assert label_side(jobs, results) == [L, L, L, L, L, None]
+    results[3] = num                                    # … and one in column 2
+    assert label_side(jobs, results) == [L, L, L, None, L, None]
+    monkeypatch.setitem(config()["squeeze"]["header"], "enabled", True)      # row 0's wrapped cell: a header
+    assert label_side(jobs, results) == [L, L, L, None, L, None]              # (left of column 2: still a label)
+    results[3], results[5] = None, None
+    results[0] = num                                    # a number read in column 0, row 0: no label, no header
+    assert label_side(jobs, results) == [None] * 6
+    assert label_side(jobs, [None, None, None, word, None, None]) is None     # no number: no position
+    results = [None] * 5 + [num]
+    monkeypatch.setitem(config()["squeeze"], "min_routed", 0.25)        # 1 of 4 one-line crops routed: enough
+    assert label_side(jobs, results) == [L, L, L, L, L, None]
+    monkeypatch.setitem(config()["squeeze"], "min_routed", 0.5)         # … too few
+    assert label_side(jobs, results) is None
+
+
+def test_a_short_label_is_squeezed_by_position_only(monkeypatch):
+    monkeypatch.setitem(config()["squeeze"], "enabled", True)
+    monkeypatch.setitem(config()["squeeze"]["header"], "enabled", False)
+    monkeypatch.setitem(config()["squeeze"]["label"], "enabled", True)
+    crops = [line_crop("其他情况", 32), line_crop("12345", 32), line_crop("其他", 32)]
+    out = narrowed(crops, None, ["label", None, "header"])
+    assert out[0] is not crops[0] and out[0].shape[0] == 48       # a short label: squeezed
+    assert out[1] is crops[1] and out[2] is crops[2]              # not a label by position: as it is
+    monkeypatch.setitem(config()["squeeze"]["label"], "enabled", False)
+    assert all(o is c for o, c in zip(narrowed(crops, None, ["label"] * 3), crops))
+
+
+def test_squeezed_crops_are_padded_to_the_squeeze_minimum_the_others_as_planned():
+    eng = get_engine("rapidocr")
+    crops = [line_crop("12", 32), line_crop("305", 32)]
+    short = squeeze(line_crop("其他情", 32), 0.6)                  # ~133 px wide: under 160 px
+    ratios = [c.shape[1] / c.shape[0] for c in crops + [short]]
+    with eng.padding_of(crops, 96):
+        plan = [eng._plan.get(id(c)) for c in crops] + [None]
+        got = {tuple(ids): w for ids, w in eng.padded_batches(ratios, plan)}
+    assert got[(2,)] == max(96 / 48, ratios[2]) < eng.min_wh       # below the recogniser's 160 px minimum
+    assert got[(0, 1)] == eng.pads(crops)[0]                         # the planned crops: as without it
+    with eng.padding_of(crops):
+        got = {tuple(ids): w for ids, w in eng.padded_batches(ratios, plan)}
+    assert got[(2,)] == max(eng.min_wh, ratios[2])
