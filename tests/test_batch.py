@@ -42,6 +42,13 @@ def hog_process(job):
     return process_document(job)
 
 
+def logging_process(job):
+    """The real function, after noting which document the worker took (GOUJI_TEST_ORDER_LOG)."""
+    with open(os.environ["GOUJI_TEST_ORDER_LOG"], "a", encoding="utf-8") as f:
+        f.write(Path(job.path).name + "\n")
+    return process_document(job)
+
+
 def _fingerprint_moved(result: dict) -> bool:
     """True when models/ or configs/ changed under a running test (a shared checkout in use)."""
     return fingerprint(Settings(**result["batch"]["settings"]))[0] != result["batch"]["fingerprint"]
@@ -159,6 +166,23 @@ def test_same_stem_never_overwrites(tmp_path):
     s = run_batch([tmp_path / "b"], out, workers=1, progress=False)
     assert s.processed == 0
     assert {n: r["source"]["path"] for n, r in _results(out).items() if "source" in r} == before
+
+
+def test_largest_documents_are_read_first(tmp_path, monkeypatch):
+    """configs/batch.yaml order: largest_first hands workers the biggest files first (a short
+    batch tail); `input` keeps the order found; any other word is refused."""
+    from pipeline.batch.run import ordered
+    d = _inputs(tmp_path, 4)
+    sizes = {p.name: p.stat().st_size for p in d.iterdir()}
+    assert len(set(sizes.values())) > 1
+    log = tmp_path / "order.log"
+    monkeypatch.setenv("GOUJI_TEST_ORDER_LOG", str(log))
+    run_batch([d], tmp_path / "out", workers=1, progress=False, func=logging_process)
+    taken = log.read_text(encoding="utf-8").split()
+    assert sorted(taken) == sorted(sizes)
+    assert [sizes[n] for n in taken] == sorted(sizes.values(), reverse=True)
+    with pytest.raises(ValueError, match="largest_first"):
+        ordered([], {}, "smallest_first")
 
 
 def test_guards_isolate_bad_documents(tmp_path):
