@@ -183,8 +183,8 @@ class Program:
         """Bound each evidence-gap trial by its LP relaxation before solving it (`gap_lp_bound_vars`:
         programs with at least this many variables; 0: never). A trial whose LP optimum already
         costs `g` more than the optimum cannot lower the gap, so its MILP is skipped: the same
-        gaps by construction. Only large programs gain: on small ones the MILP costs no more than
-        its LP (docs/speed.md, 32d)."""
+        gaps by construction. Measured no net gain (docs/speed.md, 32d): on small programs the MILP
+        costs no more than its LP, and the slow ones are slow at their root."""
         n = int(self.cfg.get("gap_lp_bound_vars", 0) or 0)
         return 0 < n <= len(self.cost)
 
