@@ -155,6 +155,7 @@ def orientation(grey: np.ndarray, tables: list[list[RawCell]], rules: np.ndarray
             _note(cost, "rules")
             return 0
     _note(cost, "read")
+    samples, wide = heads(samples, cfg.get("head_chars", 0)), heads(wide, cfg.get("head_chars", 0))
     # upright pages are the rule: accept 0 when the samples read confidently as they are
     if wide:
         # two confident multi-character readings as printed settle it (tall samples may be
@@ -174,6 +175,21 @@ def orientation(grey: np.ndarray, tables: list[list[RawCell]], rules: np.ndarray
     else:
         turns, samples = (0, 90, 270), [x for x in samples if x.shape[0] > x.shape[1]]
     return _turn_scores(engine, samples, turns, cfg.get("settle_early", False))
+
+
+def heads(samples: list[np.ndarray], chars: float) -> list[np.ndarray]:
+    """Each sample cut to `chars` × its short side along its long side (a wide crop's left, a tall
+    one's top; `grid.orientation.head_chars`, 0: whole). Why: a crop adds at most PER_CROP
+    characters to its turn's score and settles a page with 3, yet a label run is read whole, at
+    ~0.1 ms per px of its width at height 48 (docs/speed.md, 32d)."""
+    if not chars:
+        return samples
+    out = []
+    for x in samples:
+        h, w = x.shape[:2]
+        n = int(round(chars * min(h, w)))
+        out.append(x[:, :n] if w >= h and w > n else x[:n] if h > w and h > n else x)
+    return out
 
 
 PER_CROP = 6        # a crop adds at most its confidence (≤ 1) × min(characters, 6) to its turn's score

@@ -178,7 +178,7 @@ def _solve_component(doc, cells: list[CellVar], eqs: list[Equation], cfg, eviden
         # evidence gaps for the cells that had a choice; undetermined "other" values
         undetermined = []
         budget = int(cfg["max_marginal_cells"])
-        gaps = {}
+        gaps, measured = {}, []
         before = prog.n_solves
         for c in sorted(cells, key=lambda c: c.p_top):   # the budget goes to the least sure first
             if c.key in conflicts:
@@ -186,13 +186,21 @@ def _solve_component(doc, cells: list[CellVar], eqs: list[Equation], cfg, eviden
             has_choice = len(c.options) + c.other > 1 or sol[c.key]["choice"] == "other"
             if has_choice and budget > 0:
                 budget -= 1
-                gaps[c.key] = prog.gap(c, sol[c.key], best)
-                if sol[c.key]["choice"] == "other" and (gaps[c.key] or 0.0) < cfg["min_gap"]:
-                    undetermined.append(c)
+                measured.append(c)
             elif has_choice:
                 gaps[c.key] = None
-        n_solves += prog.n_solves - before
+        # the "other" values' gaps first: one not determined (and legible) sends the round back, and
+        # the other cells' gaps, measured in a program about to change, would go unused (a last
+        # round keeps them all). Each gap is its own solve: the order changes none of them.
+        for c in (m for m in measured if sol[m.key]["choice"] == "other"):
+            gaps[c.key] = prog.gap(c, sol[c.key], best)
+            if (gaps[c.key] or 0.0) < cfg["min_gap"]:
+                undetermined.append(c)
         retry = [c for c in undetermined if not c.illegible]
+        for c in measured if not retry or _round == 2 else []:
+            if c.key not in gaps:
+                gaps[c.key] = prog.gap(c, sol[c.key], best)
+        n_solves += prog.n_solves - before
         if retry:   # an unsure cell whose "other" value is not determined: take a reading
             for c in retry:
                 c.other = False

@@ -13,6 +13,8 @@ import numpy as np
 from .solve_cells import CellVar
 from .templates import Equation
 
+LP_MARGIN = 1e-3    # nats: an LP bound this far above the gap so far skips the trial (solver tolerances are ~1e-7)
+
 
 @contextlib.contextmanager
 def quiet_stdout(on: bool):
@@ -159,6 +161,7 @@ class Program:
         self.lb, self.ub = np.array(lb, float), np.array(ub, float)
         self.integ = np.array(integ)
         self.n_solves = 0
+        self.n_bounds = 0       # LP bounds computed (bound_first)
 
     def solve(self, lb=None, ub=None):
         """Optimum (objective, x) or (None, None) when infeasible / no solution in time."""
@@ -174,6 +177,29 @@ class Program:
         if res.x is None:
             return None, None
         return float(res.fun), res.x
+
+    @functools.cached_property
+    def bound_first(self) -> bool:
+        """Bound each evidence-gap trial by its LP relaxation before solving it (`gap_lp_bound_vars`:
+        programs with at least this many variables; 0: never). A trial whose LP optimum already
+        costs `g` more than the optimum cannot lower the gap, so its MILP is skipped: the same
+        gaps by construction. Measured no net gain (docs/speed.md, 32d): on small programs the MILP
+        costs no more than its LP, and the slow ones are slow at their root."""
+        n = int(self.cfg.get("gap_lp_bound_vars", 0) or 0)
+        return 0 < n <= len(self.cost)
+
+    def lp_bound(self, lb, ub) -> float:
+        """The LP relaxation's optimum under these bounds (inf: infeasible, -inf: not solved)."""
+        from scipy.optimize import Bounds, LinearConstraint, milp
+        self.n_bounds += 1
+        with quiet_stdout(bool(self.cfg.get("quiet_highs", True))):
+            res = milp(self.cost, integrality=np.zeros_like(self.integ), bounds=Bounds(lb, ub),
+                       constraints=LinearConstraint(self.A, self.rlo, self.rhi),
+                       options={"time_limit": float(self.cfg["time_limit_s"]), "node_limit": int(self.cfg["node_limit"]),
+                                "presolve": True})
+        if res.status == 2:
+            return math.inf
+        return float(res.fun) if res.status == 0 and res.fun is not None else -math.inf   # 0: optimal
 
     def violated(self, x) -> list[int]:
         return [e for e, (a, b) in enumerate(self.slack) if x[a] + x[b] > self.cfg["tol"]]
@@ -214,6 +240,8 @@ class Program:
         # costs at least `conflict_floor`: a bound, not re-solved, to keep the stage fast
         g = min(cap, self.conflict_floor - best + c.conflict_cost * (self.cover(c.key) - 1))
         for lb, ub in trials:
+            if self.bound_first and self.lp_bound(lb, ub) - best >= g + LP_MARGIN:
+                continue         # the trial's optimum is at least its LP bound: g cannot fall
             obj, _ = self.solve(lb, ub)
             if obj is not None:
                 g = min(g, obj - best)

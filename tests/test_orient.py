@@ -139,3 +139,14 @@ def test_reading_a_few_at_a_time_gives_the_decision_of_reading_all(turned):
     got = _turn_scores(early, samples, (0, 180), early=True)
     assert want == got == turned
     assert full.calls == [12] and early.calls == [8]
+
+
+def test_heads_cut_a_sample_to_its_first_characters_along_its_long_side():
+    from pipeline.orient import heads
+    wide, tall, short = np.zeros((20, 300), np.uint8), np.zeros((250, 25), np.uint8), np.zeros((20, 90), np.uint8)
+    wide[:, :10] = 1
+    tall[:10] = 1
+    out = heads([wide, tall, short], 8)
+    assert [x.shape for x in out] == [(20, 160), (200, 25), (20, 90)]
+    assert out[0][0, 0] == 1 and out[1][0, 0] == 1          # the start kept: a wide crop's left, a tall one's top
+    assert heads([wide], 0)[0] is wide                      # 0: whole
