@@ -58,19 +58,23 @@ def line_masks(binv: np.ndarray, scale_px: float) -> tuple[np.ndarray, np.ndarra
     # (on an emboldened scan 2-4 stacked strokes pass the length test, and painting them
     # out as a rule garbles the label): what counts is the longest piece of unbroken ink
     n, lab, st = components(ver)
-    piece = _longest_pieces(opened, lab, n)
-    hd = cv2.dilate(hor, cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7)))
     stack = grid_config().get("stroke_stack", 0.5)
     keep = np.zeros(n, bool)
+    near = cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7))
     for i in range(1, n):
         x, y, ww, hh, _a = st[i]
-        if piece[i] >= 2.5 * ky:
+        own = lab[y:y + hh, x:x + ww] == i
+        piece = _longest_piece(opened[y:y + hh, x:x + ww], own)
+        if piece >= 2.5 * ky:
             keep[i] = True
-        elif piece[i] >= stack * hh or hh >= 2.5 * ky:
-            # mostly unbroken ink, or a broken column of ink touching rules at both ends
-            touch = hd[y:y + hh, x:x + ww] & (lab[y:y + hh, x:x + ww] == i)
+        elif piece >= stack * hh or hh >= 2.5 * ky:
+            # mostly unbroken ink, or a broken column of ink touching rules at both ends;
+            # the rules grown by 3 px (7×7) near it, dilated over its box and 3 px round it
+            ya, xa = max(0, y - 3), max(0, x - 3)
+            hd = cv2.dilate(hor[ya:y + hh + 3, xa:x + ww + 3], near)[y - ya:y - ya + hh, x - xa:x - xa + ww]
+            touch = hd & own
             rows = np.where(touch.any(1))[0]
-            if piece[i] >= stack * hh:
+            if piece >= stack * hh:
                 keep[i] = bool(len(rows))
             else:
                 keep[i] = bool(len(rows)) and rows[0] <= 0.25 * hh and rows[-1] >= 0.75 * hh
@@ -97,19 +101,13 @@ def rule_tables(binv: np.ndarray, scale_px: float) -> tuple[np.ndarray, np.ndarr
     return hor, ver, rules, find_tables(hor, ver, rules)
 
 
-def _longest_pieces(opened: np.ndarray, lab: np.ndarray, n: int) -> np.ndarray:
-    """For each bridged component (labels `lab`, n of them) the height of its tallest piece
-    of unbroken ink in `opened` (before the bridge closed its gaps)."""
-    k, plab, pst = components(opened)
-    out = np.zeros(n, int)
-    for j in range(1, k):
-        x, y, w, h, _a = pst[j]
-        ys, xs = np.nonzero(plab[y:y + h, x:x + w] == j)
-        if not len(ys):
-            continue
-        i = lab[y + ys[0], x + xs[0]]
-        out[i] = max(out[i], h)
-    return out
+def _longest_piece(opened: np.ndarray, own: np.ndarray) -> int:
+    """The height of the tallest piece of unbroken ink in `opened` (before the bridge closed
+    its gaps) inside one bridged component (`own`: its pixels in its box). Each piece lies
+    whole in one component (an odd bridge's closing keeps every pixel it was given), so the
+    component's box alone is labelled, not the page (~10 ms a page less; session 32c)."""
+    k, _lab, pst = components(opened * own)
+    return int(pst[1:, 3].max()) if k > 1 else 0
 
 
 def clusters(values: list[float], tol: float) -> list[float]:
@@ -134,6 +132,15 @@ def nearest(bounds: list[float], v: float) -> int:
     if best is None:
         raise ValueError("nearest: no bounds")
     return at
+
+
+def nearest_all(bounds: list[float], values: list[float]) -> list[int]:
+    """nearest(bounds, v) for each of `values` at once (the same float differences, the first
+    of equally close bounds)."""
+    if not values:
+        return []
+    d = np.abs(np.asarray(bounds, np.float64)[None, :] - np.asarray(values, np.float64)[:, None])
+    return d.argmin(axis=1).tolist()
 
 
 class RawCell:
@@ -233,10 +240,12 @@ def index_cells(cells: list[RawCell], hor: np.ndarray, ver: np.ndarray, lone: bo
     if lone and len(ys) >= 8:
         drop_lone_edges(cells, xs, tol)
     good = []
-    for c in cells:
-        c.col, c.row = nearest(xs, c.x0), nearest(ys, c.y0)
-        c.colspan = nearest(xs, c.x1) - c.col
-        c.rowspan = nearest(ys, c.y1) - c.row
+    cols = nearest_all(xs, [v for c in cells for v in (c.x0, c.x1)])
+    rows = nearest_all(ys, [v for c in cells for v in (c.y0, c.y1)])
+    for i, c in enumerate(cells):
+        c.col, c.row = cols[2 * i], rows[2 * i]
+        c.colspan = cols[2 * i + 1] - c.col
+        c.rowspan = rows[2 * i + 1] - c.row
         if c.colspan >= 1 and c.rowspan >= 1:
             good.append(c)
     # boundaries are shared by two edges (a cell's right and the next one's left)

@@ -124,7 +124,10 @@ def _split(cells: list[RawCell], boxes: np.ndarray, h: float, axis: int, cfg: di
         # a column rule other rows print is the edge of several cells; one cell's edge alone
         # borders a blob (a seal's fill, a black corner's speckle), not a column
         need = cfg["col_rule_users"]
-        edges = [e for e in edges if sum(abs(c.x0 - e) <= tol or abs(c.x1 - e) <= tol for c in cells) >= need]
+        e = np.asarray(edges, np.float64)[:, None]
+        x0, x1 = (np.asarray([getattr(c, k) for c in cells], np.float64)[None, :] for k in ("x0", "x1"))
+        users = ((np.abs(x0 - e) <= tol) | (np.abs(x1 - e) <= tol)).sum(axis=1)
+        edges = [e for e, u in zip(edges, users) if u >= need]
     for c in cells:
         for a, b in _gaps(c, boxes, h, axis, cfg):
             known = [e for e in edges if a <= e <= b and not (getattr(c, lo) - tol <= e <= getattr(c, lo) + tol
