@@ -27,6 +27,7 @@ import math
 
 import numpy as np
 
+from . import greys
 from .pdf import config
 
 
@@ -148,7 +149,12 @@ def ink_contrast(grey: np.ndarray, binv: np.ndarray, step: int = 3) -> float:
     n = int(np.count_nonzero(b))
     if n == 0 or n == b.size:
         return 255.0
-    return float(np.median(g[~b])) - float(np.median(g[b]))
+    return _median(g[~b]) - _median(g[b])
+
+
+def _median(a: np.ndarray) -> float:
+    """np.median of a 1-D array, from a 256-bin histogram when it is 8-bit (the same value)."""
+    return greys.median_kth(a, 1)[0] if a.dtype == np.uint8 else float(np.median(a))
 
 
 def checked_skew(binv: np.ndarray, grey: np.ndarray | None = None) -> float:

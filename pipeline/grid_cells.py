@@ -46,7 +46,7 @@ def line_masks(binv: np.ndarray, scale_px: float) -> tuple[np.ndarray, np.ndarra
     bridge = grid_config()["bridge_px"]
     hor = cv2.morphologyEx(hor, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (bridge, 1)))
     # row spacing sets the vertical kernel: shorter than a row, longer than a glyph
-    ys = np.where(hor.sum(1) > 255 * kx)[0]
+    ys = np.where(cv2.reduce(hor, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel() > 255 * kx)[0]   # = hor.sum(1)
     gaps = np.diff(ys)
     gaps = gaps[gaps > 4]
     row_h = float(np.percentile(gaps, 10)) if len(gaps) else 20 * scale_px

@@ -153,3 +153,16 @@ def test_edge_users_counts_as_cell_by_cell():
         want = [sum(abs(c.x0 - e) <= tol or abs(c.x1 - e) <= tol for c in cells) for e in edges]
         assert grid_text.edge_users(edges, cells, tol) == want
     assert grid_text.edge_users([], [], 4.0) == []
+
+
+def test_ink_contrast_as_np_median():
+    """deskew.ink_contrast from histograms gives the np.median difference it gave (odd and
+    even counts, a page with no paper or no ink)."""
+    from pipeline.deskew import ink_contrast
+    rng = np.random.default_rng(4)
+    for shape in ((61, 47), (60, 48), (90, 90)):
+        grey = rng.integers(0, 256, shape).astype(np.uint8)
+        binv = np.where(rng.random(shape) < 0.2, 255, 0).astype(np.uint8)
+        g, b = grey[::3, ::3], binv[::3, ::3] > 0
+        assert ink_contrast(grey, binv) == float(np.median(g[~b])) - float(np.median(g[b]))
+    assert ink_contrast(grey, np.zeros_like(binv)) == 255.0
