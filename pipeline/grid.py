@@ -28,7 +28,7 @@ from .bands import first_lines, last_lines, title_read
 from .cost import lap
 from .deskew import estimate_skew, rotate_small, skew_config
 from .grid_cells import (RawCell, binarise, components, find_tables, grid_config, line_masks,  # noqa: F401
-                         rule_mask, rule_tables)
+                         component_boxes, rule_mask, rule_tables)
 from .grid_crops import (cell_lines, cut_cell_lines, faint_glyphs, faint_table, grey_lines, ink_extent,  # noqa: F401
                          is_dash, is_faint, is_faint_glyphs, shape_flags)
 from .grid_tables import empty_labels, garbled_values, join_continued, mark_headers, numeric_like, read_as_slash  # noqa: F401
@@ -437,9 +437,7 @@ def line_words(words: list[Word]) -> list[Word]:
 def _segments(hor, ver, s) -> list:
     out = []
     for m in (hor, ver):
-        n, _, st = components(m)
-        for i in range(1, n):
-            x, y, w, h, _ = st[i]
+        for x, y, w, h in component_boxes(m):           # as components(m)'s stats, in its order
             out.append((round(x / s, 2), round(y / s, 2), round((x + w) / s, 2), round((y + h) / s, 2)))
     return out
 

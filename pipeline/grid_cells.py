@@ -37,6 +37,33 @@ def components(mask: np.ndarray, connectivity: int = 8) -> tuple[int, np.ndarray
     return n, lab, st
 
 
+def component_boxes(mask: np.ndarray) -> np.ndarray:
+    """(x, y, w, h) of each 8-connected component of `mask`, in the order components() labels
+    them, from the mask with its empty rows and columns taken out by pairs: one empty pair is
+    left between pairs that hold ink (nothing joins that was apart) and pairs stay whole (the
+    labelling walks 2×2 blocks: it meets the same ink in the same order). A page's rule masks
+    are mostly empty: ~20× fewer pixels to label (session 32c)."""
+    rows, cols = (_kept_pairs(np.flatnonzero(mask.any(axis=a)), mask.shape[1 - a]) for a in (1, 0))
+    if not len(rows) or not len(cols):
+        return np.zeros((0, 4), np.int64)
+    n, _lab, st = components(np.ascontiguousarray(mask[np.ix_(rows, cols)]))
+    x0, y0 = cols[st[1:, 0]], rows[st[1:, 1]]
+    x1, y1 = cols[st[1:, 0] + st[1:, 2] - 1], rows[st[1:, 1] + st[1:, 3] - 1]
+    return np.stack([x0, y0, x1 - x0 + 1, y1 - y0 + 1], axis=1)
+
+
+def _kept_pairs(inked: np.ndarray, size: int) -> np.ndarray:
+    """Indices (rows or columns, of `size`) of the pairs (2k, 2k+1) holding ink (`inked`), with
+    the first empty pair after each run of them when more ink follows."""
+    if not len(inked):
+        return inked
+    pairs = np.unique(inked // 2)
+    gap = np.flatnonzero(np.diff(pairs) > 1)
+    pairs = np.union1d(pairs, pairs[gap] + 1)
+    idx = np.stack([2 * pairs, 2 * pairs + 1], axis=1).ravel()
+    return idx[idx < size]
+
+
 def line_masks(binv: np.ndarray, scale_px: float) -> tuple[np.ndarray, np.ndarray]:
     """Horizontal and vertical ruling masks (kernels longer than any glyph)."""
     import cv2

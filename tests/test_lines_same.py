@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from pipeline import grid_cells, grid_text
-from pipeline.grid_cells import RawCell, binarise, components, find_tables, line_masks, nearest, nearest_all, rule_mask
+from pipeline.grid_cells import (RawCell, binarise, component_boxes, components, find_tables, line_masks, nearest,
+                                 nearest_all, rule_mask)
 from tablefix import make_pdf, scan
 
 
@@ -166,3 +167,23 @@ def test_ink_contrast_as_np_median():
         g, b = grey[::3, ::3], binv[::3, ::3] > 0
         assert ink_contrast(grey, binv) == float(np.median(g[~b])) - float(np.median(g[b]))
     assert ink_contrast(grey, np.zeros_like(binv)) == 255.0
+
+
+def test_component_boxes_as_components(page):
+    """The boxes and their order as components() gives them: rule masks of a scanned page,
+    drawn rules, and random sparse masks of odd and even sizes (ink meeting across the pairs
+    of rows and columns taken out, and in the last odd row or column)."""
+    def want(m):
+        _n, _lab, st = components(m)
+        return st[1:, :4].astype(np.int64)
+    masks = list(line_masks(page, 200 / 72)) + list(line_masks(_drawn(), 200 / 72))
+    rng = np.random.default_rng(9)
+    for shape in ((41, 57), (40, 56), (97, 33), (1, 9), (9, 1)):
+        for share in (0.002, 0.02, 0.2):
+            masks.append(np.where(rng.random(shape) < share, 255, 0).astype(np.uint8))
+    m = np.zeros((41, 57), np.uint8)
+    m[5, 3:9] = m[6, 9:12] = m[8, 11] = m[40, 0] = m[20:23, 56] = 255
+    masks += [m, np.zeros((10, 10), np.uint8)]
+    for m in masks:
+        assert np.array_equal(component_boxes(m), want(m))
+    assert len(component_boxes(masks[0])) > 3
