@@ -69,17 +69,15 @@ def line_masks(binv: np.ndarray, scale_px: float) -> tuple[np.ndarray, np.ndarra
     import cv2
     h, w = binv.shape
     kx = max(int(w * grid_config()["line_kernel_frac"]), int(3.2 * scale_px * 10))  # > 3 glyph widths
-    hor = cv2.morphologyEx(binv, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (kx, 1)))
     bridge = grid_config()["bridge_px"]
-    hor = cv2.morphologyEx(hor, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (bridge, 1)))
+    hor = _runs(binv, kx, bridge, axis=1)
     # row spacing sets the vertical kernel: shorter than a row, longer than a glyph
     ys = np.where(cv2.reduce(hor, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel() > 255 * kx)[0]   # = hor.sum(1)
     gaps = np.diff(ys)
     gaps = gaps[gaps > 4]
     row_h = float(np.percentile(gaps, 10)) if len(gaps) else 20 * scale_px
     ky = int(max(grid_config()["vline_min_px"], min(0.7 * row_h, 13 * scale_px)))
-    opened = cv2.morphologyEx(binv, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, ky)))
-    ver = cv2.morphologyEx(opened, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (1, bridge)))
+    opened, ver = _runs(binv, ky, bridge, axis=0, both=True)
     # a vertical rule touches a horizontal one; a glyph stroke of that length does not.
     # The bridge joins the strokes of a wrapped label's lines into one tall column of ink
     # (on an emboldened scan 2-4 stacked strokes pass the length test, and painting them
@@ -112,6 +110,27 @@ def line_masks(binv: np.ndarray, scale_px: float) -> tuple[np.ndarray, np.ndarra
         x, y, ww, hh, _a = st[i]
         ver[y:y + hh, x:x + ww][lab[y:y + hh, x:x + ww] == i] = 255
     return hor, ver
+
+
+def _runs(binv: np.ndarray, length: int, bridge: int, axis: int, both: bool = False):
+    """cv2.morphologyEx OPEN of `binv` with a line `length` long (axis 1: along the rows, 0: down
+    the columns), then CLOSE with one `bridge` long: the same masks, but only the rows (columns)
+    where the opening's erosion left ink are dilated and closed — a line kernel treats each row
+    (column) apart, and on a page only the rules' few rows (columns) keep any (session 32c).
+    `both`: (opened, closed), else closed."""
+    import cv2
+    shape = (length, 1) if axis == 1 else (1, length)
+    k_open = cv2.getStructuringElement(cv2.MORPH_RECT, shape)
+    k_close = cv2.getStructuringElement(cv2.MORPH_RECT, (bridge, 1) if axis == 1 else (1, bridge))
+    eroded = cv2.erode(binv, k_open)
+    on = np.flatnonzero(eroded.any(axis=axis))
+    opened, closed = np.zeros_like(binv), np.zeros_like(binv)
+    if len(on):
+        pick = (on, slice(None)) if axis == 1 else (slice(None), on)
+        part = cv2.dilate(np.ascontiguousarray(eroded[pick]), k_open)
+        opened[pick] = part
+        closed[pick] = cv2.morphologyEx(part, cv2.MORPH_CLOSE, k_close)
+    return (opened, closed) if both else closed
 
 
 def rule_mask(hor: np.ndarray, ver: np.ndarray) -> np.ndarray:
