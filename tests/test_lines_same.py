@@ -187,3 +187,26 @@ def test_component_boxes_as_components(page):
     for m in masks:
         assert np.array_equal(component_boxes(m), want(m))
     assert len(component_boxes(masks[0])) > 3
+
+
+def test_skew_search_in_place_and_half_page_shared(page):
+    """The search's profiles computed in place score every angle as the expressions did; the
+    half-size page the search's fine pass shrank is the one Hough shrinks (made once)."""
+    import math
+    from pipeline import deskew
+    rng = np.random.default_rng(1)
+    xs, ys = rng.random(5000) * 800 - 400, rng.random(5000) * 1100 - 550
+    angles = np.arange(-5, 5.01, 0.25)
+    span = 1400
+    want = []
+    for a in angles:
+        t = math.tan(math.radians(a))
+        hu = np.bincount(np.rint(ys - xs * t).astype(np.int64) + span, minlength=2 * span + 1).astype(np.float64)
+        hv = np.bincount(np.rint(xs + ys * t).astype(np.int64) + span, minlength=2 * span + 1).astype(np.float64)
+        want.append(hu @ hu + hv @ hv)
+    assert deskew._sharpness(xs, ys, angles, span).tolist() == want
+    memo = {}
+    assert deskew.search_skew(page, memo) == deskew.search_skew(page)
+    h, w = page.shape
+    assert list(memo) == [(w // 2, h // 2)]
+    assert deskew.hough_skew(page, memo) == deskew.hough_skew(page)
