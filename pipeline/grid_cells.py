@@ -77,21 +77,19 @@ def line_masks(binv: np.ndarray, scale_px: float) -> tuple[np.ndarray, np.ndarra
     gaps = gaps[gaps > 4]
     row_h = float(np.percentile(gaps, 10)) if len(gaps) else 20 * scale_px
     ky = int(max(grid_config()["vline_min_px"], min(0.7 * row_h, 13 * scale_px)))
-    opened, ver = _runs(binv, ky, bridge, axis=0, both=True)
+    opened, ver, on = _runs(binv, ky, bridge, axis=0, both=True)
     # a vertical rule touches a horizontal one; a glyph stroke of that length does not.
     # The bridge joins the strokes of a wrapped label's lines into one tall column of ink
     # (on an emboldened scan 2-4 stacked strokes pass the length test, and painting them
     # out as a rule garbles the label): what counts is the longest piece of unbroken ink
-    n, lab, st = components(ver)
     stack = grid_config().get("stroke_stack", 0.5)
-    keep = np.zeros(n, bool)
     near = cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7))
-    for i in range(1, n):
-        x, y, ww, hh, _a = st[i]
-        own = lab[y:y + hh, x:x + ww] == i
+    kept = []
+    for x, y, ww, hh, own in _column_parts(ver, on):
         piece = _longest_piece(opened[y:y + hh, x:x + ww], own)
+        keep = False
         if piece >= 2.5 * ky:
-            keep[i] = True
+            keep = True
         elif piece >= stack * hh or hh >= 2.5 * ky:
             # mostly unbroken ink, or a broken column of ink touching rules at both ends;
             # the rules grown by 3 px (7×7) near it, dilated over its box and 3 px round it
@@ -100,16 +98,30 @@ def line_masks(binv: np.ndarray, scale_px: float) -> tuple[np.ndarray, np.ndarra
             touch = hd & own
             rows = np.where(touch.any(1))[0]
             if piece >= stack * hh:
-                keep[i] = bool(len(rows))
+                keep = bool(len(rows))
             else:
-                keep[i] = bool(len(rows)) and rows[0] <= 0.25 * hh and rows[-1] >= 0.75 * hh
-    # only the kept components are painted (a few rules among ~100 strokes): the same mask as
-    # keep[lab] over the whole label image, ~15 ms less a page (docs/speed.md, session 32c)
+                keep = bool(len(rows)) and rows[0] <= 0.25 * hh and rows[-1] >= 0.75 * hh
+        if keep:
+            kept.append((x, y, ww, hh, own))
+    # only the kept components are painted (a few rules among ~100 strokes), not the page
+    # through a label image (docs/speed.md, session 32c)
     ver = np.zeros_like(opened)
-    for i in np.flatnonzero(keep):
-        x, y, ww, hh, _a = st[i]
-        ver[y:y + hh, x:x + ww][lab[y:y + hh, x:x + ww] == i] = 255
+    for x, y, ww, hh, own in kept:
+        ver[y:y + hh, x:x + ww][own] = 255
     return hor, ver
+
+
+def _column_parts(mask: np.ndarray, cols: np.ndarray):
+    """(x, y, w, h, own: its pixels in its box) of each 8-connected component of `mask`, whose
+    ink lies in the columns `cols` (sorted) alone: labelled on those columns, with one empty
+    column kept between runs of them (nothing joins that was apart), not on the whole page."""
+    if not len(cols):
+        return
+    keep = np.union1d(cols, cols[np.flatnonzero(np.diff(cols) > 1)] + 1)
+    n, lab, st = components(np.ascontiguousarray(mask[:, keep]))
+    for i in range(1, n):
+        sx, y, sw, hh, _a = st[i]       # a component never crosses an empty column: its columns
+        yield int(keep[sx]), y, sw, hh, lab[y:y + hh, sx:sx + sw] == i      # are consecutive
 
 
 def _runs(binv: np.ndarray, length: int, bridge: int, axis: int, both: bool = False):
@@ -117,7 +129,7 @@ def _runs(binv: np.ndarray, length: int, bridge: int, axis: int, both: bool = Fa
     the columns), then CLOSE with one `bridge` long: the same masks, but only the rows (columns)
     where the opening's erosion left ink are dilated and closed — a line kernel treats each row
     (column) apart, and on a page only the rules' few rows (columns) keep any (session 32c).
-    `both`: (opened, closed), else closed."""
+    `both`: (opened, closed, the rows or columns that hold ink), else closed."""
     import cv2
     shape = (length, 1) if axis == 1 else (1, length)
     k_open = cv2.getStructuringElement(cv2.MORPH_RECT, shape)
@@ -130,7 +142,7 @@ def _runs(binv: np.ndarray, length: int, bridge: int, axis: int, both: bool = Fa
         part = cv2.dilate(np.ascontiguousarray(eroded[pick]), k_open)
         opened[pick] = part
         closed[pick] = cv2.morphologyEx(part, cv2.MORPH_CLOSE, k_close)
-    return (opened, closed) if both else closed
+    return (opened, closed, on) if both else closed
 
 
 def rule_mask(hor: np.ndarray, ver: np.ndarray) -> np.ndarray:
