@@ -210,3 +210,22 @@ def test_skew_search_in_place_and_half_page_shared(page):
     h, w = page.shape
     assert list(memo) == [(w // 2, h // 2)]
     assert deskew.hough_skew(page, memo) == deskew.hough_skew(page)
+
+
+def test_pair_lines_sees_a_difference():
+    """training.pair_lines' comparison flags what differs (a mask pixel, a cell's row, a ruling's
+    type) and nothing on identical outputs."""
+    import copy
+    from training.pair_lines import differences
+    cell = RawCell(np.int32(3), np.int32(4), np.int32(30), np.int32(40))
+    cell.row, cell.col, cell.rowspan, cell.colspan = 0, 0, 1, 1
+    z = np.zeros((8, 8), np.uint8)
+    a = dict(angle=0.3, grey=z, binv=z, hor=z, ver=z, orules=z, tables=[((0, 0, 8, 8), [cell])],
+             found=[((0, 0, 8, 8), [cell], "lines", z)], segs=[(np.float64(1.0), np.float64(2.0))])
+    assert differences(a, copy.deepcopy(a)) == []
+    b = copy.deepcopy(a)
+    b["hor"] = z.copy()
+    b["hor"][2, 2] = 255
+    b["found"][0][1][0].row = 1
+    b["segs"] = [(1.0, 2.0)]
+    assert differences(a, b) == ["hor", "tables", "grid", "rulings"]      # the cell is in both
