@@ -116,7 +116,7 @@ def main(argv=None) -> int:
     from pipeline import deskew, grid, grid_cells, page_border
     from pipeline.pdf import px_per_pt
     from pipeline.read import read
-    from training.profile_lines import _cached
+    from training.profile_lines import cached_pages
     N = dict(grid=grid, grid_cells=grid_cells, deskew=deskew, page_border=page_border)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -125,7 +125,7 @@ def main(argv=None) -> int:
             folder, pattern = spec.split(":", 1)
             for f in sorted(Path(folder).glob(pattern)):
                 doc = read(f)
-                cached = _cached(a.cache, f.name)
+                cached = cached_pages(a.cache, f.name)
                 for page in doc.pages:
                     img = page.image
                     if img is None:
