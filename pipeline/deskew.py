@@ -27,6 +27,7 @@ import math
 
 import numpy as np
 
+from . import greys
 from .pdf import config
 
 
@@ -34,11 +35,23 @@ def skew_config() -> dict:
     return config()["grid"]["skew"]
 
 
-def _points(binv: np.ndarray, scale: float, max_points: int) -> tuple[np.ndarray, np.ndarray]:
-    """Ink coordinates (centred, in pixels of the shrunken page), at most `max_points`."""
+def _shrunk(binv: np.ndarray, size: tuple[int, int], memo: dict | None) -> np.ndarray:
+    """cv2.resize(binv, size, INTER_AREA), made once per page where `memo` (a dict the caller
+    keeps for that page) is given: the search's fine pass and Hough shrink it to the same half
+    size (session 32c). The result is only read."""
     import cv2
+    if memo is not None and size in memo:
+        return memo[size]
+    small = cv2.resize(binv, size, interpolation=cv2.INTER_AREA)
+    if memo is not None:
+        memo[size] = small
+    return small
+
+
+def _points(binv: np.ndarray, scale: float, max_points: int, memo: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Ink coordinates (centred, in pixels of the shrunken page), at most `max_points`."""
     h, w = binv.shape
-    small = cv2.resize(binv, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA)
+    small = _shrunk(binv, (max(1, int(w * scale)), max(1, int(h * scale))), memo)
     ys, xs = np.nonzero(small > 100)
     if len(xs) > max_points:                     # evenly thinned: the profiles keep their shape
         keep = np.linspace(0, len(xs) - 1, max_points).astype(np.int64)
@@ -53,10 +66,13 @@ def _points(binv: np.ndarray, scale: float, max_points: int) -> tuple[np.ndarray
 def _sharpness(xs: np.ndarray, ys: np.ndarray, angles_deg: np.ndarray, span: int) -> np.ndarray:
     """Sum of squared bin counts of the row and column profiles at each angle."""
     out = np.empty(len(angles_deg))
+    buf = np.empty(len(xs))                # the same operations as ys - xs·t, xs + ys·t, in place
     for i, a in enumerate(angles_deg):
         t = math.tan(math.radians(a))
-        u = np.rint(ys - xs * t).astype(np.int64) + span
-        v = np.rint(xs + ys * t).astype(np.int64) + span
+        u = np.rint(np.subtract(ys, np.multiply(xs, t, out=buf), out=buf), out=buf).astype(np.int64)
+        u += span
+        v = np.rint(np.add(xs, np.multiply(ys, t, out=buf), out=buf), out=buf).astype(np.int64)
+        v += span
         hu = np.bincount(u, minlength=2 * span + 1).astype(np.float64)
         hv = np.bincount(v, minlength=2 * span + 1).astype(np.float64)
         out[i] = hu @ hu + hv @ hv
@@ -74,13 +90,12 @@ def _best(angles: np.ndarray, score: np.ndarray) -> float:
     return float(angles[i])
 
 
-def hough_skew(binv: np.ndarray) -> float:
+def hough_skew(binv: np.ndarray, memo: dict | None = None) -> float:
     """Weighted median angle (degrees) of long line segments (Hough on half size, bins of
     `hough_step_deg`): the estimate before the search, still the default (docs/speed.md)."""
     import cv2
     h, w = binv.shape
-    small = cv2.resize(binv, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
-    small = (small > 100).astype(np.uint8) * 255
+    small = (_shrunk(binv, (w // 2, h // 2), memo) > 100).astype(np.uint8) * 255
     side = min(w, h)
     blob = skew_config().get("hough_min_blob_frac", 0)
     if blob:
@@ -148,7 +163,12 @@ def ink_contrast(grey: np.ndarray, binv: np.ndarray, step: int = 3) -> float:
     n = int(np.count_nonzero(b))
     if n == 0 or n == b.size:
         return 255.0
-    return float(np.median(g[~b])) - float(np.median(g[b]))
+    return _median(g[~b]) - _median(g[b])
+
+
+def _median(a: np.ndarray) -> float:
+    """np.median of a 1-D array, from a 256-bin histogram when it is 8-bit (the same value)."""
+    return greys.median_kth(a, 1)[0] if a.dtype == np.uint8 else float(np.median(a))
 
 
 def checked_skew(binv: np.ndarray, grey: np.ndarray | None = None) -> float:
@@ -165,14 +185,15 @@ def checked_skew(binv: np.ndarray, grey: np.ndarray | None = None) -> float:
     thin = cfg.get("thin_contrast", 0)
     if thin and grey is not None and ink_contrast(grey, binv) < thin:
         return hough_skew(binv)              # a faint page: its grid and ink tests as before
-    a = search_skew(binv)
+    memo: dict = {}                          # the half-size page, shrunk once for both
+    a = search_skew(binv, memo)
     lo, hi = cfg["check_band_deg"]
     if lo <= abs(a) <= hi:
-        return hough_skew(binv)
+        return hough_skew(binv, memo)
     return a
 
 
-def search_skew(binv: np.ndarray) -> float:
+def search_skew(binv: np.ndarray, memo: dict | None = None) -> float:
     """Skew of a binarised page (ink = 255) in degrees by the coarse-to-fine search; 0.0
     when there is too little ink."""
     cfg = skew_config()
@@ -185,7 +206,7 @@ def search_skew(binv: np.ndarray) -> float:
     step = cfg["coarse_step_deg"]
     coarse = np.arange(-lim, lim + 1e-9, step)
     a0 = float(coarse[int(np.argmax(_sharpness(xs, ys, coarse, span)))])
-    xs, ys = _points(binv, cfg["fine_scale"], cfg["max_points"])
+    xs, ys = _points(binv, cfg["fine_scale"], cfg["max_points"], memo)
     fstep = cfg["fine_step_deg"]
     fine = a0 + np.arange(-step, step + 1e-9, fstep)
     a = _best(fine, _sharpness(xs, ys, fine, span))

@@ -27,7 +27,8 @@ import numpy as np
 from .bands import first_lines, last_lines, title_read
 from .cost import lap
 from .deskew import estimate_skew, rotate_small, skew_config
-from .grid_cells import RawCell, binarise, components, find_tables, grid_config, line_masks  # noqa: F401
+from .grid_cells import (RawCell, binarise, components, find_tables, grid_config, line_masks,  # noqa: F401
+                         component_boxes, rule_mask, rule_tables)
 from .grid_crops import (cell_lines, cut_cell_lines, faint_glyphs, faint_table, grey_lines, ink_extent,  # noqa: F401
                          is_dash, is_faint, is_faint_glyphs, shape_flags)
 from .grid_tables import empty_labels, garbled_values, join_continued, mark_headers, numeric_like, read_as_slash  # noqa: F401
@@ -312,11 +313,9 @@ def recover_page(page: Page, engine) -> None:
             if border is not None:
                 border = 255 - rotate_small(255 - border, angle)
             page.skew = round(angle, 3)
-    hor, ver = line_masks(binv, pt_px)
-    tables = find_tables(hor, ver)
+    hor, ver, rules, tables = rule_tables(binv, pt_px)      # the rule mask made once (session 32c)
     lap(page, "lines")
     if tables and not use_text:
-        rules = cv2.dilate(cv2.bitwise_or(hor, ver), np.ones((3, 3), np.uint8))
         rot = orientation(grey, [cs for _, cs in tables], rules, engine, pt_px, page.cost, binv)
         lap(page, "orientation")
         if rot:
@@ -327,12 +326,11 @@ def recover_page(page: Page, engine) -> None:
             if rot in (90, 270):
                 page.width, page.height = page.height, page.width
             binv = binarise(grey)
-            hor, ver = line_masks(binv, pt_px)
-            tables = find_tables(hor, ver)
+            hor, ver, rules, tables = rule_tables(binv, pt_px)
     page.image = grey
     page.rulings = _segments(hor, ver, s)
     page.cost.kind = "table" if tables else "text"
-    found = page_tables(grey, binv, hor, ver, tables, pt_px, refine_text=not use_text)
+    found = page_tables(grey, binv, hor, ver, tables, pt_px, refine_text=not use_text, rules=rules)
     if found and not tables:
         page.cost.kind = "table"
     lap(page, "lines")
@@ -353,7 +351,7 @@ def recover_page(page: Page, engine) -> None:
 
 
 def page_tables(grey: np.ndarray, binv: np.ndarray, hor: np.ndarray, ver: np.ndarray, tables: list,
-                px_per_pt: float, refine_text: bool = True) -> list:
+                px_per_pt: float, refine_text: bool = True, rules: np.ndarray | None = None) -> list:
     """(bbox, cells, strategy, rule mask to paint out) of each table find_tables found on
     an upright page. On scans (`refine_text`) the text checks the rules' grid per table
     (grid_text.refine: "lines", "faint" or "text"); a table cut by faint rules paints
@@ -361,7 +359,7 @@ def page_tables(grey: np.ndarray, binv: np.ndarray, hor: np.ndarray, ver: np.nda
     tables its text shows ("boxes": grid_boxes.text_tables)."""
     import cv2
     kernel = np.ones((3, 3), np.uint8)
-    rules = cv2.dilate(cv2.bitwise_or(hor, ver), kernel)
+    rules = rule_mask(hor, ver) if rules is None else rules       # grid_cells.rule_mask(hor, ver)
     if not refine_text:
         return [(bbox, raw, LINES, rules) for bbox, raw in tables]
     if not tables:
@@ -439,9 +437,7 @@ def line_words(words: list[Word]) -> list[Word]:
 def _segments(hor, ver, s) -> list:
     out = []
     for m in (hor, ver):
-        n, _, st = components(m)
-        for i in range(1, n):
-            x, y, w, h, _ = st[i]
+        for x, y, w, h in component_boxes(m):           # as components(m)'s stats, in its order
             out.append((round(x / s, 2), round(y / s, 2), round((x + w) / s, 2), round((y + h) / s, 2)))
     return out
 

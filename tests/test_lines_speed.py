@@ -94,7 +94,7 @@ def test_checked_asks_hough_near_the_turn_threshold(near_level, monkeypatch):
     with the band shut the search's own angle does."""
     search = _skew(monkeypatch, near_level, method="search")
     assert search == pytest.approx(-0.12, abs=0.03)
-    monkeypatch.setattr(deskew, "hough_skew", lambda binv: 0.0)
+    monkeypatch.setattr(deskew, "hough_skew", lambda binv, memo=None: 0.0)
     assert _skew(monkeypatch, near_level, method="checked", check_band_deg=[0.03, 0.25]) == 0.0
     assert _skew(monkeypatch, near_level, method="checked", check_band_deg=[0.3, 0.3]) == search
 

@@ -137,7 +137,7 @@ def main(argv=None) -> int:
     k = 0
     for f in sorted(a.folder.glob(a.pattern)):
         doc = read(f)
-        cached = _cached(a.cache, f.name)
+        cached = cached_pages(a.cache, f.name)
         for page in doc.pages:
             img = page.image
             if img is None:
@@ -229,7 +229,7 @@ class _Raw:
         self.row, self.col, self.rowspan, self.colspan = row, col, rowspan, colspan
 
 
-def _cached(caches: list[Path], name: str) -> dict:
+def cached_pages(caches: list[Path], name: str) -> dict:
     """page number → cached page (eval_scans' grid cache of the base), {} when none has the file."""
     import pickle
     for c in caches:
