@@ -188,10 +188,12 @@ def read_wrapped_cells(engine, crops: list[np.ndarray], jobs: list[tuple[Cell, i
         from .squeeze import label_side
         if (where := label_side(jobs, results)) is None:
             return
+    ink = 256 if cfg.get("enabled") else hdr.get("max_ink", 256)
     spans, k = [], 0
     for _, n in jobs:
         if 2 <= n <= cfg.get("max_lines", 8) and all(r is None for r in results[k:k + n]) and (
-                where is None or all(w == "header" for w in where[k:k + n])):
+                where is None or all(w == "header" for w in where[k:k + n])) and all(
+                int(c.min()) < ink for c in crops[k:k + n]):
             spans.append((k, n))
         k += n
     if not spans:

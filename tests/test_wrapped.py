@@ -78,6 +78,13 @@ def test_header_only_joins_the_wrapped_header_cells_and_reads_the_rest_as_before
     assert on[2].text + on[3].text == "科研机构"
     for k in (4, 5, 6, 7, 8, 9):                              # the wrapped label, numbers, one-line cells
         assert on[k].text == off[k].text and on[k].char_probs == off[k].char_probs
+    # `max_ink`: a header whose line has no pixel darker than it (a faint or thinned scan) is read line by line
+    faint = [np.maximum(c, 140).astype(np.uint8) if k < 2 else c for k, c in enumerate(crops)]
+    monkeypatch.setitem(config()["wrapped"], "header", {"enabled": True, "factor": 1.0, "max_ink": 128})
+    numbers.update({id(faint[k]): t for k, t in ((6, "12"), (7, "305"))})
+    page = crop_page()
+    grid._recognise(eng, faint, jobs, page)
+    assert page.cost.joined == 2                              # the dark header only
     # the joined lines narrowed (`factor`): the same inputs, fewer px
     px = {}
     for f in (1.0, 0.6):
