@@ -178,7 +178,9 @@ def read_wrapped_cells(engine, crops: list[np.ndarray], jobs: list[tuple[Cell, i
     lines' empty (with the cell's score: a cell's mean score stays its reading's). A cell
     whose joined reading is nothing or a number is read line by line as before. The crops
     left keep the padding of all crops read together (grid._recognise), so their readings
-    do not move."""
+    do not move. With only `wrapped.header.enabled`: only the cells squeeze.label_side marks
+    "header" (known by position once the digit model has read), each line with ink darker than
+    `max_ink`, read at `factor` × their joined width and padded to at least `min_width` px."""
     cfg = wrapped_config()
     hdr = cfg.get("header", {})
     if not (cfg.get("enabled") or hdr.get("enabled")) or not hasattr(engine, "map_probs"):
