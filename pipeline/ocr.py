@@ -163,7 +163,7 @@ class RapidOCREngine(OCREngine):
         crops of the same planned width; the others as `batches` makes them."""
         free = [i for i, w in enumerate(plan) if w is None]
         order = [free[k] for k in np.argsort([ratios[i] for i in free], kind="stable")]
-        low = self._others_min if self._plan and self._others_min else None
+        low = self._others_min if self._plan is not None and self._others_min else None
         width = self.padded if low is None else (lambda r: max(low, r))
         out = [(ids, max(self.min_wh if low is None else low, max(width(ratios[i]) for i in ids)))
                for ids in self.batches(order, ratios)]
@@ -196,7 +196,8 @@ class RapidOCREngine(OCREngine):
         readings (docs/speed.md). The crops the routing leaves are read exactly as
         without routing, label and header crops included. Crops are known by identity.
         A crop not among `crops` (a squeezed one, pipeline/squeeze.py) is batched with the
-        other such crops, padded to their widest and at least `others_min` px (0: min_width)."""
+        other such crops, padded to their widest and at least `others_min` px (0: min_width);
+        with no `crops`, every crop read within is so (strips.read_wrapped)."""
         self._plan = {id(c): w for c, w in zip(crops, self.pads(crops))}
         self._others_min = others_min / 48
         try:

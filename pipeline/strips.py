@@ -143,14 +143,19 @@ def join(lines: list[np.ndarray], margin: float, gap: float, pad: float) -> np.n
     return out
 
 
-def read_wrapped(engine, cells: list[list[np.ndarray]]) -> list[RecResult]:
-    """One RecResult per wrapped cell (its lines read as one input, `join`): the words of a
-    wrapped label or header are one line of text cut by the column's width; read whole, the
-    recogniser pays for the ink once instead of each line's padding (docs/speed.md, 29d).
+def read_wrapped(engine, cells: list[list[np.ndarray]], factor: float = 1.0, min_width: int = 0) -> list[RecResult]:
+    """One RecResult per wrapped cell (its lines read as one input, `join`, its width × `factor`):
+    padded to at least `min_width` px (0: the recogniser's min_width, 160), not to other crops' widths:
+    the words of a wrapped label or header are one line of text cut by the column's width; read
+    whole, the recogniser pays for the ink once instead of each line's padding (docs/speed.md, 29d).
     Spaces (the gaps) count as blank: a cell's lines join without one, as the text of lines
     read one by one does."""
     cfg = wrapped_config()
     images = [join(ls, cfg["margin"], cfg["gap"], cfg["pad"]) for ls in cells]
+    if factor != 1.0:
+        import cv2
+        images = [cv2.resize(m, (max(1, int(round(m.shape[1] * factor))), HEIGHT), interpolation=cv2.INTER_AREA)
+                  for m in images]
     dec = engine.decoder
     space = len(dec.charset) - 1 if dec.charset[-1] == " " else None
 
@@ -161,6 +166,9 @@ def read_wrapped(engine, cells: list[list[np.ndarray]]) -> list[RecResult]:
             p[:, 0] += p[:, space]
             p[:, space] = 0.0
         return dec.decode(p)
+    if min_width and hasattr(engine, "padding_of"):
+        with engine.padding_of([], min_width):
+            return engine.map_probs(images, take)
     return engine.map_probs(images, take)
 
 
@@ -170,18 +178,30 @@ def read_wrapped_cells(engine, crops: list[np.ndarray], jobs: list[tuple[Cell, i
     lines' empty (with the cell's score: a cell's mean score stays its reading's). A cell
     whose joined reading is nothing or a number is read line by line as before. The crops
     left keep the padding of all crops read together (grid._recognise), so their readings
-    do not move."""
+    do not move. With only `wrapped.header.enabled`: only the cells squeeze.label_side marks
+    "header" (known by position once the digit model has read), each line with ink darker than
+    `max_ink`, read at `factor` × their joined width and padded to at least `min_width` px."""
     cfg = wrapped_config()
-    if not cfg.get("enabled") or not hasattr(engine, "map_probs"):
+    hdr = cfg.get("header", {})
+    if not (cfg.get("enabled") or hdr.get("enabled")) or not hasattr(engine, "map_probs"):
         return
+    where = None
+    if not cfg.get("enabled"):      # header cells only: known by position once the digit model has read
+        from .squeeze import label_side
+        if (where := label_side(jobs, results)) is None:
+            return
+    ink = 256 if cfg.get("enabled") else hdr.get("max_ink", 256)
     spans, k = [], 0
     for _, n in jobs:
-        if 2 <= n <= cfg.get("max_lines", 8) and all(r is None for r in results[k:k + n]):
+        if 2 <= n <= cfg.get("max_lines", 8) and all(r is None for r in results[k:k + n]) and (
+                where is None or all(w == "header" for w in where[k:k + n])) and all(
+                int(c.min()) < ink for c in crops[k:k + n]):
             spans.append((k, n))
         k += n
     if not spans:
         return
-    for (a, n), r in zip(spans, read_wrapped(engine, [crops[a:a + n] for a, n in spans])):
+    factor, least = (1.0, 0) if cfg.get("enabled") else (hdr.get("factor", 1.0), hdr.get("min_width", 0))
+    for (a, n), r in zip(spans, read_wrapped(engine, [crops[a:a + n] for a, n in spans], factor, least)):
         page.cost.crops += 1
         if not r.text or is_numeric_text(r.text):
             continue        # a number's lines are no words cut by a column: read line by line as before

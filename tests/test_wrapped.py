@@ -49,3 +49,49 @@ def test_a_wrapped_label_is_read_once_and_the_other_cells_as_before(monkeypatch)
     for k in (0, 3, 4, 5, 6, 7):                  # one-line cells and the wrapped number
         assert on[k].text == off[k].text and on[k].slots == off[k].slots
     assert on[5].text + on[6].text == off[5].text + off[6].text
+
+
+def test_header_only_joins_the_wrapped_header_cells_and_reads_the_rest_as_before(monkeypatch):
+    """`wrapped.header`: only a wrapped cell above the first row the digit model read a number in
+    (squeeze.label_side "header") is read joined; a wrapped label below it is read line by line,
+    and every crop the digit model did not read reads exactly as with it off."""
+    from pipeline import digits
+    from pipeline.ctc import RecResult
+    eng = get_engine("rapidocr")
+    cells = [(0, 1, ("商业", "企业")), (0, 2, ("科研", "机构")),
+             (1, 0, ("本年新制", "作数量")), (1, 1, ("12",)), (1, 2, ("305",)), (2, 0, ("其他处理情况",)), (2, 1, ("7",))]
+    crops = [line_crop(t) for _, _, ls in cells for t in ls]
+    jobs = [(types.SimpleNamespace(row=r, col=c), len(ls)) for r, c, ls in cells]
+    numbers = {id(crops[k]): t for k, t in ((6, "12"), (7, "305"))}
+    monkeypatch.setattr(digits, "sure_numbers", lambda cs, page=None: [
+        RecResult(numbers[id(c)], 1.0) if id(c) in numbers else None for c in cs])
+    monkeypatch.setitem(config()["digits"]["route"], "enabled", True)
+    monkeypatch.setitem(config()["squeeze"]["header"], "enabled", True)
+    monkeypatch.setitem(config()["wrapped"], "enabled", False)
+    monkeypatch.setitem(config()["wrapped"], "header", {"enabled": False, "factor": 1.0})
+    off = grid._recognise(eng, crops, jobs, crop_page())
+    monkeypatch.setitem(config()["wrapped"], "header", {"enabled": True, "factor": 1.0})
+    page = crop_page()
+    on = grid._recognise(eng, crops, jobs, page)
+    assert page.cost.joined == 4                              # the two headers' 4 lines, not the label's 2
+    assert on[0].text + on[1].text == "商业企业" and on[1].text == ""
+    assert on[2].text + on[3].text == "科研机构"
+    for k in (4, 5, 6, 7, 8, 9):                              # the wrapped label, numbers, one-line cells
+        assert on[k].text == off[k].text and on[k].char_probs == off[k].char_probs
+    # `max_ink`: a header whose line has no pixel darker than it (a faint or thinned scan) is read line by line
+    faint = [np.maximum(c, 140).astype(np.uint8) if k < 2 else c for k, c in enumerate(crops)]
+    monkeypatch.setitem(config()["wrapped"], "header", {"enabled": True, "factor": 1.0, "max_ink": 128})
+    numbers.update({id(faint[k]): t for k, t in ((6, "12"), (7, "305"))})
+    page = crop_page()
+    grid._recognise(eng, faint, jobs, page)
+    assert page.cost.joined == 2                              # the dark header only
+    # the joined lines narrowed (`factor`): the same inputs, fewer px
+    px = {}
+    for f in (1.0, 0.6):
+        monkeypatch.setitem(config()["wrapped"], "header", {"enabled": True, "factor": f})
+        widths = []
+        with monkeypatch.context() as m:
+            spy_runs(m, eng, lambda x: widths.append(x.shape[0] * x.shape[3]))
+            grid._recognise(eng, crops, jobs, crop_page())
+        px[f] = sum(widths)
+    assert px[0.6] < px[1.0]
