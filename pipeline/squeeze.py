@@ -169,16 +169,26 @@ def shortened(crops: list[np.ndarray], jobs: list, results: list, where: list | 
     """Per crop index, the crop to read instead (cut to the label's first glyphs) and the indices
     not to read at all (a label cell's lines past its first `max_glyphs` glyphs, or once fewer than
 `min_glyphs_left` glyphs are left to read: a fragment of one glyph tells nothing), for each label
-    cell by position (`where`) none of whose lines was read yet. Returns ({k: crop}, {k: first}):
+    cell by position (`where`) none of whose lines was read yet, at or below the first row the digit
+    model read a number in and wholly left of its first such column (a header, a table's title row
+    or a section's title spanning the table is read whole: classify/regions finds tables by their
+    words, 申请人情况, 勾稽关系, 收到和处理政府信息公开申请). Returns ({k: crop}, {k: first}):
     a dropped line k takes its cell's first line's score once read (`fill_dropped`)."""
     blk = squeeze_config().get("label", {})
     n_max, least = (blk.get("max_glyphs", 0) if where else 0), blk.get("min_glyphs_left", 2)
     cut, dropped = {}, {}
     if not n_max:
         return cut, dropped
+    from .ctc import is_numeric_text
+    at = [(cell, n) for cell, n in jobs for _ in range(n)]
+    num = [a[0] for a, r in zip(at, results) if r is not None and is_numeric_text(r.text)]
+    row0 = min((getattr(c, "row", None) for c in num if getattr(c, "row", None) is not None), default=None)
+    col0 = min((getattr(c, "col", None) for c in num if getattr(c, "col", None) is not None), default=None)
     k = 0
-    for _, n in jobs:
-        if all(where[j] == "label" and results[j] is None for j in range(k, k + n)):
+    for cell, n in jobs:
+        body = row0 is not None and col0 is not None and getattr(cell, "row", -1) >= row0 \
+            and getattr(cell, "col", col0) + getattr(cell, "colspan", 1) <= col0
+        if body and all(where[j] == "label" and results[j] is None for j in range(k, k + n)):
             left = float(n_max)
             for j in range(k, k + n):
                 if left < least:
