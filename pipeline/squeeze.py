@@ -111,24 +111,30 @@ def narrowed(crops: list[np.ndarray], cost=None, where: list | None = None) -> l
 # the line that reaches the bar cut in a white gap between glyphs, the lines after it not read.
 
 INK = 200            # a pixel darker than this is ink (the cleaned crops' paper is 255; strips.fit)
+GLYPH_H = 0.6        # a glyph is at least this × its line crop's height (normal glyphs' ink: 0.57-0.65 of it)
 
 
-def ink_box(crop: np.ndarray) -> tuple[int, int, int] | None:
-    """(first ink column, last ink column, ink height in rows) of a line crop, None when blank."""
+def ink_box(crop: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(first ink column, last ink column, glyph height, ink column runs) of a line crop, None when
+    blank. The glyph height is its ink's rows, at least `GLYPH_H` × the crop's height (a flat
+    glyph, 一, is as wide as a tall one); runs: stretches of inked columns between white ones."""
     g = crop if crop.ndim == 2 else crop.min(axis=2)
     ink = g < INK
-    cols = np.flatnonzero(ink.any(0))
+    on = ink.any(0)
+    cols = np.flatnonzero(on)
     if not cols.size:
         return None
     rows = np.flatnonzero(ink.any(1))
-    return int(cols[0]), int(cols[-1]), int(rows[-1] - rows[0] + 1)
+    runs = int(on[0]) + int(np.count_nonzero(on[1:] & ~on[:-1]))
+    return int(cols[0]), int(cols[-1]), max(int(rows[-1] - rows[0] + 1), int(GLYPH_H * g.shape[0])), runs
 
 
 def glyphs_of(crop: np.ndarray) -> float:
-    """How many glyphs wide a line's ink is (its ink width / its ink height; a CJK glyph's
-    pitch is about its height)."""
+    """How many glyphs wide a line's ink is: its ink width / its glyph height (a CJK glyph's pitch
+    is about its height), at most its ink runs (a speck beside one glyph is no second glyph's
+    width; touching glyphs count fewer: more of the label is read, never less)."""
     box = ink_box(crop)
-    return 0.0 if box is None else (box[1] - box[0] + 1) / max(1, box[2])
+    return 0.0 if box is None else min((box[1] - box[0] + 1) / max(1, box[2]), box[3])
 
 
 def cut_glyphs(crop: np.ndarray, n: float, window: float = 0.6) -> np.ndarray:
@@ -139,7 +145,7 @@ def cut_glyphs(crop: np.ndarray, n: float, window: float = 0.6) -> np.ndarray:
     box = ink_box(crop)
     if box is None:
         return crop
-    x0, x1, h = box
+    x0, x1, h, _ = box
     target = x0 + n * h
     if target >= x1 - 0.5 * h:
         return crop
