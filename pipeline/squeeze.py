@@ -111,13 +111,12 @@ def narrowed(crops: list[np.ndarray], cost=None, where: list | None = None) -> l
 # the line that reaches the bar cut in a white gap between glyphs, the lines after it not read.
 
 INK = 200            # a pixel darker than this is ink (the cleaned crops' paper is 255; strips.fit)
-GLYPH_H = 0.6        # a glyph is at least this × its line crop's height (normal glyphs' ink: 0.57-0.65 of it)
 
 
 def ink_box(crop: np.ndarray) -> tuple[int, int, int, int] | None:
     """(first ink column, last ink column, glyph height, ink column runs) of a line crop, None when
-    blank. The glyph height is its ink's rows, at least `GLYPH_H` × the crop's height (a flat
-    glyph, 一, is as wide as a tall one); runs: stretches of inked columns between white ones."""
+    blank. The glyph height is its ink's rows, at least `label.glyph_height` × the crop's height (a
+    flat glyph, 一, is as wide as a tall one); runs: stretches of inked columns between white ones."""
     g = crop if crop.ndim == 2 else crop.min(axis=2)
     ink = g < INK
     on = ink.any(0)
@@ -126,7 +125,8 @@ def ink_box(crop: np.ndarray) -> tuple[int, int, int, int] | None:
         return None
     rows = np.flatnonzero(ink.any(1))
     runs = int(on[0]) + int(np.count_nonzero(on[1:] & ~on[:-1]))
-    return int(cols[0]), int(cols[-1]), max(int(rows[-1] - rows[0] + 1), int(GLYPH_H * g.shape[0])), runs
+    least = squeeze_config().get("label", {}).get("glyph_height", 0.6)
+    return int(cols[0]), int(cols[-1]), max(int(rows[-1] - rows[0] + 1), int(least * g.shape[0])), runs
 
 
 def glyphs_of(crop: np.ndarray) -> float:
@@ -137,15 +137,16 @@ def glyphs_of(crop: np.ndarray) -> float:
     return 0.0 if box is None else min((box[1] - box[0] + 1) / max(1, box[2]), box[3])
 
 
-def cut_glyphs(crop: np.ndarray, n: float, window: float = 0.6) -> np.ndarray:
+def cut_glyphs(crop: np.ndarray, n: float) -> np.ndarray:
     """The line cut after about its first `n` glyphs: at the middle of the widest run of white
-    columns within ± `window` glyphs of there (the nearest of equal runs), its right margin kept
+    columns within ± `label.cut_window` glyphs of there (the nearest of equal runs), its right margin kept
     as it was; the very same array when it is not wider, or no white column lies there (ink
     is never cut through)."""
     box = ink_box(crop)
     if box is None:
         return crop
     x0, x1, h, _ = box
+    window = squeeze_config().get("label", {}).get("cut_window", 0.6)
     target = x0 + n * h
     if target >= x1 - 0.5 * h:
         return crop
@@ -174,7 +175,7 @@ def cut_glyphs(crop: np.ndarray, n: float, window: float = 0.6) -> np.ndarray:
 def shortened(crops: list[np.ndarray], jobs: list, results: list, where: list | None, cost=None):
     """Per crop index, the crop to read instead (cut to the label's first glyphs) and the indices
     not to read at all (a label cell's lines past its first `max_glyphs` glyphs, or once fewer than
-`min_glyphs_left` glyphs are left to read: a fragment of one glyph tells nothing), for each label
+    `min_glyphs_left` glyphs are left to read: a fragment of one glyph tells nothing), for each label
     cell by position (`where`) none of whose lines was read yet, at or below the first row the digit
     model read a number in and wholly left of its first such column (a header, a table's title row
     or a section's title spanning the table is read whole: classify/regions finds tables by their
