@@ -38,7 +38,7 @@ from .model import Cell, CellEvidence, Document, Page, Table, Word
 from .ocr import candidates, get_engine, normalise_text, parse_value
 from .orient import orientation
 from .page_border import BORDER_DOUBT, border_mask, paint_out, settings as border_settings, touches
-from .squeeze import label_side, min_width as squeezed_min, narrowed   # long text lines squeezed
+from .squeeze import fill_dropped, label_side, min_width as squeezed_min, narrowed, shortened   # long text lines squeezed
 from .strips import read_wrapped_cells, recognise as recognise_rows
 from .pdf import config, px_per_pt
 from .values import blank_marks
@@ -229,16 +229,17 @@ def _recognise(engine, crops: list[np.ndarray], jobs: list[tuple[Cell, int]], pa
             results[k] = r
     page.cost.routed += sum(r is not None for r in results)
     read_wrapped_cells(engine, crops, jobs, results, page)
-    rest = [k for k, r in enumerate(results) if r is None]
+    cut, dropped = shortened(crops, jobs, results, lab := label_side(jobs, results), page.cost)   # labels read shorter
+    rest = [k for k, r in enumerate(results) if r is None and k not in dropped]
     rows = [getattr(cell, "row", None) if n == 1 else None for cell, n in jobs for _ in range(n)]   # row strips
-    reads = narrowed([crops[k] for k in rest], page.cost, [lab[k] for k in rest] if (lab := label_side(jobs, results)) else None)
-    # the crops left (not squeezed) are padded as if none had been routed or squeezed: their readings
-    # stay those of PP-OCR reading them all (ocr.RapidOCREngine.padding_of)
+    reads = narrowed([cut.get(k, crops[k]) for k in rest], page.cost, [lab[k] for k in rest] if lab else None)
+    # the others (not cut or squeezed) are padded as if all were read (ocr.RapidOCREngine.padding_of)
     moved = len(rest) < len(crops) or any(a is not crops[k] for a, k in zip(reads, rest))
     keep = engine.padding_of(crops, squeezed_min()) if moved and hasattr(engine, "padding_of") else contextlib.nullcontext()
     with keep:
         for k, r in zip(rest, recognise_rows(engine, reads, [rows[k] for k in rest], page.cost) if rest else []):
             results[k] = r
+    fill_dropped(results, dropped)
     page.cost.crops += len(rest)
     return results
 

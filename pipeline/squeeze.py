@@ -102,3 +102,118 @@ def narrowed(crops: list[np.ndarray], cost=None, where: list | None = None) -> l
     if cost is not None:
         cost.squeezed += sum(a is not b for a, b in zip(out, crops))
     return out
+
+
+# -- labels read shorter ------------------------------------------------------------------------
+# A row label is never exported: classify needs only its key, and the template's labels are told
+# apart by their first glyphs (`（二）部分公开…`, `申请人无正当理由…` / `申请人逾期未按…`). A label cell
+# by position (label_side) is read up to its first `label.max_glyphs` glyphs: its lines in order,
+# the line that reaches the bar cut in a white gap between glyphs, the lines after it not read.
+
+INK = 200            # a pixel darker than this is ink (the cleaned crops' paper is 255; strips.fit)
+
+
+def ink_box(crop: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(first ink column, last ink column, glyph height, ink column runs) of a line crop, None when
+    blank. The glyph height is its ink's rows, at least `label.glyph_height` × the crop's height (a
+    flat glyph, 一, is as wide as a tall one); runs: stretches of inked columns between white ones."""
+    g = crop if crop.ndim == 2 else crop.min(axis=2)
+    ink = g < INK
+    on = ink.any(0)
+    cols = np.flatnonzero(on)
+    if not cols.size:
+        return None
+    rows = np.flatnonzero(ink.any(1))
+    runs = int(on[0]) + int(np.count_nonzero(on[1:] & ~on[:-1]))
+    least = squeeze_config().get("label", {}).get("glyph_height", 0.6)
+    return int(cols[0]), int(cols[-1]), max(int(rows[-1] - rows[0] + 1), int(least * g.shape[0])), runs
+
+
+def glyphs_of(crop: np.ndarray) -> float:
+    """How many glyphs wide a line's ink is: its ink width / its glyph height (a CJK glyph's pitch
+    is about its height), at most its ink runs (a speck beside one glyph is no second glyph's
+    width; touching glyphs count fewer: more of the label is read, never less)."""
+    box = ink_box(crop)
+    return 0.0 if box is None else min((box[1] - box[0] + 1) / max(1, box[2]), box[3])
+
+
+def cut_glyphs(crop: np.ndarray, n: float) -> np.ndarray:
+    """The line cut after about its first `n` glyphs: at the middle of the widest run of white
+    columns within ± `label.cut_window` glyphs of there (the nearest of equal runs), its right margin kept
+    as it was; the very same array when it is not wider, or no white column lies there (ink
+    is never cut through)."""
+    box = ink_box(crop)
+    if box is None:
+        return crop
+    x0, x1, h, _ = box
+    window = squeeze_config().get("label", {}).get("cut_window", 0.6)
+    target = x0 + n * h
+    if target >= x1 - 0.5 * h:
+        return crop
+    g = crop if crop.ndim == 2 else crop.min(axis=2)
+    a, b = max(x0 + 1, int(target - window * h)), min(x1, int(target + window * h) + 1)
+    white = ~(g[:, a:b] < INK).any(0)
+    best = None
+    j = 0
+    while j < len(white):
+        if white[j]:
+            k = j
+            while k < len(white) and white[k]:
+                k += 1
+            mid = a + (j + k) / 2
+            key = (k - j, -abs(mid - target))
+            if best is None or key > best[0]:
+                best = (key, int(mid))
+            j = k
+        else:
+            j += 1
+    if best is None:
+        return crop
+    return np.concatenate([crop[:, :best[1]], crop[:, x1 + 1:]], axis=1)
+
+
+def shortened(crops: list[np.ndarray], jobs: list, results: list, where: list | None, cost=None):
+    """Per crop index, the crop to read instead (cut to the label's first glyphs) and the indices
+    not to read at all (a label cell's lines past its first `max_glyphs` glyphs, or once fewer than
+    `min_glyphs_left` glyphs are left to read: a fragment of one glyph tells nothing), for each label
+    cell by position (`where`) none of whose lines was read yet, at or below the first row the digit
+    model read a number in and wholly left of its first such column (a header, a table's title row
+    or a section's title spanning the table is read whole: classify/regions finds tables by their
+    words, 申请人情况, 勾稽关系, 收到和处理政府信息公开申请). Returns ({k: crop}, {k: first}):
+    a dropped line k takes its cell's first line's score once read (`fill_dropped`)."""
+    blk = squeeze_config().get("label", {})
+    n_max, least = (blk.get("max_glyphs", 0) if where else 0), blk.get("min_glyphs_left", 2)
+    cut, dropped = {}, {}
+    if not n_max:
+        return cut, dropped
+    from .ctc import is_numeric_text
+    at = [(cell, n) for cell, n in jobs for _ in range(n)]
+    num = [a[0] for a, r in zip(at, results) if r is not None and is_numeric_text(r.text)]
+    row0 = min((getattr(c, "row", None) for c in num if getattr(c, "row", None) is not None), default=None)
+    col0 = min((getattr(c, "col", None) for c in num if getattr(c, "col", None) is not None), default=None)
+    k = 0
+    for cell, n in jobs:
+        body = row0 is not None and col0 is not None and getattr(cell, "row", -1) >= row0 \
+            and getattr(cell, "col", col0) + getattr(cell, "colspan", 1) <= col0
+        if body and all(where[j] == "label" and results[j] is None for j in range(k, k + n)):
+            left = float(n_max)
+            for j in range(k, k + n):
+                if left < least:
+                    dropped[j] = k
+                    continue
+                c = cut_glyphs(crops[j], left)
+                if c is not crops[j]:
+                    cut[j] = c
+                left -= glyphs_of(crops[j])
+        k += n
+    if cost is not None:
+        cost.shortened += len(cut) + len(dropped)
+    return cut, dropped
+
+
+def fill_dropped(results: list, dropped: dict) -> None:
+    """Each line not read (`shortened`) an empty reading with its cell's first line's score: the
+    cell's mean score (grid._reread_labels) stays its read lines'."""
+    from .ctc import RecResult
+    for j, first in dropped.items():
+        results[j] = RecResult("", results[first].score if results[first] is not None else 0.0, [], [])
