@@ -105,7 +105,6 @@ def differences(a, b) -> list[str]:
 
 
 def main(argv=None) -> int:
-    import cv2
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("specs", nargs="+", help="FOLDER:GLOB of scans")
     ap.add_argument("--base", required=True, help="the commit to compare with")
@@ -114,56 +113,42 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args(argv)
     from pipeline import deskew, grid, grid_cells, page_border
-    from pipeline.pdf import px_per_pt
-    from pipeline.read import read
-    from training.profile_lines import cached_pages
+    from training.profile_lines import grey_pages
     N = dict(grid=grid, grid_cells=grid_cells, deskew=deskew, page_border=page_border)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         B = _base_package(a.base, Path(tmp))
         for spec in a.specs:
             folder, pattern = spec.split(":", 1)
-            for f in sorted(Path(folder).glob(pattern)):
-                doc = read(f)
-                cached = cached_pages(a.cache, f.name)
-                for page in doc.pages:
-                    img = page.image
-                    if img is None:
-                        continue
-                    if img.ndim == 3:
-                        img = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
-                    pt_px = px_per_pt(page, grid.page_scale(page))
-                    cp = cached.get(page.number)
-                    rot = (cp.rotation - page.rotation) % 360 if cp is not None else 0
-                    shared = _head(N, img, pt_px) if a.shared_head else None
-                    res, cpu = {}, {"base": 0.0, "new": 0.0}
-                    order = ("base", "new", "new", "base") if len(rows) % 2 == 0 else ("new", "base", "base", "new")
-                    for name in order if a.shared_head else order[:2]:
-                        M = B if name == "base" else N
-                        t = time.process_time()
-                        h = shared if a.shared_head else _head(M, img, pt_px)
-                        res[name] = _tail(M, h, pt_px, rot, name == "new")
-                        cpu[name] += (time.process_time() - t) / (2 if a.shared_head else 1)
-                    diff = differences(res["base"], res["new"])
-                    g = res["base"]
-                    border = page_border.border_mask(img, pt_px)        # the page as the skew sees it
-                    painted = page_border.paint_out(img, border) if border is not None else img
-                    binv = grid_cells.binarise(painted)
-                    if B["deskew"].ink_contrast(painted, binv) != deskew.ink_contrast(painted, binv):
-                        diff.append("contrast")
-                    same_cache = None
-                    if cp is not None and g:
-                        mine = [(how, sorted((c.row, c.col, c.rowspan, c.colspan) for c in raw)) for _, raw, how, _ in g["found"]]
-                        theirs = [(t.strategy, sorted((c.row, c.col, c.rowspan, c.colspan) for c in t.cells))
-                                  for t in cp.tables if t.page in (None, page.number)]
-                        turn = round(g["angle"], 3) if abs(g["angle"]) >= deskew.skew_config()["turn_min_deg"] else None
-                        same_cache = mine == theirs and (a.shared_head or (cp.skew or None) == turn)
-                    kind = "table" if g and g["found"] else "text"
-                    rows.append(dict(file=f.name, page=page.number, kind=kind, rot=rot, diff=diff, cache=same_cache,
-                                     base=round(cpu["base"], 4), new=round(cpu["new"], 4)))
-                    print(f"{f.name} p{page.number} {kind} turn {rot}: {'same' if not diff else 'DIFFERS ' + ','.join(diff)}"
-                          f"  base=cache {same_cache}  CPU {cpu['base']:.3f} -> {cpu['new']:.3f}", flush=True)
-                    page.image = None
+            for f, page, img, pt_px, cached, cp, rot in grey_pages(Path(folder), pattern, a.cache):
+                shared = _head(N, img, pt_px) if a.shared_head else None
+                res, cpu = {}, {"base": 0.0, "new": 0.0}
+                order = ("base", "new", "new", "base") if len(rows) % 2 == 0 else ("new", "base", "base", "new")
+                for name in order if a.shared_head else order[:2]:
+                    M = B if name == "base" else N
+                    t = time.process_time()
+                    h = shared if a.shared_head else _head(M, img, pt_px)
+                    res[name] = _tail(M, h, pt_px, rot, name == "new")
+                    cpu[name] += (time.process_time() - t) / (2 if a.shared_head else 1)
+                diff = differences(res["base"], res["new"])
+                g = res["base"]
+                border = page_border.border_mask(img, pt_px)        # the page as the skew sees it
+                painted = page_border.paint_out(img, border) if border is not None else img
+                binv = grid_cells.binarise(painted)
+                if B["deskew"].ink_contrast(painted, binv) != deskew.ink_contrast(painted, binv):
+                    diff.append("contrast")
+                same_cache = None
+                if cp is not None and g:
+                    mine = [(how, sorted((c.row, c.col, c.rowspan, c.colspan) for c in raw)) for _, raw, how, _ in g["found"]]
+                    theirs = [(t.strategy, sorted((c.row, c.col, c.rowspan, c.colspan) for c in t.cells))
+                              for t in cp.tables if t.page in (None, page.number)]
+                    turn = round(g["angle"], 3) if abs(g["angle"]) >= deskew.skew_config()["turn_min_deg"] else None
+                    same_cache = mine == theirs and (a.shared_head or (cp.skew or None) == turn)
+                kind = "table" if g and g["found"] else "text"
+                rows.append(dict(file=f.name, page=page.number, kind=kind, rot=rot, diff=diff, cache=same_cache,
+                                 base=round(cpu["base"], 4), new=round(cpu["new"], 4)))
+                print(f"{f.name} p{page.number} {kind} turn {rot}: {'same' if not diff else 'DIFFERS ' + ','.join(diff)}"
+                      f"  base=cache {same_cache}  CPU {cpu['base']:.3f} -> {cpu['new']:.3f}", flush=True)
     for kind in ("table", "text"):
         rs = [r for r in rows if r["kind"] == kind]
         if rs:

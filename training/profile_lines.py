@@ -111,9 +111,6 @@ def _found(found) -> list:
 
 def main(argv=None) -> int:
     from pipeline import pdf
-    from pipeline.grid import page_scale
-    from pipeline.pdf import px_per_pt
-    from pipeline.read import read
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("folder", type=Path)
     ap.add_argument("--pattern", default="*.scan_*.pdf")
@@ -135,54 +132,40 @@ def main(argv=None) -> int:
 
     rows = []
     k = 0
-    for f in sorted(a.folder.glob(a.pattern)):
-        doc = read(f)
-        cached = cached_pages(a.cache, f.name)
-        for page in doc.pages:
-            img = page.image
-            if img is None:
-                continue
-            if img.ndim == 3:
-                import cv2
-                img = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
-            pt_px = px_per_pt(page, page_scale(page))
-            cp = cached.get(page.number)
-            rot = (cp.rotation - page.rotation) % 360 if cp is not None else 0
-            res = {}
-            order = ("base", "fast") if k % 2 == 0 else ("fast", "base")
-            if a.fast_only:
-                order = ("fast",)
-            for name in order:
-                cfg = base if name == "base" else fast
-                _patch(cfg, orig)
-                res[name] = lines_steps(img, pt_px, rot)
-            _patch(None, orig)
-            if a.fast_only:      # the base as the cache holds it
-                res["base"] = ({}, dict(angle=cp.skew if cp is not None else float("nan"), hor=None, ver=None, tables=[],
-                                        found=[(None, [_Raw(*k) for k in g], how, None)
-                                               for how, g in (_cached_grid(cached, page.number) if cp is not None else [])]))
-            (tb, ob), (tf, of) = res["base"], res["fast"]
-            row = dict(file=f.name, page=page.number, angle_base=round(ob["angle"], 4), angle_fast=round(of["angle"], 4),
-                       cpu_base={s: round(v, 4) for s, v in tb.items()}, cpu_fast={s: round(v, 4) for s, v in tf.items()},
-                       table=bool(ob["tables"] or ob["found"] or of["found"]),
-                       cache_grid=None if cp is None or a.fast_only else _found(ob["found"]) == _cached_grid(cached, page.number),
-                       same_masks=bool(np.array_equal(ob["hor"], of["hor"]) and np.array_equal(ob["ver"], of["ver"])),
-                       same_tables=_cells(ob["tables"]) == _cells(of["tables"]),
-                       same_grid=_found(ob["found"]) == _found(of["found"]),
-                       contrast=of.get("contrast"),
-                       cells_base=sum(len(r) for _, r, _, _ in ob["found"]), cells_fast=sum(len(r) for _, r, _, _ in of["found"]))
-            rows.append(row)
-            print(f"{f.name} p{page.number} {'table' if row['table'] else 'text '} angle {row['angle_base']:+.4f} → "
-                  f"{row['angle_fast']:+.4f}  lines {sum(tb.values()):.3f} → {sum(tf.values()):.3f} CPU s  "
-                  f"masks {'=' if row['same_masks'] else '≠'} tables {'=' if row['same_tables'] else '≠'} "
-                  f"grid {'=' if row['same_grid'] else '≠'} contrast {row['contrast']} cells {row['cells_base']} → {row['cells_fast']}"
-                  + ("" if cp is None else f"  base = cache {'yes' if row['cache_grid'] else 'NO'} (turn {rot}°)"), flush=True)
-            print("   base " + " ".join(f"{s} {v:.3f}" for s, v in tb.items()))
-            print("   fast " + " ".join(f"{s} {v:.3f}" for s, v in tf.items()))
-            k += 1
-            page.image = None
-            if a.pages and k >= a.pages:
-                break
+    for f, page, img, pt_px, cached, cp, rot in grey_pages(a.folder, a.pattern, a.cache):
+        res = {}
+        order = ("base", "fast") if k % 2 == 0 else ("fast", "base")
+        if a.fast_only:
+            order = ("fast",)
+        for name in order:
+            cfg = base if name == "base" else fast
+            _patch(cfg, orig)
+            res[name] = lines_steps(img, pt_px, rot)
+        _patch(None, orig)
+        if a.fast_only:      # the base as the cache holds it
+            res["base"] = ({}, dict(angle=cp.skew if cp is not None else float("nan"), hor=None, ver=None, tables=[],
+                                    found=[(None, [_Raw(*k) for k in g], how, None)
+                                           for how, g in (_cached_grid(cached, page.number) if cp is not None else [])]))
+        (tb, ob), (tf, of) = res["base"], res["fast"]
+        row = dict(file=f.name, page=page.number, angle_base=round(ob["angle"], 4), angle_fast=round(of["angle"], 4),
+                   cpu_base={s: round(v, 4) for s, v in tb.items()}, cpu_fast={s: round(v, 4) for s, v in tf.items()},
+                   table=bool(ob["tables"] or ob["found"] or of["found"]),
+                   cache_grid=None if cp is None or a.fast_only else _found(ob["found"]) == _cached_grid(cached, page.number),
+                   same_masks=bool(np.array_equal(ob["hor"], of["hor"]) and np.array_equal(ob["ver"], of["ver"])),
+                   same_tables=_cells(ob["tables"]) == _cells(of["tables"]),
+                   same_grid=_found(ob["found"]) == _found(of["found"]),
+                   contrast=of.get("contrast"),
+                   cells_base=sum(len(r) for _, r, _, _ in ob["found"]), cells_fast=sum(len(r) for _, r, _, _ in of["found"]))
+        rows.append(row)
+        print(f"{f.name} p{page.number} {'table' if row['table'] else 'text '} angle {row['angle_base']:+.4f} → "
+              f"{row['angle_fast']:+.4f}  lines {sum(tb.values()):.3f} → {sum(tf.values()):.3f} CPU s  "
+              f"masks {'=' if row['same_masks'] else '≠'} tables {'=' if row['same_tables'] else '≠'} "
+              f"grid {'=' if row['same_grid'] else '≠'} contrast {row['contrast']} cells {row['cells_base']} → {row['cells_fast']}"
+              + ("" if cp is None else f"  base = cache {'yes' if row['cache_grid'] else 'NO'} (turn {rot}°)"), flush=True)
+        print("   base " + " ".join(f"{s} {v:.3f}" for s, v in tb.items()))
+        print("   fast " + " ".join(f"{s} {v:.3f}" for s, v in tf.items()))
+        k += 1
+        page.image = None
         if a.pages and k >= a.pages:
             break
     tab = [r for r in rows if r["table"]]
@@ -227,6 +210,29 @@ class _Raw:
     """A cached cell's structure (row, column, spans), as _found reads a RawCell."""
     def __init__(self, row, col, rowspan, colspan):
         self.row, self.col, self.rowspan, self.colspan = row, col, rowspan, colspan
+
+
+def grey_pages(folder: Path, pattern: str, caches: list[Path]):
+    """Every page with an image of the scans in `folder` matching `pattern`, as the `lines` stage
+    starts from it: (file, page, grey image, px per pt, the file's cached pages, this page's cached
+    page or None, the turn the cache applied beyond the page's own); the image freed after each."""
+    import cv2
+    from pipeline.grid import page_scale
+    from pipeline.pdf import px_per_pt
+    from pipeline.read import read
+    for f in sorted(Path(folder).glob(pattern)):
+        doc = read(f)
+        cached = cached_pages(caches, f.name)
+        for page in doc.pages:
+            img = page.image
+            if img is None:
+                continue
+            if img.ndim == 3:
+                img = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+            cp = cached.get(page.number)
+            yield f, page, img, px_per_pt(page, page_scale(page)), cached, cp, \
+                (cp.rotation - page.rotation) % 360 if cp is not None else 0
+            page.image = None
 
 
 def cached_pages(caches: list[Path], name: str) -> dict:
