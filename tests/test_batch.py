@@ -43,8 +43,9 @@ def hog_process(job):
 
 
 def logging_process(job):
-    """The real function, after noting which document the worker took (GOUJI_TEST_ORDER_LOG)."""
-    with open(os.environ["GOUJI_TEST_ORDER_LOG"], "a", encoding="utf-8") as f:
+    """The real function, after noting which document the worker took in order.log beside the
+    inputs' folder (not an environment variable: a forkserver started by an earlier test keeps its own)."""
+    with open(Path(job.path).parent.parent / "order.log", "a", encoding="utf-8") as f:
         f.write(Path(job.path).name + "\n")
     return process_document(job)
 
@@ -168,7 +169,7 @@ def test_same_stem_never_overwrites(tmp_path):
     assert {n: r["source"]["path"] for n, r in _results(out).items() if "source" in r} == before
 
 
-def test_largest_documents_are_read_first(tmp_path, monkeypatch):
+def test_largest_documents_are_read_first(tmp_path):
     """configs/batch.yaml order: largest_first hands workers the biggest files first (a short
     batch tail); `input` keeps the order found; any other word is refused."""
     from pipeline.batch.run import ordered
@@ -176,7 +177,6 @@ def test_largest_documents_are_read_first(tmp_path, monkeypatch):
     sizes = {p.name: p.stat().st_size for p in d.iterdir()}
     assert len(set(sizes.values())) > 1
     log = tmp_path / "order.log"
-    monkeypatch.setenv("GOUJI_TEST_ORDER_LOG", str(log))
     run_batch([d], tmp_path / "out", workers=1, progress=False, func=logging_process)
     taken = log.read_text(encoding="utf-8").split()
     assert sorted(taken) == sorted(sizes)
