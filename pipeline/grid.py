@@ -228,8 +228,9 @@ def _recognise(engine, crops: list[np.ndarray], jobs: list[tuple[Cell, int]], pa
         for k, r in zip(single, sure_numbers([crops[k] for k in single], page=page)):
             results[k] = r
     page.cost.routed += sum(r is not None for r in results)
-    read_wrapped_cells(engine, crops, jobs, results, page)
-    cut, dropped = shortened(crops, jobs, results, lab := label_side(jobs, results), page.cost)   # labels read shorter
+    lab = label_side(jobs, results)     # labels and headers by position (the joined reads below add no number)
+    read_wrapped_cells(engine, crops, jobs, results, page, lab)
+    cut, dropped = shortened(crops, jobs, results, lab, page.cost)   # labels read shorter
     rest = [k for k, r in enumerate(results) if r is None and k not in dropped]
     rows = [getattr(cell, "row", None) if n == 1 else None for cell, n in jobs for _ in range(n)]   # row strips
     reads = narrowed([cut.get(k, crops[k]) for k in rest], page.cost, [lab[k] for k in rest] if lab else None)

@@ -172,7 +172,8 @@ def read_wrapped(engine, cells: list[list[np.ndarray]], factor: float = 1.0, min
     return engine.map_probs(images, take)
 
 
-def read_wrapped_cells(engine, crops: list[np.ndarray], jobs: list[tuple[Cell, int]], results: list, page: Page) -> None:
+def read_wrapped_cells(engine, crops: list[np.ndarray], jobs: list[tuple[Cell, int]], results: list, page: Page,
+                       where: list | None = None) -> None:
     """With `wrapped.enabled` (configs/ocr.yaml): each cell of 2 to `max_lines` lines is read
     as one input (strips.read_wrapped), its first line's result the whole cell's, its other
     lines' empty (with the cell's score: a cell's mean score stays its reading's). A cell
@@ -180,16 +181,16 @@ def read_wrapped_cells(engine, crops: list[np.ndarray], jobs: list[tuple[Cell, i
     left keep the padding of all crops read together (grid._recognise), so their readings
     do not move. With only `wrapped.header.enabled`: only the cells squeeze.label_side marks
     "header" (known by position once the digit model has read), each line with ink darker than
-    `max_ink`, read at `factor` × their joined width and padded to at least `min_width` px."""
+    `max_ink`, read at `factor` × their joined width and padded to at least `min_width` px
+    (`where`: squeeze.label_side's marks, computed once by grid._recognise)."""
     cfg = wrapped_config()
     hdr = cfg.get("header", {})
     if not (cfg.get("enabled") or hdr.get("enabled")) or not hasattr(engine, "map_probs"):
         return
-    where = None
-    if not cfg.get("enabled"):      # header cells only: known by position once the digit model has read
-        from .squeeze import label_side
-        if (where := label_side(jobs, results)) is None:
-            return
+    if cfg.get("enabled"):
+        where = None
+    elif where is None:             # header cells only: known by position once the digit model has read
+        return                      # (squeeze.label_side; None: nothing is known by position)
     ink = 256 if cfg.get("enabled") else hdr.get("max_ink", 256)
     spans, k = [], 0
     for _, n in jobs:
