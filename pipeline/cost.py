@@ -30,6 +30,7 @@ class PageCost:
     alone: int = 0                 # line crops PP-OCR read on their own (not in a strip)
     joined: int = 0                # line crops of wrapped cells read joined, one input per cell (ocr.yaml wrapped)
     squeezed: int = 0              # long text line crops read narrower (ocr.yaml squeeze, pipeline/squeeze.py)
+    templated: int = 0             # line crops the label model read as template text, not sent to PP-OCR (ocr.yaml labels)
     shortened: int = 0             # label line crops read cut to their first glyphs or not read (squeeze.label.max_glyphs)
     orientation: str = ""          # how its orientation was decided: rules | read | none (orient.py)
     mark: float | None = None      # process_time of the last lap

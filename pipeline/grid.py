@@ -38,6 +38,7 @@ from .model import Cell, CellEvidence, Document, Page, Table, Word
 from .ocr import candidates, get_engine, normalise_text, parse_value
 from .orient import orientation
 from .page_border import BORDER_DOUBT, border_mask, paint_out, settings as border_settings, touches
+from .label_reader import read_template_cells
 from .squeeze import fill_dropped, label_side, min_width as squeezed_min, narrowed, shortened   # long text lines squeezed
 from .strips import read_wrapped_cells, recognise as recognise_rows
 from .pdf import config, px_per_pt
@@ -229,6 +230,7 @@ def _recognise(engine, crops: list[np.ndarray], jobs: list[tuple[Cell, int]], pa
             results[k] = r
     page.cost.routed += sum(r is not None for r in results)
     lab = label_side(jobs, results)     # labels and headers by position (the joined reads below add no number)
+    read_template_cells(crops, jobs, results, page.cost)   # template text read by the label model
     read_wrapped_cells(engine, crops, jobs, results, page, lab)
     cut, dropped = shortened(crops, jobs, results, lab, page.cost)   # labels read shorter
     rest = [k for k, r in enumerate(results) if r is None and k not in dropped]

@@ -238,7 +238,7 @@ class RapidOCREngine(OCREngine):
         the paragraph lines under it cost the most and are not used)."""
         crops, boxes = self.detect_lines(image)
         if enough is None:
-            return [Word(r.text, b, r.score) for r, b in zip(self.recognise(crops), boxes) if r.text]
+            return [Word(r.text, b, r.score) for r, b in zip(self.read_known(crops), boxes) if r.text]
         words: list[Word] = []
         with self.padding_of(crops):
             for c, b in zip(crops, boxes):
@@ -248,6 +248,19 @@ class RapidOCREngine(OCREngine):
                 if enough(words):
                     break
         return words
+
+    def read_known(self, crops: list[np.ndarray]) -> list[RecResult]:
+        """Each detected line's reading: template text the label model reads surely
+        (label_reader.sure_labels, `labels.title_bands`) taken as it is, the rest read by
+        PP-OCR padded as if all were (the same readings as without it)."""
+        from .label_reader import settings as label_settings, sure_labels
+        known = sure_labels(crops) if label_settings().get("title_bands") else [None] * len(crops)
+        todo = [k for k, r in enumerate(known) if r is None]
+        if len(todo) == len(crops):
+            return self.recognise(crops)
+        with self.padding_of(crops):
+            read = dict(zip(todo, self.recognise([crops[k] for k in todo]) if todo else []))
+        return [known[k] or read[k] for k in range(len(crops))]
 
     def detect_lines(self, image: np.ndarray) -> tuple[list[np.ndarray], list[tuple]]:
         """Crops and boxes (x0, y0, x1, y1) of the text lines the detector finds."""

@@ -145,7 +145,7 @@ def profile(splits: dict[str, list[Path]]) -> dict:
                          "rss_mb": round(rss_mb(), 1)})
             for p in doc.pages:
                 pages.append({"file": f.name, "split": split, "page": p.number, "kind": p.cost.kind or "none",
-                              "crops": p.cost.crops, "routed": p.cost.routed,
+                              "crops": p.cost.crops, "routed": p.cost.routed, "templated": p.cost.templated,
                               "inputs": p.cost.strips + p.cost.alone,
                               "orientation": p.cost.orientation, "skew": getattr(p, "skew", 0.0),
                               "cpu": {k: round(v, 4) for k, v in p.cost.cpu.items()},
@@ -228,8 +228,8 @@ def stage_table(pages: list[dict], docs: list[dict]) -> tuple[list[str], list[st
         by[p["kind"]].append(p)
         by["all pages"].append(p)
     head = ["| page kind | pages | PP-OCR crops/page | PP-OCR inputs/page (row strips + crops alone) | "
-            "digit-only crops/page | " + " | ".join(PAGE_STAGES)
-            + " | page total |", "|---|---|---|---|---|" + "---|" * (len(PAGE_STAGES) + 1)]
+            "digit-only crops/page | label-model crops/page | " + " | ".join(PAGE_STAGES)
+            + " | page total |", "|---|---|---|---|---|---|" + "---|" * (len(PAGE_STAGES) + 1)]
     rows = []
     for kind in ("table", "text", "blank", "all pages"):
         ps = by.get(kind)
@@ -239,6 +239,7 @@ def stage_table(pages: list[dict], docs: list[dict]) -> tuple[list[str], list[st
         rows.append(f"| {kind} | {len(ps)} | {sum(p['crops'] for p in ps) / len(ps):.0f} | "
                     f"{sum(p.get('inputs', p['crops']) for p in ps) / len(ps):.0f} | "
                     f"{sum(p.get('routed', 0) for p in ps) / len(ps):.0f} | "
+                    f"{sum(p.get('templated', 0) for p in ps) / len(ps):.0f} | "
                     + " | ".join(f"{mean[s]:.3f}" for s in PAGE_STAGES) + f" | **{sum(mean.values()):.3f}** |")
     n = max(1, len(pages))
     doc = {s: sum(d["doc_cpu"].get(s, 0.0) for d in docs) / n for s in DOC_STAGES}

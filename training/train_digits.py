@@ -312,12 +312,12 @@ def random_number(rng) -> str:
     return t
 
 
-def render_crop(text: str, font: str, size: int, rng=None) -> np.ndarray:
+def render_crop(text: str, font: str, size: int, rng=None, index: int = 0) -> np.ndarray:
     """A line crop as grid.cell_lines hands it: ink trimmed, 4 px margin, white sides of
     about the line height (the corpus is mostly '0': these add every digit in every place)."""
     import cv2
     from PIL import Image, ImageDraw, ImageFont
-    f = ImageFont.truetype(font, size)
+    f = ImageFont.truetype(font, size, index=index)
     im = Image.new("L", (size * (len(text) + 2), size * 2), 255)
     ImageDraw.Draw(im).text((size // 2, size // 3), text, font=f, fill=0)
     a = np.asarray(im)
@@ -381,10 +381,10 @@ def make_model(n_classes: int | None = None):
     return DigitCRNN(n_classes or len(ALPHABET) + 1)
 
 
-def prep(crop: np.ndarray, augment=None) -> np.ndarray:
+def prep(crop: np.ndarray, augment=None, max_w: int = MAX_W) -> np.ndarray:
     """The runtime's own preprocessing (pipeline.digits.prep), widths jittered in training."""
     from pipeline import digits as runtime
-    return runtime.prep(crop, 1.0 if augment is None else float(augment.uniform(0.85, 1.15)), MAX_W)
+    return runtime.prep(crop, 1.0 if augment is None else float(augment.uniform(0.85, 1.15)), max_w)
 
 
 def degrade(crop: np.ndarray, rng) -> np.ndarray:
@@ -576,7 +576,7 @@ def _ctc_step(y, texts: list[str], idx: dict, ctc, opt, sched) -> float:
 
 
 def fit(model, crops, labels, epochs: int, max_lr: float, minutes: float, rng, on_epoch=None,
-        freeze_bn: bool = False, alphabet: str = ALPHABET, degrade_p: float = 0.0) -> int:
+        freeze_bn: bool = False, alphabet: str = ALPHABET, degrade_p: float = 0.0, max_w: int = MAX_W) -> int:
     """CTC training, batches of similar widths, one-cycle LR; returns the last epoch index.
     freeze_bn: BatchNorm keeps its statistics (fine-tuning a shipped model on few crops).
     degrade_p: each crop of a batch is `degrade`d (a fresh draw every epoch) this often."""
@@ -602,7 +602,7 @@ def fit(model, crops, labels, epochs: int, max_lr: float, minutes: float, rng, o
         tot = 0.0
         for b in batches:
             x = torch.from_numpy(batchify([prep(degrade(crops[i], rng) if degrade_p and rng.random() < degrade_p
-                                                else crops[i], rng) for i in b]))
+                                                else crops[i], rng, max_w) for i in b]))
             y = model(x)                                   # (N, T, C)
             tot += _ctc_step(y, [labels[i] for i in b], idx, ctc, opt, sched if step < total - 1 else None)
             step += 1
@@ -624,13 +624,13 @@ def greedy(probs: np.ndarray, alphabet: str = ALPHABET) -> str:
     return "".join(s)
 
 
-def val_accuracy(model, crops, labels, alphabet: str = ALPHABET) -> float:
+def val_accuracy(model, crops, labels, alphabet: str = ALPHABET, max_w: int = MAX_W) -> float:
     import torch
     model.eval()
     ok = 0
     with torch.no_grad():
         for i in range(0, len(crops), 128):
-            x = torch.from_numpy(batchify([prep(c) for c in crops[i:i + 128]]))
+            x = torch.from_numpy(batchify([prep(c, max_w=max_w) for c in crops[i:i + 128]]))
             y = model(x).numpy()
             # per-crop valid steps (padding columns are white and read as blank anyway)
             for k, lab in enumerate(labels[i:i + 128]):
@@ -639,7 +639,7 @@ def val_accuracy(model, crops, labels, alphabet: str = ALPHABET) -> float:
     return ok / max(1, len(crops))
 
 
-def export(model, out: Path, alphabet: str = ALPHABET) -> None:
+def export(model, out: Path, alphabet: str = ALPHABET, max_w: int = MAX_W) -> None:
     import onnx
     import torch
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -648,7 +648,7 @@ def export(model, out: Path, alphabet: str = ALPHABET) -> None:
                       dynamic_axes={"x": {0: "n", 3: "w"}, "probs": {0: "n", 1: "t"}},
                       opset_version=17, dynamo=False)
     m = onnx.load(str(out))
-    for k, v in {"alphabet": alphabet, "height": str(HEIGHT), "max_width": str(MAX_W),
+    for k, v in {"alphabet": alphabet, "height": str(HEIGHT), "max_width": str(max_w),
                  "input": "grey crop resized to height 32, contrast stretched (paper median 0, darkest ink 1), right-padded with 0"}.items():
         p = m.metadata_props.add()
         p.key, p.value = k, v
