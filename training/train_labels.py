@@ -141,6 +141,7 @@ def main(argv=None) -> int:
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--degrade", type=float, default=0.5)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--init", type=Path, help="continue from a state dict this script saved (OUT.pt)")
     a = ap.parse_args(argv)
     import torch
     torch.set_num_threads(a.threads)
@@ -157,6 +158,8 @@ def main(argv=None) -> int:
     print(f"{len(rc)} rendered + {len(real)} grid crops x{a.real_copies}; val {len(val)} grid crops; "
           f"alphabet {len(alpha)}; {time.time() - t0:.0f}s", file=sys.stderr, flush=True)
     model = make_model(len(alpha) + 1)
+    if a.init:
+        model.load_state_dict(torch.load(a.init))
     vc, vt = [c for c, _ in val], [t for _, t in val]
 
     def report(ep, loss, t):
@@ -167,6 +170,7 @@ def main(argv=None) -> int:
                 degrade_p=a.degrade, max_w=MAX_W)
     model.eval()
     td.export(model, a.out, alpha, MAX_W)
+    torch.save(model.state_dict(), a.out.with_suffix(".pt"))
     stats = {"date": time.strftime("%Y-%m-%d"), "train_crops": len(crops), "rendered": len(rc), "grid_crops": len(real),
              "real_copies": a.real_copies, "epochs": ep + 1, "train_s": round(time.time() - t1),
              "params": sum(p.numel() for p in model.parameters()), "alphabet": len(alpha),
