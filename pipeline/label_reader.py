@@ -97,7 +97,7 @@ def reader():
 def sure(r: RecResult, cfg: dict) -> bool:
     """A line read with every character at least `min_char_prob` (and something read)."""
     probs = [cp[0][1] for cp in r.char_probs if cp]
-    return bool(r.text) and len(probs) == len(r.text) and min(probs) >= cfg.get("min_char_prob", 0.9)
+    return bool(r.text) and len(probs) == len(r.text) and min(probs) >= cfg.get("min_char_prob", 0.5)
 
 
 def read_template_cells(crops: list[np.ndarray], jobs: list, results: list, cost=None, cfg: dict | None = None) -> None:
