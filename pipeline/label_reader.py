@@ -62,10 +62,9 @@ def printed_texts() -> tuple[str, ...]:
     for cls, words in (yaml_config("keys_train.yaml").get("wordings") or {}).items():
         if cls not in ("none", "legacy"):
             out += list(words)
-    extra = settings().get("extra", [])
-    for i, title in enumerate(settings().get("titles", [])):
+    for title in settings().get("titles", []):
         out += [title] + [f"{n}、{title}" for n in NUMERALS[:6]]
-    out += list(extra)
+    out += list(settings().get("extra", []))
     return tuple(dict.fromkeys(x for x in out if x))
 
 
@@ -126,16 +125,16 @@ def read_template_cells(crops: list[np.ndarray], jobs: list, results: list, cost
                 cost.templated += n
 
 
-def sure_labels(crops: list[np.ndarray], cfg: dict | None = None) -> list[RecResult | None]:
-    """The label model's reading of each line crop that is template text read surely, else None.
-    Only crops wider than `min_ratio` × their height are tried (a short crop is a number,
-    a blank mark or one glyph: PP-OCR's, and cheap)."""
+def sure_labels(crops: list[np.ndarray], cfg: dict | None = None, model=None) -> list[RecResult | None]:
+    """The label model's (or `model`'s, a DigitReader) reading of each line crop that is template
+    text read surely, else None. Only crops wider than `min_ratio` × their height are tried (a
+    short crop is a number, a blank mark or one glyph: PP-OCR's, and cheap)."""
     cfg = settings() if cfg is None else cfg
     out: list[RecResult | None] = [None] * len(crops)
     if not crops or not cfg.get("enabled"):
         return out
     todo = [k for k, c in enumerate(crops) if c.shape[1] >= cfg.get("min_ratio", 1.5) * c.shape[0]]
-    for k, r in zip(todo, reader().recognise([crops[k] for k in todo]) if todo else []):
+    for k, r in zip(todo, (model or reader()).recognise([crops[k] for k in todo]) if todo else []):
         if sure(r, cfg) and template_text(r.text, cfg):
             out[k] = r
     return out

@@ -60,3 +60,17 @@ def test_model_takes_template_cells_whole_and_leaves_the_rest():
     results = [None] * len(crops)
     lr.read_template_cells(crops, jobs, results, cost, {**cfg, "enabled": False})
     assert results == [None] * len(crops)
+
+
+@pytest.mark.skipif(not (ROOT / "models/labels/labels.onnx").exists(), reason="no label model")
+def test_title_lines_template_text_taken_the_others_read_as_without(monkeypatch):
+    from pipeline.ocr import get_engine
+    engine = get_engine()
+    crops = [_crop("三、收到和处理政府信息公开申请情况", 34), _crop("北京市西城区人民政府", 34)]
+    monkeypatch.setitem(lr.settings(), "title_bands", False)
+    plain = engine.read_known(crops)
+    monkeypatch.setitem(lr.settings(), "title_bands", True)
+    known = engine.read_known(crops)
+    assert known[0].text == "三、收到和处理政府信息公开申请情况"
+    assert known[0] is not plain[0]                 # the label model's reading
+    assert (known[1].text, known[1].score) == (plain[1].text, plain[1].score)   # PP-OCR's, padded as before

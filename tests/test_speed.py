@@ -133,6 +133,7 @@ def test_digit_first_routing_takes_sure_numbers_and_leaves_labels(monkeypatch):
     from pipeline.cost import PageCost
     from pipeline.pdf import config
     monkeypatch.setitem(config()["digits"]["route"], "enabled", True)
+    monkeypatch.setitem(config()["labels"], "enabled", False)   # 其他 / 合计 are template text (test_label_reader)
     eng = CountingEngine()
     page = Page(number=1)
     page.cost.orientation = "read"          # an upright page whose orientation was checked (digits.settled)

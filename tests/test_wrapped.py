@@ -31,6 +31,7 @@ def test_a_wrapped_label_is_read_once_and_the_other_cells_as_before(monkeypatch)
     before; every one-line cell reads exactly as with `wrapped` off (padding_of)."""
     eng = get_engine("rapidocr")
     monkeypatch.setitem(config()["digits"]["route"], "enabled", False)
+    monkeypatch.setitem(config()["labels"], "enabled", False)   # the PP-OCR path (template text: test_label_reader)
     cells = [("12",), ("本年新制", "作数量"), ("305",), ("其他处理情况",), ("1", "0"), ("7",)]
     crops = [line_crop(t) for ls in cells for t in ls]
     jobs = [(types.SimpleNamespace(row=i), len(ls)) for i, ls in enumerate(cells)]
@@ -57,6 +58,7 @@ def test_header_only_joins_the_wrapped_header_cells_and_reads_the_rest_as_before
     and every crop the digit model did not read reads exactly as with it off."""
     from pipeline import digits
     from pipeline.ctc import RecResult
+    monkeypatch.setitem(config()["labels"], "enabled", False)   # the PP-OCR path (template text: test_label_reader)
     eng = get_engine("rapidocr")
     cells = [(0, 1, ("商业", "企业")), (0, 2, ("科研", "机构")),
              (1, 0, ("本年新制", "作数量")), (1, 1, ("12",)), (1, 2, ("305",)), (2, 0, ("其他处理情况",)), (2, 1, ("7",))]

@@ -116,14 +116,7 @@ def gate_report(model_path: Path, crops, targets) -> dict:
     other than the printed text."""
     from pipeline import label_reader as lr
     from pipeline.digits import DigitReader
-    lr.reader.cache_clear()
-    cfg = {**lr.settings(), "enabled": True}
-    old = lr.reader
-    lr.reader = lambda: DigitReader(model_path)
-    try:
-        got = lr.sure_labels(list(crops), cfg)
-    finally:
-        lr.reader = old
+    got = lr.sure_labels(list(crops), {**lr.settings(), "enabled": True}, DigitReader(model_path))
     kept = [(r.text, t) for r, t in zip(got, targets) if r is not None]
     return {"crops": len(targets), "kept": len(kept), "kept_wrong": sum(a != b for a, b in kept),
             "wrong": [f"{b} -> {a}" for a, b in kept if a != b][:10]}
