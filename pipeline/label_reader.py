@@ -1,5 +1,5 @@
 """Template text first: a small CRNN that knows only the template's label characters
-(models/labels/labels.onnx), ~2 ms a line crop where PP-OCR takes ~16-50 ms.
+(models/labels/labels.onnx), ~3 ms a label crop where PP-OCR takes ~60 ms (its model card).
 
 Why: on a scanned table page PP-OCR spends ~90 % of its glyphs on row labels and column
 headers (docs/speed.md, session 32), and those are the national template's fixed wording.
