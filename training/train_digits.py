@@ -355,27 +355,31 @@ def load(path: Path):
 
 # -- model ------------------------------------------------------------------------------------
 
-def make_model(n_classes: int | None = None):
+def make_model(n_classes: int | None = None, widths: tuple[int, ...] = (16, 32, 48, 64), seq: int = 96):
+    """The CTC CRNN: four conv blocks of `widths` channels (height 32 → 2), two 1-D convs of
+    `seq`, a head of `n_classes`. The digit models use the defaults; the label model
+    (training/train_labels.py) is wider."""
     import torch
     from torch import nn
 
     class DigitCRNN(nn.Module):
-        """Conv stack (height 32 → 1 after pooling) + 1-D conv over columns, CTC head."""
+        """Conv stack (height 32 → 2 after pooling) + 1-D conv over columns, CTC head."""
 
         def __init__(self, n_classes: int):
             super().__init__()
 
             def block(i, o, pool):
                 return [nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU(), nn.MaxPool2d(pool)]
-            self.cnn = nn.Sequential(*block(1, 16, 2), *block(16, 32, 2), *block(32, 48, (2, 1)),
-                                     *block(48, 64, (2, 1)))           # → (64, 2, W/4)
-            self.seq = nn.Sequential(nn.Conv1d(128, 96, 3, padding=1), nn.ReLU(),
-                                     nn.Conv1d(96, 96, 3, padding=1), nn.ReLU())
-            self.head = nn.Conv1d(96, n_classes, 1)
+            a, b, c, d = widths
+            self.cnn = nn.Sequential(*block(1, a, 2), *block(a, b, 2), *block(b, c, (2, 1)),
+                                     *block(c, d, (2, 1)))           # → (d, 2, W/4)
+            self.seq = nn.Sequential(nn.Conv1d(2 * d, seq, 3, padding=1), nn.ReLU(),
+                                     nn.Conv1d(seq, seq, 3, padding=1), nn.ReLU())
+            self.head = nn.Conv1d(seq, n_classes, 1)
 
         def forward(self, x):                      # x: (N, 1, 32, W), ink = 1, paper = 0
             f = self.cnn(x)
-            f = f.flatten(1, 2)                     # (N, 128, T)
+            f = f.flatten(1, 2)                     # (N, 2d, T)
             return torch.softmax(self.head(self.seq(f)), dim=1).transpose(1, 2)   # (N, T, C)
 
     return DigitCRNN(n_classes or len(ALPHABET) + 1)

@@ -89,26 +89,8 @@ def grid_crops(path: Path, alpha: str, val_docs: int):
 
 
 def make_model(n_classes: int):
-    """The digit CRNN's shape, wider: conv 16-32-64-96 (height 32 → 2), two 1-D convs of 128."""
-    import torch
-    from torch import nn
-
-    class LabelCRNN(nn.Module):
-        def __init__(self):
-            super().__init__()
-
-            def block(i, o, pool):
-                return [nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU(), nn.MaxPool2d(pool)]
-            self.cnn = nn.Sequential(*block(1, 16, 2), *block(16, 32, 2), *block(32, 64, (2, 1)), *block(64, 96, (2, 1)))
-            self.seq = nn.Sequential(nn.Conv1d(192, 128, 3, padding=1), nn.ReLU(),
-                                     nn.Conv1d(128, 128, 3, padding=1), nn.ReLU())
-            self.head = nn.Conv1d(128, n_classes, 1)
-
-        def forward(self, x):
-            f = self.cnn(x).flatten(1, 2)
-            return torch.softmax(self.head(self.seq(f)), dim=1).transpose(1, 2)
-
-    return LabelCRNN()
+    """The digit CRNN (train_digits.make_model), wider: conv 16-32-64-96, two 1-D convs of 128."""
+    return td.make_model(n_classes, widths=(16, 32, 64, 96), seq=128)
 
 
 def gate_report(model_path: Path, crops, targets) -> dict:
